@@ -1,0 +1,127 @@
+//! The password-hasher port on bcrypt (`$2b$`, as Python's `bcrypt` package writes it).
+//!
+//! Hashing is slow on purpose, so every hash and verify runs on tokio's blocking pool, and a
+//! semaphore bounds how many run at once: a burst of logins queues instead of starving the
+//! runtime's other work of CPU.
+
+use std::sync::Arc;
+
+use ai_message_core::Password;
+use ai_message_core::ports::{PasswordHasher, PortError};
+use async_trait::async_trait;
+use tokio::sync::Semaphore;
+
+/// bcrypt reads at most this many bytes of a password.
+const MAX_PASSWORD_BYTES: usize = 72;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("bcrypt cost must be between 4 and 31, got {0}")]
+    CostOutOfRange(u32),
+    #[error("the operating system's random generator failed: {0}")]
+    Random(String),
+}
+
+#[derive(Clone)]
+pub struct BcryptHasher {
+    cost: u32,
+    permits: Arc<Semaphore>,
+    /// A hash of a random password at `cost`, verified for unknown users.
+    dummy_hash: Arc<str>,
+}
+
+impl BcryptHasher {
+    pub const MIN_COST: u32 = 4;
+    pub const MAX_COST: u32 = 31;
+
+    /// A hasher at `cost` (4..=31) that runs at most `max_concurrent` hashes at once (at
+    /// least one). Computes one hash up front for the unknown-user path.
+    pub fn new(cost: u32, max_concurrent: usize) -> Result<Self, ConfigError> {
+        if !(Self::MIN_COST..=Self::MAX_COST).contains(&cost) {
+            return Err(ConfigError::CostOutOfRange(cost));
+        }
+        // Nobody may log in as "unknown user" by guessing the dummy's password.
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| ConfigError::Random(e.to_string()))?;
+        let dummy_password: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+        let dummy_hash = bcrypt::non_truncating_hash(dummy_password, cost)
+            .map_err(|_| ConfigError::CostOutOfRange(cost))?;
+        Ok(Self {
+            cost,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            dummy_hash: dummy_hash.into(),
+        })
+    }
+
+    /// As many concurrent hashes as the machine has cores.
+    pub fn with_cost(cost: u32) -> Result<Self, ConfigError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::new(cost, cores)
+    }
+
+    pub fn cost(&self) -> u32 {
+        self.cost
+    }
+
+    async fn run_blocking<T, F>(&self, work: F) -> Result<T, PortError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(PortError::unexpected)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(PortError::unexpected)
+    }
+}
+
+/// Checks a candidate against a hash, always spending one full bcrypt run.
+///
+/// A candidate over 72 bytes was never hashed by us (registration refuses it), and bcrypt
+/// would compare only its first 72 bytes: it never matches. It still costs a full run, so the
+/// answer time does not depend on the length or on whether the user exists. A hash in an
+/// unknown format never matches either.
+fn verify_sync(candidate: &str, hash: &str) -> bool {
+    let bytes = candidate.as_bytes();
+    let within_limit = bytes.len() <= MAX_PASSWORD_BYTES;
+    let prefix = &bytes[..bytes.len().min(MAX_PASSWORD_BYTES)];
+    let matches = bcrypt::verify(prefix, hash).unwrap_or(false);
+    matches && within_limit
+}
+
+#[async_trait]
+impl PasswordHasher for BcryptHasher {
+    async fn hash(&self, password: &Password) -> Result<String, PortError> {
+        let password = password.expose().to_owned();
+        // `Password` holds at most 72 bytes; checked again here because this is the line
+        // that must never truncate. (The crate's `non_truncating_hash` refuses exactly 72
+        // bytes, counting bcrypt's own NUL terminator; Python's bcrypt accepts 72.)
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(PortError::unexpected("password longer than 72 bytes"));
+        }
+        let cost = self.cost;
+        self.run_blocking(move || bcrypt::hash(password, cost))
+            .await?
+            .map_err(PortError::unexpected)
+    }
+
+    async fn verify(&self, candidate: &str, hash: &str) -> Result<bool, PortError> {
+        let candidate = candidate.to_owned();
+        let hash = hash.to_owned();
+        self.run_blocking(move || verify_sync(&candidate, &hash))
+            .await
+    }
+
+    async fn verify_dummy(&self, candidate: &str) -> Result<(), PortError> {
+        let candidate = candidate.to_owned();
+        let hash = self.dummy_hash.clone();
+        self.run_blocking(move || {
+            verify_sync(&candidate, &hash);
+        })
+        .await
+    }
+}

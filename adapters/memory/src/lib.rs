@@ -1,0 +1,34 @@
+//! In-memory storage: every storage port over plain collections behind one lock.
+//!
+//! It behaves like the SQL adapters (ids that grow and are never reused, unique constraints,
+//! cascades, one atomic step per port method) so that tests against it mean something, and it
+//! serves `DATABASE_URL=memory://` for demos. Each port method takes the lock once, so every
+//! method is atomic against concurrent callers.
+
+mod messages;
+mod repositories;
+mod tables;
+
+use std::sync::Arc;
+
+use ai_message_core::ports::Storage;
+use parking_lot::RwLock;
+
+use tables::Tables;
+
+/// The whole database in memory. Clone the `Arc` to share it.
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: RwLock<Tables>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// A fresh empty store, seen through every storage port.
+    pub fn storage() -> Storage {
+        Storage::from_store(Self::new())
+    }
+}

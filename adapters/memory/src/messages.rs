@@ -1,0 +1,179 @@
+//! Messages and conversations.
+
+use std::collections::HashMap;
+
+use ai_message_core::ports::*;
+use ai_message_core::{
+    ConversationId, ConversationSummary, Message, MessageContent, MessageId, Page, Timestamp,
+    UserId,
+};
+use async_trait::async_trait;
+
+use crate::MemoryStore;
+use crate::repositories::paged;
+use crate::tables::{MessageKey, Tables};
+
+impl Tables {
+    /// Keys of the messages a scope draws from, newest first, with the filter it needs.
+    fn scoped_messages<'a>(
+        &'a self,
+        user_id: UserId,
+        scope: &'a MessageScope,
+    ) -> impl Iterator<Item = &'a Message> + 'a {
+        let keys = match scope {
+            MessageScope::Conversation(cid) => self.messages_by_conversation.get(cid.as_str()),
+            _ => self.messages_by_user.get(&user_id),
+        };
+        keys.into_iter()
+            .flat_map(|keys| keys.iter().rev())
+            .filter_map(|(_, id): &MessageKey| self.messages.get(id))
+            .filter(move |m| match scope {
+                MessageScope::SentOrReceived => m.is_visible_to(user_id),
+                MessageScope::Sent => m.sender_id == user_id,
+                MessageScope::Received => m.recipient_id == user_id,
+                MessageScope::UnreadReceived => m.recipient_id == user_id && !m.is_read,
+                MessageScope::Conversation(_) => m.is_visible_to(user_id),
+            })
+    }
+}
+
+#[async_trait]
+impl MessageRepository for MemoryStore {
+    async fn create_message(&self, new: NewMessage) -> Result<Message, PortError> {
+        let mut t = self.tables.write();
+        let message = Message {
+            id: t.sequences.next_message(),
+            sender_id: new.sender_id,
+            recipient_id: new.recipient_id,
+            content: new.content.into_inner(),
+            is_read: false,
+            parent_id: new.parent_id,
+            conversation_id: Some(new.conversation_id.into_inner()),
+            created_at: new.created_at,
+            updated_at: new.created_at,
+        };
+        t.index_message(&message);
+        t.messages.insert(message.id, message.clone());
+        Ok(message)
+    }
+
+    async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {
+        Ok(self.tables.read().messages.get(&id).cloned())
+    }
+
+    async fn update_message_content(
+        &self,
+        id: MessageId,
+        content: MessageContent,
+        now: Timestamp,
+    ) -> Result<Option<Message>, PortError> {
+        let mut t = self.tables.write();
+        let Some(message) = t.messages.get_mut(&id) else {
+            return Ok(None);
+        };
+        message.content = content.into_inner();
+        message.updated_at = now;
+        Ok(Some(message.clone()))
+    }
+
+    async fn mark_message_read(&self, id: MessageId, now: Timestamp) -> Result<bool, PortError> {
+        let mut t = self.tables.write();
+        let Some(message) = t.messages.get_mut(&id) else {
+            return Ok(false);
+        };
+        if !message.is_read {
+            message.is_read = true;
+            message.updated_at = now;
+        }
+        Ok(true)
+    }
+
+    async fn delete_message(&self, id: MessageId) -> Result<bool, PortError> {
+        let mut t = self.tables.write();
+        let Some(message) = t.messages.remove(&id) else {
+            return Ok(false);
+        };
+        t.unindex_message(&message);
+        Ok(true)
+    }
+
+    async fn list_messages(
+        &self,
+        user_id: UserId,
+        scope: MessageScope,
+        page: Page,
+    ) -> Result<Vec<Message>, PortError> {
+        let t = self.tables.read();
+        let mut newest_first: Vec<Message> = paged(t.scoped_messages(user_id, &scope), page)
+            .cloned()
+            .collect();
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+
+    async fn count_unread(&self, user_id: UserId) -> Result<u64, PortError> {
+        let t = self.tables.read();
+        Ok(t.scoped_messages(user_id, &MessageScope::UnreadReceived)
+            .count() as u64)
+    }
+
+    async fn mark_all_read(
+        &self,
+        user_id: UserId,
+        conversation: Option<ConversationId>,
+        now: Timestamp,
+    ) -> Result<u64, PortError> {
+        let mut t = self.tables.write();
+        let scope = match conversation {
+            Some(cid) => MessageScope::Conversation(cid),
+            None => MessageScope::UnreadReceived,
+        };
+        let ids: Vec<MessageId> = t
+            .scoped_messages(user_id, &scope)
+            .filter(|m| m.recipient_id == user_id && !m.is_read)
+            .map(|m| m.id)
+            .collect();
+        for id in &ids {
+            if let Some(message) = t.messages.get_mut(id) {
+                message.is_read = true;
+                message.updated_at = now;
+            }
+        }
+        Ok(ids.len() as u64)
+    }
+
+    async fn conversation_summaries(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<ConversationSummary>, PortError> {
+        let t = self.tables.read();
+        let mut summaries: Vec<ConversationSummary> = Vec::new();
+        let mut position: HashMap<&str, usize> = HashMap::new();
+        // Newest first: the first message met in a conversation is its last one.
+        for message in t.scoped_messages(user_id, &MessageScope::SentOrReceived) {
+            let Some(cid) = message.conversation_id.as_deref() else {
+                continue;
+            };
+            let unread = u64::from(message.recipient_id == user_id && !message.is_read);
+            if let Some(&index) = position.get(cid) {
+                summaries[index].unread_count += unread;
+                continue;
+            }
+            let other_user_id = if message.sender_id == user_id {
+                message.recipient_id
+            } else {
+                message.sender_id
+            };
+            position.insert(cid, summaries.len());
+            summaries.push(ConversationSummary {
+                conversation_id: cid.to_string(),
+                other_user_id,
+                other_user_name: t.users.get(&other_user_id).map(|u| u.username.clone()),
+                last_message: message.content.clone(),
+                last_message_at: message.created_at,
+                unread_count: unread,
+            });
+        }
+        Ok(summaries)
+    }
+}

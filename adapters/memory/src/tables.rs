@@ -1,0 +1,163 @@
+//! The rows, the unique indexes over them and the id sequences.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ai_message_core::{
+    Message, MessageId, RefreshToken, RefreshTokenId, Role, RoleId, Session, SessionId, Timestamp,
+    User, UserId, UserRole,
+};
+
+/// Order of messages in lists: by creation time, ties by id.
+pub(crate) type MessageKey = (Timestamp, MessageId);
+
+#[derive(Default)]
+pub(crate) struct Tables {
+    pub users: BTreeMap<UserId, User>,
+    pub user_by_username: HashMap<String, UserId>,
+    pub user_by_email: HashMap<String, UserId>,
+
+    pub roles: BTreeMap<RoleId, Role>,
+    pub role_by_name: HashMap<String, RoleId>,
+    pub user_roles: BTreeMap<i64, UserRole>,
+
+    pub sessions: BTreeMap<SessionId, Session>,
+    pub session_by_token: HashMap<String, SessionId>,
+    pub refresh_tokens: BTreeMap<RefreshTokenId, RefreshToken>,
+    pub refresh_by_hash: HashMap<String, RefreshTokenId>,
+
+    pub messages: BTreeMap<MessageId, Message>,
+    /// Messages each user sent or received.
+    pub messages_by_user: HashMap<UserId, BTreeSet<MessageKey>>,
+    pub messages_by_conversation: HashMap<String, BTreeSet<MessageKey>>,
+
+    pub sequences: Sequences,
+}
+
+/// Auto-increment counters: like Postgres `SERIAL`, an id is never handed out twice.
+#[derive(Default)]
+pub(crate) struct Sequences {
+    user: i64,
+    role: i64,
+    user_role: i64,
+    session: i64,
+    refresh_token: i64,
+    message: i64,
+}
+
+macro_rules! next_id {
+    ($($name:ident => $field:ident),* $(,)?) => {
+        impl Sequences {
+            $(pub fn $name(&mut self) -> i64 {
+                self.$field += 1;
+                self.$field
+            })*
+        }
+    };
+}
+
+next_id!(
+    next_user => user,
+    next_role => role,
+    next_user_role => user_role,
+    next_session => session,
+    next_refresh_token => refresh_token,
+    next_message => message,
+);
+
+impl Tables {
+    /// Ends one active session and uses up its refresh tokens.
+    pub fn end_session(&mut self, session_id: SessionId, now: Timestamp) -> bool {
+        let Some(session) = self.sessions.get_mut(&session_id) else {
+            return false;
+        };
+        if !session.is_active {
+            return false;
+        }
+        session.is_active = false;
+        session.updated_at = now;
+        self.use_up_refresh_tokens(|token| token.session_id == Some(session_id), now);
+        true
+    }
+
+    /// Ends the user's active sessions except `keep`, and uses up the user's refresh
+    /// tokens that belong to none of the sessions kept. Returns how many sessions ended.
+    pub fn end_sessions_of_user(
+        &mut self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+        now: Timestamp,
+    ) -> u64 {
+        let ending: Vec<SessionId> = self
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id && s.is_active && Some(s.id) != keep)
+            .map(|s| s.id)
+            .collect();
+        for id in &ending {
+            self.end_session(*id, now);
+        }
+        self.use_up_refresh_tokens(
+            |token| token.user_id == user_id && (keep.is_none() || token.session_id != keep),
+            now,
+        );
+        ending.len() as u64
+    }
+
+    fn use_up_refresh_tokens(&mut self, pick: impl Fn(&RefreshToken) -> bool, now: Timestamp) {
+        for token in self.refresh_tokens.values_mut() {
+            if !token.is_used && pick(token) {
+                token.is_used = true;
+                token.updated_at = now;
+            }
+        }
+    }
+
+    /// Removes a user's sessions, refresh tokens and role links (the cascades of the schema).
+    pub fn delete_user_cascade(&mut self, user_id: UserId) -> bool {
+        let Some(user) = self.users.remove(&user_id) else {
+            return false;
+        };
+        self.user_by_username.remove(&user.username);
+        self.user_by_email.remove(&user.email);
+        self.sessions
+            .retain(|_, session| session.user_id != user_id);
+        self.session_by_token
+            .retain(|_, session_id| self.sessions.contains_key(session_id));
+        self.refresh_tokens
+            .retain(|_, token| token.user_id != user_id);
+        self.refresh_by_hash
+            .retain(|_, token_id| self.refresh_tokens.contains_key(token_id));
+        self.user_roles.retain(|_, link| link.user_id != user_id);
+        true
+    }
+
+    pub fn index_message(&mut self, message: &Message) {
+        let key = (message.created_at, message.id);
+        for user_id in [message.sender_id, message.recipient_id] {
+            self.messages_by_user
+                .entry(user_id)
+                .or_default()
+                .insert(key);
+        }
+        if let Some(conversation) = &message.conversation_id {
+            self.messages_by_conversation
+                .entry(conversation.clone())
+                .or_default()
+                .insert(key);
+        }
+    }
+
+    pub fn unindex_message(&mut self, message: &Message) {
+        let key = (message.created_at, message.id);
+        for user_id in [message.sender_id, message.recipient_id] {
+            if let Some(keys) = self.messages_by_user.get_mut(&user_id) {
+                keys.remove(&key);
+            }
+        }
+        if let Some(conversation) = &message.conversation_id
+            && let Some(keys) = self.messages_by_conversation.get_mut(conversation)
+        {
+            keys.remove(&key);
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! Validated input values ("parse, don't validate"): each constructor checks one limit of the
+//! API contract and returns a [`ValidationError`] naming the field and the rule it broke.
+
+use std::fmt;
+
+/// An input value broke a rule of the contract. `Display` reads `"<field>: <rule>"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {rule}")]
+pub struct ValidationError {
+    pub field: &'static str,
+    pub rule: String,
+}
+
+impl ValidationError {
+    pub fn new(field: &'static str, rule: impl Into<String>) -> Self {
+        Self {
+            field,
+            rule: rule.into(),
+        }
+    }
+}
+
+fn char_count(value: &str) -> usize {
+    value.chars().count()
+}
+
+fn check_chars(
+    field: &'static str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), ValidationError> {
+    let count = char_count(value);
+    if count < min || count > max {
+        let rule = if min == 0 {
+            format!("must be at most {max} characters long")
+        } else {
+            format!("must be {min} to {max} characters long")
+        };
+        return Err(ValidationError::new(field, rule));
+    }
+    Ok(())
+}
+
+fn check_no_control_chars(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    if value.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Declares a newtype over `String` with `as_str`, `into_inner`, `Display` and `AsRef<str>`.
+macro_rules! string_value {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+string_value!(
+    /// 1–100 characters, no control characters (column `users.username`, `String(100)`).
+    Username
+);
+
+impl Username {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        check_chars("username", &value, 1, Self::MAX_CHARS)?;
+        check_no_control_chars("username", &value)?;
+        Ok(Self(value))
+    }
+}
+
+string_value!(
+    /// A syntactically valid address with a dotted domain, at most 255 characters.
+    Email
+);
+
+impl Email {
+    pub const MAX_CHARS: usize = 255;
+
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        check_chars("email", &value, 1, Self::MAX_CHARS)?;
+        let options = email_address::Options::default()
+            .with_required_tld()
+            .without_display_text()
+            .without_domain_literal();
+        if email_address::EmailAddress::parse_with_options(&value, options).is_err() {
+            return Err(ValidationError::new(
+                "email",
+                "must be a valid email address",
+            ));
+        }
+        Ok(Self(value))
+    }
+}
+
+/// A new password: 8 to 72 **bytes** (bcrypt reads no further, and silently cutting a
+/// password would make its tail meaningless). `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_BYTES: usize = 8;
+    pub const MAX_BYTES: usize = 72;
+
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        Self::parse_field("password", value)
+    }
+
+    /// Same rules, reported under another field name (`new_password`).
+    pub fn parse_field(
+        field: &'static str,
+        value: impl Into<String>,
+    ) -> Result<Self, ValidationError> {
+        let value = value.into();
+        let bytes = value.len();
+        if !(Self::MIN_BYTES..=Self::MAX_BYTES).contains(&bytes) {
+            return Err(ValidationError::new(
+                field,
+                format!(
+                    "must be {} to {} bytes long (UTF-8), got {bytes}",
+                    Self::MIN_BYTES,
+                    Self::MAX_BYTES
+                ),
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+string_value!(
+    /// At most 255 characters (column `users.full_name`).
+    FullName
+);
+
+impl FullName {
+    pub const MAX_CHARS: usize = 255;
+
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        check_chars("full_name", &value, 0, Self::MAX_CHARS)?;
+        Ok(Self(value))
+    }
+}
+
+string_value!(
+    /// At most 10,000 characters.
+    Bio
+);
+
+impl Bio {
+    pub const MAX_CHARS: usize = 10_000;
+
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        check_chars("bio", &value, 0, Self::MAX_CHARS)?;
+        Ok(Self(value))
+    }
+}
+
+string_value!(
+    /// 1–100 characters, no control characters (column `roles.name`).
+    RoleName
+);
+
+impl RoleName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        check_chars("name", &value, 1, Self::MAX_CHARS)?;
+        check_no_control_chars("name", &value)?;
+        Ok(Self(value))
+    }
+}
+
+string_value!(
+    /// At most 255 characters (column `roles.description`).
+    RoleDescription
+);
+
+impl RoleDescription {
+    pub const MAX_CHARS: usize = 255;
+
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        check_chars("description", &value, 0, Self::MAX_CHARS)?;
+        Ok(Self(value))
+    }
+}
+
+string_value!(
+    /// 1–65,536 characters, not only whitespace.
+    MessageContent
+);
+
+impl MessageContent {
+    pub const MAX_CHARS: usize = 65_536;
+
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        check_chars("content", &value, 1, Self::MAX_CHARS)?;
+        if value.trim().is_empty() {
+            return Err(ValidationError::new(
+                "content",
+                "must not be empty or only whitespace",
+            ));
+        }
+        Ok(Self(value))
+    }
+}
+
+string_value!(
+    /// 1–100 characters (column `messages.conversation_id`, `String(100)`).
+    ConversationId
+);
+
+impl ConversationId {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+        let value = value.into();
+        check_chars("conversation_id", &value, 1, Self::MAX_CHARS)?;
+        Ok(Self(value))
+    }
+
+    /// The default conversation of two users: `conv_<smaller id>_<larger id>`.
+    pub fn between(a: i64, b: i64) -> Self {
+        Self(format!("conv_{}_{}", a.min(b), a.max(b)))
+    }
+}
+
+/// A window of a list: `skip` items counted from the newest (or from the first id), at most
+/// `limit` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    skip: u64,
+    limit: u32,
+}
+
+impl Page {
+    pub const DEFAULT_LIMIT: u32 = 100;
+    pub const MAX_LIMIT: u32 = 500;
+    /// Storage engines count offsets in signed 64-bit integers.
+    pub const MAX_SKIP: u64 = i64::MAX as u64;
+
+    pub fn new(skip: u64, limit: u32) -> Result<Self, ValidationError> {
+        if skip > Self::MAX_SKIP {
+            return Err(ValidationError::new(
+                "skip",
+                format!("must be between 0 and {}", Self::MAX_SKIP),
+            ));
+        }
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            return Err(ValidationError::new(
+                "limit",
+                format!("must be between 1 and {}", Self::MAX_LIMIT),
+            ));
+        }
+        Ok(Self { skip, limit })
+    }
+
+    pub fn skip(&self) -> u64 {
+        self.skip
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self {
+            skip: 0,
+            limit: Self::DEFAULT_LIMIT,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_accepts_one_to_hundred_characters_counted_as_characters() {
+        assert!(Username::parse("a").is_ok());
+        assert!(Username::parse("é".repeat(100)).is_ok());
+        assert_eq!(Username::parse("").unwrap_err().field, "username");
+        assert!(Username::parse("x".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn username_refuses_control_characters() {
+        let err = Username::parse("bob\nalice").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "username: must not contain control characters"
+        );
+    }
+
+    #[test]
+    fn email_must_be_a_valid_address_with_a_dotted_domain() {
+        assert!(Email::parse("bob@example.com").is_ok());
+        for bad in [
+            "",
+            "bob",
+            "bob@",
+            "@example.com",
+            "bob@localhost",
+            "Bob <bob@example.com>",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(Email::parse(long).unwrap_err().field, "email");
+    }
+
+    #[test]
+    fn password_counts_bytes_not_characters() {
+        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("a".repeat(72)).is_ok());
+        assert!(Password::parse("a".repeat(73)).is_err());
+        // 24 three-byte characters are 72 bytes; 25 are 75.
+        assert!(Password::parse("€".repeat(24)).is_ok());
+        let err = Password::parse("€".repeat(25)).unwrap_err();
+        assert_eq!(err.field, "password");
+        assert!(err.rule.contains("72 bytes"), "{}", err.rule);
+    }
+
+    #[test]
+    fn password_debug_hides_the_secret() {
+        let password = Password::parse("hunter2hunter2").unwrap();
+        assert!(!format!("{password:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn user_and_session_debug_hide_hash_and_token() {
+        let now = chrono::Utc::now();
+        let user = crate::User {
+            id: 1,
+            username: "bob".into(),
+            email: "bob@example.com".into(),
+            hashed_password: "$2b$04$secret".into(),
+            is_active: true,
+            is_superuser: false,
+            full_name: None,
+            bio: None,
+            created_at: now,
+            updated_at: now,
+        };
+        assert!(!format!("{user:?}").contains("$2b$"));
+        let session = crate::Session {
+            id: 1,
+            user_id: 1,
+            session_token: "very-secret-token".into(),
+            device_info: None,
+            ip_address: None,
+            is_active: true,
+            expires_at: now,
+            created_at: now,
+            updated_at: now,
+        };
+        assert!(!format!("{session:?}").contains("very-secret-token"));
+    }
+
+    #[test]
+    fn text_fields_enforce_their_column_sizes() {
+        assert!(FullName::parse("").is_ok());
+        assert!(FullName::parse("x".repeat(255)).is_ok());
+        assert!(FullName::parse("x".repeat(256)).is_err());
+        assert!(Bio::parse("x".repeat(10_000)).is_ok());
+        assert!(Bio::parse("x".repeat(10_001)).is_err());
+        assert!(RoleName::parse("admin").is_ok());
+        assert!(RoleName::parse("").is_err());
+        assert!(RoleName::parse("x".repeat(101)).is_err());
+        assert!(RoleDescription::parse("x".repeat(255)).is_ok());
+        assert!(RoleDescription::parse("x".repeat(256)).is_err());
+        assert!(ConversationId::parse("c").is_ok());
+        assert!(ConversationId::parse("").is_err());
+        assert!(ConversationId::parse("x".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn message_content_must_have_visible_text_within_limit() {
+        assert!(MessageContent::parse("hi").is_ok());
+        assert!(MessageContent::parse("x".repeat(65_536)).is_ok());
+        assert!(MessageContent::parse("x".repeat(65_537)).is_err());
+        assert!(MessageContent::parse("").is_err());
+        let err = MessageContent::parse(" \n\t ").unwrap_err();
+        assert_eq!(err.field, "content");
+    }
+
+    #[test]
+    fn default_conversation_id_orders_the_two_user_ids() {
+        assert_eq!(ConversationId::between(7, 3).as_str(), "conv_3_7");
+        assert_eq!(ConversationId::between(3, 7).as_str(), "conv_3_7");
+        assert_eq!(ConversationId::between(5, 5).as_str(), "conv_5_5");
+    }
+
+    #[test]
+    fn page_limit_is_one_to_five_hundred() {
+        assert!(Page::new(0, 1).is_ok());
+        assert!(Page::new(10, 500).is_ok());
+        assert_eq!(Page::new(0, 0).unwrap_err().field, "limit");
+        assert_eq!(Page::new(0, 501).unwrap_err().field, "limit");
+        assert_eq!(Page::new(u64::MAX, 10).unwrap_err().field, "skip");
+        assert_eq!(Page::default(), Page::new(0, 100).unwrap());
+    }
+}

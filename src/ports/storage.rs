@@ -1,0 +1,349 @@
+//! Storage, one repository trait per aggregate. Every change that touches several rows is one
+//! method, which each adapter runs as one transaction: no transaction handle crosses into
+//! the core.
+//!
+//! Contracts shared by every method: timestamps are stored and returned at microsecond
+//! precision; ids are assigned by storage, increasing; an infrastructure failure is a
+//! [`PortError`], never a panic.
+
+use async_trait::async_trait;
+
+use super::{InsertError, PortError};
+use crate::domain::{
+    Bio, ConversationId, ConversationSummary, Email, FullName, Message, MessageContent, MessageId,
+    Page, RefreshToken, RefreshTokenId, Role, RoleDescription, RoleId, RoleName, Session,
+    SessionId, Timestamp, User, UserId, Username,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub username: Username,
+    pub email: Email,
+    pub hashed_password: String,
+    pub is_superuser: bool,
+    pub full_name: Option<FullName>,
+    /// Also the initial `updated_at`.
+    pub created_at: Timestamp,
+}
+
+/// Profile fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    pub full_name: Option<FullName>,
+    pub bio: Option<Bio>,
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Inserts an active user. `Err(InsertError::Duplicate)` when the username or the email is
+    /// already taken (also when another insert won a race for it).
+    async fn create_user(&self, new: NewUser) -> Result<User, InsertError>;
+
+    /// The user with this id, if any.
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, PortError>;
+
+    /// Exact (case-sensitive) match on `username`.
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, PortError>;
+
+    /// Exact (case-sensitive) match on `email`.
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, PortError>;
+
+    /// Users ordered by id, `page.skip()` skipped, at most `page.limit()` returned.
+    async fn list_users(&self, page: Page) -> Result<Vec<User>, PortError>;
+
+    /// Applies the fields present in `update` and sets `updated_at = now`. `None` when the
+    /// user does not exist.
+    async fn update_profile(
+        &self,
+        id: UserId,
+        update: ProfileUpdate,
+        now: Timestamp,
+    ) -> Result<Option<User>, PortError>;
+
+    /// In one transaction: stores the new password hash and ends every session of the user
+    /// except `keep_session` (see [`SessionRepository::end_session`]). `false` when the user
+    /// does not exist (nothing changes).
+    async fn change_password(
+        &self,
+        id: UserId,
+        hashed_password: String,
+        keep_session: SessionId,
+        now: Timestamp,
+    ) -> Result<bool, PortError>;
+
+    /// Sets `is_active`. Deactivating also ends all the user's sessions and uses up their
+    /// refresh tokens, in the same transaction. `false` when the user does not exist.
+    async fn set_user_active(
+        &self,
+        id: UserId,
+        active: bool,
+        now: Timestamp,
+    ) -> Result<bool, PortError>;
+
+    /// Sets `is_superuser`. `false` when the user does not exist.
+    async fn set_user_superuser(
+        &self,
+        id: UserId,
+        superuser: bool,
+        now: Timestamp,
+    ) -> Result<bool, PortError>;
+
+    /// Deletes the user with its sessions, refresh tokens and role links, in one transaction.
+    /// Messages sent or received by the user stay. `false` when the user does not exist.
+    async fn delete_user(&self, id: UserId) -> Result<bool, PortError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRole {
+    pub name: RoleName,
+    pub description: Option<RoleDescription>,
+    pub created_at: Timestamp,
+}
+
+/// Outcome of [`RoleRepository::replace_user_roles`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleReplacement {
+    Replaced,
+    UserNotFound,
+    /// These ids (ascending, without repeats) name no role; nothing was changed.
+    UnknownRoles(Vec<RoleId>),
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait RoleRepository: Send + Sync {
+    /// Inserts a role. `Err(InsertError::Duplicate)` when the name is taken.
+    async fn create_role(&self, new: NewRole) -> Result<Role, InsertError>;
+
+    /// Every role, ordered by id.
+    async fn list_roles(&self) -> Result<Vec<Role>, PortError>;
+
+    /// The role with this id, if any.
+    async fn get_role(&self, id: RoleId) -> Result<Option<Role>, PortError>;
+
+    /// Deletes the role and its links to users in one transaction. `false` when it does not
+    /// exist.
+    async fn delete_role(&self, id: RoleId) -> Result<bool, PortError>;
+
+    /// In one transaction: the user's roles become exactly `role_ids` (repeats ignored).
+    /// When the user or any role is unknown nothing changes and the outcome says why.
+    async fn replace_user_roles(
+        &self,
+        user_id: UserId,
+        role_ids: Vec<RoleId>,
+        now: Timestamp,
+    ) -> Result<RoleReplacement, PortError>;
+
+    /// The user's roles, ordered by role id (empty for an unknown user).
+    async fn roles_of_user(&self, user_id: UserId) -> Result<Vec<Role>, PortError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub user_id: UserId,
+    pub session_token: String,
+    /// At most 255 characters.
+    pub device_info: Option<String>,
+    /// At most 50 characters.
+    pub ip_address: Option<String>,
+    pub expires_at: Timestamp,
+    /// Also the initial `updated_at`.
+    pub created_at: Timestamp,
+}
+
+/// A refresh token to store; its user and session come from the operation that stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    /// Hex SHA-256 of the token handed to the client.
+    pub token_hash: String,
+    pub expires_at: Timestamp,
+    /// Also the initial `updated_at`.
+    pub created_at: Timestamp,
+}
+
+/// Outcome of [`SessionRepository::rotate_refresh_token`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The old token is now used; this is its successor.
+    Rotated(RefreshToken),
+    /// The old token was already used (or is gone): another rotation won, nothing changed.
+    AlreadyUsed,
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// In one transaction: inserts an active session and its first refresh token.
+    async fn create_session(
+        &self,
+        new: NewSession,
+        first_token: NewRefreshToken,
+    ) -> Result<(Session, RefreshToken), PortError>;
+
+    /// The session with this id together with its user (one round trip: this runs on every
+    /// authenticated request). `None` when the session does not exist.
+    async fn get_session_with_user(
+        &self,
+        id: SessionId,
+    ) -> Result<Option<(Session, User)>, PortError>;
+
+    /// The user's active sessions whose `expires_at` is after `now`, newest first (ties by
+    /// descending id).
+    async fn list_live_sessions(
+        &self,
+        user_id: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, PortError>;
+
+    /// In one transaction: marks the session inactive and every refresh token of it used
+    /// (`updated_at = now`). `false`, with nothing changed, when no *active* session with
+    /// this id belongs to `user_id`.
+    async fn end_session(
+        &self,
+        user_id: UserId,
+        session_id: SessionId,
+        now: Timestamp,
+    ) -> Result<bool, PortError>;
+
+    /// In one transaction: ends every active session of the user (as `end_session`) and uses
+    /// up all the user's refresh tokens. Returns how many sessions were ended.
+    async fn end_all_sessions(&self, user_id: UserId, now: Timestamp) -> Result<u64, PortError>;
+
+    /// The refresh token stored under this hash, used or not.
+    async fn find_refresh_token(&self, token_hash: &str)
+    -> Result<Option<RefreshToken>, PortError>;
+
+    /// In one transaction, atomically against concurrent callers: if token `used` is still
+    /// unused, marks it used (`updated_at = now`), stores `next` for the same user and session,
+    /// and moves the session's `expires_at` to `next.expires_at`. Of two concurrent rotations
+    /// of one token exactly one gets `Rotated`.
+    async fn rotate_refresh_token(
+        &self,
+        used: RefreshTokenId,
+        next: NewRefreshToken,
+        now: Timestamp,
+    ) -> Result<Rotation, PortError>;
+
+    /// Marks one refresh token used (`updated_at = now`) if it is not already.
+    async fn revoke_refresh_token(
+        &self,
+        id: RefreshTokenId,
+        now: Timestamp,
+    ) -> Result<(), PortError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub sender_id: UserId,
+    pub recipient_id: UserId,
+    pub content: MessageContent,
+    pub parent_id: Option<MessageId>,
+    pub conversation_id: ConversationId,
+    /// Also the initial `updated_at`.
+    pub created_at: Timestamp,
+}
+
+/// Which of a user's messages a list shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageScope {
+    /// Sent or received by the user.
+    SentOrReceived,
+    Sent,
+    Received,
+    /// Received by the user and not yet read.
+    UnreadReceived,
+    /// Sent or received by the user, in one conversation.
+    Conversation(ConversationId),
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait MessageRepository: Send + Sync {
+    /// Inserts an unread message.
+    async fn create_message(&self, new: NewMessage) -> Result<Message, PortError>;
+
+    /// The message with this id, if any.
+    async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError>;
+
+    /// Replaces the content and sets `updated_at = now`. `None` when the message is gone.
+    async fn update_message_content(
+        &self,
+        id: MessageId,
+        content: MessageContent,
+        now: Timestamp,
+    ) -> Result<Option<Message>, PortError>;
+
+    /// Sets `is_read` (and `updated_at = now` if it changes). `false` when the message is gone.
+    async fn mark_message_read(&self, id: MessageId, now: Timestamp) -> Result<bool, PortError>;
+
+    /// `false` when the message does not exist. Replies to it keep their `parent_id`.
+    async fn delete_message(&self, id: MessageId) -> Result<bool, PortError>;
+
+    /// The newest page of the scope (ordered newest first by `created_at`, then id, then
+    /// `skip` and `limit` applied), returned in chronological order, oldest first.
+    async fn list_messages(
+        &self,
+        user_id: UserId,
+        scope: MessageScope,
+        page: Page,
+    ) -> Result<Vec<Message>, PortError>;
+
+    /// How many messages the user received and has not read.
+    async fn count_unread(&self, user_id: UserId) -> Result<u64, PortError>;
+
+    /// Marks read every unread message the user received (only in `conversation` when given).
+    /// Returns how many changed.
+    async fn mark_all_read(
+        &self,
+        user_id: UserId,
+        conversation: Option<ConversationId>,
+        now: Timestamp,
+    ) -> Result<u64, PortError>;
+
+    /// One summary per non-null `conversation_id` the user sent or received a message in,
+    /// computed in a fixed number of queries, ordered by the last message newest first (ties
+    /// by descending message id). The last message is the newest by (`created_at`, id).
+    async fn conversation_summaries(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<ConversationSummary>, PortError>;
+}
+
+/// A cheap round trip to storage, for health checks.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait StorageHealth: Send + Sync {
+    async fn ping(&self) -> Result<(), PortError>;
+}
+
+/// One storage adapter seen through all its ports; cheap to clone.
+#[derive(Clone)]
+pub struct Storage {
+    pub users: std::sync::Arc<dyn UserRepository>,
+    pub roles: std::sync::Arc<dyn RoleRepository>,
+    pub sessions: std::sync::Arc<dyn SessionRepository>,
+    pub messages: std::sync::Arc<dyn MessageRepository>,
+    pub health: std::sync::Arc<dyn StorageHealth>,
+}
+
+impl Storage {
+    /// Views one store that implements every storage port.
+    pub fn from_store<S>(store: std::sync::Arc<S>) -> Self
+    where
+        S: UserRepository
+            + RoleRepository
+            + SessionRepository
+            + MessageRepository
+            + StorageHealth
+            + 'static,
+    {
+        Self {
+            users: store.clone(),
+            roles: store.clone(),
+            sessions: store.clone(),
+            messages: store.clone(),
+            health: store,
+        }
+    }
+}

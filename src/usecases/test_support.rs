@@ -1,0 +1,159 @@
+//! Mock ports and sample rows for the use-case unit tests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::TimeZone;
+
+use super::{Caller, Ports};
+use crate::domain::{Message, Session, Timestamp, User};
+use crate::ports::*;
+
+pub const SAMPLE_HASH: &str = "$2b$04$sample.hash.of.the.user.password.............";
+
+pub fn fixed_now() -> Timestamp {
+    chrono::Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
+}
+
+/// A clock that always says `now`.
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+/// Secrets "secret-1", "secret-2", … so tests can predict them.
+#[derive(Default)]
+pub struct CountingSecrets(AtomicU64);
+
+impl SecretSource for CountingSecrets {
+    fn secret(&self) -> Result<String, PortError> {
+        Ok(format!(
+            "secret-{}",
+            self.0.fetch_add(1, Ordering::SeqCst) + 1
+        ))
+    }
+}
+
+pub struct Mocks {
+    pub users: MockUserRepository,
+    pub roles: MockRoleRepository,
+    pub sessions: MockSessionRepository,
+    pub messages: MockMessageRepository,
+    pub health: MockStorageHealth,
+    pub hasher: MockPasswordHasher,
+    pub now: Timestamp,
+}
+
+impl Mocks {
+    pub fn new() -> Self {
+        Self {
+            users: MockUserRepository::new(),
+            roles: MockRoleRepository::new(),
+            sessions: MockSessionRepository::new(),
+            messages: MockMessageRepository::new(),
+            health: MockStorageHealth::new(),
+            hasher: MockPasswordHasher::new(),
+            now: fixed_now(),
+        }
+    }
+
+    pub fn into_ports(self) -> Ports {
+        Ports {
+            users: Arc::new(self.users),
+            roles: Arc::new(self.roles),
+            sessions: Arc::new(self.sessions),
+            messages: Arc::new(self.messages),
+            health: Arc::new(self.health),
+            hasher: Arc::new(self.hasher),
+            clock: Arc::new(FixedClock(self.now)),
+            secrets: Arc::new(CountingSecrets::default()),
+        }
+    }
+}
+
+pub fn sample_user(id: i64) -> User {
+    User {
+        id,
+        username: format!("user{id}"),
+        email: format!("user{id}@example.com"),
+        hashed_password: SAMPLE_HASH.into(),
+        is_active: true,
+        is_superuser: false,
+        full_name: None,
+        bio: None,
+        created_at: fixed_now(),
+        updated_at: fixed_now(),
+    }
+}
+
+pub fn sample_superuser(id: i64) -> User {
+    User {
+        is_superuser: true,
+        ..sample_user(id)
+    }
+}
+
+pub fn user_from(id: i64, new: &NewUser) -> User {
+    User {
+        id,
+        username: new.username.to_string(),
+        email: new.email.to_string(),
+        hashed_password: new.hashed_password.clone(),
+        is_active: true,
+        is_superuser: new.is_superuser,
+        full_name: new.full_name.as_ref().map(|f| f.to_string()),
+        bio: None,
+        created_at: new.created_at,
+        updated_at: new.created_at,
+    }
+}
+
+/// An ordinary caller with session 100.
+pub fn caller(id: i64) -> Caller {
+    Caller {
+        user: sample_user(id),
+        session_id: 100,
+    }
+}
+
+pub fn super_caller(id: i64) -> Caller {
+    Caller {
+        user: sample_superuser(id),
+        session_id: 100,
+    }
+}
+
+pub fn sample_session(id: i64, user_id: i64) -> Session {
+    Session {
+        id,
+        user_id,
+        session_token: format!("token-{id}"),
+        device_info: Some("test".into()),
+        ip_address: Some("127.0.0.1".into()),
+        is_active: true,
+        expires_at: fixed_now() + chrono::TimeDelta::days(7),
+        created_at: fixed_now(),
+        updated_at: fixed_now(),
+    }
+}
+
+pub fn sample_message(id: i64, sender_id: i64, recipient_id: i64) -> Message {
+    Message {
+        id,
+        sender_id,
+        recipient_id,
+        content: format!("message {id}"),
+        is_read: false,
+        parent_id: None,
+        conversation_id: Some(format!(
+            "conv_{}_{}",
+            sender_id.min(recipient_id),
+            sender_id.max(recipient_id)
+        )),
+        created_at: fixed_now(),
+        updated_at: fixed_now(),
+    }
+}
