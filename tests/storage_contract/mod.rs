@@ -1,0 +1,1243 @@
+//! The storage contract: what every storage adapter must do, written once against the ports.
+//!
+//! An adapter's test file builds a fresh, empty [`Storage`] per case and expands
+//! [`storage_contract_tests!`] with that factory, so each case runs as its own test.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+
+use ai_message_core::ports::*;
+use ai_message_core::*;
+use chrono::{TimeDelta, TimeZone, Utc};
+
+/// Expands to one `#[tokio::test]` per contract case, each on `($factory)().await`.
+#[macro_export]
+macro_rules! storage_contract_tests {
+    ($factory:expr) => {
+        $crate::storage_contract_tests!(@cases $factory;
+            user_ids_increase_and_new_users_get_the_defaults,
+            duplicate_username_or_email_is_refused,
+            user_lookups_are_exact,
+            list_users_orders_by_id_and_pages,
+            update_profile_changes_only_the_given_fields,
+            change_password_ends_every_other_session,
+            deactivating_a_user_ends_their_sessions,
+            set_superuser_changes_the_flag,
+            delete_user_cascades_but_keeps_messages,
+            ids_are_never_reused_after_a_delete,
+            role_names_are_unique,
+            roles_list_get_and_delete_with_links,
+            replace_user_roles_is_all_or_nothing,
+            create_session_stores_it_with_its_first_token,
+            list_live_sessions_skips_ended_and_expired_newest_first,
+            end_session_is_for_the_owner_and_uses_up_its_tokens,
+            end_all_sessions_ends_every_session_of_the_user,
+            rotation_happens_once_and_extends_the_session,
+            concurrent_rotations_of_one_token_have_one_winner,
+            revoke_refresh_token_marks_it_used,
+            messages_are_created_read_back_updated_and_deleted,
+            list_scopes_select_the_right_messages,
+            lists_return_the_newest_page_oldest_first_ties_by_id,
+            unread_count_and_mark_all_read,
+            conversation_summaries_describe_each_conversation,
+            concurrent_message_inserts_are_all_stored,
+            ping_answers,
+        );
+    };
+    (@cases $factory:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let storage = ($factory)().await;
+                $crate::storage_contract::$case(storage).await;
+            }
+        )*
+    };
+}
+
+/// A fixed instant with microseconds, as storage keeps them.
+pub fn t0() -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap() + TimeDelta::microseconds(123_456)
+}
+
+pub fn at(seconds: i64) -> Timestamp {
+    t0() + TimeDelta::seconds(seconds)
+}
+
+pub fn new_user(name: &str) -> NewUser {
+    NewUser {
+        username: Username::parse(name).unwrap(),
+        email: Email::parse(format!("{name}@example.com")).unwrap(),
+        hashed_password: format!("$2b$04$hash-of-{name}"),
+        is_superuser: false,
+        full_name: None,
+        created_at: t0(),
+    }
+}
+
+pub async fn add_user(storage: &Storage, name: &str) -> User {
+    storage.users.create_user(new_user(name)).await.unwrap()
+}
+
+pub fn new_session(
+    user_id: UserId,
+    tag: &str,
+    created_at: Timestamp,
+) -> (NewSession, NewRefreshToken) {
+    let session = NewSession {
+        user_id,
+        session_token: format!("session-token-{tag}"),
+        device_info: Some("test-agent".into()),
+        ip_address: Some("127.0.0.1".into()),
+        expires_at: created_at + TimeDelta::days(7),
+        created_at,
+    };
+    let token = NewRefreshToken {
+        token_hash: format!("refresh-hash-{tag}"),
+        expires_at: created_at + TimeDelta::days(7),
+        created_at,
+    };
+    (session, token)
+}
+
+pub async fn add_session(
+    storage: &Storage,
+    user_id: UserId,
+    tag: &str,
+    created_at: Timestamp,
+) -> (Session, RefreshToken) {
+    let (session, token) = new_session(user_id, tag, created_at);
+    storage
+        .sessions
+        .create_session(session, token)
+        .await
+        .unwrap()
+}
+
+pub async fn add_message(
+    storage: &Storage,
+    sender: UserId,
+    recipient: UserId,
+    conversation: &str,
+    created_at: Timestamp,
+) -> Message {
+    storage
+        .messages
+        .create_message(NewMessage {
+            sender_id: sender,
+            recipient_id: recipient,
+            content: MessageContent::parse(format!("from {sender} to {recipient}")).unwrap(),
+            parent_id: None,
+            conversation_id: ConversationId::parse(conversation).unwrap(),
+            created_at,
+        })
+        .await
+        .unwrap()
+}
+
+fn ids(messages: &[Message]) -> Vec<MessageId> {
+    messages.iter().map(|m| m.id).collect()
+}
+
+async fn token(storage: &Storage, hash: &str) -> RefreshToken {
+    storage
+        .sessions
+        .find_refresh_token(hash)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no refresh token {hash}"))
+}
+
+async fn session(storage: &Storage, id: SessionId) -> Session {
+    storage
+        .sessions
+        .get_session_with_user(id)
+        .await
+        .unwrap()
+        .expect("session exists")
+        .0
+}
+
+pub async fn user_ids_increase_and_new_users_get_the_defaults(storage: Storage) {
+    let mut new = new_user("alice");
+    new.full_name = Some(FullName::parse("Alice Liddell").unwrap());
+    let alice = storage.users.create_user(new).await.unwrap();
+    let bob = add_user(&storage, "bob").await;
+    assert!(bob.id > alice.id);
+    assert_eq!(alice.username, "alice");
+    assert_eq!(alice.email, "alice@example.com");
+    assert_eq!(alice.hashed_password, "$2b$04$hash-of-alice");
+    assert!(alice.is_active);
+    assert!(!alice.is_superuser);
+    assert_eq!(alice.full_name.as_deref(), Some("Alice Liddell"));
+    assert_eq!(alice.bio, None);
+    assert_eq!(alice.created_at, t0());
+    assert_eq!(alice.updated_at, t0());
+    let stored = storage.users.get_user(alice.id).await.unwrap().unwrap();
+    assert_eq!(stored, alice);
+
+    let mut root = new_user("root");
+    root.is_superuser = true;
+    assert!(storage.users.create_user(root).await.unwrap().is_superuser);
+    assert_eq!(storage.users.get_user(9_999).await.unwrap(), None);
+}
+
+pub async fn duplicate_username_or_email_is_refused(storage: Storage) {
+    add_user(&storage, "alice").await;
+    let mut same_name = new_user("alice");
+    same_name.email = Email::parse("other@example.com").unwrap();
+    assert!(matches!(
+        storage.users.create_user(same_name).await,
+        Err(InsertError::Duplicate)
+    ));
+    let mut same_email = new_user("alicia");
+    same_email.email = Email::parse("alice@example.com").unwrap();
+    assert!(matches!(
+        storage.users.create_user(same_email).await,
+        Err(InsertError::Duplicate)
+    ));
+    assert_eq!(
+        storage
+            .users
+            .list_users(Page::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn user_lookups_are_exact(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let by_name = storage.users.find_user_by_username("alice").await.unwrap();
+    assert_eq!(by_name.map(|u| u.id), Some(alice.id));
+    let by_email = storage
+        .users
+        .find_user_by_email("alice@example.com")
+        .await
+        .unwrap();
+    assert_eq!(by_email.map(|u| u.id), Some(alice.id));
+    assert_eq!(
+        storage.users.find_user_by_username("Alice").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        storage.users.find_user_by_username("alic").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        storage.users.find_user_by_username("%").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        storage
+            .users
+            .find_user_by_email("ALICE@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn list_users_orders_by_id_and_pages(storage: Storage) {
+    let mut created = Vec::new();
+    for name in ["u1", "u2", "u3", "u4", "u5"] {
+        created.push(add_user(&storage, name).await.id);
+    }
+    let all = storage.users.list_users(Page::default()).await.unwrap();
+    assert_eq!(all.iter().map(|u| u.id).collect::<Vec<_>>(), created);
+    let window = storage
+        .users
+        .list_users(Page::new(1, 2).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        window.iter().map(|u| u.id).collect::<Vec<_>>(),
+        created[1..3]
+    );
+    let beyond = storage
+        .users
+        .list_users(Page::new(10, 2).unwrap())
+        .await
+        .unwrap();
+    assert!(beyond.is_empty());
+}
+
+pub async fn update_profile_changes_only_the_given_fields(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let update = ProfileUpdate {
+        full_name: Some(FullName::parse("Alice").unwrap()),
+        bio: None,
+    };
+    let updated = storage
+        .users
+        .update_profile(alice.id, update, at(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.full_name.as_deref(), Some("Alice"));
+    assert_eq!(updated.bio, None);
+    assert_eq!(updated.updated_at, at(5));
+    assert_eq!(updated.created_at, t0());
+
+    let update = ProfileUpdate {
+        full_name: None,
+        bio: Some(Bio::parse("likes rabbits").unwrap()),
+    };
+    let updated = storage
+        .users
+        .update_profile(alice.id, update, at(6))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.full_name.as_deref(), Some("Alice"));
+    assert_eq!(updated.bio.as_deref(), Some("likes rabbits"));
+    assert_eq!(
+        storage.users.get_user(alice.id).await.unwrap().unwrap(),
+        updated
+    );
+    assert_eq!(
+        storage
+            .users
+            .update_profile(9_999, ProfileUpdate::default(), at(7))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn change_password_ends_every_other_session(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let bob = add_user(&storage, "bob").await;
+    let (kept, _) = add_session(&storage, alice.id, "kept", t0()).await;
+    let (other, _) = add_session(&storage, alice.id, "other", t0()).await;
+    let (bobs, _) = add_session(&storage, bob.id, "bob", t0()).await;
+    assert!(
+        storage
+            .users
+            .change_password(alice.id, "new-hash".into(), kept.id, at(1))
+            .await
+            .unwrap()
+    );
+    let alice = storage.users.get_user(alice.id).await.unwrap().unwrap();
+    assert_eq!(alice.hashed_password, "new-hash");
+    assert_eq!(alice.updated_at, at(1));
+    assert!(session(&storage, kept.id).await.is_active);
+    assert!(!token(&storage, "refresh-hash-kept").await.is_used);
+    assert!(!session(&storage, other.id).await.is_active);
+    let used = token(&storage, "refresh-hash-other").await;
+    assert!(used.is_used);
+    assert_eq!(used.updated_at, at(1));
+    assert!(session(&storage, bobs.id).await.is_active);
+    assert!(
+        !storage
+            .users
+            .change_password(9_999, "x".into(), kept.id, at(1))
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn deactivating_a_user_ends_their_sessions(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let (first, _) = add_session(&storage, alice.id, "a1", t0()).await;
+    let (second, _) = add_session(&storage, alice.id, "a2", t0()).await;
+    assert!(
+        storage
+            .users
+            .set_user_active(alice.id, false, at(1))
+            .await
+            .unwrap()
+    );
+    let stored = storage.users.get_user(alice.id).await.unwrap().unwrap();
+    assert!(!stored.is_active);
+    assert_eq!(stored.updated_at, at(1));
+    for (id, hash) in [
+        (first.id, "refresh-hash-a1"),
+        (second.id, "refresh-hash-a2"),
+    ] {
+        assert!(!session(&storage, id).await.is_active);
+        assert!(token(&storage, hash).await.is_used);
+    }
+    assert!(
+        storage
+            .users
+            .set_user_active(alice.id, true, at(2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        storage
+            .users
+            .get_user(alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active
+    );
+    // Re-enabling does not bring old sessions back.
+    assert!(!session(&storage, first.id).await.is_active);
+    assert!(
+        !storage
+            .users
+            .set_user_active(9_999, false, at(2))
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn set_superuser_changes_the_flag(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    assert!(
+        storage
+            .users
+            .set_user_superuser(alice.id, true, at(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        storage
+            .users
+            .get_user(alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_superuser
+    );
+    assert!(
+        storage
+            .users
+            .set_user_superuser(alice.id, false, at(2))
+            .await
+            .unwrap()
+    );
+    let stored = storage.users.get_user(alice.id).await.unwrap().unwrap();
+    assert!(!stored.is_superuser);
+    assert_eq!(stored.updated_at, at(2));
+    assert!(
+        !storage
+            .users
+            .set_user_superuser(9_999, true, at(2))
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn delete_user_cascades_but_keeps_messages(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let bob = add_user(&storage, "bob").await;
+    let (alice_session, _) = add_session(&storage, alice.id, "alice", t0()).await;
+    let (bob_session, _) = add_session(&storage, bob.id, "bob", t0()).await;
+    let role = storage
+        .roles
+        .create_role(NewRole {
+            name: RoleName::parse("editor").unwrap(),
+            description: None,
+            created_at: t0(),
+        })
+        .await
+        .unwrap();
+    for user in [alice.id, bob.id] {
+        storage
+            .roles
+            .replace_user_roles(user, vec![role.id], t0())
+            .await
+            .unwrap();
+    }
+    let message = add_message(&storage, alice.id, bob.id, "conv", at(1)).await;
+
+    assert!(storage.users.delete_user(alice.id).await.unwrap());
+    assert!(!storage.users.delete_user(alice.id).await.unwrap());
+    assert_eq!(storage.users.get_user(alice.id).await.unwrap(), None);
+    assert_eq!(
+        storage.users.find_user_by_username("alice").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        storage
+            .sessions
+            .get_session_with_user(alice_session.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        storage
+            .sessions
+            .find_refresh_token("refresh-hash-alice")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        storage
+            .roles
+            .roles_of_user(alice.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Bob's rows are untouched, and the message stays for him.
+    assert!(session(&storage, bob_session.id).await.is_active);
+    assert_eq!(storage.roles.roles_of_user(bob.id).await.unwrap().len(), 1);
+    assert_eq!(
+        storage.messages.get_message(message.id).await.unwrap(),
+        Some(message)
+    );
+    // The name is free again.
+    add_user(&storage, "alice").await;
+}
+
+pub async fn ids_are_never_reused_after_a_delete(storage: Storage) {
+    add_user(&storage, "first").await;
+    let last = add_user(&storage, "last").await;
+    storage.users.delete_user(last.id).await.unwrap();
+    let next = add_user(&storage, "next").await;
+    assert!(next.id > last.id, "{} should be above {}", next.id, last.id);
+
+    let alice = add_user(&storage, "alice").await;
+    let m1 = add_message(&storage, alice.id, alice.id, "c", t0()).await;
+    storage.messages.delete_message(m1.id).await.unwrap();
+    let m2 = add_message(&storage, alice.id, alice.id, "c", t0()).await;
+    assert!(m2.id > m1.id);
+}
+
+pub async fn role_names_are_unique(storage: Storage) {
+    let new_role = |name: &str| NewRole {
+        name: RoleName::parse(name).unwrap(),
+        description: Some(RoleDescription::parse("can edit").unwrap()),
+        created_at: t0(),
+    };
+    let editor = storage.roles.create_role(new_role("editor")).await.unwrap();
+    assert_eq!(editor.name, "editor");
+    assert_eq!(editor.description.as_deref(), Some("can edit"));
+    assert_eq!(editor.created_at, t0());
+    assert_eq!(editor.updated_at, t0());
+    assert!(matches!(
+        storage.roles.create_role(new_role("editor")).await,
+        Err(InsertError::Duplicate)
+    ));
+    assert_eq!(storage.roles.list_roles().await.unwrap(), vec![editor]);
+}
+
+pub async fn roles_list_get_and_delete_with_links(storage: Storage) {
+    let mut roles = Vec::new();
+    for name in ["a", "b", "c"] {
+        roles.push(
+            storage
+                .roles
+                .create_role(NewRole {
+                    name: RoleName::parse(name).unwrap(),
+                    description: None,
+                    created_at: t0(),
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(storage.roles.list_roles().await.unwrap(), roles);
+    assert_eq!(
+        storage.roles.get_role(roles[1].id).await.unwrap(),
+        Some(roles[1].clone())
+    );
+    let alice = add_user(&storage, "alice").await;
+    storage
+        .roles
+        .replace_user_roles(alice.id, vec![roles[0].id, roles[1].id], t0())
+        .await
+        .unwrap();
+    assert!(storage.roles.delete_role(roles[0].id).await.unwrap());
+    assert!(!storage.roles.delete_role(roles[0].id).await.unwrap());
+    assert_eq!(storage.roles.get_role(roles[0].id).await.unwrap(), None);
+    assert_eq!(
+        storage.roles.roles_of_user(alice.id).await.unwrap(),
+        vec![roles[1].clone()]
+    );
+    assert_eq!(storage.roles.list_roles().await.unwrap().len(), 2);
+}
+
+pub async fn replace_user_roles_is_all_or_nothing(storage: Storage) {
+    let mut role_ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        role_ids.push(
+            storage
+                .roles
+                .create_role(NewRole {
+                    name: RoleName::parse(name).unwrap(),
+                    description: None,
+                    created_at: t0(),
+                })
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let alice = add_user(&storage, "alice").await;
+    let current = |storage: Storage| async move {
+        storage
+            .roles
+            .roles_of_user(alice.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+    };
+
+    let outcome = storage
+        .roles
+        .replace_user_roles(alice.id, vec![role_ids[2], role_ids[0], role_ids[0]], t0())
+        .await
+        .unwrap();
+    assert_eq!(outcome, RoleReplacement::Replaced);
+    assert_eq!(
+        current(storage.clone()).await,
+        vec![role_ids[0], role_ids[2]]
+    );
+
+    let missing = role_ids[2] + 100;
+    let outcome = storage
+        .roles
+        .replace_user_roles(
+            alice.id,
+            vec![role_ids[1], missing, missing + 1, missing],
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        RoleReplacement::UnknownRoles(vec![missing, missing + 1])
+    );
+    assert_eq!(
+        current(storage.clone()).await,
+        vec![role_ids[0], role_ids[2]]
+    );
+
+    let outcome = storage
+        .roles
+        .replace_user_roles(alice.id, vec![role_ids[1]], t0())
+        .await
+        .unwrap();
+    assert_eq!(outcome, RoleReplacement::Replaced);
+    assert_eq!(current(storage.clone()).await, vec![role_ids[1]]);
+
+    let outcome = storage
+        .roles
+        .replace_user_roles(alice.id, vec![], t0())
+        .await
+        .unwrap();
+    assert_eq!(outcome, RoleReplacement::Replaced);
+    assert!(current(storage.clone()).await.is_empty());
+
+    let outcome = storage
+        .roles
+        .replace_user_roles(9_999, vec![role_ids[0]], t0())
+        .await
+        .unwrap();
+    assert_eq!(outcome, RoleReplacement::UserNotFound);
+}
+
+pub async fn create_session_stores_it_with_its_first_token(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let (session, token) = add_session(&storage, alice.id, "s", t0()).await;
+    assert_eq!(session.user_id, alice.id);
+    assert_eq!(session.session_token, "session-token-s");
+    assert_eq!(session.device_info.as_deref(), Some("test-agent"));
+    assert_eq!(session.ip_address.as_deref(), Some("127.0.0.1"));
+    assert!(session.is_active);
+    assert_eq!(session.expires_at, t0() + TimeDelta::days(7));
+    assert_eq!(session.created_at, t0());
+    assert_eq!(token.user_id, alice.id);
+    assert_eq!(token.session_id, Some(session.id));
+    assert!(!token.is_used);
+    assert_eq!(token.expires_at, t0() + TimeDelta::days(7));
+
+    let (stored_session, stored_user) = storage
+        .sessions
+        .get_session_with_user(session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored_session, session);
+    assert_eq!(stored_user, alice);
+    assert_eq!(token_of(&storage, "refresh-hash-s").await, token);
+    assert_eq!(
+        storage.sessions.get_session_with_user(9_999).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        storage.sessions.find_refresh_token("nope").await.unwrap(),
+        None
+    );
+}
+
+async fn token_of(storage: &Storage, hash: &str) -> RefreshToken {
+    token(storage, hash).await
+}
+
+pub async fn list_live_sessions_skips_ended_and_expired_newest_first(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let bob = add_user(&storage, "bob").await;
+    let (old, _) = add_session(&storage, alice.id, "old", at(0)).await;
+    let (ended, _) = add_session(&storage, alice.id, "ended", at(1)).await;
+    let (new, _) = add_session(&storage, alice.id, "new", at(2)).await;
+    let (twin, _) = add_session(&storage, alice.id, "twin", at(2)).await;
+    add_session(&storage, bob.id, "bob", at(3)).await;
+    storage
+        .sessions
+        .end_session(alice.id, ended.id, at(4))
+        .await
+        .unwrap();
+    let live = storage
+        .sessions
+        .list_live_sessions(alice.id, at(5))
+        .await
+        .unwrap();
+    let live_ids: Vec<_> = live.iter().map(|s| s.id).collect();
+    assert_eq!(live_ids, vec![twin.id, new.id, old.id]);
+    // Seven days after `old` was created it has expired; the others expire a second later.
+    let later = at(0) + TimeDelta::days(7);
+    let live = storage
+        .sessions
+        .list_live_sessions(alice.id, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        live.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![twin.id, new.id]
+    );
+}
+
+pub async fn end_session_is_for_the_owner_and_uses_up_its_tokens(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let bob = add_user(&storage, "bob").await;
+    let (session_a, _) = add_session(&storage, alice.id, "a", t0()).await;
+    let (session_b, _) = add_session(&storage, alice.id, "b", t0()).await;
+    assert!(
+        !storage
+            .sessions
+            .end_session(bob.id, session_a.id, at(1))
+            .await
+            .unwrap(),
+        "bob must not end alice's session"
+    );
+    assert!(session(&storage, session_a.id).await.is_active);
+    assert!(
+        storage
+            .sessions
+            .end_session(alice.id, session_a.id, at(1))
+            .await
+            .unwrap()
+    );
+    let ended = session(&storage, session_a.id).await;
+    assert!(!ended.is_active);
+    assert_eq!(ended.updated_at, at(1));
+    let used = token(&storage, "refresh-hash-a").await;
+    assert!(used.is_used);
+    assert_eq!(used.updated_at, at(1));
+    assert!(session(&storage, session_b.id).await.is_active);
+    assert!(!token(&storage, "refresh-hash-b").await.is_used);
+    assert!(
+        !storage
+            .sessions
+            .end_session(alice.id, session_a.id, at(2))
+            .await
+            .unwrap(),
+        "an ended session cannot end again"
+    );
+    assert_eq!(token(&storage, "refresh-hash-a").await.updated_at, at(1));
+    assert!(
+        !storage
+            .sessions
+            .end_session(alice.id, 9_999, at(2))
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn end_all_sessions_ends_every_session_of_the_user(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let bob = add_user(&storage, "bob").await;
+    let (a1, _) = add_session(&storage, alice.id, "a1", t0()).await;
+    let (a2, _) = add_session(&storage, alice.id, "a2", t0()).await;
+    let (b1, _) = add_session(&storage, bob.id, "b1", t0()).await;
+    storage
+        .sessions
+        .end_session(alice.id, a2.id, at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        storage
+            .sessions
+            .end_all_sessions(alice.id, at(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!session(&storage, a1.id).await.is_active);
+    assert!(token(&storage, "refresh-hash-a1").await.is_used);
+    assert!(session(&storage, b1.id).await.is_active);
+    assert!(!token(&storage, "refresh-hash-b1").await.is_used);
+    assert_eq!(
+        storage
+            .sessions
+            .end_all_sessions(alice.id, at(3))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+pub async fn rotation_happens_once_and_extends_the_session(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let (s, first) = add_session(&storage, alice.id, "s", t0()).await;
+    let next = NewRefreshToken {
+        token_hash: "refresh-hash-next".into(),
+        expires_at: at(60) + TimeDelta::days(7),
+        created_at: at(60),
+    };
+    let rotated = match storage
+        .sessions
+        .rotate_refresh_token(first.id, next.clone(), at(60))
+        .await
+        .unwrap()
+    {
+        Rotation::Rotated(token) => token,
+        Rotation::AlreadyUsed => panic!("first rotation must succeed"),
+    };
+    assert_eq!(rotated.user_id, alice.id);
+    assert_eq!(rotated.session_id, Some(s.id));
+    assert_eq!(rotated.token_hash, "refresh-hash-next");
+    assert!(!rotated.is_used);
+    assert_eq!(rotated.expires_at, next.expires_at);
+    let old = token(&storage, "refresh-hash-s").await;
+    assert!(old.is_used);
+    assert_eq!(old.updated_at, at(60));
+    assert_eq!(session(&storage, s.id).await.expires_at, next.expires_at);
+    assert_eq!(token(&storage, "refresh-hash-next").await, rotated);
+
+    let again = NewRefreshToken {
+        token_hash: "refresh-hash-again".into(),
+        ..next
+    };
+    assert_eq!(
+        storage
+            .sessions
+            .rotate_refresh_token(first.id, again, at(61))
+            .await
+            .unwrap(),
+        Rotation::AlreadyUsed
+    );
+    assert_eq!(
+        storage
+            .sessions
+            .find_refresh_token("refresh-hash-again")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(token(&storage, "refresh-hash-s").await.updated_at, at(60));
+}
+
+pub async fn concurrent_rotations_of_one_token_have_one_winner(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let (_, first) = add_session(&storage, alice.id, "s", t0()).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let storage = storage.clone();
+        tasks.push(tokio::spawn(async move {
+            let next = NewRefreshToken {
+                token_hash: format!("refresh-hash-racer-{i}"),
+                expires_at: at(60) + TimeDelta::days(7),
+                created_at: at(60),
+            };
+            storage
+                .sessions
+                .rotate_refresh_token(first.id, next, at(60))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        if matches!(task.await.unwrap(), Rotation::Rotated(_)) {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+    let mut stored = 0;
+    for i in 0..8 {
+        if storage
+            .sessions
+            .find_refresh_token(&format!("refresh-hash-racer-{i}"))
+            .await
+            .unwrap()
+            .is_some()
+        {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 1, "only the winner's successor is stored");
+}
+
+pub async fn revoke_refresh_token_marks_it_used(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let (s, first) = add_session(&storage, alice.id, "s", t0()).await;
+    storage
+        .sessions
+        .revoke_refresh_token(first.id, at(1))
+        .await
+        .unwrap();
+    let revoked = token(&storage, "refresh-hash-s").await;
+    assert!(revoked.is_used);
+    assert_eq!(revoked.updated_at, at(1));
+    storage
+        .sessions
+        .revoke_refresh_token(first.id, at(2))
+        .await
+        .unwrap();
+    assert_eq!(token(&storage, "refresh-hash-s").await.updated_at, at(1));
+    // Revoking one token leaves its session alone.
+    assert!(session(&storage, s.id).await.is_active);
+    storage
+        .sessions
+        .revoke_refresh_token(9_999, at(2))
+        .await
+        .unwrap();
+}
+
+pub async fn messages_are_created_read_back_updated_and_deleted(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let bob = add_user(&storage, "bob").await;
+    let parent = add_message(&storage, bob.id, alice.id, "conv_1_2", t0()).await;
+    let reply = storage
+        .messages
+        .create_message(NewMessage {
+            sender_id: alice.id,
+            recipient_id: bob.id,
+            content: MessageContent::parse("line one\n'; DROP TABLE messages; --").unwrap(),
+            parent_id: Some(parent.id),
+            conversation_id: ConversationId::parse("conv_1_2").unwrap(),
+            created_at: at(1),
+        })
+        .await
+        .unwrap();
+    assert!(reply.id > parent.id);
+    assert_eq!(reply.sender_id, alice.id);
+    assert_eq!(reply.recipient_id, bob.id);
+    assert_eq!(reply.content, "line one\n'; DROP TABLE messages; --");
+    assert!(!reply.is_read);
+    assert_eq!(reply.parent_id, Some(parent.id));
+    assert_eq!(reply.conversation_id.as_deref(), Some("conv_1_2"));
+    assert_eq!(reply.created_at, at(1));
+    assert_eq!(reply.updated_at, at(1));
+    assert_eq!(
+        storage.messages.get_message(reply.id).await.unwrap(),
+        Some(reply.clone())
+    );
+
+    let edited = storage
+        .messages
+        .update_message_content(reply.id, MessageContent::parse("edited").unwrap(), at(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(edited.content, "edited");
+    assert_eq!(edited.updated_at, at(2));
+    assert_eq!(edited.created_at, at(1));
+
+    assert!(
+        storage
+            .messages
+            .mark_message_read(reply.id, at(3))
+            .await
+            .unwrap()
+    );
+    let read = storage
+        .messages
+        .get_message(reply.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(read.is_read);
+    assert_eq!(read.updated_at, at(3));
+
+    assert!(storage.messages.delete_message(parent.id).await.unwrap());
+    assert!(!storage.messages.delete_message(parent.id).await.unwrap());
+    assert_eq!(storage.messages.get_message(parent.id).await.unwrap(), None);
+    // The reply keeps pointing at its deleted parent.
+    let orphan = storage
+        .messages
+        .get_message(reply.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(orphan.parent_id, Some(parent.id));
+
+    assert!(
+        !storage
+            .messages
+            .mark_message_read(9_999, at(4))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        storage
+            .messages
+            .update_message_content(9_999, MessageContent::parse("x").unwrap(), at(4))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn list_scopes_select_the_right_messages(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let carol = add_user(&storage, "carol").await.id;
+    let a_to_b = add_message(&storage, alice, bob, "ab", at(1)).await;
+    let b_to_a = add_message(&storage, bob, alice, "ab", at(2)).await;
+    let c_to_a = add_message(&storage, carol, alice, "ac", at(3)).await;
+    let b_to_c = add_message(&storage, bob, carol, "bc", at(4)).await;
+    let a_to_a = add_message(&storage, alice, alice, "aa", at(5)).await;
+    storage
+        .messages
+        .mark_message_read(b_to_a.id, at(6))
+        .await
+        .unwrap();
+
+    let list = |scope: MessageScope| {
+        let storage = storage.clone();
+        async move {
+            ids(&storage
+                .messages
+                .list_messages(alice, scope, Page::default())
+                .await
+                .unwrap())
+        }
+    };
+    assert_eq!(
+        list(MessageScope::SentOrReceived).await,
+        vec![a_to_b.id, b_to_a.id, c_to_a.id, a_to_a.id]
+    );
+    assert_eq!(list(MessageScope::Sent).await, vec![a_to_b.id, a_to_a.id]);
+    assert_eq!(
+        list(MessageScope::Received).await,
+        vec![b_to_a.id, c_to_a.id, a_to_a.id]
+    );
+    assert_eq!(
+        list(MessageScope::UnreadReceived).await,
+        vec![c_to_a.id, a_to_a.id]
+    );
+    assert_eq!(
+        list(MessageScope::Conversation(
+            ConversationId::parse("ab").unwrap()
+        ))
+        .await,
+        vec![a_to_b.id, b_to_a.id]
+    );
+    // Alice is not part of "bc", even though she knows its name.
+    assert!(
+        list(MessageScope::Conversation(
+            ConversationId::parse("bc").unwrap()
+        ))
+        .await
+        .is_empty()
+    );
+    let carols = storage
+        .messages
+        .list_messages(carol, MessageScope::SentOrReceived, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(ids(&carols), vec![c_to_a.id, b_to_c.id]);
+}
+
+pub async fn lists_return_the_newest_page_oldest_first_ties_by_id(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    // Inserted out of time order; two share a timestamp and must order by id.
+    let m3 = add_message(&storage, bob, alice, "ab", at(30)).await;
+    let m1 = add_message(&storage, bob, alice, "ab", at(10)).await;
+    let m2a = add_message(&storage, bob, alice, "ab", at(20)).await;
+    let m2b = add_message(&storage, bob, alice, "ab", at(20)).await;
+    let m4 = add_message(&storage, bob, alice, "ab", at(40)).await;
+
+    let page = |skip, limit| {
+        let storage = storage.clone();
+        async move {
+            ids(&storage
+                .messages
+                .list_messages(
+                    alice,
+                    MessageScope::Received,
+                    Page::new(skip, limit).unwrap(),
+                )
+                .await
+                .unwrap())
+        }
+    };
+    assert_eq!(
+        page(0, 100).await,
+        vec![m1.id, m2a.id, m2b.id, m3.id, m4.id]
+    );
+    assert_eq!(page(0, 2).await, vec![m3.id, m4.id]);
+    assert_eq!(page(2, 2).await, vec![m2a.id, m2b.id]);
+    assert_eq!(page(3, 2).await, vec![m1.id, m2a.id]);
+    assert_eq!(page(4, 10).await, vec![m1.id]);
+    assert!(page(5, 10).await.is_empty());
+}
+
+pub async fn unread_count_and_mark_all_read(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let carol = add_user(&storage, "carol").await.id;
+    add_message(&storage, bob, alice, "ab", at(1)).await;
+    add_message(&storage, bob, alice, "ab", at(2)).await;
+    let from_carol = add_message(&storage, carol, alice, "ac", at(3)).await;
+    let to_bob = add_message(&storage, alice, bob, "ab", at(4)).await;
+    assert_eq!(storage.messages.count_unread(alice).await.unwrap(), 3);
+    assert_eq!(storage.messages.count_unread(bob).await.unwrap(), 1);
+
+    let changed = storage
+        .messages
+        .mark_all_read(alice, Some(ConversationId::parse("ab").unwrap()), at(5))
+        .await
+        .unwrap();
+    assert_eq!(changed, 2);
+    assert_eq!(storage.messages.count_unread(alice).await.unwrap(), 1);
+    // Alice's message to bob stays unread for bob.
+    assert!(
+        !storage
+            .messages
+            .get_message(to_bob.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_read
+    );
+    assert_eq!(storage.messages.count_unread(bob).await.unwrap(), 1);
+
+    assert_eq!(
+        storage
+            .messages
+            .mark_all_read(alice, None, at(6))
+            .await
+            .unwrap(),
+        1
+    );
+    let read = storage
+        .messages
+        .get_message(from_carol.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(read.is_read);
+    assert_eq!(read.updated_at, at(6));
+    assert_eq!(storage.messages.count_unread(alice).await.unwrap(), 0);
+    assert_eq!(
+        storage
+            .messages
+            .mark_all_read(alice, None, at(7))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+pub async fn conversation_summaries_describe_each_conversation(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let carol = add_user(&storage, "carol").await.id;
+    let dave = add_user(&storage, "dave").await.id;
+    add_message(&storage, bob, alice, "ab", at(1)).await;
+    add_message(&storage, bob, alice, "ab", at(2)).await;
+    let last_ab = add_message(&storage, alice, bob, "ab", at(3)).await;
+    let last_ac = add_message(&storage, carol, alice, "ac", at(5)).await;
+    let note = add_message(&storage, alice, alice, "notes", at(4)).await;
+    add_message(&storage, dave, alice, "ad", at(6)).await;
+    add_message(&storage, bob, carol, "bc", at(7)).await;
+    storage.users.delete_user(dave).await.unwrap();
+
+    let summaries = storage
+        .messages
+        .conversation_summaries(alice)
+        .await
+        .unwrap();
+    let order: Vec<&str> = summaries
+        .iter()
+        .map(|s| s.conversation_id.as_str())
+        .collect();
+    assert_eq!(order, vec!["ad", "ac", "notes", "ab"]);
+
+    let ad = &summaries[0];
+    assert_eq!(ad.other_user_id, dave);
+    assert_eq!(ad.other_user_name, None, "dave was deleted");
+    assert_eq!(ad.unread_count, 1);
+
+    let ac = &summaries[1];
+    assert_eq!(ac.other_user_id, carol);
+    assert_eq!(ac.other_user_name.as_deref(), Some("carol"));
+    assert_eq!(ac.last_message, last_ac.content);
+    assert_eq!(ac.last_message_at, at(5));
+    assert_eq!(ac.unread_count, 1);
+
+    let notes = &summaries[2];
+    assert_eq!(notes.other_user_id, alice);
+    assert_eq!(notes.last_message, note.content);
+    assert_eq!(notes.unread_count, 1);
+
+    let ab = &summaries[3];
+    assert_eq!(ab.other_user_id, bob, "the other party of the last message");
+    assert_eq!(ab.other_user_name.as_deref(), Some("bob"));
+    assert_eq!(ab.last_message, last_ab.content);
+    assert_eq!(ab.last_message_at, at(3));
+    assert_eq!(ab.unread_count, 2);
+
+    let bobs = storage.messages.conversation_summaries(bob).await.unwrap();
+    let bob_view: Vec<(&str, u64)> = bobs
+        .iter()
+        .map(|s| (s.conversation_id.as_str(), s.unread_count))
+        .collect();
+    assert_eq!(bob_view, vec![("bc", 0), ("ab", 1)]);
+    assert!(
+        storage
+            .messages
+            .conversation_summaries(9_999)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn concurrent_message_inserts_are_all_stored(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let storage = storage.clone();
+        tasks.push(tokio::spawn(async move {
+            add_message(&storage, alice, bob, "ab", at(i)).await.id
+        }));
+    }
+    let mut created = BTreeSet::new();
+    for task in tasks {
+        created.insert(task.await.unwrap());
+    }
+    assert_eq!(created.len(), 200, "every insert got its own id");
+    let stored = storage
+        .messages
+        .list_messages(bob, MessageScope::Received, Page::new(0, 500).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.iter().map(|m| m.id).collect::<BTreeSet<_>>(),
+        created
+    );
+    assert_eq!(storage.messages.count_unread(bob).await.unwrap(), 200);
+}
+
+pub async fn ping_answers(storage: Storage) {
+    storage.health.ping().await.unwrap();
+}
