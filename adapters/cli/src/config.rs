@@ -1,0 +1,320 @@
+//! The configuration table of the API contract, read from the environment. Every problem is
+//! one line naming the variable.
+
+use std::net::IpAddr;
+
+use ai_message_http::CorsOrigins;
+use chrono::TimeDelta;
+
+use crate::database::DatabaseUrl;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The first superuser to create at start-up.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FirstSuperuser {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for FirstSuperuser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirstSuperuser")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Where the signing key came from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretKey {
+    Configured(String),
+    /// None was set: a random one for this process only (tokens die with it).
+    Ephemeral(String),
+}
+
+impl SecretKey {
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Configured(key) | Self::Ephemeral(key) => key.as_bytes(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Configured(_) => f.write_str("SecretKey::Configured(<redacted>)"),
+            Self::Ephemeral(_) => f.write_str("SecretKey::Ephemeral(<redacted>)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub database: DatabaseUrl,
+    pub host: IpAddr,
+    pub port: u16,
+    pub secret_key: SecretKey,
+    pub access_token_ttl: TimeDelta,
+    pub refresh_token_ttl: TimeDelta,
+    pub refresh_reuse_grace: TimeDelta,
+    pub bcrypt_cost: u32,
+    pub first_superuser: Option<FirstSuperuser>,
+    pub cors: CorsOrigins,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./backend.db";
+
+/// Reads a variable, then its `AI_MESSAGE_` twin; empty counts as unset.
+fn read(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    names: &[&'static str],
+) -> Option<(&'static str, String)> {
+    names.iter().find_map(|name| {
+        lookup(name)
+            .filter(|value| !value.trim().is_empty())
+            .map(|value| (*name, value))
+    })
+}
+
+fn number<T>(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    names: &[&'static str],
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some((name, raw)) = read(lookup, names) else {
+        return Ok(default);
+    };
+    let value: T = raw
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::new(name, format!("'{raw}' is not a whole number")))?;
+    if !range.contains(&value) {
+        return Err(ConfigError::new(
+            name,
+            format!(
+                "{value} is out of range ({} to {})",
+                range.start(),
+                range.end()
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let database = match read(lookup, &["DATABASE_URL", "AI_MESSAGE_DATABASE_URL"]) {
+            Some((name, url)) => {
+                DatabaseUrl::parse(&url).map_err(|problem| ConfigError::new(name, problem))?
+            }
+            None => DatabaseUrl::parse(DEFAULT_DATABASE_URL)
+                .map_err(|problem| ConfigError::new("DATABASE_URL", problem))?,
+        };
+        let host = match read(lookup, &["HOST", "AI_MESSAGE_HOST"]) {
+            Some((name, raw)) => raw
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::new(name, format!("'{raw}' is not an IP address")))?,
+            None => IpAddr::from([127, 0, 0, 1]),
+        };
+        let port = number(lookup, &["PORT", "AI_MESSAGE_PORT"], 8000u16, 0..=u16::MAX)?;
+        let secret_key = match read(lookup, &["SECRET_KEY"]) {
+            Some((_, key)) => SecretKey::Configured(key),
+            None => SecretKey::Ephemeral(random_key()?),
+        };
+        let access_minutes = number(lookup, &["ACCESS_TOKEN_EXPIRE_MINUTES"], 30i64, 1..=525_600)?;
+        let refresh_days = number(lookup, &["REFRESH_TOKEN_EXPIRE_DAYS"], 7i64, 1..=3650)?;
+        let grace_seconds = number(lookup, &["REFRESH_REUSE_GRACE_SECONDS"], 10i64, 0..=3600)?;
+        let bcrypt_cost = number(lookup, &["BCRYPT_COST"], 12u32, 4..=31)?;
+        let first_superuser = first_superuser(lookup)?;
+        let cors = CorsOrigins::parse(
+            &read(lookup, &["CORS_ALLOW_ORIGINS"])
+                .map(|(_, value)| value)
+                .unwrap_or_else(|| "*".to_string()),
+        );
+        Ok(Self {
+            database,
+            host,
+            port,
+            secret_key,
+            access_token_ttl: TimeDelta::minutes(access_minutes),
+            refresh_token_ttl: TimeDelta::days(refresh_days),
+            refresh_reuse_grace: TimeDelta::seconds(grace_seconds),
+            bcrypt_cost,
+            first_superuser,
+            cors,
+        })
+    }
+}
+
+fn first_superuser(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<FirstSuperuser>, ConfigError> {
+    let username = read(lookup, &["FIRST_SUPERUSER_USERNAME"]).map(|(_, v)| v);
+    let email = read(lookup, &["FIRST_SUPERUSER_EMAIL"]).map(|(_, v)| v);
+    let password = read(lookup, &["FIRST_SUPERUSER_PASSWORD"]).map(|(_, v)| v);
+    match (username, email, password) {
+        (Some(username), Some(email), Some(password)) => Ok(Some(FirstSuperuser {
+            username,
+            email,
+            password,
+        })),
+        (None, None, None) => Ok(None),
+        (username, email, _) => {
+            let missing = if username.is_none() {
+                "FIRST_SUPERUSER_USERNAME"
+            } else if email.is_none() {
+                "FIRST_SUPERUSER_EMAIL"
+            } else {
+                "FIRST_SUPERUSER_PASSWORD"
+            };
+            Err(ConfigError::new(
+                missing,
+                "must be set together with the other FIRST_SUPERUSER_* variables",
+            ))
+        }
+    }
+}
+
+fn random_key() -> Result<String, ConfigError> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ConfigError::new("SECRET_KEY", format!("cannot generate one: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(&move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = config(&[]).unwrap();
+        assert_eq!(
+            config.database,
+            DatabaseUrl::parse("sqlite:///./backend.db").unwrap()
+        );
+        assert_eq!(config.host.to_string(), "127.0.0.1");
+        assert_eq!(config.port, 8000);
+        assert!(matches!(config.secret_key, SecretKey::Ephemeral(_)));
+        assert_eq!(config.access_token_ttl, TimeDelta::minutes(30));
+        assert_eq!(config.refresh_token_ttl, TimeDelta::days(7));
+        assert_eq!(config.refresh_reuse_grace, TimeDelta::seconds(10));
+        assert_eq!(config.bcrypt_cost, 12);
+        assert_eq!(config.first_superuser, None);
+        assert_eq!(config.cors, CorsOrigins::Any);
+    }
+
+    #[test]
+    fn values_are_read_with_their_original_aliases() {
+        let config = config(&[
+            ("AI_MESSAGE_DATABASE_URL", "memory://"),
+            ("AI_MESSAGE_HOST", "0.0.0.0"),
+            ("AI_MESSAGE_PORT", "9000"),
+            ("SECRET_KEY", "k"),
+            ("BCRYPT_COST", "4"),
+            ("CORS_ALLOW_ORIGINS", "https://a.example, https://b.example"),
+        ])
+        .unwrap();
+        assert_eq!(config.database, DatabaseUrl::Memory);
+        assert_eq!(config.host.to_string(), "0.0.0.0");
+        assert_eq!(config.port, 9000);
+        assert_eq!(config.secret_key, SecretKey::Configured("k".into()));
+        assert_eq!(config.bcrypt_cost, 4);
+        assert_eq!(
+            config.cors,
+            CorsOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
+        );
+        // DATABASE_URL wins over the original's name.
+        let config = config_pair();
+        assert_eq!(config.database, DatabaseUrl::Memory);
+    }
+
+    fn config_pair() -> Config {
+        config(&[
+            ("DATABASE_URL", "memory://"),
+            ("AI_MESSAGE_DATABASE_URL", "postgresql://x@y/z"),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let err = config(&[("PORT", "eighty")]).unwrap_err();
+        assert_eq!(err.to_string(), "PORT: 'eighty' is not a whole number");
+        let err = config(&[("BCRYPT_COST", "3")]).unwrap_err();
+        assert_eq!(err.to_string(), "BCRYPT_COST: 3 is out of range (4 to 31)");
+        let err = config(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+        let err = config(&[("HOST", "localhost:80")]).unwrap_err();
+        assert_eq!(err.variable, "HOST");
+        let err = config(&[("ACCESS_TOKEN_EXPIRE_MINUTES", "0")]).unwrap_err();
+        assert_eq!(err.variable, "ACCESS_TOKEN_EXPIRE_MINUTES");
+    }
+
+    #[test]
+    fn first_superuser_needs_all_three_variables() {
+        let config_ok = config(&[
+            ("FIRST_SUPERUSER_USERNAME", "root"),
+            ("FIRST_SUPERUSER_EMAIL", "root@example.com"),
+            ("FIRST_SUPERUSER_PASSWORD", "rootroot"),
+        ])
+        .unwrap();
+        assert_eq!(config_ok.first_superuser.unwrap().username, "root");
+        let err = config(&[("FIRST_SUPERUSER_USERNAME", "root")]).unwrap_err();
+        assert_eq!(err.variable, "FIRST_SUPERUSER_EMAIL");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = config(&[
+            ("SECRET_KEY", "top-secret-key"),
+            ("FIRST_SUPERUSER_USERNAME", "root"),
+            ("FIRST_SUPERUSER_EMAIL", "root@example.com"),
+            ("FIRST_SUPERUSER_PASSWORD", "hunter2hunter2"),
+        ])
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("top-secret-key"));
+        assert!(!shown.contains("hunter2hunter2"));
+    }
+}

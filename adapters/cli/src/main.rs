@@ -1,0 +1,107 @@
+//! `ai-message`: the AI Message backend server and its operator commands.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use ai_message_cli::config::Config;
+use ai_message_cli::{StartupError, create_superuser, openapi_document, serve};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "ai-message",
+    version,
+    about = "The AI Message backend: accounts, sessions and direct messages over an OpenAPI HTTP API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default). Configured by environment variables; see README.
+    Serve,
+    /// Print the OpenAPI document to standard output.
+    Openapi,
+    /// Create a superuser. The password comes from AI_MESSAGE_SUPERUSER_PASSWORD or, when it
+    /// is unset, from the first line of standard input.
+    CreateSuperuser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
+}
+
+fn read_password() -> Result<String, String> {
+    if let Ok(password) = std::env::var("AI_MESSAGE_SUPERUSER_PASSWORD") {
+        return Ok(password);
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password: ");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        return Err(
+            "no password: set AI_MESSAGE_SUPERUSER_PASSWORD or pass it on standard input".into(),
+        );
+    }
+    Ok(password)
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Openapi => {
+            println!("{}", openapi_document());
+            Ok(())
+        }
+        Command::Serve => {
+            let config = Config::from_env().map_err(|e| e.to_string())?;
+            serve(config).await.map_err(|e: StartupError| e.to_string())
+        }
+        Command::CreateSuperuser { username, email } => {
+            let config = Config::from_env().map_err(|e| e.to_string())?;
+            let password = read_password()?;
+            let user = create_superuser(&config, &username, &email, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("created superuser {} (id {})", user.username, user.id);
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ai-message: error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("ai-message: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

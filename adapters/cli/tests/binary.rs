@@ -1,0 +1,251 @@
+//! The real `ai-message` binary: served over TCP, configured by the environment, stopped by
+//! SIGTERM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ai-message");
+
+/// A running server and the base URL it announced.
+struct Server {
+    child: Child,
+    base: String,
+    log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BINARY);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", "memory://")
+            .env("PORT", "0")
+            .env("BCRYPT_COST", "4")
+            .env("SECRET_KEY", "binary-test-key")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("the binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let base = loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = log
+                .recv_timeout(remaining)
+                .expect("the server announces where it listens");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        Self { child, base, log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                break exit;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop within 15 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let lines: Vec<String> = self.log.try_iter().collect();
+        (exit, lines)
+    }
+}
+
+#[tokio::test]
+async fn serves_over_tcp_and_stops_cleanly_on_sigterm() {
+    let server = Server::start(&[
+        ("FIRST_SUPERUSER_USERNAME", "root"),
+        ("FIRST_SUPERUSER_EMAIL", "root@example.com"),
+        ("FIRST_SUPERUSER_PASSWORD", "root-password"),
+        ("CORS_ALLOW_ORIGINS", "https://app.example"),
+    ]);
+    let http = reqwest::Client::new();
+    let health: Value = http
+        .get(server.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health, json!({"status": "healthy"}));
+
+    let login = http
+        .post(server.url("/auth/login"))
+        .header("user-agent", "binary-test/1.0")
+        .json(&json!({"username": "root", "password": "root-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let login: Value = login.json().await.unwrap();
+    let token = login["access_token"].as_str().unwrap();
+    assert_eq!(login["user"]["is_superuser"], true);
+
+    let sessions: Value = http
+        .get(server.url("/auth/sessions"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions[0]["device_info"], "binary-test/1.0");
+    assert_eq!(
+        sessions[0]["ip_address"], "127.0.0.1",
+        "the peer address is recorded"
+    );
+
+    for (origin, allowed) in [
+        ("https://app.example", true),
+        ("https://evil.example", false),
+    ] {
+        let preflight = http
+            .request(reqwest::Method::OPTIONS, server.url("/auth/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+            .await
+            .unwrap();
+        let allow = preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if allowed {
+            assert_eq!(allow.as_deref(), Some(origin), "CORS allows {origin}");
+        } else {
+            assert_ne!(allow.as_deref(), Some(origin), "CORS refuses {origin}");
+        }
+    }
+
+    let docs = http.get(server.url("/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+
+    let (exit, log) = server.terminate();
+    assert!(exit.success(), "exit status {exit:?}");
+    let log = log.join("\n");
+    assert!(log.contains("status=200"), "one line per request: {log}");
+    assert!(!log.contains("root-password"), "no password in the log");
+    assert!(!log.contains(token), "no token in the log");
+}
+
+#[test]
+fn bad_configuration_is_one_clear_line_and_a_failure() {
+    for (variable, value, expected) in [
+        ("PORT", "eighty", "PORT: 'eighty' is not a whole number"),
+        (
+            "DATABASE_URL",
+            "mysql://u:pw@h/db",
+            "DATABASE_URL: unknown scheme 'mysql'",
+        ),
+        (
+            "BCRYPT_COST",
+            "40",
+            "BCRYPT_COST: 40 is out of range (4 to 31)",
+        ),
+    ] {
+        let output = Command::new(BINARY)
+            .env_clear()
+            .env(variable, value)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{variable}={value} must fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "one line: {stderr}");
+        assert!(lines[0].contains(expected), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !stderr.contains("pw@"),
+            "the password stays hidden: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn create_superuser_reads_the_password_from_stdin_or_environment() {
+    let mut child = Command::new(BINARY)
+        .args([
+            "create-superuser",
+            "--username",
+            "admin",
+            "--email",
+            "admin@example.com",
+        ])
+        .env_clear()
+        .env("DATABASE_URL", "memory://")
+        .env("BCRYPT_COST", "4")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"admin-password\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("created superuser admin"));
+
+    let output = Command::new(BINARY)
+        .args([
+            "create-superuser",
+            "--username",
+            "admin",
+            "--email",
+            "admin@example.com",
+        ])
+        .env_clear()
+        .env("DATABASE_URL", "memory://")
+        .env("BCRYPT_COST", "4")
+        .env("AI_MESSAGE_SUPERUSER_PASSWORD", "short")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("password: must be 8 to 72 bytes"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

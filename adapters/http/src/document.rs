@@ -1,0 +1,65 @@
+//! The OpenAPI document as served: poem-openapi's, with the corrections it cannot express.
+
+use serde_json::Value;
+
+/// Adds what OpenAPI 3.0 requires and poem-openapi leaves out: the `scopes` map of an OAuth2
+/// flow, even when it is empty; and `nullable` on optional fields, which the server writes
+/// (and accepts) as `null`.
+pub fn corrected(spec: &str) -> String {
+    let Ok(mut document) = serde_json::from_str::<Value>(spec) else {
+        return spec.to_string();
+    };
+    mark_optional_fields_nullable(&mut document);
+    if let Some(schemes) = document
+        .pointer_mut("/components/securitySchemes")
+        .and_then(Value::as_object_mut)
+    {
+        for scheme in schemes.values_mut() {
+            let Some(flows) = scheme.get_mut("flows").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for flow in flows.values_mut() {
+                if let Some(flow) = flow.as_object_mut() {
+                    flow.entry("scopes")
+                        .or_insert_with(|| Value::Object(Default::default()));
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&document).unwrap_or_else(|_| spec.to_string())
+}
+
+fn mark_optional_fields_nullable(document: &mut Value) {
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        let required: Vec<String> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (name, property) in properties.iter_mut() {
+            if required.contains(name) {
+                continue;
+            }
+            // `$ref` allows no siblings in OpenAPI 3.0; no optional field is a reference.
+            if let Some(property) = property.as_object_mut()
+                && !property.contains_key("$ref")
+            {
+                property.insert("nullable".into(), Value::Bool(true));
+            }
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Every error answer is `{"detail": "…"}`. This module maps the core's error enums onto status
+//! codes and the contract's `detail` strings, and keeps internals out of responses.
+
+use ai_message_core::PortError;
+use ai_message_core::ValidationError;
+use ai_message_core::usecases::accounts::{AccountError, RegisterError};
+use ai_message_core::usecases::admin::AdminError;
+use ai_message_core::usecases::auth::{AuthenticateError, LoginError, RefreshError, SessionError};
+use ai_message_core::usecases::messages::MessageError;
+use ai_message_core::usecases::roles::RoleError;
+use poem::IntoResponse;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct ErrorBody {
+    /// What went wrong, for a human.
+    #[oai(validator(min_length = 1))]
+    pub detail: String,
+}
+
+pub const NOT_AUTHENTICATED: &str = "Not authenticated";
+pub const INVALID_CREDENTIALS: &str = "Could not validate credentials";
+const INTERNAL: &str = "Internal Server Error";
+const UNAVAILABLE: &str = "Service temporarily unavailable, please retry";
+const OVERLOADED: &str = "Server is busy, please retry";
+
+/// Seconds a client should wait before retrying a 503.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request conflicts with the current state (taken name, wrong current password…).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or invalid credentials.
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<ErrorBody>,
+        /// Always `Bearer`.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
+    /// Authenticated, but not allowed.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// No such resource (or not one the caller may know of).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// A value in the body, path or query failed validation; `detail` names field and rule.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// A bug on our side; details are in the server log, never here.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The database is unreachable or the server is saturated; retry later.
+    #[oai(status = 503)]
+    Unavailable(
+        Json<ErrorBody>,
+        /// Seconds to wait before retrying.
+        #[oai(header = "Retry-After")]
+        String,
+    ),
+}
+
+fn body(detail: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        detail: detail.into(),
+    })
+}
+
+impl ApiError {
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest(body(detail))
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::Unauthorized(body(detail), "Bearer".into())
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::Forbidden(body(detail))
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::NotFound(body(detail))
+    }
+
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::Unprocessable(body(detail))
+    }
+
+    /// The status and `detail` of this error (for tests and logs).
+    pub fn detail(&self) -> &str {
+        match self {
+            Self::BadRequest(b)
+            | Self::Unauthorized(b, _)
+            | Self::Forbidden(b)
+            | Self::NotFound(b)
+            | Self::Unprocessable(b)
+            | Self::Internal(b)
+            | Self::Unavailable(b, _) => &b.detail,
+        }
+    }
+
+    /// As a `poem::Error`, for places that must return one (the auth checker).
+    pub fn into_poem_error(self) -> poem::Error {
+        poem::Error::from_response(self.into_response())
+    }
+}
+
+/// Logs the whole error chain, so the operator sees the cause the client does not.
+fn log_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}
+
+impl From<PortError> for ApiError {
+    fn from(error: PortError) -> Self {
+        match &error {
+            PortError::Unavailable { .. } => {
+                tracing::warn!(error = %log_chain(&error), "dependency unavailable");
+                Self::Unavailable(body(UNAVAILABLE), RETRY_AFTER_SECONDS.into())
+            }
+            PortError::Overloaded { .. } => {
+                tracing::warn!(error = %log_chain(&error), "overloaded");
+                Self::Unavailable(body(OVERLOADED), RETRY_AFTER_SECONDS.into())
+            }
+            PortError::Unexpected(_) => {
+                tracing::error!(error = %log_chain(&error), "unexpected failure");
+                Self::Internal(body(INTERNAL))
+            }
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(error: ValidationError) -> Self {
+        Self::unprocessable(error.to_string())
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::Port(e) => e.into(),
+            other => Self::bad_request(other.to_string()),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::IncorrectCurrentPassword => Self::bad_request(error.to_string()),
+            AccountError::UserGone => Self::unauthorized(INVALID_CREDENTIALS),
+            AccountError::Port(e) => e.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => Self::unauthorized(error.to_string()),
+            LoginError::UserDisabled => Self::forbidden(error.to_string()),
+            LoginError::Port(e) => e.into(),
+        }
+    }
+}
+
+impl From<AuthenticateError> for ApiError {
+    fn from(error: AuthenticateError) -> Self {
+        match error {
+            AuthenticateError::InvalidCredentials => Self::unauthorized(INVALID_CREDENTIALS),
+            AuthenticateError::UserDisabled => Self::forbidden(error.to_string()),
+            AuthenticateError::Port(e) => e.into(),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::Port(e) => e.into(),
+            other => Self::unauthorized(other.to_string()),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::SessionNotFound => Self::not_found(error.to_string()),
+            SessionError::Port(e) => e.into(),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(error: AdminError) -> Self {
+        match error {
+            AdminError::NotSuperuser => Self::forbidden(error.to_string()),
+            AdminError::UserNotFound => Self::not_found(error.to_string()),
+            AdminError::CannotDeleteSelf
+            | AdminError::CannotDisableSelf
+            | AdminError::CannotChangeOwnSuperuser => Self::bad_request(error.to_string()),
+            AdminError::Register(e) => e.into(),
+            AdminError::Port(e) => e.into(),
+        }
+    }
+}
+
+impl From<RoleError> for ApiError {
+    fn from(error: RoleError) -> Self {
+        match error {
+            RoleError::NotSuperuser => Self::forbidden(error.to_string()),
+            RoleError::RoleNotFound | RoleError::UserNotFound => Self::not_found(error.to_string()),
+            RoleError::RoleExists => Self::bad_request(error.to_string()),
+            RoleError::UnknownRoles(ids) => {
+                let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+                Self::unprocessable(format!("role_ids: unknown role ids: {}", ids.join(", ")))
+            }
+            RoleError::Port(e) => e.into(),
+        }
+    }
+}
+
+impl From<MessageError> for ApiError {
+    fn from(error: MessageError) -> Self {
+        match error {
+            MessageError::NotFound
+            | MessageError::RecipientNotFound
+            | MessageError::ParentNotFound => Self::not_found(error.to_string()),
+            MessageError::NoAccess
+            | MessageError::NotSender
+            | MessageError::NotRecipient
+            | MessageError::NoDeletePermission => Self::forbidden(error.to_string()),
+            MessageError::Port(e) => e.into(),
+        }
+    }
+}
+
+/// Turns poem's own errors (parsing, routing, a missing `Authorization` header) into the
+/// contract's JSON bodies: 422 for bad input, 401 with `WWW-Authenticate` for no credentials.
+pub async fn render_framework_error(error: poem::Error) -> poem::Response {
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseMultipartError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    };
+
+    if error.is::<AuthorizationError>() {
+        return ApiError::unauthorized(NOT_AUTHENTICATED).into_response();
+    }
+    if error.is::<ParsePathError>() {
+        // Every numeric path parameter of the API is an `id`; poem names it `param0`.
+        return ApiError::unprocessable("id: must be an integer").into_response();
+    }
+    if error.is::<ParseParamError>()
+        || error.is::<ParseRequestPayloadError>()
+        || error.is::<ParseMultipartError>()
+        || error.is::<ContentTypeError>()
+    {
+        return ApiError::unprocessable(error.to_string()).into_response();
+    }
+    let status = error.status();
+    if status.is_server_error() {
+        tracing::error!(error = %error, status = %status, "request failed");
+    }
+    // Our own answers carried as errors are JSON already; anything else (404, 405, 413…)
+    // keeps its status and headers and gets a JSON body.
+    let response = error.into_response();
+    if response
+        .content_type()
+        .is_some_and(|ct| ct.starts_with("application/json"))
+    {
+        return response;
+    }
+    let detail = match status {
+        poem::http::StatusCode::NOT_FOUND => "Not Found",
+        poem::http::StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    };
+    let (parts, _) = response.into_parts();
+    let mut rendered = poem::Response::from_parts(
+        parts,
+        poem::Body::from_string(serde_json::json!({ "detail": detail }).to_string()),
+    );
+    rendered.headers_mut().insert(
+        poem::http::header::CONTENT_TYPE,
+        poem::http::HeaderValue::from_static("application/json"),
+    );
+    rendered
+}

@@ -1,0 +1,139 @@
+//! The inbound HTTP adapter: every route of the API contract on poem + poem-openapi, with
+//! Swagger UI at `/docs`, ReDoc at `/redoc` and the document at `/openapi.json`.
+
+mod auth;
+mod body;
+mod document;
+pub mod dto;
+pub mod errors;
+mod routes;
+pub mod time;
+pub mod tokens;
+
+use std::time::Instant;
+
+use ai_message_core::usecases::Services;
+use poem::middleware::Cors;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use poem_openapi::OpenApiService;
+
+pub use tokens::AccessTokens;
+
+/// What every handler needs: the use cases and the access-token signer.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub tokens: AccessTokens,
+}
+
+/// Origins allowed by CORS: any, or a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+impl CorsOrigins {
+    /// Reads `CORS_ALLOW_ORIGINS`: `*` or comma-separated origins.
+    pub fn parse(value: &str) -> Self {
+        let origins: Vec<String> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect();
+        if origins.is_empty() || origins.iter().any(|o| o == "*") {
+            Self::Any
+        } else {
+            Self::List(origins)
+        }
+    }
+}
+
+pub const API_TITLE: &str = "AI Message API";
+
+type Apis = (
+    routes::service::ServiceApi,
+    routes::auth::AuthApi,
+    routes::admin::AdminApi,
+    routes::messages::MessagesApi,
+    routes::conversations::ConversationsApi,
+);
+
+fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
+    let apis = (
+        routes::service::ServiceApi::new(state.clone()),
+        routes::auth::AuthApi::new(state.clone()),
+        routes::admin::AdminApi::new(state.clone()),
+        routes::messages::MessagesApi::new(state.clone()),
+        routes::conversations::ConversationsApi::new(state.clone()),
+    );
+    OpenApiService::new(apis, API_TITLE, env!("CARGO_PKG_VERSION")).description(
+        "Accounts, roles, login sessions and direct messages. Log in with the Authorize \
+         button (username or email, and password); every error answers \
+         `{\"detail\": \"…\"}`.",
+    )
+}
+
+/// The OpenAPI document (JSON), exactly as `/openapi.json` serves it.
+pub fn openapi_document(state: &AppState) -> String {
+    document::corrected(&api_service(state).spec())
+}
+
+/// Serves one fixed text with a content type.
+fn fixed(content_type: &'static str, text: String) -> impl Endpoint<Output = Response> + use<> {
+    poem::endpoint::make_sync(move |_| {
+        Response::builder()
+            .content_type(content_type)
+            .body(text.clone())
+    })
+}
+
+/// The whole HTTP application: API routes, documentation, CORS, error rendering, access log.
+pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Response> + use<> {
+    let api = api_service(&state);
+    // poem-openapi embeds its own document in both UIs; swap in the corrected one.
+    let original = api.spec();
+    let corrected = document::corrected(&original);
+    let swagger_html = api.swagger_ui_html().replacen(&original, &corrected, 1);
+    let redoc_html = api.redoc_html().replacen(&original, &corrected, 1);
+    let cors = match cors {
+        CorsOrigins::Any => Cors::new(),
+        CorsOrigins::List(origins) => origins.iter().fold(Cors::new(), |cors, origin| {
+            cors.allow_origin(origin.as_str())
+        }),
+    };
+    Route::new()
+        .nest("/", api)
+        .at("/docs", fixed("text/html; charset=utf-8", swagger_html))
+        .at("/redoc", fixed("text/html; charset=utf-8", redoc_html))
+        .at("/openapi.json", fixed("application/json", corrected))
+        .data(state)
+        .catch_all_error(errors::render_framework_error)
+        .with(cors)
+        .around(log_request)
+        .map_to_response()
+}
+
+/// One line per request: method, path, status, latency. Never the query, headers or body,
+/// where tokens and passwords travel.
+async fn log_request<E: Endpoint>(
+    endpoint: std::sync::Arc<E>,
+    request: Request,
+) -> poem::Result<Response> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = Instant::now();
+    let response = match endpoint.call(request).await {
+        Ok(output) => output.into_response(),
+        Err(error) => error.into_response(),
+    };
+    let status = response.status();
+    let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+    if status.is_server_error() {
+        tracing::error!(%method, %path, status = status.as_u16(), latency_ms, "request");
+    } else {
+        tracing::info!(%method, %path, status = status.as_u16(), latency_ms, "request");
+    }
+    Ok(response)
+}

@@ -1,0 +1,257 @@
+//! Superuser routes under `/auth`: users and roles.
+
+use ai_message_core::{Role, RoleDescription, RoleName, ValidationError};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::auth::{UserCreated, registration};
+use super::{ApiTags, page};
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::body::JsonBody;
+use crate::dto::*;
+use crate::errors::ApiError;
+
+pub struct AdminApi {
+    state: AppState,
+}
+
+impl AdminApi {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[derive(ApiResponse)]
+enum RoleCreated {
+    /// The new role.
+    #[oai(status = 201)]
+    Created(Json<RoleOut>),
+}
+
+impl From<Role> for RoleCreated {
+    fn from(role: Role) -> Self {
+        Self::Created(Json(role.into()))
+    }
+}
+
+fn roles_out(roles: Vec<Role>) -> Json<Vec<RoleOut>> {
+    Json(roles.into_iter().map(RoleOut::from).collect())
+}
+
+#[OpenApi(prefix_path = "/auth", tag = "ApiTags::Admin")]
+impl AdminApi {
+    /// List users
+    ///
+    /// Every account, by id.
+    #[oai(path = "/users", method = "get", operation_id = "list_users")]
+    async fn list_users(
+        &self,
+        auth: Authenticated,
+        /// How many users to skip (≥ 0).
+        #[oai(validator(minimum(value = "0")))]
+        skip: Query<Option<i64>>,
+        /// At most this many users (1 to 500, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+    ) -> Result<Json<Vec<UserOut>>, ApiError> {
+        let page = page(skip.0, limit.0)?;
+        let users = self.state.services.admin.list_users(&auth.0, page).await?;
+        Ok(Json(users.into_iter().map(UserOut::from).collect()))
+    }
+
+    /// Get a user
+    #[oai(path = "/users/:id", method = "get", operation_id = "get_user")]
+    async fn get_user(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+    ) -> Result<Json<UserOut>, ApiError> {
+        let user = self.state.services.admin.get_user(&auth.0, id.0).await?;
+        Ok(Json(user.into()))
+    }
+
+    /// Create a user
+    ///
+    /// Same body and rules as registration.
+    #[oai(path = "/users", method = "post", operation_id = "create_user")]
+    async fn create_user(
+        &self,
+        auth: Authenticated,
+        body: JsonBody<RegisterRequest>,
+    ) -> Result<UserCreated, ApiError> {
+        let registration = registration(body.0)?;
+        let user = self
+            .state
+            .services
+            .admin
+            .create_user(&auth.0, registration)
+            .await?;
+        Ok(user.into())
+    }
+
+    /// Delete a user
+    ///
+    /// Removes the account with its sessions, refresh tokens and role links; its messages
+    /// stay. A superuser cannot delete themself.
+    #[oai(path = "/users/:id", method = "delete", operation_id = "delete_user")]
+    async fn delete_user(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+    ) -> Result<Json<MessageResponse>, ApiError> {
+        self.state.services.admin.delete_user(&auth.0, id.0).await?;
+        Ok(Json(MessageResponse::new("User deleted successfully")))
+    }
+
+    /// Disable a user
+    ///
+    /// The account can no longer log in, and all its sessions end now.
+    #[oai(
+        path = "/users/:id/disable",
+        method = "put",
+        operation_id = "disable_user"
+    )]
+    async fn disable_user(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+    ) -> Result<Json<MessageResponse>, ApiError> {
+        self.state
+            .services
+            .admin
+            .disable_user(&auth.0, id.0)
+            .await?;
+        Ok(Json(MessageResponse::new("User disabled successfully")))
+    }
+
+    /// Enable a user
+    #[oai(
+        path = "/users/:id/enable",
+        method = "put",
+        operation_id = "enable_user"
+    )]
+    async fn enable_user(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+    ) -> Result<Json<MessageResponse>, ApiError> {
+        self.state.services.admin.enable_user(&auth.0, id.0).await?;
+        Ok(Json(MessageResponse::new("User enabled successfully")))
+    }
+
+    /// Grant or revoke superuser
+    ///
+    /// Takes `is_superuser` as a query parameter or as a JSON body (the query wins when both
+    /// are given). A superuser cannot change their own status.
+    #[oai(
+        path = "/users/:id/superuser",
+        method = "put",
+        operation_id = "set_superuser"
+    )]
+    async fn set_superuser(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+        /// The new status; alternatively send `{"is_superuser": …}`.
+        is_superuser: Query<Option<bool>>,
+        body: JsonBody<Option<SuperuserRequest>>,
+    ) -> Result<Json<MessageResponse>, ApiError> {
+        let flag = is_superuser
+            .0
+            .or(body.0.map(|b| b.is_superuser))
+            .ok_or_else(|| ValidationError::new("is_superuser", "field required"))?;
+        self.state
+            .services
+            .admin
+            .set_superuser(&auth.0, id.0, flag)
+            .await?;
+        let shown = if flag { "True" } else { "False" };
+        Ok(Json(MessageResponse::new(format!(
+            "User superuser status set to {shown}"
+        ))))
+    }
+
+    /// List roles
+    #[oai(path = "/roles", method = "get", operation_id = "list_roles")]
+    async fn list_roles(&self, auth: Authenticated) -> Result<Json<Vec<RoleOut>>, ApiError> {
+        Ok(roles_out(
+            self.state.services.roles.list_roles(&auth.0).await?,
+        ))
+    }
+
+    /// Create a role
+    #[oai(path = "/roles", method = "post", operation_id = "create_role")]
+    async fn create_role(
+        &self,
+        auth: Authenticated,
+        body: JsonBody<RoleCreateRequest>,
+    ) -> Result<RoleCreated, ApiError> {
+        let name = RoleName::parse(body.0.name)?;
+        let description = body.0.description.map(RoleDescription::parse).transpose()?;
+        let role = self
+            .state
+            .services
+            .roles
+            .create_role(&auth.0, name, description)
+            .await?;
+        Ok(role.into())
+    }
+
+    /// Delete a role
+    ///
+    /// Also removes it from every user.
+    #[oai(path = "/roles/:id", method = "delete", operation_id = "delete_role")]
+    async fn delete_role(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+    ) -> Result<Json<MessageResponse>, ApiError> {
+        self.state.services.roles.delete_role(&auth.0, id.0).await?;
+        Ok(Json(MessageResponse::new("Role deleted successfully")))
+    }
+
+    /// Set a user's roles
+    ///
+    /// The user's roles become exactly `role_ids`, all at once. Unknown ids are named in a
+    /// 422 and nothing changes.
+    #[oai(
+        path = "/users/:id/roles",
+        method = "put",
+        operation_id = "assign_roles"
+    )]
+    async fn assign_roles(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+        body: JsonBody<RoleAssignRequest>,
+    ) -> Result<Json<MessageResponse>, ApiError> {
+        self.state
+            .services
+            .roles
+            .assign_roles(&auth.0, id.0, body.0.role_ids)
+            .await?;
+        Ok(Json(MessageResponse::new("Roles assigned successfully")))
+    }
+
+    /// A user's roles
+    #[oai(
+        path = "/users/:id/roles",
+        method = "get",
+        operation_id = "get_user_roles"
+    )]
+    async fn user_roles(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+    ) -> Result<Json<Vec<RoleOut>>, ApiError> {
+        Ok(roles_out(
+            self.state
+                .services
+                .roles
+                .roles_of_user(&auth.0, id.0)
+                .await?,
+        ))
+    }
+}

@@ -1,0 +1,119 @@
+//! `/auth/conversations`: the caller's conversations.
+
+use ai_message_core::{ConversationId, MessageContent};
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+
+use super::messages::{MessageCreated, messages_out};
+use super::{ApiTags, page};
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::body::JsonBody;
+use crate::dto::*;
+use crate::errors::ApiError;
+
+pub struct ConversationsApi {
+    state: AppState,
+}
+
+impl ConversationsApi {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[OpenApi(prefix_path = "/auth/conversations", tag = "ApiTags::Conversations")]
+impl ConversationsApi {
+    /// My conversations
+    ///
+    /// One entry per conversation the caller takes part in, the newest last message first.
+    #[oai(path = "/", method = "get", operation_id = "list_conversations")]
+    async fn list(&self, auth: Authenticated) -> Result<Json<Vec<ConversationOut>>, ApiError> {
+        let conversations = self.state.services.conversations.list(&auth.0).await?;
+        Ok(Json(
+            conversations
+                .into_iter()
+                .map(ConversationOut::from)
+                .collect(),
+        ))
+    }
+
+    /// Messages of a conversation
+    ///
+    /// The caller's messages in it: the newest page, in chronological order.
+    #[oai(
+        path = "/:conversation_id/messages",
+        method = "get",
+        operation_id = "get_conversation_messages"
+    )]
+    async fn messages(
+        &self,
+        auth: Authenticated,
+        /// 1 to 100 characters.
+        conversation_id: Path<String>,
+        /// How many of the newest messages to skip (≥ 0).
+        #[oai(validator(minimum(value = "0")))]
+        skip: Query<Option<i64>>,
+        /// At most this many messages (1 to 500, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+    ) -> Result<Json<Vec<MessageOut>>, ApiError> {
+        let conversation_id = ConversationId::parse(conversation_id.0)?;
+        let page = page(skip.0, limit.0)?;
+        let messages = self
+            .state
+            .services
+            .conversations
+            .messages(&auth.0, conversation_id, page)
+            .await?;
+        Ok(messages_out(messages))
+    }
+
+    /// Send into a conversation
+    #[oai(
+        path = "/:conversation_id/messages",
+        method = "post",
+        operation_id = "send_conversation_message"
+    )]
+    async fn send(
+        &self,
+        auth: Authenticated,
+        /// 1 to 100 characters.
+        conversation_id: Path<String>,
+        body: JsonBody<ConversationMessageRequest>,
+    ) -> Result<MessageCreated, ApiError> {
+        let conversation_id = ConversationId::parse(conversation_id.0)?;
+        let content = MessageContent::parse(body.0.content)?;
+        let message = self
+            .state
+            .services
+            .conversations
+            .send(&auth.0, conversation_id, body.0.recipient_id, content)
+            .await?;
+        Ok(message.into())
+    }
+
+    /// Mark a conversation read
+    ///
+    /// Marks the caller's received messages in it as read.
+    #[oai(
+        path = "/:conversation_id/read",
+        method = "put",
+        operation_id = "mark_conversation_read"
+    )]
+    async fn mark_read(
+        &self,
+        auth: Authenticated,
+        /// 1 to 100 characters.
+        conversation_id: Path<String>,
+    ) -> Result<Json<MessageResponse>, ApiError> {
+        let conversation_id = ConversationId::parse(conversation_id.0)?;
+        self.state
+            .services
+            .conversations
+            .mark_read(&auth.0, conversation_id)
+            .await?;
+        Ok(Json(MessageResponse::new("Conversation marked as read")))
+    }
+}

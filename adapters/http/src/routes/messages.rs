@@ -1,0 +1,231 @@
+//! `/messages`: send, read, edit, mark read, delete, and the lists.
+
+use ai_message_core::ports::MessageScope;
+use ai_message_core::usecases::messages::Outgoing;
+use ai_message_core::{ConversationId, Message, MessageContent};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::{ApiTags, page};
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::body::JsonBody;
+use crate::dto::*;
+use crate::errors::ApiError;
+
+pub struct MessagesApi {
+    state: AppState,
+}
+
+impl MessagesApi {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+
+    async fn list(
+        &self,
+        auth: &Authenticated,
+        scope: MessageScope,
+        skip: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Json<Vec<MessageOut>>, ApiError> {
+        let page = page(skip, limit)?;
+        let messages = self
+            .state
+            .services
+            .messages
+            .list(&auth.0, scope, page)
+            .await?;
+        Ok(messages_out(messages))
+    }
+}
+
+pub(crate) fn messages_out(messages: Vec<Message>) -> Json<Vec<MessageOut>> {
+    Json(messages.into_iter().map(MessageOut::from).collect())
+}
+
+#[derive(ApiResponse)]
+pub(crate) enum MessageCreated {
+    /// The stored message.
+    #[oai(status = 201)]
+    Created(Json<MessageOut>),
+}
+
+impl From<Message> for MessageCreated {
+    fn from(message: Message) -> Self {
+        Self::Created(Json(message.into()))
+    }
+}
+
+#[OpenApi(prefix_path = "/messages", tag = "ApiTags::Messages")]
+impl MessagesApi {
+    /// My messages
+    ///
+    /// Sent and received, the newest page in chronological order. With `unread_only=true`,
+    /// only received messages not yet read.
+    #[oai(path = "/", method = "get", operation_id = "list_messages")]
+    async fn list_all(
+        &self,
+        auth: Authenticated,
+        /// How many of the newest messages to skip (≥ 0).
+        #[oai(validator(minimum(value = "0")))]
+        skip: Query<Option<i64>>,
+        /// At most this many messages (1 to 500, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// Only received messages not yet read.
+        unread_only: Query<Option<bool>>,
+    ) -> Result<Json<Vec<MessageOut>>, ApiError> {
+        let scope = if unread_only.0.unwrap_or(false) {
+            MessageScope::UnreadReceived
+        } else {
+            MessageScope::SentOrReceived
+        };
+        self.list(&auth, scope, skip.0, limit.0).await
+    }
+
+    /// Messages I sent
+    #[oai(path = "/sent", method = "get", operation_id = "list_sent_messages")]
+    async fn list_sent(
+        &self,
+        auth: Authenticated,
+        /// How many of the newest messages to skip (≥ 0).
+        #[oai(validator(minimum(value = "0")))]
+        skip: Query<Option<i64>>,
+        /// At most this many messages (1 to 500, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+    ) -> Result<Json<Vec<MessageOut>>, ApiError> {
+        self.list(&auth, MessageScope::Sent, skip.0, limit.0).await
+    }
+
+    /// Messages I received
+    #[oai(
+        path = "/received",
+        method = "get",
+        operation_id = "list_received_messages"
+    )]
+    async fn list_received(
+        &self,
+        auth: Authenticated,
+        /// How many of the newest messages to skip (≥ 0).
+        #[oai(validator(minimum(value = "0")))]
+        skip: Query<Option<i64>>,
+        /// At most this many messages (1 to 500, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<i64>>,
+        /// Only messages not yet read.
+        unread_only: Query<Option<bool>>,
+    ) -> Result<Json<Vec<MessageOut>>, ApiError> {
+        let scope = if unread_only.0.unwrap_or(false) {
+            MessageScope::UnreadReceived
+        } else {
+            MessageScope::Received
+        };
+        self.list(&auth, scope, skip.0, limit.0).await
+    }
+
+    /// How many unread
+    #[oai(
+        path = "/unread/count",
+        method = "get",
+        operation_id = "get_unread_count"
+    )]
+    async fn unread_count(&self, auth: Authenticated) -> Result<Json<UnreadCount>, ApiError> {
+        let unread_count = self.state.services.messages.unread_count(&auth.0).await?;
+        Ok(Json(UnreadCount { unread_count }))
+    }
+
+    /// Mark everything read
+    ///
+    /// Marks every message the caller received as read.
+    #[oai(path = "/read-all", method = "put", operation_id = "mark_all_read")]
+    async fn read_all(&self, auth: Authenticated) -> Result<Json<MessageResponse>, ApiError> {
+        self.state.services.messages.read_all(&auth.0).await?;
+        Ok(Json(MessageResponse::new("All messages marked as read")))
+    }
+
+    /// Send a message
+    ///
+    /// To any existing user, oneself included. Without `conversation_id` it joins the
+    /// parent's conversation (for a reply) or `conv_<smaller id>_<larger id>`.
+    #[oai(path = "/", method = "post", operation_id = "send_message")]
+    async fn send(
+        &self,
+        auth: Authenticated,
+        body: JsonBody<MessageCreateRequest>,
+    ) -> Result<MessageCreated, ApiError> {
+        let body = body.0;
+        let outgoing = Outgoing {
+            recipient_id: body.recipient_id,
+            content: MessageContent::parse(body.content)?,
+            conversation_id: body
+                .conversation_id
+                .map(ConversationId::parse)
+                .transpose()?,
+            parent_id: body.parent_id,
+        };
+        let message = self.state.services.messages.send(&auth.0, outgoing).await?;
+        Ok(message.into())
+    }
+
+    /// Get a message
+    ///
+    /// Only its sender and its recipient may read it.
+    #[oai(path = "/:id", method = "get", operation_id = "get_message")]
+    async fn get(&self, auth: Authenticated, id: Path<i64>) -> Result<Json<MessageOut>, ApiError> {
+        let message = self.state.services.messages.get(&auth.0, id.0).await?;
+        Ok(Json(message.into()))
+    }
+
+    /// Edit a message
+    ///
+    /// Sender only. `{}` changes nothing.
+    #[oai(path = "/:id", method = "put", operation_id = "update_message")]
+    async fn update(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+        body: JsonBody<MessageUpdateRequest>,
+    ) -> Result<Json<MessageOut>, ApiError> {
+        let content = body.0.content.map(MessageContent::parse).transpose()?;
+        let message = self
+            .state
+            .services
+            .messages
+            .update(&auth.0, id.0, content)
+            .await?;
+        Ok(Json(message.into()))
+    }
+
+    /// Mark a message read
+    ///
+    /// Recipient only.
+    #[oai(path = "/:id/read", method = "put", operation_id = "mark_message_read")]
+    async fn mark_read(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+    ) -> Result<Json<MessageResponse>, ApiError> {
+        self.state
+            .services
+            .messages
+            .mark_read(&auth.0, id.0)
+            .await?;
+        Ok(Json(MessageResponse::new("Message marked as read")))
+    }
+
+    /// Delete a message
+    ///
+    /// Its sender or its recipient may delete it.
+    #[oai(path = "/:id", method = "delete", operation_id = "delete_message")]
+    async fn delete(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+    ) -> Result<Json<MessageResponse>, ApiError> {
+        self.state.services.messages.delete(&auth.0, id.0).await?;
+        Ok(Json(MessageResponse::new("Message deleted successfully")))
+    }
+}

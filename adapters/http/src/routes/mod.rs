@@ -1,0 +1,59 @@
+//! The operations, one module per tag.
+
+pub mod admin;
+pub mod auth;
+pub mod conversations;
+pub mod messages;
+pub mod service;
+
+use ai_message_core::{Page, ValidationError};
+use poem::Request;
+use poem_openapi::Tags;
+
+use crate::errors::ApiError;
+
+#[derive(Tags)]
+#[oai(rename_all = "lowercase")]
+pub enum ApiTags {
+    /// Liveness and database checks.
+    Service,
+    /// Registration, login, tokens, the caller's account and sessions.
+    Auth,
+    /// User and role management (superusers only).
+    Admin,
+    /// Direct messages.
+    Messages,
+    /// Messages grouped by conversation.
+    Conversations,
+}
+
+/// `skip` and `limit` query values as a validated page (defaults 0 and 100).
+pub(crate) fn page(skip: Option<i64>, limit: Option<i64>) -> Result<Page, ApiError> {
+    let skip = skip.unwrap_or(0);
+    let skip = u64::try_from(skip)
+        .map_err(|_| ValidationError::new("skip", "must be greater than or equal to 0"))?;
+    let limit = limit.unwrap_or(i64::from(Page::DEFAULT_LIMIT));
+    let limit = u32::try_from(limit).map_err(|_| {
+        ValidationError::new(
+            "limit",
+            format!("must be between 1 and {}", Page::MAX_LIMIT),
+        )
+    })?;
+    Ok(Page::new(skip, limit)?)
+}
+
+/// The peer address of the connection (a proxy in front is the proxy's address).
+pub(crate) fn client_ip(request: &Request) -> Option<String> {
+    request
+        .remote_addr()
+        .as_socket_addr()
+        .map(|addr| addr.ip().to_string())
+}
+
+pub(crate) fn user_agent(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(poem::http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}

@@ -1,0 +1,292 @@
+//! An in-process client for the HTTP application: requests go straight to the poem endpoint,
+//! with the real core, the given storage, bcrypt at cost 4 and a clock the test can move.
+
+use std::sync::Arc;
+
+use ai_message_bcrypt::BcryptHasher;
+use ai_message_core::ports::{Clock, Storage};
+use ai_message_core::system::{OsSecretSource, SystemClock};
+use ai_message_core::usecases::accounts::Registration;
+use ai_message_core::usecases::{Ports, Services, Settings};
+use ai_message_core::{Email, Password, Timestamp, Username};
+use ai_message_http::{AccessTokens, AppState, CorsOrigins};
+use chrono::TimeDelta;
+use parking_lot::Mutex;
+use poem::http::{HeaderMap, Method, StatusCode};
+use poem::{Endpoint, EndpointExt, Request, Response};
+use serde_json::{Value, json};
+
+pub const SECRET: &[u8] = b"test-signing-key";
+
+/// Real time plus an offset the test can grow.
+#[derive(Default)]
+pub struct ShiftedClock(Mutex<TimeDelta>);
+
+impl ShiftedClock {
+    pub fn advance(&self, by: TimeDelta) {
+        *self.0.lock() += by;
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> Timestamp {
+        SystemClock.now() + *self.0.lock()
+    }
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl TestResponse {
+    pub fn detail(&self) -> &str {
+        self.json["detail"].as_str().unwrap_or("<no detail>")
+    }
+
+    /// Asserts status and `detail` together, showing the body when they differ.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, detail: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.detail()),
+            (status, detail),
+            "body: {}",
+            self.text
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        &self.json
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A logged-in user.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: i64,
+    pub username: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub enum Body {
+    Empty,
+    Json(Value),
+    Raw(&'static str, String),
+}
+
+type App = Arc<poem::endpoint::BoxEndpoint<'static, Response>>;
+
+pub struct TestServer {
+    app: App,
+    pub services: Services,
+    pub clock: Arc<ShiftedClock>,
+    storage: Storage,
+}
+
+impl TestServer {
+    pub fn new(storage: Storage) -> Self {
+        Self::build(
+            storage,
+            Settings::default(),
+            Arc::new(ShiftedClock::default()),
+        )
+    }
+
+    /// Another server on the same storage and clock, with other policy settings.
+    pub fn with_settings(&self, settings: Settings) -> Self {
+        Self::build(self.storage.clone(), settings, self.clock.clone())
+    }
+
+    fn build(storage: Storage, settings: Settings, clock: Arc<ShiftedClock>) -> Self {
+        let ports = Ports::new(
+            storage.clone(),
+            Arc::new(BcryptHasher::new(4, 4).unwrap()),
+            clock.clone(),
+            Arc::new(OsSecretSource),
+        );
+        let services = Services::new(ports, settings);
+        let state = AppState {
+            services: services.clone(),
+            tokens: AccessTokens::new(SECRET, TimeDelta::minutes(30)),
+        };
+        let app: App = Arc::new(ai_message_http::app(state, &CorsOrigins::Any).boxed());
+        Self {
+            app,
+            services,
+            clock,
+            storage,
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Body,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path.parse().unwrap());
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = match body {
+            Body::Empty => builder.finish(),
+            Body::Json(value) => builder
+                .content_type("application/json")
+                .body(value.to_string()),
+            Body::Raw(content_type, text) => builder.content_type(content_type).body(text),
+        };
+        let response = self.app.get_response(request).await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.into_body().into_string().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let result = TestResponse {
+            status,
+            headers,
+            text,
+            json,
+        };
+        assert!(
+            !result.status.is_server_error(),
+            "{path} answered {}: {}",
+            result.status,
+            result.text
+        );
+        result
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Method::GET, path, token, Body::Empty, &[]).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Method::DELETE, path, token, Body::Empty, &[])
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.send(Method::POST, path, token, Body::Json(body), &[])
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.send(Method::PUT, path, token, Body::Json(body), &[])
+            .await
+    }
+
+    pub async fn put_empty(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Method::PUT, path, token, Body::Empty, &[]).await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &'static str,
+        text: &str,
+    ) -> TestResponse {
+        self.send(
+            Method::POST,
+            path,
+            token,
+            Body::Raw(content_type, text.to_string()),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn register(&self, name: &str) -> Value {
+        let response = self
+            .post(
+                "/auth/register",
+                None,
+                json!({
+                    "username": name,
+                    "email": format!("{name}@example.com"),
+                    "password": password_of(name),
+                }),
+            )
+            .await;
+        response.assert_status(201).clone()
+    }
+
+    pub async fn login_as(&self, login: &str, password: &str) -> TestResponse {
+        self.post(
+            "/auth/login",
+            None,
+            json!({ "username": login, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, name: &str) -> Client {
+        let response = self.login_as(name, &password_of(name)).await;
+        let body = response.assert_status(200);
+        Client {
+            id: body["user"]["id"].as_i64().unwrap(),
+            username: name.to_string(),
+            access: body["access_token"].as_str().unwrap().to_string(),
+            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Registers and logs in.
+    pub async fn user(&self, name: &str) -> Client {
+        self.register(name).await;
+        self.login(name).await
+    }
+
+    /// Creates a superuser (as the operator would) and logs in.
+    pub async fn superuser(&self, name: &str) -> Client {
+        self.services
+            .admin
+            .create_superuser(Registration {
+                username: Username::parse(name).unwrap(),
+                email: Email::parse(format!("{name}@example.com")).unwrap(),
+                password: Password::parse(password_of(name)).unwrap(),
+                full_name: None,
+            })
+            .await
+            .unwrap();
+        self.login(name).await
+    }
+
+    pub async fn send_message(&self, from: &Client, to: i64, content: &str) -> Value {
+        self.post(
+            "/messages",
+            Some(&from.access),
+            json!({ "recipient_id": to, "content": content }),
+        )
+        .await
+        .assert_status(201)
+        .clone()
+    }
+}
+
+pub fn password_of(name: &str) -> String {
+    format!("{name}-password")
+}
+
+/// Ids of a JSON array of objects.
+pub fn ids(value: &Value) -> Vec<i64> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|item| item["id"].as_i64().unwrap())
+        .collect()
+}

@@ -1,0 +1,73 @@
+//! The HTTP contract of `spec/api.md`, end to end through the poem application, written once
+//! and run against every storage adapter by [`http_api_tests!`].
+
+#![allow(dead_code)]
+
+mod cases_account;
+mod cases_admin;
+mod cases_messages;
+pub mod harness;
+
+pub use cases_account::*;
+pub use cases_admin::*;
+pub use cases_messages::*;
+
+/// Expands to one `#[tokio::test]` per case, each on a fresh storage from `($factory)().await`.
+#[macro_export]
+macro_rules! http_api_tests {
+    ($factory:expr) => {
+        $crate::http_api_tests!(@cases $factory;
+            service_routes_answer,
+            documentation_is_served,
+            unknown_routes_and_methods_answer_json,
+            register_returns_the_user_without_secrets,
+            register_refuses_taken_names_and_emails,
+            register_validates_every_field,
+            password_limit_is_72_bytes,
+            login_accepts_json_form_and_email,
+            login_failures_look_alike,
+            login_records_device_and_address,
+            missing_or_bad_credentials_are_401,
+            authentication_comes_before_validation,
+            profile_can_be_read_and_updated,
+            password_change_ends_other_sessions,
+            logout_takes_effect_on_the_next_request,
+            logout_with_a_refresh_token_ends_its_session,
+            logout_all_ends_every_session,
+            sessions_are_listed_and_ended,
+            refresh_rotates_tokens,
+            refresh_reuse_within_grace_keeps_the_session,
+            refresh_reuse_after_grace_ends_the_session,
+            refresh_tokens_expire,
+            admin_routes_require_a_superuser,
+            admin_lists_and_gets_users,
+            unknown_user_ids_are_404_everywhere,
+            admin_creates_users,
+            admin_deletes_users_but_not_themself,
+            disabling_a_user_locks_them_out_at_once,
+            superuser_status_by_query_or_body,
+            roles_are_created_listed_and_deleted,
+            roles_are_assigned_atomically,
+            messages_are_sent_with_default_conversations,
+            message_content_is_validated,
+            replies_need_a_visible_parent,
+            only_sender_and_recipient_see_a_message,
+            message_lists_show_the_newest_page_in_order,
+            unread_count_and_read_all,
+            concurrent_sends_are_all_stored,
+            conversations_are_summarised,
+            conversation_routes_send_and_mark_read,
+            no_response_carries_a_hash_or_token_secret,
+        );
+    };
+    (@cases $factory:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let storage = ($factory)().await;
+                let server = $crate::http_api::harness::TestServer::new(storage);
+                $crate::http_api::$case(server).await;
+            }
+        )*
+    };
+}
