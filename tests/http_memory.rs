@@ -4,4 +4,4 @@ mod http_api;
 
 use ai_message_memory::MemoryStore;
 
-http_api_tests!(|| async { MemoryStore::storage() });
+http_api_tests!(|| async { (MemoryStore::storage(), ()) });

@@ -4,4 +4,4 @@ mod storage_contract;
 
 use ai_message_memory::MemoryStore;
 
-storage_contract_tests!(|| async { MemoryStore::storage() });
+storage_contract_tests!(|| async { (MemoryStore::storage(), ()) });

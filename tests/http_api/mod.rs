@@ -12,7 +12,8 @@ pub use cases_account::*;
 pub use cases_admin::*;
 pub use cases_messages::*;
 
-/// Expands to one `#[tokio::test]` per case, each on a fresh storage from `($factory)().await`.
+/// Expands to one `#[tokio::test]` per case. `($factory)().await` gives a fresh storage and a
+/// guard that keeps it alive for the test.
 #[macro_export]
 macro_rules! http_api_tests {
     ($factory:expr) => {
@@ -64,7 +65,7 @@ macro_rules! http_api_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let storage = ($factory)().await;
+                let (storage, _guard) = ($factory)().await;
                 let server = $crate::http_api::harness::TestServer::new(storage);
                 $crate::http_api::$case(server).await;
             }

@@ -11,7 +11,8 @@ use ai_message_core::ports::*;
 use ai_message_core::*;
 use chrono::{TimeDelta, TimeZone, Utc};
 
-/// Expands to one `#[tokio::test]` per contract case, each on `($factory)().await`.
+/// Expands to one `#[tokio::test]` per contract case. `($factory)().await` gives a fresh
+/// storage and a guard that keeps it alive (a temporary directory, a scratch database).
 #[macro_export]
 macro_rules! storage_contract_tests {
     ($factory:expr) => {
@@ -49,7 +50,7 @@ macro_rules! storage_contract_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let storage = ($factory)().await;
+                let (storage, _guard) = ($factory)().await;
                 $crate::storage_contract::$case(storage).await;
             }
         )*

@@ -16,6 +16,7 @@ use ai_message_core::usecases::{Ports, Services, Settings};
 use ai_message_core::{Email, Password, User, Username, ValidationError};
 use ai_message_http::{AccessTokens, AppState};
 use ai_message_memory::MemoryStore;
+use ai_message_sqlite::{Location, SqliteStore};
 use chrono::TimeDelta;
 use poem::listener::{Acceptor, Listener, TcpListener};
 
@@ -42,20 +43,147 @@ pub enum StartupError {
     Serve(std::io::Error),
 }
 
-/// Opens the storage `DATABASE_URL` names.
+/// The SQLite location a `DATABASE_URL` names, if it names one.
+fn sqlite_location(url: &DatabaseUrl) -> Option<Location> {
+    match url {
+        DatabaseUrl::SqliteFile(path) => Some(Location::File(path.clone())),
+        DatabaseUrl::SqliteInMemory => Some(Location::Memory),
+        _ => None,
+    }
+}
+
+/// Opens the storage `DATABASE_URL` names, applying pending migrations.
 pub async fn open_storage(url: &DatabaseUrl) -> Result<Storage, StartupError> {
     match url {
         DatabaseUrl::Memory => Ok(MemoryStore::storage()),
         DatabaseUrl::SqliteInMemory | DatabaseUrl::SqliteFile(_) => {
-            Err(StartupError::Storage(format!(
-                "SQLite storage ({}) is not available in this build yet; use memory://",
-                url.describe()
-            )))
+            let location = sqlite_location(url).expect("an SQLite URL");
+            let store = SqliteStore::open(&location)
+                .await
+                .map_err(|e| StartupError::Storage(e.to_string()))?;
+            Ok(store.storage())
         }
         DatabaseUrl::Postgres(_) => Err(StartupError::Storage(format!(
-            "PostgreSQL storage ({}) is not available in this build yet; use memory://",
+            "PostgreSQL storage ({}) is not available in this build yet; use sqlite:///path.db \
+             or memory://",
             url.describe()
         ))),
+    }
+}
+
+/// `ai-message migrate …`: the original's Alembic workflow.
+pub mod migrate {
+    use super::*;
+    use ai_message_sqlite::migrations::{self, MigrationInfo};
+
+    fn sqlite_only(url: &DatabaseUrl) -> Result<Location, StartupError> {
+        sqlite_location(url).ok_or_else(|| match url {
+            DatabaseUrl::Memory => StartupError::Storage(
+                "memory:// keeps no schema to migrate; use sqlite:///path.db".into(),
+            ),
+            _ => StartupError::Storage(format!(
+                "migrations for {} are not available in this build yet",
+                url.describe()
+            )),
+        })
+    }
+
+    fn line(migration: &MigrationInfo) -> String {
+        match &migration.applied_on {
+            Some(when) => format!("V{} {} (applied {when})", migration.version, migration.name),
+            None => format!("V{} {} (pending)", migration.version, migration.name),
+        }
+    }
+
+    /// Applies every pending migration; returns one line per migration applied.
+    pub async fn up(url: &DatabaseUrl) -> Result<Vec<String>, StartupError> {
+        let location = sqlite_only(url)?;
+        let applied = migrations::up(&location)
+            .await
+            .map_err(|e| StartupError::Storage(e.to_string()))?;
+        Ok(applied
+            .iter()
+            .map(|m| format!("applied V{} {}", m.version, m.name))
+            .collect())
+    }
+
+    /// The newest applied migration, or a note that none is.
+    pub async fn current(url: &DatabaseUrl) -> Result<String, StartupError> {
+        let location = sqlite_only(url)?;
+        let status = migrations::status(&location)
+            .await
+            .map_err(|e| StartupError::Storage(e.to_string()))?;
+        Ok(match status.applied.iter().max_by_key(|m| m.version) {
+            Some(newest) if status.pending.is_empty() => format!("{} (head)", line(newest)),
+            Some(newest) => format!("{} ({} pending)", line(newest), status.pending.len()),
+            None => "no migration applied yet".to_string(),
+        })
+    }
+
+    /// Every migration the binary knows, applied or pending, oldest first.
+    pub async fn history(url: &DatabaseUrl) -> Result<Vec<String>, StartupError> {
+        let location = sqlite_only(url)?;
+        let status = migrations::status(&location)
+            .await
+            .map_err(|e| StartupError::Storage(e.to_string()))?;
+        let mut all: Vec<MigrationInfo> = status.applied;
+        all.extend(status.pending);
+        all.sort_by_key(|m| m.version);
+        Ok(all.iter().map(line).collect())
+    }
+
+    /// Writes the next numbered, empty migration into each dialect folder under `root`.
+    pub fn new_files(
+        root: &std::path::Path,
+        name: &str,
+    ) -> Result<Vec<std::path::PathBuf>, String> {
+        let slug: String = name
+            .trim()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let slug = slug.trim_matches('_').to_string();
+        if slug.is_empty() {
+            return Err("the migration needs a name made of letters or digits".into());
+        }
+        let dialects = ["sqlite", "postgres"];
+        let mut highest = 0u32;
+        for dialect in dialects {
+            let folder = root.join("migrations").join(dialect);
+            let entries = std::fs::read_dir(&folder)
+                .map_err(|e| format!("cannot read {}: {e}", folder.display()))?;
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().to_string();
+                if let Some(version) = file
+                    .strip_prefix('V')
+                    .and_then(|rest| rest.split("__").next())
+                    .and_then(|v| v.parse::<u32>().ok())
+                {
+                    highest = highest.max(version);
+                }
+            }
+        }
+        let next = highest + 1;
+        let mut written = Vec::new();
+        for dialect in dialects {
+            let path = root
+                .join("migrations")
+                .join(dialect)
+                .join(format!("V{next}__{slug}.sql"));
+            let header = format!(
+                "-- V{next}: {name} ({dialect}). Additive changes only: the spec's columns stay.\n"
+            );
+            std::fs::write(&path, header)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            written.push(path);
+        }
+        Ok(written)
     }
 }
 

@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use ai_message_cli::config::Config;
-use ai_message_cli::{StartupError, create_superuser, openapi_document, serve};
+use ai_message_cli::{StartupError, create_superuser, migrate, openapi_document, serve};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -32,6 +32,26 @@ enum Command {
         username: String,
         #[arg(long)]
         email: String,
+    },
+    /// Manage the database schema (the original's `alembic` commands).
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Apply every pending migration (`serve` also does this at start-up).
+    Up,
+    /// Show the newest applied migration.
+    Current,
+    /// List every migration, applied or pending.
+    History,
+    /// Write the next numbered, empty migration into migrations/sqlite and migrations/postgres.
+    New {
+        /// What the migration does, e.g. "add message reactions".
+        name: String,
     },
 }
 
@@ -74,6 +94,43 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Serve => {
             let config = Config::from_env().map_err(|e| e.to_string())?;
             serve(config).await.map_err(|e: StartupError| e.to_string())
+        }
+        Command::Migrate { action } => {
+            let database = || {
+                Config::from_env()
+                    .map(|c| c.database)
+                    .map_err(|e| e.to_string())
+            };
+            let lines = match action {
+                MigrateAction::New { name } => {
+                    migrate::new_files(std::path::Path::new("."), &name)?
+                        .iter()
+                        .map(|path| format!("created {}", path.display()))
+                        .collect()
+                }
+                MigrateAction::Up => {
+                    let applied = migrate::up(&database()?).await.map_err(|e| e.to_string())?;
+                    if applied.is_empty() {
+                        vec!["already at head".to_string()]
+                    } else {
+                        applied
+                    }
+                }
+                MigrateAction::Current => {
+                    vec![
+                        migrate::current(&database()?)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    ]
+                }
+                MigrateAction::History => migrate::history(&database()?)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            };
+            for line in lines {
+                println!("{line}");
+            }
+            Ok(())
         }
         Command::CreateSuperuser { username, email } => {
             let config = Config::from_env().map_err(|e| e.to_string())?;

@@ -1,0 +1,82 @@
+//! Runs the real `ai-message` binary for a test.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_ai-message");
+
+/// A running server and the base URL it announced.
+pub struct Server {
+    child: Child,
+    base: String,
+    log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BINARY);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", "memory://")
+            .env("PORT", "0")
+            .env("BCRYPT_COST", "4")
+            .env("SECRET_KEY", "binary-test-key")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("the binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let base = loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = log
+                .recv_timeout(remaining)
+                .expect("the server announces where it listens");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        Self { child, base, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                break exit;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop within 15 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let lines: Vec<String> = self.log.try_iter().collect();
+        (exit, lines)
+    }
+}

@@ -1,0 +1,341 @@
+//! The binary on SQLite files: a database made by the original implementation is adopted,
+//! and data survives a restart.
+
+mod common;
+
+use common::Server;
+use serde_json::{Value, json};
+
+/// The DDL SQLAlchemy emitted for the original implementation's models on SQLite: no server
+/// defaults, no AUTOINCREMENT, foreign keys without cascade, no `refresh_tokens.session_id`.
+const ORIGINAL_DDL: &str = "
+CREATE TABLE users (
+	id INTEGER NOT NULL,
+	username VARCHAR(100) NOT NULL,
+	email VARCHAR(255) NOT NULL,
+	hashed_password VARCHAR(255) NOT NULL,
+	is_active BOOLEAN,
+	is_superuser BOOLEAN,
+	full_name VARCHAR(255),
+	bio TEXT,
+	created_at DATETIME NOT NULL,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (id)
+);
+CREATE UNIQUE INDEX ix_users_username ON users (username);
+CREATE UNIQUE INDEX ix_users_email ON users (email);
+CREATE INDEX ix_users_id ON users (id);
+CREATE TABLE roles (
+	id INTEGER NOT NULL,
+	name VARCHAR(100) NOT NULL,
+	description VARCHAR(255),
+	created_at DATETIME NOT NULL,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (id)
+);
+CREATE INDEX ix_roles_id ON roles (id);
+CREATE UNIQUE INDEX ix_roles_name ON roles (name);
+CREATE TABLE messages (
+	id INTEGER NOT NULL,
+	sender_id INTEGER NOT NULL,
+	recipient_id INTEGER NOT NULL,
+	content TEXT NOT NULL,
+	is_read BOOLEAN,
+	parent_id INTEGER,
+	conversation_id VARCHAR(100),
+	created_at DATETIME NOT NULL,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (id)
+);
+CREATE INDEX ix_messages_sender_id ON messages (sender_id);
+CREATE INDEX ix_messages_conversation_id ON messages (conversation_id);
+CREATE INDEX ix_messages_id ON messages (id);
+CREATE INDEX ix_messages_recipient_id ON messages (recipient_id);
+CREATE TABLE user_roles (
+	id INTEGER NOT NULL,
+	user_id INTEGER NOT NULL,
+	role_id INTEGER NOT NULL,
+	created_at DATETIME NOT NULL,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(user_id) REFERENCES users (id),
+	FOREIGN KEY(role_id) REFERENCES roles (id)
+);
+CREATE INDEX ix_user_roles_role_id ON user_roles (role_id);
+CREATE INDEX ix_user_roles_id ON user_roles (id);
+CREATE INDEX ix_user_roles_user_id ON user_roles (user_id);
+CREATE TABLE sessions (
+	id INTEGER NOT NULL,
+	user_id INTEGER NOT NULL,
+	session_token VARCHAR(255) NOT NULL,
+	device_info VARCHAR(255),
+	ip_address VARCHAR(50),
+	is_active BOOLEAN,
+	expires_at DATETIME NOT NULL,
+	created_at DATETIME NOT NULL,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(user_id) REFERENCES users (id)
+);
+CREATE UNIQUE INDEX ix_sessions_session_token ON sessions (session_token);
+CREATE INDEX ix_sessions_id ON sessions (id);
+CREATE TABLE refresh_tokens (
+	id INTEGER NOT NULL,
+	user_id INTEGER NOT NULL,
+	token VARCHAR(255) NOT NULL,
+	expires_at DATETIME NOT NULL,
+	is_used BOOLEAN,
+	created_at DATETIME NOT NULL,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(user_id) REFERENCES users (id)
+);
+CREATE INDEX ix_refresh_tokens_id ON refresh_tokens (id);
+CREATE UNIQUE INDEX ix_refresh_tokens_token ON refresh_tokens (token);
+";
+
+/// Python's `bcrypt` 5.0.0: `bcrypt.hashpw(b"correct horse battery", bcrypt.gensalt(12))`.
+const PYTHON_HASH: &str = "$2b$12$ebb5B.UQd22ooSHhr70.Tu15G5McItEzMLlEOwy.aPYhG3LlHThnq";
+
+fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite:///{}", path.display())
+}
+
+#[tokio::test]
+async fn a_database_of_the_original_implementation_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("original.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(ORIGINAL_DDL).unwrap();
+        conn.execute(
+            "INSERT INTO users (id, username, email, hashed_password, is_active, is_superuser, \
+             full_name, bio, created_at, updated_at) VALUES (1, 'legacy', 'legacy@example.com', \
+             ?1, 1, 0, 'Legacy User', NULL, '2024-05-01 10:00:00.123456', \
+             '2024-05-01 10:00:00.123456')",
+            [PYTHON_HASH],
+        )
+        .unwrap();
+        conn.execute_batch(
+            "INSERT INTO messages (id, sender_id, recipient_id, content, is_read, parent_id, \
+             conversation_id, created_at, updated_at) VALUES \
+             (1, 1, 1, 'note from the Python days', 0, NULL, 'conv_1_1', \
+              '2024-05-02 09:00:00.000001', '2024-05-02 09:00:00.000001');
+             INSERT INTO refresh_tokens (id, user_id, token, expires_at, is_used, created_at, \
+             updated_at) VALUES (1, 1, 'plaintext-legacy-token', '2099-01-01 00:00:00.000000', \
+             0, '2024-05-02 09:00:00.000000', '2024-05-02 09:00:00.000000');",
+        )
+        .unwrap();
+    }
+    let url = sqlite_url(&path);
+    let server = Server::start(&[("DATABASE_URL", url.as_str())]);
+    let http = reqwest::Client::new();
+    let login = http
+        .post(server.url("/auth/login"))
+        .json(&json!({"username": "legacy", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200, "the Python bcrypt hash verifies");
+    let login: Value = login.json().await.unwrap();
+    assert_eq!(login["user"]["full_name"], "Legacy User");
+    assert_eq!(login["user"]["created_at"], "2024-05-01T10:00:00.123456Z");
+    let token = login["access_token"].as_str().unwrap();
+
+    let messages: Value = http
+        .get(server.url("/messages"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(messages[0]["content"], "note from the Python days");
+    let conversations: Value = http
+        .get(server.url("/auth/conversations"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(conversations[0]["conversation_id"], "conv_1_1");
+    let sent = http
+        .post(server.url("/messages"))
+        .bearer_auth(token)
+        .json(&json!({"recipient_id": 1, "content": "hello from Rust"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 201);
+    // The legacy plaintext refresh token is not a live token any more.
+    let refresh = http
+        .post(server.url("/auth/refresh"))
+        .json(&json!({"refresh_token": "plaintext-legacy-token"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refresh.status(), 401);
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM refinery_schema_history ORDER BY version")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(versions, vec![1, 2]);
+    let has_session_id: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('refresh_tokens') \
+             WHERE name = 'session_id')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(has_session_id);
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+}
+
+#[tokio::test]
+async fn data_and_sessions_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir.path().join("restart.db"));
+    let http = reqwest::Client::new();
+
+    let server = Server::start(&[("DATABASE_URL", url.as_str())]);
+    let register = http
+        .post(server.url("/auth/register"))
+        .json(&json!({"username": "alice", "email": "alice@example.com", "password": "alice-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), 201);
+    let login: Value = http
+        .post(server.url("/auth/login"))
+        .json(&json!({"username": "alice", "password": "alice-password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_string();
+    let refresh = login["refresh_token"].as_str().unwrap().to_string();
+    let sent = http
+        .post(server.url("/messages"))
+        .bearer_auth(&token)
+        .json(&json!({"recipient_id": 1, "content": "remember me"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 201);
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+
+    let server = Server::start(&[("DATABASE_URL", url.as_str())]);
+    let messages: Value = http
+        .get(server.url("/messages"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(messages[0]["content"], "remember me", "{messages}");
+    let refreshed = http
+        .post(server.url("/auth/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200);
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+}
+
+#[test]
+fn a_missing_directory_is_one_clear_error() {
+    let output = std::process::Command::new(common::BINARY)
+        .env_clear()
+        .env("DATABASE_URL", "sqlite:////definitely/not/here/x.db")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("DATABASE_URL: the directory /definitely/not/here does not exist"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+}
+
+#[test]
+fn migrate_commands_report_and_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir.path().join("migrate.db"));
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(common::BINARY)
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    assert_eq!(
+        run(&["migrate", "current"]).trim(),
+        "no migration applied yet"
+    );
+    assert!(run(&["migrate", "history"]).contains("V1 initial_schema (pending)"));
+    let applied = run(&["migrate", "up"]);
+    assert!(applied.contains("applied V1 initial_schema"), "{applied}");
+    assert!(applied.contains("applied V2"), "{applied}");
+    assert_eq!(run(&["migrate", "up"]).trim(), "already at head");
+    assert!(run(&["migrate", "current"]).contains("(head)"));
+    let history = run(&["migrate", "history"]);
+    assert!(!history.contains("pending"), "{history}");
+
+    // `migrate new` writes the next version into both dialect folders.
+    let repo = tempfile::tempdir().unwrap();
+    for dialect in ["sqlite", "postgres"] {
+        let folder = repo.path().join("migrations").join(dialect);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("V1__initial_schema.sql"), "-- one\n").unwrap();
+        std::fs::write(folder.join("V2__more.sql"), "-- two\n").unwrap();
+    }
+    let output = std::process::Command::new(common::BINARY)
+        .args(["migrate", "new", "Add message reactions"])
+        .current_dir(repo.path())
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for dialect in ["sqlite", "postgres"] {
+        let file = repo
+            .path()
+            .join("migrations")
+            .join(dialect)
+            .join("V3__add_message_reactions.sql");
+        assert!(file.is_file(), "{} written", file.display());
+    }
+}

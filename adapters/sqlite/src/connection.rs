@@ -1,0 +1,211 @@
+//! The connections: one writer, a few readers, all used on blocking threads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ai_message_core::PortError;
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use tokio::sync::Semaphore;
+
+use crate::{Location, OpenError, file_path, migrations};
+
+/// How long a connection waits for another process's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One writer and a pool of readers.
+#[derive(Clone)]
+pub struct Db {
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    readers: Option<Arc<Readers>>,
+}
+
+struct Readers {
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Classifies a SQLite failure: lock contention and I/O trouble may pass; the rest is a bug.
+pub(crate) fn port_error(error: rusqlite::Error) -> PortError {
+    use rusqlite::ErrorCode::*;
+    match error.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked | SystemIoFailure | DiskFull | CannotOpen) => {
+            PortError::Unavailable {
+                what: "the SQLite database",
+                source: Box::new(error),
+            }
+        }
+        _ => PortError::unexpected(error),
+    }
+}
+
+fn join_error(error: tokio::task::JoinError) -> PortError {
+    PortError::unexpected(error)
+}
+
+impl Db {
+    pub(crate) async fn open(
+        location: &Location,
+        readers: usize,
+        migrate: bool,
+    ) -> Result<Self, OpenError> {
+        let location = location.clone();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&location, readers, migrate))
+            .await
+            .map_err(|e| OpenError::Migrate {
+                path: "database".into(),
+                detail: e.to_string(),
+            })?
+    }
+
+    fn open_blocking(
+        location: &Location,
+        readers: usize,
+        migrate: bool,
+    ) -> Result<Self, OpenError> {
+        let path = file_path(location).to_path_buf();
+        if let Location::File(file) = location {
+            let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(parent) = parent
+                && !parent.is_dir()
+            {
+                return Err(OpenError::MissingDirectory(parent.to_path_buf()));
+            }
+        }
+        let open_error = |source| OpenError::Open {
+            path: path.clone(),
+            source,
+        };
+        let mut writer = match location {
+            Location::File(file) => Connection::open(file).map_err(open_error)?,
+            Location::Memory => Connection::open_in_memory().map_err(open_error)?,
+        };
+        configure(&writer).map_err(open_error)?;
+        if let Location::File(_) = location {
+            // WAL lets readers run beside the writer; NORMAL is durable across process
+            // crashes and only risks the last commits on power loss.
+            let mode: String = writer
+                .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+                .map_err(|source| OpenError::NotWritable {
+                    path: path.clone(),
+                    source,
+                })?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                // Some file systems refuse WAL; the rollback journal is slower but correct.
+                tracing::warn!(journal_mode = %mode, "SQLite could not switch to WAL");
+            }
+            writer
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(open_error)?;
+            // Fail now, with a clear message, if the file cannot be written.
+            writer
+                .execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
+                .map_err(|source| OpenError::NotWritable {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        if migrate {
+            migrations::run(&mut writer).map_err(|detail| OpenError::Migrate {
+                path: path.clone(),
+                detail,
+            })?;
+        }
+        let readers = match location {
+            Location::File(file) if readers > 0 => {
+                let mut idle = Vec::with_capacity(readers);
+                for _ in 0..readers {
+                    let reader = Connection::open_with_flags(
+                        file,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                    .map_err(open_error)?;
+                    configure(&reader).map_err(open_error)?;
+                    idle.push(reader);
+                }
+                Some(Arc::new(Readers {
+                    idle: Mutex::new(idle),
+                    permits: Semaphore::new(readers),
+                }))
+            }
+            _ => None,
+        };
+        Ok(Self {
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            readers,
+        })
+    }
+
+    /// Runs `work` on a read-only connection (the writer for in-memory databases).
+    pub async fn read<T, F>(&self, work: F) -> Result<T, PortError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let Some(readers) = &self.readers else {
+            let writer = self.writer.clone().lock_owned().await;
+            return tokio::task::spawn_blocking(move || work(&writer))
+                .await
+                .map_err(join_error)?
+                .map_err(port_error);
+        };
+        let _permit = readers
+            .permits
+            .acquire()
+            .await
+            .map_err(PortError::unexpected)?;
+        let conn = readers
+            .idle
+            .lock()
+            .pop()
+            .ok_or_else(|| PortError::unexpected("reader pool empty despite a permit"))?;
+        let (conn, result) = tokio::task::spawn_blocking(move || {
+            let result = work(&conn);
+            (conn, result)
+        })
+        .await
+        .map_err(join_error)?;
+        readers.idle.lock().push(conn);
+        result.map_err(port_error)
+    }
+
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction on the writer, committing when it
+    /// returns `Ok` and rolling back otherwise.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<PortError> + Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+    {
+        let mut writer = self.writer.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || {
+            let tx = writer
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| E::from(port_error(e)))?;
+            let value = work(&tx)?;
+            tx.commit().map_err(|e| E::from(port_error(e)))?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| E::from(join_error(e)))?
+    }
+
+    /// Runs `work` on the writer outside any transaction (migration tooling).
+    pub async fn with_writer<T, F>(&self, work: F) -> Result<T, PortError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, String> + Send + 'static,
+    {
+        let mut writer = self.writer.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || work(&mut writer))
+            .await
+            .map_err(join_error)?
+            .map_err(PortError::unexpected)
+    }
+}

@@ -1,0 +1,94 @@
+//! SQLite storage: every storage port on rusqlite with a bundled SQLite, so a fresh machine
+//! needs no system library.
+//!
+//! All SQLite work runs on tokio's blocking threads. Writes go through one connection, one
+//! `BEGIN IMMEDIATE` transaction per port method, so writers in this process queue instead of
+//! failing with `SQLITE_BUSY`; reads use a small set of read-only connections, which WAL mode
+//! lets run beside the writer.
+
+mod connection;
+mod messages;
+pub mod migrations;
+mod rows;
+pub mod sql;
+mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ai_message_core::PortError;
+use ai_message_core::ports::{Storage, StorageHealth};
+use async_trait::async_trait;
+
+pub use connection::Db;
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    /// A private in-memory database (one connection; gone with the process).
+    Memory,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the directory {0} does not exist")]
+    MissingDirectory(PathBuf),
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{path} is not writable: {source}")]
+    NotWritable {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot migrate {path}: {detail}")]
+    Migrate { path: PathBuf, detail: String },
+}
+
+/// How many read-only connections serve reads next to the writer.
+pub const DEFAULT_READERS: usize = 4;
+
+/// The SQLite implementation of every storage port.
+pub struct SqliteStore {
+    db: Db,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database, then opens the reader pool.
+    pub async fn open(location: &Location) -> Result<Arc<Self>, OpenError> {
+        let db = Db::open(location, DEFAULT_READERS, true).await?;
+        Ok(Arc::new(Self { db }))
+    }
+
+    /// This store seen through every storage port.
+    pub fn storage(self: &Arc<Self>) -> Storage {
+        Storage::from_store(self.clone())
+    }
+
+    /// The underlying connections, for tools and tests that need raw SQL.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+pub(crate) fn file_path(location: &Location) -> &Path {
+    match location {
+        Location::File(path) => path,
+        Location::Memory => Path::new(":memory:"),
+    }
+}
+
+#[async_trait]
+impl StorageHealth for SqliteStore {
+    async fn ping(&self) -> Result<(), PortError> {
+        self.db
+            .read(|conn| conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,184 @@
+//! Messages and conversations.
+
+use ai_message_core::ports::*;
+use ai_message_core::{
+    ConversationId, ConversationSummary, Message, MessageContent, MessageId, Page, Timestamp,
+    UserId,
+};
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use crate::SqliteStore;
+use crate::rows::{self, time_at, time_text};
+use crate::sql;
+use crate::users::{OrPortError, limit_offset};
+
+#[async_trait]
+impl MessageRepository for SqliteStore {
+    async fn create_message(&self, new: NewMessage) -> Result<Message, PortError> {
+        self.db
+            .write(move |tx| {
+                tx.execute(
+                    sql::INSERT_MESSAGE,
+                    params![
+                        new.sender_id,
+                        new.recipient_id,
+                        new.content.as_str(),
+                        new.parent_id,
+                        new.conversation_id.as_str(),
+                        time_text(new.created_at)
+                    ],
+                )
+                .or_port()?;
+                tx.query_row(sql::MESSAGE_BY_ID, [tx.last_insert_rowid()], rows::message)
+                    .or_port()
+            })
+            .await
+    }
+
+    async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached(sql::MESSAGE_BY_ID)?
+                    .query_row([id], rows::message)
+                    .optional()
+            })
+            .await
+    }
+
+    async fn update_message_content(
+        &self,
+        id: MessageId,
+        content: MessageContent,
+        now: Timestamp,
+    ) -> Result<Option<Message>, PortError> {
+        self.db
+            .write(move |tx| {
+                let changed = tx
+                    .execute(
+                        sql::UPDATE_CONTENT,
+                        params![id, content.as_str(), time_text(now)],
+                    )
+                    .or_port()?;
+                if changed == 0 {
+                    return Ok(None);
+                }
+                tx.query_row(sql::MESSAGE_BY_ID, [id], rows::message)
+                    .optional()
+                    .or_port()
+            })
+            .await
+    }
+
+    async fn mark_message_read(&self, id: MessageId, now: Timestamp) -> Result<bool, PortError> {
+        self.db
+            .write(move |tx| {
+                tx.execute(sql::MARK_READ, params![id, time_text(now)])
+                    .or_port()?;
+                let exists = tx
+                    .query_row("SELECT 1 FROM messages WHERE id = ?1", [id], |_| Ok(()))
+                    .optional()
+                    .or_port()?;
+                Ok(exists.is_some())
+            })
+            .await
+    }
+
+    async fn delete_message(&self, id: MessageId) -> Result<bool, PortError> {
+        self.db
+            .write(move |tx| Ok(tx.execute(sql::DELETE_MESSAGE, [id]).or_port()? > 0))
+            .await
+    }
+
+    async fn list_messages(
+        &self,
+        user_id: UserId,
+        scope: MessageScope,
+        page: Page,
+    ) -> Result<Vec<Message>, PortError> {
+        let (limit, offset) = limit_offset(page);
+        self.db
+            .read(move |conn| {
+                let mut newest_first: Vec<Message> = match &scope {
+                    MessageScope::Sent => conn
+                        .prepare_cached(sql::LIST_SENT)?
+                        .query_map(params![user_id, limit, offset], rows::message)?
+                        .collect::<rusqlite::Result<_>>()?,
+                    MessageScope::Received => conn
+                        .prepare_cached(sql::LIST_RECEIVED)?
+                        .query_map(params![user_id, limit, offset], rows::message)?
+                        .collect::<rusqlite::Result<_>>()?,
+                    MessageScope::UnreadReceived => conn
+                        .prepare_cached(sql::LIST_UNREAD)?
+                        .query_map(params![user_id, limit, offset], rows::message)?
+                        .collect::<rusqlite::Result<_>>()?,
+                    MessageScope::SentOrReceived => {
+                        let window = limit.saturating_add(offset);
+                        conn.prepare_cached(sql::LIST_SENT_OR_RECEIVED)?
+                            .query_map(params![user_id, limit, offset, window], rows::message)?
+                            .collect::<rusqlite::Result<_>>()?
+                    }
+                    MessageScope::Conversation(cid) => conn
+                        .prepare_cached(sql::LIST_CONVERSATION)?
+                        .query_map(params![user_id, limit, offset, cid.as_str()], rows::message)?
+                        .collect::<rusqlite::Result<_>>()?,
+                };
+                newest_first.reverse();
+                Ok(newest_first)
+            })
+            .await
+    }
+
+    async fn count_unread(&self, user_id: UserId) -> Result<u64, PortError> {
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached(sql::COUNT_UNREAD)?
+                    .query_row([user_id], |row| row.get::<_, i64>(0))
+                    .map(|n| n.max(0) as u64)
+            })
+            .await
+    }
+
+    async fn mark_all_read(
+        &self,
+        user_id: UserId,
+        conversation: Option<ConversationId>,
+        now: Timestamp,
+    ) -> Result<u64, PortError> {
+        self.db
+            .write(move |tx| {
+                let now = time_text(now);
+                let changed = match &conversation {
+                    Some(cid) => {
+                        tx.execute(sql::READ_CONVERSATION, params![user_id, now, cid.as_str()])
+                    }
+                    None => tx.execute(sql::READ_ALL, params![user_id, now]),
+                }
+                .or_port()?;
+                Ok(changed as u64)
+            })
+            .await
+    }
+
+    async fn conversation_summaries(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<ConversationSummary>, PortError> {
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached(sql::CONVERSATION_SUMMARIES)?
+                    .query_map([user_id], |row| {
+                        Ok(ConversationSummary {
+                            conversation_id: row.get(0)?,
+                            other_user_id: row.get(1)?,
+                            other_user_name: row.get(2)?,
+                            last_message: row.get(3)?,
+                            last_message_at: time_at(row, 4)?,
+                            unread_count: row.get::<_, i64>(5)?.max(0) as u64,
+                        })
+                    })?
+                    .collect()
+            })
+            .await
+    }
+}

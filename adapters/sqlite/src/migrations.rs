@@ -1,0 +1,99 @@
+//! The versioned SQL of `migrations/sqlite/`, embedded in the binary and applied by refinery.
+
+use rusqlite::Connection;
+
+use crate::{Location, OpenError, connection::Db};
+
+mod embedded {
+    refinery::embed_migrations!("../../migrations/sqlite");
+}
+
+/// One migration, as the history table or the binary knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationInfo {
+    pub version: i64,
+    pub name: String,
+    /// When it was applied (RFC 3339), `None` while pending.
+    pub applied_on: Option<String>,
+}
+
+fn info(migration: &refinery::Migration) -> MigrationInfo {
+    MigrationInfo {
+        version: i64::from(migration.version()),
+        name: migration.name().to_string(),
+        applied_on: migration.applied_on().map(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| t.to_string())
+        }),
+    }
+}
+
+/// Applies every pending migration; returns those it applied.
+pub(crate) fn run(conn: &mut Connection) -> Result<Vec<MigrationInfo>, String> {
+    let report = embedded::migrations::runner()
+        .run(conn)
+        .map_err(|e| e.to_string())?;
+    Ok(report.applied_migrations().iter().map(info).collect())
+}
+
+/// What the binary carries, in version order.
+pub fn known() -> Vec<MigrationInfo> {
+    let runner = embedded::migrations::runner();
+    let mut all: Vec<MigrationInfo> = runner.get_migrations().iter().map(info).collect();
+    all.sort_by_key(|m| m.version);
+    all
+}
+
+/// Where a database stands: what is applied, and what the binary would apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub applied: Vec<MigrationInfo>,
+    pub pending: Vec<MigrationInfo>,
+}
+
+async fn open_unmigrated(location: &Location) -> Result<Db, OpenError> {
+    Db::open(location, 0, false).await
+}
+
+/// Reads the history table without changing anything.
+pub async fn status(location: &Location) -> Result<MigrationStatus, OpenError> {
+    let db = open_unmigrated(location).await?;
+    let applied = db
+        .with_writer(|conn| {
+            // A database no migration ever ran on has no history table yet.
+            let has_history: bool = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+                     WHERE type = 'table' AND name = 'refinery_schema_history')",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(|e| e.to_string())?;
+            if !has_history {
+                return Ok(Vec::new());
+            }
+            embedded::migrations::runner()
+                .get_applied_migrations(conn)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| OpenError::Migrate {
+            path: crate::file_path(location).to_path_buf(),
+            detail: e.to_string(),
+        })?;
+    let applied: Vec<MigrationInfo> = applied.iter().map(info).collect();
+    let pending = known()
+        .into_iter()
+        .filter(|m| !applied.iter().any(|a| a.version == m.version))
+        .collect();
+    Ok(MigrationStatus { applied, pending })
+}
+
+/// Applies pending migrations (what `serve` does at start-up); returns those applied.
+pub async fn up(location: &Location) -> Result<Vec<MigrationInfo>, OpenError> {
+    let db = open_unmigrated(location).await?;
+    db.with_writer(run).await.map_err(|e| OpenError::Migrate {
+        path: crate::file_path(location).to_path_buf(),
+        detail: e.to_string(),
+    })
+}

@@ -1,0 +1,122 @@
+//! Rows to entities and back: timestamps as `YYYY-MM-DD HH:MM:SS.ffffff` text (what the
+//! original implementation wrote), booleans as 0/1 with the schema's defaults for NULL.
+
+use ai_message_core::{Message, RefreshToken, Role, Session, Timestamp, User};
+use chrono::NaiveDateTime;
+use rusqlite::Row;
+use rusqlite::types::Type;
+
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
+
+pub(crate) fn time_text(time: Timestamp) -> String {
+    time.naive_utc().format(TIME_FORMAT).to_string()
+}
+
+pub(crate) fn time_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Timestamp> {
+    let text: String = row.get(index)?;
+    // The original may have written no fraction, or a `T` separator.
+    NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f"))
+        .map(|naive| naive.and_utc())
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
+}
+
+/// A nullable BOOLEAN column, read with the schema's default for NULL.
+fn flag(row: &Row<'_>, index: usize, default: bool) -> rusqlite::Result<bool> {
+    Ok(row.get::<_, Option<bool>>(index)?.unwrap_or(default))
+}
+
+pub(crate) fn user_at(row: &Row<'_>, offset: usize) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(offset)?,
+        username: row.get(offset + 1)?,
+        email: row.get(offset + 2)?,
+        hashed_password: row.get(offset + 3)?,
+        is_active: flag(row, offset + 4, true)?,
+        is_superuser: flag(row, offset + 5, false)?,
+        full_name: row.get(offset + 6)?,
+        bio: row.get(offset + 7)?,
+        created_at: time_at(row, offset + 8)?,
+        updated_at: time_at(row, offset + 9)?,
+    })
+}
+
+pub(crate) fn user(row: &Row<'_>) -> rusqlite::Result<User> {
+    user_at(row, 0)
+}
+
+pub(crate) fn role(row: &Row<'_>) -> rusqlite::Result<Role> {
+    Ok(Role {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        description: row.get(2)?,
+        created_at: time_at(row, 3)?,
+        updated_at: time_at(row, 4)?,
+    })
+}
+
+/// Number of session columns, where a joined user's columns start.
+pub(crate) const SESSION_WIDTH: usize = 9;
+
+pub(crate) fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        session_token: row.get(2)?,
+        device_info: row.get(3)?,
+        ip_address: row.get(4)?,
+        is_active: flag(row, 5, true)?,
+        expires_at: time_at(row, 6)?,
+        created_at: time_at(row, 7)?,
+        updated_at: time_at(row, 8)?,
+    })
+}
+
+pub(crate) fn refresh_token(row: &Row<'_>) -> rusqlite::Result<RefreshToken> {
+    Ok(RefreshToken {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        token_hash: row.get(2)?,
+        expires_at: time_at(row, 3)?,
+        is_used: flag(row, 4, false)?,
+        session_id: row.get(5)?,
+        created_at: time_at(row, 6)?,
+        updated_at: time_at(row, 7)?,
+    })
+}
+
+pub(crate) fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: row.get(0)?,
+        sender_id: row.get(1)?,
+        recipient_id: row.get(2)?,
+        content: row.get(3)?,
+        is_read: flag(row, 4, false)?,
+        parent_id: row.get(5)?,
+        conversation_id: row.get(6)?,
+        created_at: time_at(row, 7)?,
+        updated_at: time_at(row, 8)?,
+    })
+}
+
+/// Whether an insert failed on a UNIQUE constraint.
+pub(crate) fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeDelta, TimeZone, Utc};
+
+    #[test]
+    fn timestamps_are_written_with_six_fraction_digits() {
+        let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + TimeDelta::microseconds(7);
+        assert_eq!(time_text(t), "2026-01-02 03:04:05.000007");
+    }
+}
