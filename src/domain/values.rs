@@ -52,6 +52,18 @@ fn check_no_control_chars(field: &'static str, value: &str) -> Result<(), Valida
     Ok(())
 }
 
+/// PostgreSQL text cannot hold U+0000, and C-based tools cut strings at it; no field of the
+/// API needs it.
+fn check_no_nul(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    if value.contains('\0') {
+        return Err(ValidationError::new(
+            field,
+            "must not contain NUL characters",
+        ));
+    }
+    Ok(())
+}
+
 /// Declares a newtype over `String` with `as_str`, `into_inner`, `Display` and `AsRef<str>`.
 macro_rules! string_value {
     ($(#[$doc:meta])* $name:ident) => {
@@ -154,6 +166,7 @@ impl Password {
                 ),
             ));
         }
+        check_no_nul(field, &value)?;
         Ok(Self(value))
     }
 
@@ -179,6 +192,7 @@ impl FullName {
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
         check_chars("full_name", &value, 0, Self::MAX_CHARS)?;
+        check_no_nul("full_name", &value)?;
         Ok(Self(value))
     }
 }
@@ -194,6 +208,7 @@ impl Bio {
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
         check_chars("bio", &value, 0, Self::MAX_CHARS)?;
+        check_no_nul("bio", &value)?;
         Ok(Self(value))
     }
 }
@@ -225,6 +240,7 @@ impl RoleDescription {
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
         check_chars("description", &value, 0, Self::MAX_CHARS)?;
+        check_no_nul("description", &value)?;
         Ok(Self(value))
     }
 }
@@ -240,6 +256,7 @@ impl MessageContent {
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
         check_chars("content", &value, 1, Self::MAX_CHARS)?;
+        check_no_nul("content", &value)?;
         if value.trim().is_empty() {
             return Err(ValidationError::new(
                 "content",
@@ -261,6 +278,7 @@ impl ConversationId {
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
         check_chars("conversation_id", &value, 1, Self::MAX_CHARS)?;
+        check_no_nul("conversation_id", &value)?;
         Ok(Self(value))
     }
 
@@ -430,6 +448,20 @@ mod tests {
         assert!(MessageContent::parse("").is_err());
         let err = MessageContent::parse(" \n\t ").unwrap_err();
         assert_eq!(err.field, "content");
+    }
+
+    #[test]
+    fn no_text_field_takes_a_nul_character() {
+        assert_eq!(
+            MessageContent::parse("a\0b").unwrap_err().to_string(),
+            "content: must not contain NUL characters"
+        );
+        assert!(FullName::parse("a\0").is_err());
+        assert!(Bio::parse("\0").is_err());
+        assert!(RoleDescription::parse("\0").is_err());
+        assert!(ConversationId::parse("c\0").is_err());
+        assert!(Password::parse("password\0").is_err());
+        assert!(Username::parse("a\0").is_err());
     }
 
     #[test]

@@ -272,6 +272,14 @@ pub async fn login_accepts_json_form_and_email(server: TestServer) {
 
 pub async fn login_failures_look_alike(server: TestServer) {
     server.register("alice").await;
+    server
+        .login_as("ali\u{0}ce", "alice-password")
+        .await
+        .assert_error(401, "Incorrect username or password");
+    server
+        .login_as("alice@example.com\u{0}", "alice-password")
+        .await
+        .assert_error(401, "Incorrect username or password");
     for (login, password) in [("alice", "wrong-password"), ("nobody", "alice-password")] {
         let response = server.login_as(login, password).await;
         response.assert_error(401, "Incorrect username or password");

@@ -88,7 +88,15 @@ pub async fn message_content_is_validated(server: TestServer) {
         )
         .await;
     longest.assert_status(201);
-    let injection = "'); DROP TABLE messages; -- \u{0}";
+    server
+        .post(
+            "/messages",
+            token,
+            json!({"recipient_id": alice.id, "content": "a\u{0}b"}),
+        )
+        .await
+        .assert_error(422, "content: must not contain NUL characters");
+    let injection = "'); DROP TABLE messages; -- \\x00 %s $1 ?1";
     let stored = server.send_message(&alice, alice.id, injection).await;
     let fetched = server
         .get(&format!("/messages/{}", stored["id"]), token)

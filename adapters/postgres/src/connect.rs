@@ -1,0 +1,274 @@
+//! `postgresql://` URLs, TLS as `sslmode` asks for it, and the pool.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// How long to wait for a connection before answering 503.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("{0}")]
+    InvalidUrl(String),
+    #[error("cannot connect to PostgreSQL at {address}: {detail}")]
+    Unreachable { address: String, detail: String },
+    #[error("cannot migrate the PostgreSQL database: {0}")]
+    Migrate(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// How to secure the connection (libpq's `sslmode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// `disable`, `allow`, `prefer` (the default): TLS only if the server offers it, and then
+    /// unverified.
+    Opportunistic { tls: bool },
+    /// `require`: encrypted, the certificate not checked (libpq's meaning).
+    Encrypted,
+    /// `verify-ca` and `verify-full`: encrypted, the certificate chain and host name checked.
+    Verified,
+}
+
+/// A parsed `postgresql://` URL and what it asks for.
+#[derive(Clone)]
+pub struct PostgresUrl {
+    config: tokio_postgres::Config,
+    security: Security,
+    root_cert: Option<String>,
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresUrl")
+            .field("address", &self.address())
+            .field("security", &self.security)
+            .finish()
+    }
+}
+
+impl PostgresUrl {
+    pub fn parse(url: &str) -> Result<Self, ConnectError> {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut kept = Vec::new();
+        let mut sslmode = "prefer".to_string();
+        let mut root_cert = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "sslmode" => sslmode = value.to_string(),
+                "sslrootcert" => root_cert = Some(value.to_string()),
+                _ => kept.push(pair),
+            }
+        }
+        let security = match sslmode.as_str() {
+            "disable" => Security::Opportunistic { tls: false },
+            "allow" | "prefer" => Security::Opportunistic { tls: true },
+            "require" => Security::Encrypted,
+            "verify-ca" | "verify-full" => Security::Verified,
+            other => {
+                return Err(ConnectError::InvalidUrl(format!(
+                    "sslmode={other} is not one of disable, allow, prefer, require, verify-ca, \
+                     verify-full"
+                )));
+            }
+        };
+        let rest = if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        let mut config = tokio_postgres::Config::from_str(&rest)
+            .map_err(|e| ConnectError::InvalidUrl(format!("not a PostgreSQL URL: {e}")))?;
+        config.ssl_mode(match security {
+            Security::Opportunistic { tls: false } => SslMode::Disable,
+            Security::Opportunistic { tls: true } => SslMode::Prefer,
+            Security::Encrypted | Security::Verified => SslMode::Require,
+        });
+        config.connect_timeout(CONNECT_TIMEOUT);
+        if config.get_application_name().is_none() {
+            config.application_name("ai-message");
+        }
+        Ok(Self {
+            config,
+            security,
+            root_cert,
+        })
+    }
+
+    /// `host:port` for messages (never the password).
+    pub fn address(&self) -> String {
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(host)) => host.clone(),
+            #[cfg(unix)]
+            Some(Host::Unix(path)) => path.display().to_string(),
+            None => "localhost".to_string(),
+        };
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        format!("{host}:{port}")
+    }
+
+    pub fn database_name(&self) -> Option<&str> {
+        self.config.get_dbname()
+    }
+
+    pub(crate) fn unreachable(&self, detail: String) -> ConnectError {
+        ConnectError::Unreachable {
+            address: self.address(),
+            detail,
+        }
+    }
+
+    fn tls(&self) -> Result<MakeRustlsConnect, ConnectError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        let config = match self.security {
+            Security::Verified => {
+                let mut roots = rustls::RootCertStore::empty();
+                match &self.root_cert {
+                    Some(path) => {
+                        for cert in CertificateDer::pem_file_iter(path)
+                            .map_err(|e| ConnectError::Tls(format!("sslrootcert {path}: {e}")))?
+                        {
+                            let cert = cert.map_err(|e| {
+                                ConnectError::Tls(format!("sslrootcert {path}: {e}"))
+                            })?;
+                            roots.add(cert).map_err(|e| {
+                                ConnectError::Tls(format!("sslrootcert {path}: {e}"))
+                            })?;
+                        }
+                    }
+                    None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+                }
+                builder.with_root_certificates(roots).with_no_client_auth()
+            }
+            Security::Encrypted | Security::Opportunistic { .. } => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
+                .with_no_client_auth(),
+        };
+        Ok(MakeRustlsConnect::new(config))
+    }
+
+    /// One connection outside the pool (migrations hold an advisory lock on it).
+    pub async fn connect_once(&self) -> Result<tokio_postgres::Client, ConnectError> {
+        let (client, connection) = self
+            .config
+            .connect(self.tls()?)
+            .await
+            .map_err(|e| self.unreachable(e.to_string()))?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(error = %error, "PostgreSQL connection closed");
+            }
+        });
+        Ok(client)
+    }
+
+    pub(crate) fn pool(&self, size: usize) -> Result<Pool, ConnectError> {
+        let manager = Manager::from_config(
+            self.config.clone(),
+            self.tls()?,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        Pool::builder(manager)
+            .max_size(size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| ConnectError::InvalidUrl(e.to_string()))
+    }
+}
+
+/// `sslmode=require`: encrypt, but accept any certificate (libpq's documented meaning).
+/// Handshake signatures are still checked.
+#[derive(Debug)]
+struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslmode_is_read_and_removed_from_the_url() {
+        let url =
+            PostgresUrl::parse("postgresql://app:pw@db.example:6543/prod?sslmode=verify-full")
+                .unwrap();
+        assert_eq!(url.security, Security::Verified);
+        assert_eq!(url.address(), "db.example:6543");
+        assert_eq!(url.database_name(), Some("prod"));
+        let url = PostgresUrl::parse("postgresql://app@db/prod?sslmode=require&connect_timeout=3")
+            .unwrap();
+        assert_eq!(url.security, Security::Encrypted);
+        let url = PostgresUrl::parse("postgresql://app@db/prod").unwrap();
+        assert_eq!(url.security, Security::Opportunistic { tls: true });
+        assert_eq!(url.address(), "db:5432");
+        assert!(PostgresUrl::parse("postgresql://db/prod?sslmode=sometimes").is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let url = PostgresUrl::parse("postgresql://app:s3cret@db/prod").unwrap();
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,70 @@
+//! PostgreSQL storage: every storage port on tokio-postgres with a deadpool pool.
+//!
+//! Every multi-row port method is one transaction. Races between instances are settled by the
+//! database: a rotation claims its token with `UPDATE … WHERE is_used = false` (one winner),
+//! and a lost registration race is a unique violation, reported as `Duplicate`.
+
+mod connect;
+mod messages;
+pub mod migrations;
+mod rows;
+pub mod sql;
+mod users;
+
+use std::sync::Arc;
+
+use ai_message_core::PortError;
+use ai_message_core::ports::{Storage, StorageHealth};
+use async_trait::async_trait;
+use deadpool_postgres::Pool;
+
+pub use connect::{ConnectError, PostgresUrl};
+
+/// Default number of pooled connections per instance.
+pub const DEFAULT_POOL_SIZE: usize = 10;
+
+/// The PostgreSQL implementation of every storage port.
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connects, applies pending migrations (under an advisory lock, so instances starting
+    /// together take turns), and opens a pool of `pool_size` connections.
+    pub async fn open(url: &PostgresUrl, pool_size: usize) -> Result<Arc<Self>, ConnectError> {
+        let mut client = url.connect_once().await?;
+        migrations::run(&mut client)
+            .await
+            .map_err(ConnectError::Migrate)?;
+        drop(client);
+        let pool = url.pool(pool_size)?;
+        // Fail at start-up, not at the first request, when the pool cannot connect.
+        drop(
+            pool.get()
+                .await
+                .map_err(|e| url.unreachable(e.to_string()))?,
+        );
+        Ok(Arc::new(Self { pool }))
+    }
+
+    /// This store seen through every storage port.
+    pub fn storage(self: &Arc<Self>) -> Storage {
+        Storage::from_store(self.clone())
+    }
+
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, PortError> {
+        self.pool.get().await.map_err(rows::pool_error)
+    }
+}
+
+#[async_trait]
+impl StorageHealth for PostgresStore {
+    async fn ping(&self) -> Result<(), PortError> {
+        let client = self.client().await?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map_err(rows::port_error)?;
+        Ok(())
+    }
+}

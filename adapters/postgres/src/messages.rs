@@ -1,0 +1,204 @@
+//! Messages and conversations.
+
+use ai_message_core::ports::*;
+use ai_message_core::{
+    ConversationId, ConversationSummary, Message, MessageContent, MessageId, Page, Timestamp,
+    UserId,
+};
+use async_trait::async_trait;
+
+use crate::PostgresStore;
+use crate::rows::{self, naive, pg_id};
+use crate::sql;
+use crate::users::{OrPortError, limit_offset};
+
+#[async_trait]
+impl MessageRepository for PostgresStore {
+    async fn create_message(&self, new: NewMessage) -> Result<Message, PortError> {
+        let (Some(sender), Some(recipient)) = (pg_id(new.sender_id), pg_id(new.recipient_id))
+        else {
+            return Err(PortError::unexpected("user id beyond the INTEGER range"));
+        };
+        let parent = new.parent_id.and_then(pg_id);
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::INSERT_MESSAGE).await.or_port()?;
+        let row = client
+            .query_one(
+                &stmt,
+                &[
+                    &sender,
+                    &recipient,
+                    &new.content.as_str(),
+                    &parent,
+                    &new.conversation_id.as_str(),
+                    &naive(new.created_at),
+                ],
+            )
+            .await
+            .or_port()?;
+        rows::message(&row).or_port()
+    }
+
+    async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {
+        let Some(id) = pg_id(id) else {
+            return Ok(None);
+        };
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::MESSAGE_BY_ID).await.or_port()?;
+        let row = client.query_opt(&stmt, &[&id]).await.or_port()?;
+        row.as_ref().map(rows::message).transpose().or_port()
+    }
+
+    async fn update_message_content(
+        &self,
+        id: MessageId,
+        content: MessageContent,
+        now: Timestamp,
+    ) -> Result<Option<Message>, PortError> {
+        let Some(id) = pg_id(id) else {
+            return Ok(None);
+        };
+        let client = self.client().await?;
+        let row = client
+            .query_opt(sql::UPDATE_CONTENT, &[&id, &content.as_str(), &naive(now)])
+            .await
+            .or_port()?;
+        row.as_ref().map(rows::message).transpose().or_port()
+    }
+
+    async fn mark_message_read(&self, id: MessageId, now: Timestamp) -> Result<bool, PortError> {
+        let Some(id) = pg_id(id) else {
+            return Ok(false);
+        };
+        let client = self.client().await?;
+        let changed = client
+            .execute(sql::MARK_READ, &[&id, &naive(now)])
+            .await
+            .or_port()?;
+        Ok(changed > 0)
+    }
+
+    async fn delete_message(&self, id: MessageId) -> Result<bool, PortError> {
+        let Some(id) = pg_id(id) else {
+            return Ok(false);
+        };
+        let client = self.client().await?;
+        Ok(client
+            .execute(sql::DELETE_MESSAGE, &[&id])
+            .await
+            .or_port()?
+            > 0)
+    }
+
+    async fn list_messages(
+        &self,
+        user_id: UserId,
+        scope: MessageScope,
+        page: Page,
+    ) -> Result<Vec<Message>, PortError> {
+        let Some(user) = pg_id(user_id) else {
+            return Ok(Vec::new());
+        };
+        let (limit, offset) = limit_offset(page);
+        let client = self.client().await?;
+        let found = match &scope {
+            MessageScope::Sent | MessageScope::Received | MessageScope::UnreadReceived => {
+                let statement = match scope {
+                    MessageScope::Sent => sql::LIST_SENT,
+                    MessageScope::Received => sql::LIST_RECEIVED,
+                    _ => sql::LIST_UNREAD,
+                };
+                let stmt = client.prepare_cached(statement).await.or_port()?;
+                client.query(&stmt, &[&user, &limit, &offset]).await
+            }
+            MessageScope::SentOrReceived => {
+                let window = limit.saturating_add(offset);
+                let stmt = client
+                    .prepare_cached(sql::LIST_SENT_OR_RECEIVED)
+                    .await
+                    .or_port()?;
+                client
+                    .query(&stmt, &[&user, &limit, &offset, &window])
+                    .await
+            }
+            MessageScope::Conversation(cid) => {
+                let stmt = client
+                    .prepare_cached(sql::LIST_CONVERSATION)
+                    .await
+                    .or_port()?;
+                client
+                    .query(&stmt, &[&user, &limit, &offset, &cid.as_str()])
+                    .await
+            }
+        }
+        .or_port()?;
+        let mut newest_first: Vec<Message> = found
+            .iter()
+            .map(rows::message)
+            .collect::<Result<_, _>>()
+            .or_port()?;
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+
+    async fn count_unread(&self, user_id: UserId) -> Result<u64, PortError> {
+        let Some(user) = pg_id(user_id) else {
+            return Ok(0);
+        };
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::COUNT_UNREAD).await.or_port()?;
+        let row = client.query_one(&stmt, &[&user]).await.or_port()?;
+        Ok(row.try_get::<_, i64>(0).or_port()?.max(0) as u64)
+    }
+
+    async fn mark_all_read(
+        &self,
+        user_id: UserId,
+        conversation: Option<ConversationId>,
+        now: Timestamp,
+    ) -> Result<u64, PortError> {
+        let Some(user) = pg_id(user_id) else {
+            return Ok(0);
+        };
+        let now = naive(now);
+        let client = self.client().await?;
+        match &conversation {
+            Some(cid) => {
+                client
+                    .execute(sql::READ_CONVERSATION, &[&user, &now, &cid.as_str()])
+                    .await
+            }
+            None => client.execute(sql::READ_ALL, &[&user, &now]).await,
+        }
+        .or_port()
+    }
+
+    async fn conversation_summaries(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<ConversationSummary>, PortError> {
+        let Some(user) = pg_id(user_id) else {
+            return Ok(Vec::new());
+        };
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql::CONVERSATION_SUMMARIES)
+            .await
+            .or_port()?;
+        let found = client.query(&stmt, &[&user]).await.or_port()?;
+        found
+            .iter()
+            .map(|row| {
+                Ok(ConversationSummary {
+                    conversation_id: row.try_get(0)?,
+                    other_user_id: rows::summary_id(row, 1)?,
+                    other_user_name: row.try_get(2)?,
+                    last_message: row.try_get(3)?,
+                    last_message_at: rows::summary_time(row, 4)?,
+                    unread_count: row.try_get::<_, i64>(5)?.max(0) as u64,
+                })
+            })
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .or_port()
+    }
+}

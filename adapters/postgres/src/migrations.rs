@@ -1,0 +1,111 @@
+//! The versioned SQL of `migrations/postgres/`, embedded in the binary and applied by
+//! refinery while holding an advisory lock, so instances starting together take turns.
+
+use crate::connect::{ConnectError, PostgresUrl};
+
+mod embedded {
+    refinery::embed_migrations!("../../migrations/postgres");
+}
+
+/// The advisory lock key of schema migrations ("aimsg" in ASCII).
+const MIGRATION_LOCK: i64 = 0x61_69_6d_73_67;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationInfo {
+    pub version: i64,
+    pub name: String,
+    pub applied_on: Option<String>,
+}
+
+fn info(migration: &refinery::Migration) -> MigrationInfo {
+    MigrationInfo {
+        version: i64::from(migration.version()),
+        name: migration.name().to_string(),
+        applied_on: migration.applied_on().map(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| t.to_string())
+        }),
+    }
+}
+
+async fn locked<T>(
+    client: &mut tokio_postgres::Client,
+    work: impl AsyncFnOnce(&mut tokio_postgres::Client) -> Result<T, String>,
+) -> Result<T, String> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = work(client).await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(|e| e.to_string());
+    let value = result?;
+    unlocked?;
+    Ok(value)
+}
+
+/// Applies every pending migration; returns those it applied.
+pub(crate) async fn run(client: &mut tokio_postgres::Client) -> Result<Vec<MigrationInfo>, String> {
+    locked(client, async |client| {
+        let report = embedded::migrations::runner()
+            .run_async(client)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(report.applied_migrations().iter().map(info).collect())
+    })
+    .await
+}
+
+/// What the binary carries, in version order.
+pub fn known() -> Vec<MigrationInfo> {
+    let mut all: Vec<MigrationInfo> = embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(info)
+        .collect();
+    all.sort_by_key(|m| m.version);
+    all
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub applied: Vec<MigrationInfo>,
+    pub pending: Vec<MigrationInfo>,
+}
+
+/// Reads the history table without changing anything.
+pub async fn status(url: &PostgresUrl) -> Result<MigrationStatus, ConnectError> {
+    let mut client = url.connect_once().await?;
+    let has_history: bool = client
+        .query_one(
+            "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map_err(|e| ConnectError::Migrate(e.to_string()))?
+        .get(0);
+    let applied: Vec<MigrationInfo> = if has_history {
+        embedded::migrations::runner()
+            .get_applied_migrations_async(&mut client)
+            .await
+            .map_err(|e| ConnectError::Migrate(e.to_string()))?
+            .iter()
+            .map(info)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let pending = known()
+        .into_iter()
+        .filter(|m| !applied.iter().any(|a| a.version == m.version))
+        .collect();
+    Ok(MigrationStatus { applied, pending })
+}
+
+/// Applies pending migrations; returns those applied.
+pub async fn up(url: &PostgresUrl) -> Result<Vec<MigrationInfo>, ConnectError> {
+    let mut client = url.connect_once().await?;
+    run(&mut client).await.map_err(ConnectError::Migrate)
+}

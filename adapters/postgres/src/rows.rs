@@ -1,0 +1,150 @@
+//! Rows to entities, ids between i64 (the core) and INTEGER (the schema), and error mapping.
+
+use ai_message_core::{Message, PortError, RefreshToken, Role, Session, Timestamp, User};
+use chrono::NaiveDateTime;
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+
+/// The core's ids as the schema's INTEGER. An id beyond its range names no row.
+pub(crate) fn pg_id(id: i64) -> Option<i32> {
+    i32::try_from(id).ok()
+}
+
+pub(crate) fn naive(time: Timestamp) -> NaiveDateTime {
+    time.naive_utc()
+}
+
+fn utc(row: &Row, index: usize) -> Result<Timestamp, tokio_postgres::Error> {
+    Ok(row.try_get::<_, NaiveDateTime>(index)?.and_utc())
+}
+
+fn flag(row: &Row, index: usize, default: bool) -> Result<bool, tokio_postgres::Error> {
+    Ok(row.try_get::<_, Option<bool>>(index)?.unwrap_or(default))
+}
+
+fn id(row: &Row, index: usize) -> Result<i64, tokio_postgres::Error> {
+    Ok(i64::from(row.try_get::<_, i32>(index)?))
+}
+
+fn optional_id(row: &Row, index: usize) -> Result<Option<i64>, tokio_postgres::Error> {
+    Ok(row.try_get::<_, Option<i32>>(index)?.map(i64::from))
+}
+
+pub(crate) fn user_at(row: &Row, o: usize) -> Result<User, tokio_postgres::Error> {
+    Ok(User {
+        id: id(row, o)?,
+        username: row.try_get(o + 1)?,
+        email: row.try_get(o + 2)?,
+        hashed_password: row.try_get(o + 3)?,
+        is_active: flag(row, o + 4, true)?,
+        is_superuser: flag(row, o + 5, false)?,
+        full_name: row.try_get(o + 6)?,
+        bio: row.try_get(o + 7)?,
+        created_at: utc(row, o + 8)?,
+        updated_at: utc(row, o + 9)?,
+    })
+}
+
+pub(crate) fn user(row: &Row) -> Result<User, tokio_postgres::Error> {
+    user_at(row, 0)
+}
+
+pub(crate) fn role(row: &Row) -> Result<Role, tokio_postgres::Error> {
+    Ok(Role {
+        id: id(row, 0)?,
+        name: row.try_get(1)?,
+        description: row.try_get(2)?,
+        created_at: utc(row, 3)?,
+        updated_at: utc(row, 4)?,
+    })
+}
+
+/// Number of session columns, where a joined user's columns start.
+pub(crate) const SESSION_WIDTH: usize = 9;
+
+pub(crate) fn session(row: &Row) -> Result<Session, tokio_postgres::Error> {
+    Ok(Session {
+        id: id(row, 0)?,
+        user_id: id(row, 1)?,
+        session_token: row.try_get(2)?,
+        device_info: row.try_get(3)?,
+        ip_address: row.try_get(4)?,
+        is_active: flag(row, 5, true)?,
+        expires_at: utc(row, 6)?,
+        created_at: utc(row, 7)?,
+        updated_at: utc(row, 8)?,
+    })
+}
+
+pub(crate) fn refresh_token(row: &Row) -> Result<RefreshToken, tokio_postgres::Error> {
+    Ok(RefreshToken {
+        id: id(row, 0)?,
+        user_id: id(row, 1)?,
+        token_hash: row.try_get(2)?,
+        expires_at: utc(row, 3)?,
+        is_used: flag(row, 4, false)?,
+        session_id: optional_id(row, 5)?,
+        created_at: utc(row, 6)?,
+        updated_at: utc(row, 7)?,
+    })
+}
+
+pub(crate) fn message(row: &Row) -> Result<Message, tokio_postgres::Error> {
+    Ok(Message {
+        id: id(row, 0)?,
+        sender_id: id(row, 1)?,
+        recipient_id: id(row, 2)?,
+        content: row.try_get(3)?,
+        is_read: flag(row, 4, false)?,
+        parent_id: optional_id(row, 5)?,
+        conversation_id: row.try_get(6)?,
+        created_at: utc(row, 7)?,
+        updated_at: utc(row, 8)?,
+    })
+}
+
+pub(crate) fn summary_time(row: &Row, index: usize) -> Result<Timestamp, tokio_postgres::Error> {
+    utc(row, index)
+}
+
+pub(crate) fn summary_id(row: &Row, index: usize) -> Result<i64, tokio_postgres::Error> {
+    id(row, index)
+}
+
+pub(crate) fn is_unique_violation(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+/// Connection trouble (the server gone, shutting down, refusing) may pass: 503. Anything the
+/// server reports about a statement is a bug: 500.
+pub(crate) fn port_error(error: tokio_postgres::Error) -> PortError {
+    use std::error::Error as _;
+    let transient = match error.code() {
+        // Without a server code: an I/O failure is the connection; the rest (a value that
+        // does not convert, say) is ours.
+        None => error
+            .source()
+            .is_some_and(|source| source.downcast_ref::<std::io::Error>().is_some()),
+        Some(code) => {
+            let class = &code.code()[..2];
+            // 08: connection exception, 57: operator intervention, 53: insufficient
+            // resources, 40: transaction rollback (serialization, deadlock).
+            matches!(class, "08" | "57" | "53" | "40")
+        }
+    };
+    if transient || error.is_closed() {
+        PortError::Unavailable {
+            what: "the PostgreSQL database",
+            source: Box::new(error),
+        }
+    } else {
+        PortError::unexpected(error)
+    }
+}
+
+pub(crate) fn pool_error(error: deadpool_postgres::PoolError) -> PortError {
+    PortError::Unavailable {
+        what: "the PostgreSQL database",
+        source: Box::new(error),
+    }
+}

@@ -1,0 +1,282 @@
+//! Every statement the adapter runs. All take parameters (`$1`…); no value is ever spliced
+//! into SQL text. Ids are `INTEGER` (i32) and timestamps `TIMESTAMP` (UTC, no time zone).
+
+macro_rules! user_columns {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "id, ",
+            $p,
+            "username, ",
+            $p,
+            "email, ",
+            $p,
+            "hashed_password, ",
+            $p,
+            "is_active, ",
+            $p,
+            "is_superuser, ",
+            $p,
+            "full_name, ",
+            $p,
+            "bio, ",
+            $p,
+            "created_at, ",
+            $p,
+            "updated_at"
+        )
+    };
+}
+
+macro_rules! session_columns {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "id, ",
+            $p,
+            "user_id, ",
+            $p,
+            "session_token, ",
+            $p,
+            "device_info, ",
+            $p,
+            "ip_address, ",
+            $p,
+            "is_active, ",
+            $p,
+            "expires_at, ",
+            $p,
+            "created_at, ",
+            $p,
+            "updated_at"
+        )
+    };
+}
+
+macro_rules! token_columns {
+    () => {
+        "id, user_id, token, expires_at, is_used, session_id, created_at, updated_at"
+    };
+}
+
+macro_rules! role_columns {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "id, ",
+            $p,
+            "name, ",
+            $p,
+            "description, ",
+            $p,
+            "created_at, ",
+            $p,
+            "updated_at"
+        )
+    };
+}
+
+macro_rules! message_columns {
+    () => {
+        "id, sender_id, recipient_id, content, is_read, parent_id, conversation_id, \
+         created_at, updated_at"
+    };
+}
+
+// ---- users -----------------------------------------------------------------------------
+
+pub const INSERT_USER: &str = concat!(
+    "INSERT INTO users (username, email, hashed_password, is_active, is_superuser, \
+     full_name, bio, created_at, updated_at) \
+     VALUES ($1, $2, $3, true, $4, $5, NULL, $6, $6) RETURNING ",
+    user_columns!("")
+);
+pub const USER_BY_ID: &str = concat!("SELECT ", user_columns!(""), " FROM users WHERE id = $1");
+pub const USER_BY_USERNAME: &str = concat!(
+    "SELECT ",
+    user_columns!(""),
+    " FROM users WHERE username = $1"
+);
+pub const USER_BY_EMAIL: &str =
+    concat!("SELECT ", user_columns!(""), " FROM users WHERE email = $1");
+pub const LIST_USERS: &str = concat!(
+    "SELECT ",
+    user_columns!(""),
+    " FROM users ORDER BY id LIMIT $1 OFFSET $2"
+);
+pub const UPDATE_PROFILE: &str = concat!(
+    "UPDATE users SET full_name = COALESCE($2, full_name), bio = COALESCE($3, bio), \
+     updated_at = $4 WHERE id = $1 RETURNING ",
+    user_columns!("")
+);
+pub const UPDATE_PASSWORD: &str =
+    "UPDATE users SET hashed_password = $2, updated_at = $3 WHERE id = $1";
+pub const UPDATE_ACTIVE: &str = "UPDATE users SET is_active = $2, updated_at = $3 WHERE id = $1";
+pub const UPDATE_SUPERUSER: &str =
+    "UPDATE users SET is_superuser = $2, updated_at = $3 WHERE id = $1";
+pub const DELETE_USER_TOKENS: &str = "DELETE FROM refresh_tokens WHERE user_id = $1";
+pub const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1";
+pub const DELETE_USER_ROLE_LINKS: &str = "DELETE FROM user_roles WHERE user_id = $1";
+pub const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
+
+// ---- roles -----------------------------------------------------------------------------
+
+pub const INSERT_ROLE: &str = concat!(
+    "INSERT INTO roles (name, description, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+     RETURNING ",
+    role_columns!("")
+);
+pub const ROLE_BY_ID: &str = concat!("SELECT ", role_columns!(""), " FROM roles WHERE id = $1");
+pub const LIST_ROLES: &str = concat!("SELECT ", role_columns!(""), " FROM roles ORDER BY id");
+pub const DELETE_ROLE_LINKS: &str = "DELETE FROM user_roles WHERE role_id = $1";
+pub const DELETE_ROLE: &str = "DELETE FROM roles WHERE id = $1";
+/// Locks the user row so a concurrent delete cannot slip between check and insert.
+pub const LOCK_USER: &str = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE";
+pub const EXISTING_ROLES: &str = "SELECT id FROM roles WHERE id = ANY($1) FOR SHARE";
+pub const INSERT_USER_ROLE: &str = "INSERT INTO user_roles (user_id, role_id, created_at, \
+     updated_at) VALUES ($1, $2, $3, $3)";
+pub const ROLES_OF_USER: &str = concat!(
+    "SELECT ",
+    role_columns!("r."),
+    " FROM roles r WHERE r.id IN (SELECT role_id FROM user_roles WHERE user_id = $1) \
+     ORDER BY r.id"
+);
+
+// ---- sessions and refresh tokens -------------------------------------------------------
+
+pub const INSERT_SESSION: &str = concat!(
+    "INSERT INTO sessions (user_id, session_token, device_info, ip_address, is_active, \
+     expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, true, $5, $6, $6) RETURNING ",
+    session_columns!("")
+);
+pub const INSERT_TOKEN: &str = concat!(
+    "INSERT INTO refresh_tokens (user_id, token, expires_at, is_used, session_id, created_at, \
+     updated_at) VALUES ($1, $2, $3, false, $4, $5, $5) RETURNING ",
+    token_columns!()
+);
+pub const SESSION_WITH_USER: &str = concat!(
+    "SELECT ",
+    session_columns!("s."),
+    ", ",
+    user_columns!("u."),
+    " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+);
+pub const LIVE_SESSIONS: &str = concat!(
+    "SELECT ",
+    session_columns!(""),
+    " FROM sessions WHERE user_id = $1 AND is_active = true AND expires_at > $2 \
+     ORDER BY created_at DESC, id DESC"
+);
+pub const END_SESSION: &str = "UPDATE sessions SET is_active = false, updated_at = $3 \
+     WHERE id = $1 AND user_id = $2 AND is_active = true";
+pub const USE_UP_SESSION_TOKENS: &str = "UPDATE refresh_tokens SET is_used = true, \
+     updated_at = $2 WHERE session_id = $1 AND is_used = false";
+pub const END_USER_SESSIONS: &str = "UPDATE sessions SET is_active = false, updated_at = $2 \
+     WHERE user_id = $1 AND is_active = true";
+pub const USE_UP_USER_TOKENS: &str = "UPDATE refresh_tokens SET is_used = true, updated_at = $2 \
+     WHERE user_id = $1 AND is_used = false";
+pub const END_OTHER_SESSIONS: &str = "UPDATE sessions SET is_active = false, updated_at = $3 \
+     WHERE user_id = $1 AND id <> $2 AND is_active = true";
+pub const USE_UP_OTHER_TOKENS: &str = "UPDATE refresh_tokens SET is_used = true, \
+     updated_at = $3 WHERE user_id = $1 AND (session_id IS NULL OR session_id <> $2) \
+     AND is_used = false";
+pub const TOKEN_BY_HASH: &str = concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM refresh_tokens WHERE token = $1"
+);
+/// The compare-and-set of a rotation: of concurrent callers, one gets the row back.
+pub const CLAIM_TOKEN: &str = "UPDATE refresh_tokens SET is_used = true, updated_at = $2 \
+     WHERE id = $1 AND is_used = false RETURNING user_id, session_id";
+pub const MARK_TOKEN_USED: &str = "UPDATE refresh_tokens SET is_used = true, updated_at = $2 \
+     WHERE id = $1 AND is_used = false";
+pub const EXTEND_SESSION: &str =
+    "UPDATE sessions SET expires_at = $2, updated_at = $3 WHERE id = $1";
+
+// ---- messages --------------------------------------------------------------------------
+
+pub const INSERT_MESSAGE: &str = concat!(
+    "INSERT INTO messages (sender_id, recipient_id, content, is_read, parent_id, \
+     conversation_id, created_at, updated_at) VALUES ($1, $2, $3, false, $4, $5, $6, $6) \
+     RETURNING ",
+    message_columns!()
+);
+pub const MESSAGE_BY_ID: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE id = $1"
+);
+pub const UPDATE_CONTENT: &str = concat!(
+    "UPDATE messages SET content = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+    message_columns!()
+);
+pub const MARK_READ: &str = "UPDATE messages SET is_read = true, \
+     updated_at = CASE WHEN is_read = true THEN updated_at ELSE $2 END WHERE id = $1";
+pub const DELETE_MESSAGE: &str = "DELETE FROM messages WHERE id = $1";
+
+pub const LIST_SENT: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE sender_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+);
+pub const LIST_RECEIVED: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE recipient_id = $1 ORDER BY created_at DESC, id DESC \
+     LIMIT $2 OFFSET $3"
+);
+pub const LIST_UNREAD: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE recipient_id = $1 AND is_read = false \
+     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+);
+/// Sent or received: the newest $4 (= offset + limit) of each side, merged, then the page.
+pub const LIST_SENT_OR_RECEIVED: &str = concat!(
+    "(SELECT ",
+    message_columns!(),
+    " FROM messages WHERE sender_id = $1 ORDER BY created_at DESC, id DESC LIMIT $4) \
+     UNION ALL (SELECT ",
+    message_columns!(),
+    " FROM messages WHERE recipient_id = $1 AND sender_id <> $1 \
+     ORDER BY created_at DESC, id DESC LIMIT $4) \
+     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+);
+pub const LIST_CONVERSATION: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE conversation_id = $4 AND (sender_id = $1 OR recipient_id = $1) \
+     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+);
+pub const COUNT_UNREAD: &str =
+    "SELECT COUNT(*) FROM messages WHERE recipient_id = $1 AND is_read = false";
+pub const READ_ALL: &str = "UPDATE messages SET is_read = true, updated_at = $2 \
+     WHERE recipient_id = $1 AND is_read = false";
+pub const READ_CONVERSATION: &str = "UPDATE messages SET is_read = true, updated_at = $2 \
+     WHERE recipient_id = $1 AND is_read = false AND conversation_id = $3";
+
+/// One row per conversation of user $1: its last message (by created_at, id), the other
+/// party of that message with their name, and the user's unread count. One statement.
+pub const CONVERSATION_SUMMARIES: &str = "\
+WITH mine AS (
+    SELECT id, sender_id, recipient_id, is_read, conversation_id, created_at
+    FROM messages WHERE sender_id = $1 AND conversation_id IS NOT NULL
+    UNION ALL
+    SELECT id, sender_id, recipient_id, is_read, conversation_id, created_at
+    FROM messages WHERE recipient_id = $1 AND sender_id <> $1 AND conversation_id IS NOT NULL
+), ranked AS (
+    SELECT id, sender_id, recipient_id, conversation_id, created_at,
+           ROW_NUMBER() OVER (PARTITION BY conversation_id
+                              ORDER BY created_at DESC, id DESC) AS position,
+           SUM(CASE WHEN recipient_id = $1 AND is_read = false THEN 1 ELSE 0 END)
+               OVER (PARTITION BY conversation_id) AS unread
+    FROM mine
+)
+SELECT r.conversation_id,
+       CASE WHEN r.sender_id = $1 THEN r.recipient_id ELSE r.sender_id END AS other_id,
+       u.username, m.content, r.created_at, r.unread
+FROM ranked r
+JOIN messages m ON m.id = r.id
+LEFT JOIN users u ON u.id = CASE WHEN r.sender_id = $1 THEN r.recipient_id ELSE r.sender_id END
+WHERE r.position = 1
+ORDER BY r.created_at DESC, r.id DESC";
