@@ -817,3 +817,74 @@ pub async fn refresh_tokens_expire(server: TestServer) {
         .await
         .assert_error(401, "Could not validate credentials");
 }
+
+pub async fn concurrent_refreshes_of_one_token_have_one_winner(server: TestServer) {
+    let alice = server.user("alice").await;
+    let server = std::sync::Arc::new(server);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let server = server.clone();
+        let token = alice.refresh.clone();
+        tasks.push(tokio::spawn(async move {
+            let response = server
+                .post("/auth/refresh", None, json!({"refresh_token": token}))
+                .await;
+            (response.status.as_u16(), response.detail().to_string())
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let winners = outcomes.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(winners, 1, "{outcomes:?}");
+    for (status, detail) in outcomes.iter().filter(|(status, _)| *status != 200) {
+        assert_eq!(
+            (*status, detail.as_str()),
+            (401, "Refresh token not found or already used")
+        );
+    }
+    // Losing a race inside the grace window is not theft: the session lives on.
+    server
+        .get("/auth/me", Some(&alice.access))
+        .await
+        .assert_status(200);
+}
+
+pub async fn concurrent_registrations_of_one_name_have_one_winner(server: TestServer) {
+    let server = std::sync::Arc::new(server);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move {
+            let response = server
+                .post(
+                    "/auth/register",
+                    None,
+                    json!({
+                        "username": "popular",
+                        "email": format!("popular{i}@example.com"),
+                        "password": "popular-password"
+                    }),
+                )
+                .await;
+            (response.status.as_u16(), response.detail().to_string())
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    assert_eq!(
+        outcomes.iter().filter(|(status, _)| *status == 201).count(),
+        1,
+        "{outcomes:?}"
+    );
+    for (status, detail) in outcomes.iter().filter(|(status, _)| *status != 201) {
+        assert_eq!(*status, 400, "{outcomes:?}");
+        assert!(
+            detail == "Username already registered" || detail == "Username or email already exists",
+            "{detail}"
+        );
+    }
+}

@@ -40,6 +40,8 @@ macro_rules! http_api_tests {
             refresh_reuse_within_grace_keeps_the_session,
             refresh_reuse_after_grace_ends_the_session,
             refresh_tokens_expire,
+            concurrent_refreshes_of_one_token_have_one_winner,
+            concurrent_registrations_of_one_name_have_one_winner,
             admin_routes_require_a_superuser,
             admin_lists_and_gets_users,
             unknown_user_ids_are_404_everywhere,

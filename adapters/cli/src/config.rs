@@ -70,6 +70,8 @@ impl std::fmt::Debug for SecretKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub database: DatabaseUrl,
+    /// PostgreSQL connections per instance.
+    pub database_pool_size: usize,
     pub host: IpAddr,
     pub port: u16,
     pub secret_key: SecretKey,
@@ -139,6 +141,12 @@ impl Config {
             None => DatabaseUrl::parse(DEFAULT_DATABASE_URL)
                 .map_err(|problem| ConfigError::new("DATABASE_URL", problem))?,
         };
+        let database_pool_size = number(
+            lookup,
+            &["DATABASE_POOL_SIZE"],
+            ai_message_postgres::DEFAULT_POOL_SIZE,
+            1..=1000,
+        )?;
         let host = match read(lookup, &["HOST", "AI_MESSAGE_HOST"]) {
             Some((name, raw)) => raw
                 .trim()
@@ -163,6 +171,7 @@ impl Config {
         );
         Ok(Self {
             database,
+            database_pool_size,
             host,
             port,
             secret_key,
@@ -242,6 +251,7 @@ mod tests {
         assert_eq!(config.bcrypt_cost, 12);
         assert_eq!(config.first_superuser, None);
         assert_eq!(config.cors, CorsOrigins::Any);
+        assert_eq!(config.database_pool_size, 10);
     }
 
     #[test]

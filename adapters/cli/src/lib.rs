@@ -16,6 +16,7 @@ use ai_message_core::usecases::{Ports, Services, Settings};
 use ai_message_core::{Email, Password, User, Username, ValidationError};
 use ai_message_http::{AccessTokens, AppState};
 use ai_message_memory::MemoryStore;
+use ai_message_postgres::{PostgresStore, PostgresUrl};
 use ai_message_sqlite::{Location, SqliteStore};
 use chrono::TimeDelta;
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -53,7 +54,8 @@ fn sqlite_location(url: &DatabaseUrl) -> Option<Location> {
 }
 
 /// Opens the storage `DATABASE_URL` names, applying pending migrations.
-pub async fn open_storage(url: &DatabaseUrl) -> Result<Storage, StartupError> {
+pub async fn open_storage(config: &Config) -> Result<Storage, StartupError> {
+    let url = &config.database;
     match url {
         DatabaseUrl::Memory => Ok(MemoryStore::storage()),
         DatabaseUrl::SqliteInMemory | DatabaseUrl::SqliteFile(_) => {
@@ -63,44 +65,94 @@ pub async fn open_storage(url: &DatabaseUrl) -> Result<Storage, StartupError> {
                 .map_err(|e| StartupError::Storage(e.to_string()))?;
             Ok(store.storage())
         }
-        DatabaseUrl::Postgres(_) => Err(StartupError::Storage(format!(
-            "PostgreSQL storage ({}) is not available in this build yet; use sqlite:///path.db \
-             or memory://",
-            url.describe()
-        ))),
+        DatabaseUrl::Postgres(raw) => {
+            let url = postgres_url(raw)?;
+            let store = PostgresStore::open(&url, config.database_pool_size)
+                .await
+                .map_err(|e| StartupError::Storage(e.to_string()))?;
+            Ok(store.storage())
+        }
     }
+}
+
+fn postgres_url(raw: &str) -> Result<PostgresUrl, StartupError> {
+    PostgresUrl::parse(raw).map_err(|e| StartupError::Storage(e.to_string()))
 }
 
 /// `ai-message migrate …`: the original's Alembic workflow.
 pub mod migrate {
     use super::*;
-    use ai_message_sqlite::migrations::{self, MigrationInfo};
 
-    fn sqlite_only(url: &DatabaseUrl) -> Result<Location, StartupError> {
-        sqlite_location(url).ok_or_else(|| match url {
-            DatabaseUrl::Memory => StartupError::Storage(
-                "memory:// keeps no schema to migrate; use sqlite:///path.db".into(),
-            ),
-            _ => StartupError::Storage(format!(
-                "migrations for {} are not available in this build yet",
-                url.describe()
-            )),
-        })
+    /// One migration as the commands print it.
+    struct Line {
+        version: i64,
+        name: String,
+        applied_on: Option<String>,
     }
 
-    fn line(migration: &MigrationInfo) -> String {
-        match &migration.applied_on {
-            Some(when) => format!("V{} {} (applied {when})", migration.version, migration.name),
-            None => format!("V{} {} (pending)", migration.version, migration.name),
+    impl Line {
+        fn show(&self) -> String {
+            match &self.applied_on {
+                Some(when) => format!("V{} {} (applied {when})", self.version, self.name),
+                None => format!("V{} {} (pending)", self.version, self.name),
+            }
         }
+    }
+
+    macro_rules! lines {
+        ($list:expr) => {
+            $list
+                .into_iter()
+                .map(|m| Line {
+                    version: m.version,
+                    name: m.name,
+                    applied_on: m.applied_on,
+                })
+                .collect::<Vec<Line>>()
+        };
+    }
+
+    fn storage_error(error: impl std::fmt::Display) -> StartupError {
+        StartupError::Storage(error.to_string())
+    }
+
+    /// (applied, pending) of the database `url` names.
+    async fn status(url: &DatabaseUrl) -> Result<(Vec<Line>, Vec<Line>), StartupError> {
+        match url {
+            DatabaseUrl::Postgres(raw) => {
+                let status = ai_message_postgres::migrations::status(&postgres_url(raw)?)
+                    .await
+                    .map_err(storage_error)?;
+                Ok((lines!(status.applied), lines!(status.pending)))
+            }
+            _ => {
+                let status = ai_message_sqlite::migrations::status(&sqlite_only(url)?)
+                    .await
+                    .map_err(storage_error)?;
+                Ok((lines!(status.applied), lines!(status.pending)))
+            }
+        }
+    }
+
+    fn sqlite_only(url: &DatabaseUrl) -> Result<Location, StartupError> {
+        sqlite_location(url)
+            .ok_or_else(|| StartupError::Storage("memory:// keeps no schema to migrate".into()))
     }
 
     /// Applies every pending migration; returns one line per migration applied.
     pub async fn up(url: &DatabaseUrl) -> Result<Vec<String>, StartupError> {
-        let location = sqlite_only(url)?;
-        let applied = migrations::up(&location)
-            .await
-            .map_err(|e| StartupError::Storage(e.to_string()))?;
+        let applied = match url {
+            DatabaseUrl::Postgres(raw) => lines!(
+                ai_message_postgres::migrations::up(&postgres_url(raw)?)
+                    .await
+                    .map_err(storage_error)?
+            ),
+            _ => lines!(
+                ai_message_sqlite::migrations::up(&sqlite_only(url)?)
+                    .await
+                    .map_err(storage_error)?
+            ),
+        };
         Ok(applied
             .iter()
             .map(|m| format!("applied V{} {}", m.version, m.name))
@@ -109,27 +161,20 @@ pub mod migrate {
 
     /// The newest applied migration, or a note that none is.
     pub async fn current(url: &DatabaseUrl) -> Result<String, StartupError> {
-        let location = sqlite_only(url)?;
-        let status = migrations::status(&location)
-            .await
-            .map_err(|e| StartupError::Storage(e.to_string()))?;
-        Ok(match status.applied.iter().max_by_key(|m| m.version) {
-            Some(newest) if status.pending.is_empty() => format!("{} (head)", line(newest)),
-            Some(newest) => format!("{} ({} pending)", line(newest), status.pending.len()),
+        let (applied, pending) = status(url).await?;
+        Ok(match applied.iter().max_by_key(|m| m.version) {
+            Some(newest) if pending.is_empty() => format!("{} (head)", newest.show()),
+            Some(newest) => format!("{} ({} pending)", newest.show(), pending.len()),
             None => "no migration applied yet".to_string(),
         })
     }
 
     /// Every migration the binary knows, applied or pending, oldest first.
     pub async fn history(url: &DatabaseUrl) -> Result<Vec<String>, StartupError> {
-        let location = sqlite_only(url)?;
-        let status = migrations::status(&location)
-            .await
-            .map_err(|e| StartupError::Storage(e.to_string()))?;
-        let mut all: Vec<MigrationInfo> = status.applied;
-        all.extend(status.pending);
+        let (mut all, pending) = status(url).await?;
+        all.extend(pending);
         all.sort_by_key(|m| m.version);
-        Ok(all.iter().map(line).collect())
+        Ok(all.iter().map(Line::show).collect())
     }
 
     /// Writes the next numbered, empty migration into each dialect folder under `root`.
@@ -272,7 +317,7 @@ pub async fn create_superuser(
             context: "create-superuser".into(),
             detail: e.to_string(),
         })?;
-    let storage = open_storage(&config.database).await?;
+    let storage = open_storage(config).await?;
     let state = build_state(config, storage)?;
     state
         .services
@@ -296,7 +341,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
              survive a restart or work on other instances"
         );
     }
-    let storage = open_storage(&config.database).await?;
+    let storage = open_storage(&config).await?;
     let state = build_state(&config, storage)?;
     if let Some(first) = &config.first_superuser {
         ensure_first_superuser(&state, first).await?;

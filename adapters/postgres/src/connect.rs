@@ -121,6 +121,21 @@ impl PostgresUrl {
         self.config.get_dbname()
     }
 
+    /// The error with its causes ("error connecting to server: Connection refused …").
+    pub(crate) fn unreachable_error(&self, error: &dyn std::error::Error) -> ConnectError {
+        let mut detail = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !detail.contains(&text) {
+                detail.push_str(": ");
+                detail.push_str(&text);
+            }
+            source = cause.source();
+        }
+        self.unreachable(detail)
+    }
+
     pub(crate) fn unreachable(&self, detail: String) -> ConnectError {
         ConnectError::Unreachable {
             address: self.address(),
@@ -167,7 +182,7 @@ impl PostgresUrl {
             .config
             .connect(self.tls()?)
             .await
-            .map_err(|e| self.unreachable(e.to_string()))?;
+            .map_err(|e| self.unreachable_error(&e))?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(error = %error, "PostgreSQL connection closed");

@@ -1,0 +1,394 @@
+//! The binary on PostgreSQL: adoption of an original database, two instances on one database,
+//! and the database going away and coming back while serving.
+
+mod common;
+#[path = "../../../tests/postgres_support/mod.rs"]
+mod postgres_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::Server;
+use postgres_support::{ScratchDatabase, admin_url};
+use serde_json::{Value, json};
+use std::sync::Mutex;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+const SECRET: &str = "shared-secret-of-the-cluster";
+
+async fn client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// The DDL SQLAlchemy emitted for the original implementation's models on PostgreSQL.
+const ORIGINAL_DDL: &str = "
+CREATE TABLE users (
+	id SERIAL NOT NULL, username VARCHAR(100) NOT NULL, email VARCHAR(255) NOT NULL,
+	hashed_password VARCHAR(255) NOT NULL, is_active BOOLEAN, is_superuser BOOLEAN,
+	full_name VARCHAR(255), bio TEXT, created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+	updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, PRIMARY KEY (id));
+CREATE UNIQUE INDEX ix_users_username ON users (username);
+CREATE UNIQUE INDEX ix_users_email ON users (email);
+CREATE INDEX ix_users_id ON users (id);
+CREATE TABLE roles (
+	id SERIAL NOT NULL, name VARCHAR(100) NOT NULL, description VARCHAR(255),
+	created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+	updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, PRIMARY KEY (id));
+CREATE INDEX ix_roles_id ON roles (id);
+CREATE UNIQUE INDEX ix_roles_name ON roles (name);
+CREATE TABLE messages (
+	id SERIAL NOT NULL, sender_id INTEGER NOT NULL, recipient_id INTEGER NOT NULL,
+	content TEXT NOT NULL, is_read BOOLEAN, parent_id INTEGER, conversation_id VARCHAR(100),
+	created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+	updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, PRIMARY KEY (id));
+CREATE INDEX ix_messages_sender_id ON messages (sender_id);
+CREATE INDEX ix_messages_conversation_id ON messages (conversation_id);
+CREATE INDEX ix_messages_id ON messages (id);
+CREATE INDEX ix_messages_recipient_id ON messages (recipient_id);
+CREATE TABLE user_roles (
+	id SERIAL NOT NULL, user_id INTEGER NOT NULL, role_id INTEGER NOT NULL,
+	created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+	updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, PRIMARY KEY (id),
+	FOREIGN KEY(user_id) REFERENCES users (id), FOREIGN KEY(role_id) REFERENCES roles (id));
+CREATE INDEX ix_user_roles_role_id ON user_roles (role_id);
+CREATE INDEX ix_user_roles_id ON user_roles (id);
+CREATE INDEX ix_user_roles_user_id ON user_roles (user_id);
+CREATE TABLE sessions (
+	id SERIAL NOT NULL, user_id INTEGER NOT NULL, session_token VARCHAR(255) NOT NULL,
+	device_info VARCHAR(255), ip_address VARCHAR(50), is_active BOOLEAN,
+	expires_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+	created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+	updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, PRIMARY KEY (id),
+	FOREIGN KEY(user_id) REFERENCES users (id));
+CREATE UNIQUE INDEX ix_sessions_session_token ON sessions (session_token);
+CREATE INDEX ix_sessions_id ON sessions (id);
+CREATE TABLE refresh_tokens (
+	id SERIAL NOT NULL, user_id INTEGER NOT NULL, token VARCHAR(255) NOT NULL,
+	expires_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, is_used BOOLEAN,
+	created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+	updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, PRIMARY KEY (id),
+	FOREIGN KEY(user_id) REFERENCES users (id));
+CREATE INDEX ix_refresh_tokens_id ON refresh_tokens (id);
+CREATE UNIQUE INDEX ix_refresh_tokens_token ON refresh_tokens (token);
+";
+
+/// Python's `bcrypt` 5.0.0: `bcrypt.hashpw(b"correct horse battery", bcrypt.gensalt(4))`.
+const PYTHON_HASH: &str = "$2b$04$xJk7aUKjADnp5iV.7uhQc.Y4sdQ7XuClz.GQW9JZ3SLCnBLVNTbAO";
+
+async fn json_of(response: reqwest::Response) -> Value {
+    response.json().await.unwrap()
+}
+
+async fn login(http: &reqwest::Client, server: &Server, name: &str, password: &str) -> Value {
+    let response = http
+        .post(server.url("/auth/login"))
+        .json(&json!({"username": name, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    json_of(response).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_of_the_original_implementation_is_adopted() {
+    let database = ScratchDatabase::create().await;
+    let db = client(&database.url).await;
+    db.batch_execute(ORIGINAL_DDL).await.unwrap();
+    db.execute(
+        "INSERT INTO users (username, email, hashed_password, is_active, is_superuser, \
+         full_name, created_at, updated_at) VALUES ('legacy', 'legacy@example.com', $1, true, \
+         false, 'Legacy User', '2024-05-01 10:00:00.123456', '2024-05-01 10:00:00.123456')",
+        &[&PYTHON_HASH],
+    )
+    .await
+    .unwrap();
+    db.batch_execute(
+        "INSERT INTO messages (sender_id, recipient_id, content, is_read, conversation_id, \
+         created_at, updated_at) VALUES (1, 1, 'note from the Python days', false, 'conv_1_1', \
+         '2024-05-02 09:00:00', '2024-05-02 09:00:00')",
+    )
+    .await
+    .unwrap();
+
+    let server = Server::start(&[("DATABASE_URL", database.url.as_str())]);
+    let http = reqwest::Client::new();
+    let session = login(&http, &server, "legacy", "correct horse battery").await;
+    assert_eq!(session["user"]["created_at"], "2024-05-01T10:00:00.123456Z");
+    let token = session["access_token"].as_str().unwrap();
+    let messages = json_of(
+        http.get(server.url("/messages"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(messages[0]["content"], "note from the Python days");
+    let registered = http
+        .post(server.url("/auth/register"))
+        .json(
+            &json!({"username": "newcomer", "email": "new@example.com", "password": "newcomer-pw"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        registered.status(),
+        201,
+        "the adopted sequence hands out a fresh id"
+    );
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+    let versions: Vec<i32> = db
+        .query(
+            "SELECT version FROM refinery_schema_history ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(versions, vec![1, 2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_sessions_and_messages() {
+    let database = ScratchDatabase::create().await;
+    let env = [
+        ("DATABASE_URL", database.url.as_str()),
+        ("SECRET_KEY", SECRET),
+    ];
+    // Started together: both migrate the same empty database.
+    let (first, second) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| Server::start(&env));
+        let b = scope.spawn(|| Server::start(&env));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let http = reqwest::Client::new();
+    for (name, server) in [("alice", &first), ("bob", &second)] {
+        let response = http
+            .post(server.url("/auth/register"))
+            .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": format!("{name}-password")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    let alice = login(&http, &first, "alice", "alice-password").await;
+    let token = alice["access_token"].as_str().unwrap().to_string();
+    let bob_id = json_of(
+        http.get(second.url("/auth/users/2"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        bob_id["detail"], "Superuser access required",
+        "B accepts A's token"
+    );
+
+    let sent = http
+        .post(second.url("/messages"))
+        .bearer_auth(&token)
+        .json(&json!({"recipient_id": 2, "content": "sent through B"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 201);
+    let listed = json_of(
+        http.get(first.url("/messages/sent"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(listed[0]["content"], "sent through B");
+
+    let logout = http
+        .post(first.url("/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 200);
+    let refused = http
+        .get(second.url("/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        401,
+        "a session ended through A is refused by B"
+    );
+
+    for server in [first, second] {
+        let (exit, _) = server.terminate();
+        assert!(exit.success());
+    }
+    let db = client(&database.url).await;
+    let applied: i64 = db
+        .query_one("SELECT COUNT(*) FROM refinery_schema_history", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, 2, "each migration applied once");
+}
+
+/// A TCP relay to PostgreSQL that the test can cut and restore.
+struct Relay {
+    port: u16,
+    upstream: String,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Relay {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut relay = Self {
+            port,
+            upstream,
+            tasks: Arc::default(),
+            accept: None,
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let tasks = self.tasks.clone();
+        let upstream = self.upstream.clone();
+        self.accept = Some(tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().unwrap().push(task);
+            }
+        }));
+    }
+
+    /// Closes every relayed connection and stops accepting new ones.
+    fn cut(&mut self) {
+        if let Some(accept) = self.accept.take() {
+            accept.abort();
+        }
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    async fn restore(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(listener) => break listener,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(error) => panic!("cannot rebind the relay: {error}"),
+            }
+        };
+        self.serve(listener);
+    }
+}
+
+fn upstream_address() -> String {
+    let url = admin_url();
+    let after_at = url.rsplit_once('@').map(|(_, rest)| rest).unwrap_or(&url);
+    let host_port = after_at.split('/').next().unwrap_or("127.0.0.1:5432");
+    if host_port.contains(':') {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:5432")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_answer_503_while_the_database_is_away_and_recover_by_themselves() {
+    let database = ScratchDatabase::create().await;
+    let mut relay = Relay::start(upstream_address()).await;
+    let relayed_url =
+        database
+            .url
+            .replacen(&upstream_address(), &format!("127.0.0.1:{}", relay.port), 1);
+    let server = Server::start(&[("DATABASE_URL", relayed_url.as_str())]);
+    let http = reqwest::Client::new();
+    let registered = http
+        .post(server.url("/auth/register"))
+        .json(&json!({"username": "alice", "email": "alice@example.com", "password": "alice-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let session = login(&http, &server, "alice", "alice-password").await;
+    let token = session["access_token"].as_str().unwrap().to_string();
+
+    relay.cut();
+    let db_test = http.get(server.url("/db-test")).send().await.unwrap();
+    assert_eq!(db_test.status(), 503);
+    assert!(db_test.headers().contains_key("retry-after"));
+    assert_eq!(
+        json_of(db_test).await["detail"],
+        "Database connection failed"
+    );
+    let me = http
+        .get(server.url("/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 503);
+    let body = json_of(me).await;
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    let health = http.get(server.url("/health")).send().await.unwrap();
+    assert_eq!(
+        health.status(),
+        200,
+        "liveness does not depend on the database"
+    );
+
+    relay.restore().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = http
+            .get(server.url("/db-test"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "service did not resume");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let me = http
+        .get(server.url("/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+}

@@ -1,0 +1,242 @@
+//! The PostgreSQL schema against spec/database.md, read back from `information_schema` and
+//! `pg_indexes`, column by column.
+
+mod postgres_support;
+
+use postgres_support::{ScratchDatabase, fresh_postgres};
+
+/// (column, data type, max length, NOT NULL, default starts with)
+type Column = (
+    &'static str,
+    &'static str,
+    Option<i32>,
+    bool,
+    Option<&'static str>,
+);
+
+fn expected_columns(table: &str) -> Vec<Column> {
+    let id = ("id", "integer", None, true, Some("nextval("));
+    let ts = "timestamp without time zone";
+    let created = ("created_at", ts, None, true, None);
+    let updated = ("updated_at", ts, None, true, None);
+    match table {
+        "users" => vec![
+            id,
+            ("username", "character varying", Some(100), true, None),
+            ("email", "character varying", Some(255), true, None),
+            (
+                "hashed_password",
+                "character varying",
+                Some(255),
+                true,
+                None,
+            ),
+            ("is_active", "boolean", None, false, Some("true")),
+            ("is_superuser", "boolean", None, false, Some("false")),
+            ("full_name", "character varying", Some(255), false, None),
+            ("bio", "text", None, false, None),
+            created,
+            updated,
+        ],
+        "roles" => vec![
+            id,
+            ("name", "character varying", Some(100), true, None),
+            ("description", "character varying", Some(255), false, None),
+            created,
+            updated,
+        ],
+        "user_roles" => vec![
+            id,
+            ("user_id", "integer", None, true, None),
+            ("role_id", "integer", None, true, None),
+            created,
+            updated,
+        ],
+        "sessions" => vec![
+            id,
+            ("user_id", "integer", None, true, None),
+            ("session_token", "character varying", Some(255), true, None),
+            ("device_info", "character varying", Some(255), false, None),
+            ("ip_address", "character varying", Some(50), false, None),
+            ("is_active", "boolean", None, false, Some("true")),
+            ("expires_at", ts, None, true, None),
+            created,
+            updated,
+        ],
+        "refresh_tokens" => vec![
+            id,
+            ("user_id", "integer", None, true, None),
+            ("token", "character varying", Some(255), true, None),
+            ("expires_at", ts, None, true, None),
+            ("is_used", "boolean", None, false, Some("false")),
+            created,
+            updated,
+            ("session_id", "integer", None, false, None),
+        ],
+        "messages" => vec![
+            id,
+            ("sender_id", "integer", None, true, None),
+            ("recipient_id", "integer", None, true, None),
+            ("content", "text", None, true, None),
+            ("is_read", "boolean", None, false, Some("false")),
+            ("parent_id", "integer", None, false, None),
+            (
+                "conversation_id",
+                "character varying",
+                Some(100),
+                false,
+                None,
+            ),
+            created,
+            updated,
+        ],
+        other => panic!("no table {other}"),
+    }
+}
+
+/// (index, unique, column) as the spec names them.
+const SPEC_INDEXES: &[(&str, &str, bool, &str)] = &[
+    ("users", "ix_users_id", false, "id"),
+    ("users", "ix_users_username", true, "username"),
+    ("users", "ix_users_email", true, "email"),
+    ("roles", "ix_roles_id", false, "id"),
+    ("roles", "ix_roles_name", true, "name"),
+    ("user_roles", "ix_user_roles_id", false, "id"),
+    ("user_roles", "ix_user_roles_user_id", false, "user_id"),
+    ("user_roles", "ix_user_roles_role_id", false, "role_id"),
+    ("sessions", "ix_sessions_id", false, "id"),
+    (
+        "sessions",
+        "ix_sessions_session_token",
+        true,
+        "session_token",
+    ),
+    ("refresh_tokens", "ix_refresh_tokens_id", false, "id"),
+    ("refresh_tokens", "ix_refresh_tokens_token", true, "token"),
+    ("messages", "ix_messages_id", false, "id"),
+    ("messages", "ix_messages_sender_id", false, "sender_id"),
+    (
+        "messages",
+        "ix_messages_recipient_id",
+        false,
+        "recipient_id",
+    ),
+    (
+        "messages",
+        "ix_messages_conversation_id",
+        false,
+        "conversation_id",
+    ),
+];
+
+async fn client(database: &ScratchDatabase) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test]
+async fn columns_match_the_spec() {
+    let (_storage, database) = fresh_postgres().await;
+    let client = client(&database).await;
+    for table in [
+        "users",
+        "roles",
+        "user_roles",
+        "sessions",
+        "refresh_tokens",
+        "messages",
+    ] {
+        let rows = client
+            .query(
+                "SELECT column_name::text, data_type::text, character_maximum_length, \
+                 is_nullable::text, column_default::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+                &[&table],
+            )
+            .await
+            .unwrap();
+        let expected = expected_columns(table);
+        assert_eq!(rows.len(), expected.len(), "number of columns of {table}");
+        for (row, (name, data_type, length, not_null, default)) in rows.iter().zip(expected) {
+            let column: String = row.get(0);
+            assert_eq!(column, name, "{table}");
+            assert_eq!(row.get::<_, String>(1), data_type, "{table}.{name}");
+            assert_eq!(row.get::<_, Option<i32>>(2), length, "{table}.{name}");
+            assert_eq!(row.get::<_, String>(3) == "NO", not_null, "{table}.{name}");
+            let actual_default: Option<String> = row.get(4);
+            match default {
+                Some(prefix) => assert!(
+                    actual_default
+                        .as_deref()
+                        .is_some_and(|d| d.starts_with(prefix)),
+                    "{table}.{name} default {actual_default:?}"
+                ),
+                None => assert_eq!(actual_default, None, "{table}.{name}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn spec_indexes_exist_with_their_names_and_uniqueness() {
+    let (_storage, database) = fresh_postgres().await;
+    let client = client(&database).await;
+    for (table, index, unique, column) in SPEC_INDEXES {
+        let row = client
+            .query_opt(
+                "SELECT tablename::text, indexdef FROM pg_indexes \
+                 WHERE schemaname = 'public' AND indexname = $1",
+                &[index],
+            )
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("index {index} exists"));
+        assert_eq!(row.get::<_, String>(0), *table);
+        let definition: String = row.get(1);
+        assert_eq!(
+            definition.starts_with("CREATE UNIQUE INDEX"),
+            *unique,
+            "{definition}"
+        );
+        assert!(
+            definition.ends_with(&format!("USING btree ({column})")),
+            "{definition}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn foreign_keys_cascade() {
+    let (_storage, database) = fresh_postgres().await;
+    let client = client(&database).await;
+    let rows = client
+        .query(
+            "SELECT cl.relname::text, a.attname::text, ref.relname::text, c.confdeltype::text \
+             FROM pg_constraint c \
+             JOIN pg_class cl ON cl.oid = c.conrelid \
+             JOIN pg_class ref ON ref.oid = c.confrelid \
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
+             WHERE c.contype = 'f' ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .unwrap();
+    let found: Vec<(String, String, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let expected: Vec<(String, String, String, String)> = [
+        ("refresh_tokens", "session_id", "sessions"),
+        ("refresh_tokens", "user_id", "users"),
+        ("sessions", "user_id", "users"),
+        ("user_roles", "role_id", "roles"),
+        ("user_roles", "user_id", "users"),
+    ]
+    .iter()
+    .map(|(t, c, r)| (t.to_string(), c.to_string(), r.to_string(), "c".to_string()))
+    .collect();
+    assert_eq!(found, expected, "foreign keys, all ON DELETE CASCADE ('c')");
+}
