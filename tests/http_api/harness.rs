@@ -9,6 +9,7 @@ use ai_message_core::system::{OsSecretSource, SystemClock};
 use ai_message_core::usecases::accounts::Registration;
 use ai_message_core::usecases::{Ports, Services, Settings};
 use ai_message_core::{Email, Password, Timestamp, Username};
+use ai_message_http::limits::{LimitSettings, Limits};
 use ai_message_http::{AccessTokens, AppState, CorsOrigins};
 use chrono::TimeDelta;
 use parking_lot::Mutex;
@@ -93,20 +94,42 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server without rate limits (the suite hammers one client address on purpose).
     pub fn new(storage: Storage) -> Self {
         Self::build(
             storage,
             Settings::default(),
+            LimitSettings::without_rate_limits(),
             Arc::new(ShiftedClock::default()),
         )
     }
 
     /// Another server on the same storage and clock, with other policy settings.
     pub fn with_settings(&self, settings: Settings) -> Self {
-        Self::build(self.storage.clone(), settings, self.clock.clone())
+        Self::build(
+            self.storage.clone(),
+            settings,
+            LimitSettings::without_rate_limits(),
+            self.clock.clone(),
+        )
     }
 
-    fn build(storage: Storage, settings: Settings, clock: Arc<ShiftedClock>) -> Self {
+    /// Another server on the same storage and clock, with these abuse limits.
+    pub fn with_limits(&self, limits: LimitSettings) -> Self {
+        Self::build(
+            self.storage.clone(),
+            Settings::default(),
+            limits,
+            self.clock.clone(),
+        )
+    }
+
+    fn build(
+        storage: Storage,
+        settings: Settings,
+        limits: LimitSettings,
+        clock: Arc<ShiftedClock>,
+    ) -> Self {
         let ports = Ports::new(
             storage.clone(),
             Arc::new(BcryptHasher::new(4, 4).unwrap()),
@@ -117,6 +140,7 @@ impl TestServer {
         let state = AppState {
             services: services.clone(),
             tokens: AccessTokens::new(SECRET, TimeDelta::minutes(30)),
+            limits: Arc::new(Limits::new(limits)),
         };
         let app: App = Arc::new(ai_message_http::app(state, &CorsOrigins::Any).boxed());
         Self {

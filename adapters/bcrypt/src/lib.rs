@@ -5,6 +5,7 @@
 //! runtime's other work of CPU.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ai_message_core::Password;
 use ai_message_core::ports::{PasswordHasher, PortError};
@@ -26,6 +27,9 @@ pub enum ConfigError {
 pub struct BcryptHasher {
     cost: u32,
     permits: Arc<Semaphore>,
+    /// Hashes running or waiting, and how many may: past it, callers get `Overloaded`.
+    admitted: Arc<AtomicUsize>,
+    max_admitted: usize,
     /// A hash of a random password at `cost`, verified for unknown users.
     dummy_hash: Arc<str>,
 }
@@ -34,9 +38,28 @@ impl BcryptHasher {
     pub const MIN_COST: u32 = 4;
     pub const MAX_COST: u32 = 31;
 
+    /// Waiting hashes allowed per running one, by default.
+    pub const DEFAULT_QUEUE_PER_WORKER: usize = 32;
+
     /// A hasher at `cost` (4..=31) that runs at most `max_concurrent` hashes at once (at
-    /// least one). Computes one hash up front for the unknown-user path.
+    /// least one), with the default queue. Computes one hash up front for the unknown-user
+    /// path.
     pub fn new(cost: u32, max_concurrent: usize) -> Result<Self, ConfigError> {
+        Self::with_queue(
+            cost,
+            max_concurrent,
+            max_concurrent.max(1) * Self::DEFAULT_QUEUE_PER_WORKER,
+        )
+    }
+
+    /// As [`BcryptHasher::new`], with at most `max_waiting` hashes queued behind the running
+    /// ones; one more is refused at once as `Overloaded` (a 503), so a flood of logins costs
+    /// neither unbounded memory nor unbounded latency.
+    pub fn with_queue(
+        cost: u32,
+        max_concurrent: usize,
+        max_waiting: usize,
+    ) -> Result<Self, ConfigError> {
         if !(Self::MIN_COST..=Self::MAX_COST).contains(&cost) {
             return Err(ConfigError::CostOutOfRange(cost));
         }
@@ -46,9 +69,12 @@ impl BcryptHasher {
         let dummy_password: String = seed.iter().map(|b| format!("{b:02x}")).collect();
         let dummy_hash = bcrypt::non_truncating_hash(dummy_password, cost)
             .map_err(|_| ConfigError::CostOutOfRange(cost))?;
+        let max_concurrent = max_concurrent.max(1);
         Ok(Self {
             cost,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            permits: Arc::new(Semaphore::new(max_concurrent)),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            max_admitted: max_concurrent + max_waiting,
             dummy_hash: dummy_hash.into(),
         })
     }
@@ -68,6 +94,10 @@ impl BcryptHasher {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
+        let _admission =
+            Admission::take(&self.admitted, self.max_admitted).ok_or(PortError::Overloaded {
+                what: "password hashing",
+            })?;
         let _permit = self
             .permits
             .acquire()
@@ -76,6 +106,26 @@ impl BcryptHasher {
         tokio::task::spawn_blocking(work)
             .await
             .map_err(PortError::unexpected)
+    }
+}
+
+/// One admitted hash; leaving (done, failed or cancelled) frees its place.
+struct Admission<'a>(&'a AtomicUsize);
+
+impl<'a> Admission<'a> {
+    fn take(counter: &'a AtomicUsize, max: usize) -> Option<Self> {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(counter))
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

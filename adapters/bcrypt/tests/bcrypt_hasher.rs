@@ -114,3 +114,20 @@ async fn hashing_does_not_block_the_async_runtime() {
     );
     assert_eq!(ticker.await.unwrap(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_refuses_at_once_instead_of_waiting() {
+    use ai_message_core::PortError;
+    // One hash may run and one may wait; a third concurrent one is refused.
+    let hasher = BcryptHasher::with_queue(10, 1, 1).unwrap();
+    let password = Password::parse("long enough").unwrap();
+    let (a, b, c) = tokio::join!(hasher.hash(&password), hasher.hash(&password), async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        hasher.hash(&password).await
+    });
+    assert!(a.is_ok());
+    assert!(b.is_ok());
+    assert!(matches!(c, Err(PortError::Overloaded { .. })), "{c:?}");
+    // Places free up when the work is done.
+    hasher.hash(&password).await.unwrap();
+}

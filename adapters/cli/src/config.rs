@@ -3,7 +3,10 @@
 
 use std::net::IpAddr;
 
+use std::time::Duration;
+
 use ai_message_http::CorsOrigins;
+use ai_message_http::limits::{LimitSettings, Quota};
 use chrono::TimeDelta;
 
 use crate::database::DatabaseUrl;
@@ -81,6 +84,11 @@ pub struct Config {
     pub bcrypt_cost: u32,
     pub first_superuser: Option<FirstSuperuser>,
     pub cors: CorsOrigins,
+    pub limits: LimitSettings,
+    /// Password hashes allowed to wait for a worker before logins get 503.
+    pub bcrypt_max_queue: usize,
+    /// A connection with no traffic for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./backend.db";
@@ -169,7 +177,71 @@ impl Config {
                 .map(|(_, value)| value)
                 .unwrap_or_else(|| "*".to_string()),
         );
+        let defaults = LimitSettings::default();
+        let login_window = Duration::from_secs(number(
+            lookup,
+            &["LOGIN_FAILURE_WINDOW_SECONDS"],
+            defaults.login_failures_per_username.window.as_secs(),
+            1..=86_400,
+        )?);
+        let limits = LimitSettings {
+            login_failures_per_username: Quota::new(
+                number(
+                    lookup,
+                    &["LOGIN_MAX_FAILURES_PER_USERNAME"],
+                    defaults.login_failures_per_username.max,
+                    0..=1_000_000,
+                )?,
+                login_window,
+            ),
+            login_failures_per_address: Quota::new(
+                number(
+                    lookup,
+                    &["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+                    defaults.login_failures_per_address.max,
+                    0..=1_000_000,
+                )?,
+                login_window,
+            ),
+            refresh_per_address: Quota::new(
+                number(
+                    lookup,
+                    &["REFRESH_MAX_PER_MINUTE"],
+                    defaults.refresh_per_address.max,
+                    0..=1_000_000,
+                )?,
+                Duration::from_secs(60),
+            ),
+            register_per_address: Quota::new(
+                number(
+                    lookup,
+                    &["REGISTER_MAX_PER_HOUR"],
+                    defaults.register_per_address.max,
+                    0..=1_000_000,
+                )?,
+                Duration::from_secs(3600),
+            ),
+            max_body_bytes: number(
+                lookup,
+                &["MAX_BODY_BYTES"],
+                defaults.max_body_bytes,
+                1024..=64 * 1024 * 1024,
+            )?,
+            body_read_timeout: Duration::from_secs(number(
+                lookup,
+                &["BODY_READ_TIMEOUT_SECONDS"],
+                defaults.body_read_timeout.as_secs(),
+                1..=3600,
+            )?),
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let bcrypt_max_queue = number(lookup, &["BCRYPT_MAX_QUEUE"], cores * 32, 0..=1_000_000)?;
+        let idle_timeout =
+            Duration::from_secs(number(lookup, &["IDLE_TIMEOUT_SECONDS"], 60u64, 1..=3600)?);
         Ok(Self {
+            limits,
+            bcrypt_max_queue,
+            idle_timeout,
             database,
             database_pool_size,
             host,

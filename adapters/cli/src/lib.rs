@@ -14,6 +14,7 @@ use ai_message_core::system::{OsSecretSource, SystemClock};
 use ai_message_core::usecases::accounts::{RegisterError, Registration};
 use ai_message_core::usecases::{Ports, Services, Settings};
 use ai_message_core::{Email, Password, User, Username, ValidationError};
+use ai_message_http::limits::{LimitSettings, Limits};
 use ai_message_http::{AccessTokens, AppState};
 use ai_message_memory::MemoryStore;
 use ai_message_postgres::{PostgresStore, PostgresUrl};
@@ -234,7 +235,8 @@ pub mod migrate {
 
 /// Wires the use cases and the HTTP state to one storage.
 pub fn build_state(config: &Config, storage: Storage) -> Result<AppState, StartupError> {
-    let hasher = BcryptHasher::with_cost(config.bcrypt_cost)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let hasher = BcryptHasher::with_queue(config.bcrypt_cost, cores, config.bcrypt_max_queue)?;
     let ports = Ports::new(
         storage,
         Arc::new(hasher),
@@ -248,6 +250,7 @@ pub fn build_state(config: &Config, storage: Storage) -> Result<AppState, Startu
     Ok(AppState {
         services: Services::new(ports, settings),
         tokens: AccessTokens::new(config.secret_key.as_bytes(), config.access_token_ttl),
+        limits: Arc::new(Limits::new(config.limits)),
     })
 }
 
@@ -262,6 +265,7 @@ pub fn openapi_document() -> String {
     let state = AppState {
         services: Services::new(ports, Settings::default()),
         tokens: AccessTokens::new(b"document-only", TimeDelta::minutes(30)),
+        limits: Arc::new(Limits::new(LimitSettings::default())),
     };
     ai_message_http::openapi_document(&state)
 }
@@ -362,6 +366,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     );
     let app = ai_message_http::app(state, &config.cors);
     poem::Server::new_with_acceptor(acceptor)
+        .idle_timeout(config.idle_timeout)
         .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
         .await
         .map_err(StartupError::Serve)?;

@@ -56,7 +56,11 @@ enum MigrateAction {
 }
 
 fn init_logging() {
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let requested = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    // tokio-postgres logs statements with their parameters (password hashes among them) at
+    // debug level: never let that through, whatever RUST_LOG asks for.
+    let filter = EnvFilter::try_new(format!("{requested},tokio_postgres=info"))
+        .unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stdout().is_terminal())

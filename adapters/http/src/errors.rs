@@ -48,9 +48,23 @@ pub enum ApiError {
     /// No such resource (or not one the caller may know of).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The request body took too long to arrive.
+    #[oai(status = 408)]
+    RequestTimeout(Json<ErrorBody>),
+    /// The request body is larger than the server accepts.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
     /// A value in the body, path or query failed validation; `detail` names field and rule.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
+    /// Too many attempts from this client or for this account; retry after the given delay.
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<ErrorBody>,
+        /// Seconds to wait before retrying.
+        #[oai(header = "Retry-After")]
+        String,
+    ),
     /// A bug on our side; details are in the server log, never here.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -91,6 +105,12 @@ impl ApiError {
         Self::Unprocessable(body(detail))
     }
 
+    /// 429 with the whole seconds to wait (at least one).
+    pub fn too_many(detail: impl Into<String>, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self::TooManyRequests(body(detail), seconds.max(1).to_string())
+    }
+
     /// The status and `detail` of this error (for tests and logs).
     pub fn detail(&self) -> &str {
         match self {
@@ -99,6 +119,9 @@ impl ApiError {
             | Self::Forbidden(b)
             | Self::NotFound(b)
             | Self::Unprocessable(b)
+            | Self::RequestTimeout(b)
+            | Self::PayloadTooLarge(b)
+            | Self::TooManyRequests(b, _)
             | Self::Internal(b)
             | Self::Unavailable(b, _) => &b.detail,
         }
@@ -258,6 +281,18 @@ pub async fn render_framework_error(error: poem::Error) -> poem::Response {
 
     if error.is::<AuthorizationError>() {
         return ApiError::unauthorized(NOT_AUTHENTICATED).into_response();
+    }
+    match crate::limits::body_limit_breach(&error) {
+        Some(crate::limits::BodyBreach::TooLarge(limit)) => {
+            return ApiError::PayloadTooLarge(body(format!(
+                "body: larger than the limit of {limit} bytes"
+            )))
+            .into_response();
+        }
+        Some(crate::limits::BodyBreach::TooSlow) => {
+            return ApiError::RequestTimeout(body("body: took too long to arrive")).into_response();
+        }
+        None => {}
     }
     if error.is::<ParsePathError>() {
         // Every numeric path parameter of the API is an `id`; poem names it `param0`.

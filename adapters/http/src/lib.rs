@@ -6,6 +6,7 @@ mod body;
 mod document;
 pub mod dto;
 pub mod errors;
+pub mod limits;
 mod routes;
 pub mod time;
 pub mod tokens;
@@ -19,11 +20,12 @@ use poem_openapi::OpenApiService;
 
 pub use tokens::AccessTokens;
 
-/// What every handler needs: the use cases and the access-token signer.
+/// What every handler needs: the use cases, the access-token signer and the abuse limits.
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
     pub tokens: AccessTokens,
+    pub limits: std::sync::Arc<limits::Limits>,
 }
 
 /// Origins allowed by CORS: any, or a list.
@@ -103,6 +105,8 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
             cors.allow_origin(origin.as_str())
         }),
     };
+    let max_body = state.limits.settings.max_body_bytes;
+    let body_timeout = state.limits.settings.body_read_timeout;
     Route::new()
         .nest("/", api)
         .at("/docs", fixed("text/html; charset=utf-8", swagger_html))
@@ -111,6 +115,9 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
         .data(state)
         .catch_all_error(errors::render_framework_error)
         .with(cors)
+        .around(move |endpoint, request| {
+            limits::limit_body(endpoint, request, max_body, body_timeout)
+        })
         .around(log_request)
         .map_to_response()
 }

@@ -68,3 +68,45 @@ impl StorageHealth for PostgresStore {
         Ok(())
     }
 }
+
+impl PostgresStore {
+    /// Inserts `count` unread messages from `sender` to `recipient`, one millisecond apart from
+    /// `start`, in one statement: fixtures for benchmarks and load tests.
+    pub async fn seed_messages(
+        &self,
+        sender: ai_message_core::UserId,
+        recipient: ai_message_core::UserId,
+        conversation: &str,
+        count: u64,
+        start: ai_message_core::Timestamp,
+    ) -> Result<(), PortError> {
+        let (Some(sender), Some(recipient)) = (rows::pg_id(sender), rows::pg_id(recipient)) else {
+            return Err(PortError::unexpected("user id beyond the INTEGER range"));
+        };
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO messages (sender_id, recipient_id, content, is_read, parent_id, \
+                 conversation_id, created_at, updated_at) \
+                 SELECT $1, $2, 'seed message ' || g, false, NULL, $3, \
+                        $4::timestamp + g * interval '1 millisecond', \
+                        $4::timestamp + g * interval '1 millisecond' \
+                 FROM generate_series(0::bigint, $5::bigint - 1) AS g",
+                &[
+                    &sender,
+                    &recipient,
+                    &conversation,
+                    &rows::naive(start),
+                    &count,
+                ],
+            )
+            .await
+            .map_err(rows::port_error)?;
+        client
+            .batch_execute("ANALYZE messages")
+            .await
+            .map_err(rows::port_error)?;
+        Ok(())
+    }
+}

@@ -92,3 +92,40 @@ impl StorageHealth for SqliteStore {
             .map(|_| ())
     }
 }
+
+impl SqliteStore {
+    /// Inserts `count` unread messages from `sender` to `recipient` in one transaction, one
+    /// millisecond apart from `start`: fixtures for benchmarks and load tests, far faster than
+    /// one port call per message.
+    pub async fn seed_messages(
+        &self,
+        sender: ai_message_core::UserId,
+        recipient: ai_message_core::UserId,
+        conversation: &str,
+        count: u64,
+        start: ai_message_core::Timestamp,
+    ) -> Result<(), PortError> {
+        let conversation = conversation.to_string();
+        self.db
+            .write(move |tx| {
+                let mut insert = tx
+                    .prepare_cached(sql::INSERT_MESSAGE)
+                    .map_err(connection::port_error)?;
+                for i in 0..count {
+                    let at = rows::time_text(start + chrono::TimeDelta::milliseconds(i as i64));
+                    insert
+                        .execute(rusqlite::params![
+                            sender,
+                            recipient,
+                            format!("seed message {i}"),
+                            Option::<i64>::None,
+                            conversation,
+                            at
+                        ])
+                        .map_err(connection::port_error)?;
+                }
+                Ok::<_, PortError>(())
+            })
+            .await
+    }
+}

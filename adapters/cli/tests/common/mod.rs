@@ -55,16 +55,31 @@ impl Server {
         Self { child, base, log }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no shutdown, no flush; what was committed must survive.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    pub fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    pub fn terminate(self) -> (std::process::ExitStatus, Vec<String>) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
+        self.terminate_after_signal()
+    }
+
+    /// Waits (15 s at most) for a server already signalled to exit.
+    pub fn terminate_after_signal(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         let exit = loop {
             if let Some(exit) = self.child.try_wait().unwrap() {

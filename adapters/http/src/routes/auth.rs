@@ -2,7 +2,7 @@
 
 use ai_message_core::ports::ProfileUpdate;
 use ai_message_core::usecases::accounts::Registration;
-use ai_message_core::usecases::auth::LoginRequest as LoginCommand;
+use ai_message_core::usecases::auth::{LoginError, LoginRequest as LoginCommand};
 use ai_message_core::{Bio, Email, FullName, Password, User, Username, ValidationError};
 use poem::Request;
 use poem_openapi::param::Path;
@@ -80,7 +80,18 @@ impl AuthApi {
     ///
     /// Creates an active, ordinary account. Username and email must be free.
     #[oai(path = "/register", method = "post", operation_id = "register")]
-    async fn register(&self, body: JsonBody<RegisterRequest>) -> Result<UserCreated, ApiError> {
+    async fn register(
+        &self,
+        request: &Request,
+        body: JsonBody<RegisterRequest>,
+    ) -> Result<UserCreated, ApiError> {
+        let address = client_ip(request).unwrap_or_default();
+        if let Some(wait) = self.state.limits.register_by_address.hit(&address) {
+            return Err(ApiError::too_many(
+                "Too many registrations from this address, retry later",
+                wait,
+            ));
+        }
         let registration = registration(body.0)?;
         let user = self.state.services.accounts.register(registration).await?;
         Ok(user.into())
@@ -97,17 +108,42 @@ impl AuthApi {
         body: LoginPayload,
     ) -> Result<Json<AuthResponse>, ApiError> {
         let (login, password) = body.into_credentials()?;
-        let outcome = self
+        let limits = &self.state.limits;
+        let address = client_ip(request).unwrap_or_default();
+        // Checked before the password, and the same for unknown and known usernames.
+        if let Some(wait) = limits
+            .login_by_username
+            .retry_after(&login)
+            .or_else(|| limits.login_by_address.retry_after(&address))
+        {
+            return Err(ApiError::too_many(
+                "Too many failed login attempts, retry later",
+                wait,
+            ));
+        }
+        let attempt = self
             .state
             .services
             .auth
             .login(LoginCommand {
-                login,
+                login: login.clone(),
                 password,
                 device_info: user_agent(request),
                 ip_address: client_ip(request),
             })
-            .await?;
+            .await;
+        let outcome = match attempt {
+            Ok(outcome) => {
+                limits.login_by_username.clear(&login);
+                outcome
+            }
+            Err(error @ LoginError::InvalidCredentials) => {
+                limits.login_by_username.record(&login);
+                limits.login_by_address.record(&address);
+                return Err(error.into());
+            }
+            Err(error) => return Err(error.into()),
+        };
         let access = self
             .state
             .tokens
@@ -128,7 +164,18 @@ impl AuthApi {
     /// session. Each refresh token works once; one presented again later than 10 seconds
     /// after its use ends the whole session.
     #[oai(path = "/refresh", method = "post", operation_id = "refresh_token")]
-    async fn refresh(&self, body: JsonBody<RefreshRequest>) -> Result<Json<Token>, ApiError> {
+    async fn refresh(
+        &self,
+        request: &Request,
+        body: JsonBody<RefreshRequest>,
+    ) -> Result<Json<Token>, ApiError> {
+        let address = client_ip(request).unwrap_or_default();
+        if let Some(wait) = self.state.limits.refresh_by_address.hit(&address) {
+            return Err(ApiError::too_many(
+                "Too many refreshes from this address, retry later",
+                wait,
+            ));
+        }
         let outcome = self
             .state
             .services

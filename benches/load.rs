@@ -1,0 +1,771 @@
+//! The load benchmark: starts the real server on each storage adapter, seeds data, and
+//! measures requests per second, latency percentiles, errors and the server's memory.
+//!
+//! `cargo bench --bench load` runs the full benchmark on the release binary (10 s per
+//! scenario, 1,000,000 messages). Under `cargo test` it runs a short smoke mode on the debug
+//! binary that fails only on errors or non-2xx answers, never on speed.
+//! `BENCH_ADAPTERS=memory,sqlite,postgres` picks adapters; results also go to
+//! `target/bench/load.json`.
+
+#[path = "../tests/postgres_support/mod.rs"]
+mod postgres_support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ai_message_bcrypt::BcryptHasher;
+use ai_message_core::Password;
+use ai_message_core::ports::PasswordHasher;
+use chrono::{TimeZone, Utc};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+const SECRET: &str = "benchmark-signing-key";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Adapter {
+    Memory,
+    Sqlite,
+    Postgres,
+}
+
+impl Adapter {
+    fn name(self) -> &'static str {
+        match self {
+            Adapter::Memory => "memory",
+            Adapter::Sqlite => "sqlite",
+            Adapter::Postgres => "postgres",
+        }
+    }
+}
+
+struct Options {
+    full: bool,
+    duration: Duration,
+    warmup: Duration,
+    connections: usize,
+    small_messages: u64,
+    large_messages: u64,
+    conversations: usize,
+    binary: PathBuf,
+    adapters: Vec<Adapter>,
+}
+
+fn options() -> Options {
+    // cargo passes `--bench` to bench targets only under `cargo bench`.
+    let full = std::env::args().any(|arg| arg == "--bench");
+    let adapters = std::env::var("BENCH_ADAPTERS")
+        .unwrap_or_else(|_| "memory,sqlite,postgres".into())
+        .split(',')
+        .filter_map(|name| match name.trim() {
+            "memory" => Some(Adapter::Memory),
+            "sqlite" => Some(Adapter::Sqlite),
+            "postgres" => Some(Adapter::Postgres),
+            _ => None,
+        })
+        .collect();
+    let binary = server_binary(full);
+    if full {
+        Options {
+            full,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(2),
+            connections: 32,
+            small_messages: 1_000,
+            large_messages: 1_000_000,
+            conversations: 1_000,
+            binary,
+            adapters,
+        }
+    } else {
+        Options {
+            full,
+            duration: Duration::from_millis(700),
+            warmup: Duration::from_millis(200),
+            connections: 4,
+            small_messages: 100,
+            large_messages: 2_000,
+            conversations: 20,
+            binary,
+            adapters,
+        }
+    }
+}
+
+/// The release binary for the full run (built here if needed), the debug one for the smoke.
+fn server_binary(full: bool) -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    if full {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "ai-message-cli",
+                "--bin",
+                "ai-message",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "the release server builds");
+        target.join("release").join("ai-message")
+    } else {
+        let binary = target.join("debug").join("ai-message");
+        assert!(
+            binary.is_file(),
+            "{} is missing: cargo test builds it with the workspace",
+            binary.display()
+        );
+        binary
+    }
+}
+
+/// A running server process.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(binary: &Path, database_url: &str, bcrypt_cost: u32) -> Self {
+        let mut child = Command::new(binary)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", database_url)
+            .env("PORT", "0")
+            .env("SECRET_KEY", SECRET)
+            .env("BCRYPT_COST", bcrypt_cost.to_string())
+            // The benchmark registers and logs in from one address on purpose.
+            .env("REGISTER_MAX_PER_HOUR", "0")
+            .env("LOGIN_MAX_FAILURES_PER_ADDRESS", "0")
+            .env("RUST_LOG", "warn,ai_message_cli=info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the server starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("the server announces where it listens")
+                .unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        Self { child, base }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Resident memory of a process in MiB (Linux `/proc`).
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+#[derive(Debug, Clone)]
+struct Row {
+    adapter: &'static str,
+    scenario: String,
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    requests: u64,
+    errors: u64,
+    peak_rss_mib: f64,
+    note: String,
+}
+
+impl Row {
+    fn json(&self) -> Value {
+        json!({
+            "adapter": self.adapter,
+            "scenario": self.scenario,
+            "requests_per_second": self.requests_per_second,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "requests": self.requests,
+            "errors": self.errors,
+            "peak_rss_mib": self.peak_rss_mib,
+            "note": self.note,
+        })
+    }
+}
+
+type RequestFactory = Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>;
+
+struct LoadResult {
+    requests: u64,
+    errors: u64,
+    elapsed: Duration,
+    histogram: Histogram<u64>,
+    peak_rss_mib: f64,
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()
+}
+
+/// Runs `connections` closed loops of requests for `duration` after `warmup`, while sampling
+/// the server's memory.
+async fn load(
+    client: &reqwest::Client,
+    pid: u32,
+    connections: usize,
+    warmup: Duration,
+    duration: Duration,
+    request: RequestFactory,
+) -> LoadResult {
+    let started = Instant::now();
+    let measuring_from = started + warmup;
+    let until = measuring_from + duration;
+    let errors = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        tokio::spawn(async move {
+            let mut peak: f64 = 0.0;
+            while sampling.load(Ordering::Relaxed) {
+                peak = peak.max(rss_mib(pid));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            peak.max(rss_mib(pid))
+        })
+    };
+    let mut workers = Vec::new();
+    for _ in 0..connections {
+        let client = client.clone();
+        let request = request.clone();
+        let errors = errors.clone();
+        workers.push(tokio::spawn(async move {
+            let mut histogram = histogram();
+            let mut requests = 0u64;
+            loop {
+                let sent = Instant::now();
+                if sent >= until {
+                    break;
+                }
+                let ok = match request(&client).send().await {
+                    Ok(response) => {
+                        let ok = response.status().is_success();
+                        let _ = response.bytes().await;
+                        ok
+                    }
+                    Err(_) => false,
+                };
+                if sent >= measuring_from {
+                    requests += 1;
+                    let micros = sent.elapsed().as_micros() as u64;
+                    histogram.saturating_record(micros.max(1));
+                    if !ok {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                } else if !ok {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            (requests, histogram)
+        }));
+    }
+    let mut total = histogram();
+    let mut requests = 0;
+    for worker in workers {
+        let (count, histogram) = worker.await.unwrap();
+        requests += count;
+        total.add(histogram).unwrap();
+    }
+    sampling.store(false, Ordering::Relaxed);
+    LoadResult {
+        requests,
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: duration,
+        histogram: total,
+        peak_rss_mib: sampler.await.unwrap(),
+    }
+}
+
+fn row(adapter: Adapter, scenario: &str, result: &LoadResult, note: impl Into<String>) -> Row {
+    let ms = |q: f64| result.histogram.value_at_quantile(q) as f64 / 1000.0;
+    Row {
+        adapter: adapter.name(),
+        scenario: scenario.to_string(),
+        requests_per_second: result.requests as f64 / result.elapsed.as_secs_f64(),
+        p50_ms: ms(0.50),
+        p99_ms: ms(0.99),
+        requests: result.requests,
+        errors: result.errors,
+        peak_rss_mib: result.peak_rss_mib,
+        note: note.into(),
+    }
+}
+
+async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
+    let mut request = client.post(url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "seeding failed with {status}: {body}");
+    body
+}
+
+struct Account {
+    id: i64,
+    token: String,
+}
+
+async fn account(client: &reqwest::Client, server: &Server, name: &str) -> Account {
+    let password = format!("{name}-password");
+    let user = post(
+        client,
+        server.url("/auth/register"),
+        None,
+        json!({"username": name, "email": format!("{name}@example.com"), "password": password}),
+    )
+    .await;
+    login(client, server, name, user["id"].as_i64().unwrap()).await
+}
+
+async fn login(client: &reqwest::Client, server: &Server, name: &str, id: i64) -> Account {
+    let session = post(
+        client,
+        server.url("/auth/login"),
+        None,
+        json!({"username": name, "password": format!("{name}-password")}),
+    )
+    .await;
+    Account {
+        id,
+        token: session["access_token"].as_str().unwrap().to_string(),
+    }
+}
+
+/// Sends `count` messages from `from` to `to`, 16 at a time.
+async fn send_many(client: &reqwest::Client, server: &Server, from: &Account, to: i64, count: u64) {
+    let url = server.url("/messages");
+    let mut pending = Vec::new();
+    for i in 0..count {
+        let client = client.clone();
+        let url = url.clone();
+        let token = from.token.clone();
+        pending.push(tokio::spawn(async move {
+            post(
+                &client,
+                url,
+                Some(&token),
+                json!({"recipient_id": to, "content": format!("m{i}")}),
+            )
+            .await;
+        }));
+        if pending.len() == 16 {
+            for task in pending.drain(..) {
+                task.await.unwrap();
+            }
+        }
+    }
+    for task in pending {
+        task.await.unwrap();
+    }
+}
+
+/// A fresh database for one adapter; dropped (and removed) at the end.
+enum Database {
+    Memory,
+    Sqlite(tempfile::TempDir),
+    Postgres(postgres_support::ScratchDatabase),
+}
+
+impl Database {
+    async fn create(adapter: Adapter) -> Self {
+        match adapter {
+            Adapter::Memory => Database::Memory,
+            Adapter::Sqlite => Database::Sqlite(tempfile::tempdir().unwrap()),
+            Adapter::Postgres => {
+                Database::Postgres(postgres_support::ScratchDatabase::create().await)
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Database::Memory => "memory://".into(),
+            Database::Sqlite(dir) => format!("sqlite:///{}", dir.path().join("bench.db").display()),
+            Database::Postgres(db) => db.url.clone(),
+        }
+    }
+
+    /// Adds messages straight through the storage adapter (not over HTTP).
+    async fn seed(&self, sender: i64, recipient: i64, count: u64) -> bool {
+        let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+        match self {
+            Database::Memory => false,
+            Database::Sqlite(dir) => {
+                let location = ai_message_sqlite::Location::File(dir.path().join("bench.db"));
+                let store = ai_message_sqlite::SqliteStore::open(&location)
+                    .await
+                    .unwrap();
+                store
+                    .seed_messages(sender, recipient, "seed", count, start)
+                    .await
+                    .unwrap();
+                true
+            }
+            Database::Postgres(db) => {
+                let url = ai_message_postgres::PostgresUrl::parse(&db.url).unwrap();
+                let store = ai_message_postgres::PostgresStore::open(&url, 2)
+                    .await
+                    .unwrap();
+                store
+                    .seed_messages(sender, recipient, "seed", count, start)
+                    .await
+                    .unwrap();
+                true
+            }
+        }
+    }
+}
+
+/// Seconds per cost-12 bcrypt hash, measured here, and the login bound it implies.
+async fn bcrypt_bound() -> (f64, f64) {
+    let hasher = BcryptHasher::new(12, 1).unwrap();
+    let password = Password::parse("measure-me-please").unwrap();
+    let rounds = 3;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        hasher.hash(&password).await.unwrap();
+    }
+    let per_hash = started.elapsed().as_secs_f64() / rounds as f64;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    (per_hash, cores / per_hash)
+}
+
+struct AdapterReport {
+    rows: Vec<Row>,
+    idle_rss_mib: f64,
+}
+
+async fn bench_adapter(options: &Options, adapter: Adapter, login_bound: f64) -> AdapterReport {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.connections * 2)
+        .build()
+        .unwrap();
+    let database = Database::create(adapter).await;
+    let url = database.url();
+    let mut rows = Vec::new();
+    let server = Server::start(&options.binary, &url, 4);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle_rss_mib = rss_mib(server.pid());
+    let run = |server: &Server, request: RequestFactory, connections: usize| {
+        load(
+            &client,
+            server.pid(),
+            connections,
+            options.warmup,
+            options.duration,
+            request,
+        )
+    };
+
+    let health_url = server.url("/health");
+    let result = run(
+        &server,
+        Arc::new(move |c: &reqwest::Client| c.get(&health_url)),
+        options.connections,
+    )
+    .await;
+    rows.push(row(adapter, "GET /health", &result, "the ceiling"));
+
+    let reader = account(&client, &server, "reader").await;
+    let sender = account(&client, &server, "sender").await;
+    send_many(&client, &server, &sender, reader.id, options.small_messages).await;
+    let received_url = server.url("/messages/received?limit=20");
+    let token = reader.token.clone();
+    let read = move |c: &reqwest::Client| c.get(&received_url).bearer_auth(&token);
+    let result = run(&server, Arc::new(read.clone()), options.connections).await;
+    rows.push(row(
+        adapter,
+        &format!("read, {} messages", options.small_messages),
+        &result,
+        "GET /messages/received?limit=20",
+    ));
+
+    let talker = account(&client, &server, "talker").await;
+    for i in 0..options.conversations {
+        let partner = account(&client, &server, &format!("partner{i}")).await;
+        send_many(&client, &server, &talker, partner.id, 1).await;
+    }
+    let conversations_url = server.url("/auth/conversations");
+    let token = talker.token.clone();
+    let result = run(
+        &server,
+        Arc::new(move |c: &reqwest::Client| c.get(&conversations_url).bearer_auth(&token)),
+        options.connections,
+    )
+    .await;
+    rows.push(row(
+        adapter,
+        &format!("conversations, {}", options.conversations),
+        &result,
+        "GET /auth/conversations",
+    ));
+
+    let send_url = server.url("/messages");
+    let token = sender.token.clone();
+    let recipient = talker.id;
+    let result = run(
+        &server,
+        Arc::new(move |c: &reqwest::Client| {
+            c.post(&send_url)
+                .bearer_auth(&token)
+                .json(&json!({"recipient_id": recipient, "content": "benchmark message"}))
+        }),
+        options.connections,
+    )
+    .await;
+    rows.push(row(adapter, "POST /messages", &result, ""));
+
+    // The large table: seeded straight through the adapter while the server is down.
+    let server = if adapter == Adapter::Memory {
+        rows.push(Row {
+            adapter: adapter.name(),
+            scenario: format!("read, {} messages", options.large_messages),
+            requests_per_second: 0.0,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            requests: 0,
+            errors: 0,
+            peak_rss_mib: 0.0,
+            note: "n/a: memory:// lives inside the server process and cannot be seeded \
+                   from outside"
+                .into(),
+        });
+        server
+    } else {
+        server.stop();
+        let extra = options.large_messages - options.small_messages;
+        let seeded = Instant::now();
+        assert!(database.seed(sender.id, reader.id, extra).await);
+        let seed_seconds = seeded.elapsed().as_secs_f64();
+        let server = Server::start(&options.binary, &url, 4);
+        let received_url = server.url("/messages/received?limit=20");
+        let token = reader.token.clone();
+        let result = run(
+            &server,
+            Arc::new(move |c: &reqwest::Client| c.get(&received_url).bearer_auth(&token)),
+            options.connections,
+        )
+        .await;
+        rows.push(row(
+            adapter,
+            &format!("read, {} messages", options.large_messages),
+            &result,
+            format!("seeded through the adapter in {seed_seconds:.1} s"),
+        ));
+        server
+    };
+    server.stop();
+
+    // Logins at cost 12, with a liveness probe beside them.
+    let server = Server::start(&options.binary, &url, 12);
+    let hasher = account(&client, &server, "hasher12").await;
+    let _ = hasher.id;
+    let login_url = server.url("/auth/login");
+    let probe_url = server.url("/health");
+    let probing = Arc::new(AtomicBool::new(true));
+    let probe = {
+        let client = client.clone();
+        let probing = probing.clone();
+        let warmup = options.warmup;
+        tokio::spawn(async move {
+            let mut histogram = histogram();
+            let mut errors = 0u64;
+            tokio::time::sleep(warmup).await;
+            while probing.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                match client.get(&probe_url).send().await {
+                    Ok(response) if response.status().is_success() => {}
+                    _ => errors += 1,
+                }
+                histogram.saturating_record(sent.elapsed().as_micros() as u64);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (histogram, errors)
+        })
+    };
+    let result = run(
+        &server,
+        Arc::new(move |c: &reqwest::Client| {
+            c.post(&login_url)
+                .json(&json!({"username": "hasher12", "password": "hasher12-password"}))
+        }),
+        4,
+    )
+    .await;
+    probing.store(false, Ordering::Relaxed);
+    let (probe_histogram, probe_errors) = probe.await.unwrap();
+    let login_row = row(
+        adapter,
+        "POST /auth/login, cost 12",
+        &result,
+        format!(
+            "{:.0}% of the bcrypt bound ({login_bound:.2}/s)",
+            100.0 * result.requests as f64 / result.elapsed.as_secs_f64() / login_bound
+        ),
+    );
+    rows.push(login_row);
+    rows.push(Row {
+        adapter: adapter.name(),
+        scenario: "GET /health beside logins".into(),
+        requests_per_second: probe_histogram.len() as f64 / options.duration.as_secs_f64(),
+        p50_ms: probe_histogram.value_at_quantile(0.5) as f64 / 1000.0,
+        p99_ms: probe_histogram.value_at_quantile(0.99) as f64 / 1000.0,
+        requests: probe_histogram.len(),
+        errors: probe_errors,
+        peak_rss_mib: result.peak_rss_mib,
+        note: "one probe every 20 ms".into(),
+    });
+    server.stop();
+    drop(database);
+    AdapterReport { rows, idle_rss_mib }
+}
+
+fn find<'a>(rows: &'a [Row], adapter: &str, prefix: &str) -> Option<&'a Row> {
+    rows.iter()
+        .find(|r| r.adapter == adapter && r.scenario.starts_with(prefix))
+}
+
+fn main() {
+    let options = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (per_hash, bound) = runtime.block_on(bcrypt_bound());
+    println!(
+        "bench: {} mode; cost-12 bcrypt hash {:.0} ms here, so the login bound is {bound:.2}/s",
+        if options.full { "full" } else { "smoke" },
+        per_hash * 1000.0
+    );
+    let mut rows = Vec::new();
+    let mut idle = Vec::new();
+    for adapter in &options.adapters {
+        let report = runtime.block_on(bench_adapter(&options, *adapter, bound));
+        idle.push((adapter.name(), report.idle_rss_mib));
+        rows.extend(report.rows);
+    }
+
+    println!(
+        "\n| adapter | scenario | req/s | p50 ms | p99 ms | requests | errors | peak RSS MiB | note |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.1} | {} |",
+            r.adapter,
+            r.scenario,
+            r.requests_per_second,
+            r.p50_ms,
+            r.p99_ms,
+            r.requests,
+            r.errors,
+            r.peak_rss_mib,
+            r.note
+        );
+    }
+    println!("\nRatios (targets in BENCHMARKS.md):");
+    let mut ratios = Vec::new();
+    for (adapter, idle_rss) in &idle {
+        let health = find(&rows, adapter, "GET /health").map_or(0.0, |r| r.requests_per_second);
+        let small = format!("read, {} messages", options.small_messages);
+        let large = format!("read, {} messages", options.large_messages);
+        let read = find(&rows, adapter, &small);
+        let read_large = find(&rows, adapter, &large).filter(|r| r.requests > 0);
+        let send = find(&rows, adapter, "POST /messages");
+        let login = find(&rows, adapter, "POST /auth/login");
+        let probe = find(&rows, adapter, "GET /health beside");
+        let peak_read = read.map_or(0.0, |r| r.peak_rss_mib);
+        let line = json!({
+            "adapter": adapter,
+            "read_vs_health": read.map(|r| r.requests_per_second / health),
+            "send_vs_health": send.map(|r| r.requests_per_second / health),
+            "login_vs_bound": login.map(|r| r.requests_per_second / bound),
+            "probe_p99_ms": probe.map(|r| r.p99_ms),
+            "large_vs_small_read_p50": read_large.zip(read).map(|(l, s)| l.p50_ms / s.p50_ms),
+            "idle_rss_mib": idle_rss,
+            "read_peak_rss_mib": peak_read,
+        });
+        println!("  {line}");
+        ratios.push(line);
+    }
+    let errors: u64 = rows.iter().map(|r| r.errors).sum();
+    let report = json!({
+        "mode": if options.full { "full" } else { "smoke" },
+        "machine": {
+            "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "bcrypt_cost12_ms": per_hash * 1000.0,
+            "login_bound_per_second": bound,
+        },
+        "rows": rows.iter().map(Row::json).collect::<Vec<_>>(),
+        "ratios": ratios,
+    });
+    let out = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("bench");
+    let _ = std::fs::create_dir_all(&out);
+    let file = out.join(if options.full {
+        "load.json"
+    } else {
+        "load-smoke.json"
+    });
+    std::fs::write(&file, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    println!("\nwrote {}", file.display());
+    if errors > 0 {
+        eprintln!("bench: {errors} requests failed or answered non-2xx");
+        std::process::exit(1);
+    }
+}

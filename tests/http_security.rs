@@ -1,0 +1,407 @@
+//! Abuse limits and hostile input, end to end through the HTTP application (in-memory
+//! storage: these behaviours do not depend on the adapter).
+
+mod http_api;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ai_message_bcrypt::BcryptHasher;
+use ai_message_core::system::{OsSecretSource, SystemClock};
+use ai_message_core::usecases::{Ports, Services, Settings};
+use ai_message_http::limits::{LimitSettings, Limits, Quota};
+use ai_message_http::{AccessTokens, AppState, CorsOrigins};
+use ai_message_memory::MemoryStore;
+use chrono::TimeDelta;
+use http_api::harness::{SECRET, TestServer};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use poem::{Endpoint, EndpointExt};
+use serde_json::json;
+
+fn server() -> TestServer {
+    TestServer::new(MemoryStore::storage())
+}
+
+fn limits(change: impl FnOnce(&mut LimitSettings)) -> LimitSettings {
+    let mut settings = LimitSettings::without_rate_limits();
+    change(&mut settings);
+    settings
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_username_alike_for_unknown_users() {
+    let server = server().with_limits(limits(|l| {
+        l.login_failures_per_username = Quota::new(3, MINUTE);
+    }));
+    server.register("alice").await;
+    for name in ["alice", "ghost"] {
+        for _ in 0..3 {
+            server
+                .login_as(name, "wrong-password")
+                .await
+                .assert_error(401, "Incorrect username or password");
+        }
+        let throttled = server.login_as(name, "alice-password").await;
+        throttled.assert_error(429, "Too many failed login attempts, retry later");
+        let wait: u64 = throttled.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+    }
+    // Other accounts are not affected.
+    server.register("bob").await;
+    server
+        .login_as("bob", "bob-password")
+        .await
+        .assert_status(200);
+}
+
+#[tokio::test]
+async fn a_successful_login_clears_the_username_failures() {
+    let server = server().with_limits(limits(|l| {
+        l.login_failures_per_username = Quota::new(3, MINUTE);
+    }));
+    server.register("alice").await;
+    for _ in 0..2 {
+        server
+            .login_as("alice", "wrong-password")
+            .await
+            .assert_status(401);
+    }
+    server
+        .login_as("alice", "alice-password")
+        .await
+        .assert_status(200);
+    for _ in 0..2 {
+        server
+            .login_as("alice", "wrong-password")
+            .await
+            .assert_status(401);
+    }
+    server
+        .login_as("alice", "alice-password")
+        .await
+        .assert_status(200);
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_client_address() {
+    let server = server().with_limits(limits(|l| {
+        l.login_failures_per_address = Quota::new(4, MINUTE);
+    }));
+    for i in 0..4 {
+        server
+            .login_as(&format!("user{i}"), "wrong-password")
+            .await
+            .assert_status(401);
+    }
+    server
+        .login_as("someone-else", "whatever-pw")
+        .await
+        .assert_error(429, "Too many failed login attempts, retry later");
+}
+
+#[tokio::test]
+async fn refresh_and_register_are_rate_limited_per_client_address() {
+    let server = server().with_limits(limits(|l| {
+        l.refresh_per_address = Quota::new(2, MINUTE);
+        l.register_per_address = Quota::new(3, MINUTE);
+    }));
+    server.register("a").await;
+    server.register("b").await;
+    server.register("c").await;
+    let over = server
+        .post(
+            "/auth/register",
+            None,
+            json!({"username": "d", "email": "d@example.com", "password": "d-password"}),
+        )
+        .await;
+    over.assert_error(429, "Too many registrations from this address, retry later");
+    assert!(over.header("retry-after").is_some());
+
+    let alice = server.login("a").await;
+    let first = server
+        .post(
+            "/auth/refresh",
+            None,
+            json!({"refresh_token": alice.refresh}),
+        )
+        .await;
+    let next = first.assert_status(200)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server
+        .post("/auth/refresh", None, json!({"refresh_token": next}))
+        .await
+        .assert_status(200);
+    server
+        .post("/auth/refresh", None, json!({"refresh_token": "anything"}))
+        .await
+        .assert_error(429, "Too many refreshes from this address, retry later");
+}
+
+#[tokio::test]
+async fn request_bodies_are_capped() {
+    let server = server().with_limits(limits(|l| l.max_body_bytes = 2048));
+    let big = json!({
+        "username": "alice",
+        "email": "alice@example.com",
+        "password": "alice-password",
+        "full_name": "x".repeat(3000)
+    });
+    server
+        .post("/auth/register", None, big)
+        .await
+        .assert_error(413, "body: larger than the limit of 2048 bytes");
+    server.register("alice").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_hashing_queue_answers_503_with_retry_after() {
+    // One hash at a time and none waiting, at a cost slow enough to overlap.
+    let hasher = BcryptHasher::with_queue(12, 1, 0).unwrap();
+    let ports = Ports::new(
+        MemoryStore::storage(),
+        Arc::new(hasher),
+        Arc::new(SystemClock),
+        Arc::new(OsSecretSource),
+    );
+    let state = AppState {
+        services: Services::new(ports, Settings::default()),
+        tokens: AccessTokens::new(SECRET, TimeDelta::minutes(5)),
+        limits: Arc::new(Limits::new(LimitSettings::without_rate_limits())),
+    };
+    let app = Arc::new(ai_message_http::app(state, &CorsOrigins::Any).boxed());
+    let mut logins = Vec::new();
+    for _ in 0..3 {
+        let app = app.clone();
+        logins.push(tokio::spawn(async move {
+            let request = poem::Request::builder()
+                .method(poem::http::Method::POST)
+                .uri("/auth/login".parse().unwrap())
+                .content_type("application/json")
+                .body(r#"{"username":"nobody","password":"whatever-pw"}"#);
+            let response = app.get_response(request).await;
+            let retry = response.headers().get("retry-after").is_some();
+            (response.status().as_u16(), retry)
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for login in logins {
+        outcomes.push(login.await.unwrap());
+    }
+    assert!(outcomes.contains(&(401, true)) || outcomes.contains(&(401, false)));
+    assert!(outcomes.contains(&(503, true)), "{outcomes:?}");
+}
+
+fn forge(header: Header, claims: serde_json::Value, key: &[u8]) -> String {
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(key)).unwrap()
+}
+
+#[tokio::test]
+async fn forged_and_foreign_tokens_are_refused() {
+    let server = server();
+    let alice = server.user("alice").await;
+    // A genuine token to learn the session id from.
+    let genuine = alice.access.split('.').nth(1).unwrap();
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&engine.decode(genuine).unwrap()).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let with = |changes: serde_json::Value| {
+        let mut c = claims.clone();
+        for (k, v) in changes.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let alg_none = format!(
+        "{}.{}.",
+        engine.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        engine.encode(claims.to_string())
+    );
+    let rs256_header = format!(
+        "{}.{}.{}",
+        engine.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
+        engine.encode(claims.to_string()),
+        engine.encode(b"not-a-signature")
+    );
+    let tokens = [
+        ("alg none", alg_none),
+        ("RS256 header", rs256_header),
+        (
+            "HS512",
+            forge(Header::new(Algorithm::HS512), claims.clone(), SECRET),
+        ),
+        (
+            "another key",
+            forge(Header::default(), claims.clone(), b"another-key"),
+        ),
+        (
+            "expired",
+            forge(
+                Header::default(),
+                with(json!({"exp": now - 10, "iat": now - 100, "nbf": now - 100})),
+                SECRET,
+            ),
+        ),
+        (
+            "not yet valid",
+            forge(
+                Header::default(),
+                with(json!({"nbf": now + 600, "iat": now + 600})),
+                SECRET,
+            ),
+        ),
+        (
+            "refresh type",
+            forge(Header::default(), with(json!({"type": "refresh"})), SECRET),
+        ),
+        (
+            "another user's id",
+            forge(Header::default(), with(json!({"sub": "999"})), SECRET),
+        ),
+    ];
+    for (what, token) in tokens {
+        let response = server.get("/auth/me", Some(&token)).await;
+        assert_eq!(
+            (response.status.as_u16(), response.detail()),
+            (401, "Could not validate credentials"),
+            "{what}"
+        );
+    }
+    // The same claims, properly signed, work: the refusals above are about the forgery.
+    let honest = forge(Header::default(), claims.clone(), SECRET);
+    server
+        .get("/auth/me", Some(&honest))
+        .await
+        .assert_status(200);
+}
+
+#[tokio::test]
+async fn injection_strings_are_stored_and_returned_verbatim() {
+    let server = server();
+    let root = server.superuser("root").await;
+    let nasty = [
+        "'; DROP TABLE users; --",
+        "\" OR \"1\"=\"1",
+        "Robert'); DELETE FROM messages WHERE ('1'='1",
+        "%' OR 1=1 --",
+        "$1; SELECT pg_sleep(10)",
+        "<script>alert(1)</script>",
+    ];
+    for (i, text) in nasty.iter().enumerate() {
+        let username = format!("{text}{i}");
+        let created = server
+            .post(
+                "/auth/register",
+                None,
+                json!({"username": username, "email": format!("o'brien{i}@example.com"),
+                       "password": "password-1", "full_name": text}),
+            )
+            .await;
+        let user = created.assert_status(201).clone();
+        assert_eq!(user["username"], username);
+        assert_eq!(user["full_name"], *text);
+        assert_eq!(user["email"], format!("o'brien{i}@example.com"));
+        let login = server.login_as(&username, "password-1").await;
+        let token = login.assert_status(200)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let me = server
+            .put("/auth/me", Some(&token), json!({"bio": text}))
+            .await;
+        assert_eq!(me.assert_status(200)["bio"], *text);
+        let sent = server
+            .post(
+                "/messages",
+                Some(&token),
+                json!({"recipient_id": root.id, "content": text, "conversation_id": text}),
+            )
+            .await;
+        let sent = sent.assert_status(201).clone();
+        assert_eq!(sent["content"], *text);
+        assert_eq!(sent["conversation_id"], *text);
+        let role = server
+            .post(
+                "/auth/roles",
+                Some(&root.access),
+                json!({"name": format!("{text}{i}"), "description": text}),
+            )
+            .await;
+        assert_eq!(role.assert_status(201)["description"], *text);
+    }
+    // Every row is still there: nothing was interpreted as SQL.
+    let users = server.get("/auth/users", Some(&root.access)).await;
+    assert_eq!(
+        users.assert_status(200).as_array().unwrap().len(),
+        nasty.len() + 1
+    );
+    let received = server.get("/messages/received", Some(&root.access)).await;
+    assert_eq!(
+        received.assert_status(200).as_array().unwrap().len(),
+        nasty.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_takes_as_long_for_an_unknown_user_as_for_a_wrong_password() {
+    // Cost 10, so one check is long enough to measure against scheduling noise.
+    let hasher = BcryptHasher::new(10, 2).unwrap();
+    let ports = Ports::new(
+        MemoryStore::storage(),
+        Arc::new(hasher),
+        Arc::new(SystemClock),
+        Arc::new(OsSecretSource),
+    );
+    let services = Services::new(ports, Settings::default());
+    services
+        .accounts
+        .register(ai_message_core::usecases::accounts::Registration {
+            username: ai_message_core::Username::parse("alice").unwrap(),
+            email: ai_message_core::Email::parse("alice@example.com").unwrap(),
+            password: ai_message_core::Password::parse("alice-password").unwrap(),
+            full_name: None,
+        })
+        .await
+        .unwrap();
+    let attempt = |login: &'static str| {
+        let services = services.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let result = services
+                .auth
+                .login(ai_message_core::usecases::auth::LoginRequest {
+                    login: login.into(),
+                    password: "wrong-password".into(),
+                    device_info: None,
+                    ip_address: None,
+                })
+                .await;
+            assert!(result.is_err());
+            started.elapsed().as_secs_f64()
+        }
+    };
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    // Interleaved, so machine load hits both sides alike.
+    for _ in 0..7 {
+        known.push(attempt("alice").await);
+        unknown.push(attempt("nobody-here").await);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let (known, unknown) = (median(&mut known), median(&mut unknown));
+    let ratio = unknown / known;
+    // Without the dummy hash an unknown user answers in microseconds: a ratio near 0.
+    assert!(
+        (0.6..=1.6).contains(&ratio),
+        "unknown {unknown:.4}s vs wrong password {known:.4}s (ratio {ratio:.2})"
+    );
+}
