@@ -66,10 +66,16 @@ pub async fn unknown_routes_and_methods_answer_json(server: TestServer) {
         .get("/nowhere", None)
         .await
         .assert_error(404, "Not Found");
-    server
+    let patch = server
         .send(Method::PATCH, "/health", None, Body::Empty, &[])
-        .await
-        .assert_error(405, "Method Not Allowed");
+        .await;
+    patch.assert_error(405, "Method Not Allowed");
+    assert_eq!(patch.header("allow"), Some("GET"));
+    let trace = server
+        .send(Method::TRACE, "/messages/7", None, Body::Empty, &[])
+        .await;
+    trace.assert_error(405, "Method Not Allowed");
+    assert_eq!(trace.header("allow"), Some("GET, PUT, DELETE"));
 }
 
 pub async fn register_returns_the_user_without_secrets(server: TestServer) {
@@ -188,6 +194,15 @@ pub async fn register_validates_every_field(server: TestServer) {
         .post_raw("/auth/register", None, "application/json", "")
         .await;
     empty.assert_error(422, "body: field required");
+    let array = server
+        .post_raw(
+            "/auth/register",
+            None,
+            "application/json",
+            r#"["a", "a@example.com", "password1"]"#,
+        )
+        .await;
+    array.assert_error(422, "body: must be a JSON object");
 }
 
 pub async fn password_limit_is_72_bytes(server: TestServer) {

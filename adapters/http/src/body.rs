@@ -82,12 +82,19 @@ impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
         } else {
             &bytes
         };
-        let mut deserializer = serde_json::Deserializer::from_slice(text);
-        let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let document: serde_json::Value = serde_json::from_slice(text).map_err(|error| {
+            let reason = clean_reason(&error.to_string());
+            ApiError::unprocessable(format!("body: invalid JSON: {reason}")).into_poem_error()
+        })?;
+        // Every request body of the API is an object. serde would also build a struct from
+        // an array of its fields in order, which the schema does not allow.
+        let absent_optional = document.is_null() && !T::IS_REQUIRED;
+        if !document.is_object() && !absent_optional {
+            return Err(ApiError::unprocessable("body: must be a JSON object").into_poem_error());
+        }
+        let value: T = serde_path_to_error::deserialize(document).map_err(|error| {
             let reason = clean_reason(&error.inner().to_string());
-            let detail = if error.inner().is_syntax() || error.inner().is_eof() {
-                format!("body: invalid JSON: {reason}")
-            } else if let Some(missing) = missing_field(&reason) {
+            let detail = if let Some(missing) = missing_field(&reason) {
                 // serde reports a missing field at its parent object; name the field itself.
                 match field_path(&error).as_str() {
                     "body" => format!("{missing}: field required"),
@@ -97,10 +104,6 @@ impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
                 format!("{}: {reason}", field_path(&error))
             };
             ApiError::unprocessable(detail).into_poem_error()
-        })?;
-        deserializer.end().map_err(|error| {
-            let reason = clean_reason(&error.to_string());
-            ApiError::unprocessable(format!("body: invalid JSON: {reason}")).into_poem_error()
         })?;
         Ok(Self(value))
     }

@@ -11,6 +11,7 @@ mod routes;
 pub mod time;
 pub mod tokens;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use ai_message_core::usecases::Services;
@@ -105,6 +106,7 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
             cors.allow_origin(origin.as_str())
         }),
     };
+    let allowed = Arc::new(AllowedMethods::from_document(&corrected));
     let max_body = state.limits.settings.max_body_bytes;
     let body_timeout = state.limits.settings.body_read_timeout;
     Route::new()
@@ -114,12 +116,82 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
         .at("/openapi.json", fixed("application/json", corrected))
         .data(state)
         .catch_all_error(errors::render_framework_error)
+        .around(move |endpoint, request| {
+            let allowed = allowed.clone();
+            async move { allowed.add_allow_header(endpoint, request).await }
+        })
         .with(cors)
         .around(move |endpoint, request| {
             limits::limit_body(endpoint, request, max_body, body_timeout)
         })
         .around(log_request)
         .map_to_response()
+}
+
+/// The methods each path of the document serves, for the `Allow` header that RFC 9110
+/// requires on a 405.
+struct AllowedMethods {
+    /// (path segments, with `None` for a parameter; methods, upper case)
+    paths: Vec<(Vec<Option<String>>, Vec<String>)>,
+}
+
+impl AllowedMethods {
+    fn from_document(document: &str) -> Self {
+        let parsed: serde_json::Value = serde_json::from_str(document).unwrap_or_default();
+        let mut paths = Vec::new();
+        if let Some(entries) = parsed["paths"].as_object() {
+            for (path, operations) in entries {
+                let segments = path
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| (!s.starts_with('{')).then(|| s.to_string()))
+                    .collect();
+                let mut methods: Vec<String> = operations
+                    .as_object()
+                    .map(|ops| ops.keys().map(|m| m.to_ascii_uppercase()).collect())
+                    .unwrap_or_default();
+                const ORDER: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+                methods.sort_by_key(|m| ORDER.iter().position(|o| o == m).unwrap_or(ORDER.len()));
+                paths.push((segments, methods));
+            }
+        }
+        Self { paths }
+    }
+
+    /// The methods of the most specific path matching `path` (literal segments win, as
+    /// they do in routing).
+    fn methods_for(&self, path: &str) -> Option<String> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.paths
+            .iter()
+            .filter(|(pattern, _)| {
+                pattern.len() == segments.len()
+                    && pattern
+                        .iter()
+                        .zip(&segments)
+                        .all(|(p, s)| p.as_deref().is_none_or(|literal| literal == *s))
+            })
+            .max_by_key(|(pattern, _)| pattern.iter().filter(|p| p.is_some()).count())
+            .map(|(_, methods)| methods.join(", "))
+    }
+
+    async fn add_allow_header<E: Endpoint>(
+        &self,
+        endpoint: Arc<E>,
+        request: Request,
+    ) -> poem::Result<Response> {
+        let path = request.uri().path().to_string();
+        let mut response = endpoint.call(request).await?.into_response();
+        if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+            && let Some(methods) = self.methods_for(&path)
+            && let Ok(value) = poem::http::HeaderValue::from_str(&methods)
+        {
+            response
+                .headers_mut()
+                .insert(poem::http::header::ALLOW, value);
+        }
+        Ok(response)
+    }
 }
 
 /// One line per request: method, path, status, latency. Never the query, headers or body,
