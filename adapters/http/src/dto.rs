@@ -4,6 +4,7 @@
 use ai_message_core::usecases::conversations::Conversation;
 use ai_message_core::{Message, Role, Session, User};
 use poem_openapi::Object;
+use poem_openapi::types::Example;
 use serde::Deserialize;
 
 use crate::time::UtcTime;
@@ -212,6 +213,7 @@ pub struct Status {
 // ---- requests --------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Deserialize, Object)]
+#[oai(example)]
 pub struct RegisterRequest {
     /// 1 to 100 characters, no control characters.
     #[oai(validator(min_length = 1, max_length = 100))]
@@ -230,6 +232,7 @@ pub struct RegisterRequest {
 
 /// Log in with a username (or email) and password.
 #[derive(Debug, Clone, Deserialize, Object)]
+#[oai(example)]
 pub struct LoginRequest {
     /// The username, or the account's email.
     pub username: String,
@@ -253,11 +256,13 @@ pub struct LoginForm {
 }
 
 #[derive(Debug, Clone, Deserialize, Object)]
+#[oai(example)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Object)]
+#[oai(example)]
 pub struct LogoutRequest {
     /// Also put this refresh token (and its session) out of use.
     #[serde(default)]
@@ -266,6 +271,7 @@ pub struct LogoutRequest {
 
 /// Absent (or null) fields stay as they are.
 #[derive(Debug, Clone, Default, Deserialize, Object)]
+#[oai(example)]
 pub struct ProfileUpdateRequest {
     /// At most 255 characters.
     #[oai(validator(max_length = 255))]
@@ -278,6 +284,7 @@ pub struct ProfileUpdateRequest {
 }
 
 #[derive(Debug, Clone, Deserialize, Object)]
+#[oai(example)]
 pub struct PasswordChangeRequest {
     pub current_password: String,
     /// 8 to 72 bytes of UTF-8.
@@ -286,11 +293,13 @@ pub struct PasswordChangeRequest {
 }
 
 #[derive(Debug, Clone, Deserialize, Object)]
+#[oai(example)]
 pub struct SuperuserRequest {
     pub is_superuser: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Object)]
+#[oai(example)]
 pub struct RoleCreateRequest {
     /// 1 to 100 characters.
     #[oai(validator(min_length = 1, max_length = 100))]
@@ -302,12 +311,14 @@ pub struct RoleCreateRequest {
 }
 
 #[derive(Debug, Clone, Deserialize, Object)]
+#[oai(example)]
 pub struct RoleAssignRequest {
     /// The user's roles become exactly these.
     pub role_ids: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Object)]
+#[oai(example)]
 pub struct MessageCreateRequest {
     pub recipient_id: i64,
     /// 1 to 65,536 characters, not only whitespace.
@@ -323,6 +334,7 @@ pub struct MessageCreateRequest {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Object)]
+#[oai(example)]
 pub struct MessageUpdateRequest {
     /// 1 to 65,536 characters, not only whitespace; absent leaves the message unchanged.
     #[oai(validator(min_length = 1, max_length = 65536))]
@@ -331,9 +343,115 @@ pub struct MessageUpdateRequest {
 }
 
 #[derive(Debug, Clone, Deserialize, Object)]
+#[oai(example)]
 pub struct ConversationMessageRequest {
     pub recipient_id: i64,
     /// 1 to 65,536 characters, not only whitespace.
     #[oai(validator(min_length = 1, max_length = 65536))]
     pub content: String,
+}
+
+impl Example for RegisterRequest {
+    fn example() -> Self {
+        Self {
+            username: "alice".into(),
+            email: "alice@example.com".into(),
+            password: "correct horse battery".into(),
+            full_name: Some("Alice Liddell".into()),
+        }
+    }
+}
+
+impl Example for LoginRequest {
+    fn example() -> Self {
+        Self {
+            username: "alice".into(),
+            password: "correct horse battery".into(),
+        }
+    }
+}
+
+impl Example for RefreshRequest {
+    fn example() -> Self {
+        Self {
+            refresh_token: "Vh3pA0x0nqBhT5Wb1GvQ0m9yZ8tJ6rC2kL4sD7fE1aI".into(),
+        }
+    }
+}
+
+impl Example for LogoutRequest {
+    fn example() -> Self {
+        Self {
+            refresh_token: Some("Vh3pA0x0nqBhT5Wb1GvQ0m9yZ8tJ6rC2kL4sD7fE1aI".into()),
+        }
+    }
+}
+
+impl Example for ProfileUpdateRequest {
+    fn example() -> Self {
+        Self {
+            full_name: Some("Alice Liddell".into()),
+            bio: Some("Curious about rabbit holes.".into()),
+        }
+    }
+}
+
+impl Example for PasswordChangeRequest {
+    fn example() -> Self {
+        Self {
+            current_password: "correct horse battery".into(),
+            new_password: "staple battery horse".into(),
+        }
+    }
+}
+
+impl Example for SuperuserRequest {
+    fn example() -> Self {
+        Self { is_superuser: true }
+    }
+}
+
+impl Example for RoleCreateRequest {
+    fn example() -> Self {
+        Self {
+            name: "moderator".into(),
+            description: Some("Can review reported messages".into()),
+        }
+    }
+}
+
+impl Example for RoleAssignRequest {
+    fn example() -> Self {
+        Self {
+            role_ids: vec![1, 2],
+        }
+    }
+}
+
+impl Example for MessageCreateRequest {
+    fn example() -> Self {
+        Self {
+            recipient_id: 2,
+            content: "Hi Bob, lunch at noon?".into(),
+            conversation_id: None,
+            parent_id: None,
+        }
+    }
+}
+
+impl Example for MessageUpdateRequest {
+    fn example() -> Self {
+        Self {
+            content: Some("Hi Bob, lunch at one?".into()),
+        }
+    }
+}
+
+impl Example for ConversationMessageRequest {
+    fn example() -> Self {
+        Self {
+            recipient_id: 2,
+            content: "See you there.".into(),
+        }
+    }
 }

@@ -62,6 +62,8 @@ impl AdminApi {
     }
 
     /// Get a user
+    ///
+    /// One account by id.
     #[oai(path = "/users/:id", method = "get", operation_id = "get_user")]
     async fn get_user(
         &self,
@@ -127,6 +129,8 @@ impl AdminApi {
     }
 
     /// Enable a user
+    ///
+    /// The account can log in again; sessions ended by disabling stay ended.
     #[oai(
         path = "/users/:id/enable",
         method = "put",
@@ -174,6 +178,8 @@ impl AdminApi {
     }
 
     /// List roles
+    ///
+    /// Every role, by id.
     #[oai(path = "/roles", method = "get", operation_id = "list_roles")]
     async fn list_roles(&self, auth: Authenticated) -> Result<Json<Vec<RoleOut>>, ApiError> {
         Ok(roles_out(
@@ -182,6 +188,8 @@ impl AdminApi {
     }
 
     /// Create a role
+    ///
+    /// `name` must be unique (1 to 100 characters); `description` at most 255.
     #[oai(path = "/roles", method = "post", operation_id = "create_role")]
     async fn create_role(
         &self,
@@ -236,6 +244,8 @@ impl AdminApi {
     }
 
     /// A user's roles
+    ///
+    /// The roles assigned to one account, by id.
     #[oai(
         path = "/users/:id/roles",
         method = "get",

@@ -226,6 +226,8 @@ impl AuthApi {
     }
 
     /// My account
+    ///
+    /// The caller's own account, as of this request.
     #[oai(path = "/me", method = "get", operation_id = "get_me")]
     async fn me(&self, auth: Authenticated) -> Result<Json<UserOut>, ApiError> {
         Ok(Json(auth.0.user.into()))

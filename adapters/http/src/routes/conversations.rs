@@ -71,6 +71,8 @@ impl ConversationsApi {
     }
 
     /// Send into a conversation
+    ///
+    /// Sends a message with this `conversation_id`, with the checks of any send; 201.
     #[oai(
         path = "/:conversation_id/messages",
         method = "post",

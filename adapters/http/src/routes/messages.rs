@@ -86,6 +86,8 @@ impl MessagesApi {
     }
 
     /// Messages I sent
+    ///
+    /// The newest page of the caller's sent messages, in chronological order.
     #[oai(path = "/sent", method = "get", operation_id = "list_sent_messages")]
     async fn list_sent(
         &self,
@@ -101,6 +103,9 @@ impl MessagesApi {
     }
 
     /// Messages I received
+    ///
+    /// The newest page of the caller's received messages, in chronological order; with
+    /// `unread_only=true`, only those not yet read.
     #[oai(
         path = "/received",
         method = "get",
@@ -127,6 +132,8 @@ impl MessagesApi {
     }
 
     /// How many unread
+    ///
+    /// The number of messages the caller received and has not read.
     #[oai(
         path = "/unread/count",
         method = "get",
