@@ -13,6 +13,7 @@ use ai_message_http::limits::{LimitSettings, Limits, Quota};
 use ai_message_http::{AccessTokens, AppState, CorsOrigins};
 use ai_message_memory::MemoryStore;
 use chrono::TimeDelta;
+use futures_util::StreamExt;
 use http_api::harness::{SECRET, TestServer};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use poem::{Endpoint, EndpointExt};
@@ -404,4 +405,38 @@ async fn login_takes_as_long_for_an_unknown_user_as_for_a_wrong_password() {
         (0.6..=1.6).contains(&ratio),
         "unknown {unknown:.4}s vs wrong password {known:.4}s (ratio {ratio:.2})"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_is_cut_off_with_408() {
+    let mut settings = LimitSettings::without_rate_limits();
+    settings.body_read_timeout = Duration::from_millis(300);
+    let ports = Ports::new(
+        MemoryStore::storage(),
+        Arc::new(BcryptHasher::new(4, 1).unwrap()),
+        Arc::new(SystemClock),
+        Arc::new(OsSecretSource),
+    );
+    let state = AppState {
+        services: Services::new(ports, Settings::default()),
+        tokens: AccessTokens::new(SECRET, TimeDelta::minutes(5)),
+        limits: Arc::new(Limits::new(settings)),
+    };
+    let app = ai_message_http::app(state, &CorsOrigins::Any);
+    // The first bytes arrive, the rest never does.
+    let first = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"username\": \"slow"))
+    });
+    let stalled = first.chain(futures_util::stream::pending());
+    let request = poem::Request::builder()
+        .method(poem::http::Method::POST)
+        .uri("/auth/register".parse().unwrap())
+        .content_type("application/json")
+        .body(poem::Body::from_bytes_stream(stalled));
+    let started = std::time::Instant::now();
+    let response = app.get_response(request).await;
+    assert_eq!(response.status().as_u16(), 408);
+    let body = response.into_body().into_string().await.unwrap();
+    assert_eq!(body, r#"{"detail":"body: took too long to arrive"}"#);
+    assert!(started.elapsed() < Duration::from_secs(5));
 }

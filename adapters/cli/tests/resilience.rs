@@ -238,3 +238,23 @@ async fn logs_carry_no_password_token_or_hash_even_at_debug_level() {
         assert!(!log.contains(secret), "the log shows {secret}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_closed_after_the_idle_timeout() {
+    use tokio::io::AsyncReadExt;
+    let server = Server::start(&[("IDLE_TIMEOUT_SECONDS", "1")]);
+    let address = server.url("").trim_start_matches("http://").to_string();
+    let mut silent = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let started = Instant::now();
+    let mut buffer = [0u8; 64];
+    // Sends nothing: the server hangs up (read returns 0 or an error), well before 10 s.
+    let read = tokio::time::timeout(Duration::from_secs(10), silent.read(&mut buffer)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+}
