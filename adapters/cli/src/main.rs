@@ -55,8 +55,10 @@ enum MigrateAction {
     },
 }
 
-fn init_logging() {
-    let requested = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+/// `default` applies when RUST_LOG is unset: the server logs at info, operator commands only
+/// warnings, so their output stays readable.
+fn init_logging(default: &str) {
+    let requested = std::env::var("RUST_LOG").unwrap_or_else(|_| default.into());
     // tokio-postgres logs statements with their parameters (password hashes among them) at
     // debug level: never let that through, whatever RUST_LOG asks for.
     let filter = EnvFilter::try_new(format!("{requested},tokio_postgres=info"))
@@ -150,7 +152,11 @@ async fn run(command: Command) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let command = cli.command.unwrap_or(Command::Serve);
+    init_logging(match command {
+        Command::Serve => "info",
+        _ => "warn",
+    });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -158,7 +164,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve))) {
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("ai-message: error: {message}");
