@@ -1,12 +1,13 @@
-//! The connections: one writer, a few readers, all used on blocking threads.
+//! The connections: one writer and a few readers, each owned by a thread of its own, so
+//! SQLite never runs on the async runtime. Work travels to them through queues; a busy
+//! thread goes from one job to the next without parking, which costs less than a round trip
+//! through tokio's shared blocking pool per query.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ai_message_core::PortError;
-use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
-use tokio::sync::Semaphore;
 
 use crate::{Location, OpenError, file_path, migrations};
 
@@ -16,13 +17,54 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// One writer and a pool of readers.
 #[derive(Clone)]
 pub struct Db {
-    writer: Arc<tokio::sync::Mutex<Connection>>,
+    writer: crossbeam_channel::Sender<WriteJob>,
     readers: Option<Arc<Readers>>,
 }
 
+/// Jobs for the writer thread, which runs them one after the other: in-process writers
+/// queue here instead of meeting `SQLITE_BUSY`.
+type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+
+fn start_writer(mut conn: Connection) -> crossbeam_channel::Sender<WriteJob> {
+    let (jobs, queue) = crossbeam_channel::unbounded::<WriteJob>();
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || {
+            // Ends when the last sender (the store) is dropped. A job that panics loses its
+            // answer (the caller sees an error), not the thread.
+            while let Ok(job) = queue.recv() {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+            }
+        })
+        .expect("the writer thread starts");
+    jobs
+}
+
+/// Read-only connections, each on a thread of its own, taking jobs from one queue.
 struct Readers {
-    idle: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+    jobs: crossbeam_channel::Sender<ReadJob>,
+}
+
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+impl Readers {
+    fn start(connections: Vec<Connection>) -> Self {
+        let (jobs, queue) = crossbeam_channel::unbounded::<ReadJob>();
+        for (index, conn) in connections.into_iter().enumerate() {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("sqlite-reader-{index}"))
+                .spawn(move || {
+                    // Ends when the last sender (the store) is dropped.
+                    while let Ok(job) = queue.recv() {
+                        let _ =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
+                    }
+                })
+                .expect("a reader thread starts");
+        }
+        Self { jobs }
+    }
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -43,10 +85,6 @@ pub(crate) fn port_error(error: rusqlite::Error) -> PortError {
         }
         _ => PortError::unexpected(error),
     }
-}
-
-fn join_error(error: tokio::task::JoinError) -> PortError {
-    PortError::unexpected(error)
 }
 
 impl Db {
@@ -129,17 +167,32 @@ impl Db {
                     configure(&reader).map_err(open_error)?;
                     idle.push(reader);
                 }
-                Some(Arc::new(Readers {
-                    idle: Mutex::new(idle),
-                    permits: Semaphore::new(readers),
-                }))
+                Some(Arc::new(Readers::start(idle)))
             }
             _ => None,
         };
         Ok(Self {
-            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            writer: start_writer(writer),
             readers,
         })
+    }
+
+    /// Runs `job` on the writer thread and waits for its answer.
+    async fn on_writer<T, F>(&self, job: F) -> Result<T, PortError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> T + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(Box::new(move |conn: &mut Connection| {
+                // A caller that went away no longer wants the answer.
+                let _ = reply.send(job(conn));
+            }))
+            .map_err(|_| PortError::unexpected("the SQLite writer thread is gone"))?;
+        answer
+            .await
+            .map_err(|_| PortError::unexpected("the SQLite writer thread failed"))
     }
 
     /// Runs `work` on a read-only connection (the writer for in-memory databases).
@@ -149,29 +202,21 @@ impl Db {
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let Some(readers) = &self.readers else {
-            let writer = self.writer.clone().lock_owned().await;
-            return tokio::task::spawn_blocking(move || work(&writer))
-                .await
-                .map_err(join_error)?
+            return self
+                .on_writer(move |conn| work(conn))
+                .await?
                 .map_err(port_error);
         };
-        let _permit = readers
-            .permits
-            .acquire()
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        readers
+            .jobs
+            .send(Box::new(move |conn: &Connection| {
+                let _ = reply.send(work(conn));
+            }))
+            .map_err(|_| PortError::unexpected("the SQLite reader threads are gone"))?;
+        let result = answer
             .await
-            .map_err(PortError::unexpected)?;
-        let conn = readers
-            .idle
-            .lock()
-            .pop()
-            .ok_or_else(|| PortError::unexpected("reader pool empty despite a permit"))?;
-        let (conn, result) = tokio::task::spawn_blocking(move || {
-            let result = work(&conn);
-            (conn, result)
-        })
-        .await
-        .map_err(join_error)?;
-        readers.idle.lock().push(conn);
+            .map_err(|_| PortError::unexpected("an SQLite reader thread failed"))?;
         result.map_err(port_error)
     }
 
@@ -183,9 +228,8 @@ impl Db {
         E: From<PortError> + Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
     {
-        let mut writer = self.writer.clone().lock_owned().await;
-        tokio::task::spawn_blocking(move || {
-            let tx = writer
+        self.on_writer(move |conn| {
+            let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| E::from(port_error(e)))?;
             let value = work(&tx)?;
@@ -193,7 +237,7 @@ impl Db {
             Ok(value)
         })
         .await
-        .map_err(|e| E::from(join_error(e)))?
+        .map_err(E::from)?
     }
 
     /// Runs `work` on the writer outside any transaction (migration tooling).
@@ -202,10 +246,6 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, String> + Send + 'static,
     {
-        let mut writer = self.writer.clone().lock_owned().await;
-        tokio::task::spawn_blocking(move || work(&mut writer))
-            .await
-            .map_err(join_error)?
-            .map_err(PortError::unexpected)
+        self.on_writer(work).await?.map_err(PortError::unexpected)
     }
 }
