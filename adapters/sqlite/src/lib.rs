@@ -1,10 +1,10 @@
 //! SQLite storage: every storage port on rusqlite with a bundled SQLite, so a fresh machine
 //! needs no system library.
 //!
-//! All SQLite work runs on tokio's blocking threads. Writes go through one connection, one
-//! `BEGIN IMMEDIATE` transaction per port method, so writers in this process queue instead of
-//! failing with `SQLITE_BUSY`; reads use a small set of read-only connections, which WAL mode
-//! lets run beside the writer.
+//! SQLite never runs on the async runtime: each connection lives on a thread of its own fed
+//! by a queue. Writes go through one connection, one `BEGIN IMMEDIATE` transaction per port
+//! method, so writers in this process queue instead of failing with `SQLITE_BUSY`; reads use
+//! a small set of read-only connections, which WAL mode lets run beside the writer.
 
 mod connection;
 mod messages;
