@@ -31,6 +31,22 @@ fn limits(change: impl FnOnce(&mut LimitSettings)) -> LimitSettings {
 
 const MINUTE: Duration = Duration::from_secs(60);
 
+/// The application on in-memory storage with a hasher and limits of the test's choosing.
+fn app_with(hasher: BcryptHasher, limits: LimitSettings) -> impl Endpoint<Output = poem::Response> {
+    let ports = Ports::new(
+        MemoryStore::storage(),
+        Arc::new(hasher),
+        Arc::new(SystemClock),
+        Arc::new(OsSecretSource),
+    );
+    let state = AppState {
+        services: Services::new(ports, Settings::default()),
+        tokens: AccessTokens::new(SECRET, TimeDelta::minutes(5)),
+        limits: Arc::new(Limits::new(limits)),
+    };
+    ai_message_http::app(state, &CorsOrigins::Any)
+}
+
 #[tokio::test]
 async fn failed_logins_are_throttled_per_username_alike_for_unknown_users() {
     let server = server().with_limits(limits(|l| {
@@ -163,18 +179,7 @@ async fn request_bodies_are_capped() {
 async fn a_full_hashing_queue_answers_503_with_retry_after() {
     // One hash at a time and none waiting, at a cost slow enough to overlap.
     let hasher = BcryptHasher::with_queue(12, 1, 0).unwrap();
-    let ports = Ports::new(
-        MemoryStore::storage(),
-        Arc::new(hasher),
-        Arc::new(SystemClock),
-        Arc::new(OsSecretSource),
-    );
-    let state = AppState {
-        services: Services::new(ports, Settings::default()),
-        tokens: AccessTokens::new(SECRET, TimeDelta::minutes(5)),
-        limits: Arc::new(Limits::new(LimitSettings::without_rate_limits())),
-    };
-    let app = Arc::new(ai_message_http::app(state, &CorsOrigins::Any).boxed());
+    let app = Arc::new(app_with(hasher, LimitSettings::without_rate_limits()).boxed());
     let mut logins = Vec::new();
     for _ in 0..3 {
         let app = app.clone();
@@ -411,18 +416,7 @@ async fn login_takes_as_long_for_an_unknown_user_as_for_a_wrong_password() {
 async fn a_body_that_stalls_is_cut_off_with_408() {
     let mut settings = LimitSettings::without_rate_limits();
     settings.body_read_timeout = Duration::from_millis(300);
-    let ports = Ports::new(
-        MemoryStore::storage(),
-        Arc::new(BcryptHasher::new(4, 1).unwrap()),
-        Arc::new(SystemClock),
-        Arc::new(OsSecretSource),
-    );
-    let state = AppState {
-        services: Services::new(ports, Settings::default()),
-        tokens: AccessTokens::new(SECRET, TimeDelta::minutes(5)),
-        limits: Arc::new(Limits::new(settings)),
-    };
-    let app = ai_message_http::app(state, &CorsOrigins::Any);
+    let app = app_with(BcryptHasher::new(4, 1).unwrap(), settings);
     // The first bytes arrive, the rest never does.
     let first = futures_util::stream::once(async {
         Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"username\": \"slow"))

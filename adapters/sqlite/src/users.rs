@@ -51,6 +51,23 @@ fn end_sessions_of_user(
     Ok(ended as u64)
 }
 
+impl SqliteStore {
+    /// The user a one-parameter lookup finds, if any.
+    async fn one_user(
+        &self,
+        statement: &'static str,
+        key: rusqlite::types::Value,
+    ) -> Result<Option<User>, PortError> {
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached(statement)?
+                    .query_row([key], rows::user)
+                    .optional()
+            })
+            .await
+    }
+}
+
 #[async_trait]
 impl UserRepository for SqliteStore {
     async fn create_user(&self, new: NewUser) -> Result<User, InsertError> {
@@ -81,34 +98,17 @@ impl UserRepository for SqliteStore {
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, PortError> {
-        self.db
-            .read(move |conn| {
-                conn.prepare_cached(sql::USER_BY_ID)?
-                    .query_row([id], rows::user)
-                    .optional()
-            })
+        self.one_user(sql::USER_BY_ID, rusqlite::types::Value::Integer(id))
             .await
     }
 
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, PortError> {
-        let username = username.to_string();
-        self.db
-            .read(move |conn| {
-                conn.prepare_cached(sql::USER_BY_USERNAME)?
-                    .query_row([username], rows::user)
-                    .optional()
-            })
+        self.one_user(sql::USER_BY_USERNAME, username.to_string().into())
             .await
     }
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, PortError> {
-        let email = email.to_string();
-        self.db
-            .read(move |conn| {
-                conn.prepare_cached(sql::USER_BY_EMAIL)?
-                    .query_row([email], rows::user)
-                    .optional()
-            })
+        self.one_user(sql::USER_BY_EMAIL, email.to_string().into())
             .await
     }
 
