@@ -31,6 +31,19 @@ pub(crate) fn limit_offset(page: Page) -> (i64, i64) {
     )
 }
 
+/// The outcome of an `INSERT … RETURNING` guarded by unique constraints: the new row, or
+/// `Duplicate` when a constraint refused it.
+fn inserted_row<T>(
+    result: Result<tokio_postgres::Row, tokio_postgres::Error>,
+    row: fn(&tokio_postgres::Row) -> Result<T, tokio_postgres::Error>,
+) -> Result<T, InsertError> {
+    match result {
+        Ok(inserted) => Ok(row(&inserted).or_port()?),
+        Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
+        Err(error) => Err(InsertError::Port(port_error(error))),
+    }
+}
+
 /// Ends the user's sessions except `keep`, and uses up their other refresh tokens.
 async fn end_sessions_of_user(
     tx: &Transaction<'_>,
@@ -87,11 +100,7 @@ impl UserRepository for PostgresStore {
                 ],
             )
             .await;
-        match result {
-            Ok(row) => Ok(rows::user(&row).or_port()?),
-            Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
-            Err(error) => Err(InsertError::Port(port_error(error))),
-        }
+        inserted_row(result, rows::user)
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, PortError> {
@@ -253,11 +262,7 @@ impl RoleRepository for PostgresStore {
                 ],
             )
             .await;
-        match result {
-            Ok(row) => Ok(rows::role(&row).or_port()?),
-            Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
-            Err(error) => Err(InsertError::Port(port_error(error))),
-        }
+        inserted_row(result, rows::role)
     }
 
     async fn list_roles(&self) -> Result<Vec<Role>, PortError> {

@@ -33,6 +33,23 @@ pub(crate) fn limit_offset(page: Page) -> (i64, i64) {
     )
 }
 
+/// The outcome of an insert guarded by unique constraints: the new row, read back by its id
+/// with `select`, or `Duplicate` when a constraint refused it.
+fn inserted_row<T>(
+    tx: &Transaction<'_>,
+    inserted: rusqlite::Result<usize>,
+    select: &str,
+    row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<T, InsertError> {
+    match inserted {
+        Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
+        Err(error) => Err(InsertError::Port(port_error(error))),
+        Ok(_) => Ok(tx
+            .query_row(select, [tx.last_insert_rowid()], row)
+            .or_port()?),
+    }
+}
+
 /// Ends the user's sessions except `keep`, and uses up their other refresh tokens.
 fn end_sessions_of_user(
     tx: &Transaction<'_>,
@@ -84,15 +101,7 @@ impl UserRepository for SqliteStore {
                         time_text(new.created_at),
                     ],
                 );
-                match inserted {
-                    Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
-                    Err(error) => Err(InsertError::Port(port_error(error))),
-                    Ok(_) => {
-                        let id = tx.last_insert_rowid();
-                        tx.query_row(sql::USER_BY_ID, [id], rows::user)
-                            .map_err(|e| InsertError::Port(port_error(e)))
-                    }
-                }
+                inserted_row(tx, inserted, sql::USER_BY_ID, rows::user)
             })
             .await
     }
@@ -243,13 +252,7 @@ impl RoleRepository for SqliteStore {
                         time_text(new.created_at)
                     ],
                 );
-                match inserted {
-                    Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
-                    Err(error) => Err(InsertError::Port(port_error(error))),
-                    Ok(_) => tx
-                        .query_row(sql::ROLE_BY_ID, [tx.last_insert_rowid()], rows::role)
-                        .map_err(|e| InsertError::Port(port_error(e))),
-                }
+                inserted_row(tx, inserted, sql::ROLE_BY_ID, rows::role)
             })
             .await
     }
