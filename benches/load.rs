@@ -24,7 +24,7 @@ use chrono::{TimeZone, Utc};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-const SECRET: &str = "benchmark-signing-key";
+const SECRET: &str = "benchmark-signing-key-for-load-runs-only";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Adapter {

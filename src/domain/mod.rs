@@ -1,7 +1,9 @@
 //! Entities of the six tables and the validated values that go into them.
 
 mod entities;
+mod identity;
 mod values;
 
 pub use entities::*;
+pub use identity::{email_key, username_key};
 pub use values::*;

@@ -96,7 +96,11 @@ macro_rules! string_value {
 }
 
 string_value!(
-    /// 1–100 characters, no control characters (column `users.username`, `String(100)`).
+    /// A new account name: 1–100 characters (column `users.username`, `String(100)`), no
+    /// surrounding whitespace, no `@`, nothing invisible, one script. Names stored before
+    /// these rules (adopted databases) are not re-checked: they only go through [`User`].
+    ///
+    /// [`User`]: crate::domain::User
     Username
 );
 
@@ -106,8 +110,17 @@ impl Username {
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
         check_chars("username", &value, 1, Self::MAX_CHARS)?;
+        check_no_nul("username", &value)?;
         check_no_control_chars("username", &value)?;
+        if let Some(rule) = super::identity::username_problem(&value) {
+            return Err(ValidationError::new("username", rule));
+        }
         Ok(Self(value))
+    }
+
+    /// The key this name is unique under (see [`username_key`](super::username_key)).
+    pub fn key(&self) -> String {
+        super::identity::username_key(&self.0)
     }
 }
 
@@ -133,6 +146,11 @@ impl Email {
             ));
         }
         Ok(Self(value))
+    }
+
+    /// The key this address is unique under: case is ignored.
+    pub fn key(&self) -> String {
+        super::identity::email_key(&self.0)
     }
 }
 

@@ -4,7 +4,9 @@
 mod error;
 mod security;
 mod storage;
+mod throttle;
 
 pub use error::*;
 pub use security::*;
 pub use storage::*;
+pub use throttle::*;

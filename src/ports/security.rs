@@ -16,6 +16,10 @@ pub trait PasswordHasher: Send + Sync {
     /// 72 bytes) or a hash in a format the hasher does not know is `Ok(false)`, not an error.
     async fn verify(&self, candidate: &str, hash: &str) -> Result<bool, PortError>;
 
+    /// Whether `hash` was made with other settings than this hasher's (a cost raised since):
+    /// the login use case then stores a fresh hash of the password it has just verified.
+    fn needs_rehash(&self, hash: &str) -> bool;
+
     /// Spends the time of one `verify` against a real hash of the configured cost, and
     /// discards the result: used for unknown usernames so that timing reveals nothing.
     async fn verify_dummy(&self, candidate: &str) -> Result<(), PortError>;

@@ -33,6 +33,19 @@ pub struct ProfileUpdate {
     pub bio: Option<Bio>,
 }
 
+/// Outcome of a change that could take away the last active superuser.
+///
+/// The "at least one active superuser remains" check runs in the change's own transaction,
+/// serialised against every other such change, so two superusers demoting (disabling,
+/// deleting) each other at once cannot both succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChange {
+    Changed,
+    UserNotFound,
+    /// Nothing changed: afterwards no active superuser would remain.
+    LastSuperuser,
+}
+
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
@@ -72,26 +85,38 @@ pub trait UserRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<bool, PortError>;
 
+    /// Replaces the password hash with an equivalent one (same password, current hashing
+    /// settings) if it is still `old_hash`; sessions stay. `false` when the hash changed
+    /// meanwhile or the user is gone (nothing changes).
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old_hash: String,
+        new_hash: String,
+    ) -> Result<bool, PortError>;
+
     /// Sets `is_active`. Deactivating also ends all the user's sessions and uses up their
-    /// refresh tokens, in the same transaction. `false` when the user does not exist.
+    /// refresh tokens, in the same transaction. Deactivating the last active superuser is
+    /// refused (see [`AccountChange::LastSuperuser`]).
     async fn set_user_active(
         &self,
         id: UserId,
         active: bool,
         now: Timestamp,
-    ) -> Result<bool, PortError>;
+    ) -> Result<AccountChange, PortError>;
 
-    /// Sets `is_superuser`. `false` when the user does not exist.
+    /// Sets `is_superuser`. Demoting the last active superuser is refused.
     async fn set_user_superuser(
         &self,
         id: UserId,
         superuser: bool,
         now: Timestamp,
-    ) -> Result<bool, PortError>;
+    ) -> Result<AccountChange, PortError>;
 
     /// Deletes the user with its sessions, refresh tokens and role links, in one transaction.
-    /// Messages sent or received by the user stay. `false` when the user does not exist.
-    async fn delete_user(&self, id: UserId) -> Result<bool, PortError>;
+    /// Messages sent or received by the user stay. Deleting the last active superuser is
+    /// refused.
+    async fn delete_user(&self, id: UserId) -> Result<AccountChange, PortError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +167,10 @@ pub trait RoleRepository: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSession {
     pub user_id: UserId,
+    /// The password hash the login verified. The session is opened only while the user
+    /// still has exactly this hash and is active, so a password change, a disable or a delete
+    /// that commits while the login was hashing wins over it.
+    pub verified_password_hash: String,
     pub session_token: String,
     /// At most 255 characters.
     pub device_info: Option<String>,
@@ -174,12 +203,15 @@ pub enum Rotation {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
-    /// In one transaction: inserts an active session and its first refresh token.
+    /// In one transaction: inserts an active session and its first refresh token, if the user
+    /// exists, is active and still has `new.verified_password_hash`; otherwise `None` and
+    /// nothing is stored. Serialised against password changes, disabling and deleting the
+    /// user: whichever commits first decides.
     async fn create_session(
         &self,
         new: NewSession,
         first_token: NewRefreshToken,
-    ) -> Result<(Session, RefreshToken), PortError>;
+    ) -> Result<Option<(Session, RefreshToken)>, PortError>;
 
     /// The session with this id together with its user (one round trip: this runs on every
     /// authenticated request). `None` when the session does not exist.

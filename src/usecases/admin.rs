@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::accounts::{RegisterError, Registration, create_account};
 use super::{Caller, Ports};
 use crate::domain::{Page, User, UserId};
-use crate::ports::{Clock, PasswordHasher, PortError, UserRepository};
+use crate::ports::{AccountChange, Clock, PasswordHasher, PortError, UserRepository};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -19,6 +19,10 @@ pub enum AdminError {
     CannotDisableSelf,
     #[error("Cannot change your own superuser status")]
     CannotChangeOwnSuperuser,
+    /// The change would leave no active superuser (another superuser was demoted, disabled
+    /// or deleted at the same time).
+    #[error("At least one active superuser must remain")]
+    LastSuperuser,
     #[error(transparent)]
     Register(#[from] RegisterError),
     #[error(transparent)]
@@ -158,11 +162,11 @@ impl Admin {
     }
 }
 
-fn found(existed: bool) -> Result<(), AdminError> {
-    if existed {
-        Ok(())
-    } else {
-        Err(AdminError::UserNotFound)
+fn found(change: AccountChange) -> Result<(), AdminError> {
+    match change {
+        AccountChange::Changed => Ok(()),
+        AccountChange::UserNotFound => Err(AdminError::UserNotFound),
+        AccountChange::LastSuperuser => Err(AdminError::LastSuperuser),
     }
 }
 
@@ -366,7 +370,7 @@ mod tests {
             .expect_delete_user()
             .with(eq(2))
             .times(1)
-            .returning(|_| Ok(true));
+            .returning(|_| Ok(AccountChange::Changed));
         admin(mocks).delete_user(&super_caller(1), 2).await.unwrap();
     }
 
@@ -378,19 +382,19 @@ mod tests {
             .expect_set_user_active()
             .with(eq(2), eq(false), always())
             .times(1)
-            .returning(|_, _, _| Ok(true));
+            .returning(|_, _, _| Ok(AccountChange::Changed));
         mocks
             .users
             .expect_set_user_active()
             .with(eq(2), eq(true), always())
             .times(1)
-            .returning(|_, _, _| Ok(true));
+            .returning(|_, _, _| Ok(AccountChange::Changed));
         mocks
             .users
             .expect_set_user_superuser()
             .with(eq(2), eq(true), always())
             .times(1)
-            .returning(|_, _, _| Ok(true));
+            .returning(|_, _, _| Ok(AccountChange::Changed));
         let admin = admin(mocks);
         let me = super_caller(1);
         admin.disable_user(&me, 2).await.unwrap();
@@ -399,17 +403,49 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn operations_on_an_unknown_user_are_not_found() {
+    async fn a_change_storage_refuses_as_the_last_superuser_is_reported() {
         let mut mocks = Mocks::new();
-        mocks.users.expect_delete_user().returning(|_| Ok(false));
+        mocks
+            .users
+            .expect_delete_user()
+            .returning(|_| Ok(AccountChange::LastSuperuser));
         mocks
             .users
             .expect_set_user_active()
-            .returning(|_, _, _| Ok(false));
+            .returning(|_, _, _| Ok(AccountChange::LastSuperuser));
         mocks
             .users
             .expect_set_user_superuser()
-            .returning(|_, _, _| Ok(false));
+            .returning(|_, _, _| Ok(AccountChange::LastSuperuser));
+        let admin = admin(mocks);
+        let me = super_caller(1);
+        for result in [
+            admin.delete_user(&me, 2).await,
+            admin.disable_user(&me, 2).await,
+            admin.set_superuser(&me, 2, false).await,
+        ] {
+            assert!(
+                matches!(result, Err(AdminError::LastSuperuser)),
+                "{result:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn operations_on_an_unknown_user_are_not_found() {
+        let mut mocks = Mocks::new();
+        mocks
+            .users
+            .expect_delete_user()
+            .returning(|_| Ok(AccountChange::UserNotFound));
+        mocks
+            .users
+            .expect_set_user_active()
+            .returning(|_, _, _| Ok(AccountChange::UserNotFound));
+        mocks
+            .users
+            .expect_set_user_superuser()
+            .returning(|_, _, _| Ok(AccountChange::UserNotFound));
         let admin = admin(mocks);
         let me = super_caller(1);
         for result in [

@@ -168,6 +168,7 @@ impl Auth {
             .unwrap_or_else(|| "Unknown".to_string());
         let new_session = NewSession {
             user_id: user.id,
+            verified_password_hash: user.hashed_password.clone(),
             session_token: self.secrets.secret()?,
             device_info: Some(device_info),
             ip_address: request
@@ -181,10 +182,13 @@ impl Auth {
             expires_at,
             created_at: now,
         };
+        // `None`: the password changed, or the user was disabled or deleted, while the
+        // password was being checked; the old password no longer opens anything.
         let (session, _) = self
             .sessions
             .create_session(new_session, first_token)
-            .await?;
+            .await?
+            .ok_or(LoginError::InvalidCredentials)?;
         Ok(LoginOutcome {
             user,
             session,
@@ -390,7 +394,7 @@ mod tests {
                     created_at: first.created_at,
                     updated_at: first.created_at,
                 };
-                Ok((session, token))
+                Ok(Some((session, token)))
             });
     }
 
@@ -439,9 +443,10 @@ mod tests {
                     && new.session_token == "secret-2"
                     && first.token_hash == hash_refresh_token("secret-1")
                     && first.expires_at == new.expires_at
+                    && new.verified_password_hash == SAMPLE_HASH
             })
             .times(1)
-            .returning(|_, _| Ok((sample_session(5, 1), token_row(Some(5)))));
+            .returning(|_, _| Ok(Some((sample_session(5, 1), token_row(Some(5))))));
         let outcome = auth(mocks)
             .login(login_request("user1", "pw"))
             .await
@@ -449,6 +454,26 @@ mod tests {
         assert_eq!(outcome.refresh_token, "secret-1");
         assert_eq!(outcome.session.id, 5);
         assert_eq!(outcome.user.id, 1);
+    }
+
+    #[tokio::test]
+    async fn login_whose_password_changed_while_hashing_opens_no_session() {
+        let mut mocks = Mocks::new();
+        mocks
+            .users
+            .expect_find_user_by_username()
+            .returning(|_| Ok(Some(sample_user(1))));
+        mocks.hasher.expect_verify().returning(|_, _| Ok(true));
+        mocks
+            .sessions
+            .expect_create_session()
+            .times(1)
+            .returning(|_, _| Ok(None));
+        let result = auth(mocks).login(login_request("user1", "pw")).await;
+        assert!(
+            matches!(result, Err(LoginError::InvalidCredentials)),
+            "{result:?}"
+        );
     }
 
     #[tokio::test]

@@ -7,6 +7,9 @@
 
 use std::collections::BTreeSet;
 
+mod races;
+pub use races::*;
+
 use ai_message_core::ports::*;
 use ai_message_core::*;
 use chrono::{TimeDelta, TimeZone, Utc};
@@ -44,6 +47,11 @@ macro_rules! storage_contract_tests {
             conversation_summaries_describe_each_conversation,
             concurrent_message_inserts_are_all_stored,
             ping_answers,
+            a_session_opens_only_while_the_verified_hash_and_activity_hold,
+            the_last_active_superuser_cannot_be_demoted_disabled_or_deleted,
+            superusers_demoting_each_other_at_once_leave_one,
+            a_login_racing_a_delete_either_wins_cleanly_or_opens_nothing,
+            logout_all_racing_rotations_never_fails,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
@@ -81,13 +89,16 @@ pub async fn add_user(storage: &Storage, name: &str) -> User {
     storage.users.create_user(new_user(name)).await.unwrap()
 }
 
+/// A session for a user whose password hash is `password_hash` (what the login verified).
 pub fn new_session(
     user_id: UserId,
+    password_hash: &str,
     tag: &str,
     created_at: Timestamp,
 ) -> (NewSession, NewRefreshToken) {
     let session = NewSession {
         user_id,
+        verified_password_hash: password_hash.to_string(),
         session_token: format!("session-token-{tag}"),
         device_info: Some("test-agent".into()),
         ip_address: Some("127.0.0.1".into()),
@@ -108,12 +119,14 @@ pub async fn add_session(
     tag: &str,
     created_at: Timestamp,
 ) -> (Session, RefreshToken) {
-    let (session, token) = new_session(user_id, tag, created_at);
+    let user = storage.users.get_user(user_id).await.unwrap().unwrap();
+    let (session, token) = new_session(user_id, &user.hashed_password, tag, created_at);
     storage
         .sessions
         .create_session(session, token)
         .await
         .unwrap()
+        .expect("the user is active and has this hash")
 }
 
 pub async fn add_message(
@@ -344,12 +357,13 @@ pub async fn deactivating_a_user_ends_their_sessions(storage: Storage) {
     let alice = add_user(&storage, "alice").await;
     let (first, _) = add_session(&storage, alice.id, "a1", t0()).await;
     let (second, _) = add_session(&storage, alice.id, "a2", t0()).await;
-    assert!(
+    assert_eq!(
         storage
             .users
             .set_user_active(alice.id, false, at(1))
             .await
-            .unwrap()
+            .unwrap(),
+        AccountChange::Changed
     );
     let stored = storage.users.get_user(alice.id).await.unwrap().unwrap();
     assert!(!stored.is_active);
@@ -361,12 +375,13 @@ pub async fn deactivating_a_user_ends_their_sessions(storage: Storage) {
         assert!(!session(&storage, id).await.is_active);
         assert!(token(&storage, hash).await.is_used);
     }
-    assert!(
+    assert_eq!(
         storage
             .users
             .set_user_active(alice.id, true, at(2))
             .await
-            .unwrap()
+            .unwrap(),
+        AccountChange::Changed
     );
     assert!(
         storage
@@ -379,23 +394,25 @@ pub async fn deactivating_a_user_ends_their_sessions(storage: Storage) {
     );
     // Re-enabling does not bring old sessions back.
     assert!(!session(&storage, first.id).await.is_active);
-    assert!(
-        !storage
+    assert_eq!(
+        storage
             .users
             .set_user_active(9_999, false, at(2))
             .await
-            .unwrap()
+            .unwrap(),
+        AccountChange::UserNotFound
     );
 }
 
 pub async fn set_superuser_changes_the_flag(storage: Storage) {
     let alice = add_user(&storage, "alice").await;
-    assert!(
+    assert_eq!(
         storage
             .users
             .set_user_superuser(alice.id, true, at(1))
             .await
-            .unwrap()
+            .unwrap(),
+        AccountChange::Changed
     );
     assert!(
         storage
@@ -406,22 +423,30 @@ pub async fn set_superuser_changes_the_flag(storage: Storage) {
             .unwrap()
             .is_superuser
     );
-    assert!(
+    let root = add_user(&storage, "root").await;
+    storage
+        .users
+        .set_user_superuser(root.id, true, at(1))
+        .await
+        .unwrap();
+    assert_eq!(
         storage
             .users
             .set_user_superuser(alice.id, false, at(2))
             .await
-            .unwrap()
+            .unwrap(),
+        AccountChange::Changed
     );
     let stored = storage.users.get_user(alice.id).await.unwrap().unwrap();
     assert!(!stored.is_superuser);
     assert_eq!(stored.updated_at, at(2));
-    assert!(
-        !storage
+    assert_eq!(
+        storage
             .users
             .set_user_superuser(9_999, true, at(2))
             .await
-            .unwrap()
+            .unwrap(),
+        AccountChange::UserNotFound
     );
 }
 
@@ -448,8 +473,14 @@ pub async fn delete_user_cascades_but_keeps_messages(storage: Storage) {
     }
     let message = add_message(&storage, alice.id, bob.id, "conv", at(1)).await;
 
-    assert!(storage.users.delete_user(alice.id).await.unwrap());
-    assert!(!storage.users.delete_user(alice.id).await.unwrap());
+    assert_eq!(
+        storage.users.delete_user(alice.id).await.unwrap(),
+        AccountChange::Changed
+    );
+    assert_eq!(
+        storage.users.delete_user(alice.id).await.unwrap(),
+        AccountChange::UserNotFound
+    );
     assert_eq!(storage.users.get_user(alice.id).await.unwrap(), None);
     assert_eq!(
         storage.users.find_user_by_username("alice").await.unwrap(),

@@ -166,6 +166,12 @@ impl PasswordHasher for BcryptHasher {
             .await
     }
 
+    fn needs_rehash(&self, hash: &str) -> bool {
+        // An unparsable hash never verifies, so there is nothing to upgrade.
+        hash.parse::<bcrypt::HashParts>()
+            .is_ok_and(|parts| parts.get_cost() != self.cost)
+    }
+
     async fn verify_dummy(&self, candidate: &str) -> Result<(), PortError> {
         let candidate = candidate.to_owned();
         let hash = self.dummy_hash.clone();

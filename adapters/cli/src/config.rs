@@ -93,6 +93,9 @@ pub struct Config {
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./backend.db";
 
+/// HS256 keys shorter than its 256-bit output can be brute-forced from a single token.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
 /// Reads a variable, then its `AI_MESSAGE_` twin; empty counts as unset.
 fn read(
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -164,6 +167,17 @@ impl Config {
         };
         let port = number(lookup, &["PORT", "AI_MESSAGE_PORT"], 8000u16, 0..=u16::MAX)?;
         let secret_key = match read(lookup, &["SECRET_KEY"]) {
+            Some((name, key)) if key.len() < MIN_SECRET_KEY_BYTES => {
+                return Err(ConfigError::new(
+                    name,
+                    format!(
+                        "must be at least {MIN_SECRET_KEY_BYTES} bytes ({} given): a short \
+                         HS256 key is cracked offline from one token; generate one with \
+                         `openssl rand -base64 48`",
+                        key.len()
+                    ),
+                ));
+            }
             Some((_, key)) => SecretKey::Configured(key),
             None => SecretKey::Ephemeral(random_key()?),
         };
@@ -332,7 +346,7 @@ mod tests {
             ("AI_MESSAGE_DATABASE_URL", "memory://"),
             ("AI_MESSAGE_HOST", "0.0.0.0"),
             ("AI_MESSAGE_PORT", "9000"),
-            ("SECRET_KEY", "k"),
+            ("SECRET_KEY", "k".repeat(32).as_str()),
             ("BCRYPT_COST", "4"),
             ("CORS_ALLOW_ORIGINS", "https://a.example, https://b.example"),
         ])
@@ -340,7 +354,7 @@ mod tests {
         assert_eq!(config.database, DatabaseUrl::Memory);
         assert_eq!(config.host.to_string(), "0.0.0.0");
         assert_eq!(config.port, 9000);
-        assert_eq!(config.secret_key, SecretKey::Configured("k".into()));
+        assert_eq!(config.secret_key, SecretKey::Configured("k".repeat(32)));
         assert_eq!(config.bcrypt_cost, 4);
         assert_eq!(
             config.cors,
@@ -389,7 +403,7 @@ mod tests {
     #[test]
     fn debug_output_hides_secrets() {
         let config = config(&[
-            ("SECRET_KEY", "top-secret-key"),
+            ("SECRET_KEY", "top-secret-key-of-at-least-32-bytes"),
             ("FIRST_SUPERUSER_USERNAME", "root"),
             ("FIRST_SUPERUSER_EMAIL", "root@example.com"),
             ("FIRST_SUPERUSER_PASSWORD", "hunter2hunter2"),
@@ -398,5 +412,20 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("top-secret-key"));
         assert!(!shown.contains("hunter2hunter2"));
+    }
+
+    #[test]
+    fn a_short_secret_key_is_refused_with_its_name() {
+        let err = config(&[("SECRET_KEY", "changeme")]).unwrap_err();
+        assert_eq!(err.variable, "SECRET_KEY");
+        assert!(err.problem.contains("at least 32 bytes"), "{err}");
+        let err = config(&[("SECRET_KEY", &"x".repeat(31))]).unwrap_err();
+        assert_eq!(err.variable, "SECRET_KEY");
+        assert!(config(&[("SECRET_KEY", &"x".repeat(32))]).is_ok());
+        // Unset still means a random key for this process.
+        assert!(matches!(
+            config(&[]).unwrap().secret_key,
+            SecretKey::Ephemeral(key) if key.len() >= 32
+        ));
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-const SECRET: &str = "shared-secret-of-the-cluster";
+const SECRET: &str = "shared-secret-of-the-cluster-of-two-instances";
 
 async fn client(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)

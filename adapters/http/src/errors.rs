@@ -234,7 +234,8 @@ impl From<AdminError> for ApiError {
             AdminError::UserNotFound => Self::not_found(error.to_string()),
             AdminError::CannotDeleteSelf
             | AdminError::CannotDisableSelf
-            | AdminError::CannotChangeOwnSuperuser => Self::bad_request(error.to_string()),
+            | AdminError::CannotChangeOwnSuperuser
+            | AdminError::LastSuperuser => Self::bad_request(error.to_string()),
             AdminError::Register(e) => e.into(),
             AdminError::Port(e) => e.into(),
         }

@@ -106,22 +106,41 @@ impl UserRepository for MemoryStore {
         Ok(true)
     }
 
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old_hash: String,
+        new_hash: String,
+    ) -> Result<bool, PortError> {
+        let mut t = self.tables.write();
+        match t.users.get_mut(&id) {
+            Some(user) if user.hashed_password == old_hash => {
+                user.hashed_password = new_hash;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn set_user_active(
         &self,
         id: UserId,
         active: bool,
         now: Timestamp,
-    ) -> Result<bool, PortError> {
+    ) -> Result<AccountChange, PortError> {
         let mut t = self.tables.write();
+        if !active && t.is_last_active_superuser(id) {
+            return Ok(AccountChange::LastSuperuser);
+        }
         let Some(user) = t.users.get_mut(&id) else {
-            return Ok(false);
+            return Ok(AccountChange::UserNotFound);
         };
         user.is_active = active;
         user.updated_at = now;
         if !active {
             t.end_sessions_of_user(id, None, now);
         }
-        Ok(true)
+        Ok(AccountChange::Changed)
     }
 
     async fn set_user_superuser(
@@ -129,18 +148,29 @@ impl UserRepository for MemoryStore {
         id: UserId,
         superuser: bool,
         now: Timestamp,
-    ) -> Result<bool, PortError> {
+    ) -> Result<AccountChange, PortError> {
         let mut t = self.tables.write();
+        if !superuser && t.is_last_active_superuser(id) {
+            return Ok(AccountChange::LastSuperuser);
+        }
         let Some(user) = t.users.get_mut(&id) else {
-            return Ok(false);
+            return Ok(AccountChange::UserNotFound);
         };
         user.is_superuser = superuser;
         user.updated_at = now;
-        Ok(true)
+        Ok(AccountChange::Changed)
     }
 
-    async fn delete_user(&self, id: UserId) -> Result<bool, PortError> {
-        Ok(self.tables.write().delete_user_cascade(id))
+    async fn delete_user(&self, id: UserId) -> Result<AccountChange, PortError> {
+        let mut t = self.tables.write();
+        if t.is_last_active_superuser(id) {
+            return Ok(AccountChange::LastSuperuser);
+        }
+        Ok(if t.delete_user_cascade(id) {
+            AccountChange::Changed
+        } else {
+            AccountChange::UserNotFound
+        })
     }
 }
 
@@ -239,13 +269,13 @@ impl SessionRepository for MemoryStore {
         &self,
         new: NewSession,
         first_token: NewRefreshToken,
-    ) -> Result<(Session, RefreshToken), PortError> {
+    ) -> Result<Option<(Session, RefreshToken)>, PortError> {
         let mut t = self.tables.write();
-        if !t.users.contains_key(&new.user_id) {
-            return Err(PortError::unexpected(format!(
-                "foreign key violation: no user {}",
-                new.user_id
-            )));
+        let still_valid = t.users.get(&new.user_id).is_some_and(|user| {
+            user.is_active && user.hashed_password == new.verified_password_hash
+        });
+        if !still_valid {
+            return Ok(None);
         }
         if t.session_by_token.contains_key(&new.session_token)
             || t.refresh_by_hash.contains_key(&first_token.token_hash)
@@ -280,7 +310,7 @@ impl SessionRepository for MemoryStore {
         t.sessions.insert(session.id, session.clone());
         t.refresh_by_hash.insert(token.token_hash.clone(), token.id);
         t.refresh_tokens.insert(token.id, token.clone());
-        Ok((session, token))
+        Ok(Some((session, token)))
     }
 
     async fn get_session_with_user(

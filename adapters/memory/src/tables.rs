@@ -113,6 +113,16 @@ impl Tables {
     }
 
     /// Removes a user's sessions, refresh tokens and role links (the cascades of the schema).
+    /// Whether taking `user_id` out of the active superusers would leave none.
+    pub fn is_last_active_superuser(&self, user_id: UserId) -> bool {
+        let counts = |u: &User| u.is_active && u.is_superuser;
+        self.users.get(&user_id).is_some_and(counts)
+            && !self
+                .users
+                .values()
+                .any(|other| other.id != user_id && counts(other))
+    }
+
     pub fn delete_user_cascade(&mut self, user_id: UserId) -> bool {
         let Some(user) = self.users.remove(&user_id) else {
             return false;

@@ -111,6 +111,8 @@ pub const UPDATE_PROFILE: &str = concat!(
 );
 pub const UPDATE_PASSWORD: &str =
     "UPDATE users SET hashed_password = $2, updated_at = $3 WHERE id = $1";
+pub const UPGRADE_PASSWORD_HASH: &str =
+    "UPDATE users SET hashed_password = $3 WHERE id = $1 AND hashed_password = $2";
 pub const UPDATE_ACTIVE: &str = "UPDATE users SET is_active = $2, updated_at = $3 WHERE id = $1";
 pub const UPDATE_SUPERUSER: &str =
     "UPDATE users SET is_superuser = $2, updated_at = $3 WHERE id = $1";
@@ -132,6 +134,21 @@ pub const DELETE_ROLE_LINKS: &str = "DELETE FROM user_roles WHERE role_id = $1";
 pub const DELETE_ROLE: &str = "DELETE FROM roles WHERE id = $1";
 /// Locks the user row so a concurrent delete cannot slip between check and insert.
 pub const LOCK_USER: &str = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE";
+/// Every transaction that changes a user's sessions or tokens locks the user row first, so
+/// they all take their locks in one order (user, sessions, tokens) and never deadlock.
+pub const LOCK_USER_FOR_SESSIONS: &str = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE";
+pub const LOCK_USER_OF_TOKEN: &str = "SELECT u.id FROM users u JOIN refresh_tokens t \
+     ON t.user_id = u.id WHERE t.id = $1 FOR NO KEY UPDATE OF u";
+/// What a login checked, locked until the session is stored: a password change, disable or
+/// delete waits for it, or has already won.
+pub const USER_LOGIN_STATE: &str =
+    "SELECT hashed_password, is_active FROM users WHERE id = $1 FOR SHARE";
+/// Serialises every change that could take away the last active superuser.
+pub const LOCK_SUPERUSER_SET: &str = "SELECT pg_advisory_xact_lock(7305093837052229231)";
+/// true when `$1` is an active superuser and no other active superuser exists.
+pub const IS_LAST_ACTIVE_SUPERUSER: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 \
+     AND is_active AND is_superuser) AND NOT EXISTS (SELECT 1 FROM users \
+     WHERE id <> $1 AND is_active AND is_superuser)";
 pub const EXISTING_ROLES: &str = "SELECT id FROM roles WHERE id = ANY($1) FOR SHARE";
 pub const INSERT_USER_ROLE: &str = "INSERT INTO user_roles (user_id, role_id, created_at, \
      updated_at) VALUES ($1, $2, $3, $3)";

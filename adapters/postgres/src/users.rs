@@ -70,6 +70,25 @@ async fn end_sessions_of_user(
     Ok(ended)
 }
 
+/// Takes the lock that serialises superuser-set changes, then says whether taking `user_id`
+/// out of the active superusers would leave none.
+async fn is_last_active_superuser(tx: &Transaction<'_>, user_id: i32) -> Result<bool, PortError> {
+    tx.execute(sql::LOCK_SUPERUSER_SET, &[]).await.or_port()?;
+    tx.query_one(sql::IS_LAST_ACTIVE_SUPERUSER, &[&user_id])
+        .await
+        .or_port()?
+        .try_get(0)
+        .or_port()
+}
+
+fn changed_if(rows: u64) -> AccountChange {
+    if rows > 0 {
+        AccountChange::Changed
+    } else {
+        AccountChange::UserNotFound
+    }
+}
+
 impl PostgresStore {
     async fn one_user(&self, statement: &str, key: &str) -> Result<Option<User>, PortError> {
         // PostgreSQL text holds no NUL, so no stored name or email contains one.
@@ -184,30 +203,47 @@ impl UserRepository for PostgresStore {
         Ok(true)
     }
 
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old_hash: String,
+        new_hash: String,
+    ) -> Result<bool, PortError> {
+        let Some(id) = pg_id(id) else {
+            return Ok(false);
+        };
+        let client = self.client().await?;
+        let changed = client
+            .execute(sql::UPGRADE_PASSWORD_HASH, &[&id, &old_hash, &new_hash])
+            .await
+            .or_port()?;
+        Ok(changed > 0)
+    }
+
     async fn set_user_active(
         &self,
         id: UserId,
         active: bool,
         now: Timestamp,
-    ) -> Result<bool, PortError> {
+    ) -> Result<AccountChange, PortError> {
         let Some(id) = pg_id(id) else {
-            return Ok(false);
+            return Ok(AccountChange::UserNotFound);
         };
         let now = naive(now);
         let mut client = self.client().await?;
         let tx = client.transaction().await.or_port()?;
+        if !active && is_last_active_superuser(&tx, id).await? {
+            return Ok(AccountChange::LastSuperuser);
+        }
         let changed = tx
             .execute(sql::UPDATE_ACTIVE, &[&id, &active, &now])
             .await
             .or_port()?;
-        if changed == 0 {
-            return Ok(false);
-        }
-        if !active {
+        if changed > 0 && !active {
             end_sessions_of_user(&tx, id, None, now).await?;
         }
         tx.commit().await.or_port()?;
-        Ok(true)
+        Ok(changed_if(changed))
     }
 
     async fn set_user_superuser(
@@ -215,26 +251,37 @@ impl UserRepository for PostgresStore {
         id: UserId,
         superuser: bool,
         now: Timestamp,
-    ) -> Result<bool, PortError> {
+    ) -> Result<AccountChange, PortError> {
         let Some(id) = pg_id(id) else {
-            return Ok(false);
+            return Ok(AccountChange::UserNotFound);
         };
-        let client = self.client().await?;
-        let changed = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.or_port()?;
+        if !superuser && is_last_active_superuser(&tx, id).await? {
+            return Ok(AccountChange::LastSuperuser);
+        }
+        let changed = tx
             .execute(sql::UPDATE_SUPERUSER, &[&id, &superuser, &naive(now)])
             .await
             .or_port()?;
-        Ok(changed > 0)
+        tx.commit().await.or_port()?;
+        Ok(changed_if(changed))
     }
 
-    async fn delete_user(&self, id: UserId) -> Result<bool, PortError> {
+    async fn delete_user(&self, id: UserId) -> Result<AccountChange, PortError> {
         let Some(id) = pg_id(id) else {
-            return Ok(false);
+            return Ok(AccountChange::UserNotFound);
         };
         // Explicit deletes, not only ON DELETE CASCADE: databases adopted from the original
         // implementation have foreign keys without it.
         let mut client = self.client().await?;
         let tx = client.transaction().await.or_port()?;
+        if is_last_active_superuser(&tx, id).await? {
+            return Ok(AccountChange::LastSuperuser);
+        }
+        // The user row first: a login in flight either committed its session already (and
+        // it is deleted below) or waits and then finds no user.
+        tx.execute(sql::LOCK_USER, &[&id]).await.or_port()?;
         for statement in [
             sql::DELETE_USER_TOKENS,
             sql::DELETE_USER_SESSIONS,
@@ -244,7 +291,7 @@ impl UserRepository for PostgresStore {
         }
         let deleted = tx.execute(sql::DELETE_USER, &[&id]).await.or_port()?;
         tx.commit().await.or_port()?;
-        Ok(deleted > 0)
+        Ok(changed_if(deleted))
     }
 }
 
@@ -363,11 +410,22 @@ impl SessionRepository for PostgresStore {
         &self,
         new: NewSession,
         first_token: NewRefreshToken,
-    ) -> Result<(Session, RefreshToken), PortError> {
-        let user = pg_id(new.user_id)
-            .ok_or_else(|| PortError::unexpected("user id beyond the INTEGER range"))?;
+    ) -> Result<Option<(Session, RefreshToken)>, PortError> {
+        let Some(user) = pg_id(new.user_id) else {
+            return Ok(None);
+        };
         let mut client = self.client().await?;
         let tx = client.transaction().await.or_port()?;
+        let state = tx
+            .query_opt(sql::USER_LOGIN_STATE, &[&user])
+            .await
+            .or_port()?
+            .map(|row| Ok::<_, tokio_postgres::Error>((row.try_get(0)?, row.try_get(1)?)))
+            .transpose()
+            .or_port()?;
+        if state != Some((new.verified_password_hash.clone(), true)) {
+            return Ok(None);
+        }
         let row = tx
             .query_one(
                 sql::INSERT_SESSION,
@@ -399,7 +457,7 @@ impl SessionRepository for PostgresStore {
             .or_port()?;
         let token = rows::refresh_token(&row).or_port()?;
         tx.commit().await.or_port()?;
-        Ok((session, token))
+        Ok(Some((session, token)))
     }
 
     async fn get_session_with_user(
@@ -452,6 +510,9 @@ impl SessionRepository for PostgresStore {
         let now = naive(now);
         let mut client = self.client().await?;
         let tx = client.transaction().await.or_port()?;
+        tx.execute(sql::LOCK_USER_FOR_SESSIONS, &[&user])
+            .await
+            .or_port()?;
         let ended = tx
             .execute(sql::END_SESSION, &[&session, &user, &now])
             .await
@@ -472,6 +533,9 @@ impl SessionRepository for PostgresStore {
         };
         let mut client = self.client().await?;
         let tx = client.transaction().await.or_port()?;
+        tx.execute(sql::LOCK_USER_FOR_SESSIONS, &[&user])
+            .await
+            .or_port()?;
         let ended = end_sessions_of_user(&tx, user, None, naive(now)).await?;
         tx.commit().await.or_port()?;
         Ok(ended)
@@ -502,8 +566,12 @@ impl SessionRepository for PostgresStore {
         let now = naive(now);
         let mut client = self.client().await?;
         let tx = client.transaction().await.or_port()?;
-        // Concurrent claims of one row queue on its lock; the later ones then see
+        // The owner's row first, as every session-ending transaction does (no deadlock with
+        // logout-all). Concurrent claims of one token then queue on it; the later ones see
         // `is_used = true` and claim nothing.
+        tx.execute(sql::LOCK_USER_OF_TOKEN, &[&used])
+            .await
+            .or_port()?;
         let Some(claimed) = tx
             .query_opt(sql::CLAIM_TOKEN, &[&used, &now])
             .await

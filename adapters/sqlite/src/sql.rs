@@ -105,6 +105,8 @@ pub const UPDATE_PROFILE: &str = "UPDATE users SET full_name = COALESCE(?2, full
      bio = COALESCE(?3, bio), updated_at = ?4 WHERE id = ?1";
 pub const UPDATE_PASSWORD: &str =
     "UPDATE users SET hashed_password = ?2, updated_at = ?3 WHERE id = ?1";
+pub const UPGRADE_PASSWORD_HASH: &str =
+    "UPDATE users SET hashed_password = ?3 WHERE id = ?1 AND hashed_password = ?2";
 pub const UPDATE_ACTIVE: &str = "UPDATE users SET is_active = ?2, updated_at = ?3 WHERE id = ?1";
 pub const UPDATE_SUPERUSER: &str =
     "UPDATE users SET is_superuser = ?2, updated_at = ?3 WHERE id = ?1";
@@ -123,6 +125,12 @@ pub const DELETE_ROLE_LINKS: &str = "DELETE FROM user_roles WHERE role_id = ?1";
 pub const DELETE_ROLE: &str = "DELETE FROM roles WHERE id = ?1";
 pub const ROLE_EXISTS: &str = "SELECT 1 FROM roles WHERE id = ?1";
 pub const USER_EXISTS: &str = "SELECT 1 FROM users WHERE id = ?1";
+/// What a login checked: the session opens only while both still hold.
+pub const USER_LOGIN_STATE: &str = "SELECT hashed_password, is_active FROM users WHERE id = ?1";
+/// 1 when `?1` is an active superuser and no other active superuser exists.
+pub const IS_LAST_ACTIVE_SUPERUSER: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 \
+     AND is_active = 1 AND is_superuser = 1) AND NOT EXISTS (SELECT 1 FROM users \
+     WHERE id <> ?1 AND is_active = 1 AND is_superuser = 1)";
 pub const INSERT_USER_ROLE: &str = "INSERT INTO user_roles (user_id, role_id, created_at, \
      updated_at) VALUES (?1, ?2, ?3, ?3)";
 pub const ROLES_OF_USER: &str = concat!(

@@ -68,6 +68,20 @@ fn end_sessions_of_user(
     Ok(ended as u64)
 }
 
+/// Whether taking `user_id` out of the active superusers would leave none. The caller holds
+/// the write transaction, so no other change interleaves.
+fn is_last_active_superuser(tx: &Transaction<'_>, user_id: UserId) -> rusqlite::Result<bool> {
+    tx.query_row(sql::IS_LAST_ACTIVE_SUPERUSER, [user_id], |row| row.get(0))
+}
+
+fn changed_if(rows: usize) -> AccountChange {
+    if rows > 0 {
+        AccountChange::Changed
+    } else {
+        AccountChange::UserNotFound
+    }
+}
+
 impl SqliteStore {
     /// The user a one-parameter lookup finds, if any.
     async fn one_user(
@@ -183,25 +197,41 @@ impl UserRepository for SqliteStore {
             .await
     }
 
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old_hash: String,
+        new_hash: String,
+    ) -> Result<bool, PortError> {
+        self.db
+            .write(move |tx| {
+                let changed = tx
+                    .execute(sql::UPGRADE_PASSWORD_HASH, params![id, old_hash, new_hash])
+                    .or_port()?;
+                Ok(changed > 0)
+            })
+            .await
+    }
+
     async fn set_user_active(
         &self,
         id: UserId,
         active: bool,
         now: Timestamp,
-    ) -> Result<bool, PortError> {
+    ) -> Result<AccountChange, PortError> {
         self.db
             .write(move |tx| {
+                if !active && is_last_active_superuser(tx, id).or_port()? {
+                    return Ok(AccountChange::LastSuperuser);
+                }
                 let now = time_text(now);
                 let changed = tx
                     .execute(sql::UPDATE_ACTIVE, params![id, active, now])
                     .or_port()?;
-                if changed == 0 {
-                    return Ok(false);
-                }
-                if !active {
+                if changed > 0 && !active {
                     end_sessions_of_user(tx, id, None, &now).or_port()?;
                 }
-                Ok(true)
+                Ok(changed_if(changed))
             })
             .await
     }
@@ -211,29 +241,35 @@ impl UserRepository for SqliteStore {
         id: UserId,
         superuser: bool,
         now: Timestamp,
-    ) -> Result<bool, PortError> {
+    ) -> Result<AccountChange, PortError> {
         self.db
             .write(move |tx| {
+                if !superuser && is_last_active_superuser(tx, id).or_port()? {
+                    return Ok(AccountChange::LastSuperuser);
+                }
                 let changed = tx
                     .execute(
                         sql::UPDATE_SUPERUSER,
                         params![id, superuser, time_text(now)],
                     )
                     .or_port()?;
-                Ok(changed > 0)
+                Ok(changed_if(changed))
             })
             .await
     }
 
-    async fn delete_user(&self, id: UserId) -> Result<bool, PortError> {
+    async fn delete_user(&self, id: UserId) -> Result<AccountChange, PortError> {
         // Explicit deletes, not only ON DELETE CASCADE: databases adopted from the original
         // implementation have foreign keys without it.
         self.db
             .write(move |tx| {
+                if is_last_active_superuser(tx, id).or_port()? {
+                    return Ok(AccountChange::LastSuperuser);
+                }
                 tx.execute(sql::DELETE_USER_TOKENS, [id]).or_port()?;
                 tx.execute(sql::DELETE_USER_SESSIONS, [id]).or_port()?;
                 tx.execute(sql::DELETE_USER_ROLE_LINKS, [id]).or_port()?;
-                Ok(tx.execute(sql::DELETE_USER, [id]).or_port()? > 0)
+                Ok(changed_if(tx.execute(sql::DELETE_USER, [id]).or_port()?))
             })
             .await
     }
@@ -349,9 +385,20 @@ impl SessionRepository for SqliteStore {
         &self,
         new: NewSession,
         first_token: NewRefreshToken,
-    ) -> Result<(Session, RefreshToken), PortError> {
+    ) -> Result<Option<(Session, RefreshToken)>, PortError> {
         self.db
             .write(move |tx| {
+                // The write transaction serialises this check with password changes,
+                // disabling and deleting.
+                let state: Option<(String, bool)> = tx
+                    .query_row(sql::USER_LOGIN_STATE, [new.user_id], |row| {
+                        Ok((row.get(0)?, row.get(1)?))
+                    })
+                    .optional()
+                    .or_port()?;
+                if state != Some((new.verified_password_hash.clone(), true)) {
+                    return Ok(None);
+                }
                 tx.execute(
                     sql::INSERT_SESSION,
                     params![
@@ -383,7 +430,7 @@ impl SessionRepository for SqliteStore {
                 let token = tx
                     .query_row(sql::TOKEN_BY_ID, [token_id], rows::refresh_token)
                     .or_port()?;
-                Ok((session, token))
+                Ok(Some((session, token)))
             })
             .await
     }

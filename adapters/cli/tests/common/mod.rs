@@ -25,7 +25,7 @@ impl Server {
             .env("DATABASE_URL", "memory://")
             .env("PORT", "0")
             .env("BCRYPT_COST", "4")
-            .env("SECRET_KEY", "binary-test-key")
+            .env("SECRET_KEY", "binary-test-key-of-at-least-32-bytes")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

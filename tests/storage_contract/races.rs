@@ -1,0 +1,259 @@
+//! Contract cases for changes that race each other: what every adapter must serialise.
+
+use ai_message_core::ports::*;
+use ai_message_core::*;
+use chrono::TimeDelta;
+
+use super::{add_session, add_user, at, new_session, t0};
+
+async fn make_superuser(storage: &Storage, name: &str) -> User {
+    let user = add_user(storage, name).await;
+    storage
+        .users
+        .set_user_superuser(user.id, true, t0())
+        .await
+        .unwrap();
+    user
+}
+
+pub async fn a_session_opens_only_while_the_verified_hash_and_activity_hold(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    let bob = add_user(&storage, "bob").await;
+    let carol = add_user(&storage, "carol").await;
+    let (kept, _) = add_session(&storage, alice.id, "kept", t0()).await;
+    storage
+        .users
+        .change_password(alice.id, "$2b$04$new".into(), kept.id, at(1))
+        .await
+        .unwrap();
+    storage
+        .users
+        .set_user_active(bob.id, false, at(1))
+        .await
+        .unwrap();
+    storage.users.delete_user(carol.id).await.unwrap();
+    for (user, tag) in [
+        (&alice, "old-hash"),
+        (&bob, "disabled"),
+        (&carol, "deleted"),
+    ] {
+        let (session, token) = new_session(user.id, &user.hashed_password, tag, at(2));
+        let opened = storage
+            .sessions
+            .create_session(session, token)
+            .await
+            .unwrap();
+        assert_eq!(opened, None, "{tag}: no session may open");
+        assert_eq!(
+            storage
+                .sessions
+                .find_refresh_token(&format!("refresh-hash-{tag}"))
+                .await
+                .unwrap(),
+            None,
+            "{tag}: nothing stored"
+        );
+    }
+    let (session, token) = new_session(alice.id, "$2b$04$new", "new-hash", at(2));
+    assert!(
+        storage
+            .sessions
+            .create_session(session, token)
+            .await
+            .unwrap()
+            .is_some(),
+        "the current hash opens a session"
+    );
+}
+
+pub async fn the_last_active_superuser_cannot_be_demoted_disabled_or_deleted(storage: Storage) {
+    let root = make_superuser(&storage, "root").await;
+    let admin = make_superuser(&storage, "admin").await;
+    // A disabled superuser does not count as one that remains.
+    let dormant = make_superuser(&storage, "dormant").await;
+    assert_eq!(
+        storage
+            .users
+            .set_user_active(dormant.id, false, at(1))
+            .await
+            .unwrap(),
+        AccountChange::Changed
+    );
+    assert_eq!(
+        storage
+            .users
+            .set_user_superuser(admin.id, false, at(2))
+            .await
+            .unwrap(),
+        AccountChange::Changed
+    );
+    let users = &storage.users;
+    assert_eq!(
+        users
+            .set_user_superuser(root.id, false, at(3))
+            .await
+            .unwrap(),
+        AccountChange::LastSuperuser
+    );
+    assert_eq!(
+        users.set_user_active(root.id, false, at(3)).await.unwrap(),
+        AccountChange::LastSuperuser
+    );
+    assert_eq!(
+        users.delete_user(root.id).await.unwrap(),
+        AccountChange::LastSuperuser
+    );
+    let stored = users.get_user(root.id).await.unwrap().expect("still there");
+    assert!(stored.is_active && stored.is_superuser);
+    // Changes that keep a superuser are still allowed.
+    assert_eq!(
+        users
+            .set_user_superuser(root.id, true, at(4))
+            .await
+            .unwrap(),
+        AccountChange::Changed
+    );
+    assert_eq!(
+        users.delete_user(admin.id).await.unwrap(),
+        AccountChange::Changed
+    );
+}
+
+pub async fn superusers_demoting_each_other_at_once_leave_one(storage: Storage) {
+    for round in 0..10 {
+        let a = make_superuser(&storage, &format!("a{round}")).await;
+        let b = make_superuser(&storage, &format!("b{round}")).await;
+        // Everyone else stops being a superuser first, so a and b are the only two.
+        let others: Vec<User> = storage
+            .users
+            .list_users(Page::new(0, 500).unwrap())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.is_superuser && u.id != a.id && u.id != b.id)
+            .collect();
+        for other in others {
+            storage
+                .users
+                .set_user_superuser(other.id, false, at(1))
+                .await
+                .unwrap();
+        }
+        let demote = |id: UserId, variant: usize| {
+            let users = storage.users.clone();
+            tokio::spawn(async move {
+                match variant % 3 {
+                    0 => users.set_user_superuser(id, false, at(2)).await,
+                    1 => users.set_user_active(id, false, at(2)).await,
+                    _ => users.delete_user(id).await,
+                }
+            })
+        };
+        let first = demote(a.id, round);
+        let second = demote(b.id, round + 1);
+        let outcomes = [
+            first.await.unwrap().unwrap(),
+            second.await.unwrap().unwrap(),
+        ];
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| **o == AccountChange::LastSuperuser)
+                .count(),
+            1,
+            "round {round}: {outcomes:?}"
+        );
+        let remaining = storage
+            .users
+            .list_users(Page::new(0, 500).unwrap())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.is_superuser && u.is_active)
+            .count();
+        assert_eq!(remaining, 1, "round {round}");
+    }
+}
+
+pub async fn a_login_racing_a_delete_either_wins_cleanly_or_opens_nothing(storage: Storage) {
+    for round in 0..12 {
+        let user = add_user(&storage, &format!("victim{round}")).await;
+        let (session, token) = new_session(
+            user.id,
+            &user.hashed_password,
+            &format!("race{round}"),
+            at(1),
+        );
+        let sessions = storage.sessions.clone();
+        let users = storage.users.clone();
+        let login = tokio::spawn(async move { sessions.create_session(session, token).await });
+        let delete = tokio::spawn(async move { users.delete_user(user.id).await });
+        let opened = login
+            .await
+            .unwrap()
+            .expect("no storage error for the login");
+        assert_eq!(
+            delete
+                .await
+                .unwrap()
+                .expect("no storage error for the delete"),
+            AccountChange::Changed
+        );
+        if let Some((session, _)) = opened {
+            assert_eq!(
+                storage
+                    .sessions
+                    .get_session_with_user(session.id)
+                    .await
+                    .unwrap(),
+                None,
+                "round {round}: the delete removed the session opened before it"
+            );
+        }
+    }
+}
+
+pub async fn logout_all_racing_rotations_never_fails(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    for round in 0..15 {
+        let mut firsts = Vec::new();
+        for s in 0..3 {
+            let (_, first) = add_session(&storage, alice.id, &format!("r{round}s{s}"), t0()).await;
+            firsts.push(first);
+        }
+        let mut tasks = Vec::new();
+        for (s, first) in firsts.into_iter().enumerate() {
+            let sessions = storage.sessions.clone();
+            tasks.push(tokio::spawn(async move {
+                let next = NewRefreshToken {
+                    token_hash: format!("refresh-hash-next-{round}-{s}"),
+                    expires_at: at(60) + TimeDelta::days(7),
+                    created_at: at(60),
+                };
+                sessions
+                    .rotate_refresh_token(first.id, next, at(60))
+                    .await
+                    .map(|_| ())
+            }));
+        }
+        let sessions = storage.sessions.clone();
+        tasks.push(tokio::spawn(async move {
+            sessions
+                .end_all_sessions(alice.id, at(60))
+                .await
+                .map(|_| ())
+        }));
+        for task in tasks {
+            task.await.unwrap().expect("no deadlock, no storage error");
+        }
+        assert!(
+            storage
+                .sessions
+                .list_live_sessions(alice.id, at(61))
+                .await
+                .unwrap()
+                .is_empty(),
+            "round {round}: logout-all left a live session"
+        );
+    }
+}
