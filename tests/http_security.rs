@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ai_message_bcrypt::BcryptHasher;
+use ai_message_core::ports::Quota as LoginQuota;
 use ai_message_core::system::{OsSecretSource, SystemClock};
-use ai_message_core::usecases::{Ports, Services, Settings};
+use ai_message_core::usecases::{LoginLimits, Ports, Services, Settings};
 use ai_message_http::limits::{LimitSettings, Limits, Quota};
-use ai_message_http::{AccessTokens, AppState, CorsOrigins};
+use ai_message_http::{AccessTokens, AppState, CorsOrigins, TrustedProxies};
 use ai_message_memory::MemoryStore;
 use chrono::TimeDelta;
 use futures_util::StreamExt;
@@ -43,79 +44,198 @@ fn app_with(hasher: BcryptHasher, limits: LimitSettings) -> impl Endpoint<Output
         services: Services::new(ports, Settings::default()),
         tokens: AccessTokens::new(SECRET, TimeDelta::minutes(5)),
         limits: Arc::new(Limits::new(limits)),
+        trusted_proxies: Arc::new(TrustedProxies::none()),
     };
     ai_message_http::app(state, &CorsOrigins::Any)
 }
 
+fn login_limits(pair: u32, account: u32, address: u32) -> LoginLimits {
+    let window = TimeDelta::minutes(15);
+    LoginLimits {
+        per_account_and_address: LoginQuota::new(pair, window),
+        per_account: LoginQuota::new(account, window),
+        per_address: LoginQuota::new(address, window),
+    }
+}
+
+const ATTACKER: &str = "198.51.100.66";
+const OWNER: &str = "203.0.113.10";
+
 #[tokio::test]
-async fn failed_logins_are_throttled_per_username_alike_for_unknown_users() {
-    let server = server().with_limits(limits(|l| {
-        l.login_failures_per_username = Quota::new(3, MINUTE);
-    }));
+async fn failed_logins_are_throttled_per_account_and_address_alike_for_unknown_users() {
+    let server = server().with_login_limits(login_limits(3, 100, 100));
     server.register("alice").await;
     for name in ["alice", "ghost"] {
         for _ in 0..3 {
             server
-                .login_as(name, "wrong-password")
+                .login_from(name, "wrong-password", ATTACKER)
                 .await
                 .assert_error(401, "Incorrect username or password");
         }
-        let throttled = server.login_as(name, "alice-password").await;
+        let throttled = server.login_from(name, "alice-password", ATTACKER).await;
         throttled.assert_error(429, "Too many failed login attempts, retry later");
         let wait: u64 = throttled.header("retry-after").unwrap().parse().unwrap();
-        assert!((1..=60).contains(&wait), "{wait}");
+        assert!((1..=900).contains(&wait), "{wait}");
     }
     // Other accounts are not affected.
     server.register("bob").await;
     server
-        .login_as("bob", "bob-password")
+        .login_from("bob", "bob-password", ATTACKER)
         .await
         .assert_status(200);
 }
 
 #[tokio::test]
-async fn a_successful_login_clears_the_username_failures() {
-    let server = server().with_limits(limits(|l| {
-        l.login_failures_per_username = Quota::new(3, MINUTE);
-    }));
+async fn the_owner_gets_in_from_another_address_while_an_attacker_is_locked_out() {
+    let server = server().with_login_limits(login_limits(5, 100, 100));
     server.register("alice").await;
-    for _ in 0..2 {
+    for _ in 0..5 {
         server
-            .login_as("alice", "wrong-password")
+            .login_from("alice", "wrong-password", ATTACKER)
             .await
             .assert_status(401);
     }
     server
-        .login_as("alice", "alice-password")
+        .login_from("alice", "alice-password", ATTACKER)
+        .await
+        .assert_status(429);
+    server
+        .login_from("alice", "alice-password", OWNER)
+        .await
+        .assert_status(200);
+}
+
+#[tokio::test]
+async fn an_account_wide_ceiling_stops_guessing_spread_over_addresses() {
+    let server = server().with_login_limits(login_limits(5, 6, 100));
+    server.register("alice").await;
+    for i in 0..6 {
+        server
+            .login_from("alice", "wrong-password", &format!("192.0.2.{i}"))
+            .await
+            .assert_status(401);
+    }
+    server
+        .login_from("alice", "wrong-password", "192.0.2.99")
+        .await
+        .assert_error(429, "Too many failed login attempts, retry later");
+}
+
+#[tokio::test]
+async fn the_username_and_the_email_of_one_account_share_their_counters() {
+    let server = server().with_login_limits(login_limits(4, 100, 100));
+    server.register("alice").await;
+    for login in ["alice", "alice@example.com", "ALICE@example.com", "alice"] {
+        server
+            .login_from(login, "wrong-password", ATTACKER)
+            .await
+            .assert_status(401);
+    }
+    server
+        .login_from("alice@example.com", "alice-password", ATTACKER)
+        .await
+        .assert_status(429);
+    // Unknown identifiers count under their normalised form: case and width do not help.
+    for login in ["ghost", "Ghost", "ＧＨＯＳＴ", "GHOST"] {
+        server
+            .login_from(login, "wrong-password", ATTACKER)
+            .await
+            .assert_status(401);
+    }
+    server
+        .login_from("gHost", "wrong-password", ATTACKER)
+        .await
+        .assert_status(429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_wrong_passwords_are_evaluated_at_most_the_limit() {
+    let server = Arc::new(server().with_login_limits(login_limits(5, 100, 1000)));
+    server.register("alice").await;
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move {
+            server
+                .login_from("alice", "wrong-password", ATTACKER)
+                .await
+                .status
+                .as_u16()
+        }));
+    }
+    let mut evaluated = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            401 => evaluated += 1,
+            429 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(evaluated, 5, "exactly the limit was evaluated");
+}
+
+#[tokio::test]
+async fn a_successful_login_clears_the_failures_of_its_address() {
+    let server = server().with_login_limits(login_limits(3, 100, 100));
+    server.register("alice").await;
+    for _ in 0..2 {
+        server
+            .login_from("alice", "wrong-password", OWNER)
+            .await
+            .assert_status(401);
+    }
+    server
+        .login_from("alice", "alice-password", OWNER)
         .await
         .assert_status(200);
     for _ in 0..2 {
         server
-            .login_as("alice", "wrong-password")
+            .login_from("alice", "wrong-password", OWNER)
             .await
             .assert_status(401);
     }
     server
-        .login_as("alice", "alice-password")
+        .login_from("alice", "alice-password", OWNER)
         .await
         .assert_status(200);
 }
 
 #[tokio::test]
 async fn failed_logins_are_throttled_per_client_address() {
-    let server = server().with_limits(limits(|l| {
-        l.login_failures_per_address = Quota::new(4, MINUTE);
-    }));
+    let server = server().with_login_limits(login_limits(100, 100, 4));
     for i in 0..4 {
         server
-            .login_as(&format!("user{i}"), "wrong-password")
+            .login_from(&format!("user{i}"), "wrong-password", ATTACKER)
             .await
             .assert_status(401);
     }
     server
-        .login_as("someone-else", "whatever-pw")
+        .login_from("someone-else", "whatever-pw", ATTACKER)
         .await
         .assert_error(429, "Too many failed login attempts, retry later");
+    server
+        .login_from("someone-else", "whatever-pw", OWNER)
+        .await
+        .assert_status(401);
+}
+
+#[tokio::test]
+async fn the_session_records_the_client_a_trusted_proxy_names() {
+    let server = server();
+    server.register("alice").await;
+    let login = server
+        .login_from("alice", "alice-password", "198.51.100.23, 10.0.0.2")
+        .await;
+    let token = login.assert_status(200)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sessions = server.get("/auth/sessions", Some(&token)).await;
+    assert_eq!(
+        sessions.assert_status(200)[0]["ip_address"],
+        "198.51.100.23",
+        "with every peer trusted (`*`), the first hop is the client"
+    );
 }
 
 #[tokio::test]

@@ -232,6 +232,7 @@ async fn foreign_keys_cascade() {
         ("refresh_tokens", "session_id", "sessions"),
         ("refresh_tokens", "user_id", "users"),
         ("sessions", "user_id", "users"),
+        ("user_identity_keys", "user_id", "users"),
         ("user_roles", "role_id", "roles"),
         ("user_roles", "user_id", "users"),
     ]

@@ -44,6 +44,77 @@ pub(crate) fn username_problem(name: &str) -> Option<&'static str> {
     None
 }
 
+/// A stored account whose name or email collides under its key with an earlier account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCollision {
+    pub user_id: i64,
+    /// `"username"` or `"email"`.
+    pub field: &'static str,
+    pub value: String,
+    /// The account that holds the key.
+    pub holder: i64,
+}
+
+impl std::fmt::Display for KeyCollision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "user {} has the {} {:?}, which collides with user {}; both keep logging in, and \
+             no new account may take it",
+            self.user_id, self.field, self.value, self.holder
+        )
+    }
+}
+
+/// The keys one account stores: `(user id, username key, email key)`, `None` where the key
+/// belongs to an earlier account.
+pub type AssignedKeys = (i64, Option<String>, Option<String>);
+
+/// The keys to store for accounts that have none (adopted or older rows), given the keys
+/// already stored. In id order the first holder of a key keeps it; a later account whose key
+/// is taken stores `None` for it and is reported as a collision.
+pub fn assign_identity_keys(
+    pending: &[(i64, String, String)],
+    mut username_holders: std::collections::HashMap<String, i64>,
+    mut email_holders: std::collections::HashMap<String, i64>,
+) -> (Vec<AssignedKeys>, Vec<KeyCollision>) {
+    let mut sorted: Vec<&(i64, String, String)> = pending.iter().collect();
+    sorted.sort_by_key(|(id, _, _)| *id);
+    let mut assigned = Vec::with_capacity(sorted.len());
+    let mut collisions = Vec::new();
+    for (id, username, email) in sorted {
+        let mut claim = |holders: &mut std::collections::HashMap<String, i64>,
+                         key: String,
+                         field: &'static str,
+                         value: &str| {
+            match holders.get(&key) {
+                Some(holder) => {
+                    collisions.push(KeyCollision {
+                        user_id: *id,
+                        field,
+                        value: value.to_string(),
+                        holder: *holder,
+                    });
+                    None
+                }
+                None => {
+                    holders.insert(key.clone(), *id);
+                    Some(key)
+                }
+            }
+        };
+        let username_key = claim(
+            &mut username_holders,
+            username_key(username),
+            "username",
+            username,
+        );
+        let email_key = claim(&mut email_holders, email_key(email), "email", email);
+        assigned.push((*id, username_key, email_key));
+    }
+    (assigned, collisions)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +125,33 @@ mod tests {
             assert_eq!(username_key(name), username_key("root"), "{name:?}");
         }
         assert_ne!(username_key("rooot"), username_key("root"));
+    }
+
+    #[test]
+    fn adopted_collisions_keep_the_first_holder_and_are_reported() {
+        let mut stored = std::collections::HashMap::new();
+        stored.insert(username_key("root"), 1);
+        let pending = vec![
+            (3, "ROOT".to_string(), "b@example.com".to_string()),
+            (2, "bob".to_string(), "B@example.com".to_string()),
+        ];
+        let (assigned, collisions) =
+            assign_identity_keys(&pending, stored, std::collections::HashMap::new());
+        assert_eq!(
+            assigned,
+            vec![
+                (
+                    2,
+                    Some("bob".to_string()),
+                    Some("b@example.com".to_string())
+                ),
+                (3, None, None),
+            ]
+        );
+        assert_eq!(collisions.len(), 2);
+        assert_eq!((collisions[0].field, collisions[0].holder), ("username", 1));
+        assert_eq!((collisions[1].field, collisions[1].holder), ("email", 2));
+        assert!(collisions[0].to_string().contains("\"ROOT\""));
     }
 
     #[test]

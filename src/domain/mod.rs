@@ -5,5 +5,5 @@ mod identity;
 mod values;
 
 pub use entities::*;
-pub use identity::{email_key, username_key};
+pub use identity::{KeyCollision, assign_identity_keys, email_key, username_key};
 pub use values::*;

@@ -49,8 +49,9 @@ pub enum AccountChange {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Inserts an active user. `Err(InsertError::Duplicate)` when the username or the email is
-    /// already taken (also when another insert won a race for it).
+    /// Inserts an active user with the keys of its username and email. `Err(Duplicate)` when
+    /// the username, the email or one of their keys is already taken (also when another
+    /// insert won a race for it).
     async fn create_user(&self, new: NewUser) -> Result<User, InsertError>;
 
     /// The user with this id, if any.
@@ -61,6 +62,17 @@ pub trait UserRepository: Send + Sync {
 
     /// Exact (case-sensitive) match on `email`.
     async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, PortError>;
+
+    /// The user whose username is unique under this [`username_key`] (lookalikes of one
+    /// name share a key). Users adopted with a colliding name hold no key.
+    ///
+    /// [`username_key`]: crate::domain::username_key
+    async fn find_user_by_username_key(&self, key: &str) -> Result<Option<User>, PortError>;
+
+    /// The user whose email is unique under this [`email_key`] (case ignored).
+    ///
+    /// [`email_key`]: crate::domain::email_key
+    async fn find_user_by_email_key(&self, key: &str) -> Result<Option<User>, PortError>;
 
     /// Users ordered by id, `page.skip()` skipped, at most `page.limit()` returned.
     async fn list_users(&self, page: Page) -> Result<Vec<User>, PortError>;
@@ -357,10 +369,14 @@ pub struct Storage {
     pub sessions: std::sync::Arc<dyn SessionRepository>,
     pub messages: std::sync::Arc<dyn MessageRepository>,
     pub health: std::sync::Arc<dyn StorageHealth>,
+    /// Failed-login counters: in this process unless the store shares them between
+    /// instances (PostgreSQL).
+    pub login_attempts: std::sync::Arc<dyn super::LoginAttempts>,
 }
 
 impl Storage {
-    /// Views one store that implements every storage port.
+    /// Views one store that implements every storage port, with login counters kept in
+    /// this process.
     pub fn from_store<S>(store: std::sync::Arc<S>) -> Self
     where
         S: UserRepository
@@ -376,6 +392,7 @@ impl Storage {
             sessions: store.clone(),
             messages: store.clone(),
             health: store,
+            login_attempts: std::sync::Arc::new(crate::system::InProcessLoginAttempts::default()),
         }
     }
 }

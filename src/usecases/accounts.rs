@@ -21,6 +21,10 @@ pub struct Registration {
 pub enum RegisterError {
     #[error("Username already registered")]
     UsernameTaken,
+    /// Another account's name differs only in case, width, invisible marks or lookalike
+    /// letters of another script.
+    #[error("Username is too similar to an existing username")]
+    UsernameLookalike,
     #[error("Email already registered")]
     EmailTaken,
     /// Both checks passed, then a concurrent registration took the username or the email.
@@ -58,9 +62,20 @@ pub(crate) async fn create_account(
         return Err(RegisterError::UsernameTaken);
     }
     if users
+        .find_user_by_username_key(&registration.username.key())
+        .await?
+        .is_some()
+    {
+        return Err(RegisterError::UsernameLookalike);
+    }
+    if users
         .find_user_by_email(registration.email.as_str())
         .await?
         .is_some()
+        || users
+            .find_user_by_email_key(&registration.email.key())
+            .await?
+            .is_some()
     {
         return Err(RegisterError::EmailTaken);
     }

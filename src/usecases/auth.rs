@@ -6,10 +6,12 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::{Caller, Ports, Settings};
-use crate::domain::{RefreshToken, Session, SessionId, User, UserId};
+use crate::domain::{
+    Password, RefreshToken, Session, SessionId, User, UserId, email_key, username_key,
+};
 use crate::ports::{
-    Clock, NewRefreshToken, NewSession, PasswordHasher, PortError, Rotation, SecretSource,
-    SessionRepository, UserRepository,
+    AttemptId, Clock, LoginAttempts, NewRefreshToken, NewSession, PasswordHasher, PortError,
+    Reservation, Rotation, SecretSource, SessionRepository, ThrottleKey, UserRepository,
 };
 
 /// What a login form carries, with the request's context.
@@ -56,6 +58,10 @@ pub enum LoginError {
     InvalidCredentials,
     #[error("User is disabled")]
     UserDisabled,
+    /// Too many wrong passwords for this account (from this address, or overall) or from this
+    /// address; the password was not checked.
+    #[error("Too many failed login attempts, retry later")]
+    Throttled { retry_after: chrono::TimeDelta },
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -116,6 +122,7 @@ pub struct Auth {
     users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
     hasher: Arc<dyn PasswordHasher>,
+    attempts: Arc<dyn LoginAttempts>,
     clock: Arc<dyn Clock>,
     secrets: Arc<dyn SecretSource>,
     settings: Settings,
@@ -127,6 +134,7 @@ impl Auth {
             users: ports.users.clone(),
             sessions: ports.sessions.clone(),
             hasher: ports.hasher.clone(),
+            attempts: ports.login_attempts.clone(),
             clock: ports.clock.clone(),
             secrets: ports.secrets.clone(),
             settings,
@@ -137,33 +145,136 @@ impl Auth {
         self.settings
     }
 
-    /// Checks the password and opens a session with its first refresh token. An unknown login
-    /// spends the same hashing time as a wrong password and gets the same error.
-    pub async fn login(&self, request: LoginRequest) -> Result<LoginOutcome, LoginError> {
-        let mut user = self.users.find_user_by_username(&request.login).await?;
-        if user.is_none() && request.login.contains('@') {
-            user = self.users.find_user_by_email(&request.login).await?;
+    /// The account an identifier names: with an `@` it is an email first (exactly, then
+    /// ignoring case), else a username, so no username can shadow another account's email.
+    async fn find_login_account(&self, login: &str) -> Result<Option<User>, PortError> {
+        if login.contains('@') {
+            if let Some(user) = self.users.find_user_by_email(login).await? {
+                return Ok(Some(user));
+            }
+            if let Some(user) = self.users.find_user_by_email_key(&email_key(login)).await? {
+                return Ok(Some(user));
+            }
         }
-        let Some(user) = user else {
-            self.hasher.verify_dummy(&request.password).await?;
-            return Err(LoginError::InvalidCredentials);
+        self.users.find_user_by_username(login).await
+    }
+
+    /// The counters one login attempt is held to.
+    fn throttle_keys(&self, user: Option<&User>, login: &str, address: &str) -> Vec<ThrottleKey> {
+        let account = match user {
+            Some(user) => format!("user:{}", user.id),
+            None => format!("name:{}", username_key(login)),
         };
-        if !self
-            .hasher
-            .verify(&request.password, &user.hashed_password)
-            .await?
-        {
-            return Err(LoginError::InvalidCredentials);
-        }
+        let limits = self.settings.login_limits;
+        [
+            (
+                format!("pair:{account}|{address}"),
+                limits.per_account_and_address,
+            ),
+            (format!("account:{account}"), limits.per_account),
+            (format!("address:{address}"), limits.per_address),
+        ]
+        .into_iter()
+        .filter(|(_, quota)| !quota.is_off())
+        .map(|(key, quota)| ThrottleKey { key, quota })
+        .collect()
+    }
+
+    /// Checks the password and opens a session with its first refresh token.
+    ///
+    /// Throttled before any hashing: the attempt is reserved atomically under each of its
+    /// counters first, so simultaneous guesses can never exceed a quota, and a right
+    /// password takes its reservation back. An unknown login spends the same lookups and
+    /// hashing time as a wrong password and gets the same answers.
+    pub async fn login(&self, request: LoginRequest) -> Result<LoginOutcome, LoginError> {
+        let user = self.find_login_account(&request.login).await?;
+        let address = request.ip_address.as_deref().unwrap_or("unknown");
+        let keys = self.throttle_keys(user.as_ref(), &request.login, address);
+        let attempt = match self.attempts.reserve(&keys, self.clock.now()).await? {
+            Reservation::Admitted(attempt) => attempt,
+            Reservation::Refused { retry_after } => {
+                return Err(LoginError::Throttled { retry_after });
+            }
+        };
+        let verified = match user {
+            Some(user) => self
+                .hasher
+                .verify(&request.password, &user.hashed_password)
+                .await
+                .map(|matches| matches.then_some(user)),
+            None => self
+                .hasher
+                .verify_dummy(&request.password)
+                .await
+                .map(|()| None),
+        };
+        let user = match verified {
+            // A wrong password keeps its reservation: it is a counted failure.
+            Ok(None) => return Err(LoginError::InvalidCredentials),
+            Ok(Some(user)) => {
+                self.forget_attempt(attempt, &keys).await?;
+                user
+            }
+            Err(error) => {
+                self.attempts.release(attempt, &keys).await?;
+                return Err(error.into());
+            }
+        };
         if !user.is_active {
             return Err(LoginError::UserDisabled);
         }
+        let outcome = self
+            .open_session(user, request.device_info, request.ip_address)
+            .await?;
+        self.upgrade_hash_if_stale(&outcome.user, &request.password)
+            .await;
+        Ok(outcome)
+    }
 
+    /// A right password: its attempt is no failure, and the failures of its account from its
+    /// address are forgiven (the account-wide and address-wide counts stay).
+    async fn forget_attempt(
+        &self,
+        attempt: AttemptId,
+        keys: &[ThrottleKey],
+    ) -> Result<(), PortError> {
+        self.attempts.release(attempt, keys).await?;
+        if let Some(pair) = keys.iter().find(|k| k.key.starts_with("pair:")) {
+            self.attempts.clear(&pair.key).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores a hash at the current settings when the stored one was made with others (a
+    /// raised cost), so old accounts cost what new ones do. Best effort: the login has
+    /// succeeded either way, and the next one tries again.
+    async fn upgrade_hash_if_stale(&self, user: &User, password: &str) {
+        if !self.hasher.needs_rehash(&user.hashed_password) {
+            return;
+        }
+        // Passwords set before today's rules (adopted databases) cannot be re-hashed as
+        // `Password`; they keep their old hash.
+        let Ok(password) = Password::parse(password) else {
+            return;
+        };
+        if let Ok(new_hash) = self.hasher.hash(&password).await {
+            let _ = self
+                .users
+                .upgrade_password_hash(user.id, user.hashed_password.clone(), new_hash)
+                .await;
+        }
+    }
+
+    async fn open_session(
+        &self,
+        user: User,
+        device_info: Option<String>,
+        ip_address: Option<String>,
+    ) -> Result<LoginOutcome, LoginError> {
         let now = self.clock.now();
         let expires_at = now + self.settings.refresh_token_ttl;
         let refresh_token = self.secrets.secret()?;
-        let device_info = request
-            .device_info
+        let device_info = device_info
             .map(|d| cut_to_chars(&d, DEVICE_INFO_MAX_CHARS))
             .unwrap_or_else(|| "Unknown".to_string());
         let new_session = NewSession {
@@ -171,9 +282,7 @@ impl Auth {
             verified_password_hash: user.hashed_password.clone(),
             session_token: self.secrets.secret()?,
             device_info: Some(device_info),
-            ip_address: request
-                .ip_address
-                .map(|ip| cut_to_chars(&ip, IP_ADDRESS_MAX_CHARS)),
+            ip_address: ip_address.map(|ip| cut_to_chars(&ip, IP_ADDRESS_MAX_CHARS)),
             expires_at,
             created_at: now,
         };
@@ -454,6 +563,79 @@ mod tests {
         assert_eq!(outcome.refresh_token, "secret-1");
         assert_eq!(outcome.session.id, 5);
         assert_eq!(outcome.user.id, 1);
+    }
+
+    #[tokio::test]
+    async fn a_login_upgrades_a_hash_made_at_another_cost() {
+        let mut mocks = Mocks::new();
+        mocks
+            .users
+            .expect_find_user_by_username()
+            .returning(|_| Ok(Some(sample_user(1))));
+        mocks.hasher.checkpoint();
+        mocks.hasher.expect_verify().returning(|_, _| Ok(true));
+        mocks
+            .hasher
+            .expect_needs_rehash()
+            .with(eq(SAMPLE_HASH))
+            .returning(|_| true);
+        mocks
+            .hasher
+            .expect_hash()
+            .times(1)
+            .returning(|_| Ok("$2b$12$upgraded".into()));
+        mocks
+            .users
+            .expect_upgrade_password_hash()
+            .with(
+                eq(1),
+                eq(SAMPLE_HASH.to_string()),
+                eq("$2b$12$upgraded".to_string()),
+            )
+            .times(1)
+            .returning(|_, _, _| Ok(true));
+        expect_session_created(&mut mocks);
+        auth(mocks)
+            .login(login_request("user1", "password1"))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_is_refused_before_hashing_once_over_the_limit() {
+        let mut mocks = Mocks::new();
+        mocks
+            .users
+            .expect_find_user_by_username()
+            .returning(|_| Ok(Some(sample_user(1))));
+        mocks
+            .hasher
+            .expect_verify()
+            .times(2)
+            .returning(|_, _| Ok(false));
+        let limits = crate::usecases::LoginLimits {
+            per_account_and_address: crate::ports::Quota::new(2, TimeDelta::minutes(15)),
+            ..crate::usecases::LoginLimits::off()
+        };
+        let auth = Auth::new(
+            &mocks.into_ports(),
+            Settings {
+                login_limits: limits,
+                ..Settings::default()
+            },
+        );
+        for _ in 0..2 {
+            let result = auth.login(login_request("user1", "bad")).await;
+            assert!(
+                matches!(result, Err(LoginError::InvalidCredentials)),
+                "{result:?}"
+            );
+        }
+        let result = auth.login(login_request("user1", "bad")).await;
+        assert!(
+            matches!(result, Err(LoginError::Throttled { retry_after }) if retry_after == TimeDelta::minutes(15)),
+            "{result:?}"
+        );
     }
 
     #[tokio::test]

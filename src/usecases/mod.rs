@@ -16,8 +16,8 @@ use chrono::TimeDelta;
 
 use crate::domain::{SessionId, User};
 use crate::ports::{
-    Clock, MessageRepository, PasswordHasher, RoleRepository, SecretSource, SessionRepository,
-    Storage, StorageHealth, UserRepository,
+    Clock, LoginAttempts, MessageRepository, PasswordHasher, Quota, RoleRepository, SecretSource,
+    SessionRepository, Storage, StorageHealth, UserRepository,
 };
 
 /// Everything the core needs from outside, chosen by the composition root.
@@ -28,6 +28,7 @@ pub struct Ports {
     pub sessions: Arc<dyn SessionRepository>,
     pub messages: Arc<dyn MessageRepository>,
     pub health: Arc<dyn StorageHealth>,
+    pub login_attempts: Arc<dyn LoginAttempts>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub secrets: Arc<dyn SecretSource>,
@@ -46,6 +47,7 @@ impl Ports {
             sessions: storage.sessions,
             messages: storage.messages,
             health: storage.health,
+            login_attempts: storage.login_attempts,
             hasher,
             clock,
             secrets,
@@ -61,6 +63,7 @@ pub struct Settings {
     /// How long after a rotation the old refresh token may be presented again (a client
     /// refreshing twice at once) without being treated as stolen.
     pub refresh_reuse_grace: TimeDelta,
+    pub login_limits: LoginLimits,
 }
 
 impl Default for Settings {
@@ -68,6 +71,46 @@ impl Default for Settings {
         Self {
             refresh_token_ttl: TimeDelta::days(7),
             refresh_reuse_grace: TimeDelta::seconds(10),
+            login_limits: LoginLimits::default(),
+        }
+    }
+}
+
+/// How many wrong passwords are evaluated before logins are refused with a wait. An account
+/// is what the identifier resolves to (the username and the email of one account count
+/// together); an unknown identifier counts under its normalised form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Failures of one account from one client address: an attacker at one address is
+    /// stopped while the owner, elsewhere, still gets in.
+    pub per_account_and_address: Quota,
+    /// Failures of one account from every address: the ceiling against guessing spread
+    /// over many addresses (it locks the owner out too, so it is set high).
+    pub per_account: Quota,
+    /// Failures from one client address over every account: password spraying.
+    pub per_address: Quota,
+}
+
+impl Default for LoginLimits {
+    /// Five per account and address, one hundred per account, twenty per address, each in
+    /// fifteen minutes.
+    fn default() -> Self {
+        let window = TimeDelta::minutes(15);
+        Self {
+            per_account_and_address: Quota::new(5, window),
+            per_account: Quota::new(100, window),
+            per_address: Quota::new(20, window),
+        }
+    }
+}
+
+impl LoginLimits {
+    /// No limits (tests and benchmarks that fail logins from one address on purpose).
+    pub const fn off() -> Self {
+        Self {
+            per_account_and_address: Quota::off(),
+            per_account: Quota::off(),
+            per_address: Quota::off(),
         }
     }
 }

@@ -50,14 +50,35 @@ pub struct Mocks {
 impl Mocks {
     pub fn new() -> Self {
         Self {
-            users: MockUserRepository::new(),
+            users: Self::users_without_lookalikes(),
             roles: MockRoleRepository::new(),
             sessions: MockSessionRepository::new(),
             messages: MockMessageRepository::new(),
             health: MockStorageHealth::new(),
-            hasher: MockPasswordHasher::new(),
+            hasher: Self::hasher_with_current_hashes(),
             now: fixed_now(),
         }
+    }
+
+    /// A users mock in which no normalised key is taken (set expectations after a
+    /// `checkpoint` to test otherwise).
+    fn users_without_lookalikes() -> MockUserRepository {
+        let mut users = MockUserRepository::new();
+        users
+            .expect_find_user_by_username_key()
+            .returning(|_| Ok(None));
+        users
+            .expect_find_user_by_email_key()
+            .returning(|_| Ok(None));
+        users
+    }
+
+    /// A hasher mock whose stored hashes never need an upgrade (clear it with `checkpoint`
+    /// to expect otherwise).
+    fn hasher_with_current_hashes() -> MockPasswordHasher {
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_needs_rehash().returning(|_| false);
+        hasher
     }
 
     pub fn into_ports(self) -> Ports {
@@ -67,6 +88,7 @@ impl Mocks {
             sessions: Arc::new(self.sessions),
             messages: Arc::new(self.messages),
             health: Arc::new(self.health),
+            login_attempts: Arc::new(crate::system::InProcessLoginAttempts::default()),
             hasher: Arc::new(self.hasher),
             clock: Arc::new(FixedClock(self.now)),
             secrets: Arc::new(CountingSecrets::default()),

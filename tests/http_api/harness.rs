@@ -7,10 +7,10 @@ use ai_message_bcrypt::BcryptHasher;
 use ai_message_core::ports::{Clock, Storage};
 use ai_message_core::system::{OsSecretSource, SystemClock};
 use ai_message_core::usecases::accounts::Registration;
-use ai_message_core::usecases::{Ports, Services, Settings};
+use ai_message_core::usecases::{LoginLimits, Ports, Services, Settings};
 use ai_message_core::{Email, Password, Timestamp, Username};
 use ai_message_http::limits::{LimitSettings, Limits};
-use ai_message_http::{AccessTokens, AppState, CorsOrigins};
+use ai_message_http::{AccessTokens, AppState, CorsOrigins, TrustedProxies};
 use chrono::TimeDelta;
 use parking_lot::Mutex;
 use poem::http::{HeaderMap, Method, StatusCode};
@@ -98,7 +98,10 @@ impl TestServer {
     pub fn new(storage: Storage) -> Self {
         Self::build(
             storage,
-            Settings::default(),
+            Settings {
+                login_limits: LoginLimits::off(),
+                ..Settings::default()
+            },
             LimitSettings::without_rate_limits(),
             Arc::new(ShiftedClock::default()),
         )
@@ -118,10 +121,21 @@ impl TestServer {
     pub fn with_limits(&self, limits: LimitSettings) -> Self {
         Self::build(
             self.storage.clone(),
-            Settings::default(),
+            Settings {
+                login_limits: LoginLimits::off(),
+                ..Settings::default()
+            },
             limits,
             self.clock.clone(),
         )
+    }
+
+    /// Another server on the same storage and clock, with these login limits.
+    pub fn with_login_limits(&self, login_limits: LoginLimits) -> Self {
+        self.with_settings(Settings {
+            login_limits,
+            ..Settings::default()
+        })
     }
 
     fn build(
@@ -141,6 +155,9 @@ impl TestServer {
             services: services.clone(),
             tokens: AccessTokens::new(SECRET, TimeDelta::minutes(30)),
             limits: Arc::new(Limits::new(limits)),
+            // In process there is no peer address: tests name the client with
+            // `X-Forwarded-For`, as a trusted proxy would.
+            trusted_proxies: Arc::new(TrustedProxies::any()),
         };
         let app: App = Arc::new(ai_message_http::app(state, &CorsOrigins::Any).boxed());
         Self {
@@ -253,6 +270,19 @@ impl TestServer {
             "/auth/login",
             None,
             json!({ "username": login, "password": password }),
+        )
+        .await
+    }
+
+    /// A login from `address`, as a trusted proxy would name the client.
+    pub async fn login_from(&self, login: &str, password: &str, address: &str) -> TestResponse {
+        let body = json!({ "username": login, "password": password });
+        self.send(
+            Method::POST,
+            "/auth/login",
+            None,
+            Body::Json(body),
+            &[("x-forwarded-for", address)],
         )
         .await
     }

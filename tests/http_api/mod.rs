@@ -6,11 +6,13 @@
 
 mod cases_account;
 mod cases_admin;
+mod cases_identity;
 mod cases_messages;
 pub mod harness;
 
 pub use cases_account::*;
 pub use cases_admin::*;
+pub use cases_identity::*;
 pub use cases_messages::*;
 
 /// Expands to one `#[tokio::test]` per case. `($factory)().await` gives a fresh storage and a
@@ -62,6 +64,9 @@ macro_rules! http_api_tests {
             conversations_are_summarised,
             conversation_routes_send_and_mark_read,
             no_response_carries_a_hash_or_token_secret,
+            lookalike_usernames_are_refused_with_a_reason,
+            emails_are_unique_ignoring_case,
+            a_username_cannot_pass_for_another_accounts_email,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

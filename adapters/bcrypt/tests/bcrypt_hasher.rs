@@ -131,3 +131,18 @@ async fn a_full_queue_refuses_at_once_instead_of_waiting() {
     // Places free up when the work is done.
     hasher.hash(&password).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_hash_of_another_cost_needs_an_upgrade() {
+    let hasher = BcryptHasher::new(5, 1).unwrap();
+    let password = ai_message_core::Password::parse("password1").unwrap();
+    let own = hasher.hash(&password).await.unwrap();
+    assert!(!hasher.needs_rehash(&own));
+    let cheaper = BcryptHasher::new(4, 1)
+        .unwrap()
+        .hash(&password)
+        .await
+        .unwrap();
+    assert!(hasher.needs_rehash(&cheaper));
+    assert!(!hasher.needs_rehash("not a bcrypt hash"));
+}

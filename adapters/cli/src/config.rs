@@ -5,8 +5,10 @@ use std::net::IpAddr;
 
 use std::time::Duration;
 
-use ai_message_http::CorsOrigins;
+use ai_message_core::ports::Quota as LoginQuota;
+use ai_message_core::usecases::LoginLimits;
 use ai_message_http::limits::{LimitSettings, Quota};
+use ai_message_http::{CorsOrigins, TrustedProxies};
 use chrono::TimeDelta;
 
 use crate::database::DatabaseUrl;
@@ -85,6 +87,9 @@ pub struct Config {
     pub first_superuser: Option<FirstSuperuser>,
     pub cors: CorsOrigins,
     pub limits: LimitSettings,
+    pub login_limits: LoginLimits,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` headers name the client.
+    pub trusted_proxies: TrustedProxies,
     /// Password hashes allowed to wait for a worker before logins get 503.
     pub bcrypt_max_queue: usize,
     /// A connection with no traffic for this long is closed.
@@ -191,32 +196,36 @@ impl Config {
                 .map(|(_, value)| value)
                 .unwrap_or_else(|| "*".to_string()),
         );
-        let defaults = LimitSettings::default();
-        let login_window = Duration::from_secs(number(
+        let login_defaults = LoginLimits::default();
+        let login_window = TimeDelta::seconds(number(
             lookup,
             &["LOGIN_FAILURE_WINDOW_SECONDS"],
-            defaults.login_failures_per_username.window.as_secs(),
+            login_defaults.per_account.window.num_seconds(),
             1..=86_400,
         )?);
+        let login_quota = |names: &[&'static str], default: u32| {
+            number(lookup, names, default, 0..=1_000_000)
+                .map(|max| LoginQuota::new(max, login_window))
+        };
+        let login_limits = LoginLimits {
+            per_account_and_address: login_quota(
+                &[
+                    "LOGIN_MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS",
+                    "LOGIN_MAX_FAILURES_PER_USERNAME",
+                ],
+                login_defaults.per_account_and_address.max,
+            )?,
+            per_account: login_quota(
+                &["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+                login_defaults.per_account.max,
+            )?,
+            per_address: login_quota(
+                &["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+                login_defaults.per_address.max,
+            )?,
+        };
+        let defaults = LimitSettings::default();
         let limits = LimitSettings {
-            login_failures_per_username: Quota::new(
-                number(
-                    lookup,
-                    &["LOGIN_MAX_FAILURES_PER_USERNAME"],
-                    defaults.login_failures_per_username.max,
-                    0..=1_000_000,
-                )?,
-                login_window,
-            ),
-            login_failures_per_address: Quota::new(
-                number(
-                    lookup,
-                    &["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-                    defaults.login_failures_per_address.max,
-                    0..=1_000_000,
-                )?,
-                login_window,
-            ),
             refresh_per_address: Quota::new(
                 number(
                     lookup,
@@ -252,8 +261,16 @@ impl Config {
         let bcrypt_max_queue = number(lookup, &["BCRYPT_MAX_QUEUE"], cores * 32, 0..=1_000_000)?;
         let idle_timeout =
             Duration::from_secs(number(lookup, &["IDLE_TIMEOUT_SECONDS"], 60u64, 1..=3600)?);
+        let trusted_proxies = match read(lookup, &["FORWARDED_ALLOW_IPS"]) {
+            Some((name, value)) => {
+                TrustedProxies::parse(&value).map_err(|problem| ConfigError::new(name, problem))?
+            }
+            None => TrustedProxies::none(),
+        };
         Ok(Self {
             limits,
+            login_limits,
+            trusted_proxies,
             bcrypt_max_queue,
             idle_timeout,
             database,
@@ -412,6 +429,34 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("top-secret-key"));
         assert!(!shown.contains("hunter2hunter2"));
+    }
+
+    #[test]
+    fn forwarded_allow_ips_takes_addresses_and_networks() {
+        assert_eq!(config(&[]).unwrap().trusted_proxies, TrustedProxies::none());
+        let config_ok = config(&[("FORWARDED_ALLOW_IPS", "127.0.0.1, 10.0.0.0/8")]).unwrap();
+        assert_eq!(
+            config_ok.trusted_proxies,
+            TrustedProxies::parse("127.0.0.1,10.0.0.0/8").unwrap()
+        );
+        let err = config(&[("FORWARDED_ALLOW_IPS", "10.0.0.0/33")]).unwrap_err();
+        assert_eq!(err.variable, "FORWARDED_ALLOW_IPS");
+    }
+
+    #[test]
+    fn login_limits_are_read_with_the_old_name_as_an_alias() {
+        let limits = config(&[
+            ("LOGIN_MAX_FAILURES_PER_USERNAME", "7"),
+            ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "50"),
+            ("LOGIN_FAILURE_WINDOW_SECONDS", "60"),
+        ])
+        .unwrap()
+        .login_limits;
+        assert_eq!(limits.per_account_and_address.max, 7);
+        assert_eq!(limits.per_account.max, 50);
+        assert_eq!(limits.per_address.max, 20);
+        assert_eq!(limits.per_account.window, TimeDelta::seconds(60));
+        assert_eq!(config(&[]).unwrap().login_limits, LoginLimits::default());
     }
 
     #[test]

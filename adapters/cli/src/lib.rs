@@ -14,6 +14,7 @@ use ai_message_core::system::{OsSecretSource, SystemClock};
 use ai_message_core::usecases::accounts::{RegisterError, Registration};
 use ai_message_core::usecases::{Ports, Services, Settings};
 use ai_message_core::{Email, Password, User, Username, ValidationError};
+use ai_message_http::TrustedProxies;
 use ai_message_http::limits::{LimitSettings, Limits};
 use ai_message_http::{AccessTokens, AppState};
 use ai_message_memory::MemoryStore;
@@ -246,11 +247,13 @@ pub fn build_state(config: &Config, storage: Storage) -> Result<AppState, Startu
     let settings = Settings {
         refresh_token_ttl: config.refresh_token_ttl,
         refresh_reuse_grace: config.refresh_reuse_grace,
+        login_limits: config.login_limits,
     };
     Ok(AppState {
         services: Services::new(ports, settings),
         tokens: AccessTokens::new(config.secret_key.as_bytes(), config.access_token_ttl),
         limits: Arc::new(Limits::new(config.limits)),
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
     })
 }
 
@@ -266,6 +269,7 @@ pub fn openapi_document() -> String {
         services: Services::new(ports, Settings::default()),
         tokens: AccessTokens::new(b"document-only", TimeDelta::minutes(30)),
         limits: Arc::new(Limits::new(LimitSettings::default())),
+        trusted_proxies: Arc::new(TrustedProxies::none()),
     };
     ai_message_http::openapi_document(&state)
 }

@@ -194,6 +194,12 @@ impl From<LoginError> for ApiError {
         match error {
             LoginError::InvalidCredentials => Self::unauthorized(error.to_string()),
             LoginError::UserDisabled => Self::forbidden(error.to_string()),
+            LoginError::Throttled { retry_after } => Self::too_many(
+                error.to_string(),
+                retry_after
+                    .to_std()
+                    .unwrap_or(std::time::Duration::from_secs(1)),
+            ),
             LoginError::Port(e) => e.into(),
         }
     }

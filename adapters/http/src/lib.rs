@@ -3,6 +3,7 @@
 
 mod auth;
 mod body;
+pub mod client_address;
 mod document;
 pub mod dto;
 pub mod errors;
@@ -19,14 +20,17 @@ use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
+pub use client_address::TrustedProxies;
 pub use tokens::AccessTokens;
 
-/// What every handler needs: the use cases, the access-token signer and the abuse limits.
+/// What every handler needs: the use cases, the access-token signer, the abuse limits and
+/// whom to believe about the client's address.
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
     pub tokens: AccessTokens,
     pub limits: std::sync::Arc<limits::Limits>,
+    pub trusted_proxies: std::sync::Arc<TrustedProxies>,
 }
 
 /// Origins allowed by CORS: any, or a list.
@@ -109,6 +113,7 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
     let allowed = Arc::new(AllowedMethods::from_document(&corrected));
     let max_body = state.limits.settings.max_body_bytes;
     let body_timeout = state.limits.settings.body_read_timeout;
+    let trusted_proxies = state.trusted_proxies.clone();
     Route::new()
         .nest("/", api)
         .at("/docs", fixed("text/html; charset=utf-8", swagger_html))
@@ -125,6 +130,10 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
             limits::limit_body(endpoint, request, max_body, body_timeout)
         })
         .around(log_request)
+        .around(move |endpoint, mut request| {
+            client_address::record_client(&mut request, &trusted_proxies);
+            async move { endpoint.call(request).await }
+        })
         .map_to_response()
 }
 
@@ -194,12 +203,13 @@ impl AllowedMethods {
     }
 }
 
-/// One line per request: method, path, status, latency. Never the query, headers or body,
-/// where tokens and passwords travel.
+/// One line per request: client, method, path, status, latency. Never the query, headers or
+/// body, where tokens and passwords travel.
 async fn log_request<E: Endpoint>(
     endpoint: std::sync::Arc<E>,
     request: Request,
 ) -> poem::Result<Response> {
+    let client = routes::client_ip(&request).unwrap_or_else(|| "-".to_string());
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let started = Instant::now();
@@ -210,9 +220,9 @@ async fn log_request<E: Endpoint>(
     let status = response.status();
     let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
     if status.is_server_error() {
-        tracing::error!(%method, %path, status = status.as_u16(), latency_ms, "request");
+        tracing::error!(%client, %method, %path, status = status.as_u16(), latency_ms, "request");
     } else {
-        tracing::info!(%method, %path, status = status.as_u16(), latency_ms, "request");
+        tracing::info!(%client, %method, %path, status = status.as_u16(), latency_ms, "request");
     }
     Ok(response)
 }

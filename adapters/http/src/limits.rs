@@ -1,8 +1,9 @@
-//! Abuse limits: failed logins throttled per username and per client address, refresh and
-//! registration rate-limited per client address, request bodies capped in size and in time.
+//! Abuse limits of the HTTP adapter: refresh and registration rate-limited per client
+//! address, request bodies capped in size and in time. (Failed logins are throttled by the
+//! login use case, behind a port that PostgreSQL shares between instances.)
 //!
-//! Counters live in each instance's memory: behind a load balancer every instance enforces
-//! its own share, which bounds an attacker to (instances × limit).
+//! These counters live in each instance's memory: behind a load balancer every instance
+//! enforces its own share, which bounds a client to (instances × limit).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -125,8 +126,6 @@ impl SlidingWindow {
 /// The quotas of the server, read from the environment by the binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitSettings {
-    pub login_failures_per_username: Quota,
-    pub login_failures_per_address: Quota,
     pub refresh_per_address: Quota,
     pub register_per_address: Quota,
     /// Largest request body accepted, in bytes.
@@ -136,12 +135,8 @@ pub struct LimitSettings {
 }
 
 impl Default for LimitSettings {
-    /// In the spirit of mainstream identity servers: five failed logins per account per
-    /// fifteen minutes, twenty per client address.
     fn default() -> Self {
         Self {
-            login_failures_per_username: Quota::new(5, Duration::from_secs(15 * 60)),
-            login_failures_per_address: Quota::new(20, Duration::from_secs(15 * 60)),
             refresh_per_address: Quota::new(60, Duration::from_secs(60)),
             register_per_address: Quota::new(20, Duration::from_secs(60 * 60)),
             max_body_bytes: 1024 * 1024,
@@ -155,8 +150,6 @@ impl LimitSettings {
     /// cap and timeout stay.
     pub fn without_rate_limits() -> Self {
         Self {
-            login_failures_per_username: Quota::unlimited(),
-            login_failures_per_address: Quota::unlimited(),
             refresh_per_address: Quota::unlimited(),
             register_per_address: Quota::unlimited(),
             ..Self::default()
@@ -167,8 +160,6 @@ impl LimitSettings {
 /// The live limiters of one server.
 pub struct Limits {
     pub settings: LimitSettings,
-    pub login_by_username: SlidingWindow,
-    pub login_by_address: SlidingWindow,
     pub refresh_by_address: SlidingWindow,
     pub register_by_address: SlidingWindow,
 }
@@ -177,8 +168,6 @@ impl Limits {
     pub fn new(settings: LimitSettings) -> Self {
         Self {
             settings,
-            login_by_username: SlidingWindow::new(settings.login_failures_per_username),
-            login_by_address: SlidingWindow::new(settings.login_failures_per_address),
             refresh_by_address: SlidingWindow::new(settings.refresh_per_address),
             register_by_address: SlidingWindow::new(settings.register_per_address),
         }

@@ -21,8 +21,11 @@ pub(crate) fn paged<T>(items: impl Iterator<Item = T>, page: Page) -> impl Itera
 impl UserRepository for MemoryStore {
     async fn create_user(&self, new: NewUser) -> Result<User, InsertError> {
         let mut t = self.tables.write();
+        let (username_key, email_key) = (new.username.key(), new.email.key());
         if t.user_by_username.contains_key(new.username.as_str())
             || t.user_by_email.contains_key(new.email.as_str())
+            || t.user_by_username_key.contains_key(&username_key)
+            || t.user_by_email_key.contains_key(&email_key)
         {
             return Err(InsertError::Duplicate);
         }
@@ -40,6 +43,8 @@ impl UserRepository for MemoryStore {
         };
         t.user_by_username.insert(user.username.clone(), user.id);
         t.user_by_email.insert(user.email.clone(), user.id);
+        t.user_by_username_key.insert(username_key, user.id);
+        t.user_by_email_key.insert(email_key, user.id);
         t.users.insert(user.id, user.clone());
         Ok(user)
     }
@@ -60,6 +65,22 @@ impl UserRepository for MemoryStore {
         let t = self.tables.read();
         Ok(t.user_by_email
             .get(email)
+            .and_then(|id| t.users.get(id))
+            .cloned())
+    }
+
+    async fn find_user_by_username_key(&self, key: &str) -> Result<Option<User>, PortError> {
+        let t = self.tables.read();
+        Ok(t.user_by_username_key
+            .get(key)
+            .and_then(|id| t.users.get(id))
+            .cloned())
+    }
+
+    async fn find_user_by_email_key(&self, key: &str) -> Result<Option<User>, PortError> {
+        let t = self.tables.read();
+        Ok(t.user_by_email_key
+            .get(key)
             .and_then(|id| t.users.get(id))
             .cloned())
     }

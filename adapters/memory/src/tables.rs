@@ -15,6 +15,9 @@ pub(crate) struct Tables {
     pub users: BTreeMap<UserId, User>,
     pub user_by_username: HashMap<String, UserId>,
     pub user_by_email: HashMap<String, UserId>,
+    /// Unique indexes of the normalised keys (lookalike usernames, email case).
+    pub user_by_username_key: HashMap<String, UserId>,
+    pub user_by_email_key: HashMap<String, UserId>,
 
     pub roles: BTreeMap<RoleId, Role>,
     pub role_by_name: HashMap<String, RoleId>,
@@ -129,6 +132,8 @@ impl Tables {
         };
         self.user_by_username.remove(&user.username);
         self.user_by_email.remove(&user.email);
+        self.user_by_username_key.retain(|_, id| *id != user_id);
+        self.user_by_email_key.retain(|_, id| *id != user_id);
         self.sessions
             .retain(|_, session| session.user_id != user_id);
         self.session_by_token

@@ -5,6 +5,7 @@
 //! and a lost registration race is a unique violation, reported as `Duplicate`.
 
 mod connect;
+mod login_attempts;
 mod messages;
 pub mod migrations;
 mod rows;
@@ -47,9 +48,13 @@ impl PostgresStore {
         Ok(Arc::new(Self { pool }))
     }
 
-    /// This store seen through every storage port.
+    /// This store seen through every storage port; login counters live in the database, so
+    /// every instance on it enforces one global limit.
     pub fn storage(self: &Arc<Self>) -> Storage {
-        Storage::from_store(self.clone())
+        Storage {
+            login_attempts: self.clone(),
+            ..Storage::from_store(self.clone())
+        }
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, PortError> {

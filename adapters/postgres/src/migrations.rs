@@ -1,7 +1,12 @@
 //! The versioned SQL of `migrations/postgres/`, embedded in the binary and applied by
 //! refinery while holding an advisory lock, so instances starting together take turns.
 
+use std::collections::HashMap;
+
+use ai_message_core::assign_identity_keys;
+
 use crate::connect::{ConnectError, PostgresUrl};
+use crate::sql;
 
 mod embedded {
     refinery::embed_migrations!("../../migrations/postgres");
@@ -46,16 +51,66 @@ async fn locked<T>(
     Ok(value)
 }
 
-/// Applies every pending migration; returns those it applied.
+/// Applies every pending migration, then gives identity keys to users without them; returns
+/// the migrations it applied.
 pub(crate) async fn run(client: &mut tokio_postgres::Client) -> Result<Vec<MigrationInfo>, String> {
     locked(client, async |client| {
         let report = embedded::migrations::runner()
             .run_async(client)
             .await
             .map_err(|e| e.to_string())?;
+        fill_identity_keys(client)
+            .await
+            .map_err(|e| format!("filling in identity keys: {e}"))?;
         Ok(report.applied_migrations().iter().map(info).collect())
     })
     .await
+}
+
+/// Keys for rows written before they existed (adopted databases); collisions are logged as
+/// warnings naming both accounts, and the later account stores no key.
+async fn fill_identity_keys(
+    client: &mut tokio_postgres::Client,
+) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    let pending: Vec<(i64, String, String)> = tx
+        .query(sql::USERS_WITHOUT_KEYS, &[])
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                i64::from(row.try_get::<_, i32>(0)?),
+                row.try_get(1)?,
+                row.try_get(2)?,
+            ))
+        })
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut usernames = HashMap::new();
+    let mut emails = HashMap::new();
+    for row in tx.query(sql::IDENTITY_KEYS, &[]).await? {
+        let id = i64::from(row.try_get::<_, i32>(0)?);
+        if let Some(key) = row.try_get::<_, Option<String>>(1)? {
+            usernames.insert(key, id);
+        }
+        if let Some(key) = row.try_get::<_, Option<String>>(2)? {
+            emails.insert(key, id);
+        }
+    }
+    let (assigned, collisions) = assign_identity_keys(&pending, usernames, emails);
+    let insert = tx.prepare(sql::INSERT_IDENTITY_KEYS).await?;
+    for (id, username_key, email_key) in assigned {
+        let id = i32::try_from(id).unwrap_or_default();
+        tx.execute(&insert, &[&id, &username_key, &email_key])
+            .await?;
+    }
+    tx.commit().await?;
+    for collision in collisions {
+        tracing::warn!("identity keys: {collision}");
+    }
+    Ok(())
 }
 
 /// What the binary carries, in version order.

@@ -99,6 +99,22 @@ pub const USER_BY_USERNAME: &str = concat!(
 );
 pub const USER_BY_EMAIL: &str =
     concat!("SELECT ", user_columns!(""), " FROM users WHERE email = $1");
+pub const USER_BY_USERNAME_KEY: &str = concat!(
+    "SELECT ",
+    user_columns!("u."),
+    " FROM user_identity_keys k JOIN users u ON u.id = k.user_id WHERE k.username_key = $1"
+);
+pub const USER_BY_EMAIL_KEY: &str = concat!(
+    "SELECT ",
+    user_columns!("u."),
+    " FROM user_identity_keys k JOIN users u ON u.id = k.user_id WHERE k.email_key = $1"
+);
+pub const INSERT_IDENTITY_KEYS: &str =
+    "INSERT INTO user_identity_keys (user_id, username_key, email_key) VALUES ($1, $2, $3)";
+pub const USERS_WITHOUT_KEYS: &str = "SELECT id, username, email FROM users u WHERE NOT EXISTS \
+     (SELECT 1 FROM user_identity_keys k WHERE k.user_id = u.id) ORDER BY id";
+pub const IDENTITY_KEYS: &str = "SELECT user_id, username_key, email_key FROM user_identity_keys";
+pub const DELETE_USER_KEYS: &str = "DELETE FROM user_identity_keys WHERE user_id = $1";
 pub const LIST_USERS: &str = concat!(
     "SELECT ",
     user_columns!(""),
@@ -297,3 +313,20 @@ JOIN messages m ON m.id = r.id
 LEFT JOIN users u ON u.id = CASE WHEN r.sender_id = $1 THEN r.recipient_id ELSE r.sender_id END
 WHERE r.position = 1
 ORDER BY r.created_at DESC, r.id DESC";
+
+// ---- login attempts ----------------------------------------------------------------------
+
+/// Serialises reservations on one counter across instances (taken in key order).
+pub const LOCK_THROTTLE_KEY: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))";
+/// Attempts counted under `$1` since `$2`, oldest first.
+pub const ATTEMPTS_SINCE: &str = "SELECT attempted_at FROM login_attempts \
+     WHERE throttle_key = $1 AND attempted_at > $2 ORDER BY attempted_at";
+pub const NEXT_ATTEMPT_ID: &str = "SELECT nextval('login_attempt_ids')";
+pub const INSERT_ATTEMPT: &str =
+    "INSERT INTO login_attempts (attempt, throttle_key, attempted_at) VALUES ($1, $2, $3)";
+pub const RELEASE_ATTEMPT: &str =
+    "DELETE FROM login_attempts WHERE throttle_key = ANY($1) AND attempt = $2";
+pub const CLEAR_THROTTLE_KEY: &str = "DELETE FROM login_attempts WHERE throttle_key = $1";
+/// Expired attempts of one counter, dropped when it is next used.
+pub const PRUNE_THROTTLE_KEY: &str =
+    "DELETE FROM login_attempts WHERE throttle_key = $1 AND attempted_at <= $2";

@@ -105,8 +105,9 @@ impl PostgresStore {
 #[async_trait]
 impl UserRepository for PostgresStore {
     async fn create_user(&self, new: NewUser) -> Result<User, InsertError> {
-        let client = self.client().await?;
-        let result = client
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.or_port()?;
+        let result = tx
             .query_one(
                 sql::INSERT_USER,
                 &[
@@ -119,7 +120,22 @@ impl UserRepository for PostgresStore {
                 ],
             )
             .await;
-        inserted_row(result, rows::user)
+        let user = inserted_row(result, rows::user)?;
+        let id = pg_id(user.id).unwrap_or_default();
+        let keyed = tx
+            .execute(
+                sql::INSERT_IDENTITY_KEYS,
+                &[&id, &new.username.key(), &new.email.key()],
+            )
+            .await;
+        match keyed {
+            Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
+            Err(error) => Err(InsertError::Port(port_error(error))),
+            Ok(_) => {
+                tx.commit().await.or_port()?;
+                Ok(user)
+            }
+        }
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, PortError> {
@@ -138,6 +154,14 @@ impl UserRepository for PostgresStore {
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, PortError> {
         self.one_user(sql::USER_BY_EMAIL, email).await
+    }
+
+    async fn find_user_by_username_key(&self, key: &str) -> Result<Option<User>, PortError> {
+        self.one_user(sql::USER_BY_USERNAME_KEY, key).await
+    }
+
+    async fn find_user_by_email_key(&self, key: &str) -> Result<Option<User>, PortError> {
+        self.one_user(sql::USER_BY_EMAIL_KEY, key).await
     }
 
     async fn list_users(&self, page: Page) -> Result<Vec<User>, PortError> {
@@ -286,6 +310,7 @@ impl UserRepository for PostgresStore {
             sql::DELETE_USER_TOKENS,
             sql::DELETE_USER_SESSIONS,
             sql::DELETE_USER_ROLE_LINKS,
+            sql::DELETE_USER_KEYS,
         ] {
             tx.execute(statement, &[&id]).await.or_port()?;
         }

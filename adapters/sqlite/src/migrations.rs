@@ -1,8 +1,11 @@
 //! The versioned SQL of `migrations/sqlite/`, embedded in the binary and applied by refinery.
 
+use std::collections::HashMap;
+
+use ai_message_core::assign_identity_keys;
 use rusqlite::Connection;
 
-use crate::{Location, OpenError, connection::Db};
+use crate::{Location, OpenError, connection::Db, sql};
 
 mod embedded {
     refinery::embed_migrations!("../../migrations/sqlite");
@@ -28,12 +31,54 @@ fn info(migration: &refinery::Migration) -> MigrationInfo {
     }
 }
 
-/// Applies every pending migration; returns those it applied.
+/// Applies every pending migration, then gives identity keys to users without them; returns
+/// the migrations it applied.
 pub(crate) fn run(conn: &mut Connection) -> Result<Vec<MigrationInfo>, String> {
     let report = embedded::migrations::runner()
         .run(conn)
         .map_err(|e| e.to_string())?;
+    fill_identity_keys(conn).map_err(|e| format!("filling in identity keys: {e}"))?;
     Ok(report.applied_migrations().iter().map(info).collect())
+}
+
+/// Keys for rows written before they existed (adopted databases); collisions are logged as
+/// warnings naming both accounts, and the later account stores no key.
+fn fill_identity_keys(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let pending: Vec<(i64, String, String)> = tx
+        .prepare(sql::USERS_WITHOUT_KEYS)?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut usernames = HashMap::new();
+    let mut emails = HashMap::new();
+    {
+        let mut stored = tx.prepare(sql::IDENTITY_KEYS)?;
+        let mut rows = stored.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            if let Some(key) = row.get::<_, Option<String>>(1)? {
+                usernames.insert(key, id);
+            }
+            if let Some(key) = row.get::<_, Option<String>>(2)? {
+                emails.insert(key, id);
+            }
+        }
+    }
+    let (assigned, collisions) = assign_identity_keys(&pending, usernames, emails);
+    {
+        let mut insert = tx.prepare(sql::INSERT_IDENTITY_KEYS)?;
+        for (id, username_key, email_key) in assigned {
+            insert.execute(rusqlite::params![id, username_key, email_key])?;
+        }
+    }
+    tx.commit()?;
+    for collision in collisions {
+        tracing::warn!("identity keys: {collision}");
+    }
+    Ok(())
 }
 
 /// What the binary carries, in version order.

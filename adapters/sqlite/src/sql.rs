@@ -96,6 +96,22 @@ pub const USER_BY_USERNAME: &str = concat!(
 );
 pub const USER_BY_EMAIL: &str =
     concat!("SELECT ", user_columns!(""), " FROM users WHERE email = ?1");
+pub const USER_BY_USERNAME_KEY: &str = concat!(
+    "SELECT ",
+    user_columns!("u."),
+    " FROM user_identity_keys k JOIN users u ON u.id = k.user_id WHERE k.username_key = ?1"
+);
+pub const USER_BY_EMAIL_KEY: &str = concat!(
+    "SELECT ",
+    user_columns!("u."),
+    " FROM user_identity_keys k JOIN users u ON u.id = k.user_id WHERE k.email_key = ?1"
+);
+pub const INSERT_IDENTITY_KEYS: &str =
+    "INSERT INTO user_identity_keys (user_id, username_key, email_key) VALUES (?1, ?2, ?3)";
+pub const USERS_WITHOUT_KEYS: &str = "SELECT id, username, email FROM users u WHERE NOT EXISTS \
+     (SELECT 1 FROM user_identity_keys k WHERE k.user_id = u.id) ORDER BY id";
+pub const IDENTITY_KEYS: &str = "SELECT user_id, username_key, email_key FROM user_identity_keys";
+pub const DELETE_USER_KEYS: &str = "DELETE FROM user_identity_keys WHERE user_id = ?1";
 pub const LIST_USERS: &str = concat!(
     "SELECT ",
     user_columns!(""),

@@ -115,7 +115,16 @@ impl UserRepository for SqliteStore {
                         time_text(new.created_at),
                     ],
                 );
-                inserted_row(tx, inserted, sql::USER_BY_ID, rows::user)
+                let user = inserted_row(tx, inserted, sql::USER_BY_ID, rows::user)?;
+                let keyed = tx.execute(
+                    sql::INSERT_IDENTITY_KEYS,
+                    params![user.id, new.username.key(), new.email.key()],
+                );
+                match keyed {
+                    Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
+                    Err(error) => Err(InsertError::Port(port_error(error))),
+                    Ok(_) => Ok(user),
+                }
             })
             .await
     }
@@ -132,6 +141,16 @@ impl UserRepository for SqliteStore {
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, PortError> {
         self.one_user(sql::USER_BY_EMAIL, email.to_string().into())
+            .await
+    }
+
+    async fn find_user_by_username_key(&self, key: &str) -> Result<Option<User>, PortError> {
+        self.one_user(sql::USER_BY_USERNAME_KEY, key.to_string().into())
+            .await
+    }
+
+    async fn find_user_by_email_key(&self, key: &str) -> Result<Option<User>, PortError> {
+        self.one_user(sql::USER_BY_EMAIL_KEY, key.to_string().into())
             .await
     }
 
@@ -269,6 +288,7 @@ impl UserRepository for SqliteStore {
                 tx.execute(sql::DELETE_USER_TOKENS, [id]).or_port()?;
                 tx.execute(sql::DELETE_USER_SESSIONS, [id]).or_port()?;
                 tx.execute(sql::DELETE_USER_ROLE_LINKS, [id]).or_port()?;
+                tx.execute(sql::DELETE_USER_KEYS, [id]).or_port()?;
                 Ok(changed_if(tx.execute(sql::DELETE_USER, [id]).or_port()?))
             })
             .await

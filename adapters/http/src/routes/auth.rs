@@ -2,7 +2,7 @@
 
 use ai_message_core::ports::ProfileUpdate;
 use ai_message_core::usecases::accounts::Registration;
-use ai_message_core::usecases::auth::{LoginError, LoginRequest as LoginCommand};
+use ai_message_core::usecases::auth::LoginRequest as LoginCommand;
 use ai_message_core::{Bio, Email, FullName, Password, User, Username, ValidationError};
 use poem::Request;
 use poem_openapi::param::Path;
@@ -108,42 +108,19 @@ impl AuthApi {
         body: LoginPayload,
     ) -> Result<Json<AuthResponse>, ApiError> {
         let (login, password) = body.into_credentials()?;
-        let limits = &self.state.limits;
-        let address = client_ip(request).unwrap_or_default();
-        // Checked before the password, and the same for unknown and known usernames.
-        if let Some(wait) = limits
-            .login_by_username
-            .retry_after(&login)
-            .or_else(|| limits.login_by_address.retry_after(&address))
-        {
-            return Err(ApiError::too_many(
-                "Too many failed login attempts, retry later",
-                wait,
-            ));
-        }
-        let attempt = self
+        // Throttling is the login use case's: it counts per account, per client address and
+        // per pair, before any hashing.
+        let outcome = self
             .state
             .services
             .auth
             .login(LoginCommand {
-                login: login.clone(),
+                login,
                 password,
                 device_info: user_agent(request),
                 ip_address: client_ip(request),
             })
-            .await;
-        let outcome = match attempt {
-            Ok(outcome) => {
-                limits.login_by_username.clear(&login);
-                outcome
-            }
-            Err(error @ LoginError::InvalidCredentials) => {
-                limits.login_by_username.record(&login);
-                limits.login_by_address.record(&address);
-                return Err(error.into());
-            }
-            Err(error) => return Err(error.into()),
-        };
+            .await?;
         let access = self
             .state
             .tokens

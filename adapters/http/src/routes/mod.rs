@@ -42,12 +42,16 @@ pub(crate) fn page(skip: Option<i64>, limit: Option<i64>) -> Result<Page, ApiErr
     Ok(Page::new(skip, limit)?)
 }
 
-/// The peer address of the connection (a proxy in front is the proxy's address).
+/// The client's address as the application resolved it (the peer, or what a trusted proxy
+/// forwarded); the peer when the request did not pass the resolving middleware.
 pub(crate) fn client_ip(request: &Request) -> Option<String> {
-    request
-        .remote_addr()
-        .as_socket_addr()
-        .map(|addr| addr.ip().to_string())
+    match request.data::<crate::client_address::ClientAddress>() {
+        Some(resolved) => resolved.0.map(|ip| ip.to_canonical().to_string()),
+        None => request
+            .remote_addr()
+            .as_socket_addr()
+            .map(|addr| addr.ip().to_canonical().to_string()),
+    }
 }
 
 pub(crate) fn user_agent(request: &Request) -> Option<String> {
