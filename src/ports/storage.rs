@@ -288,6 +288,28 @@ pub struct NewMessage {
     pub created_at: Timestamp,
 }
 
+/// A user's relation to a conversation id, from the messages stored under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationMembership {
+    /// No message carries this id yet.
+    New,
+    /// The user sent or received a message of it.
+    Participant,
+    /// It holds messages, none of them the user's.
+    Outsider,
+}
+
+impl ConversationMembership {
+    /// From "the conversation has messages" and "some of them are the user's".
+    pub fn from_flags(has_messages: bool, takes_part: bool) -> Self {
+        match (has_messages, takes_part) {
+            (false, _) => Self::New,
+            (true, true) => Self::Participant,
+            (true, false) => Self::Outsider,
+        }
+    }
+}
+
 /// Which of a user's messages a list shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageScope {
@@ -332,6 +354,13 @@ pub trait MessageRepository: Send + Sync {
         scope: MessageScope,
         page: Page,
     ) -> Result<Vec<Message>, PortError>;
+
+    /// Whether `user_id` sent or received a message of `conversation`, or nobody did yet.
+    async fn conversation_membership(
+        &self,
+        conversation: &ConversationId,
+        user_id: UserId,
+    ) -> Result<ConversationMembership, PortError>;
 
     /// How many messages the user received and has not read.
     async fn count_unread(&self, user_id: UserId) -> Result<u64, PortError>;

@@ -177,6 +177,10 @@ mod tests {
             .returning(|id| Ok(Some(sample_user(id))));
         mocks
             .messages
+            .expect_conversation_membership()
+            .returning(|_, _| Ok(crate::ports::ConversationMembership::New));
+        mocks
+            .messages
             .expect_create_message()
             .withf(|new| new.conversation_id.as_str() == "team" && new.parent_id.is_none())
             .returning(|new| {

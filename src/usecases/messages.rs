@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use super::{Caller, Ports};
 use crate::domain::{ConversationId, Message, MessageContent, MessageId, Page, UserId};
-use crate::ports::{Clock, MessageRepository, MessageScope, NewMessage, PortError, UserRepository};
+use crate::ports::{
+    Clock, ConversationMembership, MessageRepository, MessageScope, NewMessage, PortError,
+    UserRepository,
+};
 
 /// A message to send, as the caller asked for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +36,9 @@ pub enum MessageError {
     RecipientNotFound,
     #[error("Parent message not found")]
     ParentNotFound,
+    /// The message names a conversation that belongs to other users.
+    #[error("Not a participant of this conversation")]
+    NotAParticipant,
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -71,6 +77,9 @@ impl Messages {
                 .conversation_id
                 .and_then(|c| ConversationId::parse(c).ok());
         }
+        if let Some(named) = &outgoing.conversation_id {
+            self.check_participation(named, sender_id).await?;
+        }
         let conversation_id = outgoing
             .conversation_id
             .or(parent_conversation)
@@ -84,6 +93,23 @@ impl Messages {
             created_at: self.clock.now(),
         };
         Ok(self.messages.create_message(new_message).await?)
+    }
+
+    /// A conversation id named by a sender must be new or already theirs: nobody may slip a
+    /// message into the thread of two other users.
+    async fn check_participation(
+        &self,
+        conversation: &ConversationId,
+        sender_id: UserId,
+    ) -> Result<(), MessageError> {
+        match self
+            .messages
+            .conversation_membership(conversation, sender_id)
+            .await?
+        {
+            ConversationMembership::New | ConversationMembership::Participant => Ok(()),
+            ConversationMembership::Outsider => Err(MessageError::NotAParticipant),
+        }
     }
 
     /// A message the caller sent or received.
@@ -231,15 +257,38 @@ mod tests {
         assert_eq!(message.created_at, fixed_now());
     }
 
+    fn conversation_is(mocks: &mut Mocks, membership: ConversationMembership) {
+        mocks
+            .messages
+            .expect_conversation_membership()
+            .returning(move |_, _| Ok(membership));
+    }
+
     #[tokio::test]
     async fn send_keeps_a_given_conversation_id() {
         let mut mocks = Mocks::new();
         recipient_exists(&mut mocks);
+        conversation_is(&mut mocks, ConversationMembership::New);
         echo_created(&mut mocks);
         let mut out = outgoing(3);
         out.conversation_id = Some(ConversationId::parse("project-x").unwrap());
         let message = messages(mocks).send(&caller(7), out).await.unwrap();
         assert_eq!(message.conversation_id.as_deref(), Some("project-x"));
+    }
+
+    #[tokio::test]
+    async fn naming_the_conversation_of_two_other_users_is_refused() {
+        let mut mocks = Mocks::new();
+        recipient_exists(&mut mocks);
+        conversation_is(&mut mocks, ConversationMembership::Outsider);
+        mocks.messages.expect_create_message().never();
+        let mut out = outgoing(3);
+        out.conversation_id = Some(ConversationId::parse("conv_1_2").unwrap());
+        let result = messages(mocks).send(&caller(7), out).await;
+        assert!(
+            matches!(result, Err(MessageError::NotAParticipant)),
+            "{result:?}"
+        );
     }
 
     #[tokio::test]
@@ -292,6 +341,7 @@ mod tests {
             .messages
             .expect_get_message()
             .returning(|_| Ok(Some(sample_message(9, 3, 7))));
+        conversation_is(&mut mocks, ConversationMembership::Participant);
         echo_created(&mut mocks);
         let mut out = outgoing(3);
         out.parent_id = Some(9);

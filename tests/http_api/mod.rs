@@ -6,12 +6,14 @@
 
 mod cases_account;
 mod cases_admin;
+mod cases_hardening;
 mod cases_identity;
 mod cases_messages;
 pub mod harness;
 
 pub use cases_account::*;
 pub use cases_admin::*;
+pub use cases_hardening::*;
 pub use cases_identity::*;
 pub use cases_messages::*;
 
@@ -67,6 +69,8 @@ macro_rules! http_api_tests {
             lookalike_usernames_are_refused_with_a_reason,
             emails_are_unique_ignoring_case,
             a_username_cannot_pass_for_another_accounts_email,
+            a_message_cannot_join_the_conversation_of_two_other_users,
+            duplicate_keys_in_a_json_body_are_refused,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

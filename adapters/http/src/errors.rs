@@ -272,7 +272,8 @@ impl From<MessageError> for ApiError {
             MessageError::NoAccess
             | MessageError::NotSender
             | MessageError::NotRecipient
-            | MessageError::NoDeletePermission => Self::forbidden(error.to_string()),
+            | MessageError::NoDeletePermission
+            | MessageError::NotAParticipant => Self::forbidden(error.to_string()),
             MessageError::Port(e) => e.into(),
         }
     }

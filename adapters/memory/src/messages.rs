@@ -111,6 +111,26 @@ impl MessageRepository for MemoryStore {
         Ok(newest_first)
     }
 
+    async fn conversation_membership(
+        &self,
+        conversation: &ConversationId,
+        user_id: UserId,
+    ) -> Result<ConversationMembership, PortError> {
+        let t = self.tables.read();
+        let Some(keys) = t.messages_by_conversation.get(conversation.as_str()) else {
+            return Ok(ConversationMembership::New);
+        };
+        let takes_part = keys.iter().any(|(_, id)| {
+            t.messages
+                .get(id)
+                .is_some_and(|m| m.sender_id == user_id || m.recipient_id == user_id)
+        });
+        Ok(ConversationMembership::from_flags(
+            !keys.is_empty(),
+            takes_part,
+        ))
+    }
+
     async fn count_unread(&self, user_id: UserId) -> Result<u64, PortError> {
         let t = self.tables.read();
         Ok(t.scoped_messages(user_id, &MessageScope::UnreadReceived)

@@ -141,6 +141,27 @@ impl MessageRepository for PostgresStore {
         Ok(newest_first)
     }
 
+    async fn conversation_membership(
+        &self,
+        conversation: &ConversationId,
+        user_id: UserId,
+    ) -> Result<ConversationMembership, PortError> {
+        let user = pg_id(user_id).unwrap_or_default();
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql::CONVERSATION_MEMBERSHIP)
+            .await
+            .or_port()?;
+        let row = client
+            .query_one(&stmt, &[&conversation.as_str(), &user])
+            .await
+            .or_port()?;
+        Ok(ConversationMembership::from_flags(
+            row.try_get(0).or_port()?,
+            row.try_get(1).or_port()?,
+        ))
+    }
+
     async fn count_unread(&self, user_id: UserId) -> Result<u64, PortError> {
         let Some(user) = pg_id(user_id) else {
             return Ok(0);

@@ -281,6 +281,11 @@ pub const LIST_CONVERSATION: &str = concat!(
     " FROM messages WHERE conversation_id = $4 AND (sender_id = $1 OR recipient_id = $1) \
      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
 );
+/// (any message in the conversation, any of them the user's)
+pub const CONVERSATION_MEMBERSHIP: &str = "SELECT \
+     EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1), \
+     EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 \
+             AND (sender_id = $2 OR recipient_id = $2))";
 pub const COUNT_UNREAD: &str =
     "SELECT COUNT(*) FROM messages WHERE recipient_id = $1 AND is_read = false";
 pub const READ_ALL: &str = "UPDATE messages SET is_read = true, updated_at = $2 \

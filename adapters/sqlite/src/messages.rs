@@ -129,6 +129,22 @@ impl MessageRepository for SqliteStore {
             .await
     }
 
+    async fn conversation_membership(
+        &self,
+        conversation: &ConversationId,
+        user_id: UserId,
+    ) -> Result<ConversationMembership, PortError> {
+        let conversation = conversation.to_string();
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached(sql::CONVERSATION_MEMBERSHIP)?
+                    .query_row(params![conversation, user_id], |row| {
+                        Ok(ConversationMembership::from_flags(row.get(0)?, row.get(1)?))
+                    })
+            })
+            .await
+    }
+
     async fn count_unread(&self, user_id: UserId) -> Result<u64, PortError> {
         self.db
             .read(move |conn| {
