@@ -52,6 +52,7 @@ macro_rules! storage_contract_tests {
             superusers_demoting_each_other_at_once_leave_one,
             a_login_racing_a_delete_either_wins_cleanly_or_opens_nothing,
             logout_all_racing_rotations_never_fails,
+            simultaneous_login_reservations_never_pass_the_quota,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -257,3 +257,70 @@ pub async fn logout_all_racing_rotations_never_fails(storage: Storage) {
         );
     }
 }
+
+fn throttle_key(name: &str, max: u32) -> ThrottleKey {
+    ThrottleKey {
+        key: name.to_string(),
+        quota: Quota::new(max, TimeDelta::minutes(15)),
+    }
+}
+
+pub async fn simultaneous_login_reservations_never_pass_the_quota(storage: Storage) {
+    let keys = vec![
+        throttle_key("pair:user:1|198.51.100.1", 5),
+        throttle_key("account:user:1", 100),
+    ];
+    let mut tasks = Vec::new();
+    for _ in 0..24 {
+        let attempts = storage.login_attempts.clone();
+        let keys = keys.clone();
+        tasks.push(tokio::spawn(
+            async move { attempts.reserve(&keys, at(1)).await },
+        ));
+    }
+    let mut admitted = Vec::new();
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            Reservation::Admitted(id) => admitted.push(id),
+            Reservation::Refused { retry_after } => {
+                assert!(retry_after > TimeDelta::zero() && retry_after <= TimeDelta::minutes(15));
+            }
+        }
+    }
+    assert_eq!(admitted.len(), 5);
+    // A released reservation frees its place; a cleared key starts again.
+    storage
+        .login_attempts
+        .release(admitted[0], &keys)
+        .await
+        .unwrap();
+    assert!(matches!(
+        storage.login_attempts.reserve(&keys, at(2)).await.unwrap(),
+        Reservation::Admitted(_)
+    ));
+    assert!(matches!(
+        storage.login_attempts.reserve(&keys, at(2)).await.unwrap(),
+        Reservation::Refused { .. }
+    ));
+    storage.login_attempts.clear(&keys[0].key).await.unwrap();
+    assert!(matches!(
+        storage.login_attempts.reserve(&keys, at(3)).await.unwrap(),
+        Reservation::Admitted(_)
+    ));
+    // The window slides: fifteen minutes later the old attempts no longer count.
+    for _ in 0..4 {
+        storage.login_attempts.reserve(&keys, at(3)).await.unwrap();
+    }
+    assert!(matches!(
+        storage.login_attempts.reserve(&keys, at(4)).await.unwrap(),
+        Reservation::Refused { .. }
+    ));
+    assert!(matches!(
+        storage
+            .login_attempts
+            .reserve(&keys, at(4) + TimeDelta::minutes(15))
+            .await
+            .unwrap(),
+        Reservation::Admitted(_)
+    ));
+}

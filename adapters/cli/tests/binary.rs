@@ -104,6 +104,16 @@ fn bad_configuration_is_one_clear_line_and_a_failure() {
             "40",
             "BCRYPT_COST: 40 is out of range (4 to 31)",
         ),
+        (
+            "SECRET_KEY",
+            "changeme",
+            "SECRET_KEY: must be at least 32 bytes (8 given)",
+        ),
+        (
+            "FORWARDED_ALLOW_IPS",
+            "10.0.0.0/8, proxy",
+            "FORWARDED_ALLOW_IPS: 'proxy' is not an IP address or a CIDR network",
+        ),
     ] {
         let output = Command::new(BINARY)
             .env_clear()

@@ -206,6 +206,62 @@ async fn a_database_of_the_original_implementation_is_adopted() {
 }
 
 #[tokio::test]
+async fn an_adopted_database_with_lookalike_accounts_migrates_and_serves_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lookalikes.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(ORIGINAL_DDL).unwrap();
+        for (id, name, email) in [
+            (1, "root", "root@example.com"),
+            (2, "Root", "ROOT@example.com"),
+            (3, "ro\u{200b}ot", "other@example.com"),
+        ] {
+            conn.execute(
+                "INSERT INTO users (id, username, email, hashed_password, is_active, \
+                 is_superuser, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 1, 0, \
+                 '2024-05-01 10:00:00', '2024-05-01 10:00:00')",
+                rusqlite::params![id, name, email, PYTHON_HASH],
+            )
+            .unwrap();
+        }
+    }
+    let url = sqlite_url(&path);
+    let server = Server::start(&[("DATABASE_URL", url.as_str())]);
+    let http = reqwest::Client::new();
+    for (name, id) in [("root", 1), ("Root", 2), ("ro\u{200b}ot", 3)] {
+        let login = http
+            .post(server.url("/auth/login"))
+            .json(&json!({"username": name, "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 200, "{name:?} still logs in");
+        let body: Value = login.json().await.unwrap();
+        assert_eq!(body["user"]["id"], id);
+    }
+    // New names are held to the keys the adopted rows hold.
+    let refused = http
+        .post(server.url("/auth/register"))
+        .json(&json!({"username": "ROOT", "email": "new@example.com", "password": "password1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let (exit, log) = server.terminate();
+    assert!(exit.success());
+    let warnings: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("collides with user 1"))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        3,
+        "username and email of user 2, username of user 3: {log:#?}"
+    );
+}
+
+#[tokio::test]
 async fn data_and_sessions_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(&dir.path().join("restart.db"));

@@ -14,6 +14,8 @@ pub struct Server {
     child: Child,
     base: String,
     log: mpsc::Receiver<String>,
+    /// What the server logged before it listened (migrations, warnings).
+    startup: Vec<String>,
 }
 
 impl Server {
@@ -43,6 +45,7 @@ impl Server {
             }
         });
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut startup = Vec::new();
         let base = loop {
             let remaining = deadline.saturating_duration_since(std::time::Instant::now());
             let line = log
@@ -51,8 +54,14 @@ impl Server {
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_string();
             }
+            startup.push(line);
         };
-        Self { child, base, log }
+        Self {
+            child,
+            base,
+            log,
+            startup,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -91,7 +100,8 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         };
-        let lines: Vec<String> = self.log.try_iter().collect();
+        let mut lines = std::mem::take(&mut self.startup);
+        lines.extend(self.log.try_iter());
         (exit, lines)
     }
 }
