@@ -6,12 +6,14 @@ mod common;
 mod postgres_support;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::Server;
 use postgres_support::{ScratchDatabase, admin_url};
 use serde_json::{Value, json};
 use std::sync::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -251,7 +253,32 @@ struct Relay {
     port: u16,
     upstream: String,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    /// One flag per relayed link: set, the link stops forwarding but stays open, as a
+    /// connection through a NAT or firewall that lost its state.
+    frozen: Arc<Mutex<Vec<Arc<AtomicBool>>>>,
     accept: Option<JoinHandle<()>>,
+}
+
+/// Forwards one direction of a link until either side closes; once `frozen`, swallows what
+/// arrives and forwards nothing more.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    frozen: Arc<AtomicBool>,
+) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if frozen.load(Ordering::SeqCst) {
+            continue;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
+    }
 }
 
 impl Relay {
@@ -262,6 +289,7 @@ impl Relay {
             port,
             upstream,
             tasks: Arc::default(),
+            frozen: Arc::default(),
             accept: None,
         };
         relay.serve(listener);
@@ -270,18 +298,33 @@ impl Relay {
 
     fn serve(&mut self, listener: TcpListener) {
         let tasks = self.tasks.clone();
+        let frozen = self.frozen.clone();
         let upstream = self.upstream.clone();
         self.accept = Some(tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
                 let upstream = upstream.clone();
+                let flag = Arc::new(AtomicBool::new(false));
+                frozen.lock().unwrap().push(flag.clone());
                 let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    if let Ok(outbound) = TcpStream::connect(&upstream).await {
+                        let (in_read, in_write) = inbound.into_split();
+                        let (out_read, out_write) = outbound.into_split();
+                        tokio::select! {
+                            _ = pump(in_read, out_write, flag.clone()) => {}
+                            _ = pump(out_read, in_write, flag) => {}
+                        }
                     }
                 });
                 tasks.lock().unwrap().push(task);
             }
         }));
+    }
+
+    /// Every link open now goes silent for good, without closing; new links work.
+    fn freeze_open_links(&self) {
+        for flag in self.frozen.lock().unwrap().drain(..) {
+            flag.store(true, Ordering::SeqCst);
+        }
     }
 
     /// Closes every relayed connection and stops accepting new ones.
@@ -389,6 +432,77 @@ async fn requests_answer_503_while_the_database_is_away_and_recover_by_themselve
         .await
         .unwrap();
     assert_eq!(me.status(), 200);
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+}
+
+/// A network path that loses its state leaves pooled connections open and silent. Requests
+/// caught on them fail within the reply deadline, the pool replaces them, and service is back
+/// within 15 s, with no restart and no 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_replaced_and_service_returns_within_15_seconds() {
+    let database = ScratchDatabase::create().await;
+    let relay = Relay::start(upstream_address()).await;
+    let relayed_url =
+        database
+            .url
+            .replacen(&upstream_address(), &format!("127.0.0.1:{}", relay.port), 1);
+    let server = Server::start(&[
+        ("DATABASE_URL", relayed_url.as_str()),
+        ("DATABASE_POOL_SIZE", "3"),
+    ]);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let registered = http
+        .post(server.url("/auth/register"))
+        .json(&json!({"username": "alice", "email": "alice@example.com", "password": "alice-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let session = login(&http, &server, "alice", "alice-password").await;
+    let token = session["access_token"].as_str().unwrap().to_string();
+    // Warm every pooled connection, then cut their paths while they are fresh (no idle check).
+    let warm: Vec<_> = (0..6)
+        .map(|_| http.get(server.url("/auth/me")).bearer_auth(&token).send())
+        .collect();
+    for response in futures_util::future::join_all(warm).await {
+        assert_eq!(response.unwrap().status(), 200);
+    }
+    relay.freeze_open_links();
+    let frozen_at = Instant::now();
+
+    let mut statuses = Vec::new();
+    let recovered_after = loop {
+        let requests: Vec<_> = (0..3)
+            .map(|_| http.get(server.url("/auth/me")).bearer_auth(&token).send())
+            .collect();
+        let mut ok = false;
+        for response in futures_util::future::join_all(requests).await {
+            let status = response.map_or(0, |r| r.status().as_u16());
+            statuses.push(status);
+            ok |= status == 200;
+        }
+        if ok {
+            break frozen_at.elapsed();
+        }
+        if frozen_at.elapsed() > Duration::from_secs(40) {
+            let (_, log) = server.terminate();
+            panic!("no recovery: {statuses:?}\n{}", log.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "only 503 while the paths were dead: {statuses:?}"
+    );
+    println!("silent connections: service back after {recovered_after:?}");
+    assert!(
+        recovered_after <= Duration::from_secs(15),
+        "service returned after {recovered_after:?}"
+    );
     let (exit, _) = server.terminate();
     assert!(exit.success());
 }

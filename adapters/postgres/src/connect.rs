@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -12,8 +12,14 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::guard;
+
 /// How long to wait for a connection before answering 503.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A pooled connection unused this long is pinged before it serves a request: a network
+/// path that lost its state is found here rather than by a request.
+const IDLE_CHECK_AFTER: Duration = Duration::from_secs(5);
+const IDLE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -191,10 +197,12 @@ impl PostgresUrl {
         Ok(client)
     }
 
+    /// The pool of request connections: every one bounded (see [`crate::guard`]), and one
+    /// that sat idle is checked with a round trip before it serves again.
     pub(crate) fn pool(&self, size: usize) -> Result<Pool, ConnectError> {
-        let manager = Manager::from_config(
-            self.config.clone(),
-            self.tls()?,
+        let manager = Manager::from_connect(
+            guard::bounded_config(&self.config),
+            guard::GuardedConnect { tls: self.tls()? },
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -205,6 +213,20 @@ impl PostgresUrl {
             .wait_timeout(Some(CONNECT_TIMEOUT))
             .create_timeout(Some(CONNECT_TIMEOUT))
             .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .pre_recycle(Hook::async_fn(|client, metrics| {
+                Box::pin(async move {
+                    if metrics.last_used() < IDLE_CHECK_AFTER {
+                        return Ok(());
+                    }
+                    match tokio::time::timeout(IDLE_CHECK_TIMEOUT, client.simple_query("")).await {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err(error)) => Err(HookError::Backend(error)),
+                        Err(_) => Err(HookError::message(
+                            "an idle PostgreSQL connection did not answer; replaced",
+                        )),
+                    }
+                })
+            }))
             .build()
             .map_err(|e| ConnectError::InvalidUrl(e.to_string()))
     }

@@ -5,6 +5,7 @@
 //! and a lost registration race is a unique violation, reported as `Duplicate`.
 
 mod connect;
+mod guard;
 mod login_attempts;
 mod messages;
 pub mod migrations;
@@ -76,7 +77,7 @@ impl StorageHealth for PostgresStore {
 
 impl PostgresStore {
     /// Inserts `count` unread messages from `sender` to `recipient`, one millisecond apart from
-    /// `start`, in one statement: fixtures for benchmarks and load tests.
+    /// `start`, in slices of 50,000 rows: fixtures for benchmarks and load tests.
     pub async fn seed_messages(
         &self,
         sender: ai_message_core::UserId,
@@ -90,24 +91,32 @@ impl PostgresStore {
         };
         let count = i64::try_from(count).unwrap_or(i64::MAX);
         let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO messages (sender_id, recipient_id, content, is_read, parent_id, \
-                 conversation_id, created_at, updated_at) \
-                 SELECT $1, $2, 'seed message ' || g, false, NULL, $3, \
-                        $4::timestamp + g * interval '1 millisecond', \
-                        $4::timestamp + g * interval '1 millisecond' \
-                 FROM generate_series(0::bigint, $5::bigint - 1) AS g",
-                &[
-                    &sender,
-                    &recipient,
-                    &conversation,
-                    &rows::naive(start),
-                    &count,
-                ],
-            )
-            .await
-            .map_err(rows::port_error)?;
+        // In slices, so each statement stays well inside `statement_timeout`.
+        const SLICE: i64 = 50_000;
+        let mut from = 0i64;
+        while from < count {
+            let to = (from + SLICE).min(count);
+            client
+                .execute(
+                    "INSERT INTO messages (sender_id, recipient_id, content, is_read, parent_id, \
+                     conversation_id, created_at, updated_at) \
+                     SELECT $1, $2, 'seed message ' || g, false, NULL, $3, \
+                            $4::timestamp + g * interval '1 millisecond', \
+                            $4::timestamp + g * interval '1 millisecond' \
+                     FROM generate_series($5::bigint, $6::bigint - 1) AS g",
+                    &[
+                        &sender,
+                        &recipient,
+                        &conversation,
+                        &rows::naive(start),
+                        &from,
+                        &to,
+                    ],
+                )
+                .await
+                .map_err(rows::port_error)?;
+            from = to;
+        }
         client
             .batch_execute("ANALYZE messages")
             .await
