@@ -94,6 +94,10 @@ pub struct Config {
     pub bcrypt_max_queue: usize,
     /// A connection with no traffic for this long is closed.
     pub idle_timeout: Duration,
+    /// Client connections open at once; `None`: derived from the open-file limit.
+    pub max_connections: Option<usize>,
+    /// From the first byte of a request head to its end.
+    pub header_read_timeout: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./backend.db";
@@ -267,7 +271,19 @@ impl Config {
             }
             None => TrustedProxies::none(),
         };
+        let max_connections = match read(lookup, &["MAX_CONNECTIONS"]) {
+            Some(_) => Some(number(lookup, &["MAX_CONNECTIONS"], 0usize, 1..=1_000_000)?),
+            None => None,
+        };
+        let header_read_timeout = Duration::from_secs(number(
+            lookup,
+            &["HEADER_READ_TIMEOUT_SECONDS"],
+            10u64,
+            1..=3600,
+        )?);
         Ok(Self {
+            max_connections,
+            header_read_timeout,
             limits,
             login_limits,
             trusted_proxies,

@@ -15,6 +15,7 @@ use ai_message_core::usecases::accounts::{RegisterError, Registration};
 use ai_message_core::usecases::{Ports, Services, Settings};
 use ai_message_core::{Email, Password, User, Username, ValidationError};
 use ai_message_http::TrustedProxies;
+use ai_message_http::connections::{ConnectionLimits, GuardedAcceptor};
 use ai_message_http::limits::{LimitSettings, Limits};
 use ai_message_http::{AccessTokens, AppState};
 use ai_message_memory::MemoryStore;
@@ -338,6 +339,30 @@ pub async fn create_superuser(
         })
 }
 
+/// Raises the soft limit on open files to the hard limit (systemd's soft default of 1024 runs
+/// out under load long before memory does); returns the limit now in force.
+fn raise_open_file_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open-file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    }
+}
+
+/// Descriptors kept for everything but client connections: database files and pools,
+/// logs, the listener.
+const RESERVED_DESCRIPTORS: u64 = 128;
+
+/// Without `MAX_CONNECTIONS`: what the descriptor limit allows, at most 10,000.
+fn default_max_connections(descriptors: u64) -> usize {
+    let usable = descriptors
+        .saturating_sub(RESERVED_DESCRIPTORS)
+        .clamp(16, 10_000);
+    usize::try_from(usable).unwrap_or(10_000)
+}
+
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -349,6 +374,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
              survive a restart or work on other instances"
         );
     }
+    let descriptors = raise_open_file_limit();
     let storage = open_storage(&config).await?;
     let state = build_state(&config, storage)?;
     if let Some(first) = &config.first_superuser {
@@ -368,6 +394,18 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         storage = %config.database.describe(),
         "ai-message listening on http://{bound} (Swagger UI at http://{bound}/docs)"
     );
+    let limits = ConnectionLimits {
+        max_connections: config
+            .max_connections
+            .unwrap_or_else(|| default_max_connections(descriptors)),
+        header_read_timeout: config.header_read_timeout,
+    };
+    tracing::info!(
+        open_files = descriptors,
+        max_connections = limits.max_connections,
+        "connection limits"
+    );
+    let acceptor = GuardedAcceptor::new(acceptor, limits);
     let app = ai_message_http::app(state, &config.cors);
     poem::Server::new_with_acceptor(acceptor)
         .idle_timeout(config.idle_timeout)

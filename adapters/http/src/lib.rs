@@ -4,6 +4,7 @@
 mod auth;
 mod body;
 pub mod client_address;
+pub mod connections;
 mod document;
 pub mod dto;
 pub mod errors;

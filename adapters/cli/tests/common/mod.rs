@@ -20,7 +20,23 @@ pub struct Server {
 
 impl Server {
     pub fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_with(env, None)
+    }
+
+    /// Starts the server with this soft and hard limit on open files.
+    pub fn start_with_file_limit(env: &[(&str, &str)], soft: u64, hard: u64) -> Self {
+        Self::start_with(env, Some((soft, hard)))
+    }
+
+    fn start_with(env: &[(&str, &str)], file_limit: Option<(u64, u64)>) -> Self {
         let mut command = Command::new(BINARY);
+        if let Some((soft, hard)) = file_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only an async-signal-safe system call runs between fork and exec.
+            unsafe {
+                command.pre_exec(move || rlimit::setrlimit(rlimit::Resource::NOFILE, soft, hard));
+            }
+        }
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
