@@ -1,34 +1,43 @@
-//! The connections: one writer and a few readers, each owned by a thread of its own, so
-//! SQLite never runs on the async runtime. Work travels to them through queues; a busy
-//! thread goes from one job to the next without parking, which costs less than a round trip
-//! through tokio's shared blocking pool per query.
+//! The connection: one, owned by a thread of its own, so SQLite never runs on the async
+//! runtime. Work travels to it through a queue; the thread goes from one job to the next
+//! without parking, which costs less than a round trip through tokio's blocking pool.
+//!
+//! One connection, in `locking_mode=EXCLUSIVE`, because a WAL database shared between
+//! connections keeps its index in a memory-mapped `-shm` file, and a memory-mapped file
+//! that cannot be backed (disk full, file truncated or made unwritable under load) kills
+//! the process with SIGBUS. In exclusive mode SQLite keeps the WAL index in heap memory: a
+//! fault becomes an error code, answered 503, and the server lives. The price: reads queue
+//! behind writes on one thread, and no other process can open the database while the
+//! server runs (README, "SQLite").
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ai_message_core::PortError;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, MAIN_DB, Transaction, TransactionBehavior};
 
 use crate::{Location, OpenError, file_path, migrations};
 
 /// How long a connection waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One writer and a pool of readers.
+/// The connection's queue, and the file it must still be writing to.
 #[derive(Clone)]
 pub struct Db {
-    writer: crossbeam_channel::Sender<WriteJob>,
-    readers: Option<Arc<Readers>>,
+    jobs: crossbeam_channel::Sender<Job>,
+    file: Option<Arc<FileIdentity>>,
 }
 
-/// Jobs for the writer thread, which runs them one after the other: in-process writers
-/// queue here instead of meeting `SQLITE_BUSY`.
-type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+/// Jobs for the connection's thread, which runs them one after the other: in-process
+/// writers queue here instead of meeting `SQLITE_BUSY`.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
-fn start_writer(mut conn: Connection) -> crossbeam_channel::Sender<WriteJob> {
-    let (jobs, queue) = crossbeam_channel::unbounded::<WriteJob>();
+fn start_connection_thread(mut conn: Connection) -> crossbeam_channel::Sender<Job> {
+    let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
     std::thread::Builder::new()
-        .name("sqlite-writer".into())
+        .name("sqlite".into())
         .spawn(move || {
             // Ends when the last sender (the store) is dropped. A job that panics loses its
             // answer (the caller sees an error), not the thread.
@@ -36,34 +45,54 @@ fn start_writer(mut conn: Connection) -> crossbeam_channel::Sender<WriteJob> {
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
             }
         })
-        .expect("the writer thread starts");
+        .expect("the SQLite thread starts");
     jobs
 }
 
-/// Read-only connections, each on a thread of its own, taking jobs from one queue.
-struct Readers {
-    jobs: crossbeam_channel::Sender<ReadJob>,
+/// The database file as it was opened: if its path later names another file or none (the
+/// directory was deleted, the file replaced), writes would be acknowledged into a file no
+/// restart will see, so they are refused instead.
+struct FileIdentity {
+    path: PathBuf,
+    device: u64,
+    inode: u64,
+    /// Logged once per loss, not once per request.
+    reported_gone: AtomicBool,
 }
 
-type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+impl FileIdentity {
+    fn of(path: &std::path::Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            reported_gone: AtomicBool::new(false),
+        })
+    }
 
-impl Readers {
-    fn start(connections: Vec<Connection>) -> Self {
-        let (jobs, queue) = crossbeam_channel::unbounded::<ReadJob>();
-        for (index, conn) in connections.into_iter().enumerate() {
-            let queue = queue.clone();
-            std::thread::Builder::new()
-                .name(format!("sqlite-reader-{index}"))
-                .spawn(move || {
-                    // Ends when the last sender (the store) is dropped.
-                    while let Ok(job) = queue.recv() {
-                        let _ =
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
-                    }
-                })
-                .expect("a reader thread starts");
+    fn check(&self) -> Result<(), PortError> {
+        use std::os::unix::fs::MetadataExt;
+        let same = std::fs::metadata(&self.path)
+            .is_ok_and(|now| now.dev() == self.device && now.ino() == self.inode);
+        if same {
+            if self.reported_gone.swap(false, Ordering::Relaxed) {
+                tracing::info!(path = %self.path.display(), "the SQLite database file is back");
+            }
+            return Ok(());
         }
-        Self { jobs }
+        if !self.reported_gone.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                path = %self.path.display(),
+                "the SQLite database file was deleted or replaced while in use; refusing \
+                 writes (restore it, or restart the server)"
+            );
+        }
+        Err(PortError::Unavailable {
+            what: "the SQLite database",
+            source: format!("{} was deleted or replaced", self.path.display()).into(),
+        })
     }
 }
 
@@ -73,28 +102,25 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Classifies a SQLite failure: lock contention and I/O trouble may pass; the rest is a bug.
+/// Classifies a SQLite failure: lock contention and file trouble may pass; the rest is a bug.
 pub(crate) fn port_error(error: rusqlite::Error) -> PortError {
     use rusqlite::ErrorCode::*;
     match error.sqlite_error_code() {
-        Some(DatabaseBusy | DatabaseLocked | SystemIoFailure | DiskFull | CannotOpen) => {
-            PortError::Unavailable {
-                what: "the SQLite database",
-                source: Box::new(error),
-            }
-        }
+        Some(
+            DatabaseBusy | DatabaseLocked | SystemIoFailure | DiskFull | CannotOpen | ReadOnly
+            | PermissionDenied,
+        ) => PortError::Unavailable {
+            what: "the SQLite database",
+            source: Box::new(error),
+        },
         _ => PortError::unexpected(error),
     }
 }
 
 impl Db {
-    pub(crate) async fn open(
-        location: &Location,
-        readers: usize,
-        migrate: bool,
-    ) -> Result<Self, OpenError> {
+    pub(crate) async fn open(location: &Location, migrate: bool) -> Result<Self, OpenError> {
         let location = location.clone();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&location, readers, migrate))
+        tokio::task::spawn_blocking(move || Self::open_blocking(&location, migrate))
             .await
             .map_err(|e| OpenError::Migrate {
                 path: "database".into(),
@@ -102,11 +128,7 @@ impl Db {
             })?
     }
 
-    fn open_blocking(
-        location: &Location,
-        readers: usize,
-        migrate: bool,
-    ) -> Result<Self, OpenError> {
+    fn open_blocking(location: &Location, migrate: bool) -> Result<Self, OpenError> {
         let path = file_path(location).to_path_buf();
         if let Location::File(file) = location {
             let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
@@ -125,8 +147,19 @@ impl Db {
             Location::Memory => Connection::open_in_memory().map_err(open_error)?,
         };
         configure(&writer).map_err(open_error)?;
-        if let Location::File(_) = location {
-            // WAL lets readers run beside the writer; NORMAL is durable across process
+        let mut file = None;
+        if let Location::File(path) = location {
+            // SQLite falls back to read-only when it may not write the file; say so now,
+            // not with a failed login later.
+            if writer.is_readonly(MAIN_DB).map_err(open_error)? {
+                return Err(OpenError::ReadOnly(path.clone()));
+            }
+            // Exclusive before WAL: the WAL index then lives in heap memory, not in a
+            // memory-mapped -shm file (see the module comment).
+            writer
+                .pragma_update(None, "locking_mode", "EXCLUSIVE")
+                .map_err(open_error)?;
+            // WAL: appends instead of rewriting pages; NORMAL is durable across process
             // crashes and only risks the last commits on power loss.
             let mode: String = writer
                 .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
@@ -148,6 +181,12 @@ impl Db {
                     path: path.clone(),
                     source,
                 })?;
+            file = Some(Arc::new(FileIdentity::of(path).map_err(|e| {
+                OpenError::NotWritable {
+                    path: path.clone(),
+                    source: rusqlite::Error::InvalidPath(format!("{e}").into()),
+                }
+            })?));
         }
         if migrate {
             migrations::run(&mut writer).map_err(|detail| OpenError::Migrate {
@@ -155,69 +194,44 @@ impl Db {
                 detail,
             })?;
         }
-        let readers = match location {
-            Location::File(file) if readers > 0 => {
-                let mut idle = Vec::with_capacity(readers);
-                for _ in 0..readers {
-                    let reader = Connection::open_with_flags(
-                        file,
-                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )
-                    .map_err(open_error)?;
-                    configure(&reader).map_err(open_error)?;
-                    idle.push(reader);
-                }
-                Some(Arc::new(Readers::start(idle)))
-            }
-            _ => None,
-        };
         Ok(Self {
-            writer: start_writer(writer),
-            readers,
+            jobs: start_connection_thread(writer),
+            file,
         })
     }
 
-    /// Runs `job` on the writer thread and waits for its answer.
+    /// Runs `job` on the connection's thread and waits for its answer.
     async fn on_writer<T, F>(&self, job: F) -> Result<T, PortError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> T + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.writer
+        self.jobs
             .send(Box::new(move |conn: &mut Connection| {
                 // A caller that went away no longer wants the answer.
                 let _ = reply.send(job(conn));
             }))
-            .map_err(|_| PortError::unexpected("the SQLite writer thread is gone"))?;
+            .map_err(|_| PortError::unexpected("the SQLite thread is gone"))?;
         answer
             .await
-            .map_err(|_| PortError::unexpected("the SQLite writer thread failed"))
+            .map_err(|_| PortError::unexpected("the SQLite thread failed"))
     }
 
-    /// Runs `work` on a read-only connection (the writer for in-memory databases).
+    /// Runs `work` on the connection, outside any explicit transaction.
     pub async fn read<T, F>(&self, work: F) -> Result<T, PortError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let Some(readers) = &self.readers else {
-            return self
-                .on_writer(move |conn| work(conn))
-                .await?
-                .map_err(port_error);
-        };
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        readers
-            .jobs
-            .send(Box::new(move |conn: &Connection| {
-                let _ = reply.send(work(conn));
-            }))
-            .map_err(|_| PortError::unexpected("the SQLite reader threads are gone"))?;
-        let result = answer
-            .await
-            .map_err(|_| PortError::unexpected("an SQLite reader thread failed"))?;
-        result.map_err(port_error)
+        self.on_writer(move |conn| work(conn))
+            .await?
+            .map_err(port_error)
+    }
+
+    /// Fails while the database file is gone from its path (see [`FileIdentity`]).
+    pub fn check_file(&self) -> Result<(), PortError> {
+        self.file.as_ref().map_or(Ok(()), |file| file.check())
     }
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction on the writer, committing when it
@@ -228,6 +242,7 @@ impl Db {
         E: From<PortError> + Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
     {
+        self.check_file().map_err(E::from)?;
         self.on_writer(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)

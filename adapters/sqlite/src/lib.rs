@@ -1,10 +1,10 @@
 //! SQLite storage: every storage port on rusqlite with a bundled SQLite, so a fresh machine
 //! needs no system library.
 //!
-//! SQLite never runs on the async runtime: each connection lives on a thread of its own fed
-//! by a queue. Writes go through one connection, one `BEGIN IMMEDIATE` transaction per port
-//! method, so writers in this process queue instead of failing with `SQLITE_BUSY`; reads use
-//! a small set of read-only connections, which WAL mode lets run beside the writer.
+//! SQLite never runs on the async runtime: one connection, in exclusive locking mode, lives
+//! on a thread of its own fed by a queue (see `connection` for why one). Each port method
+//! that writes is one `BEGIN IMMEDIATE` transaction, so writers in this process queue
+//! instead of failing with `SQLITE_BUSY`.
 
 mod connection;
 mod messages;
@@ -40,6 +40,8 @@ pub enum OpenError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("{0} is read-only: the server must be able to write its database")]
+    ReadOnly(PathBuf),
     #[error("{path} is not writable: {source}")]
     NotWritable {
         path: PathBuf,
@@ -50,9 +52,6 @@ pub enum OpenError {
     Migrate { path: PathBuf, detail: String },
 }
 
-/// How many read-only connections serve reads next to the writer.
-pub const DEFAULT_READERS: usize = 4;
-
 /// The SQLite implementation of every storage port.
 pub struct SqliteStore {
     db: Db,
@@ -61,7 +60,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database, then opens the reader pool.
     pub async fn open(location: &Location) -> Result<Arc<Self>, OpenError> {
-        let db = Db::open(location, DEFAULT_READERS, true).await?;
+        let db = Db::open(location, true).await?;
         Ok(Arc::new(Self { db }))
     }
 
@@ -86,6 +85,7 @@ pub(crate) fn file_path(location: &Location) -> &Path {
 #[async_trait]
 impl StorageHealth for SqliteStore {
     async fn ping(&self) -> Result<(), PortError> {
+        self.db.check_file()?;
         self.db
             .read(|conn| conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))
             .await
