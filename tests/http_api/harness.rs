@@ -138,15 +138,39 @@ impl TestServer {
         })
     }
 
+    /// A server whose password hashing takes real time (a login in flight can be overtaken).
+    pub fn with_bcrypt_cost(storage: Storage, cost: u32) -> Self {
+        Self::build_with_cost(
+            storage,
+            Settings {
+                login_limits: LoginLimits::off(),
+                ..Settings::default()
+            },
+            LimitSettings::without_rate_limits(),
+            Arc::new(ShiftedClock::default()),
+            cost,
+        )
+    }
+
     fn build(
         storage: Storage,
         settings: Settings,
         limits: LimitSettings,
         clock: Arc<ShiftedClock>,
     ) -> Self {
+        Self::build_with_cost(storage, settings, limits, clock, 4)
+    }
+
+    fn build_with_cost(
+        storage: Storage,
+        settings: Settings,
+        limits: LimitSettings,
+        clock: Arc<ShiftedClock>,
+        bcrypt_cost: u32,
+    ) -> Self {
         let ports = Ports::new(
             storage.clone(),
-            Arc::new(BcryptHasher::new(4, 4).unwrap()),
+            Arc::new(BcryptHasher::new(bcrypt_cost, 4).unwrap()),
             clock.clone(),
             Arc::new(OsSecretSource),
         );
