@@ -110,6 +110,15 @@ async fn a_database_of_the_original_implementation_is_adopted() {
     )
     .await
     .unwrap();
+    // A second account that collides with the first under the new keys (case of both).
+    db.execute(
+        "INSERT INTO users (username, email, hashed_password, is_active, is_superuser, \
+         created_at, updated_at) VALUES ('Legacy', 'LEGACY@example.com', $1, true, false, \
+         '2024-05-01 11:00:00', '2024-05-01 11:00:00')",
+        &[&PYTHON_HASH],
+    )
+    .await
+    .unwrap();
     db.batch_execute(
         "INSERT INTO messages (sender_id, recipient_id, content, is_read, conversation_id, \
          created_at, updated_at) VALUES (1, 1, 'note from the Python days', false, 'conv_1_1', \
@@ -145,8 +154,20 @@ async fn a_database_of_the_original_implementation_is_adopted() {
         201,
         "the adopted sequence hands out a fresh id"
     );
-    let (exit, _) = server.terminate();
+    let twin = login(&http, &server, "Legacy", "correct horse battery").await;
+    assert_eq!(
+        twin["user"]["id"], 2,
+        "the colliding adopted account still logs in"
+    );
+    let (exit, log) = server.terminate();
     assert!(exit.success());
+    assert_eq!(
+        log.iter()
+            .filter(|line| line.contains("collides with user 1"))
+            .count(),
+        2,
+        "one warning each for the username and the email: {log:#?}"
+    );
     let versions: Vec<i32> = db
         .query(
             "SELECT version FROM refinery_schema_history ORDER BY version",

@@ -10,6 +10,9 @@ use crate::rows::naive;
 use crate::sql;
 use crate::users::OrPortError;
 
+/// One reservation in this many also sweeps every expired attempt.
+const PRUNE_EVERY: i64 = 64;
+
 #[async_trait]
 impl LoginAttempts for PostgresStore {
     async fn reserve(
@@ -18,6 +21,10 @@ impl LoginAttempts for PostgresStore {
         now: Timestamp,
     ) -> Result<Reservation, PortError> {
         let mut keys: Vec<&ThrottleKey> = keys.iter().filter(|k| !k.quota.is_off()).collect();
+        if keys.is_empty() {
+            // Limits off: nothing to count, no round trip.
+            return Ok(Reservation::Admitted(AttemptId(0)));
+        }
         // One lock order for every instance: no deadlock between two reservations.
         keys.sort_by(|a, b| a.key.cmp(&b.key));
         let mut client = self.client().await?;
@@ -58,12 +65,31 @@ impl LoginAttempts for PostgresStore {
                 .await
                 .or_port()?;
         }
+        // Counters of keys never tried again (an address that went away) are dropped now and
+        // then, so the table stays as small as the windows make it.
+        if attempt % PRUNE_EVERY == 0 {
+            let longest = keys
+                .iter()
+                .map(|k| k.quota.window)
+                .max()
+                .unwrap_or_default();
+            tx.execute(sql::PRUNE_EXPIRED_ATTEMPTS, &[&naive(now - longest)])
+                .await
+                .or_port()?;
+        }
         tx.commit().await.or_port()?;
         Ok(Reservation::Admitted(AttemptId(attempt)))
     }
 
     async fn release(&self, attempt: AttemptId, keys: &[ThrottleKey]) -> Result<(), PortError> {
-        let names: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
+        let names: Vec<&str> = keys
+            .iter()
+            .filter(|k| !k.quota.is_off())
+            .map(|k| k.key.as_str())
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
         let client = self.client().await?;
         client
             .execute(sql::RELEASE_ATTEMPT, &[&names, &attempt.0])

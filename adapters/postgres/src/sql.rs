@@ -332,6 +332,7 @@ pub const INSERT_ATTEMPT: &str =
 pub const RELEASE_ATTEMPT: &str =
     "DELETE FROM login_attempts WHERE throttle_key = ANY($1) AND attempt = $2";
 pub const CLEAR_THROTTLE_KEY: &str = "DELETE FROM login_attempts WHERE throttle_key = $1";
+pub const PRUNE_EXPIRED_ATTEMPTS: &str = "DELETE FROM login_attempts WHERE attempted_at <= $1";
 /// Expired attempts of one counter, dropped when it is next used.
 pub const PRUNE_THROTTLE_KEY: &str =
     "DELETE FROM login_attempts WHERE throttle_key = $1 AND attempted_at <= $2";
