@@ -6,8 +6,10 @@
 //! method is atomic against concurrent callers.
 
 mod messages;
-mod repositories;
+mod roles;
+mod sessions;
 mod tables;
+mod users;
 
 use std::sync::Arc;
 

@@ -10,7 +10,7 @@ use ai_message_core::{
 use async_trait::async_trait;
 
 use crate::MemoryStore;
-use crate::repositories::paged;
+use crate::tables::paged;
 use crate::tables::{MessageKey, Tables};
 
 impl Tables {

@@ -3,9 +3,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ai_message_core::{
-    Message, MessageId, RefreshToken, RefreshTokenId, Role, RoleId, Session, SessionId, Timestamp,
-    User, UserId, UserRole,
+    Message, MessageId, Page, RefreshToken, RefreshTokenId, Role, RoleId, Session, SessionId,
+    Timestamp, User, UserId, UserRole,
 };
+
+/// Applies `skip` and `limit` to an iterator.
+pub(crate) fn paged<T>(items: impl Iterator<Item = T>, page: Page) -> impl Iterator<Item = T> {
+    let skip = usize::try_from(page.skip()).unwrap_or(usize::MAX);
+    items.skip(skip).take(page.limit() as usize)
+}
 
 /// Order of messages in lists: by creation time, ties by id.
 pub(crate) type MessageKey = (Timestamp, MessageId);

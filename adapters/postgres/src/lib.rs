@@ -6,10 +6,13 @@
 
 mod connect;
 mod guard;
+mod helpers;
 mod login_attempts;
 mod messages;
 pub mod migrations;
+mod roles;
 mod rows;
+mod sessions;
 pub mod sql;
 mod users;
 

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 
 use crate::PostgresStore;
+use crate::helpers::OrPortError;
 use crate::rows::naive;
 use crate::sql;
-use crate::users::OrPortError;
 
 /// One reservation in this many also sweeps every expired attempt.
 const PRUNE_EVERY: i64 = 64;

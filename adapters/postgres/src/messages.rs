@@ -8,9 +8,9 @@ use ai_message_core::{
 use async_trait::async_trait;
 
 use crate::PostgresStore;
+use crate::helpers::{OrPortError, limit_offset};
 use crate::rows::{self, naive, pg_id};
 use crate::sql;
-use crate::users::{OrPortError, limit_offset};
 
 #[async_trait]
 impl MessageRepository for PostgresStore {

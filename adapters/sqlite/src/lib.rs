@@ -7,9 +7,12 @@
 //! instead of failing with `SQLITE_BUSY`.
 
 mod connection;
+mod helpers;
 mod messages;
 pub mod migrations;
+mod roles;
 mod rows;
+mod sessions;
 pub mod sql;
 mod users;
 

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use crate::SqliteStore;
+use crate::helpers::{OrPortError, limit_offset};
 use crate::rows::{self, time_at, time_text};
 use crate::sql;
-use crate::users::{OrPortError, limit_offset};
 
 #[async_trait]
 impl MessageRepository for SqliteStore {

@@ -1,0 +1,193 @@
+//! Users, their identity keys, and the changes that guard the last superuser.
+
+use ai_message_core::ports::*;
+use ai_message_core::{Page, SessionId, Timestamp, User, UserId};
+use async_trait::async_trait;
+
+use crate::MemoryStore;
+use crate::tables::paged;
+
+#[async_trait]
+impl UserRepository for MemoryStore {
+    async fn create_user(&self, new: NewUser) -> Result<User, InsertError> {
+        let mut t = self.tables.write();
+        let (username_key, email_key) = (new.username.key(), new.email.key());
+        if t.user_by_username.contains_key(new.username.as_str())
+            || t.user_by_email.contains_key(new.email.as_str())
+            || t.user_by_username_key.contains_key(&username_key)
+            || t.user_by_email_key.contains_key(&email_key)
+        {
+            return Err(InsertError::Duplicate);
+        }
+        let user = User {
+            id: t.sequences.next_user(),
+            username: new.username.into_inner(),
+            email: new.email.into_inner(),
+            hashed_password: new.hashed_password,
+            is_active: true,
+            is_superuser: new.is_superuser,
+            full_name: new.full_name.map(|f| f.into_inner()),
+            bio: None,
+            created_at: new.created_at,
+            updated_at: new.created_at,
+        };
+        t.user_by_username.insert(user.username.clone(), user.id);
+        t.user_by_email.insert(user.email.clone(), user.id);
+        t.user_by_username_key.insert(username_key, user.id);
+        t.user_by_email_key.insert(email_key, user.id);
+        t.users.insert(user.id, user.clone());
+        Ok(user)
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, PortError> {
+        Ok(self.tables.read().users.get(&id).cloned())
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, PortError> {
+        let t = self.tables.read();
+        Ok(t.user_by_username
+            .get(username)
+            .and_then(|id| t.users.get(id))
+            .cloned())
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, PortError> {
+        let t = self.tables.read();
+        Ok(t.user_by_email
+            .get(email)
+            .and_then(|id| t.users.get(id))
+            .cloned())
+    }
+
+    async fn find_user_by_username_key(&self, key: &str) -> Result<Option<User>, PortError> {
+        let t = self.tables.read();
+        Ok(t.user_by_username_key
+            .get(key)
+            .and_then(|id| t.users.get(id))
+            .cloned())
+    }
+
+    async fn find_user_by_email_key(&self, key: &str) -> Result<Option<User>, PortError> {
+        let t = self.tables.read();
+        Ok(t.user_by_email_key
+            .get(key)
+            .and_then(|id| t.users.get(id))
+            .cloned())
+    }
+
+    async fn list_users(&self, page: Page) -> Result<Vec<User>, PortError> {
+        let t = self.tables.read();
+        Ok(paged(t.users.values(), page).cloned().collect())
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        update: ProfileUpdate,
+        now: Timestamp,
+    ) -> Result<Option<User>, PortError> {
+        let mut t = self.tables.write();
+        let Some(user) = t.users.get_mut(&id) else {
+            return Ok(None);
+        };
+        if let Some(full_name) = update.full_name {
+            user.full_name = Some(full_name.into_inner());
+        }
+        if let Some(bio) = update.bio {
+            user.bio = Some(bio.into_inner());
+        }
+        user.updated_at = now;
+        Ok(Some(user.clone()))
+    }
+
+    async fn change_password(
+        &self,
+        id: UserId,
+        hashed_password: String,
+        keep_session: SessionId,
+        now: Timestamp,
+    ) -> Result<bool, PortError> {
+        let mut t = self.tables.write();
+        let Some(user) = t.users.get_mut(&id) else {
+            return Ok(false);
+        };
+        user.hashed_password = hashed_password;
+        user.updated_at = now;
+        t.end_sessions_of_user(id, Some(keep_session), now);
+        Ok(true)
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        id: UserId,
+        old_hash: String,
+        new_hash: String,
+    ) -> Result<bool, PortError> {
+        let mut t = self.tables.write();
+        match t.users.get_mut(&id) {
+            Some(user) if user.hashed_password == old_hash => {
+                user.hashed_password = new_hash;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn set_user_active(
+        &self,
+        id: UserId,
+        active: bool,
+        now: Timestamp,
+    ) -> Result<AccountChange, PortError> {
+        let mut t = self.tables.write();
+        if !active && t.is_last_active_superuser(id) {
+            return Ok(AccountChange::LastSuperuser);
+        }
+        let Some(user) = t.users.get_mut(&id) else {
+            return Ok(AccountChange::UserNotFound);
+        };
+        user.is_active = active;
+        user.updated_at = now;
+        if !active {
+            t.end_sessions_of_user(id, None, now);
+        }
+        Ok(AccountChange::Changed)
+    }
+
+    async fn set_user_superuser(
+        &self,
+        id: UserId,
+        superuser: bool,
+        now: Timestamp,
+    ) -> Result<AccountChange, PortError> {
+        let mut t = self.tables.write();
+        if !superuser && t.is_last_active_superuser(id) {
+            return Ok(AccountChange::LastSuperuser);
+        }
+        let Some(user) = t.users.get_mut(&id) else {
+            return Ok(AccountChange::UserNotFound);
+        };
+        user.is_superuser = superuser;
+        user.updated_at = now;
+        Ok(AccountChange::Changed)
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<AccountChange, PortError> {
+        let mut t = self.tables.write();
+        if t.is_last_active_superuser(id) {
+            return Ok(AccountChange::LastSuperuser);
+        }
+        Ok(if t.delete_user_cascade(id) {
+            AccountChange::Changed
+        } else {
+            AccountChange::UserNotFound
+        })
+    }
+}
+
+#[async_trait]
+impl StorageHealth for MemoryStore {
+    async fn ping(&self) -> Result<(), PortError> {
+        Ok(())
+    }
+}

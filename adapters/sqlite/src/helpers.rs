@@ -1,0 +1,64 @@
+//! Helpers shared by the repositories: error conversion, paging, guarded inserts, and
+//! ending a user's sessions.
+
+use ai_message_core::ports::{InsertError, PortError};
+use ai_message_core::{Page, SessionId, UserId};
+use rusqlite::{Transaction, params};
+
+use crate::connection::port_error;
+use crate::rows;
+use crate::sql;
+
+/// rusqlite results as port results.
+pub(crate) trait OrPortError<T> {
+    fn or_port(self) -> Result<T, PortError>;
+}
+
+impl<T> OrPortError<T> for rusqlite::Result<T> {
+    fn or_port(self) -> Result<T, PortError> {
+        self.map_err(port_error)
+    }
+}
+
+/// SQLite counts offsets and limits in signed 64-bit integers.
+pub(crate) fn limit_offset(page: Page) -> (i64, i64) {
+    (
+        i64::from(page.limit()),
+        i64::try_from(page.skip()).unwrap_or(i64::MAX),
+    )
+}
+
+/// The outcome of an insert guarded by unique constraints: the new row, read back by its id
+/// with `select`, or `Duplicate` when a constraint refused it.
+pub(crate) fn inserted_row<T>(
+    tx: &Transaction<'_>,
+    inserted: rusqlite::Result<usize>,
+    select: &str,
+    row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<T, InsertError> {
+    match inserted {
+        Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
+        Err(error) => Err(InsertError::Port(port_error(error))),
+        Ok(_) => Ok(tx
+            .query_row(select, [tx.last_insert_rowid()], row)
+            .or_port()?),
+    }
+}
+
+/// Ends the user's sessions except `keep`, and uses up their other refresh tokens.
+pub(crate) fn end_sessions_of_user(
+    tx: &Transaction<'_>,
+    user_id: UserId,
+    keep: Option<SessionId>,
+    now: &str,
+) -> rusqlite::Result<u64> {
+    let ended = match keep {
+        Some(keep) => tx.execute(sql::END_OTHER_SESSIONS, params![user_id, keep, now])?,
+        None => tx.execute(sql::END_USER_SESSIONS, params![user_id, now])?,
+    };
+    match keep {
+        Some(keep) => tx.execute(sql::USE_UP_OTHER_TOKENS, params![user_id, keep, now])?,
+        None => tx.execute(sql::USE_UP_USER_TOKENS, params![user_id, now])?,
+    };
+    Ok(ended as u64)
+}
