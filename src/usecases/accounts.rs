@@ -19,16 +19,16 @@ pub struct Registration {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
-    #[error("Username already registered")]
+    #[error("the username is taken")]
     UsernameTaken,
     /// Another account's name differs only in case, width, invisible marks or lookalike
     /// letters of another script.
-    #[error("Username is too similar to an existing username")]
+    #[error("the username looks like one that is taken")]
     UsernameLookalike,
-    #[error("Email already registered")]
+    #[error("the email is taken")]
     EmailTaken,
     /// Both checks passed, then a concurrent registration took the username or the email.
-    #[error("Username or email already exists")]
+    #[error("the username or the email was taken meanwhile")]
     UsernameOrEmailTaken,
     #[error(transparent)]
     Port(#[from] PortError),
@@ -36,10 +36,10 @@ pub enum RegisterError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("Current password is incorrect")]
+    #[error("the current password does not match")]
     IncorrectCurrentPassword,
     /// The caller's account was deleted while the request ran.
-    #[error("User not found")]
+    #[error("the caller's account is gone")]
     UserGone,
     #[error(transparent)]
     Port(#[from] PortError),
@@ -224,7 +224,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, RegisterError::UsernameTaken));
-        assert_eq!(err.to_string(), "Username already registered");
+        assert_eq!(err.to_string(), "the username is taken");
     }
 
     #[tokio::test]
@@ -244,7 +244,7 @@ mod tests {
             .register(registration())
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "Email already registered");
+        assert_eq!(err.to_string(), "the email is taken");
     }
 
     #[tokio::test]
@@ -267,7 +267,10 @@ mod tests {
             .register(registration())
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "Username or email already exists");
+        assert_eq!(
+            err.to_string(),
+            "the username or the email was taken meanwhile"
+        );
     }
 
     #[tokio::test]
@@ -372,7 +375,7 @@ mod tests {
             )
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "Current password is incorrect");
+        assert_eq!(err.to_string(), "the current password does not match");
     }
 
     #[tokio::test]

@@ -9,19 +9,19 @@ use crate::ports::{AccountChange, Clock, PasswordHasher, PortError, UserReposito
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("Superuser access required")]
+    #[error("the caller is not a superuser")]
     NotSuperuser,
-    #[error("User not found")]
+    #[error("no such user")]
     UserNotFound,
-    #[error("Cannot delete your own account")]
+    #[error("a superuser may not delete their own account")]
     CannotDeleteSelf,
-    #[error("Cannot disable your own account")]
+    #[error("a superuser may not disable their own account")]
     CannotDisableSelf,
-    #[error("Cannot change your own superuser status")]
+    #[error("a superuser may not change their own superuser status")]
     CannotChangeOwnSuperuser,
     /// The change would leave no active superuser (another superuser was demoted, disabled
     /// or deleted at the same time).
-    #[error("At least one active superuser must remain")]
+    #[error("the change would leave no active superuser")]
     LastSuperuser,
     #[error(transparent)]
     Register(#[from] RegisterError),
@@ -29,7 +29,7 @@ pub enum AdminError {
     Port(#[from] PortError),
 }
 
-/// The `Superuser access required` rule, shared by every admin capability.
+/// Only superusers administer: the rule shared by every admin capability.
 pub(crate) fn require_superuser(caller: &Caller) -> Result<(), AdminError> {
     if caller.user.is_superuser {
         Ok(())
@@ -225,7 +225,7 @@ mod tests {
         ];
         for result in results {
             let err = result.unwrap_err();
-            assert_eq!(err.to_string(), "Superuser access required");
+            assert_eq!(err.to_string(), "the caller is not a superuser");
         }
     }
 
@@ -253,7 +253,7 @@ mod tests {
             .get_user(&super_caller(1), 9)
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "User not found");
+        assert_eq!(err.to_string(), "no such user");
     }
 
     #[tokio::test]
@@ -283,7 +283,7 @@ mod tests {
             .create_user(&super_caller(1), registration())
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "Username already registered");
+        assert_eq!(err.to_string(), "the username is taken");
     }
 
     #[tokio::test]
@@ -346,11 +346,11 @@ mod tests {
         let me = super_caller(1);
         assert_eq!(
             admin.delete_user(&me, 1).await.unwrap_err().to_string(),
-            "Cannot delete your own account"
+            "a superuser may not delete their own account"
         );
         assert_eq!(
             admin.disable_user(&me, 1).await.unwrap_err().to_string(),
-            "Cannot disable your own account"
+            "a superuser may not disable their own account"
         );
         assert_eq!(
             admin
@@ -358,7 +358,7 @@ mod tests {
                 .await
                 .unwrap_err()
                 .to_string(),
-            "Cannot change your own superuser status"
+            "a superuser may not change their own superuser status"
         );
     }
 

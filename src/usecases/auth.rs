@@ -54,13 +54,13 @@ pub struct RefreshOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
-    #[error("Incorrect username or password")]
+    #[error("unknown account or wrong password")]
     InvalidCredentials,
-    #[error("User is disabled")]
+    #[error("the user is disabled")]
     UserDisabled,
     /// Too many wrong passwords for this account (from this address, or overall) or from this
     /// address; the password was not checked.
-    #[error("Too many failed login attempts, retry later")]
+    #[error("too many failed logins; retry after {retry_after}")]
     Throttled { retry_after: chrono::TimeDelta },
     #[error(transparent)]
     Port(#[from] PortError),
@@ -69,9 +69,9 @@ pub enum LoginError {
 #[derive(Debug, thiserror::Error)]
 pub enum AuthenticateError {
     /// Unknown session or user, a session of someone else, or a session that ended or expired.
-    #[error("Could not validate credentials")]
+    #[error("the session is unknown, ended, expired or someone else's")]
     InvalidCredentials,
-    #[error("User is disabled")]
+    #[error("the user is disabled")]
     UserDisabled,
     #[error(transparent)]
     Port(#[from] PortError),
@@ -79,13 +79,13 @@ pub enum AuthenticateError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
-    #[error("Refresh token not found or already used")]
+    #[error("the refresh token is unknown or used")]
     NotFoundOrUsed,
-    #[error("Refresh token expired")]
+    #[error("the refresh token expired")]
     Expired,
-    #[error("Session has ended")]
+    #[error("the refresh token's session has ended")]
     SessionEnded,
-    #[error("User is disabled")]
+    #[error("the user is disabled")]
     UserDisabled,
     #[error(transparent)]
     Port(#[from] PortError),
@@ -93,7 +93,7 @@ pub enum RefreshError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("Session not found")]
+    #[error("no such live session of the caller")]
     SessionNotFound,
     #[error(transparent)]
     Port(#[from] PortError),
@@ -698,7 +698,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, LoginError::InvalidCredentials));
-        assert_eq!(err.to_string(), "Incorrect username or password");
+        assert_eq!(err.to_string(), "unknown account or wrong password");
     }
 
     #[tokio::test]
@@ -731,7 +731,7 @@ mod tests {
             .login(login_request("user1", "pw"))
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "User is disabled");
+        assert_eq!(err.to_string(), "the user is disabled");
     }
 
     #[tokio::test]
@@ -785,7 +785,10 @@ mod tests {
             .expect_get_session_with_user()
             .returning(|_| Ok(None));
         let err = auth(mocks).authenticate(1, 5).await.unwrap_err();
-        assert_eq!(err.to_string(), "Could not validate credentials");
+        assert_eq!(
+            err.to_string(),
+            "the session is unknown, ended, expired or someone else's"
+        );
     }
 
     #[tokio::test]
@@ -841,7 +844,7 @@ mod tests {
                 Ok(Some((sample_session(5, 1), user)))
             });
         let err = auth(mocks).authenticate(1, 5).await.unwrap_err();
-        assert_eq!(err.to_string(), "User is disabled");
+        assert_eq!(err.to_string(), "the user is disabled");
     }
 
     #[tokio::test]
@@ -881,7 +884,7 @@ mod tests {
             .expect_find_refresh_token()
             .returning(|_| Ok(None));
         let err = auth(mocks).refresh("nope").await.unwrap_err();
-        assert_eq!(err.to_string(), "Refresh token not found or already used");
+        assert_eq!(err.to_string(), "the refresh token is unknown or used");
     }
 
     #[tokio::test]
@@ -894,7 +897,7 @@ mod tests {
         });
         mocks.sessions.expect_rotate_refresh_token().never();
         let err = auth(mocks).refresh("presented").await.unwrap_err();
-        assert_eq!(err.to_string(), "Refresh token expired");
+        assert_eq!(err.to_string(), "the refresh token expired");
     }
 
     #[tokio::test]
@@ -1116,7 +1119,7 @@ mod tests {
             .with(eq(1), eq(42), always())
             .returning(|_, _, _| Ok(false));
         let err = auth(mocks).end_session(&caller(1), 42).await.unwrap_err();
-        assert_eq!(err.to_string(), "Session not found");
+        assert_eq!(err.to_string(), "no such live session of the caller");
     }
 
     #[tokio::test]

@@ -22,22 +22,22 @@ pub struct Outgoing {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
-    #[error("Message not found")]
+    #[error("no such message")]
     NotFound,
-    #[error("You don't have access to this message")]
+    #[error("the caller neither sent nor received the message")]
     NoAccess,
-    #[error("Only the sender can update this message")]
+    #[error("only the sender may edit the message")]
     NotSender,
-    #[error("Only the recipient can mark this message as read")]
+    #[error("only the recipient may mark the message read")]
     NotRecipient,
-    #[error("You don't have permission to delete this message")]
+    #[error("only the sender or the recipient may delete the message")]
     NoDeletePermission,
-    #[error("Recipient not found")]
+    #[error("no such recipient")]
     RecipientNotFound,
-    #[error("Parent message not found")]
+    #[error("no such parent message visible to the sender")]
     ParentNotFound,
     /// The message names a conversation that belongs to other users.
-    #[error("Not a participant of this conversation")]
+    #[error("the conversation belongs to other users")]
     NotAParticipant,
     #[error(transparent)]
     Port(#[from] PortError),
@@ -309,7 +309,7 @@ mod tests {
             .send(&caller(7), outgoing(3))
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "Recipient not found");
+        assert_eq!(err.to_string(), "no such recipient");
     }
 
     #[tokio::test]
@@ -362,7 +362,10 @@ mod tests {
         let mut out = outgoing(3);
         out.parent_id = Some(9);
         let err = messages(mocks).send(&caller(7), out).await.unwrap_err();
-        assert_eq!(err.to_string(), "Parent message not found");
+        assert_eq!(
+            err.to_string(),
+            "no such parent message visible to the sender"
+        );
     }
 
     #[tokio::test]
@@ -387,7 +390,10 @@ mod tests {
         assert_eq!(messages.get(&caller(1), 5).await.unwrap().id, 5);
         assert_eq!(messages.get(&caller(2), 5).await.unwrap().id, 5);
         let err = messages.get(&caller(3), 5).await.unwrap_err();
-        assert_eq!(err.to_string(), "You don't have access to this message");
+        assert_eq!(
+            err.to_string(),
+            "the caller neither sent nor received the message"
+        );
     }
 
     #[tokio::test]
@@ -395,7 +401,7 @@ mod tests {
         let mut mocks = Mocks::new();
         mocks.messages.expect_get_message().returning(|_| Ok(None));
         let err = messages(mocks).get(&caller(1), 5).await.unwrap_err();
-        assert_eq!(err.to_string(), "Message not found");
+        assert_eq!(err.to_string(), "no such message");
     }
 
     #[tokio::test]
@@ -411,7 +417,7 @@ mod tests {
             .update(&caller(2), 5, content)
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "Only the sender can update this message");
+        assert_eq!(err.to_string(), "only the sender may edit the message");
     }
 
     #[tokio::test]
@@ -481,7 +487,7 @@ mod tests {
         let err = messages.mark_read(&caller(1), 5).await.unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Only the recipient can mark this message as read"
+            "only the recipient may mark the message read"
         );
         messages.mark_read(&caller(2), 5).await.unwrap();
     }
@@ -510,7 +516,7 @@ mod tests {
         let err = messages.delete(&caller(3), 5).await.unwrap_err();
         assert_eq!(
             err.to_string(),
-            "You don't have permission to delete this message"
+            "only the sender or the recipient may delete the message"
         );
         messages.delete(&caller(1), 5).await.unwrap();
         messages.delete(&caller(2), 5).await.unwrap();

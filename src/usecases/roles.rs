@@ -11,16 +11,16 @@ use crate::ports::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum RoleError {
-    #[error("Superuser access required")]
+    #[error("the caller is not a superuser")]
     NotSuperuser,
-    #[error("Role not found")]
+    #[error("no such role")]
     RoleNotFound,
-    #[error("Role already exists")]
+    #[error("the role name is taken")]
     RoleExists,
-    #[error("User not found")]
+    #[error("no such user")]
     UserNotFound,
     /// Ids, ascending and without repeats, that name no role.
-    #[error("Roles not found: {}", format_ids(.0))]
+    #[error("no such roles: {}", format_ids(.0))]
     UnknownRoles(Vec<RoleId>),
     #[error(transparent)]
     Port(#[from] PortError),
@@ -165,7 +165,10 @@ mod tests {
             roles.roles_of_user(&plain, 2).await.map(|_| ()),
         ];
         for result in results {
-            assert_eq!(result.unwrap_err().to_string(), "Superuser access required");
+            assert_eq!(
+                result.unwrap_err().to_string(),
+                "the caller is not a superuser"
+            );
         }
     }
 
@@ -211,7 +214,7 @@ mod tests {
             .create_role(&super_caller(1), RoleName::parse("x").unwrap(), None)
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "Role already exists");
+        assert_eq!(err.to_string(), "the role name is taken");
     }
 
     #[tokio::test]
@@ -233,7 +236,7 @@ mod tests {
             .delete_role(&super_caller(1), 3)
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "Role not found");
+        assert_eq!(err.to_string(), "no such role");
     }
 
     #[tokio::test]
@@ -274,7 +277,7 @@ mod tests {
             .assign_roles(&super_caller(1), 2, vec![1, 7, 9])
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "Roles not found: 7, 9");
+        assert_eq!(err.to_string(), "no such roles: 7, 9");
     }
 
     #[tokio::test]
@@ -300,7 +303,7 @@ mod tests {
             .roles_of_user(&super_caller(1), 2)
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "User not found");
+        assert_eq!(err.to_string(), "no such user");
     }
 
     #[tokio::test]
