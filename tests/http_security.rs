@@ -42,7 +42,7 @@ fn app_with(hasher: BcryptHasher, limits: LimitSettings) -> impl Endpoint<Output
     );
     let state = AppState {
         services: Services::new(ports, Settings::default()),
-        tokens: AccessTokens::new(SECRET, TimeDelta::minutes(5)),
+        tokens: AccessTokens::new(SECRET, TimeDelta::minutes(5), Arc::new(SystemClock)),
         limits: Arc::new(Limits::new(limits)),
         trusted_proxies: Arc::new(TrustedProxies::none()),
     };

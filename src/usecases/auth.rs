@@ -141,10 +141,6 @@ impl Auth {
         }
     }
 
-    pub fn settings(&self) -> Settings {
-        self.settings
-    }
-
     /// The account an identifier names: with an `@` it is an email first (exactly, then
     /// ignoring case), else a username, so no username can shadow another account's email.
     async fn find_login_account(&self, login: &str) -> Result<Option<User>, PortError> {

@@ -383,7 +383,11 @@ pub async fn missing_or_bad_credentials_are_401(server: TestServer) {
         assert_eq!(response.header("www-authenticate"), Some("Bearer"));
     }
     // A well-formed token signed with another key.
-    let foreign = ai_message_http::AccessTokens::new(b"another-key", TimeDelta::minutes(5));
+    let foreign = ai_message_http::AccessTokens::new(
+        b"another-key",
+        TimeDelta::minutes(5),
+        std::sync::Arc::new(ai_message_core::system::SystemClock),
+    );
     let user = server
         .services
         .admin

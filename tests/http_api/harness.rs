@@ -177,7 +177,7 @@ impl TestServer {
         let services = Services::new(ports, settings);
         let state = AppState {
             services: services.clone(),
-            tokens: AccessTokens::new(SECRET, TimeDelta::minutes(30)),
+            tokens: AccessTokens::new(SECRET, TimeDelta::minutes(30), clock.clone()),
             limits: Arc::new(Limits::new(limits)),
             // In process there is no peer address: tests name the client with
             // `X-Forwarded-For`, as a trusted proxy would.

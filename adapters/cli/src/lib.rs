@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ai_message_bcrypt::BcryptHasher;
-use ai_message_core::ports::Storage;
+use ai_message_core::ports::{Clock, Storage};
 use ai_message_core::system::{OsSecretSource, SystemClock};
 use ai_message_core::usecases::accounts::{RegisterError, Registration};
 use ai_message_core::usecases::{Ports, Services, Settings};
@@ -239,10 +239,11 @@ pub mod migrate {
 pub fn build_state(config: &Config, storage: Storage) -> Result<AppState, StartupError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let hasher = BcryptHasher::with_queue(config.bcrypt_cost, cores, config.bcrypt_max_queue)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let ports = Ports::new(
         storage,
         Arc::new(hasher),
-        Arc::new(SystemClock),
+        clock.clone(),
         Arc::new(OsSecretSource),
     );
     let settings = Settings {
@@ -252,7 +253,7 @@ pub fn build_state(config: &Config, storage: Storage) -> Result<AppState, Startu
     };
     Ok(AppState {
         services: Services::new(ports, settings),
-        tokens: AccessTokens::new(config.secret_key.as_bytes(), config.access_token_ttl),
+        tokens: AccessTokens::new(config.secret_key.as_bytes(), config.access_token_ttl, clock),
         limits: Arc::new(Limits::new(config.limits)),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
     })
@@ -268,7 +269,11 @@ pub fn openapi_document() -> String {
     );
     let state = AppState {
         services: Services::new(ports, Settings::default()),
-        tokens: AccessTokens::new(b"document-only", TimeDelta::minutes(30)),
+        tokens: AccessTokens::new(
+            b"document-only",
+            TimeDelta::minutes(30),
+            Arc::new(SystemClock),
+        ),
         limits: Arc::new(Limits::new(LimitSettings::default())),
         trusted_proxies: Arc::new(TrustedProxies::none()),
     };

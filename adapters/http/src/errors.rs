@@ -111,22 +111,6 @@ impl ApiError {
         Self::TooManyRequests(body(detail), seconds.max(1).to_string())
     }
 
-    /// The status and `detail` of this error (for tests and logs).
-    pub fn detail(&self) -> &str {
-        match self {
-            Self::BadRequest(b)
-            | Self::Unauthorized(b, _)
-            | Self::Forbidden(b)
-            | Self::NotFound(b)
-            | Self::Unprocessable(b)
-            | Self::RequestTimeout(b)
-            | Self::PayloadTooLarge(b)
-            | Self::TooManyRequests(b, _)
-            | Self::Internal(b)
-            | Self::Unavailable(b, _) => &b.detail,
-        }
-    }
-
     /// As a `poem::Error`, for places that must return one (the auth checker).
     pub fn into_poem_error(self) -> poem::Error {
         poem::Error::from_response(self.into_response())

@@ -1,8 +1,11 @@
 //! Access tokens: HS256 JWTs naming a user and a session. The signature proves who issued
 //! them; whether they still work is decided by the session, on every request.
 
+use std::sync::Arc;
+
+use ai_message_core::ports::Clock;
 use ai_message_core::{SessionId, User, UserId};
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -40,24 +43,26 @@ pub struct AccessTokens {
     decoding: DecodingKey,
     validation: Validation,
     ttl: TimeDelta,
+    /// Issue and expiry times come from the core's clock, so tokens agree with sessions.
+    clock: Arc<dyn Clock>,
 }
 
 impl AccessTokens {
-    pub fn new(secret: &[u8], ttl: TimeDelta) -> Self {
+    pub fn new(secret: &[u8], ttl: TimeDelta, clock: Arc<dyn Clock>) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
+        // `exp` and `nbf` are required and checked below against `clock`, not the wall clock
+        // jsonwebtoken would read.
         validation.leeway = 0;
-        validation.validate_nbf = true;
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_required_spec_claims(&["exp", "nbf", "sub"]);
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl,
+            clock,
         }
-    }
-
-    pub fn ttl(&self) -> TimeDelta {
-        self.ttl
     }
 
     pub fn issue(
@@ -65,7 +70,7 @@ impl AccessTokens {
         user: &User,
         session_id: SessionId,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
-        let now = Utc::now().timestamp();
+        let now = self.clock.now().timestamp();
         let claims = AccessClaims {
             sub: user.id.to_string(),
             username: user.username.clone(),
@@ -92,6 +97,10 @@ impl AccessTokens {
         if claims.token_type != ACCESS_TYPE {
             return None;
         }
+        let now = self.clock.now().timestamp();
+        if now < claims.nbf || now >= claims.exp {
+            return None;
+        }
         let user_id: UserId = claims.sub.parse().ok()?;
         Some((user_id, claims.sid))
     }
@@ -100,6 +109,7 @@ impl AccessTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
 
     fn user() -> User {
         User {
@@ -117,7 +127,11 @@ mod tests {
     }
 
     fn tokens() -> AccessTokens {
-        AccessTokens::new(b"test-secret", TimeDelta::minutes(30))
+        AccessTokens::new(
+            b"test-secret",
+            TimeDelta::minutes(30),
+            Arc::new(ai_message_core::system::SystemClock),
+        )
     }
 
     fn sign(claims: &serde_json::Value, algorithm: Algorithm, secret: &[u8]) -> String {
