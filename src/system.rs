@@ -28,6 +28,44 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that tests move: frozen at an instant, or following the system clock, plus an
+/// offset that only grows when the test says so. The one test clock of the project.
+#[derive(Debug)]
+pub struct ManualClock {
+    /// `None`: the system clock.
+    start: Option<Timestamp>,
+    offset: Mutex<TimeDelta>,
+}
+
+impl ManualClock {
+    /// Always `start` (plus what the test advanced).
+    pub fn frozen_at(start: Timestamp) -> Self {
+        Self {
+            start: Some(start),
+            offset: Mutex::new(TimeDelta::zero()),
+        }
+    }
+
+    /// The system time, plus what the test advanced.
+    pub fn following_system() -> Self {
+        Self {
+            start: None,
+            offset: Mutex::new(TimeDelta::zero()),
+        }
+    }
+
+    pub fn advance(&self, by: TimeDelta) {
+        *self.offset.lock().unwrap_or_else(|p| p.into_inner()) += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        let offset = *self.offset.lock().unwrap_or_else(|p| p.into_inner());
+        self.start.unwrap_or_else(|| SystemClock.now()) + offset
+    }
+}
+
 /// Secrets of 256 bits from the operating system's CSPRNG, as 43 URL-safe base64 characters.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OsSecretSource;

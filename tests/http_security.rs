@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ai_message_bcrypt::BcryptHasher;
+use ai_message_cli::{Application, Parts};
 use ai_message_core::ports::Quota as LoginQuota;
-use ai_message_core::system::{OsSecretSource, SystemClock};
-use ai_message_core::usecases::{LoginLimits, Ports, Services, Settings};
-use ai_message_http::limits::{LimitSettings, Limits, Quota};
-use ai_message_http::{AccessTokens, AppState, CorsOrigins, TrustedProxies};
+use ai_message_core::usecases::{LoginLimits, Settings};
+use ai_message_http::limits::{LimitSettings, Quota};
 use ai_message_memory::MemoryStore;
 use chrono::TimeDelta;
 use futures_util::StreamExt;
@@ -34,19 +33,14 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 /// The application on in-memory storage with a hasher and limits of the test's choosing.
 fn app_with(hasher: BcryptHasher, limits: LimitSettings) -> impl Endpoint<Output = poem::Response> {
-    let ports = Ports::new(
-        MemoryStore::storage(),
-        Arc::new(hasher),
-        Arc::new(SystemClock),
-        Arc::new(OsSecretSource),
-    );
-    let state = AppState {
-        services: Services::new(ports, Settings::default()),
-        tokens: AccessTokens::new(SECRET, TimeDelta::minutes(5), Arc::new(SystemClock)),
-        limits: Arc::new(Limits::new(limits)),
-        trusted_proxies: Arc::new(TrustedProxies::none()),
-    };
-    ai_message_http::app(state, &CorsOrigins::Any)
+    Application::build(Parts {
+        hasher: Arc::new(hasher),
+        limits,
+        signing_key: SECRET.to_vec(),
+        access_token_ttl: TimeDelta::minutes(5),
+        ..Parts::around(MemoryStore::storage())
+    })
+    .endpoint()
 }
 
 fn login_limits(pair: u32, account: u32, address: u32) -> LoginLimits {
@@ -477,19 +471,17 @@ async fn injection_strings_are_stored_and_returned_verbatim() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_takes_as_long_for_an_unknown_user_as_for_a_wrong_password() {
     // Cost 10, so one check is long enough to measure against scheduling noise.
-    let hasher = BcryptHasher::new(10, 2).unwrap();
-    let ports = Ports::new(
-        MemoryStore::storage(),
-        Arc::new(hasher),
-        Arc::new(SystemClock),
-        Arc::new(OsSecretSource),
-    );
-    // Without login limits: every attempt below must reach the hasher.
-    let settings = Settings {
-        login_limits: LoginLimits::off(),
-        ..Settings::default()
-    };
-    let services = Services::new(ports, settings);
+    let services = Application::build(Parts {
+        hasher: Arc::new(BcryptHasher::new(10, 2).unwrap()),
+        // Without login limits: every attempt below must reach the hasher.
+        settings: Settings {
+            login_limits: LoginLimits::off(),
+            ..Settings::default()
+        },
+        ..Parts::around(MemoryStore::storage())
+    })
+    .services()
+    .clone();
     services
         .accounts
         .register(ai_message_core::usecases::accounts::Registration {

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use ai_message_bcrypt::BcryptHasher;
+use ai_message_cli::{Application, Parts};
 use ai_message_core::ports::{MessageScope, ProfileUpdate};
-use ai_message_core::system::OsSecretSource;
+use ai_message_core::system::ManualClock;
 use ai_message_core::usecases::accounts::{AccountError, Registration};
 use ai_message_core::usecases::admin::AdminError;
 use ai_message_core::usecases::auth::{
@@ -13,20 +14,10 @@ use ai_message_core::usecases::auth::{
 };
 use ai_message_core::usecases::messages::{MessageError, Outgoing};
 use ai_message_core::usecases::roles::RoleError;
-use ai_message_core::usecases::{Caller, Ports, Services, Settings};
+use ai_message_core::usecases::{Caller, Services};
 use ai_message_core::*;
 use ai_message_memory::MemoryStore;
 use chrono::{TimeDelta, TimeZone, Utc};
-use parking_lot::Mutex;
-
-/// A clock that stands still until the test moves it.
-struct ManualClock(Mutex<Timestamp>);
-
-impl ai_message_core::ports::Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock()
-    }
-}
 
 struct World {
     services: Services,
@@ -36,21 +27,19 @@ struct World {
 impl World {
     fn new() -> Self {
         let start = Utc.with_ymd_and_hms(2026, 5, 1, 8, 0, 0).unwrap();
-        let clock = Arc::new(ManualClock(Mutex::new(start)));
-        let ports = Ports::new(
-            MemoryStore::storage(),
-            Arc::new(BcryptHasher::new(4, 2).unwrap()),
-            clock.clone(),
-            Arc::new(OsSecretSource),
-        );
-        Self {
-            services: Services::new(ports, Settings::default()),
-            clock,
-        }
+        let clock = Arc::new(ManualClock::frozen_at(start));
+        let services = Application::build(Parts {
+            hasher: Arc::new(BcryptHasher::new(4, 2).unwrap()),
+            clock: clock.clone(),
+            ..Parts::around(MemoryStore::storage())
+        })
+        .services()
+        .clone();
+        Self { services, clock }
     }
 
     fn advance(&self, by: TimeDelta) {
-        *self.clock.0.lock() += by;
+        self.clock.advance(by);
     }
 
     async fn register(&self, name: &str) -> User {

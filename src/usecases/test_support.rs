@@ -15,15 +15,6 @@ pub fn fixed_now() -> Timestamp {
     chrono::Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
 }
 
-/// A clock that always says `now`.
-pub struct FixedClock(pub Timestamp);
-
-impl Clock for FixedClock {
-    fn now(&self) -> Timestamp {
-        self.0
-    }
-}
-
 /// Secrets "secret-1", "secret-2", … so tests can predict them.
 #[derive(Default)]
 pub struct CountingSecrets(AtomicU64);
@@ -90,7 +81,7 @@ impl Mocks {
             health: Arc::new(self.health),
             login_attempts: Arc::new(crate::system::InProcessLoginAttempts::default()),
             hasher: Arc::new(self.hasher),
-            clock: Arc::new(FixedClock(self.now)),
+            clock: Arc::new(crate::system::ManualClock::frozen_at(self.now)),
             secrets: Arc::new(CountingSecrets::default()),
         }
     }

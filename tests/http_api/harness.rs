@@ -4,36 +4,19 @@
 use std::sync::Arc;
 
 use ai_message_bcrypt::BcryptHasher;
-use ai_message_core::ports::{Clock, Storage};
-use ai_message_core::system::{OsSecretSource, SystemClock};
+use ai_message_cli::{Application, Parts};
+use ai_message_core::ports::Storage;
+use ai_message_core::system::ManualClock;
 use ai_message_core::usecases::accounts::Registration;
-use ai_message_core::usecases::{LoginLimits, Ports, Services, Settings};
-use ai_message_core::{Email, Password, Timestamp, Username};
-use ai_message_http::limits::{LimitSettings, Limits};
-use ai_message_http::{AccessTokens, AppState, CorsOrigins, TrustedProxies};
-use chrono::TimeDelta;
-use parking_lot::Mutex;
+use ai_message_core::usecases::{LoginLimits, Services, Settings};
+use ai_message_core::{Email, Password, Username};
+use ai_message_http::TrustedProxies;
+use ai_message_http::limits::LimitSettings;
 use poem::http::{HeaderMap, Method, StatusCode};
 use poem::{Endpoint, EndpointExt, Request, Response};
 use serde_json::{Value, json};
 
 pub const SECRET: &[u8] = b"test-signing-key";
-
-/// Real time plus an offset the test can grow.
-#[derive(Default)]
-pub struct ShiftedClock(Mutex<TimeDelta>);
-
-impl ShiftedClock {
-    pub fn advance(&self, by: TimeDelta) {
-        *self.0.lock() += by;
-    }
-}
-
-impl Clock for ShiftedClock {
-    fn now(&self) -> Timestamp {
-        SystemClock.now() + *self.0.lock()
-    }
-}
 
 pub struct TestResponse {
     pub status: StatusCode,
@@ -89,7 +72,7 @@ type App = Arc<poem::endpoint::BoxEndpoint<'static, Response>>;
 pub struct TestServer {
     app: App,
     pub services: Services,
-    pub clock: Arc<ShiftedClock>,
+    pub clock: Arc<ManualClock>,
     storage: Storage,
 }
 
@@ -103,7 +86,7 @@ impl TestServer {
                 ..Settings::default()
             },
             LimitSettings::without_rate_limits(),
-            Arc::new(ShiftedClock::default()),
+            Arc::new(ManualClock::following_system()),
         )
     }
 
@@ -147,7 +130,7 @@ impl TestServer {
                 ..Settings::default()
             },
             LimitSettings::without_rate_limits(),
-            Arc::new(ShiftedClock::default()),
+            Arc::new(ManualClock::following_system()),
             cost,
         )
     }
@@ -156,7 +139,7 @@ impl TestServer {
         storage: Storage,
         settings: Settings,
         limits: LimitSettings,
-        clock: Arc<ShiftedClock>,
+        clock: Arc<ManualClock>,
     ) -> Self {
         Self::build_with_cost(storage, settings, limits, clock, 4)
     }
@@ -165,28 +148,24 @@ impl TestServer {
         storage: Storage,
         settings: Settings,
         limits: LimitSettings,
-        clock: Arc<ShiftedClock>,
+        clock: Arc<ManualClock>,
         bcrypt_cost: u32,
     ) -> Self {
-        let ports = Ports::new(
-            storage.clone(),
-            Arc::new(BcryptHasher::new(bcrypt_cost, 4).unwrap()),
-            clock.clone(),
-            Arc::new(OsSecretSource),
-        );
-        let services = Services::new(ports, settings);
-        let state = AppState {
-            services: services.clone(),
-            tokens: AccessTokens::new(SECRET, TimeDelta::minutes(30), clock.clone()),
-            limits: Arc::new(Limits::new(limits)),
+        let application = Application::build(Parts {
+            hasher: Arc::new(BcryptHasher::new(bcrypt_cost, 4).unwrap()),
+            clock: clock.clone(),
+            settings,
+            limits,
+            signing_key: SECRET.to_vec(),
             // In process there is no peer address: tests name the client with
             // `X-Forwarded-For`, as a trusted proxy would.
-            trusted_proxies: Arc::new(TrustedProxies::any()),
-        };
-        let app: App = Arc::new(ai_message_http::app(state, &CorsOrigins::Any).boxed());
+            trusted_proxies: TrustedProxies::any(),
+            ..Parts::around(storage.clone())
+        });
+        let app: App = Arc::new(application.endpoint().boxed());
         Self {
             app,
-            services,
+            services: application.services().clone(),
             clock,
             storage,
         }

@@ -1,6 +1,7 @@
 //! The composition root: reads the configuration, picks the adapters, and runs the commands
 //! of the `ai-message` binary.
 
+pub mod application;
 pub mod config;
 pub mod database;
 
@@ -9,20 +10,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ai_message_bcrypt::BcryptHasher;
-use ai_message_core::ports::{Clock, Storage};
-use ai_message_core::system::{OsSecretSource, SystemClock};
+use ai_message_core::ports::Storage;
+use ai_message_core::usecases::Settings;
 use ai_message_core::usecases::accounts::{RegisterError, Registration};
-use ai_message_core::usecases::{Ports, Services, Settings};
 use ai_message_core::{Email, Password, User, Username, ValidationError};
-use ai_message_http::TrustedProxies;
 use ai_message_http::connections::{ConnectionLimits, GuardedAcceptor};
-use ai_message_http::limits::{LimitSettings, Limits};
-use ai_message_http::{AccessTokens, AppState};
 use ai_message_memory::MemoryStore;
 use ai_message_postgres::{PostgresStore, PostgresUrl};
 use ai_message_sqlite::{Location, SqliteStore};
-use chrono::TimeDelta;
 use poem::listener::{Acceptor, Listener, TcpListener};
+
+pub use application::{Application, Parts};
 
 use config::{Config, ConfigError, FirstSuperuser, SecretKey};
 use database::DatabaseUrl;
@@ -235,49 +233,29 @@ pub mod migrate {
     }
 }
 
-/// Wires the use cases and the HTTP state to one storage.
-pub fn build_state(config: &Config, storage: Storage) -> Result<AppState, StartupError> {
+/// The application as the configuration describes it, around one storage.
+pub fn application(config: &Config, storage: Storage) -> Result<Application, StartupError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let hasher = BcryptHasher::with_queue(config.bcrypt_cost, cores, config.bcrypt_max_queue)?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let ports = Ports::new(
-        storage,
-        Arc::new(hasher),
-        clock.clone(),
-        Arc::new(OsSecretSource),
-    );
-    let settings = Settings {
-        refresh_token_ttl: config.refresh_token_ttl,
-        refresh_reuse_grace: config.refresh_reuse_grace,
-        login_limits: config.login_limits,
-    };
-    Ok(AppState {
-        services: Services::new(ports, settings),
-        tokens: AccessTokens::new(config.secret_key.as_bytes(), config.access_token_ttl, clock),
-        limits: Arc::new(Limits::new(config.limits)),
-        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
-    })
+    Ok(Application::build(Parts {
+        hasher: Arc::new(hasher),
+        settings: Settings {
+            refresh_token_ttl: config.refresh_token_ttl,
+            refresh_reuse_grace: config.refresh_reuse_grace,
+            login_limits: config.login_limits,
+        },
+        limits: config.limits,
+        signing_key: config.secret_key.as_bytes().to_vec(),
+        access_token_ttl: config.access_token_ttl,
+        trusted_proxies: config.trusted_proxies.clone(),
+        cors: config.cors.clone(),
+        ..Parts::around(storage)
+    }))
 }
 
 /// The OpenAPI document, as the server serves it at `/openapi.json`.
 pub fn openapi_document() -> String {
-    let ports = Ports::new(
-        MemoryStore::storage(),
-        Arc::new(BcryptHasher::new(BcryptHasher::MIN_COST, 1).expect("cost 4 is valid")),
-        Arc::new(SystemClock),
-        Arc::new(OsSecretSource),
-    );
-    let state = AppState {
-        services: Services::new(ports, Settings::default()),
-        tokens: AccessTokens::new(
-            b"document-only",
-            TimeDelta::minutes(30),
-            Arc::new(SystemClock),
-        ),
-        limits: Arc::new(Limits::new(LimitSettings::default())),
-        trusted_proxies: Arc::new(TrustedProxies::none()),
-    };
-    ai_message_http::openapi_document(&state)
+    Application::build(Parts::around(MemoryStore::storage())).openapi_document()
 }
 
 fn superuser_registration(
@@ -294,7 +272,7 @@ fn superuser_registration(
 }
 
 async fn ensure_first_superuser(
-    state: &AppState,
+    app: &Application,
     first: &FirstSuperuser,
 ) -> Result<(), StartupError> {
     let context = "FIRST_SUPERUSER_*".to_string();
@@ -303,7 +281,7 @@ async fn ensure_first_superuser(
             context: context.clone(),
             detail: e.to_string(),
         })?;
-    match state.services.admin.ensure_superuser(registration).await {
+    match app.services().admin.ensure_superuser(registration).await {
         Ok(Some(user)) => {
             tracing::info!(user_id = user.id, username = %user.username, "created the first superuser");
             Ok(())
@@ -332,9 +310,8 @@ pub async fn create_superuser(
             detail: e.to_string(),
         })?;
     let storage = open_storage(config).await?;
-    let state = build_state(config, storage)?;
-    state
-        .services
+    application(config, storage)?
+        .services()
         .admin
         .create_superuser(registration)
         .await
@@ -381,9 +358,9 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     }
     let descriptors = raise_open_file_limit();
     let storage = open_storage(&config).await?;
-    let state = build_state(&config, storage)?;
+    let app = application(&config, storage)?;
     if let Some(first) = &config.first_superuser {
-        ensure_first_superuser(&state, first).await?;
+        ensure_first_superuser(&app, first).await?;
     }
     let address = SocketAddr::new(config.host, config.port);
     let acceptor = TcpListener::bind(address)
@@ -411,10 +388,9 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         "connection limits"
     );
     let acceptor = GuardedAcceptor::new(acceptor, limits);
-    let app = ai_message_http::app(state, &config.cors);
     poem::Server::new_with_acceptor(acceptor)
         .idle_timeout(config.idle_timeout)
-        .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
+        .run_with_graceful_shutdown(app.endpoint(), shutdown_signal(), Some(SHUTDOWN_GRACE))
         .await
         .map_err(StartupError::Serve)?;
     tracing::info!("stopped");

@@ -78,6 +78,7 @@ impl StorageHealth for PostgresStore {
     }
 }
 
+#[cfg(feature = "test-support")]
 impl PostgresStore {
     /// Inserts `count` unread messages from `sender` to `recipient`, one millisecond apart from
     /// `start`, in slices of 50,000 rows: fixtures for benchmarks and load tests.

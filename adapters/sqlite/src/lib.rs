@@ -96,6 +96,7 @@ impl StorageHealth for SqliteStore {
     }
 }
 
+#[cfg(feature = "test-support")]
 impl SqliteStore {
     /// Inserts `count` unread messages from `sender` to `recipient` in one transaction, one
     /// millisecond apart from `start`: fixtures for benchmarks and load tests, far faster than

@@ -1,0 +1,92 @@
+//! The composition root: ports → use cases → HTTP application, wired in one place. `serve`
+//! builds it from the configuration; tests, tools and benchmarks build it from [`Parts`]
+//! with the pieces they swap (storage, hasher cost, clock, limits).
+
+use std::sync::Arc;
+
+use ai_message_bcrypt::BcryptHasher;
+use ai_message_core::ports::{Clock, PasswordHasher, SecretSource, Storage};
+use ai_message_core::system::{OsSecretSource, SystemClock};
+use ai_message_core::usecases::{Ports, Services, Settings};
+use ai_message_http::limits::{LimitSettings, Limits};
+use ai_message_http::{AccessTokens, AppState, CorsOrigins, TrustedProxies};
+use chrono::TimeDelta;
+use poem::{Endpoint, Response};
+
+/// Everything the application is made of.
+pub struct Parts {
+    pub storage: Storage,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub clock: Arc<dyn Clock>,
+    pub secrets: Arc<dyn SecretSource>,
+    pub settings: Settings,
+    pub limits: LimitSettings,
+    /// HS256 key of access tokens.
+    pub signing_key: Vec<u8>,
+    pub access_token_ttl: TimeDelta,
+    pub trusted_proxies: TrustedProxies,
+    pub cors: CorsOrigins,
+}
+
+impl Parts {
+    /// The production pieces around `storage` with default settings, bcrypt at its lowest
+    /// cost and a fixed signing key: a base for tests and tools to change what they need.
+    pub fn around(storage: Storage) -> Self {
+        Self {
+            storage,
+            hasher: Arc::new(
+                BcryptHasher::new(BcryptHasher::MIN_COST, 4).expect("the lowest cost is valid"),
+            ),
+            clock: Arc::new(SystemClock),
+            secrets: Arc::new(OsSecretSource),
+            settings: Settings::default(),
+            limits: LimitSettings::default(),
+            signing_key: b"a-key-for-tests-and-tools-only-32b".to_vec(),
+            access_token_ttl: TimeDelta::minutes(30),
+            trusted_proxies: TrustedProxies::none(),
+            cors: CorsOrigins::Any,
+        }
+    }
+}
+
+/// The wired application.
+pub struct Application {
+    pub state: AppState,
+    cors: CorsOrigins,
+}
+
+impl Application {
+    pub fn build(parts: Parts) -> Self {
+        let ports = Ports::new(
+            parts.storage,
+            parts.hasher,
+            parts.clock.clone(),
+            parts.secrets,
+        );
+        let state = AppState {
+            services: Services::new(ports, parts.settings),
+            tokens: AccessTokens::new(&parts.signing_key, parts.access_token_ttl, parts.clock),
+            limits: Arc::new(Limits::new(parts.limits)),
+            trusted_proxies: Arc::new(parts.trusted_proxies),
+        };
+        Self {
+            state,
+            cors: parts.cors,
+        }
+    }
+
+    /// The use cases, for callers that skip HTTP.
+    pub fn services(&self) -> &Services {
+        &self.state.services
+    }
+
+    /// The HTTP application.
+    pub fn endpoint(&self) -> impl Endpoint<Output = Response> + use<> {
+        ai_message_http::app(self.state.clone(), &self.cors)
+    }
+
+    /// The OpenAPI document, as `/openapi.json` serves it.
+    pub fn openapi_document(&self) -> String {
+        ai_message_http::openapi_document(&self.state)
+    }
+}
