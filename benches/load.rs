@@ -7,9 +7,6 @@
 //! `BENCH_ADAPTERS=memory,sqlite,postgres` picks adapters; results also go to
 //! `target/bench/load.json`.
 
-#[path = "../tests/postgres_support/mod.rs"]
-mod postgres_support;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -417,7 +414,7 @@ async fn send_many(client: &reqwest::Client, server: &Server, from: &Account, to
 enum Database {
     Memory,
     Sqlite(tempfile::TempDir),
-    Postgres(postgres_support::ScratchDatabase),
+    Postgres(ai_message_testkit::postgres::ScratchDatabase),
 }
 
 impl Database {
@@ -426,7 +423,7 @@ impl Database {
             Adapter::Memory => Database::Memory,
             Adapter::Sqlite => Database::Sqlite(tempfile::tempdir().unwrap()),
             Adapter::Postgres => {
-                Database::Postgres(postgres_support::ScratchDatabase::create().await)
+                Database::Postgres(ai_message_testkit::postgres::ScratchDatabase::create().await)
             }
         }
     }

@@ -1,6 +1,5 @@
 //! The HTTP contract on the PostgreSQL adapter.
 
-mod http_api;
-mod postgres_support;
+use ai_message_testkit::{http_api_tests, postgres};
 
-http_api_tests!(postgres_support::fresh_postgres);
+http_api_tests!(postgres::fresh_postgres);

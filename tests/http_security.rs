@@ -1,8 +1,6 @@
 //! Abuse limits and hostile input, end to end through the HTTP application (in-memory
 //! storage: these behaviours do not depend on the adapter).
 
-mod http_api;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +10,9 @@ use ai_message_core::ports::Quota as LoginQuota;
 use ai_message_core::usecases::{LoginLimits, Settings};
 use ai_message_http::limits::{LimitSettings, Quota};
 use ai_message_memory::MemoryStore;
+use ai_message_testkit::http_api::harness::{SECRET, TestServer};
 use chrono::TimeDelta;
 use futures_util::StreamExt;
-use http_api::harness::{SECRET, TestServer};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use poem::{Endpoint, EndpointExt};
 use serde_json::json;

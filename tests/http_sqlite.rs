@@ -1,6 +1,5 @@
 //! The HTTP contract on the SQLite adapter.
 
-mod http_api;
-mod sqlite_support;
+use ai_message_testkit::{http_api_tests, sqlite};
 
-http_api_tests!(sqlite_support::fresh_sqlite);
+http_api_tests!(sqlite::fresh_sqlite);

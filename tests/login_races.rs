@@ -2,13 +2,11 @@
 //! enough to hit; this file is its own test binary so its CPU load never overlaps the timing
 //! measurements of `http_security`.
 
-mod http_api;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use ai_message_memory::MemoryStore;
-use http_api::harness::TestServer;
+use ai_message_testkit::http_api::harness::TestServer;
 use serde_json::json;
 
 /// An attacker who knows the old password keeps logging in while the owner changes it: no

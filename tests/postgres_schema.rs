@@ -1,9 +1,7 @@
 //! The PostgreSQL schema against spec/database.md, read back from `information_schema` and
 //! `pg_indexes`, column by column.
 
-mod postgres_support;
-
-use postgres_support::{ScratchDatabase, fresh_postgres};
+use ai_message_testkit::postgres::{ScratchDatabase, fresh_postgres};
 
 /// (column, data type, max length, NOT NULL, default starts with)
 type Column = (

@@ -1,7 +1,6 @@
 //! The storage contract against the in-memory adapter.
 
-mod storage_contract;
-
 use ai_message_memory::MemoryStore;
+use ai_message_testkit::storage_contract_tests;
 
 storage_contract_tests!(|| async { (MemoryStore::storage(), ()) });

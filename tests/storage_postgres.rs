@@ -1,9 +1,8 @@
 //! The storage contract against the PostgreSQL adapter, each case in its own database.
 
-mod postgres_support;
-mod storage_contract;
+use ai_message_testkit::{postgres, storage_contract_tests};
 
-storage_contract_tests!(postgres_support::fresh_postgres);
+storage_contract_tests!(postgres::fresh_postgres);
 
 /// Two instances on one database count failed logins together: the limit is global.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -12,7 +11,7 @@ async fn login_counters_are_shared_by_every_instance_on_the_database() {
     use ai_message_postgres::{PostgresStore, PostgresUrl};
     use chrono::TimeDelta;
 
-    let (first, database) = postgres_support::fresh_postgres().await;
+    let (first, database) = postgres::fresh_postgres().await;
     let url = PostgresUrl::parse(&database.url).unwrap();
     let second = PostgresStore::open(&url, 2).await.unwrap().storage();
     let keys = [ThrottleKey {

@@ -1,6 +1,5 @@
 //! The storage contract against the SQLite adapter, each case on its own database file.
 
-mod sqlite_support;
-mod storage_contract;
+use ai_message_testkit::{sqlite, storage_contract_tests};
 
-storage_contract_tests!(sqlite_support::fresh_sqlite);
+storage_contract_tests!(sqlite::fresh_sqlite);

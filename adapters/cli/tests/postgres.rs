@@ -2,15 +2,13 @@
 //! and the database going away and coming back while serving.
 
 mod common;
-#[path = "../../../tests/postgres_support/mod.rs"]
-mod postgres_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use ai_message_testkit::postgres::{ScratchDatabase, admin_url};
 use common::Server;
-use postgres_support::{ScratchDatabase, admin_url};
 use serde_json::{Value, json};
 use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -2,8 +2,6 @@
 //! requests finish, and no log line carries a secret.
 
 mod common;
-#[path = "../../../tests/postgres_support/mod.rs"]
-mod postgres_support;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -134,7 +132,7 @@ async fn acknowledged_messages_survive_sigkill_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_sigkill_on_postgres() {
-    let database = postgres_support::ScratchDatabase::create().await;
+    let database = ai_message_testkit::postgres::ScratchDatabase::create().await;
     acknowledged_messages_survive_a_kill(&database.url).await;
 }
 
@@ -189,7 +187,7 @@ async fn sigterm_lets_in_flight_requests_finish_and_refuses_new_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_no_password_token_or_hash_even_at_debug_level() {
-    let database = postgres_support::ScratchDatabase::create().await;
+    let database = ai_message_testkit::postgres::ScratchDatabase::create().await;
     let server = Server::start(&[
         ("DATABASE_URL", database.url.as_str()),
         ("RUST_LOG", "debug"),

@@ -3,8 +3,6 @@
 //! An adapter's test file builds a fresh, empty [`Storage`] per case and expands
 //! [`storage_contract_tests!`] with that factory, so each case runs as its own test.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeSet;
 
 mod races;

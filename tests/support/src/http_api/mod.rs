@@ -1,9 +1,6 @@
 //! The HTTP contract of `spec/api.md`, end to end through the poem application, written once
 //! and run against every storage adapter by [`http_api_tests!`].
 
-// Each test file uses a part of this module (http_security only the harness).
-#![allow(dead_code, unused_imports)]
-
 mod cases_account;
 mod cases_admin;
 mod cases_hardening;

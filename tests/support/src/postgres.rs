@@ -1,8 +1,6 @@
 //! A scratch PostgreSQL database per test, created on the server of `TEST_DATABASE_URL`
 //! (default `postgresql://postgres@127.0.0.1:5432/postgres`) and dropped afterwards.
 
-#![allow(dead_code)]
-
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use ai_message_core::ports::Storage;

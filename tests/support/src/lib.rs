@@ -1,0 +1,74 @@
+//! Test support shared by the workspace's integration tests: the storage contract and the
+//! HTTP contract (written once, expanded per adapter by their macros), an in-process HTTP
+//! client, and scratch databases. A library of its own, so every helper is public API and no
+//! test binary carries code it does not use.
+
+pub mod http_api;
+pub mod postgres;
+pub mod sqlite;
+pub mod storage_contract;
+
+#[cfg(test)]
+mod tests {
+    /// The case functions a source file defines: `pub async fn <name>(<parameter>`.
+    fn cases(source: &str, parameter: &str) -> Vec<String> {
+        source
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("pub async fn "))
+            .filter_map(|rest| rest.split_once('('))
+            .filter(|(_, after)| after.starts_with(parameter))
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    /// The names listed in a contract macro (the `@cases` list of its module file).
+    fn listed(macro_source: &str) -> Vec<String> {
+        let start = macro_source.find("(@cases $factory;").expect("a case list");
+        let list = &macro_source[start..];
+        let end = list.find(");").expect("the end of the case list");
+        list[..end]
+            .lines()
+            .skip(1)
+            .map(|line| line.trim().trim_end_matches(',').to_string())
+            .filter(|name| !name.is_empty())
+            .collect()
+    }
+
+    fn assert_all_listed(macro_file: &str, case_files: &[&str], parameter: &str) {
+        let listed = listed(macro_file);
+        let mut defined = Vec::new();
+        for file in case_files {
+            defined.extend(cases(file, parameter));
+        }
+        assert!(!defined.is_empty());
+        let missing: Vec<&String> = defined.iter().filter(|d| !listed.contains(d)).collect();
+        assert!(
+            missing.is_empty(),
+            "cases defined but run on no adapter: {missing:?}"
+        );
+        let unknown: Vec<&String> = listed.iter().filter(|l| !defined.contains(l)).collect();
+        assert!(unknown.is_empty(), "listed but not defined: {unknown:?}");
+    }
+
+    #[test]
+    fn every_storage_contract_case_is_run_on_every_adapter() {
+        let module = include_str!("storage_contract/mod.rs");
+        let races = include_str!("storage_contract/races.rs");
+        assert_all_listed(module, &[module, races], "storage: Storage");
+    }
+
+    #[test]
+    fn every_http_contract_case_is_run_on_every_adapter() {
+        assert_all_listed(
+            include_str!("http_api/mod.rs"),
+            &[
+                include_str!("http_api/cases_account.rs"),
+                include_str!("http_api/cases_admin.rs"),
+                include_str!("http_api/cases_hardening.rs"),
+                include_str!("http_api/cases_identity.rs"),
+                include_str!("http_api/cases_messages.rs"),
+            ],
+            "server: TestServer",
+        );
+    }
+}
