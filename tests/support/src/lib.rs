@@ -5,6 +5,7 @@
 
 pub mod http_api;
 pub mod postgres;
+pub mod relay;
 pub mod sqlite;
 pub mod storage_contract;
 

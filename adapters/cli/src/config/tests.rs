@@ -1,0 +1,146 @@
+use super::*;
+use std::collections::HashMap;
+
+fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(&move |name| map.get(name).cloned())
+}
+
+#[test]
+fn defaults_follow_the_contract() {
+    let config = config(&[]).unwrap();
+    assert_eq!(
+        config.database,
+        DatabaseUrl::parse("sqlite:///./backend.db").unwrap()
+    );
+    assert_eq!(config.host.to_string(), "127.0.0.1");
+    assert_eq!(config.port, 8000);
+    assert!(matches!(config.secret_key, SecretKey::Ephemeral(_)));
+    assert_eq!(config.access_token_ttl, TimeDelta::minutes(30));
+    assert_eq!(config.refresh_token_ttl, TimeDelta::days(7));
+    assert_eq!(config.refresh_reuse_grace, TimeDelta::seconds(10));
+    assert_eq!(config.bcrypt_cost, 12);
+    assert_eq!(config.first_superuser, None);
+    assert_eq!(config.cors, CorsOrigins::Any);
+    assert_eq!(config.database_pool_size, 10);
+}
+
+#[test]
+fn values_are_read_with_their_original_aliases() {
+    let config = config(&[
+        ("AI_MESSAGE_DATABASE_URL", "memory://"),
+        ("AI_MESSAGE_HOST", "0.0.0.0"),
+        ("AI_MESSAGE_PORT", "9000"),
+        ("SECRET_KEY", "k".repeat(32).as_str()),
+        ("BCRYPT_COST", "4"),
+        ("CORS_ALLOW_ORIGINS", "https://a.example, https://b.example"),
+    ])
+    .unwrap();
+    assert_eq!(config.database, DatabaseUrl::Memory);
+    assert_eq!(config.host.to_string(), "0.0.0.0");
+    assert_eq!(config.port, 9000);
+    assert_eq!(config.secret_key, SecretKey::Configured("k".repeat(32)));
+    assert_eq!(config.bcrypt_cost, 4);
+    assert_eq!(
+        config.cors,
+        CorsOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
+    );
+    // DATABASE_URL wins over the original's name.
+    let config = config_pair();
+    assert_eq!(config.database, DatabaseUrl::Memory);
+}
+
+fn config_pair() -> Config {
+    config(&[
+        ("DATABASE_URL", "memory://"),
+        ("AI_MESSAGE_DATABASE_URL", "postgresql://x@y/z"),
+    ])
+    .unwrap()
+}
+
+#[test]
+fn bad_values_name_their_variable() {
+    let err = config(&[("PORT", "eighty")]).unwrap_err();
+    assert_eq!(err.to_string(), "PORT: 'eighty' is not a whole number");
+    let err = config(&[("BCRYPT_COST", "3")]).unwrap_err();
+    assert_eq!(err.to_string(), "BCRYPT_COST: 3 is out of range (4 to 31)");
+    let err = config(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
+    assert_eq!(err.variable, "DATABASE_URL");
+    let err = config(&[("HOST", "localhost:80")]).unwrap_err();
+    assert_eq!(err.variable, "HOST");
+    let err = config(&[("ACCESS_TOKEN_EXPIRE_MINUTES", "0")]).unwrap_err();
+    assert_eq!(err.variable, "ACCESS_TOKEN_EXPIRE_MINUTES");
+}
+
+#[test]
+fn first_superuser_needs_all_three_variables() {
+    let config_ok = config(&[
+        ("FIRST_SUPERUSER_USERNAME", "root"),
+        ("FIRST_SUPERUSER_EMAIL", "root@example.com"),
+        ("FIRST_SUPERUSER_PASSWORD", "rootroot"),
+    ])
+    .unwrap();
+    assert_eq!(config_ok.first_superuser.unwrap().username, "root");
+    let err = config(&[("FIRST_SUPERUSER_USERNAME", "root")]).unwrap_err();
+    assert_eq!(err.variable, "FIRST_SUPERUSER_EMAIL");
+}
+
+#[test]
+fn debug_output_hides_secrets() {
+    let config = config(&[
+        ("SECRET_KEY", "top-secret-key-of-at-least-32-bytes"),
+        ("FIRST_SUPERUSER_USERNAME", "root"),
+        ("FIRST_SUPERUSER_EMAIL", "root@example.com"),
+        ("FIRST_SUPERUSER_PASSWORD", "hunter2hunter2"),
+    ])
+    .unwrap();
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("top-secret-key"));
+    assert!(!shown.contains("hunter2hunter2"));
+}
+
+#[test]
+fn forwarded_allow_ips_takes_addresses_and_networks() {
+    assert_eq!(config(&[]).unwrap().trusted_proxies, TrustedProxies::none());
+    let config_ok = config(&[("FORWARDED_ALLOW_IPS", "127.0.0.1, 10.0.0.0/8")]).unwrap();
+    assert_eq!(
+        config_ok.trusted_proxies,
+        TrustedProxies::parse("127.0.0.1,10.0.0.0/8").unwrap()
+    );
+    let err = config(&[("FORWARDED_ALLOW_IPS", "10.0.0.0/33")]).unwrap_err();
+    assert_eq!(err.variable, "FORWARDED_ALLOW_IPS");
+}
+
+#[test]
+fn login_limits_are_read_with_the_old_name_as_an_alias() {
+    let limits = config(&[
+        ("LOGIN_MAX_FAILURES_PER_USERNAME", "7"),
+        ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "50"),
+        ("LOGIN_FAILURE_WINDOW_SECONDS", "60"),
+    ])
+    .unwrap()
+    .login_limits;
+    assert_eq!(limits.per_account_and_address.max, 7);
+    assert_eq!(limits.per_account.max, 50);
+    assert_eq!(limits.per_address.max, 20);
+    assert_eq!(limits.per_account.window, TimeDelta::seconds(60));
+    assert_eq!(config(&[]).unwrap().login_limits, LoginLimits::default());
+}
+
+#[test]
+fn a_short_secret_key_is_refused_with_its_name() {
+    let err = config(&[("SECRET_KEY", "changeme")]).unwrap_err();
+    assert_eq!(err.variable, "SECRET_KEY");
+    assert!(err.problem.contains("at least 32 bytes"), "{err}");
+    let err = config(&[("SECRET_KEY", &"x".repeat(31))]).unwrap_err();
+    assert_eq!(err.variable, "SECRET_KEY");
+    assert!(config(&[("SECRET_KEY", &"x".repeat(32))]).is_ok());
+    // Unset still means a random key for this process.
+    assert!(matches!(
+        config(&[]).unwrap().secret_key,
+        SecretKey::Ephemeral(key) if key.len() >= 32
+    ));
+}

@@ -1,0 +1,142 @@
+use super::*;
+
+#[test]
+fn username_accepts_one_to_hundred_characters_counted_as_characters() {
+    assert!(Username::parse("a").is_ok());
+    assert!(Username::parse("é".repeat(100)).is_ok());
+    assert_eq!(Username::parse("").unwrap_err().field, "username");
+    assert!(Username::parse("x".repeat(101)).is_err());
+}
+
+#[test]
+fn username_refuses_control_characters() {
+    let err = Username::parse("bob\nalice").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "username: must not contain control characters"
+    );
+}
+
+#[test]
+fn email_must_be_a_valid_address_with_a_dotted_domain() {
+    assert!(Email::parse("bob@example.com").is_ok());
+    for bad in [
+        "",
+        "bob",
+        "bob@",
+        "@example.com",
+        "bob@localhost",
+        "Bob <bob@example.com>",
+    ] {
+        assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+    }
+    let long = format!("{}@example.com", "a".repeat(250));
+    assert_eq!(Email::parse(long).unwrap_err().field, "email");
+}
+
+#[test]
+fn password_counts_bytes_not_characters() {
+    assert!(Password::parse("12345678").is_ok());
+    assert!(Password::parse("1234567").is_err());
+    assert!(Password::parse("a".repeat(72)).is_ok());
+    assert!(Password::parse("a".repeat(73)).is_err());
+    // 24 three-byte characters are 72 bytes; 25 are 75.
+    assert!(Password::parse("€".repeat(24)).is_ok());
+    let err = Password::parse("€".repeat(25)).unwrap_err();
+    assert_eq!(err.field, "password");
+    assert!(err.rule.contains("72 bytes"), "{}", err.rule);
+}
+
+#[test]
+fn password_debug_hides_the_secret() {
+    let password = Password::parse("hunter2hunter2").unwrap();
+    assert!(!format!("{password:?}").contains("hunter2"));
+}
+
+#[test]
+fn user_and_session_debug_hide_hash_and_token() {
+    let now = chrono::Utc::now();
+    let user = crate::User {
+        id: 1,
+        username: "bob".into(),
+        email: "bob@example.com".into(),
+        hashed_password: "$2b$04$secret".into(),
+        is_active: true,
+        is_superuser: false,
+        full_name: None,
+        bio: None,
+        created_at: now,
+        updated_at: now,
+    };
+    assert!(!format!("{user:?}").contains("$2b$"));
+    let session = crate::Session {
+        id: 1,
+        user_id: 1,
+        session_token: "very-secret-token".into(),
+        device_info: None,
+        ip_address: None,
+        is_active: true,
+        expires_at: now,
+        created_at: now,
+        updated_at: now,
+    };
+    assert!(!format!("{session:?}").contains("very-secret-token"));
+}
+
+#[test]
+fn text_fields_enforce_their_column_sizes() {
+    assert!(FullName::parse("").is_ok());
+    assert!(FullName::parse("x".repeat(255)).is_ok());
+    assert!(FullName::parse("x".repeat(256)).is_err());
+    assert!(Bio::parse("x".repeat(10_000)).is_ok());
+    assert!(Bio::parse("x".repeat(10_001)).is_err());
+    assert!(RoleName::parse("admin").is_ok());
+    assert!(RoleName::parse("").is_err());
+    assert!(RoleName::parse("x".repeat(101)).is_err());
+    assert!(RoleDescription::parse("x".repeat(255)).is_ok());
+    assert!(RoleDescription::parse("x".repeat(256)).is_err());
+    assert!(ConversationId::parse("c").is_ok());
+    assert!(ConversationId::parse("").is_err());
+    assert!(ConversationId::parse("x".repeat(101)).is_err());
+}
+
+#[test]
+fn message_content_must_have_visible_text_within_limit() {
+    assert!(MessageContent::parse("hi").is_ok());
+    assert!(MessageContent::parse("x".repeat(65_536)).is_ok());
+    assert!(MessageContent::parse("x".repeat(65_537)).is_err());
+    assert!(MessageContent::parse("").is_err());
+    let err = MessageContent::parse(" \n\t ").unwrap_err();
+    assert_eq!(err.field, "content");
+}
+
+#[test]
+fn no_text_field_takes_a_nul_character() {
+    assert_eq!(
+        MessageContent::parse("a\0b").unwrap_err().to_string(),
+        "content: must not contain NUL characters"
+    );
+    assert!(FullName::parse("a\0").is_err());
+    assert!(Bio::parse("\0").is_err());
+    assert!(RoleDescription::parse("\0").is_err());
+    assert!(ConversationId::parse("c\0").is_err());
+    assert!(Password::parse("password\0").is_err());
+    assert!(Username::parse("a\0").is_err());
+}
+
+#[test]
+fn default_conversation_id_orders_the_two_user_ids() {
+    assert_eq!(ConversationId::between(7, 3).as_str(), "conv_3_7");
+    assert_eq!(ConversationId::between(3, 7).as_str(), "conv_3_7");
+    assert_eq!(ConversationId::between(5, 5).as_str(), "conv_5_5");
+}
+
+#[test]
+fn page_limit_is_one_to_five_hundred() {
+    assert!(Page::new(0, 1).is_ok());
+    assert!(Page::new(10, 500).is_ok());
+    assert_eq!(Page::new(0, 0).unwrap_err().field, "limit");
+    assert_eq!(Page::new(0, 501).unwrap_err().field, "limit");
+    assert_eq!(Page::new(u64::MAX, 10).unwrap_err().field, "skip");
+    assert_eq!(Page::default(), Page::new(0, 100).unwrap());
+}
