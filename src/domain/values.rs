@@ -320,6 +320,14 @@ impl Page {
     /// Storage engines count offsets in signed 64-bit integers.
     pub const MAX_SKIP: u64 = i64::MAX as u64;
 
+    /// `(LIMIT, OFFSET)` as SQL engines count them, in signed 64-bit integers.
+    pub fn sql_limit_offset(self) -> (i64, i64) {
+        (
+            i64::from(self.limit),
+            i64::try_from(self.skip).unwrap_or(i64::MAX),
+        )
+    }
+
     pub fn new(skip: u64, limit: u32) -> Result<Self, ValidationError> {
         if skip > Self::MAX_SKIP {
             return Err(ValidationError::new(

@@ -46,6 +46,17 @@ pub enum AccountChange {
     LastSuperuser,
 }
 
+impl AccountChange {
+    /// From the rows an `UPDATE`/`DELETE` of the user touched (none: no such user).
+    pub fn from_affected_rows(rows: u64) -> Self {
+        if rows > 0 {
+            Self::Changed
+        } else {
+            Self::UserNotFound
+        }
+    }
+}
+
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {

@@ -1,7 +1,6 @@
 //! Helpers shared by the repositories: error conversion, paging, guarded inserts, and
 //! ending a user's sessions.
 
-use ai_message_core::Page;
 use ai_message_core::ports::{InsertError, PortError};
 use deadpool_postgres::Transaction;
 
@@ -17,13 +16,6 @@ impl<T> OrPortError<T> for Result<T, tokio_postgres::Error> {
     fn or_port(self) -> Result<T, PortError> {
         self.map_err(port_error)
     }
-}
-
-pub(crate) fn limit_offset(page: Page) -> (i64, i64) {
-    (
-        i64::from(page.limit()),
-        i64::try_from(page.skip()).unwrap_or(i64::MAX),
-    )
 }
 
 /// The outcome of an `INSERT … RETURNING` guarded by unique constraints: the new row, or

@@ -8,7 +8,7 @@ use ai_message_core::{
 use async_trait::async_trait;
 
 use crate::PostgresStore;
-use crate::helpers::{OrPortError, limit_offset};
+use crate::helpers::OrPortError;
 use crate::rows::{self, naive, pg_id};
 use crate::sql;
 
@@ -99,7 +99,7 @@ impl MessageRepository for PostgresStore {
         let Some(user) = pg_id(user_id) else {
             return Ok(Vec::new());
         };
-        let (limit, offset) = limit_offset(page);
+        let (limit, offset) = page.sql_limit_offset();
         let client = self.client().await?;
         let found = match &scope {
             MessageScope::Sent | MessageScope::Received | MessageScope::UnreadReceived => {

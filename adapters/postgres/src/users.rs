@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 
 use crate::PostgresStore;
-use crate::helpers::{OrPortError, end_sessions_of_user, inserted_row, limit_offset};
+use crate::helpers::{OrPortError, end_sessions_of_user, inserted_row};
 use crate::rows::{self, naive, pg_id, port_error};
 use crate::sql;
 
@@ -19,14 +19,6 @@ async fn is_last_active_superuser(tx: &Transaction<'_>, user_id: i32) -> Result<
         .or_port()?
         .try_get(0)
         .or_port()
-}
-
-fn changed_if(rows: u64) -> AccountChange {
-    if rows > 0 {
-        AccountChange::Changed
-    } else {
-        AccountChange::UserNotFound
-    }
 }
 
 impl PostgresStore {
@@ -105,7 +97,7 @@ impl UserRepository for PostgresStore {
     }
 
     async fn list_users(&self, page: Page) -> Result<Vec<User>, PortError> {
-        let (limit, offset) = limit_offset(page);
+        let (limit, offset) = page.sql_limit_offset();
         let client = self.client().await?;
         let stmt = client.prepare_cached(sql::LIST_USERS).await.or_port()?;
         let found = client.query(&stmt, &[&limit, &offset]).await.or_port()?;
@@ -207,7 +199,7 @@ impl UserRepository for PostgresStore {
             end_sessions_of_user(&tx, id, None, now).await?;
         }
         tx.commit().await.or_port()?;
-        Ok(changed_if(changed))
+        Ok(AccountChange::from_affected_rows(changed))
     }
 
     async fn set_user_superuser(
@@ -229,7 +221,7 @@ impl UserRepository for PostgresStore {
             .await
             .or_port()?;
         tx.commit().await.or_port()?;
-        Ok(changed_if(changed))
+        Ok(AccountChange::from_affected_rows(changed))
     }
 
     async fn delete_user(&self, id: UserId) -> Result<AccountChange, PortError> {
@@ -256,6 +248,6 @@ impl UserRepository for PostgresStore {
         }
         let deleted = tx.execute(sql::DELETE_USER, &[&id]).await.or_port()?;
         tx.commit().await.or_port()?;
-        Ok(changed_if(deleted))
+        Ok(AccountChange::from_affected_rows(deleted))
     }
 }

@@ -2,7 +2,7 @@
 //! ending a user's sessions.
 
 use ai_message_core::ports::{InsertError, PortError};
-use ai_message_core::{Page, SessionId, UserId};
+use ai_message_core::{SessionId, UserId};
 use rusqlite::{Transaction, params};
 
 use crate::connection::port_error;
@@ -18,14 +18,6 @@ impl<T> OrPortError<T> for rusqlite::Result<T> {
     fn or_port(self) -> Result<T, PortError> {
         self.map_err(port_error)
     }
-}
-
-/// SQLite counts offsets and limits in signed 64-bit integers.
-pub(crate) fn limit_offset(page: Page) -> (i64, i64) {
-    (
-        i64::from(page.limit()),
-        i64::try_from(page.skip()).unwrap_or(i64::MAX),
-    )
 }
 
 /// The outcome of an insert guarded by unique constraints: the new row, read back by its id

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use crate::SqliteStore;
-use crate::helpers::{OrPortError, limit_offset};
+use crate::helpers::OrPortError;
 use crate::rows::{self, time_at, time_text};
 use crate::sql;
 
@@ -96,7 +96,7 @@ impl MessageRepository for SqliteStore {
         scope: MessageScope,
         page: Page,
     ) -> Result<Vec<Message>, PortError> {
-        let (limit, offset) = limit_offset(page);
+        let (limit, offset) = page.sql_limit_offset();
         self.db
             .read(move |conn| {
                 let mut newest_first: Vec<Message> = match &scope {

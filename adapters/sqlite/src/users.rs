@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::SqliteStore;
 use crate::connection::port_error;
-use crate::helpers::{OrPortError, end_sessions_of_user, inserted_row, limit_offset};
+use crate::helpers::{OrPortError, end_sessions_of_user, inserted_row};
 use crate::rows::{self, time_text};
 use crate::sql;
 
@@ -15,14 +15,6 @@ use crate::sql;
 /// the write transaction, so no other change interleaves.
 fn is_last_active_superuser(tx: &Transaction<'_>, user_id: UserId) -> rusqlite::Result<bool> {
     tx.query_row(sql::IS_LAST_ACTIVE_SUPERUSER, [user_id], |row| row.get(0))
-}
-
-fn changed_if(rows: usize) -> AccountChange {
-    if rows > 0 {
-        AccountChange::Changed
-    } else {
-        AccountChange::UserNotFound
-    }
 }
 
 impl SqliteStore {
@@ -98,7 +90,7 @@ impl UserRepository for SqliteStore {
     }
 
     async fn list_users(&self, page: Page) -> Result<Vec<User>, PortError> {
-        let (limit, offset) = limit_offset(page);
+        let (limit, offset) = page.sql_limit_offset();
         self.db
             .read(move |conn| {
                 conn.prepare_cached(sql::LIST_USERS)?
@@ -193,7 +185,7 @@ impl UserRepository for SqliteStore {
                 if changed > 0 && !active {
                     end_sessions_of_user(tx, id, None, &now).or_port()?;
                 }
-                Ok(changed_if(changed))
+                Ok(AccountChange::from_affected_rows(changed as u64))
             })
             .await
     }
@@ -215,7 +207,7 @@ impl UserRepository for SqliteStore {
                         params![id, superuser, time_text(now)],
                     )
                     .or_port()?;
-                Ok(changed_if(changed))
+                Ok(AccountChange::from_affected_rows(changed as u64))
             })
             .await
     }
@@ -232,7 +224,8 @@ impl UserRepository for SqliteStore {
                 tx.execute(sql::DELETE_USER_SESSIONS, [id]).or_port()?;
                 tx.execute(sql::DELETE_USER_ROLE_LINKS, [id]).or_port()?;
                 tx.execute(sql::DELETE_USER_KEYS, [id]).or_port()?;
-                Ok(changed_if(tx.execute(sql::DELETE_USER, [id]).or_port()?))
+                let deleted = tx.execute(sql::DELETE_USER, [id]).or_port()?;
+                Ok(AccountChange::from_affected_rows(deleted as u64))
             })
             .await
     }
