@@ -1,14 +1,15 @@
-//! The connection: one, owned by a thread of its own, so SQLite never runs on the async
-//! runtime. Work travels to it through a queue; the thread goes from one job to the next
-//! without parking, which costs less than a round trip through tokio's blocking pool.
+//! The connections: one writer and a few readers, each owned by a thread of its own, so
+//! SQLite never runs on the async runtime. Work travels to them through queues; a busy
+//! thread goes from one job to the next without parking, which costs less than a round trip
+//! through tokio's shared blocking pool per query.
 //!
-//! One connection, in `locking_mode=EXCLUSIVE`, because a WAL database shared between
-//! connections keeps its index in a memory-mapped `-shm` file, and a memory-mapped file
-//! that cannot be backed (disk full, file truncated or made unwritable under load) kills
-//! the process with SIGBUS. In exclusive mode SQLite keeps the WAL index in heap memory: a
-//! fault becomes an error code, answered 503, and the server lives. The price: reads queue
-//! behind writes on one thread, and no other process can open the database while the
-//! server runs (README, "SQLite").
+//! Every connection uses SQLite's `unix-excl` VFS. A WAL database shared between processes
+//! keeps its index in a memory-mapped `-shm` file, and a memory-mapped file that cannot be
+//! backed (disk full, file truncated or made unwritable under load) kills the process with
+//! SIGBUS. `unix-excl` takes an exclusive lock for this process and keeps the WAL index in
+//! heap memory shared by the process's connections: a fault becomes an error code, answered
+//! 503, the server lives, and readers still run beside the writer. The price: no other
+//! process can open the database while the server runs (README, "SQLite").
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,28 +17,32 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ai_message_core::PortError;
-use rusqlite::{Connection, MAIN_DB, Transaction, TransactionBehavior};
+use rusqlite::{Connection, MAIN_DB, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::{Location, OpenError, file_path, migrations};
 
 /// How long a connection waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The connection's queue, and the file it must still be writing to.
+/// The VFS of every connection (see the module comment).
+const VFS: &str = "unix-excl";
+
+/// One writer and a pool of readers, and the file they must still be writing to.
 #[derive(Clone)]
 pub struct Db {
-    jobs: crossbeam_channel::Sender<Job>,
+    writer: crossbeam_channel::Sender<WriteJob>,
+    readers: Option<Arc<Readers>>,
     file: Option<Arc<FileIdentity>>,
 }
 
-/// Jobs for the connection's thread, which runs them one after the other: in-process
-/// writers queue here instead of meeting `SQLITE_BUSY`.
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// Jobs for the writer thread, which runs them one after the other: in-process writers
+/// queue here instead of meeting `SQLITE_BUSY`.
+type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
 
-fn start_connection_thread(mut conn: Connection) -> crossbeam_channel::Sender<Job> {
-    let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+fn start_writer(mut conn: Connection) -> crossbeam_channel::Sender<WriteJob> {
+    let (jobs, queue) = crossbeam_channel::unbounded::<WriteJob>();
     std::thread::Builder::new()
-        .name("sqlite".into())
+        .name("sqlite-writer".into())
         .spawn(move || {
             // Ends when the last sender (the store) is dropped. A job that panics loses its
             // answer (the caller sees an error), not the thread.
@@ -45,8 +50,35 @@ fn start_connection_thread(mut conn: Connection) -> crossbeam_channel::Sender<Jo
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
             }
         })
-        .expect("the SQLite thread starts");
+        .expect("the writer thread starts");
     jobs
+}
+
+/// Read-only connections, each on a thread of its own, taking jobs from one queue.
+struct Readers {
+    jobs: crossbeam_channel::Sender<ReadJob>,
+}
+
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+impl Readers {
+    fn start(connections: Vec<Connection>) -> Self {
+        let (jobs, queue) = crossbeam_channel::unbounded::<ReadJob>();
+        for (index, conn) in connections.into_iter().enumerate() {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("sqlite-reader-{index}"))
+                .spawn(move || {
+                    // Ends when the last sender (the store) is dropped.
+                    while let Ok(job) = queue.recv() {
+                        let _ =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
+                    }
+                })
+                .expect("a reader thread starts");
+        }
+        Self { jobs }
+    }
 }
 
 /// The database file as it was opened: if its path later names another file or none (the
@@ -118,9 +150,13 @@ pub(crate) fn port_error(error: rusqlite::Error) -> PortError {
 }
 
 impl Db {
-    pub(crate) async fn open(location: &Location, migrate: bool) -> Result<Self, OpenError> {
+    pub(crate) async fn open(
+        location: &Location,
+        readers: usize,
+        migrate: bool,
+    ) -> Result<Self, OpenError> {
         let location = location.clone();
-        tokio::task::spawn_blocking(move || Self::open_blocking(&location, migrate))
+        tokio::task::spawn_blocking(move || Self::open_blocking(&location, readers, migrate))
             .await
             .map_err(|e| OpenError::Migrate {
                 path: "database".into(),
@@ -128,7 +164,11 @@ impl Db {
             })?
     }
 
-    fn open_blocking(location: &Location, migrate: bool) -> Result<Self, OpenError> {
+    fn open_blocking(
+        location: &Location,
+        readers: usize,
+        migrate: bool,
+    ) -> Result<Self, OpenError> {
         let path = file_path(location).to_path_buf();
         if let Location::File(file) = location {
             let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
@@ -143,7 +183,10 @@ impl Db {
             source,
         };
         let mut writer = match location {
-            Location::File(file) => Connection::open(file).map_err(open_error)?,
+            Location::File(file) => {
+                Connection::open_with_flags_and_vfs(file, OpenFlags::default(), VFS)
+                    .map_err(open_error)?
+            }
             Location::Memory => Connection::open_in_memory().map_err(open_error)?,
         };
         configure(&writer).map_err(open_error)?;
@@ -154,11 +197,6 @@ impl Db {
             if writer.is_readonly(MAIN_DB).map_err(open_error)? {
                 return Err(OpenError::ReadOnly(path.clone()));
             }
-            // Exclusive before WAL: the WAL index then lives in heap memory, not in a
-            // memory-mapped -shm file (see the module comment).
-            writer
-                .pragma_update(None, "locking_mode", "EXCLUSIVE")
-                .map_err(open_error)?;
             // WAL: appends instead of rewriting pages; NORMAL is durable across process
             // crashes and only risks the last commits on power loss.
             let mode: String = writer
@@ -194,39 +232,71 @@ impl Db {
                 detail,
             })?;
         }
+        let readers = match location {
+            Location::File(path) if readers > 0 => {
+                let mut idle = Vec::with_capacity(readers);
+                for _ in 0..readers {
+                    let reader = Connection::open_with_flags_and_vfs(
+                        path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        VFS,
+                    )
+                    .map_err(open_error)?;
+                    configure(&reader).map_err(open_error)?;
+                    idle.push(reader);
+                }
+                Some(Arc::new(Readers::start(idle)))
+            }
+            _ => None,
+        };
         Ok(Self {
-            jobs: start_connection_thread(writer),
+            writer: start_writer(writer),
+            readers,
             file,
         })
     }
 
-    /// Runs `job` on the connection's thread and waits for its answer.
+    /// Runs `job` on the writer thread and waits for its answer.
     async fn on_writer<T, F>(&self, job: F) -> Result<T, PortError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> T + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.jobs
+        self.writer
             .send(Box::new(move |conn: &mut Connection| {
                 // A caller that went away no longer wants the answer.
                 let _ = reply.send(job(conn));
             }))
-            .map_err(|_| PortError::unexpected("the SQLite thread is gone"))?;
+            .map_err(|_| PortError::unexpected("the SQLite writer thread is gone"))?;
         answer
             .await
-            .map_err(|_| PortError::unexpected("the SQLite thread failed"))
+            .map_err(|_| PortError::unexpected("the SQLite writer thread failed"))
     }
 
-    /// Runs `work` on the connection, outside any explicit transaction.
+    /// Runs `work` on a read-only connection (the writer for in-memory databases).
     pub async fn read<T, F>(&self, work: F) -> Result<T, PortError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        self.on_writer(move |conn| work(conn))
-            .await?
-            .map_err(port_error)
+        let Some(readers) = &self.readers else {
+            return self
+                .on_writer(move |conn| work(conn))
+                .await?
+                .map_err(port_error);
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        readers
+            .jobs
+            .send(Box::new(move |conn: &Connection| {
+                let _ = reply.send(work(conn));
+            }))
+            .map_err(|_| PortError::unexpected("the SQLite reader threads are gone"))?;
+        let result = answer
+            .await
+            .map_err(|_| PortError::unexpected("an SQLite reader thread failed"))?;
+        result.map_err(port_error)
     }
 
     /// Fails while the database file is gone from its path (see [`FileIdentity`]).

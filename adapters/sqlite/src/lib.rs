@@ -1,10 +1,11 @@
 //! SQLite storage: every storage port on rusqlite with a bundled SQLite, so a fresh machine
 //! needs no system library.
 //!
-//! SQLite never runs on the async runtime: one connection, in exclusive locking mode, lives
-//! on a thread of its own fed by a queue (see `connection` for why one). Each port method
-//! that writes is one `BEGIN IMMEDIATE` transaction, so writers in this process queue
-//! instead of failing with `SQLITE_BUSY`.
+//! SQLite never runs on the async runtime: each connection lives on a thread of its own fed
+//! by a queue. Writes go through one connection, one `BEGIN IMMEDIATE` transaction per port
+//! method, so writers in this process queue instead of failing with `SQLITE_BUSY`; reads use
+//! a small set of read-only connections beside it. All of them use the `unix-excl` VFS, which
+//! keeps the WAL index in heap memory (see `connection`).
 
 mod connection;
 mod helpers;
@@ -55,6 +56,9 @@ pub enum OpenError {
     Migrate { path: PathBuf, detail: String },
 }
 
+/// How many read-only connections serve reads next to the writer.
+pub const DEFAULT_READERS: usize = 4;
+
 /// The SQLite implementation of every storage port.
 pub struct SqliteStore {
     db: Db,
@@ -63,7 +67,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database, then opens the reader pool.
     pub async fn open(location: &Location) -> Result<Arc<Self>, OpenError> {
-        let db = Db::open(location, true).await?;
+        let db = Db::open(location, DEFAULT_READERS, true).await?;
         Ok(Arc::new(Self { db }))
     }
 

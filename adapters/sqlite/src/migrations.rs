@@ -97,7 +97,7 @@ pub struct MigrationStatus {
 }
 
 async fn open_unmigrated(location: &Location) -> Result<Db, OpenError> {
-    Db::open(location, false).await
+    Db::open(location, 0, false).await
 }
 
 /// Reads the history table without changing anything.
