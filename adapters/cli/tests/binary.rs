@@ -1,12 +1,10 @@
 //! The real `ai-message` binary: served over TCP, configured by the environment, stopped by
 //! SIGTERM.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{BINARY, Server};
+use ai_message_testkit::server::{Server, binary};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -115,7 +113,7 @@ fn bad_configuration_is_one_clear_line_and_a_failure() {
             "FORWARDED_ALLOW_IPS: 'proxy' is not an IP address or a CIDR network",
         ),
     ] {
-        let output = Command::new(BINARY)
+        let output = Command::new(binary())
             .env_clear()
             .env(variable, value)
             .output()
@@ -135,7 +133,7 @@ fn bad_configuration_is_one_clear_line_and_a_failure() {
 
 #[test]
 fn create_superuser_reads_the_password_from_stdin_or_environment() {
-    let mut child = Command::new(BINARY)
+    let mut child = Command::new(binary())
         .args([
             "create-superuser",
             "--username",
@@ -165,7 +163,7 @@ fn create_superuser_reads_the_password_from_stdin_or_environment() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("created superuser admin"));
 
-    let output = Command::new(BINARY)
+    let output = Command::new(binary())
         .args([
             "create-superuser",
             "--username",

@@ -1,13 +1,11 @@
 //! The binary under connection pressure: the descriptor limit, the cap on connections, accept
 //! errors, and clients that trickle their request heads.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::Server;
+use ai_message_testkit::server::Server;
 
 fn address(server: &Server) -> String {
     server.url("").trim_start_matches("http://").to_string()

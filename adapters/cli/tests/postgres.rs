@@ -1,13 +1,11 @@
 //! The binary on PostgreSQL: adoption of an original database, two instances on one database,
 //! and the database going away and coming back while serving.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use ai_message_testkit::postgres::ScratchDatabase;
 use ai_message_testkit::relay::{Relay, upstream_address};
-use common::Server;
+use ai_message_testkit::server::Server;
 use serde_json::{Value, json};
 
 const SECRET: &str = "shared-secret-of-the-cluster-of-two-instances";

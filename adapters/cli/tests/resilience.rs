@@ -1,13 +1,11 @@
 //! Crashes, shutdowns and logs: acknowledged writes survive SIGKILL, SIGTERM lets in-flight
 //! requests finish, and no log line carries a secret.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use ai_message_testkit::server::Server;
 use serde_json::{Value, json};
 
 async fn json_of(response: reqwest::Response) -> Value {

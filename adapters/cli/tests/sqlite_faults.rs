@@ -2,13 +2,11 @@
 //! deleted while serving, a read-only file at start. These tests mount small tmpfs file
 //! systems, so they need root with CAP_SYS_ADMIN (CI and the development machines have it).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BINARY, Server};
+use ai_message_testkit::server::{Server, binary};
 use serde_json::{Value, json};
 
 /// A tmpfs of `megabytes` mounted on a fresh directory; unmounted when dropped.
@@ -203,7 +201,7 @@ fn starting_on_a_read_only_database_is_refused_in_one_line_naming_the_file() {
         conn.execute_batch("CREATE TABLE t (x INTEGER);").unwrap();
     }
     disk.remount("ro");
-    let output = Command::new(BINARY)
+    let output = Command::new(binary())
         .env_clear()
         .env("DATABASE_URL", sqlite_url(&path))
         .env("BCRYPT_COST", "4")

@@ -1,9 +1,7 @@
 //! The binary on SQLite files: a database made by the original implementation is adopted,
 //! and data survives a restart.
 
-mod common;
-
-use common::Server;
+use ai_message_testkit::server::Server;
 use serde_json::{Value, json};
 
 /// The DDL SQLAlchemy emitted for the original implementation's models on SQLite: no server
@@ -321,7 +319,7 @@ async fn data_and_sessions_survive_a_restart() {
 
 #[test]
 fn a_missing_directory_is_one_clear_error() {
-    let output = std::process::Command::new(common::BINARY)
+    let output = std::process::Command::new(ai_message_testkit::server::binary())
         .env_clear()
         .env("DATABASE_URL", "sqlite:////definitely/not/here/x.db")
         .output()
@@ -340,7 +338,7 @@ fn migrate_commands_report_and_apply() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(&dir.path().join("migrate.db"));
     let run = |args: &[&str]| {
-        let output = std::process::Command::new(common::BINARY)
+        let output = std::process::Command::new(ai_message_testkit::server::binary())
             .args(args)
             .env_clear()
             .env("DATABASE_URL", &url)
@@ -375,7 +373,7 @@ fn migrate_commands_report_and_apply() {
         std::fs::write(folder.join("V1__initial_schema.sql"), "-- one\n").unwrap();
         std::fs::write(folder.join("V2__more.sql"), "-- two\n").unwrap();
     }
-    let output = std::process::Command::new(common::BINARY)
+    let output = std::process::Command::new(ai_message_testkit::server::binary())
         .args(["migrate", "new", "Add message reactions"])
         .current_dir(repo.path())
         .env_clear()

@@ -6,6 +6,7 @@
 pub mod http_api;
 pub mod postgres;
 pub mod relay;
+pub mod server;
 pub mod sqlite;
 pub mod storage_contract;
 

@@ -1,13 +1,26 @@
 //! Runs the real `ai-message` binary for a test.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub const BINARY: &str = env!("CARGO_BIN_EXE_ai-message");
+/// The `ai-message` binary cargo built beside the running test (`target/<profile>/`; a test
+/// binary lives in its `deps/`). Only the cli package's integration tests get it built.
+pub fn binary() -> std::path::PathBuf {
+    let test = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = test
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>");
+    let binary = profile_dir.join("ai-message");
+    assert!(
+        binary.is_file(),
+        "{} is missing: run this test from the ai-message-cli package",
+        binary.display()
+    );
+    binary
+}
 
 /// A running server and the base URL it announced.
 pub struct Server {
@@ -29,7 +42,7 @@ impl Server {
     }
 
     fn start_with(env: &[(&str, &str)], file_limit: Option<(u64, u64)>) -> Self {
-        let mut command = Command::new(BINARY);
+        let mut command = Command::new(binary());
         if let Some((soft, hard)) = file_limit {
             use std::os::unix::process::CommandExt;
             // SAFETY: only an async-signal-safe system call runs between fork and exec.
