@@ -344,6 +344,16 @@ impl Page {
         Ok(Self { skip, limit })
     }
 
+    /// A page from query values as clients send them (signed, optional; defaults 0 and
+    /// 100): the one place `skip` and `limit` are checked.
+    pub fn from_query(skip: Option<i64>, limit: Option<i64>) -> Result<Self, ValidationError> {
+        let skip = u64::try_from(skip.unwrap_or(0))
+            .map_err(|_| ValidationError::new("skip", "must be greater than or equal to 0"))?;
+        let limit = limit.unwrap_or(i64::from(Self::DEFAULT_LIMIT));
+        // Outside u32 is outside 1..=MAX_LIMIT too; `new` says so.
+        Self::new(skip, u32::try_from(limit).unwrap_or(0))
+    }
+
     pub fn skip(&self) -> u64 {
         self.skip
     }

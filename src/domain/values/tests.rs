@@ -140,3 +140,23 @@ fn page_limit_is_one_to_five_hundred() {
     assert_eq!(Page::new(u64::MAX, 10).unwrap_err().field, "skip");
     assert_eq!(Page::default(), Page::new(0, 100).unwrap());
 }
+
+#[test]
+fn query_pages_default_and_refuse_signed_or_oversized_values() {
+    assert_eq!(Page::from_query(None, None).unwrap(), Page::default());
+    assert_eq!(
+        Page::from_query(Some(-1), None).unwrap_err().to_string(),
+        "skip: must be greater than or equal to 0"
+    );
+    for limit in [-5, 0, 501, i64::from(u32::MAX) + 1] {
+        assert_eq!(
+            Page::from_query(None, Some(limit)).unwrap_err().to_string(),
+            "limit: must be between 1 and 500",
+            "{limit}"
+        );
+    }
+    assert_eq!(
+        Page::from_query(Some(3), Some(7)).unwrap(),
+        Page::new(3, 7).unwrap()
+    );
+}

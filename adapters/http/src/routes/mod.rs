@@ -6,7 +6,7 @@ pub mod conversations;
 pub mod messages;
 pub mod service;
 
-use ai_message_core::{Page, ValidationError};
+use ai_message_core::Page;
 use poem::Request;
 use poem_openapi::Tags;
 
@@ -29,17 +29,7 @@ pub enum ApiTags {
 
 /// `skip` and `limit` query values as a validated page (defaults 0 and 100).
 pub(crate) fn page(skip: Option<i64>, limit: Option<i64>) -> Result<Page, ApiError> {
-    let skip = skip.unwrap_or(0);
-    let skip = u64::try_from(skip)
-        .map_err(|_| ValidationError::new("skip", "must be greater than or equal to 0"))?;
-    let limit = limit.unwrap_or(i64::from(Page::DEFAULT_LIMIT));
-    let limit = u32::try_from(limit).map_err(|_| {
-        ValidationError::new(
-            "limit",
-            format!("must be between 1 and {}", Page::MAX_LIMIT),
-        )
-    })?;
-    Ok(Page::new(skip, limit)?)
+    Ok(Page::from_query(skip, limit)?)
 }
 
 /// The client's address as the application resolved it (the peer, or what a trusted proxy
