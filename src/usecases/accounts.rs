@@ -61,12 +61,16 @@ pub(crate) async fn create_account(
     {
         return Err(RegisterError::UsernameTaken);
     }
-    if users
+    // The holder of the key may be this very name, registered since the exact check above.
+    if let Some(holder) = users
         .find_user_by_username_key(&registration.username.key())
         .await?
-        .is_some()
     {
-        return Err(RegisterError::UsernameLookalike);
+        return Err(if holder.username == registration.username.as_str() {
+            RegisterError::UsernameTaken
+        } else {
+            RegisterError::UsernameLookalike
+        });
     }
     if users
         .find_user_by_email(registration.email.as_str())
@@ -225,6 +229,41 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, RegisterError::UsernameTaken));
         assert_eq!(err.to_string(), "the username is taken");
+    }
+
+    /// The key lookup finds `holder`; the exact lookup (before it) found nothing.
+    async fn register_against_a_key_holder(holder: &'static str) -> RegisterError {
+        let mut mocks = Mocks::new();
+        mocks.users.checkpoint();
+        mocks
+            .users
+            .expect_find_user_by_username()
+            .returning(|_| Ok(None));
+        mocks
+            .users
+            .expect_find_user_by_username_key()
+            .returning(move |_| {
+                let mut user = sample_user(9);
+                user.username = holder.into();
+                Ok(Some(user))
+            });
+        mocks.users.expect_create_user().never();
+        Accounts::new(&mocks.into_ports())
+            .register(registration())
+            .await
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_lookalike_of_a_taken_name_is_refused_as_too_similar() {
+        let err = register_against_a_key_holder("Alice").await;
+        assert!(matches!(err, RegisterError::UsernameLookalike), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn the_same_name_registered_meanwhile_is_reported_taken_not_similar() {
+        let err = register_against_a_key_holder("alice").await;
+        assert!(matches!(err, RegisterError::UsernameTaken), "{err:?}");
     }
 
     #[tokio::test]
