@@ -24,11 +24,18 @@ pub(crate) fn inserted_row<T>(
     result: Result<tokio_postgres::Row, tokio_postgres::Error>,
     row: fn(&tokio_postgres::Row) -> Result<T, tokio_postgres::Error>,
 ) -> Result<T, InsertError> {
-    match result {
-        Ok(inserted) => Ok(row(&inserted).or_port()?),
-        Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
-        Err(error) => Err(InsertError::Port(port_error(error))),
-    }
+    Ok(row(&unique(result)?).or_port()?)
+}
+
+/// A statement guarded by unique constraints: `Duplicate` when one refused it.
+pub(crate) fn unique<T>(result: Result<T, tokio_postgres::Error>) -> Result<T, InsertError> {
+    result.map_err(|error| {
+        if rows::is_unique_violation(&error) {
+            InsertError::Duplicate
+        } else {
+            InsertError::Port(port_error(error))
+        }
+    })
 }
 
 /// Ends the user's sessions except `keep`, and uses up their other refresh tokens.

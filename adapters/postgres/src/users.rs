@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 
 use crate::PostgresStore;
-use crate::helpers::{OrPortError, end_sessions_of_user, inserted_row};
-use crate::rows::{self, naive, pg_id, port_error};
+use crate::helpers::{OrPortError, end_sessions_of_user, inserted_row, unique};
+use crate::rows::{self, naive, pg_id};
 use crate::sql;
 
 /// Takes the lock that serialises superuser-set changes, then says whether taking `user_id`
@@ -54,20 +54,15 @@ impl UserRepository for PostgresStore {
             .await;
         let user = inserted_row(result, rows::user)?;
         let id = pg_id(user.id).unwrap_or_default();
-        let keyed = tx
-            .execute(
+        unique(
+            tx.execute(
                 sql::INSERT_IDENTITY_KEYS,
                 &[&id, &new.username.key(), &new.email.key()],
             )
-            .await;
-        match keyed {
-            Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
-            Err(error) => Err(InsertError::Port(port_error(error))),
-            Ok(_) => {
-                tx.commit().await.or_port()?;
-                Ok(user)
-            }
-        }
+            .await,
+        )?;
+        tx.commit().await.or_port()?;
+        Ok(user)
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, PortError> {

@@ -20,6 +20,17 @@ impl<T> OrPortError<T> for rusqlite::Result<T> {
     }
 }
 
+/// A statement guarded by unique constraints: `Duplicate` when one refused it.
+pub(crate) fn unique<T>(result: rusqlite::Result<T>) -> Result<T, InsertError> {
+    result.map_err(|error| {
+        if rows::is_unique_violation(&error) {
+            InsertError::Duplicate
+        } else {
+            InsertError::Port(port_error(error))
+        }
+    })
+}
+
 /// The outcome of an insert guarded by unique constraints: the new row, read back by its id
 /// with `select`, or `Duplicate` when a constraint refused it.
 pub(crate) fn inserted_row<T>(
@@ -28,13 +39,10 @@ pub(crate) fn inserted_row<T>(
     select: &str,
     row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<T, InsertError> {
-    match inserted {
-        Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
-        Err(error) => Err(InsertError::Port(port_error(error))),
-        Ok(_) => Ok(tx
-            .query_row(select, [tx.last_insert_rowid()], row)
-            .or_port()?),
-    }
+    unique(inserted)?;
+    Ok(tx
+        .query_row(select, [tx.last_insert_rowid()], row)
+        .or_port()?)
 }
 
 /// Ends the user's sessions except `keep`, and uses up their other refresh tokens.

@@ -6,8 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::SqliteStore;
-use crate::connection::port_error;
-use crate::helpers::{OrPortError, end_sessions_of_user, inserted_row};
+use crate::helpers::{OrPortError, end_sessions_of_user, inserted_row, unique};
 use crate::rows::{self, time_text};
 use crate::sql;
 
@@ -51,15 +50,11 @@ impl UserRepository for SqliteStore {
                     ],
                 );
                 let user = inserted_row(tx, inserted, sql::USER_BY_ID, rows::user)?;
-                let keyed = tx.execute(
+                unique(tx.execute(
                     sql::INSERT_IDENTITY_KEYS,
                     params![user.id, new.username.key(), new.email.key()],
-                );
-                match keyed {
-                    Err(error) if rows::is_unique_violation(&error) => Err(InsertError::Duplicate),
-                    Err(error) => Err(InsertError::Port(port_error(error))),
-                    Ok(_) => Ok(user),
-                }
+                ))?;
+                Ok(user)
             })
             .await
     }
