@@ -439,6 +439,10 @@ impl Database {
     /// Adds messages straight through the storage adapter (not over HTTP).
     async fn seed(&self, sender: i64, recipient: i64, count: u64) -> bool {
         let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
+        let (sender, recipient) = (
+            ai_message_core::UserId::new(sender),
+            ai_message_core::UserId::new(recipient),
+        );
         match self {
             Database::Memory => false,
             Database::Sqlite(dir) => {

@@ -7,13 +7,17 @@ use ai_message_bcrypt::BcryptHasher;
 use ai_message_cli::{Application, Parts};
 use ai_message_core::ports::{MessageScope, ProfileUpdate};
 use ai_message_core::system::ManualClock;
-use ai_message_core::usecases::accounts::{AccountError, Registration};
-use ai_message_core::usecases::admin::AdminError;
-use ai_message_core::usecases::auth::{
-    AuthenticateError, LoginError, LoginOutcome, LoginRequest, RefreshError, SessionError,
+use ai_message_core::usecases::accounts::{ChangePasswordError, Registration};
+use ai_message_core::usecases::admin::{
+    AccountAction, AccountActionError, SuperuserOnlyError, UserLookupError,
 };
-use ai_message_core::usecases::messages::{MessageError, Outgoing};
-use ai_message_core::usecases::roles::RoleError;
+use ai_message_core::usecases::auth::{
+    AuthenticateError, EndSessionError, LoginError, LoginOutcome, LoginRequest, RefreshError,
+};
+use ai_message_core::usecases::messages::{
+    DeleteMessageError, EditMessageError, GetMessageError, MarkReadError, Outgoing, SendError,
+};
+use ai_message_core::usecases::roles::{AssignRolesError, CreateRoleError};
 use ai_message_core::usecases::{Caller, Services};
 use ai_message_core::*;
 use ai_message_memory::MemoryStore;
@@ -265,7 +269,7 @@ async fn sessions_can_be_listed_and_ended_one_by_one() {
             .auth
             .end_session(&mallory, second.session.id)
             .await,
-        Err(SessionError::SessionNotFound)
+        Err(EndSessionError::SessionNotFound)
     ));
     world
         .services
@@ -306,7 +310,7 @@ async fn changing_the_password_ends_the_other_sessions_only() {
             .accounts
             .change_password(&caller, "not it", &new_password)
             .await,
-        Err(AccountError::IncorrectCurrentPassword)
+        Err(ChangePasswordError::WrongCurrentPassword)
     ));
     world
         .services
@@ -391,7 +395,7 @@ async fn superusers_manage_others_but_not_themselves() {
     let admin = &world.services.admin;
     assert!(matches!(
         admin.list_users(&alice, Page::default()).await,
-        Err(AdminError::NotSuperuser)
+        Err(SuperuserOnlyError::NotSuperuser(_))
     ));
     assert_eq!(
         admin
@@ -403,7 +407,7 @@ async fn superusers_manage_others_but_not_themselves() {
     );
     assert!(matches!(
         admin.delete_user(&root, root.user.id).await,
-        Err(AdminError::CannotDeleteSelf)
+        Err(AccountActionError::OwnAccount(AccountAction::Delete))
     ));
     admin
         .set_superuser(&root, alice.user.id, true)
@@ -419,8 +423,8 @@ async fn superusers_manage_others_but_not_themselves() {
     let created = admin.create_user(&root, registration("bob")).await.unwrap();
     assert!(!created.is_superuser);
     assert!(matches!(
-        admin.get_user(&root, 9_999).await,
-        Err(AdminError::UserNotFound)
+        admin.get_user(&root, UserId::new(9_999)).await,
+        Err(UserLookupError::UserNotFound)
     ));
 }
 
@@ -454,7 +458,7 @@ async fn deleting_a_user_keeps_their_messages_and_names_them_unknown() {
     );
     let conversations = world.services.conversations.list(&alice).await.unwrap();
     assert_eq!(conversations.len(), 1);
-    assert_eq!(conversations[0].other_user_name, "Unknown");
+    assert_eq!(conversations[0].other_user_name, None);
     assert_eq!(conversations[0].other_user_id, bob.user.id);
 }
 
@@ -476,17 +480,19 @@ async fn roles_are_replaced_atomically() {
         roles
             .create_role(&root, RoleName::parse("editor").unwrap(), None)
             .await,
-        Err(RoleError::RoleExists)
+        Err(CreateRoleError::RoleExists)
     ));
     roles
         .assign_roles(&root, alice.user.id, vec![editor.id])
         .await
         .unwrap();
     let err = roles
-        .assign_roles(&root, alice.user.id, vec![viewer.id, 404])
+        .assign_roles(&root, alice.user.id, vec![viewer.id, RoleId::new(404)])
         .await
         .unwrap_err();
-    assert!(matches!(err, RoleError::UnknownRoles(ref ids) if ids == &vec![404]));
+    assert!(
+        matches!(err, AssignRolesError::UnknownRoles(ref ids) if ids == &vec![RoleId::new(404)])
+    );
     assert_eq!(
         roles.roles_of_user(&root, alice.user.id).await.unwrap(),
         vec![editor.clone()]
@@ -501,7 +507,7 @@ async fn roles_are_replaced_atomically() {
     );
     assert!(matches!(
         roles.roles_of_user(&alice, alice.user.id).await,
-        Err(RoleError::NotSuperuser)
+        Err(UserLookupError::NotSuperuser)
     ));
 }
 
@@ -536,29 +542,31 @@ async fn messages_replies_and_conversations_follow_the_visibility_rule() {
     sneaky.parent_id = Some(first.id);
     assert!(matches!(
         messages.send(&eve, sneaky).await,
-        Err(MessageError::ParentNotFound)
+        Err(SendError::ParentNotFound)
     ));
     assert!(matches!(
         messages.get(&eve, first.id).await,
-        Err(MessageError::NoAccess)
+        Err(GetMessageError::NoAccess)
     ));
     assert!(matches!(
         messages.delete(&eve, first.id).await,
-        Err(MessageError::NoDeletePermission)
+        Err(DeleteMessageError::NotAParty)
     ));
     assert!(matches!(
         messages
             .update(&bob, first.id, Some(text("mine now")))
             .await,
-        Err(MessageError::NotSender)
+        Err(EditMessageError::NotSender)
     ));
     assert!(matches!(
         messages.mark_read(&alice, first.id).await,
-        Err(MessageError::NotRecipient)
+        Err(MarkReadError::NotRecipient)
     ));
     assert!(matches!(
-        messages.send(&alice, to(9_999, "anyone?")).await,
-        Err(MessageError::RecipientNotFound)
+        messages
+            .send(&alice, to(UserId::new(9_999), "anyone?"))
+            .await,
+        Err(SendError::RecipientNotFound)
     ));
 
     assert_eq!(messages.unread_count(&bob).await.unwrap(), 1);
@@ -577,7 +585,7 @@ async fn messages_replies_and_conversations_follow_the_visibility_rule() {
     let conversations = &world.services.conversations;
     let listed = conversations.list(&alice).await.unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].other_user_name, "bob");
+    assert_eq!(listed[0].other_user_name.as_deref(), Some("bob"));
     assert_eq!(listed[0].last_message, "hi alice");
     assert_eq!(listed[0].unread_count, 1);
     assert!(
@@ -598,6 +606,6 @@ async fn messages_replies_and_conversations_follow_the_visibility_rule() {
     messages.delete(&bob, sent.id).await.unwrap();
     assert!(matches!(
         messages.get(&alice, sent.id).await,
-        Err(MessageError::NotFound)
+        Err(GetMessageError::NotFound)
     ));
 }

@@ -1,54 +1,38 @@
-//! One struct per table of the data model, as stored.
+//! One struct per table of the data model, holding typed values: each fact was checked where
+//! it entered (an input value's `parse`, or a storage adapter's row mapping).
 
 use chrono::{DateTime, Utc};
 
-/// Primary keys are integers in every storage adapter.
-pub type UserId = i64;
-pub type RoleId = i64;
-pub type SessionId = i64;
-pub type RefreshTokenId = i64;
-pub type MessageId = i64;
+use super::{
+    Bio, ConversationId, DeviceInfo, Email, FullName, IpAddress, MessageContent, MessageId,
+    PasswordHash, RefreshTokenHash, RefreshTokenId, RoleDescription, RoleId, RoleName, SessionId,
+    SessionToken, UserId, UserRoleId, Username,
+};
 
 /// Point in time, UTC, at microsecond precision (what SQL `TIMESTAMP` keeps).
 pub type Timestamp = DateTime<Utc>;
 
-#[derive(Clone, PartialEq, Eq)]
+/// An account. `Debug` shows no secret: the hash is a [`PasswordHash`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,
-    pub username: String,
-    pub email: String,
-    /// The bcrypt hash; never leaves the server and never appears in `Debug` output.
-    pub hashed_password: String,
+    pub username: Username,
+    pub email: Email,
+    /// Never leaves the server.
+    pub hashed_password: PasswordHash,
     pub is_active: bool,
     pub is_superuser: bool,
-    pub full_name: Option<String>,
-    pub bio: Option<String>,
+    pub full_name: Option<FullName>,
+    pub bio: Option<Bio>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-}
-
-impl std::fmt::Debug for User {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User")
-            .field("id", &self.id)
-            .field("username", &self.username)
-            .field("email", &self.email)
-            .field("hashed_password", &"<redacted>")
-            .field("is_active", &self.is_active)
-            .field("is_superuser", &self.is_superuser)
-            .field("full_name", &self.full_name)
-            .field("bio", &self.bio)
-            .field("created_at", &self.created_at)
-            .field("updated_at", &self.updated_at)
-            .finish()
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
     pub id: RoleId,
-    pub name: String,
-    pub description: Option<String>,
+    pub name: RoleName,
+    pub description: Option<RoleDescription>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -56,7 +40,7 @@ pub struct Role {
 /// A row of the many-to-many link between users and roles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRole {
-    pub id: i64,
+    pub id: UserRoleId,
     pub user_id: UserId,
     pub role_id: RoleId,
     pub created_at: Timestamp,
@@ -64,14 +48,14 @@ pub struct UserRole {
 }
 
 /// A login: what an access token is checked against on every request.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub id: SessionId,
     pub user_id: UserId,
     /// Random, unique, never returned by the API.
-    pub session_token: String,
-    pub device_info: Option<String>,
-    pub ip_address: Option<String>,
+    pub session_token: SessionToken,
+    pub device_info: Option<DeviceInfo>,
+    pub ip_address: Option<IpAddress>,
     pub is_active: bool,
     pub expires_at: Timestamp,
     pub created_at: Timestamp,
@@ -85,30 +69,13 @@ impl Session {
     }
 }
 
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("id", &self.id)
-            .field("user_id", &self.user_id)
-            .field("session_token", &"<redacted>")
-            .field("device_info", &self.device_info)
-            .field("ip_address", &self.ip_address)
-            .field("is_active", &self.is_active)
-            .field("expires_at", &self.expires_at)
-            .field("created_at", &self.created_at)
-            .field("updated_at", &self.updated_at)
-            .finish()
-    }
-}
-
-/// A stored refresh token. `token_hash` is the SHA-256 of the token the client holds, so a
-/// copy of the database holds no live token.
+/// A stored refresh token: only the hash of what the client holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken {
     pub id: RefreshTokenId,
     pub user_id: UserId,
-    /// Column `token`: hex SHA-256 of the client's token.
-    pub token_hash: String,
+    /// Column `token`.
+    pub token_hash: RefreshTokenHash,
     pub expires_at: Timestamp,
     pub is_used: bool,
     /// The session the token belongs to; `None` only for rows adopted from the original
@@ -124,10 +91,11 @@ pub struct Message {
     pub id: MessageId,
     pub sender_id: UserId,
     pub recipient_id: UserId,
-    pub content: String,
+    pub content: MessageContent,
     pub is_read: bool,
     pub parent_id: Option<MessageId>,
-    pub conversation_id: Option<String>,
+    /// `None` only for rows adopted from the original implementation.
+    pub conversation_id: Option<ConversationId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -139,17 +107,31 @@ impl Message {
     }
 }
 
-/// One row of the conversation list, as storage computes it for one user in one pass.
+/// One row of a user's conversation list, as storage computes it in one pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationSummary {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     /// The other party of the last message (the user themself for notes to self).
     pub other_user_id: UserId,
     /// `None` when that user no longer exists.
-    pub other_user_name: Option<String>,
-    /// The full content of the last message; the use case shortens it.
-    pub last_message: String,
+    pub other_user_name: Option<Username>,
+    /// The last message, whole; lists show its [`preview`](Self::preview).
+    pub last_message: MessageContent,
     pub last_message_at: Timestamp,
-    /// The caller's unread received messages in the conversation.
+    /// The user's unread received messages in the conversation.
     pub unread_count: u64,
+}
+
+impl ConversationSummary {
+    /// Characters of the last message a conversation list shows.
+    pub const PREVIEW_CHARS: usize = 100;
+
+    /// The first [`PREVIEW_CHARS`](Self::PREVIEW_CHARS) characters of the last message.
+    pub fn preview(&self) -> &str {
+        let content = self.last_message.as_str();
+        match content.char_indices().nth(Self::PREVIEW_CHARS) {
+            Some((end, _)) => &content[..end],
+            None => content,
+        }
+    }
 }

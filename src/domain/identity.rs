@@ -2,6 +2,7 @@
 //! may not contain. Names that look alike to a person (case, width, compatibility forms,
 //! confusable letters of other scripts) share one key, so only the first of them registers.
 
+use super::UserId;
 use unicode_normalization::UnicodeNormalization;
 use unicode_security::GeneralSecurityProfile;
 use unicode_security::MixedScript;
@@ -47,12 +48,12 @@ pub(crate) fn username_problem(name: &str) -> Option<&'static str> {
 /// A stored account whose name or email collides under its key with an earlier account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyCollision {
-    pub user_id: i64,
+    pub user_id: UserId,
     /// `"username"` or `"email"`.
     pub field: &'static str,
     pub value: String,
     /// The account that holds the key.
-    pub holder: i64,
+    pub holder: UserId,
 }
 
 impl std::fmt::Display for KeyCollision {
@@ -68,22 +69,22 @@ impl std::fmt::Display for KeyCollision {
 
 /// The keys one account stores: `(user id, username key, email key)`, `None` where the key
 /// belongs to an earlier account.
-pub type AssignedKeys = (i64, Option<String>, Option<String>);
+pub type AssignedKeys = (UserId, Option<String>, Option<String>);
 
 /// The keys to store for accounts that have none (adopted or older rows), given the keys
 /// already stored. In id order the first holder of a key keeps it; a later account whose key
 /// is taken stores `None` for it and is reported as a collision.
 pub fn assign_identity_keys(
-    pending: &[(i64, String, String)],
-    mut username_holders: std::collections::HashMap<String, i64>,
-    mut email_holders: std::collections::HashMap<String, i64>,
+    pending: &[(UserId, String, String)],
+    mut username_holders: std::collections::HashMap<String, UserId>,
+    mut email_holders: std::collections::HashMap<String, UserId>,
 ) -> (Vec<AssignedKeys>, Vec<KeyCollision>) {
-    let mut sorted: Vec<&(i64, String, String)> = pending.iter().collect();
+    let mut sorted: Vec<&(UserId, String, String)> = pending.iter().collect();
     sorted.sort_by_key(|(id, _, _)| *id);
     let mut assigned = Vec::with_capacity(sorted.len());
     let mut collisions = Vec::new();
     for (id, username, email) in sorted {
-        let mut claim = |holders: &mut std::collections::HashMap<String, i64>,
+        let mut claim = |holders: &mut std::collections::HashMap<String, UserId>,
                          key: String,
                          field: &'static str,
                          value: &str| {
@@ -130,10 +131,18 @@ mod tests {
     #[test]
     fn adopted_collisions_keep_the_first_holder_and_are_reported() {
         let mut stored = std::collections::HashMap::new();
-        stored.insert(username_key("root"), 1);
+        stored.insert(username_key("root"), UserId::new(1));
         let pending = vec![
-            (3, "ROOT".to_string(), "b@example.com".to_string()),
-            (2, "bob".to_string(), "B@example.com".to_string()),
+            (
+                UserId::new(3),
+                "ROOT".to_string(),
+                "b@example.com".to_string(),
+            ),
+            (
+                UserId::new(2),
+                "bob".to_string(),
+                "B@example.com".to_string(),
+            ),
         ];
         let (assigned, collisions) =
             assign_identity_keys(&pending, stored, std::collections::HashMap::new());
@@ -141,16 +150,22 @@ mod tests {
             assigned,
             vec![
                 (
-                    2,
+                    UserId::new(2),
                     Some("bob".to_string()),
                     Some("b@example.com".to_string())
                 ),
-                (3, None, None),
+                (UserId::new(3), None, None),
             ]
         );
         assert_eq!(collisions.len(), 2);
-        assert_eq!((collisions[0].field, collisions[0].holder), ("username", 1));
-        assert_eq!((collisions[1].field, collisions[1].holder), ("email", 2));
+        assert_eq!(
+            (collisions[0].field, collisions[0].holder),
+            ("username", UserId::new(1))
+        );
+        assert_eq!(
+            (collisions[1].field, collisions[1].holder),
+            ("email", UserId::new(2))
+        );
         assert!(collisions[0].to_string().contains("\"ROOT\""));
     }
 

@@ -1,9 +1,30 @@
-//! Entities of the six tables and the validated values that go into them.
+//! Entities of the six tables, their ids, and the validated values that go into them.
 
+/// `value == "text"` for a newtype over `String` (tests and lookups read naturally).
+macro_rules! compares_with_str {
+    ($name:ident) => {
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+mod credentials;
 mod entities;
 mod identity;
+mod ids;
 mod values;
 
+pub use credentials::*;
 pub use entities::*;
 pub use identity::{KeyCollision, assign_identity_keys, email_key, username_key};
+pub use ids::*;
 pub use values::*;

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::UserId;
+
 /// An input value broke a rule of the contract. `Display` reads `"<field>: <rule>"`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {rule}")]
@@ -79,6 +81,13 @@ macro_rules! string_value {
             pub fn into_inner(self) -> String {
                 self.0
             }
+
+            /// A value read back from storage. It was checked when it entered; the rules for
+            /// new values may have tightened since (adopted databases), and a stored value
+            /// is the record, so it is not checked again.
+            pub fn from_storage(value: String) -> Self {
+                Self(value)
+            }
         }
 
         impl fmt::Display for $name {
@@ -92,6 +101,23 @@ macro_rules! string_value {
                 &self.0
             }
         }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        /// Read access as text, like `String`'s: a value cannot be changed through it.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        compares_with_str!($name);
     };
 }
 
@@ -301,10 +327,55 @@ impl ConversationId {
     }
 
     /// The default conversation of two users: `conv_<smaller id>_<larger id>`.
-    pub fn between(a: i64, b: i64) -> Self {
+    pub fn between(a: UserId, b: UserId) -> Self {
         Self(format!("conv_{}_{}", a.min(b), a.max(b)))
     }
 }
+
+/// Cuts `value` to at most `max` characters (columns whose content the server only records).
+fn cut_to_chars(value: &str, max: usize) -> String {
+    match value.char_indices().nth(max) {
+        Some((end, _)) => value[..end].to_string(),
+        None => value.to_string(),
+    }
+}
+
+/// Declares a [`string_value!`] whose content the server only records, cut to `$max`
+/// characters (a client's own description of itself is never refused, only shortened).
+macro_rules! recorded_value {
+    ($(#[$doc:meta])* $name:ident, $max:expr) => {
+        string_value!($(#[$doc])* $name);
+
+        impl $name {
+            pub const MAX_CHARS: usize = $max;
+
+            pub fn recorded(value: &str) -> Self {
+                Self(cut_to_chars(value, Self::MAX_CHARS))
+            }
+        }
+    };
+}
+
+recorded_value!(
+    /// The client's description of itself (its `User-Agent`), cut to 255 characters (column
+    /// `sessions.device_info`): recorded for the user's session list, never trusted.
+    DeviceInfo,
+    255
+);
+
+impl DeviceInfo {
+    /// What a session records when the client sent no `User-Agent`.
+    pub fn unknown() -> Self {
+        Self("Unknown".to_string())
+    }
+}
+
+recorded_value!(
+    /// The client's network address as the server resolved it, cut to 50 characters (column
+    /// `sessions.ip_address`).
+    IpAddress,
+    50
+);
 
 /// A window of a list: `skip` items counted from the newest (or from the first id), at most
 /// `limit` of them.

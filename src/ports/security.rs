@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use super::PortError;
-use crate::domain::{Password, Timestamp};
+use crate::domain::{Password, PasswordHash, Timestamp};
 
 /// Turns passwords into slow salted hashes and checks candidates against them.
 ///
@@ -10,15 +10,15 @@ use crate::domain::{Password, Timestamp};
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
     /// A new salted hash of `password` (at most 72 bytes by construction; never truncated).
-    async fn hash(&self, password: &Password) -> Result<String, PortError>;
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, PortError>;
 
     /// Whether `candidate` matches `hash`. A candidate that could never have been hashed (over
     /// 72 bytes) or a hash in a format the hasher does not know is `Ok(false)`, not an error.
-    async fn verify(&self, candidate: &str, hash: &str) -> Result<bool, PortError>;
+    async fn verify(&self, candidate: &str, hash: &PasswordHash) -> Result<bool, PortError>;
 
     /// Whether `hash` was made with other settings than this hasher's (a cost raised since):
     /// the login use case then stores a fresh hash of the password it has just verified.
-    fn needs_rehash(&self, hash: &str) -> bool;
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool;
 
     /// Spends the time of one `verify` against a real hash of the configured cost, and
     /// discards the result: used for unknown usernames so that timing reveals nothing.

@@ -10,16 +10,17 @@ use async_trait::async_trait;
 
 use super::{InsertError, PortError};
 use crate::domain::{
-    Bio, ConversationId, ConversationSummary, Email, FullName, Message, MessageContent, MessageId,
-    Page, RefreshToken, RefreshTokenId, Role, RoleDescription, RoleId, RoleName, Session,
-    SessionId, Timestamp, User, UserId, Username,
+    Bio, ConversationId, ConversationSummary, DeviceInfo, Email, FullName, IpAddress, Message,
+    MessageContent, MessageId, Page, PasswordHash, RefreshToken, RefreshTokenHash, RefreshTokenId,
+    Role, RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken, Timestamp, User,
+    UserId, Username,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUser {
     pub username: Username,
     pub email: Email,
-    pub hashed_password: String,
+    pub hashed_password: PasswordHash,
     pub is_superuser: bool,
     pub full_name: Option<FullName>,
     /// Also the initial `updated_at`.
@@ -103,7 +104,7 @@ pub trait UserRepository: Send + Sync {
     async fn change_password(
         &self,
         id: UserId,
-        hashed_password: String,
+        hashed_password: PasswordHash,
         keep_session: SessionId,
         now: Timestamp,
     ) -> Result<bool, PortError>;
@@ -114,8 +115,8 @@ pub trait UserRepository: Send + Sync {
     async fn upgrade_password_hash(
         &self,
         id: UserId,
-        old_hash: String,
-        new_hash: String,
+        old_hash: PasswordHash,
+        new_hash: PasswordHash,
     ) -> Result<bool, PortError>;
 
     /// Sets `is_active`. Deactivating also ends all the user's sessions and uses up their
@@ -193,12 +194,10 @@ pub struct NewSession {
     /// The password hash the login verified. The session is opened only while the user
     /// still has exactly this hash and is active, so a password change, a disable or a delete
     /// that commits while the login was hashing wins over it.
-    pub verified_password_hash: String,
-    pub session_token: String,
-    /// At most 255 characters.
-    pub device_info: Option<String>,
-    /// At most 50 characters.
-    pub ip_address: Option<String>,
+    pub verified_password_hash: PasswordHash,
+    pub session_token: SessionToken,
+    pub device_info: Option<DeviceInfo>,
+    pub ip_address: Option<IpAddress>,
     pub expires_at: Timestamp,
     /// Also the initial `updated_at`.
     pub created_at: Timestamp,
@@ -207,8 +206,7 @@ pub struct NewSession {
 /// A refresh token to store; its user and session come from the operation that stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRefreshToken {
-    /// Hex SHA-256 of the token handed to the client.
-    pub token_hash: String,
+    pub token_hash: RefreshTokenHash,
     pub expires_at: Timestamp,
     /// Also the initial `updated_at`.
     pub created_at: Timestamp,
@@ -266,8 +264,10 @@ pub trait SessionRepository: Send + Sync {
     async fn end_all_sessions(&self, user_id: UserId, now: Timestamp) -> Result<u64, PortError>;
 
     /// The refresh token stored under this hash, used or not.
-    async fn find_refresh_token(&self, token_hash: &str)
-    -> Result<Option<RefreshToken>, PortError>;
+    async fn find_refresh_token(
+        &self,
+        token_hash: &RefreshTokenHash,
+    ) -> Result<Option<RefreshToken>, PortError>;
 
     /// In one transaction, atomically against concurrent callers: if token `used` is still
     /// unused, marks it used (`updated_at = now`), stores `next` for the same user and session,

@@ -7,36 +7,98 @@ use super::{Caller, Ports};
 use crate::domain::{Page, User, UserId};
 use crate::ports::{AccountChange, Clock, PasswordHasher, PortError, UserRepository};
 
+/// The caller is not a superuser: what every administrative operation can be refused with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the caller is not a superuser")]
+pub struct NotSuperuser;
+
+/// Only superusers administer: the rule shared by every admin capability.
+pub(crate) fn require_superuser(caller: &Caller) -> Result<(), NotSuperuser> {
+    if caller.user.is_superuser {
+        Ok(())
+    } else {
+        Err(NotSuperuser)
+    }
+}
+
+/// Declares `From<NotSuperuser>` for error enums with a `NotSuperuser` variant.
+macro_rules! refusable_by_non_superusers {
+    ($($error:ty),+) => {
+        $(impl From<$crate::usecases::admin::NotSuperuser> for $error {
+            fn from(_: $crate::usecases::admin::NotSuperuser) -> Self {
+                Self::NotSuperuser
+            }
+        })+
+    };
+}
+pub(crate) use refusable_by_non_superusers;
+
+/// Why an operation that needs nothing but a superuser failed (listing users or roles).
 #[derive(Debug, thiserror::Error)]
-pub enum AdminError {
+pub enum SuperuserOnlyError {
+    #[error(transparent)]
+    NotSuperuser(#[from] NotSuperuser),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Why a user could not be looked up by a superuser.
+#[derive(Debug, thiserror::Error)]
+pub enum UserLookupError {
     #[error("the caller is not a superuser")]
     NotSuperuser,
     #[error("no such user")]
     UserNotFound,
-    #[error("a superuser may not delete their own account")]
-    CannotDeleteSelf,
-    #[error("a superuser may not disable their own account")]
-    CannotDisableSelf,
-    #[error("a superuser may not change their own superuser status")]
-    CannotChangeOwnSuperuser,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Why a superuser could not create an account.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("the caller is not a superuser")]
+    NotSuperuser,
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+}
+
+/// What a superuser changes about another account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountAction {
+    Delete,
+    Disable,
+    ChangeSuperuserStatus,
+}
+
+impl std::fmt::Display for AccountAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Delete => "delete",
+            Self::Disable => "disable",
+            Self::ChangeSuperuserStatus => "change the superuser status of",
+        })
+    }
+}
+
+/// Why a superuser could not delete, disable, enable or promote/demote an account.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountActionError {
+    #[error("the caller is not a superuser")]
+    NotSuperuser,
+    /// A superuser may not delete, disable or demote their own account.
+    #[error("a superuser may not {0} their own account")]
+    OwnAccount(AccountAction),
+    #[error("no such user")]
+    UserNotFound,
     /// The change would leave no active superuser (another superuser was demoted, disabled
     /// or deleted at the same time).
     #[error("the change would leave no active superuser")]
     LastSuperuser,
     #[error(transparent)]
-    Register(#[from] RegisterError),
-    #[error(transparent)]
     Port(#[from] PortError),
 }
 
-/// Only superusers administer: the rule shared by every admin capability.
-pub(crate) fn require_superuser(caller: &Caller) -> Result<(), AdminError> {
-    if caller.user.is_superuser {
-        Ok(())
-    } else {
-        Err(AdminError::NotSuperuser)
-    }
-}
+refusable_by_non_superusers!(UserLookupError, CreateUserError, AccountActionError);
 
 #[derive(Clone)]
 pub struct Admin {
@@ -54,17 +116,21 @@ impl Admin {
         }
     }
 
-    pub async fn list_users(&self, caller: &Caller, page: Page) -> Result<Vec<User>, AdminError> {
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        page: Page,
+    ) -> Result<Vec<User>, SuperuserOnlyError> {
         require_superuser(caller)?;
         Ok(self.users.list_users(page).await?)
     }
 
-    pub async fn get_user(&self, caller: &Caller, id: UserId) -> Result<User, AdminError> {
+    pub async fn get_user(&self, caller: &Caller, id: UserId) -> Result<User, UserLookupError> {
         require_superuser(caller)?;
         self.users
             .get_user(id)
             .await?
-            .ok_or(AdminError::UserNotFound)
+            .ok_or(UserLookupError::UserNotFound)
     }
 
     /// Creates an ordinary, active user, with the checks of registration.
@@ -72,7 +138,7 @@ impl Admin {
         &self,
         caller: &Caller,
         registration: Registration,
-    ) -> Result<User, AdminError> {
+    ) -> Result<User, CreateUserError> {
         require_superuser(caller)?;
         Ok(self.create(registration, false).await?)
     }
@@ -114,30 +180,34 @@ impl Admin {
     }
 
     /// Deletes the user with sessions, tokens and role links; their messages stay.
-    pub async fn delete_user(&self, caller: &Caller, id: UserId) -> Result<(), AdminError> {
+    pub async fn delete_user(&self, caller: &Caller, id: UserId) -> Result<(), AccountActionError> {
         require_superuser(caller)?;
         if id == caller.user.id {
-            return Err(AdminError::CannotDeleteSelf);
+            return Err(AccountActionError::OwnAccount(AccountAction::Delete));
         }
-        found(self.users.delete_user(id).await?)
+        applied(self.users.delete_user(id).await?)
     }
 
     /// Disables the account and ends all its sessions.
-    pub async fn disable_user(&self, caller: &Caller, id: UserId) -> Result<(), AdminError> {
+    pub async fn disable_user(
+        &self,
+        caller: &Caller,
+        id: UserId,
+    ) -> Result<(), AccountActionError> {
         require_superuser(caller)?;
         if id == caller.user.id {
-            return Err(AdminError::CannotDisableSelf);
+            return Err(AccountActionError::OwnAccount(AccountAction::Disable));
         }
-        found(
+        applied(
             self.users
                 .set_user_active(id, false, self.clock.now())
                 .await?,
         )
     }
 
-    pub async fn enable_user(&self, caller: &Caller, id: UserId) -> Result<(), AdminError> {
+    pub async fn enable_user(&self, caller: &Caller, id: UserId) -> Result<(), AccountActionError> {
         require_superuser(caller)?;
-        found(
+        applied(
             self.users
                 .set_user_active(id, true, self.clock.now())
                 .await?,
@@ -149,12 +219,14 @@ impl Admin {
         caller: &Caller,
         id: UserId,
         superuser: bool,
-    ) -> Result<(), AdminError> {
+    ) -> Result<(), AccountActionError> {
         require_superuser(caller)?;
         if id == caller.user.id {
-            return Err(AdminError::CannotChangeOwnSuperuser);
+            return Err(AccountActionError::OwnAccount(
+                AccountAction::ChangeSuperuserStatus,
+            ));
         }
-        found(
+        applied(
             self.users
                 .set_user_superuser(id, superuser, self.clock.now())
                 .await?,
@@ -162,11 +234,11 @@ impl Admin {
     }
 }
 
-fn found(change: AccountChange) -> Result<(), AdminError> {
+fn applied(change: AccountChange) -> Result<(), AccountActionError> {
     match change {
         AccountChange::Changed => Ok(()),
-        AccountChange::UserNotFound => Err(AdminError::UserNotFound),
-        AccountChange::LastSuperuser => Err(AdminError::LastSuperuser),
+        AccountChange::UserNotFound => Err(AccountActionError::UserNotFound),
+        AccountChange::LastSuperuser => Err(AccountActionError::LastSuperuser),
     }
 }
 

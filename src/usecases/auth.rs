@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::{Caller, Ports, Settings};
-use crate::domain::{RefreshToken, Session, SessionId, User, UserId};
+use crate::domain::{RefreshToken, RefreshTokenHash, Session, SessionId, User, UserId};
 use crate::ports::{
     Clock, LoginAttempts, NewRefreshToken, PasswordHasher, PortError, Rotation, SecretSource,
     SessionRepository, UserRepository,
@@ -45,8 +45,9 @@ pub enum RefreshError {
     Port(#[from] PortError),
 }
 
+/// Why one of the caller's sessions could not be ended.
 #[derive(Debug, thiserror::Error)]
-pub enum SessionError {
+pub enum EndSessionError {
     #[error("no such live session of the caller")]
     SessionNotFound,
     #[error(transparent)]
@@ -54,13 +55,13 @@ pub enum SessionError {
 }
 
 /// Storage keeps only this: the hex SHA-256 of a refresh token.
-pub fn hash_refresh_token(token: &str) -> String {
+pub fn hash_refresh_token(token: &str) -> RefreshTokenHash {
     let digest = Sha256::digest(token.as_bytes());
     let mut hex = String::with_capacity(64);
     for byte in digest.iter() {
         let _ = write!(hex, "{byte:02x}");
     }
-    hex
+    RefreshTokenHash::new(hex)
 }
 
 #[derive(Clone)]
@@ -226,7 +227,7 @@ impl Auth {
         &self,
         caller: &Caller,
         session_id: SessionId,
-    ) -> Result<(), SessionError> {
+    ) -> Result<(), EndSessionError> {
         let ended = self
             .sessions
             .end_session(caller.user.id, session_id, self.clock.now())
@@ -234,7 +235,7 @@ impl Auth {
         if ended {
             Ok(())
         } else {
-            Err(SessionError::SessionNotFound)
+            Err(EndSessionError::SessionNotFound)
         }
     }
 }

@@ -2,26 +2,10 @@
 
 use std::sync::Arc;
 
-use super::messages::{MessageError, Messages, Outgoing};
+use super::messages::{Messages, Outgoing, SendError};
 use super::{Caller, Ports};
-use crate::domain::{ConversationId, Message, MessageContent, Page, Timestamp, UserId};
-use crate::ports::{Clock, MessageRepository, MessageScope};
-
-/// Characters of the last message shown in a conversation list.
-pub const PREVIEW_CHARS: usize = 100;
-
-/// One row of the caller's conversation list, ready to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conversation {
-    pub conversation_id: String,
-    pub other_user_id: UserId,
-    /// `"Unknown"` when the other user no longer exists.
-    pub other_user_name: String,
-    /// The first 100 characters of the last message.
-    pub last_message: String,
-    pub last_message_at: Timestamp,
-    pub unread_count: u64,
-}
+use crate::domain::{ConversationId, ConversationSummary, Message, MessageContent, Page, UserId};
+use crate::ports::{Clock, MessageRepository, MessageScope, PortError};
 
 #[derive(Clone)]
 pub struct Conversations {
@@ -40,19 +24,8 @@ impl Conversations {
     }
 
     /// The caller's conversations, the one with the newest last message first.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<Conversation>, MessageError> {
-        let summaries = self.messages.conversation_summaries(caller.user.id).await?;
-        Ok(summaries
-            .into_iter()
-            .map(|s| Conversation {
-                conversation_id: s.conversation_id,
-                other_user_id: s.other_user_id,
-                other_user_name: s.other_user_name.unwrap_or_else(|| "Unknown".to_string()),
-                last_message: s.last_message.chars().take(PREVIEW_CHARS).collect(),
-                last_message_at: s.last_message_at,
-                unread_count: s.unread_count,
-            })
-            .collect())
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<ConversationSummary>, PortError> {
+        self.messages.conversation_summaries(caller.user.id).await
     }
 
     /// The caller's messages in the conversation: the newest page, oldest first.
@@ -61,15 +34,14 @@ impl Conversations {
         caller: &Caller,
         conversation_id: ConversationId,
         page: Page,
-    ) -> Result<Vec<Message>, MessageError> {
-        Ok(self
-            .messages
+    ) -> Result<Vec<Message>, PortError> {
+        self.messages
             .list_messages(
                 caller.user.id,
                 MessageScope::Conversation(conversation_id),
                 page,
             )
-            .await?)
+            .await
     }
 
     /// Sends a message into the conversation, with the checks of any send.
@@ -79,7 +51,7 @@ impl Conversations {
         conversation_id: ConversationId,
         recipient_id: UserId,
         content: MessageContent,
-    ) -> Result<Message, MessageError> {
+    ) -> Result<Message, SendError> {
         let outgoing = Outgoing {
             recipient_id,
             content,
@@ -94,18 +66,16 @@ impl Conversations {
         &self,
         caller: &Caller,
         conversation_id: ConversationId,
-    ) -> Result<u64, MessageError> {
-        Ok(self
-            .messages
+    ) -> Result<u64, PortError> {
+        self.messages
             .mark_all_read(caller.user.id, Some(conversation_id), self.clock.now())
-            .await?)
+            .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ConversationSummary;
     use crate::usecases::test_support::*;
     use mockall::predicate::eq;
 
@@ -114,38 +84,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn list_shortens_the_preview_and_names_missing_users_unknown() {
+    async fn list_is_the_callers_summaries_in_storage_order() {
         let mut mocks = Mocks::new();
+        let summary = |other: i64| ConversationSummary {
+            conversation_id: ConversationId::between(uid(1), uid(other)),
+            other_user_id: uid(other),
+            other_user_name: None,
+            last_message: MessageContent::parse("hi").unwrap(),
+            last_message_at: fixed_now(),
+            unread_count: 1,
+        };
+        let stored = vec![summary(3), summary(2)];
+        let returned = stored.clone();
         mocks
             .messages
             .expect_conversation_summaries()
-            .with(eq(1))
-            .returning(|_| {
-                Ok(vec![
-                    ConversationSummary {
-                        conversation_id: "conv_1_2".into(),
-                        other_user_id: 2,
-                        other_user_name: None,
-                        last_message: "é".repeat(150),
-                        last_message_at: fixed_now(),
-                        unread_count: 3,
-                    },
-                    ConversationSummary {
-                        conversation_id: "conv_1_3".into(),
-                        other_user_id: 3,
-                        other_user_name: Some("carol".into()),
-                        last_message: "short".into(),
-                        last_message_at: fixed_now(),
-                        unread_count: 0,
-                    },
-                ])
-            });
+            .with(eq(uid(1)))
+            .times(1)
+            .returning(move |_| Ok(returned.clone()));
         let list = conversations(mocks).list(&caller(1)).await.unwrap();
-        assert_eq!(list[0].other_user_name, "Unknown");
-        assert_eq!(list[0].last_message.chars().count(), 100);
-        assert_eq!(list[0].unread_count, 3);
-        assert_eq!(list[1].other_user_name, "carol");
-        assert_eq!(list[1].last_message, "short");
+        assert_eq!(list, stored);
     }
 
     #[tokio::test]
@@ -156,7 +114,7 @@ mod tests {
             .messages
             .expect_list_messages()
             .with(
-                eq(1),
+                eq(uid(1)),
                 eq(MessageScope::Conversation(cid.clone())),
                 eq(Page::default()),
             )
@@ -174,7 +132,7 @@ mod tests {
         mocks
             .users
             .expect_get_user()
-            .returning(|id| Ok(Some(sample_user(id))));
+            .returning(|id| Ok(Some(sample_user(id.get()))));
         mocks
             .messages
             .expect_conversation_membership()
@@ -184,15 +142,15 @@ mod tests {
             .expect_create_message()
             .withf(|new| new.conversation_id.as_str() == "team" && new.parent_id.is_none())
             .returning(|new| {
-                let mut message = sample_message(1, new.sender_id, new.recipient_id);
-                message.conversation_id = Some(new.conversation_id.to_string());
+                let mut message = sample_message(1, new.sender_id.get(), new.recipient_id.get());
+                message.conversation_id = Some(new.conversation_id.clone());
                 Ok(message)
             });
         let message = conversations(mocks)
             .send(
                 &caller(1),
                 ConversationId::parse("team").unwrap(),
-                2,
+                uid(2),
                 MessageContent::parse("hi").unwrap(),
             )
             .await
@@ -208,12 +166,12 @@ mod tests {
             .send(
                 &caller(1),
                 ConversationId::parse("team").unwrap(),
-                2,
+                uid(2),
                 MessageContent::parse("hi").unwrap(),
             )
             .await
             .unwrap_err();
-        assert!(matches!(err, MessageError::RecipientNotFound));
+        assert!(matches!(err, SendError::RecipientNotFound));
     }
 
     #[tokio::test]
@@ -223,7 +181,7 @@ mod tests {
         mocks
             .messages
             .expect_mark_all_read()
-            .with(eq(1), eq(Some(cid.clone())), eq(fixed_now()))
+            .with(eq(uid(1)), eq(Some(cid.clone())), eq(fixed_now()))
             .times(1)
             .returning(|_, _, _| Ok(2));
         assert_eq!(

@@ -20,18 +20,9 @@ pub struct Outgoing {
     pub parent_id: Option<MessageId>,
 }
 
+/// Why a message could not be sent.
 #[derive(Debug, thiserror::Error)]
-pub enum MessageError {
-    #[error("no such message")]
-    NotFound,
-    #[error("the caller neither sent nor received the message")]
-    NoAccess,
-    #[error("only the sender may edit the message")]
-    NotSender,
-    #[error("only the recipient may mark the message read")]
-    NotRecipient,
-    #[error("only the sender or the recipient may delete the message")]
-    NoDeletePermission,
+pub enum SendError {
     #[error("no such recipient")]
     RecipientNotFound,
     #[error("no such parent message visible to the sender")]
@@ -39,6 +30,50 @@ pub enum MessageError {
     /// The message names a conversation that belongs to other users.
     #[error("the conversation belongs to other users")]
     NotAParticipant,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Why a message could not be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum GetMessageError {
+    #[error("no such message")]
+    NotFound,
+    #[error("the caller neither sent nor received the message")]
+    NoAccess,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Why a message could not be edited.
+#[derive(Debug, thiserror::Error)]
+pub enum EditMessageError {
+    #[error("no such message")]
+    NotFound,
+    #[error("only the sender may edit the message")]
+    NotSender,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Why a message could not be marked read.
+#[derive(Debug, thiserror::Error)]
+pub enum MarkReadError {
+    #[error("no such message")]
+    NotFound,
+    #[error("only the recipient may mark the message read")]
+    NotRecipient,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Why a message could not be deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteMessageError {
+    #[error("no such message")]
+    NotFound,
+    #[error("only the sender or the recipient may delete the message")]
+    NotAParty,
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -60,10 +95,10 @@ impl Messages {
     }
 
     /// Sends a message (to oneself too). The recipient must exist; a parent must be visible.
-    pub async fn send(&self, caller: &Caller, outgoing: Outgoing) -> Result<Message, MessageError> {
+    pub async fn send(&self, caller: &Caller, outgoing: Outgoing) -> Result<Message, SendError> {
         let sender_id = caller.user.id;
         if self.users.get_user(outgoing.recipient_id).await?.is_none() {
-            return Err(MessageError::RecipientNotFound);
+            return Err(SendError::RecipientNotFound);
         }
         let mut parent_conversation = None;
         if let Some(parent_id) = outgoing.parent_id {
@@ -72,10 +107,8 @@ impl Messages {
                 .get_message(parent_id)
                 .await?
                 .filter(|parent| parent.is_visible_to(sender_id))
-                .ok_or(MessageError::ParentNotFound)?;
-            parent_conversation = parent
-                .conversation_id
-                .and_then(|c| ConversationId::parse(c).ok());
+                .ok_or(SendError::ParentNotFound)?;
+            parent_conversation = parent.conversation_id;
         }
         if let Some(named) = &outgoing.conversation_id {
             self.check_participation(named, sender_id).await?;
@@ -101,22 +134,26 @@ impl Messages {
         &self,
         conversation: &ConversationId,
         sender_id: UserId,
-    ) -> Result<(), MessageError> {
+    ) -> Result<(), SendError> {
         match self
             .messages
             .conversation_membership(conversation, sender_id)
             .await?
         {
             ConversationMembership::New | ConversationMembership::Participant => Ok(()),
-            ConversationMembership::Outsider => Err(MessageError::NotAParticipant),
+            ConversationMembership::Outsider => Err(SendError::NotAParticipant),
         }
     }
 
     /// A message the caller sent or received.
-    pub async fn get(&self, caller: &Caller, id: MessageId) -> Result<Message, MessageError> {
-        let message = self.existing(id).await?;
+    pub async fn get(&self, caller: &Caller, id: MessageId) -> Result<Message, GetMessageError> {
+        let message = self
+            .messages
+            .get_message(id)
+            .await?
+            .ok_or(GetMessageError::NotFound)?;
         if !message.is_visible_to(caller.user.id) {
-            return Err(MessageError::NoAccess);
+            return Err(GetMessageError::NoAccess);
         }
         Ok(message)
     }
@@ -127,10 +164,14 @@ impl Messages {
         caller: &Caller,
         id: MessageId,
         content: Option<MessageContent>,
-    ) -> Result<Message, MessageError> {
-        let message = self.existing(id).await?;
+    ) -> Result<Message, EditMessageError> {
+        let message = self
+            .messages
+            .get_message(id)
+            .await?
+            .ok_or(EditMessageError::NotFound)?;
         if message.sender_id != caller.user.id {
-            return Err(MessageError::NotSender);
+            return Err(EditMessageError::NotSender);
         }
         let Some(content) = content else {
             return Ok(message);
@@ -138,13 +179,17 @@ impl Messages {
         self.messages
             .update_message_content(id, content, self.clock.now())
             .await?
-            .ok_or(MessageError::NotFound)
+            .ok_or(EditMessageError::NotFound)
     }
 
-    pub async fn mark_read(&self, caller: &Caller, id: MessageId) -> Result<(), MessageError> {
-        let message = self.existing(id).await?;
+    pub async fn mark_read(&self, caller: &Caller, id: MessageId) -> Result<(), MarkReadError> {
+        let message = self
+            .messages
+            .get_message(id)
+            .await?
+            .ok_or(MarkReadError::NotFound)?;
         if message.recipient_id != caller.user.id {
-            return Err(MessageError::NotRecipient);
+            return Err(MarkReadError::NotRecipient);
         }
         if self
             .messages
@@ -153,20 +198,24 @@ impl Messages {
         {
             Ok(())
         } else {
-            Err(MessageError::NotFound)
+            Err(MarkReadError::NotFound)
         }
     }
 
     /// Sender or recipient may delete.
-    pub async fn delete(&self, caller: &Caller, id: MessageId) -> Result<(), MessageError> {
-        let message = self.existing(id).await?;
+    pub async fn delete(&self, caller: &Caller, id: MessageId) -> Result<(), DeleteMessageError> {
+        let message = self
+            .messages
+            .get_message(id)
+            .await?
+            .ok_or(DeleteMessageError::NotFound)?;
         if !message.is_visible_to(caller.user.id) {
-            return Err(MessageError::NoDeletePermission);
+            return Err(DeleteMessageError::NotAParty);
         }
         if self.messages.delete_message(id).await? {
             Ok(())
         } else {
-            Err(MessageError::NotFound)
+            Err(DeleteMessageError::NotFound)
         }
     }
 
@@ -176,30 +225,21 @@ impl Messages {
         caller: &Caller,
         scope: MessageScope,
         page: Page,
-    ) -> Result<Vec<Message>, MessageError> {
-        Ok(self
-            .messages
+    ) -> Result<Vec<Message>, PortError> {
+        self.messages
             .list_messages(caller.user.id, scope, page)
-            .await?)
+            .await
     }
 
-    pub async fn unread_count(&self, caller: &Caller) -> Result<u64, MessageError> {
-        Ok(self.messages.count_unread(caller.user.id).await?)
+    pub async fn unread_count(&self, caller: &Caller) -> Result<u64, PortError> {
+        self.messages.count_unread(caller.user.id).await
     }
 
     /// Marks every message the caller received read.
-    pub async fn read_all(&self, caller: &Caller) -> Result<u64, MessageError> {
-        Ok(self
-            .messages
-            .mark_all_read(caller.user.id, None, self.clock.now())
-            .await?)
-    }
-
-    async fn existing(&self, id: MessageId) -> Result<Message, MessageError> {
+    pub async fn read_all(&self, caller: &Caller) -> Result<u64, PortError> {
         self.messages
-            .get_message(id)
-            .await?
-            .ok_or(MessageError::NotFound)
+            .mark_all_read(caller.user.id, None, self.clock.now())
+            .await
     }
 }
 

@@ -2,21 +2,42 @@
 
 use std::sync::Arc;
 
-use super::admin::{AdminError, require_superuser};
+use super::admin::{
+    SuperuserOnlyError, UserLookupError, refusable_by_non_superusers, require_superuser,
+};
 use super::{Caller, Ports};
 use crate::domain::{Role, RoleDescription, RoleId, RoleName, UserId};
 use crate::ports::{
     Clock, InsertError, NewRole, PortError, RoleReplacement, RoleRepository, UserRepository,
 };
 
+/// Why a role could not be created.
 #[derive(Debug, thiserror::Error)]
-pub enum RoleError {
+pub enum CreateRoleError {
+    #[error("the caller is not a superuser")]
+    NotSuperuser,
+    #[error("the role name is taken")]
+    RoleExists,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Why a role could not be deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteRoleError {
     #[error("the caller is not a superuser")]
     NotSuperuser,
     #[error("no such role")]
     RoleNotFound,
-    #[error("the role name is taken")]
-    RoleExists,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Why a user's roles could not be replaced.
+#[derive(Debug, thiserror::Error)]
+pub enum AssignRolesError {
+    #[error("the caller is not a superuser")]
+    NotSuperuser,
     #[error("no such user")]
     UserNotFound,
     /// Ids, ascending and without repeats, that name no role.
@@ -26,20 +47,13 @@ pub enum RoleError {
     Port(#[from] PortError),
 }
 
+refusable_by_non_superusers!(CreateRoleError, DeleteRoleError, AssignRolesError);
+
 fn format_ids(ids: &[RoleId]) -> String {
     ids.iter()
         .map(|id| id.to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-impl From<AdminError> for RoleError {
-    fn from(error: AdminError) -> Self {
-        match error {
-            AdminError::Port(e) => RoleError::Port(e),
-            _ => RoleError::NotSuperuser,
-        }
-    }
 }
 
 #[derive(Clone)]
@@ -58,7 +72,7 @@ impl Roles {
         }
     }
 
-    pub async fn list_roles(&self, caller: &Caller) -> Result<Vec<Role>, RoleError> {
+    pub async fn list_roles(&self, caller: &Caller) -> Result<Vec<Role>, SuperuserOnlyError> {
         require_superuser(caller)?;
         Ok(self.roles.list_roles().await?)
     }
@@ -68,7 +82,7 @@ impl Roles {
         caller: &Caller,
         name: RoleName,
         description: Option<RoleDescription>,
-    ) -> Result<Role, RoleError> {
+    ) -> Result<Role, CreateRoleError> {
         require_superuser(caller)?;
         let new_role = NewRole {
             name,
@@ -76,18 +90,18 @@ impl Roles {
             created_at: self.clock.now(),
         };
         self.roles.create_role(new_role).await.map_err(|e| match e {
-            InsertError::Duplicate => RoleError::RoleExists,
-            InsertError::Port(e) => RoleError::Port(e),
+            InsertError::Duplicate => CreateRoleError::RoleExists,
+            InsertError::Port(e) => CreateRoleError::Port(e),
         })
     }
 
     /// Deletes the role and its links to users.
-    pub async fn delete_role(&self, caller: &Caller, id: RoleId) -> Result<(), RoleError> {
+    pub async fn delete_role(&self, caller: &Caller, id: RoleId) -> Result<(), DeleteRoleError> {
         require_superuser(caller)?;
         if self.roles.delete_role(id).await? {
             Ok(())
         } else {
-            Err(RoleError::RoleNotFound)
+            Err(DeleteRoleError::RoleNotFound)
         }
     }
 
@@ -98,7 +112,7 @@ impl Roles {
         caller: &Caller,
         user_id: UserId,
         role_ids: Vec<RoleId>,
-    ) -> Result<(), RoleError> {
+    ) -> Result<(), AssignRolesError> {
         require_superuser(caller)?;
         match self
             .roles
@@ -106,8 +120,8 @@ impl Roles {
             .await?
         {
             RoleReplacement::Replaced => Ok(()),
-            RoleReplacement::UserNotFound => Err(RoleError::UserNotFound),
-            RoleReplacement::UnknownRoles(ids) => Err(RoleError::UnknownRoles(ids)),
+            RoleReplacement::UserNotFound => Err(AssignRolesError::UserNotFound),
+            RoleReplacement::UnknownRoles(ids) => Err(AssignRolesError::UnknownRoles(ids)),
         }
     }
 
@@ -115,10 +129,10 @@ impl Roles {
         &self,
         caller: &Caller,
         user_id: UserId,
-    ) -> Result<Vec<Role>, RoleError> {
+    ) -> Result<Vec<Role>, UserLookupError> {
         require_superuser(caller)?;
         if self.users.get_user(user_id).await?.is_none() {
-            return Err(RoleError::UserNotFound);
+            return Err(UserLookupError::UserNotFound);
         }
         Ok(self.roles.roles_of_user(user_id).await?)
     }
@@ -136,8 +150,8 @@ mod tests {
 
     fn sample_role(id: i64) -> Role {
         Role {
-            id,
-            name: format!("role{id}"),
+            id: rid(id),
+            name: RoleName::from_storage(format!("role{id}")),
             description: None,
             created_at: fixed_now(),
             updated_at: fixed_now(),
@@ -155,20 +169,32 @@ mod tests {
         let roles = roles(mocks);
         let plain = caller(1);
         let results = [
-            roles.list_roles(&plain).await.map(|_| ()),
+            roles
+                .list_roles(&plain)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
             roles
                 .create_role(&plain, RoleName::parse("x").unwrap(), None)
                 .await
-                .map(|_| ()),
-            roles.delete_role(&plain, 1).await,
-            roles.assign_roles(&plain, 2, vec![1]).await,
-            roles.roles_of_user(&plain, 2).await.map(|_| ()),
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            roles
+                .delete_role(&plain, rid(1))
+                .await
+                .map_err(|e| e.to_string()),
+            roles
+                .assign_roles(&plain, uid(2), vec![rid(1)])
+                .await
+                .map_err(|e| e.to_string()),
+            roles
+                .roles_of_user(&plain, uid(2))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
         ];
         for result in results {
-            assert_eq!(
-                result.unwrap_err().to_string(),
-                "the caller is not a superuser"
-            );
+            assert_eq!(result.unwrap_err(), "the caller is not a superuser");
         }
     }
 
@@ -185,9 +211,9 @@ mod tests {
             })
             .returning(|new| {
                 Ok(Role {
-                    id: 1,
-                    name: new.name.to_string(),
-                    description: new.description.map(|d| d.to_string()),
+                    id: rid(1),
+                    name: new.name,
+                    description: new.description,
                     created_at: new.created_at,
                     updated_at: new.created_at,
                 })
@@ -233,7 +259,7 @@ mod tests {
         let mut mocks = Mocks::new();
         mocks.roles.expect_delete_role().returning(|_| Ok(false));
         let err = roles(mocks)
-            .delete_role(&super_caller(1), 3)
+            .delete_role(&super_caller(1), rid(3))
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "no such role");
@@ -245,10 +271,13 @@ mod tests {
         mocks
             .roles
             .expect_delete_role()
-            .with(eq(3))
+            .with(eq(rid(3)))
             .times(1)
             .returning(|_| Ok(true));
-        roles(mocks).delete_role(&super_caller(1), 3).await.unwrap();
+        roles(mocks)
+            .delete_role(&super_caller(1), rid(3))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -257,11 +286,11 @@ mod tests {
         mocks
             .roles
             .expect_replace_user_roles()
-            .with(eq(2), eq(vec![1, 3]), always())
+            .with(eq(uid(2)), eq(vec![rid(1), rid(3)]), always())
             .times(1)
             .returning(|_, _, _| Ok(RoleReplacement::Replaced));
         roles(mocks)
-            .assign_roles(&super_caller(1), 2, vec![1, 3])
+            .assign_roles(&super_caller(1), uid(2), vec![rid(1), rid(3)])
             .await
             .unwrap();
     }
@@ -272,9 +301,9 @@ mod tests {
         mocks
             .roles
             .expect_replace_user_roles()
-            .returning(|_, _, _| Ok(RoleReplacement::UnknownRoles(vec![7, 9])));
+            .returning(|_, _, _| Ok(RoleReplacement::UnknownRoles(vec![rid(7), rid(9)])));
         let err = roles(mocks)
-            .assign_roles(&super_caller(1), 2, vec![1, 7, 9])
+            .assign_roles(&super_caller(1), uid(2), vec![rid(1), rid(7), rid(9)])
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "no such roles: 7, 9");
@@ -288,10 +317,10 @@ mod tests {
             .expect_replace_user_roles()
             .returning(|_, _, _| Ok(RoleReplacement::UserNotFound));
         let err = roles(mocks)
-            .assign_roles(&super_caller(1), 2, vec![])
+            .assign_roles(&super_caller(1), uid(2), vec![])
             .await
             .unwrap_err();
-        assert!(matches!(err, RoleError::UserNotFound));
+        assert!(matches!(err, AssignRolesError::UserNotFound));
     }
 
     #[tokio::test]
@@ -300,7 +329,7 @@ mod tests {
         mocks.users.expect_get_user().returning(|_| Ok(None));
         mocks.roles.expect_roles_of_user().never();
         let err = roles(mocks)
-            .roles_of_user(&super_caller(1), 2)
+            .roles_of_user(&super_caller(1), uid(2))
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "no such user");
@@ -312,16 +341,16 @@ mod tests {
         mocks
             .users
             .expect_get_user()
-            .returning(|id| Ok(Some(sample_user(id))));
+            .returning(|id| Ok(Some(sample_user(id.get()))));
         mocks
             .roles
             .expect_roles_of_user()
-            .with(eq(2))
+            .with(eq(uid(2)))
             .returning(|_| Ok(vec![sample_role(4)]));
         let list = roles(mocks)
-            .roles_of_user(&super_caller(1), 2)
+            .roles_of_user(&super_caller(1), uid(2))
             .await
             .unwrap();
-        assert_eq!(list[0].id, 4);
+        assert_eq!(list[0].id, rid(4));
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::TimeZone;
 
 use super::{Caller, Ports};
-use crate::domain::{Message, Session, Timestamp, User};
+use crate::domain::*;
 use crate::ports::*;
 
 pub const SAMPLE_HASH: &str = "$2b$04$sample.hash.of.the.user.password.............";
@@ -87,12 +87,37 @@ impl Mocks {
     }
 }
 
+/// Ids by number, so tests read like the rows they stand for.
+pub fn uid(id: i64) -> UserId {
+    UserId::new(id)
+}
+
+pub fn sid(id: i64) -> SessionId {
+    SessionId::new(id)
+}
+
+pub fn mid(id: i64) -> MessageId {
+    MessageId::new(id)
+}
+
+pub fn rid(id: i64) -> RoleId {
+    RoleId::new(id)
+}
+
+pub fn tid(id: i64) -> RefreshTokenId {
+    RefreshTokenId::new(id)
+}
+
+pub fn sample_hash() -> PasswordHash {
+    PasswordHash::new(SAMPLE_HASH)
+}
+
 pub fn sample_user(id: i64) -> User {
     User {
-        id,
-        username: format!("user{id}"),
-        email: format!("user{id}@example.com"),
-        hashed_password: SAMPLE_HASH.into(),
+        id: uid(id),
+        username: Username::from_storage(format!("user{id}")),
+        email: Email::from_storage(format!("user{id}@example.com")),
+        hashed_password: sample_hash(),
         is_active: true,
         is_superuser: false,
         full_name: None,
@@ -111,13 +136,13 @@ pub fn sample_superuser(id: i64) -> User {
 
 pub fn user_from(id: i64, new: &NewUser) -> User {
     User {
-        id,
-        username: new.username.to_string(),
-        email: new.email.to_string(),
+        id: uid(id),
+        username: new.username.clone(),
+        email: new.email.clone(),
         hashed_password: new.hashed_password.clone(),
         is_active: true,
         is_superuser: new.is_superuser,
-        full_name: new.full_name.as_ref().map(|f| f.to_string()),
+        full_name: new.full_name.clone(),
         bio: None,
         created_at: new.created_at,
         updated_at: new.created_at,
@@ -128,24 +153,24 @@ pub fn user_from(id: i64, new: &NewUser) -> User {
 pub fn caller(id: i64) -> Caller {
     Caller {
         user: sample_user(id),
-        session_id: 100,
+        session_id: sid(100),
     }
 }
 
 pub fn super_caller(id: i64) -> Caller {
     Caller {
         user: sample_superuser(id),
-        session_id: 100,
+        session_id: sid(100),
     }
 }
 
 pub fn sample_session(id: i64, user_id: i64) -> Session {
     Session {
-        id,
-        user_id,
-        session_token: format!("token-{id}"),
-        device_info: Some("test".into()),
-        ip_address: Some("127.0.0.1".into()),
+        id: sid(id),
+        user_id: uid(user_id),
+        session_token: SessionToken::new(format!("token-{id}")),
+        device_info: Some(DeviceInfo::recorded("test")),
+        ip_address: Some(IpAddress::recorded("127.0.0.1")),
         is_active: true,
         expires_at: fixed_now() + chrono::TimeDelta::days(7),
         created_at: fixed_now(),
@@ -155,17 +180,13 @@ pub fn sample_session(id: i64, user_id: i64) -> Session {
 
 pub fn sample_message(id: i64, sender_id: i64, recipient_id: i64) -> Message {
     Message {
-        id,
-        sender_id,
-        recipient_id,
-        content: format!("message {id}"),
+        id: mid(id),
+        sender_id: uid(sender_id),
+        recipient_id: uid(recipient_id),
+        content: MessageContent::from_storage(format!("message {id}")),
         is_read: false,
         parent_id: None,
-        conversation_id: Some(format!(
-            "conv_{}_{}",
-            sender_id.min(recipient_id),
-            sender_id.max(recipient_id)
-        )),
+        conversation_id: Some(ConversationId::between(uid(sender_id), uid(recipient_id))),
         created_at: fixed_now(),
         updated_at: fixed_now(),
     }

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ai_message_core::Password;
 use ai_message_core::ports::{PasswordHasher, PortError};
+use ai_message_core::{Password, PasswordHash};
 use async_trait::async_trait;
 use tokio::sync::Semaphore;
 
@@ -145,7 +145,7 @@ fn verify_sync(candidate: &str, hash: &str) -> bool {
 
 #[async_trait]
 impl PasswordHasher for BcryptHasher {
-    async fn hash(&self, password: &Password) -> Result<String, PortError> {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, PortError> {
         let password = password.expose().to_owned();
         // `Password` holds at most 72 bytes; checked again here because this is the line
         // that must never truncate. (The crate's `non_truncating_hash` refuses exactly 72
@@ -156,19 +156,21 @@ impl PasswordHasher for BcryptHasher {
         let cost = self.cost;
         self.run_blocking(move || bcrypt::hash(password, cost))
             .await?
+            .map(PasswordHash::new)
             .map_err(PortError::unexpected)
     }
 
-    async fn verify(&self, candidate: &str, hash: &str) -> Result<bool, PortError> {
+    async fn verify(&self, candidate: &str, hash: &PasswordHash) -> Result<bool, PortError> {
         let candidate = candidate.to_owned();
-        let hash = hash.to_owned();
+        let hash = hash.expose().to_owned();
         self.run_blocking(move || verify_sync(&candidate, &hash))
             .await
     }
 
-    fn needs_rehash(&self, hash: &str) -> bool {
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
         // An unparsable hash never verifies, so there is nothing to upgrade.
-        hash.parse::<bcrypt::HashParts>()
+        hash.expose()
+            .parse::<bcrypt::HashParts>()
             .is_ok_and(|parts| parts.get_cost() != self.cost)
     }
 

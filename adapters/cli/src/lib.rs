@@ -283,7 +283,7 @@ async fn ensure_first_superuser(
         })?;
     match app.services().admin.ensure_superuser(registration).await {
         Ok(Some(user)) => {
-            tracing::info!(user_id = user.id, username = %user.username, "created the first superuser");
+            tracing::info!(user_id = user.id.get(), username = %user.username, "created the first superuser");
             Ok(())
         }
         Ok(None) => {

@@ -21,7 +21,7 @@ pub struct AccessClaims {
     #[serde(rename = "type")]
     pub token_type: String,
     /// The session the token belongs to.
-    pub sid: SessionId,
+    pub sid: i64,
     /// Random, so that two tokens issued in one second differ.
     pub jti: String,
     pub iat: i64,
@@ -73,9 +73,9 @@ impl AccessTokens {
         let now = self.clock.now().timestamp();
         let claims = AccessClaims {
             sub: user.id.to_string(),
-            username: user.username.clone(),
+            username: user.username.to_string(),
             token_type: ACCESS_TYPE.to_string(),
-            sid: session_id,
+            sid: session_id.get(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
             iat: now,
             nbf: now,
@@ -101,8 +101,8 @@ impl AccessTokens {
         if now < claims.nbf || now >= claims.exp {
             return None;
         }
-        let user_id: UserId = claims.sub.parse().ok()?;
-        Some((user_id, claims.sid))
+        let user_id = UserId::new(claims.sub.parse().ok()?);
+        Some((user_id, SessionId::new(claims.sid)))
     }
 }
 
@@ -113,10 +113,10 @@ mod tests {
 
     fn user() -> User {
         User {
-            id: 42,
-            username: "alice".into(),
-            email: "alice@example.com".into(),
-            hashed_password: "x".into(),
+            id: UserId::new(42),
+            username: ai_message_core::Username::parse("alice").unwrap(),
+            email: ai_message_core::Email::parse("alice@example.com").unwrap(),
+            hashed_password: ai_message_core::PasswordHash::new("x"),
             is_active: true,
             is_superuser: false,
             full_name: None,
@@ -150,19 +150,24 @@ mod tests {
         })
     }
 
+    /// What a valid token with the test claims names: user 42, session 7.
+    fn alice_in_session_7() -> Option<(UserId, SessionId)> {
+        Some((UserId::new(42), SessionId::new(7)))
+    }
+
     #[test]
     fn an_issued_token_names_user_and_session() {
         let tokens = tokens();
-        let issued = tokens.issue(&user(), 7).unwrap();
+        let issued = tokens.issue(&user(), SessionId::new(7)).unwrap();
         assert_eq!(issued.expires_in, 1800);
-        assert_eq!(tokens.verify(&issued.token), Some((42, 7)));
+        assert_eq!(tokens.verify(&issued.token), alice_in_session_7());
     }
 
     #[test]
     fn two_tokens_issued_at_once_differ() {
         let tokens = tokens();
-        let a = tokens.issue(&user(), 7).unwrap();
-        let b = tokens.issue(&user(), 7).unwrap();
+        let a = tokens.issue(&user(), SessionId::new(7)).unwrap();
+        let b = tokens.issue(&user(), SessionId::new(7)).unwrap();
         assert_ne!(a.token, b.token);
     }
 
@@ -173,7 +178,7 @@ mod tests {
         let good = claims("access", now, now + 60);
         assert_eq!(
             tokens.verify(&sign(&good, Algorithm::HS256, b"test-secret")),
-            Some((42, 7))
+            alice_in_session_7()
         );
         assert_eq!(
             tokens.verify(&sign(&good, Algorithm::HS256, b"other-key")),

@@ -21,7 +21,7 @@ impl Tables {
         scope: &'a MessageScope,
     ) -> impl Iterator<Item = &'a Message> + 'a {
         let keys = match scope {
-            MessageScope::Conversation(cid) => self.messages_by_conversation.get(cid.as_str()),
+            MessageScope::Conversation(cid) => self.messages_by_conversation.get(cid),
             _ => self.messages_by_user.get(&user_id),
         };
         keys.into_iter()
@@ -45,10 +45,10 @@ impl MessageRepository for MemoryStore {
             id: t.sequences.next_message(),
             sender_id: new.sender_id,
             recipient_id: new.recipient_id,
-            content: new.content.into_inner(),
+            content: new.content,
             is_read: false,
             parent_id: new.parent_id,
-            conversation_id: Some(new.conversation_id.into_inner()),
+            conversation_id: Some(new.conversation_id),
             created_at: new.created_at,
             updated_at: new.created_at,
         };
@@ -71,7 +71,7 @@ impl MessageRepository for MemoryStore {
         let Some(message) = t.messages.get_mut(&id) else {
             return Ok(None);
         };
-        message.content = content.into_inner();
+        message.content = content;
         message.updated_at = now;
         Ok(Some(message.clone()))
     }
@@ -117,7 +117,7 @@ impl MessageRepository for MemoryStore {
         user_id: UserId,
     ) -> Result<ConversationMembership, PortError> {
         let t = self.tables.read();
-        let Some(keys) = t.messages_by_conversation.get(conversation.as_str()) else {
+        let Some(keys) = t.messages_by_conversation.get(conversation) else {
             return Ok(ConversationMembership::New);
         };
         let takes_part = keys.iter().any(|(_, id)| {
@@ -168,10 +168,10 @@ impl MessageRepository for MemoryStore {
     ) -> Result<Vec<ConversationSummary>, PortError> {
         let t = self.tables.read();
         let mut summaries: Vec<ConversationSummary> = Vec::new();
-        let mut position: HashMap<&str, usize> = HashMap::new();
+        let mut position: HashMap<&ConversationId, usize> = HashMap::new();
         // Newest first: the first message met in a conversation is its last one.
         for message in t.scoped_messages(user_id, &MessageScope::SentOrReceived) {
-            let Some(cid) = message.conversation_id.as_deref() else {
+            let Some(cid) = message.conversation_id.as_ref() else {
                 continue;
             };
             let unread = u64::from(message.recipient_id == user_id && !message.is_read);
@@ -186,7 +186,7 @@ impl MessageRepository for MemoryStore {
             };
             position.insert(cid, summaries.len());
             summaries.push(ConversationSummary {
-                conversation_id: cid.to_string(),
+                conversation_id: cid.clone(),
                 other_user_id,
                 other_user_name: t.users.get(&other_user_id).map(|u| u.username.clone()),
                 last_message: message.content.clone(),

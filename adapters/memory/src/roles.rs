@@ -12,13 +12,13 @@ use crate::MemoryStore;
 impl RoleRepository for MemoryStore {
     async fn create_role(&self, new: NewRole) -> Result<Role, InsertError> {
         let mut t = self.tables.write();
-        if t.role_by_name.contains_key(new.name.as_str()) {
+        if t.role_by_name.contains_key(&new.name) {
             return Err(InsertError::Duplicate);
         }
         let role = Role {
             id: t.sequences.next_role(),
-            name: new.name.into_inner(),
-            description: new.description.map(|d| d.into_inner()),
+            name: new.name,
+            description: new.description,
             created_at: new.created_at,
             updated_at: new.created_at,
         };

@@ -1,7 +1,9 @@
 //! Sessions and their refresh tokens.
 
 use ai_message_core::ports::*;
-use ai_message_core::{RefreshToken, RefreshTokenId, Session, SessionId, Timestamp, User, UserId};
+use ai_message_core::{
+    RefreshToken, RefreshTokenHash, RefreshTokenId, Session, SessionId, Timestamp, User, UserId,
+};
 use async_trait::async_trait;
 
 use crate::MemoryStore;
@@ -104,7 +106,7 @@ impl SessionRepository for MemoryStore {
 
     async fn find_refresh_token(
         &self,
-        token_hash: &str,
+        token_hash: &RefreshTokenHash,
     ) -> Result<Option<RefreshToken>, PortError> {
         let t = self.tables.read();
         Ok(t.refresh_by_hash

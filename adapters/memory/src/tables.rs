@@ -3,8 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ai_message_core::{
-    Message, MessageId, Page, RefreshToken, RefreshTokenId, Role, RoleId, Session, SessionId,
-    Timestamp, User, UserId, UserRole,
+    ConversationId, Message, MessageId, Page, RefreshToken, RefreshTokenHash, RefreshTokenId, Role,
+    RoleId, RoleName, Session, SessionId, SessionToken, Timestamp, User, UserId, UserRole,
+    UserRoleId,
 };
 
 /// Applies `skip` and `limit` to an iterator.
@@ -26,18 +27,18 @@ pub(crate) struct Tables {
     pub user_by_email_key: HashMap<String, UserId>,
 
     pub roles: BTreeMap<RoleId, Role>,
-    pub role_by_name: HashMap<String, RoleId>,
-    pub user_roles: BTreeMap<i64, UserRole>,
+    pub role_by_name: HashMap<RoleName, RoleId>,
+    pub user_roles: BTreeMap<UserRoleId, UserRole>,
 
     pub sessions: BTreeMap<SessionId, Session>,
-    pub session_by_token: HashMap<String, SessionId>,
+    pub session_by_token: HashMap<SessionToken, SessionId>,
     pub refresh_tokens: BTreeMap<RefreshTokenId, RefreshToken>,
-    pub refresh_by_hash: HashMap<String, RefreshTokenId>,
+    pub refresh_by_hash: HashMap<RefreshTokenHash, RefreshTokenId>,
 
     pub messages: BTreeMap<MessageId, Message>,
     /// Messages each user sent or received.
     pub messages_by_user: HashMap<UserId, BTreeSet<MessageKey>>,
-    pub messages_by_conversation: HashMap<String, BTreeSet<MessageKey>>,
+    pub messages_by_conversation: HashMap<ConversationId, BTreeSet<MessageKey>>,
 
     pub sequences: Sequences,
 }
@@ -54,23 +55,23 @@ pub(crate) struct Sequences {
 }
 
 macro_rules! next_id {
-    ($($name:ident => $field:ident),* $(,)?) => {
+    ($($name:ident => $field:ident: $id:ty),* $(,)?) => {
         impl Sequences {
-            $(pub fn $name(&mut self) -> i64 {
+            $(pub fn $name(&mut self) -> $id {
                 self.$field += 1;
-                self.$field
+                <$id>::new(self.$field)
             })*
         }
     };
 }
 
 next_id!(
-    next_user => user,
-    next_role => role,
-    next_user_role => user_role,
-    next_session => session,
-    next_refresh_token => refresh_token,
-    next_message => message,
+    next_user => user: UserId,
+    next_role => role: RoleId,
+    next_user_role => user_role: UserRoleId,
+    next_session => session: SessionId,
+    next_refresh_token => refresh_token: RefreshTokenId,
+    next_message => message: MessageId,
 );
 
 impl Tables {
@@ -136,8 +137,8 @@ impl Tables {
         let Some(user) = self.users.remove(&user_id) else {
             return false;
         };
-        self.user_by_username.remove(&user.username);
-        self.user_by_email.remove(&user.email);
+        self.user_by_username.remove(user.username.as_str());
+        self.user_by_email.remove(user.email.as_str());
         self.user_by_username_key.retain(|_, id| *id != user_id);
         self.user_by_email_key.retain(|_, id| *id != user_id);
         self.sessions

@@ -1,7 +1,7 @@
 //! Users, their identity keys, and the changes that guard the last superuser.
 
 use ai_message_core::ports::*;
-use ai_message_core::{Page, SessionId, Timestamp, User, UserId};
+use ai_message_core::{Page, PasswordHash, SessionId, Timestamp, User, UserId};
 use async_trait::async_trait;
 
 use crate::MemoryStore;
@@ -21,18 +21,19 @@ impl UserRepository for MemoryStore {
         }
         let user = User {
             id: t.sequences.next_user(),
-            username: new.username.into_inner(),
-            email: new.email.into_inner(),
+            username: new.username,
+            email: new.email,
             hashed_password: new.hashed_password,
             is_active: true,
             is_superuser: new.is_superuser,
-            full_name: new.full_name.map(|f| f.into_inner()),
+            full_name: new.full_name,
             bio: None,
             created_at: new.created_at,
             updated_at: new.created_at,
         };
-        t.user_by_username.insert(user.username.clone(), user.id);
-        t.user_by_email.insert(user.email.clone(), user.id);
+        t.user_by_username
+            .insert(user.username.to_string(), user.id);
+        t.user_by_email.insert(user.email.to_string(), user.id);
         t.user_by_username_key.insert(username_key, user.id);
         t.user_by_email_key.insert(email_key, user.id);
         t.users.insert(user.id, user.clone());
@@ -91,10 +92,10 @@ impl UserRepository for MemoryStore {
             return Ok(None);
         };
         if let Some(full_name) = update.full_name {
-            user.full_name = Some(full_name.into_inner());
+            user.full_name = Some(full_name);
         }
         if let Some(bio) = update.bio {
-            user.bio = Some(bio.into_inner());
+            user.bio = Some(bio);
         }
         user.updated_at = now;
         Ok(Some(user.clone()))
@@ -103,7 +104,7 @@ impl UserRepository for MemoryStore {
     async fn change_password(
         &self,
         id: UserId,
-        hashed_password: String,
+        hashed_password: PasswordHash,
         keep_session: SessionId,
         now: Timestamp,
     ) -> Result<bool, PortError> {
@@ -120,8 +121,8 @@ impl UserRepository for MemoryStore {
     async fn upgrade_password_hash(
         &self,
         id: UserId,
-        old_hash: String,
-        new_hash: String,
+        old_hash: PasswordHash,
+        new_hash: PasswordHash,
     ) -> Result<bool, PortError> {
         let mut t = self.tables.write();
         match t.users.get_mut(&id) {

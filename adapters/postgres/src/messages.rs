@@ -209,16 +209,7 @@ impl MessageRepository for PostgresStore {
         let found = client.query(&stmt, &[&user]).await.or_port()?;
         found
             .iter()
-            .map(|row| {
-                Ok(ConversationSummary {
-                    conversation_id: row.try_get(0)?,
-                    other_user_id: rows::summary_id(row, 1)?,
-                    other_user_name: row.try_get(2)?,
-                    last_message: row.try_get(3)?,
-                    last_message_at: rows::summary_time(row, 4)?,
-                    unread_count: row.try_get::<_, i64>(5)?.max(0) as u64,
-                })
-            })
+            .map(rows::conversation_summary)
             .collect::<Result<_, tokio_postgres::Error>>()
             .or_port()
     }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use ai_message_core::assign_identity_keys;
+use ai_message_core::{UserId, assign_identity_keys};
 
 use crate::connect::{ConnectError, PostgresUrl};
 use crate::sql;
@@ -15,23 +15,7 @@ mod embedded {
 /// The advisory lock key of schema migrations ("aimsg" in ASCII).
 const MIGRATION_LOCK: i64 = 0x61_69_6d_73_67;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MigrationInfo {
-    pub version: i64,
-    pub name: String,
-    pub applied_on: Option<String>,
-}
-
-fn info(migration: &refinery::Migration) -> MigrationInfo {
-    MigrationInfo {
-        version: i64::from(migration.version()),
-        name: migration.name().to_string(),
-        applied_on: migration.applied_on().map(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_else(|_| t.to_string())
-        }),
-    }
-}
+pub use ai_message_sql::{MigrationInfo, MigrationStatus};
 
 async fn locked<T>(
     client: &mut tokio_postgres::Client,
@@ -62,7 +46,11 @@ pub(crate) async fn run(client: &mut tokio_postgres::Client) -> Result<Vec<Migra
         fill_identity_keys(client)
             .await
             .map_err(|e| format!("filling in identity keys: {e}"))?;
-        Ok(report.applied_migrations().iter().map(info).collect())
+        Ok(report
+            .applied_migrations()
+            .iter()
+            .map(MigrationInfo::from)
+            .collect())
     })
     .await
 }
@@ -73,13 +61,13 @@ async fn fill_identity_keys(
     client: &mut tokio_postgres::Client,
 ) -> Result<(), tokio_postgres::Error> {
     let tx = client.transaction().await?;
-    let pending: Vec<(i64, String, String)> = tx
+    let pending: Vec<(UserId, String, String)> = tx
         .query(sql::USERS_WITHOUT_KEYS, &[])
         .await?
         .iter()
         .map(|row| {
             Ok((
-                i64::from(row.try_get::<_, i32>(0)?),
+                UserId::new(i64::from(row.try_get::<_, i32>(0)?)),
                 row.try_get(1)?,
                 row.try_get(2)?,
             ))
@@ -91,7 +79,7 @@ async fn fill_identity_keys(
     let mut usernames = HashMap::new();
     let mut emails = HashMap::new();
     for row in tx.query(sql::IDENTITY_KEYS, &[]).await? {
-        let id = i64::from(row.try_get::<_, i32>(0)?);
+        let id = UserId::new(i64::from(row.try_get::<_, i32>(0)?));
         if let Some(key) = row.try_get::<_, Option<String>>(1)? {
             usernames.insert(key, id);
         }
@@ -102,7 +90,7 @@ async fn fill_identity_keys(
     let (assigned, collisions) = assign_identity_keys(&pending, usernames, emails);
     let insert = tx.prepare(sql::INSERT_IDENTITY_KEYS).await?;
     for (id, username_key, email_key) in assigned {
-        let id = i32::try_from(id).unwrap_or_default();
+        let id = i32::try_from(id.get()).unwrap_or_default();
         tx.execute(&insert, &[&id, &username_key, &email_key])
             .await?;
     }
@@ -115,19 +103,7 @@ async fn fill_identity_keys(
 
 /// What the binary carries, in version order.
 pub fn known() -> Vec<MigrationInfo> {
-    let mut all: Vec<MigrationInfo> = embedded::migrations::runner()
-        .get_migrations()
-        .iter()
-        .map(info)
-        .collect();
-    all.sort_by_key(|m| m.version);
-    all
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MigrationStatus {
-    pub applied: Vec<MigrationInfo>,
-    pub pending: Vec<MigrationInfo>,
+    ai_message_sql::reports(embedded::migrations::runner().get_migrations())
 }
 
 /// Reads the history table without changing anything.
@@ -147,16 +123,12 @@ pub async fn status(url: &PostgresUrl) -> Result<MigrationStatus, ConnectError> 
             .await
             .map_err(|e| ConnectError::Migrate(e.to_string()))?
             .iter()
-            .map(info)
+            .map(MigrationInfo::from)
             .collect()
     } else {
         Vec::new()
     };
-    let pending = known()
-        .into_iter()
-        .filter(|m| !applied.iter().any(|a| a.version == m.version))
-        .collect();
-    Ok(MigrationStatus { applied, pending })
+    Ok(MigrationStatus::new(applied, known()))
 }
 
 /// Applies pending migrations; returns those applied.

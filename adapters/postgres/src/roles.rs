@@ -86,7 +86,10 @@ impl RoleRepository for PostgresStore {
             .await
             .or_port()?
             .iter()
-            .map(|row| row.try_get::<_, i32>(0).map(i64::from))
+            .map(|row| {
+                row.try_get::<_, i32>(0)
+                    .map(|id| RoleId::new(i64::from(id)))
+            })
             .collect::<Result<_, _>>()
             .or_port()?;
         let unknown: Vec<RoleId> = wanted.difference(&existing).copied().collect();

@@ -1,13 +1,35 @@
 //! Rows to entities, ids between i64 (the core) and INTEGER (the schema), and error mapping.
 
-use ai_message_core::{Message, PortError, RefreshToken, Role, Session, Timestamp, User};
+use ai_message_core::{
+    Bio, ConversationId, ConversationSummary, DeviceInfo, Email, FullName, IpAddress, Message,
+    MessageContent, MessageId, PasswordHash, PortError, RefreshToken, RefreshTokenHash,
+    RefreshTokenId, Role, RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken,
+    Timestamp, User, UserId, Username,
+};
 use chrono::NaiveDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
+/// Any of the core's ids, as a plain integer.
+pub(crate) trait RowId: Copy {
+    fn value(self) -> i64;
+}
+
+macro_rules! row_ids {
+    ($($id:ty),+) => {
+        $(impl RowId for $id {
+            fn value(self) -> i64 {
+                self.get()
+            }
+        })+
+    };
+}
+
+row_ids!(UserId, RoleId, SessionId, RefreshTokenId, MessageId);
+
 /// The core's ids as the schema's INTEGER. An id beyond its range names no row.
-pub(crate) fn pg_id(id: i64) -> Option<i32> {
-    i32::try_from(id).ok()
+pub(crate) fn pg_id(id: impl RowId) -> Option<i32> {
+    i32::try_from(id.value()).ok()
 }
 
 pub(crate) fn naive(time: Timestamp) -> NaiveDateTime {
@@ -30,16 +52,24 @@ fn optional_id(row: &Row, index: usize) -> Result<Option<i64>, tokio_postgres::E
     Ok(row.try_get::<_, Option<i32>>(index)?.map(i64::from))
 }
 
+fn text(row: &Row, index: usize) -> Result<String, tokio_postgres::Error> {
+    row.try_get(index)
+}
+
+fn optional_text(row: &Row, index: usize) -> Result<Option<String>, tokio_postgres::Error> {
+    row.try_get(index)
+}
+
 pub(crate) fn user_at(row: &Row, o: usize) -> Result<User, tokio_postgres::Error> {
     Ok(User {
-        id: id(row, o)?,
-        username: row.try_get(o + 1)?,
-        email: row.try_get(o + 2)?,
-        hashed_password: row.try_get(o + 3)?,
+        id: UserId::new(id(row, o)?),
+        username: Username::from_storage(text(row, o + 1)?),
+        email: Email::from_storage(text(row, o + 2)?),
+        hashed_password: PasswordHash::new(text(row, o + 3)?),
         is_active: flag(row, o + 4, true)?,
         is_superuser: flag(row, o + 5, false)?,
-        full_name: row.try_get(o + 6)?,
-        bio: row.try_get(o + 7)?,
+        full_name: optional_text(row, o + 6)?.map(FullName::from_storage),
+        bio: optional_text(row, o + 7)?.map(Bio::from_storage),
         created_at: utc(row, o + 8)?,
         updated_at: utc(row, o + 9)?,
     })
@@ -51,9 +81,9 @@ pub(crate) fn user(row: &Row) -> Result<User, tokio_postgres::Error> {
 
 pub(crate) fn role(row: &Row) -> Result<Role, tokio_postgres::Error> {
     Ok(Role {
-        id: id(row, 0)?,
-        name: row.try_get(1)?,
-        description: row.try_get(2)?,
+        id: RoleId::new(id(row, 0)?),
+        name: RoleName::from_storage(text(row, 1)?),
+        description: optional_text(row, 2)?.map(RoleDescription::from_storage),
         created_at: utc(row, 3)?,
         updated_at: utc(row, 4)?,
     })
@@ -64,11 +94,11 @@ pub(crate) const SESSION_WIDTH: usize = 9;
 
 pub(crate) fn session(row: &Row) -> Result<Session, tokio_postgres::Error> {
     Ok(Session {
-        id: id(row, 0)?,
-        user_id: id(row, 1)?,
-        session_token: row.try_get(2)?,
-        device_info: row.try_get(3)?,
-        ip_address: row.try_get(4)?,
+        id: SessionId::new(id(row, 0)?),
+        user_id: UserId::new(id(row, 1)?),
+        session_token: SessionToken::new(text(row, 2)?),
+        device_info: optional_text(row, 3)?.map(DeviceInfo::from_storage),
+        ip_address: optional_text(row, 4)?.map(IpAddress::from_storage),
         is_active: flag(row, 5, true)?,
         expires_at: utc(row, 6)?,
         created_at: utc(row, 7)?,
@@ -78,12 +108,12 @@ pub(crate) fn session(row: &Row) -> Result<Session, tokio_postgres::Error> {
 
 pub(crate) fn refresh_token(row: &Row) -> Result<RefreshToken, tokio_postgres::Error> {
     Ok(RefreshToken {
-        id: id(row, 0)?,
-        user_id: id(row, 1)?,
-        token_hash: row.try_get(2)?,
+        id: RefreshTokenId::new(id(row, 0)?),
+        user_id: UserId::new(id(row, 1)?),
+        token_hash: RefreshTokenHash::new(text(row, 2)?),
         expires_at: utc(row, 3)?,
         is_used: flag(row, 4, false)?,
-        session_id: optional_id(row, 5)?,
+        session_id: optional_id(row, 5)?.map(SessionId::new),
         created_at: utc(row, 6)?,
         updated_at: utc(row, 7)?,
     })
@@ -91,24 +121,29 @@ pub(crate) fn refresh_token(row: &Row) -> Result<RefreshToken, tokio_postgres::E
 
 pub(crate) fn message(row: &Row) -> Result<Message, tokio_postgres::Error> {
     Ok(Message {
-        id: id(row, 0)?,
-        sender_id: id(row, 1)?,
-        recipient_id: id(row, 2)?,
-        content: row.try_get(3)?,
+        id: MessageId::new(id(row, 0)?),
+        sender_id: UserId::new(id(row, 1)?),
+        recipient_id: UserId::new(id(row, 2)?),
+        content: MessageContent::from_storage(text(row, 3)?),
         is_read: flag(row, 4, false)?,
-        parent_id: optional_id(row, 5)?,
-        conversation_id: row.try_get(6)?,
+        parent_id: optional_id(row, 5)?.map(MessageId::new),
+        conversation_id: optional_text(row, 6)?.map(ConversationId::from_storage),
         created_at: utc(row, 7)?,
         updated_at: utc(row, 8)?,
     })
 }
 
-pub(crate) fn summary_time(row: &Row, index: usize) -> Result<Timestamp, tokio_postgres::Error> {
-    utc(row, index)
-}
-
-pub(crate) fn summary_id(row: &Row, index: usize) -> Result<i64, tokio_postgres::Error> {
-    id(row, index)
+pub(crate) fn conversation_summary(
+    row: &Row,
+) -> Result<ConversationSummary, tokio_postgres::Error> {
+    Ok(ConversationSummary {
+        conversation_id: ConversationId::from_storage(text(row, 0)?),
+        other_user_id: UserId::new(id(row, 1)?),
+        other_user_name: optional_text(row, 2)?.map(Username::from_storage),
+        last_message: MessageContent::from_storage(text(row, 3)?),
+        last_message_at: utc(row, 4)?,
+        unread_count: row.try_get::<_, i64>(5)?.max(0).unsigned_abs(),
+    })
 }
 
 pub(crate) fn is_unique_violation(error: &tokio_postgres::Error) -> bool {

@@ -1,7 +1,10 @@
 //! Sessions and their refresh tokens.
 
 use ai_message_core::ports::*;
-use ai_message_core::{RefreshToken, RefreshTokenId, Session, SessionId, Timestamp, User, UserId};
+use ai_message_core::{
+    RefreshToken, RefreshTokenHash, RefreshTokenId, Session, SessionId, Timestamp, User, UserId,
+};
+use ai_message_sql::optional_str;
 use async_trait::async_trait;
 
 use crate::PostgresStore;
@@ -25,10 +28,14 @@ impl SessionRepository for PostgresStore {
             .query_opt(sql::USER_LOGIN_STATE, &[&user])
             .await
             .or_port()?
-            .map(|row| Ok::<_, tokio_postgres::Error>((row.try_get(0)?, row.try_get(1)?)))
+            .map(|row| {
+                Ok::<_, tokio_postgres::Error>((row.try_get::<_, String>(0)?, row.try_get(1)?))
+            })
             .transpose()
             .or_port()?;
-        if state != Some((new.verified_password_hash.clone(), true)) {
+        let still_verified = state
+            .is_some_and(|(hash, active)| active && hash == new.verified_password_hash.expose());
+        if !still_verified {
             return Ok(None);
         }
         let row = tx
@@ -36,9 +43,9 @@ impl SessionRepository for PostgresStore {
                 sql::INSERT_SESSION,
                 &[
                     &user,
-                    &new.session_token,
-                    &new.device_info,
-                    &new.ip_address,
+                    &new.session_token.expose(),
+                    &optional_str(&new.device_info),
+                    &optional_str(&new.ip_address),
                     &naive(new.expires_at),
                     &naive(new.created_at),
                 ],
@@ -52,7 +59,7 @@ impl SessionRepository for PostgresStore {
                 sql::INSERT_TOKEN,
                 &[
                     &user,
-                    &first_token.token_hash,
+                    &first_token.token_hash.expose(),
                     &naive(first_token.expires_at),
                     &Some(session_id),
                     &naive(first_token.created_at),
@@ -148,8 +155,9 @@ impl SessionRepository for PostgresStore {
 
     async fn find_refresh_token(
         &self,
-        token_hash: &str,
+        token_hash: &RefreshTokenHash,
     ) -> Result<Option<RefreshToken>, PortError> {
+        let token_hash = token_hash.expose();
         if token_hash.contains('\0') {
             return Ok(None);
         }
@@ -191,7 +199,7 @@ impl SessionRepository for PostgresStore {
                 sql::INSERT_TOKEN,
                 &[
                     &user,
-                    &next.token_hash,
+                    &next.token_hash.expose(),
                     &naive(next.expires_at),
                     &session,
                     &naive(next.created_at),

@@ -1,7 +1,7 @@
 //! Users: accounts, their identity keys, and the changes that guard the last superuser.
 
 use ai_message_core::ports::*;
-use ai_message_core::{Page, SessionId, Timestamp, User, UserId};
+use ai_message_core::{Page, PasswordHash, SessionId, Timestamp, User, UserId};
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 
@@ -45,7 +45,7 @@ impl UserRepository for PostgresStore {
                 &[
                     &new.username.as_str(),
                     &new.email.as_str(),
-                    &new.hashed_password,
+                    &new.hashed_password.expose(),
                     &new.is_superuser,
                     &new.full_name.as_ref().map(|f| f.as_str()),
                     &naive(new.created_at),
@@ -131,7 +131,7 @@ impl UserRepository for PostgresStore {
     async fn change_password(
         &self,
         id: UserId,
-        hashed_password: String,
+        hashed_password: PasswordHash,
         keep_session: SessionId,
         now: Timestamp,
     ) -> Result<bool, PortError> {
@@ -143,7 +143,10 @@ impl UserRepository for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.or_port()?;
         let changed = tx
-            .execute(sql::UPDATE_PASSWORD, &[&id, &hashed_password, &now])
+            .execute(
+                sql::UPDATE_PASSWORD,
+                &[&id, &hashed_password.expose(), &now],
+            )
             .await
             .or_port()?;
         if changed == 0 {
@@ -157,15 +160,18 @@ impl UserRepository for PostgresStore {
     async fn upgrade_password_hash(
         &self,
         id: UserId,
-        old_hash: String,
-        new_hash: String,
+        old_hash: PasswordHash,
+        new_hash: PasswordHash,
     ) -> Result<bool, PortError> {
         let Some(id) = pg_id(id) else {
             return Ok(false);
         };
         let client = self.client().await?;
         let changed = client
-            .execute(sql::UPGRADE_PASSWORD_HASH, &[&id, &old_hash, &new_hash])
+            .execute(
+                sql::UPGRADE_PASSWORD_HASH,
+                &[&id, &old_hash.expose(), &new_hash.expose()],
+            )
             .await
             .or_port()?;
         Ok(changed > 0)

@@ -53,12 +53,18 @@ pub(crate) fn end_sessions_of_user(
     now: &str,
 ) -> rusqlite::Result<u64> {
     let ended = match keep {
-        Some(keep) => tx.execute(sql::END_OTHER_SESSIONS, params![user_id, keep, now])?,
-        None => tx.execute(sql::END_USER_SESSIONS, params![user_id, now])?,
+        Some(keep) => tx.execute(
+            sql::END_OTHER_SESSIONS,
+            params![user_id.get(), keep.get(), now],
+        )?,
+        None => tx.execute(sql::END_USER_SESSIONS, params![user_id.get(), now])?,
     };
     match keep {
-        Some(keep) => tx.execute(sql::USE_UP_OTHER_TOKENS, params![user_id, keep, now])?,
-        None => tx.execute(sql::USE_UP_USER_TOKENS, params![user_id, now])?,
+        Some(keep) => tx.execute(
+            sql::USE_UP_OTHER_TOKENS,
+            params![user_id.get(), keep.get(), now],
+        )?,
+        None => tx.execute(sql::USE_UP_USER_TOKENS, params![user_id.get(), now])?,
     };
     Ok(ended as u64)
 }

@@ -123,8 +123,8 @@ impl SqliteStore {
                     let at = rows::time_text(start + chrono::TimeDelta::milliseconds(i as i64));
                     insert
                         .execute(rusqlite::params![
-                            sender,
-                            recipient,
+                            sender.get(),
+                            recipient.get(),
                             format!("seed message {i}"),
                             Option::<i64>::None,
                             conversation,

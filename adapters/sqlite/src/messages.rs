@@ -10,7 +10,7 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::SqliteStore;
 use crate::helpers::OrPortError;
-use crate::rows::{self, time_at, time_text};
+use crate::rows::{self, time_text};
 use crate::sql;
 
 #[async_trait]
@@ -21,10 +21,10 @@ impl MessageRepository for SqliteStore {
                 tx.execute(
                     sql::INSERT_MESSAGE,
                     params![
-                        new.sender_id,
-                        new.recipient_id,
+                        new.sender_id.get(),
+                        new.recipient_id.get(),
                         new.content.as_str(),
-                        new.parent_id,
+                        new.parent_id.map(MessageId::get),
                         new.conversation_id.as_str(),
                         time_text(new.created_at)
                     ],
@@ -40,7 +40,7 @@ impl MessageRepository for SqliteStore {
         self.db
             .read(move |conn| {
                 conn.prepare_cached(sql::MESSAGE_BY_ID)?
-                    .query_row([id], rows::message)
+                    .query_row([id.get()], rows::message)
                     .optional()
             })
             .await
@@ -57,13 +57,13 @@ impl MessageRepository for SqliteStore {
                 let changed = tx
                     .execute(
                         sql::UPDATE_CONTENT,
-                        params![id, content.as_str(), time_text(now)],
+                        params![id.get(), content.as_str(), time_text(now)],
                     )
                     .or_port()?;
                 if changed == 0 {
                     return Ok(None);
                 }
-                tx.query_row(sql::MESSAGE_BY_ID, [id], rows::message)
+                tx.query_row(sql::MESSAGE_BY_ID, [id.get()], rows::message)
                     .optional()
                     .or_port()
             })
@@ -73,10 +73,12 @@ impl MessageRepository for SqliteStore {
     async fn mark_message_read(&self, id: MessageId, now: Timestamp) -> Result<bool, PortError> {
         self.db
             .write(move |tx| {
-                tx.execute(sql::MARK_READ, params![id, time_text(now)])
+                tx.execute(sql::MARK_READ, params![id.get(), time_text(now)])
                     .or_port()?;
                 let exists = tx
-                    .query_row("SELECT 1 FROM messages WHERE id = ?1", [id], |_| Ok(()))
+                    .query_row("SELECT 1 FROM messages WHERE id = ?1", [id.get()], |_| {
+                        Ok(())
+                    })
                     .optional()
                     .or_port()?;
                 Ok(exists.is_some())
@@ -86,7 +88,7 @@ impl MessageRepository for SqliteStore {
 
     async fn delete_message(&self, id: MessageId) -> Result<bool, PortError> {
         self.db
-            .write(move |tx| Ok(tx.execute(sql::DELETE_MESSAGE, [id]).or_port()? > 0))
+            .write(move |tx| Ok(tx.execute(sql::DELETE_MESSAGE, [id.get()]).or_port()? > 0))
             .await
     }
 
@@ -102,25 +104,31 @@ impl MessageRepository for SqliteStore {
                 let mut newest_first: Vec<Message> = match &scope {
                     MessageScope::Sent => conn
                         .prepare_cached(sql::LIST_SENT)?
-                        .query_map(params![user_id, limit, offset], rows::message)?
+                        .query_map(params![user_id.get(), limit, offset], rows::message)?
                         .collect::<rusqlite::Result<_>>()?,
                     MessageScope::Received => conn
                         .prepare_cached(sql::LIST_RECEIVED)?
-                        .query_map(params![user_id, limit, offset], rows::message)?
+                        .query_map(params![user_id.get(), limit, offset], rows::message)?
                         .collect::<rusqlite::Result<_>>()?,
                     MessageScope::UnreadReceived => conn
                         .prepare_cached(sql::LIST_UNREAD)?
-                        .query_map(params![user_id, limit, offset], rows::message)?
+                        .query_map(params![user_id.get(), limit, offset], rows::message)?
                         .collect::<rusqlite::Result<_>>()?,
                     MessageScope::SentOrReceived => {
                         let window = limit.saturating_add(offset);
                         conn.prepare_cached(sql::LIST_SENT_OR_RECEIVED)?
-                            .query_map(params![user_id, limit, offset, window], rows::message)?
+                            .query_map(
+                                params![user_id.get(), limit, offset, window],
+                                rows::message,
+                            )?
                             .collect::<rusqlite::Result<_>>()?
                     }
                     MessageScope::Conversation(cid) => conn
                         .prepare_cached(sql::LIST_CONVERSATION)?
-                        .query_map(params![user_id, limit, offset, cid.as_str()], rows::message)?
+                        .query_map(
+                            params![user_id.get(), limit, offset, cid.as_str()],
+                            rows::message,
+                        )?
                         .collect::<rusqlite::Result<_>>()?,
                 };
                 newest_first.reverse();
@@ -138,7 +146,7 @@ impl MessageRepository for SqliteStore {
         self.db
             .read(move |conn| {
                 conn.prepare_cached(sql::CONVERSATION_MEMBERSHIP)?
-                    .query_row(params![conversation, user_id], |row| {
+                    .query_row(params![conversation, user_id.get()], |row| {
                         Ok(ConversationMembership::from_flags(row.get(0)?, row.get(1)?))
                     })
             })
@@ -149,7 +157,7 @@ impl MessageRepository for SqliteStore {
         self.db
             .read(move |conn| {
                 conn.prepare_cached(sql::COUNT_UNREAD)?
-                    .query_row([user_id], |row| row.get::<_, i64>(0))
+                    .query_row([user_id.get()], |row| row.get::<_, i64>(0))
                     .map(|n| n.max(0) as u64)
             })
             .await
@@ -165,10 +173,11 @@ impl MessageRepository for SqliteStore {
             .write(move |tx| {
                 let now = time_text(now);
                 let changed = match &conversation {
-                    Some(cid) => {
-                        tx.execute(sql::READ_CONVERSATION, params![user_id, now, cid.as_str()])
-                    }
-                    None => tx.execute(sql::READ_ALL, params![user_id, now]),
+                    Some(cid) => tx.execute(
+                        sql::READ_CONVERSATION,
+                        params![user_id.get(), now, cid.as_str()],
+                    ),
+                    None => tx.execute(sql::READ_ALL, params![user_id.get(), now]),
                 }
                 .or_port()?;
                 Ok(changed as u64)
@@ -183,16 +192,7 @@ impl MessageRepository for SqliteStore {
         self.db
             .read(move |conn| {
                 conn.prepare_cached(sql::CONVERSATION_SUMMARIES)?
-                    .query_map([user_id], |row| {
-                        Ok(ConversationSummary {
-                            conversation_id: row.get(0)?,
-                            other_user_id: row.get(1)?,
-                            other_user_name: row.get(2)?,
-                            last_message: row.get(3)?,
-                            last_message_at: time_at(row, 4)?,
-                            unread_count: row.get::<_, i64>(5)?.max(0) as u64,
-                        })
-                    })?
+                    .query_map([user_id.get()], rows::conversation_summary)?
                     .collect()
             })
             .await

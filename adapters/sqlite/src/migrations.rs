@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use ai_message_core::assign_identity_keys;
+use ai_message_core::{UserId, assign_identity_keys};
 use rusqlite::Connection;
 
 use crate::{Location, OpenError, connection::Db, sql};
@@ -11,25 +11,7 @@ mod embedded {
     refinery::embed_migrations!("../../migrations/sqlite");
 }
 
-/// One migration, as the history table or the binary knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MigrationInfo {
-    pub version: i64,
-    pub name: String,
-    /// When it was applied (RFC 3339), `None` while pending.
-    pub applied_on: Option<String>,
-}
-
-fn info(migration: &refinery::Migration) -> MigrationInfo {
-    MigrationInfo {
-        version: i64::from(migration.version()),
-        name: migration.name().to_string(),
-        applied_on: migration.applied_on().map(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_else(|_| t.to_string())
-        }),
-    }
-}
+pub use ai_message_sql::{MigrationInfo, MigrationStatus};
 
 /// Applies every pending migration, then gives identity keys to users without them; returns
 /// the migrations it applied.
@@ -38,16 +20,22 @@ pub(crate) fn run(conn: &mut Connection) -> Result<Vec<MigrationInfo>, String> {
         .run(conn)
         .map_err(|e| e.to_string())?;
     fill_identity_keys(conn).map_err(|e| format!("filling in identity keys: {e}"))?;
-    Ok(report.applied_migrations().iter().map(info).collect())
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(MigrationInfo::from)
+        .collect())
 }
 
 /// Keys for rows written before they existed (adopted databases); collisions are logged as
 /// warnings naming both accounts, and the later account stores no key.
 fn fill_identity_keys(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let pending: Vec<(i64, String, String)> = tx
+    let pending: Vec<(UserId, String, String)> = tx
         .prepare(sql::USERS_WITHOUT_KEYS)?
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .query_map([], |row| {
+            Ok((UserId::new(row.get(0)?), row.get(1)?, row.get(2)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     if pending.is_empty() {
         return Ok(());
@@ -58,7 +46,7 @@ fn fill_identity_keys(conn: &mut Connection) -> rusqlite::Result<()> {
         let mut stored = tx.prepare(sql::IDENTITY_KEYS)?;
         let mut rows = stored.query([])?;
         while let Some(row) = rows.next()? {
-            let id: i64 = row.get(0)?;
+            let id = UserId::new(row.get(0)?);
             if let Some(key) = row.get::<_, Option<String>>(1)? {
                 usernames.insert(key, id);
             }
@@ -71,7 +59,7 @@ fn fill_identity_keys(conn: &mut Connection) -> rusqlite::Result<()> {
     {
         let mut insert = tx.prepare(sql::INSERT_IDENTITY_KEYS)?;
         for (id, username_key, email_key) in assigned {
-            insert.execute(rusqlite::params![id, username_key, email_key])?;
+            insert.execute(rusqlite::params![id.get(), username_key, email_key])?;
         }
     }
     tx.commit()?;
@@ -83,17 +71,7 @@ fn fill_identity_keys(conn: &mut Connection) -> rusqlite::Result<()> {
 
 /// What the binary carries, in version order.
 pub fn known() -> Vec<MigrationInfo> {
-    let runner = embedded::migrations::runner();
-    let mut all: Vec<MigrationInfo> = runner.get_migrations().iter().map(info).collect();
-    all.sort_by_key(|m| m.version);
-    all
-}
-
-/// Where a database stands: what is applied, and what the binary would apply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MigrationStatus {
-    pub applied: Vec<MigrationInfo>,
-    pub pending: Vec<MigrationInfo>,
+    ai_message_sql::reports(embedded::migrations::runner().get_migrations())
 }
 
 async fn open_unmigrated(location: &Location) -> Result<Db, OpenError> {
@@ -126,12 +104,8 @@ pub async fn status(location: &Location) -> Result<MigrationStatus, OpenError> {
             path: crate::file_path(location).to_path_buf(),
             detail: e.to_string(),
         })?;
-    let applied: Vec<MigrationInfo> = applied.iter().map(info).collect();
-    let pending = known()
-        .into_iter()
-        .filter(|m| !applied.iter().any(|a| a.version == m.version))
-        .collect();
-    Ok(MigrationStatus { applied, pending })
+    let applied: Vec<MigrationInfo> = applied.iter().map(MigrationInfo::from).collect();
+    Ok(MigrationStatus::new(applied, known()))
 }
 
 /// Applies pending migrations (what `serve` does at start-up); returns those applied.

@@ -44,7 +44,7 @@ impl RoleRepository for SqliteStore {
         self.db
             .read(move |conn| {
                 conn.prepare_cached(sql::ROLE_BY_ID)?
-                    .query_row([id], rows::role)
+                    .query_row([id.get()], rows::role)
                     .optional()
             })
             .await
@@ -53,8 +53,8 @@ impl RoleRepository for SqliteStore {
     async fn delete_role(&self, id: RoleId) -> Result<bool, PortError> {
         self.db
             .write(move |tx| {
-                tx.execute(sql::DELETE_ROLE_LINKS, [id]).or_port()?;
-                Ok(tx.execute(sql::DELETE_ROLE, [id]).or_port()? > 0)
+                tx.execute(sql::DELETE_ROLE_LINKS, [id.get()]).or_port()?;
+                Ok(tx.execute(sql::DELETE_ROLE, [id.get()]).or_port()? > 0)
             })
             .await
     }
@@ -68,7 +68,7 @@ impl RoleRepository for SqliteStore {
         self.db
             .write(move |tx| {
                 let user_exists = tx
-                    .query_row(sql::USER_EXISTS, [user_id], |_| Ok(()))
+                    .query_row(sql::USER_EXISTS, [user_id.get()], |_| Ok(()))
                     .optional()
                     .or_port()?
                     .is_some();
@@ -81,7 +81,7 @@ impl RoleRepository for SqliteStore {
                     let mut exists = tx.prepare_cached(sql::ROLE_EXISTS).or_port()?;
                     for id in &wanted {
                         if exists
-                            .query_row([id], |_| Ok(()))
+                            .query_row([id.get()], |_| Ok(()))
                             .optional()
                             .or_port()?
                             .is_none()
@@ -93,12 +93,14 @@ impl RoleRepository for SqliteStore {
                 if !unknown.is_empty() {
                     return Ok(RoleReplacement::UnknownRoles(unknown));
                 }
-                tx.execute(sql::DELETE_USER_ROLE_LINKS, [user_id])
+                tx.execute(sql::DELETE_USER_ROLE_LINKS, [user_id.get()])
                     .or_port()?;
                 let now = time_text(now);
                 let mut insert = tx.prepare_cached(sql::INSERT_USER_ROLE).or_port()?;
                 for role_id in wanted {
-                    insert.execute(params![user_id, role_id, now]).or_port()?;
+                    insert
+                        .execute(params![user_id.get(), role_id.get(), now])
+                        .or_port()?;
                 }
                 Ok(RoleReplacement::Replaced)
             })
@@ -109,7 +111,7 @@ impl RoleRepository for SqliteStore {
         self.db
             .read(move |conn| {
                 conn.prepare_cached(sql::ROLES_OF_USER)?
-                    .query_map([user_id], rows::role)?
+                    .query_map([user_id.get()], rows::role)?
                     .collect()
             })
             .await

@@ -1,7 +1,12 @@
 //! Rows to entities and back: timestamps as `YYYY-MM-DD HH:MM:SS.ffffff` text (what the
 //! original implementation wrote), booleans as 0/1 with the schema's defaults for NULL.
 
-use ai_message_core::{Message, RefreshToken, Role, Session, Timestamp, User};
+use ai_message_core::{
+    Bio, ConversationId, ConversationSummary, DeviceInfo, Email, FullName, IpAddress, Message,
+    MessageContent, MessageId, PasswordHash, RefreshToken, RefreshTokenHash, RefreshTokenId, Role,
+    RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken, Timestamp, User, UserId,
+    Username,
+};
 use chrono::NaiveDateTime;
 use rusqlite::Row;
 use rusqlite::types::Type;
@@ -28,14 +33,18 @@ fn flag(row: &Row<'_>, index: usize, default: bool) -> rusqlite::Result<bool> {
 
 pub(crate) fn user_at(row: &Row<'_>, offset: usize) -> rusqlite::Result<User> {
     Ok(User {
-        id: row.get(offset)?,
-        username: row.get(offset + 1)?,
-        email: row.get(offset + 2)?,
-        hashed_password: row.get(offset + 3)?,
+        id: UserId::new(row.get(offset)?),
+        username: Username::from_storage(row.get(offset + 1)?),
+        email: Email::from_storage(row.get(offset + 2)?),
+        hashed_password: PasswordHash::new(row.get::<_, String>(offset + 3)?),
         is_active: flag(row, offset + 4, true)?,
         is_superuser: flag(row, offset + 5, false)?,
-        full_name: row.get(offset + 6)?,
-        bio: row.get(offset + 7)?,
+        full_name: row
+            .get::<_, Option<String>>(offset + 6)?
+            .map(FullName::from_storage),
+        bio: row
+            .get::<_, Option<String>>(offset + 7)?
+            .map(Bio::from_storage),
         created_at: time_at(row, offset + 8)?,
         updated_at: time_at(row, offset + 9)?,
     })
@@ -47,9 +56,11 @@ pub(crate) fn user(row: &Row<'_>) -> rusqlite::Result<User> {
 
 pub(crate) fn role(row: &Row<'_>) -> rusqlite::Result<Role> {
     Ok(Role {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        description: row.get(2)?,
+        id: RoleId::new(row.get(0)?),
+        name: RoleName::from_storage(row.get(1)?),
+        description: row
+            .get::<_, Option<String>>(2)?
+            .map(RoleDescription::from_storage),
         created_at: time_at(row, 3)?,
         updated_at: time_at(row, 4)?,
     })
@@ -60,11 +71,15 @@ pub(crate) const SESSION_WIDTH: usize = 9;
 
 pub(crate) fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
-        id: row.get(0)?,
-        user_id: row.get(1)?,
-        session_token: row.get(2)?,
-        device_info: row.get(3)?,
-        ip_address: row.get(4)?,
+        id: SessionId::new(row.get(0)?),
+        user_id: UserId::new(row.get(1)?),
+        session_token: SessionToken::new(row.get::<_, String>(2)?),
+        device_info: row
+            .get::<_, Option<String>>(3)?
+            .map(DeviceInfo::from_storage),
+        ip_address: row
+            .get::<_, Option<String>>(4)?
+            .map(IpAddress::from_storage),
         is_active: flag(row, 5, true)?,
         expires_at: time_at(row, 6)?,
         created_at: time_at(row, 7)?,
@@ -74,12 +89,12 @@ pub(crate) fn session(row: &Row<'_>) -> rusqlite::Result<Session> {
 
 pub(crate) fn refresh_token(row: &Row<'_>) -> rusqlite::Result<RefreshToken> {
     Ok(RefreshToken {
-        id: row.get(0)?,
-        user_id: row.get(1)?,
-        token_hash: row.get(2)?,
+        id: RefreshTokenId::new(row.get(0)?),
+        user_id: UserId::new(row.get(1)?),
+        token_hash: RefreshTokenHash::new(row.get::<_, String>(2)?),
         expires_at: time_at(row, 3)?,
         is_used: flag(row, 4, false)?,
-        session_id: row.get(5)?,
+        session_id: row.get::<_, Option<i64>>(5)?.map(SessionId::new),
         created_at: time_at(row, 6)?,
         updated_at: time_at(row, 7)?,
     })
@@ -87,15 +102,28 @@ pub(crate) fn refresh_token(row: &Row<'_>) -> rusqlite::Result<RefreshToken> {
 
 pub(crate) fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
-        id: row.get(0)?,
-        sender_id: row.get(1)?,
-        recipient_id: row.get(2)?,
-        content: row.get(3)?,
+        id: MessageId::new(row.get(0)?),
+        sender_id: UserId::new(row.get(1)?),
+        recipient_id: UserId::new(row.get(2)?),
+        content: MessageContent::from_storage(row.get(3)?),
         is_read: flag(row, 4, false)?,
-        parent_id: row.get(5)?,
-        conversation_id: row.get(6)?,
+        parent_id: row.get::<_, Option<i64>>(5)?.map(MessageId::new),
+        conversation_id: row
+            .get::<_, Option<String>>(6)?
+            .map(ConversationId::from_storage),
         created_at: time_at(row, 7)?,
         updated_at: time_at(row, 8)?,
+    })
+}
+
+pub(crate) fn conversation_summary(row: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
+    Ok(ConversationSummary {
+        conversation_id: ConversationId::from_storage(row.get(0)?),
+        other_user_id: UserId::new(row.get(1)?),
+        other_user_name: row.get::<_, Option<String>>(2)?.map(Username::from_storage),
+        last_message: MessageContent::from_storage(row.get(3)?),
+        last_message_at: time_at(row, 4)?,
+        unread_count: row.get::<_, i64>(5)?.max(0).unsigned_abs(),
     })
 }
 

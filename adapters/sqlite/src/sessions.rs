@@ -1,7 +1,10 @@
 //! Sessions and their refresh tokens.
 
 use ai_message_core::ports::*;
-use ai_message_core::{RefreshToken, RefreshTokenId, Session, SessionId, Timestamp, User, UserId};
+use ai_message_core::{
+    RefreshToken, RefreshTokenHash, RefreshTokenId, Session, SessionId, Timestamp, User, UserId,
+};
+use ai_message_sql::optional_str;
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
@@ -22,21 +25,24 @@ impl SessionRepository for SqliteStore {
                 // The write transaction serialises this check with password changes,
                 // disabling and deleting.
                 let state: Option<(String, bool)> = tx
-                    .query_row(sql::USER_LOGIN_STATE, [new.user_id], |row| {
+                    .query_row(sql::USER_LOGIN_STATE, [new.user_id.get()], |row| {
                         Ok((row.get(0)?, row.get(1)?))
                     })
                     .optional()
                     .or_port()?;
-                if state != Some((new.verified_password_hash.clone(), true)) {
+                let still_verified = state.is_some_and(|(hash, active)| {
+                    active && hash == new.verified_password_hash.expose()
+                });
+                if !still_verified {
                     return Ok(None);
                 }
                 tx.execute(
                     sql::INSERT_SESSION,
                     params![
-                        new.user_id,
-                        new.session_token,
-                        new.device_info,
-                        new.ip_address,
+                        new.user_id.get(),
+                        new.session_token.expose(),
+                        optional_str(&new.device_info),
+                        optional_str(&new.ip_address),
                         time_text(new.expires_at),
                         time_text(new.created_at)
                     ],
@@ -46,8 +52,8 @@ impl SessionRepository for SqliteStore {
                 tx.execute(
                     sql::INSERT_TOKEN,
                     params![
-                        new.user_id,
-                        first_token.token_hash,
+                        new.user_id.get(),
+                        first_token.token_hash.expose(),
                         time_text(first_token.expires_at),
                         session_id,
                         time_text(first_token.created_at)
@@ -73,7 +79,7 @@ impl SessionRepository for SqliteStore {
         self.db
             .read(move |conn| {
                 conn.prepare_cached(sql::SESSION_WITH_USER)?
-                    .query_row([id], |row| {
+                    .query_row([id.get()], |row| {
                         Ok((rows::session(row)?, rows::user_at(row, SESSION_WIDTH)?))
                     })
                     .optional()
@@ -89,7 +95,7 @@ impl SessionRepository for SqliteStore {
         self.db
             .read(move |conn| {
                 conn.prepare_cached(sql::LIVE_SESSIONS)?
-                    .query_map(params![user_id, time_text(now)], rows::session)?
+                    .query_map(params![user_id.get(), time_text(now)], rows::session)?
                     .collect()
             })
             .await
@@ -105,12 +111,15 @@ impl SessionRepository for SqliteStore {
             .write(move |tx| {
                 let now = time_text(now);
                 let ended = tx
-                    .execute(sql::END_SESSION, params![session_id, user_id, now])
+                    .execute(
+                        sql::END_SESSION,
+                        params![session_id.get(), user_id.get(), now],
+                    )
                     .or_port()?;
                 if ended == 0 {
                     return Ok(false);
                 }
-                tx.execute(sql::USE_UP_SESSION_TOKENS, params![session_id, now])
+                tx.execute(sql::USE_UP_SESSION_TOKENS, params![session_id.get(), now])
                     .or_port()?;
                 Ok(true)
             })
@@ -125,9 +134,9 @@ impl SessionRepository for SqliteStore {
 
     async fn find_refresh_token(
         &self,
-        token_hash: &str,
+        token_hash: &RefreshTokenHash,
     ) -> Result<Option<RefreshToken>, PortError> {
-        let token_hash = token_hash.to_string();
+        let token_hash = token_hash.expose().to_string();
         self.db
             .read(move |conn| {
                 conn.prepare_cached(sql::TOKEN_BY_HASH)?
@@ -148,21 +157,21 @@ impl SessionRepository for SqliteStore {
                 let now = time_text(now);
                 // The compare-and-set: only one transaction finds the token unused.
                 let claimed = tx
-                    .execute(sql::MARK_TOKEN_USED, params![used, now])
+                    .execute(sql::MARK_TOKEN_USED, params![used.get(), now])
                     .or_port()?;
                 if claimed == 0 {
                     return Ok(Rotation::AlreadyUsed);
                 }
                 let old = tx
-                    .query_row(sql::TOKEN_BY_ID, [used], rows::refresh_token)
+                    .query_row(sql::TOKEN_BY_ID, [used.get()], rows::refresh_token)
                     .or_port()?;
                 tx.execute(
                     sql::INSERT_TOKEN,
                     params![
-                        old.user_id,
-                        next.token_hash,
+                        old.user_id.get(),
+                        next.token_hash.expose(),
                         time_text(next.expires_at),
-                        old.session_id,
+                        old.session_id.map(SessionId::get),
                         time_text(next.created_at)
                     ],
                 )
@@ -177,7 +186,7 @@ impl SessionRepository for SqliteStore {
                 if let Some(session_id) = old.session_id {
                     tx.execute(
                         sql::EXTEND_SESSION,
-                        params![session_id, time_text(next.expires_at), now],
+                        params![session_id.get(), time_text(next.expires_at), now],
                     )
                     .or_port()?;
                 }
@@ -193,7 +202,7 @@ impl SessionRepository for SqliteStore {
     ) -> Result<(), PortError> {
         self.db
             .write(move |tx| {
-                tx.execute(sql::MARK_TOKEN_USED, params![id, time_text(now)])
+                tx.execute(sql::MARK_TOKEN_USED, params![id.get(), time_text(now)])
                     .or_port()?;
                 Ok(())
             })

@@ -1,7 +1,7 @@
 //! Users: accounts, their identity keys, and the changes that guard the last superuser.
 
 use ai_message_core::ports::*;
-use ai_message_core::{Page, SessionId, Timestamp, User, UserId};
+use ai_message_core::{Page, PasswordHash, SessionId, Timestamp, User, UserId};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -13,7 +13,9 @@ use crate::sql;
 /// Whether taking `user_id` out of the active superusers would leave none. The caller holds
 /// the write transaction, so no other change interleaves.
 fn is_last_active_superuser(tx: &Transaction<'_>, user_id: UserId) -> rusqlite::Result<bool> {
-    tx.query_row(sql::IS_LAST_ACTIVE_SUPERUSER, [user_id], |row| row.get(0))
+    tx.query_row(sql::IS_LAST_ACTIVE_SUPERUSER, [user_id.get()], |row| {
+        row.get(0)
+    })
 }
 
 impl SqliteStore {
@@ -43,7 +45,7 @@ impl UserRepository for SqliteStore {
                     params![
                         new.username.as_str(),
                         new.email.as_str(),
-                        new.hashed_password,
+                        new.hashed_password.expose(),
                         new.is_superuser,
                         new.full_name.as_ref().map(|f| f.as_str()),
                         time_text(new.created_at),
@@ -52,7 +54,7 @@ impl UserRepository for SqliteStore {
                 let user = inserted_row(tx, inserted, sql::USER_BY_ID, rows::user)?;
                 unique(tx.execute(
                     sql::INSERT_IDENTITY_KEYS,
-                    params![user.id, new.username.key(), new.email.key()],
+                    params![user.id.get(), new.username.key(), new.email.key()],
                 ))?;
                 Ok(user)
             })
@@ -60,7 +62,7 @@ impl UserRepository for SqliteStore {
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, PortError> {
-        self.one_user(sql::USER_BY_ID, rusqlite::types::Value::Integer(id))
+        self.one_user(sql::USER_BY_ID, rusqlite::types::Value::Integer(id.get()))
             .await
     }
 
@@ -107,7 +109,7 @@ impl UserRepository for SqliteStore {
                     .execute(
                         sql::UPDATE_PROFILE,
                         params![
-                            id,
+                            id.get(),
                             update.full_name.as_ref().map(|f| f.as_str()),
                             update.bio.as_ref().map(|b| b.as_str()),
                             time_text(now)
@@ -117,7 +119,7 @@ impl UserRepository for SqliteStore {
                 if changed == 0 {
                     return Ok(None);
                 }
-                tx.query_row(sql::USER_BY_ID, [id], rows::user)
+                tx.query_row(sql::USER_BY_ID, [id.get()], rows::user)
                     .optional()
                     .or_port()
             })
@@ -127,7 +129,7 @@ impl UserRepository for SqliteStore {
     async fn change_password(
         &self,
         id: UserId,
-        hashed_password: String,
+        hashed_password: PasswordHash,
         keep_session: SessionId,
         now: Timestamp,
     ) -> Result<bool, PortError> {
@@ -135,7 +137,10 @@ impl UserRepository for SqliteStore {
             .write(move |tx| {
                 let now = time_text(now);
                 let changed = tx
-                    .execute(sql::UPDATE_PASSWORD, params![id, hashed_password, now])
+                    .execute(
+                        sql::UPDATE_PASSWORD,
+                        params![id.get(), hashed_password.expose(), now],
+                    )
                     .or_port()?;
                 if changed == 0 {
                     return Ok(false);
@@ -149,13 +154,16 @@ impl UserRepository for SqliteStore {
     async fn upgrade_password_hash(
         &self,
         id: UserId,
-        old_hash: String,
-        new_hash: String,
+        old_hash: PasswordHash,
+        new_hash: PasswordHash,
     ) -> Result<bool, PortError> {
         self.db
             .write(move |tx| {
                 let changed = tx
-                    .execute(sql::UPGRADE_PASSWORD_HASH, params![id, old_hash, new_hash])
+                    .execute(
+                        sql::UPGRADE_PASSWORD_HASH,
+                        params![id.get(), old_hash.expose(), new_hash.expose()],
+                    )
                     .or_port()?;
                 Ok(changed > 0)
             })
@@ -175,7 +183,7 @@ impl UserRepository for SqliteStore {
                 }
                 let now = time_text(now);
                 let changed = tx
-                    .execute(sql::UPDATE_ACTIVE, params![id, active, now])
+                    .execute(sql::UPDATE_ACTIVE, params![id.get(), active, now])
                     .or_port()?;
                 if changed > 0 && !active {
                     end_sessions_of_user(tx, id, None, &now).or_port()?;
@@ -199,7 +207,7 @@ impl UserRepository for SqliteStore {
                 let changed = tx
                     .execute(
                         sql::UPDATE_SUPERUSER,
-                        params![id, superuser, time_text(now)],
+                        params![id.get(), superuser, time_text(now)],
                     )
                     .or_port()?;
                 Ok(AccountChange::from_affected_rows(changed as u64))
@@ -215,11 +223,13 @@ impl UserRepository for SqliteStore {
                 if is_last_active_superuser(tx, id).or_port()? {
                     return Ok(AccountChange::LastSuperuser);
                 }
-                tx.execute(sql::DELETE_USER_TOKENS, [id]).or_port()?;
-                tx.execute(sql::DELETE_USER_SESSIONS, [id]).or_port()?;
-                tx.execute(sql::DELETE_USER_ROLE_LINKS, [id]).or_port()?;
-                tx.execute(sql::DELETE_USER_KEYS, [id]).or_port()?;
-                let deleted = tx.execute(sql::DELETE_USER, [id]).or_port()?;
+                tx.execute(sql::DELETE_USER_TOKENS, [id.get()]).or_port()?;
+                tx.execute(sql::DELETE_USER_SESSIONS, [id.get()])
+                    .or_port()?;
+                tx.execute(sql::DELETE_USER_ROLE_LINKS, [id.get()])
+                    .or_port()?;
+                tx.execute(sql::DELETE_USER_KEYS, [id.get()]).or_port()?;
+                let deleted = tx.execute(sql::DELETE_USER, [id.get()]).or_port()?;
                 Ok(AccountChange::from_affected_rows(deleted as u64))
             })
             .await

@@ -18,7 +18,7 @@ async fn a_busy_database_has_a_wal_but_no_shared_memory_file() {
         .create_user(NewUser {
             username: Username::parse("alice").unwrap(),
             email: Email::parse("alice@example.com").unwrap(),
-            hashed_password: "$2b$04$x".into(),
+            hashed_password: ai_message_core::PasswordHash::new("$2b$04$x"),
             is_superuser: false,
             full_name: None,
             created_at: chrono::Utc::now(),

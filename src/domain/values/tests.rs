@@ -57,10 +57,10 @@ fn password_debug_hides_the_secret() {
 fn user_and_session_debug_hide_hash_and_token() {
     let now = chrono::Utc::now();
     let user = crate::User {
-        id: 1,
-        username: "bob".into(),
-        email: "bob@example.com".into(),
-        hashed_password: "$2b$04$secret".into(),
+        id: crate::UserId::new(1),
+        username: Username::parse("bob").unwrap(),
+        email: Email::parse("bob@example.com").unwrap(),
+        hashed_password: crate::PasswordHash::new("$2b$04$secret"),
         is_active: true,
         is_superuser: false,
         full_name: None,
@@ -70,9 +70,9 @@ fn user_and_session_debug_hide_hash_and_token() {
     };
     assert!(!format!("{user:?}").contains("$2b$"));
     let session = crate::Session {
-        id: 1,
-        user_id: 1,
-        session_token: "very-secret-token".into(),
+        id: crate::SessionId::new(1),
+        user_id: crate::UserId::new(1),
+        session_token: crate::SessionToken::new("very-secret-token"),
         device_info: None,
         ip_address: None,
         is_active: true,
@@ -81,6 +81,15 @@ fn user_and_session_debug_hide_hash_and_token() {
         updated_at: now,
     };
     assert!(!format!("{session:?}").contains("very-secret-token"));
+    let hash = crate::RefreshTokenHash::new("ba7816bf8f01cfea");
+    assert!(!format!("{hash:?}").contains("ba78"));
+}
+
+#[test]
+fn recorded_client_details_are_cut_to_their_columns() {
+    assert_eq!(DeviceInfo::recorded(&"é".repeat(300)).chars().count(), 255);
+    assert_eq!(IpAddress::recorded(&"1".repeat(60)).len(), 50);
+    assert_eq!(DeviceInfo::recorded("curl/8"), "curl/8");
 }
 
 #[test]
@@ -126,9 +135,18 @@ fn no_text_field_takes_a_nul_character() {
 
 #[test]
 fn default_conversation_id_orders_the_two_user_ids() {
-    assert_eq!(ConversationId::between(7, 3).as_str(), "conv_3_7");
-    assert_eq!(ConversationId::between(3, 7).as_str(), "conv_3_7");
-    assert_eq!(ConversationId::between(5, 5).as_str(), "conv_5_5");
+    assert_eq!(
+        ConversationId::between(UserId::new(7), UserId::new(3)).as_str(),
+        "conv_3_7"
+    );
+    assert_eq!(
+        ConversationId::between(UserId::new(3), UserId::new(7)).as_str(),
+        "conv_3_7"
+    );
+    assert_eq!(
+        ConversationId::between(UserId::new(5), UserId::new(5)).as_str(),
+        "conv_5_5"
+    );
 }
 
 #[test]
@@ -159,4 +177,20 @@ fn query_pages_default_and_refuse_signed_or_oversized_values() {
         Page::from_query(Some(3), Some(7)).unwrap(),
         Page::new(3, 7).unwrap()
     );
+}
+
+#[test]
+fn a_conversation_preview_is_the_first_hundred_characters() {
+    let summary = |content: String| crate::ConversationSummary {
+        conversation_id: ConversationId::parse("c").unwrap(),
+        other_user_id: crate::UserId::new(2),
+        other_user_name: None,
+        last_message: MessageContent::parse(content).unwrap(),
+        last_message_at: chrono::Utc::now(),
+        unread_count: 0,
+    };
+    let long = summary("é".repeat(150));
+    assert_eq!(long.preview(), "é".repeat(100));
+    let short = summary("short".to_string());
+    assert_eq!(short.preview(), "short");
 }

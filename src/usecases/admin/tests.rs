@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::{Email, Password, Username};
+use crate::domain::{Email, Password, PasswordHash, Username};
 use crate::ports::InsertError;
 use crate::usecases::test_support::*;
 use mockall::predicate::{always, eq};
@@ -26,7 +26,10 @@ fn expect_free_username_and_email(mocks: &mut Mocks) {
         .users
         .expect_find_user_by_email()
         .returning(|_| Ok(None));
-    mocks.hasher.expect_hash().returning(|_| Ok("h".into()));
+    mocks
+        .hasher
+        .expect_hash()
+        .returning(|_| Ok(PasswordHash::new("h")));
 }
 
 #[tokio::test]
@@ -41,17 +44,40 @@ async fn every_admin_operation_requires_a_superuser() {
     let admin = admin(mocks);
     let plain = caller(1);
     let results = [
-        admin.list_users(&plain, Page::default()).await.map(|_| ()),
-        admin.get_user(&plain, 2).await.map(|_| ()),
-        admin.create_user(&plain, registration()).await.map(|_| ()),
-        admin.delete_user(&plain, 2).await,
-        admin.disable_user(&plain, 2).await,
-        admin.enable_user(&plain, 2).await,
-        admin.set_superuser(&plain, 2, true).await,
+        admin
+            .list_users(&plain, Page::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        admin
+            .get_user(&plain, uid(2))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        admin
+            .create_user(&plain, registration())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        admin
+            .delete_user(&plain, uid(2))
+            .await
+            .map_err(|e| e.to_string()),
+        admin
+            .disable_user(&plain, uid(2))
+            .await
+            .map_err(|e| e.to_string()),
+        admin
+            .enable_user(&plain, uid(2))
+            .await
+            .map_err(|e| e.to_string()),
+        admin
+            .set_superuser(&plain, uid(2), true)
+            .await
+            .map_err(|e| e.to_string()),
     ];
     for result in results {
-        let err = result.unwrap_err();
-        assert_eq!(err.to_string(), "the caller is not a superuser");
+        assert_eq!(result.unwrap_err(), "the caller is not a superuser");
     }
 }
 
@@ -68,7 +94,7 @@ async fn list_users_passes_the_page() {
         .list_users(&super_caller(1), page)
         .await
         .unwrap();
-    assert_eq!(users[0].id, 6);
+    assert_eq!(users[0].id, uid(6));
 }
 
 #[tokio::test]
@@ -76,7 +102,7 @@ async fn get_unknown_user_is_not_found() {
     let mut mocks = Mocks::new();
     mocks.users.expect_get_user().returning(|_| Ok(None));
     let err = admin(mocks)
-        .get_user(&super_caller(1), 9)
+        .get_user(&super_caller(1), uid(9))
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "no such user");
@@ -171,20 +197,28 @@ async fn a_superuser_cannot_delete_disable_or_demote_themself() {
     let admin = admin(mocks);
     let me = super_caller(1);
     assert_eq!(
-        admin.delete_user(&me, 1).await.unwrap_err().to_string(),
+        admin
+            .delete_user(&me, uid(1))
+            .await
+            .unwrap_err()
+            .to_string(),
         "a superuser may not delete their own account"
     );
     assert_eq!(
-        admin.disable_user(&me, 1).await.unwrap_err().to_string(),
+        admin
+            .disable_user(&me, uid(1))
+            .await
+            .unwrap_err()
+            .to_string(),
         "a superuser may not disable their own account"
     );
     assert_eq!(
         admin
-            .set_superuser(&me, 1, false)
+            .set_superuser(&me, uid(1), false)
             .await
             .unwrap_err()
             .to_string(),
-        "a superuser may not change their own superuser status"
+        "a superuser may not change the superuser status of their own account"
     );
 }
 
@@ -194,10 +228,13 @@ async fn delete_user_removes_another_user() {
     mocks
         .users
         .expect_delete_user()
-        .with(eq(2))
+        .with(eq(uid(2)))
         .times(1)
         .returning(|_| Ok(AccountChange::Changed));
-    admin(mocks).delete_user(&super_caller(1), 2).await.unwrap();
+    admin(mocks)
+        .delete_user(&super_caller(1), uid(2))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -206,26 +243,26 @@ async fn disable_enable_and_superuser_change_the_target() {
     mocks
         .users
         .expect_set_user_active()
-        .with(eq(2), eq(false), always())
+        .with(eq(uid(2)), eq(false), always())
         .times(1)
         .returning(|_, _, _| Ok(AccountChange::Changed));
     mocks
         .users
         .expect_set_user_active()
-        .with(eq(2), eq(true), always())
+        .with(eq(uid(2)), eq(true), always())
         .times(1)
         .returning(|_, _, _| Ok(AccountChange::Changed));
     mocks
         .users
         .expect_set_user_superuser()
-        .with(eq(2), eq(true), always())
+        .with(eq(uid(2)), eq(true), always())
         .times(1)
         .returning(|_, _, _| Ok(AccountChange::Changed));
     let admin = admin(mocks);
     let me = super_caller(1);
-    admin.disable_user(&me, 2).await.unwrap();
-    admin.enable_user(&me, 2).await.unwrap();
-    admin.set_superuser(&me, 2, true).await.unwrap();
+    admin.disable_user(&me, uid(2)).await.unwrap();
+    admin.enable_user(&me, uid(2)).await.unwrap();
+    admin.set_superuser(&me, uid(2), true).await.unwrap();
 }
 
 #[tokio::test]
@@ -246,12 +283,12 @@ async fn a_change_storage_refuses_as_the_last_superuser_is_reported() {
     let admin = admin(mocks);
     let me = super_caller(1);
     for result in [
-        admin.delete_user(&me, 2).await,
-        admin.disable_user(&me, 2).await,
-        admin.set_superuser(&me, 2, false).await,
+        admin.delete_user(&me, uid(2)).await,
+        admin.disable_user(&me, uid(2)).await,
+        admin.set_superuser(&me, uid(2), false).await,
     ] {
         assert!(
-            matches!(result, Err(AdminError::LastSuperuser)),
+            matches!(result, Err(AccountActionError::LastSuperuser)),
             "{result:?}"
         );
     }
@@ -275,11 +312,14 @@ async fn operations_on_an_unknown_user_are_not_found() {
     let admin = admin(mocks);
     let me = super_caller(1);
     for result in [
-        admin.delete_user(&me, 9).await,
-        admin.disable_user(&me, 9).await,
-        admin.enable_user(&me, 9).await,
-        admin.set_superuser(&me, 9, true).await,
+        admin.delete_user(&me, uid(9)).await,
+        admin.disable_user(&me, uid(9)).await,
+        admin.enable_user(&me, uid(9)).await,
+        admin.set_superuser(&me, uid(9), true).await,
     ] {
-        assert!(matches!(result.unwrap_err(), AdminError::UserNotFound));
+        assert!(matches!(
+            result.unwrap_err(),
+            AccountActionError::UserNotFound
+        ));
     }
 }

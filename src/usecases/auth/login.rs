@@ -3,7 +3,9 @@
 
 use super::Auth;
 use super::hash_refresh_token;
-use crate::domain::{Password, Session, User, email_key, username_key};
+use crate::domain::{
+    DeviceInfo, IpAddress, Password, Session, SessionToken, User, email_key, username_key,
+};
 use crate::ports::{AttemptId, NewRefreshToken, NewSession, PortError, Reservation, ThrottleKey};
 
 /// What a login form carries, with the request's context.
@@ -48,14 +50,6 @@ pub enum LoginError {
     Throttled { retry_after: chrono::TimeDelta },
     #[error(transparent)]
     Port(#[from] PortError),
-}
-
-/// Column limits of `sessions.device_info` and `sessions.ip_address`.
-pub(super) const DEVICE_INFO_MAX_CHARS: usize = 255;
-const IP_ADDRESS_MAX_CHARS: usize = 50;
-
-fn cut_to_chars(value: &str, max: usize) -> String {
-    value.chars().take(max).collect()
 }
 
 impl Auth {
@@ -189,14 +183,14 @@ impl Auth {
         let expires_at = now + self.settings.refresh_token_ttl;
         let refresh_token = self.secrets.secret()?;
         let device_info = device_info
-            .map(|d| cut_to_chars(&d, DEVICE_INFO_MAX_CHARS))
-            .unwrap_or_else(|| "Unknown".to_string());
+            .map(|d| DeviceInfo::recorded(&d))
+            .unwrap_or_else(DeviceInfo::unknown);
         let new_session = NewSession {
             user_id: user.id,
             verified_password_hash: user.hashed_password.clone(),
-            session_token: self.secrets.secret()?,
+            session_token: SessionToken::new(self.secrets.secret()?),
             device_info: Some(device_info),
-            ip_address: ip_address.map(|ip| cut_to_chars(&ip, IP_ADDRESS_MAX_CHARS)),
+            ip_address: ip_address.map(|ip| IpAddress::recorded(&ip)),
             expires_at,
             created_at: now,
         };

@@ -18,13 +18,13 @@ fn outgoing(recipient_id: UserId) -> Outgoing {
 fn echo_created(mocks: &mut Mocks) {
     mocks.messages.expect_create_message().returning(|new| {
         Ok(Message {
-            id: 50,
+            id: mid(50),
             sender_id: new.sender_id,
             recipient_id: new.recipient_id,
-            content: new.content.to_string(),
+            content: new.content,
             is_read: false,
             parent_id: new.parent_id,
-            conversation_id: Some(new.conversation_id.to_string()),
+            conversation_id: Some(new.conversation_id),
             created_at: new.created_at,
             updated_at: new.created_at,
         })
@@ -35,7 +35,7 @@ fn recipient_exists(mocks: &mut Mocks) {
     mocks
         .users
         .expect_get_user()
-        .returning(|id| Ok(Some(sample_user(id))));
+        .returning(|id| Ok(Some(sample_user(id.get()))));
 }
 
 #[tokio::test]
@@ -43,10 +43,13 @@ async fn send_defaults_the_conversation_to_the_ordered_pair() {
     let mut mocks = Mocks::new();
     recipient_exists(&mut mocks);
     echo_created(&mut mocks);
-    let message = messages(mocks).send(&caller(7), outgoing(3)).await.unwrap();
+    let message = messages(mocks)
+        .send(&caller(7), outgoing(uid(3)))
+        .await
+        .unwrap();
     assert_eq!(message.conversation_id.as_deref(), Some("conv_3_7"));
-    assert_eq!(message.sender_id, 7);
-    assert_eq!(message.recipient_id, 3);
+    assert_eq!(message.sender_id, uid(7));
+    assert_eq!(message.recipient_id, uid(3));
     assert_eq!(message.created_at, fixed_now());
 }
 
@@ -63,7 +66,7 @@ async fn send_keeps_a_given_conversation_id() {
     recipient_exists(&mut mocks);
     conversation_is(&mut mocks, ConversationMembership::New);
     echo_created(&mut mocks);
-    let mut out = outgoing(3);
+    let mut out = outgoing(uid(3));
     out.conversation_id = Some(ConversationId::parse("project-x").unwrap());
     let message = messages(mocks).send(&caller(7), out).await.unwrap();
     assert_eq!(message.conversation_id.as_deref(), Some("project-x"));
@@ -75,11 +78,11 @@ async fn naming_the_conversation_of_two_other_users_is_refused() {
     recipient_exists(&mut mocks);
     conversation_is(&mut mocks, ConversationMembership::Outsider);
     mocks.messages.expect_create_message().never();
-    let mut out = outgoing(3);
+    let mut out = outgoing(uid(3));
     out.conversation_id = Some(ConversationId::parse("conv_1_2").unwrap());
     let result = messages(mocks).send(&caller(7), out).await;
     assert!(
-        matches!(result, Err(MessageError::NotAParticipant)),
+        matches!(result, Err(SendError::NotAParticipant)),
         "{result:?}"
     );
 }
@@ -89,7 +92,10 @@ async fn send_to_oneself_is_allowed() {
     let mut mocks = Mocks::new();
     recipient_exists(&mut mocks);
     echo_created(&mut mocks);
-    let message = messages(mocks).send(&caller(4), outgoing(4)).await.unwrap();
+    let message = messages(mocks)
+        .send(&caller(4), outgoing(uid(4)))
+        .await
+        .unwrap();
     assert_eq!(message.conversation_id.as_deref(), Some("conv_4_4"));
 }
 
@@ -99,7 +105,7 @@ async fn send_to_an_unknown_recipient_is_refused() {
     mocks.users.expect_get_user().returning(|_| Ok(None));
     mocks.messages.expect_create_message().never();
     let err = messages(mocks)
-        .send(&caller(7), outgoing(3))
+        .send(&caller(7), outgoing(uid(3)))
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "no such recipient");
@@ -112,17 +118,17 @@ async fn reply_takes_the_parents_conversation() {
     mocks
         .messages
         .expect_get_message()
-        .with(eq(9))
+        .with(eq(mid(9)))
         .returning(|_| {
             let mut parent = sample_message(9, 3, 7);
-            parent.conversation_id = Some("thread-9".into());
+            parent.conversation_id = Some(ConversationId::parse("thread-9").unwrap());
             Ok(Some(parent))
         });
     echo_created(&mut mocks);
-    let mut out = outgoing(3);
-    out.parent_id = Some(9);
+    let mut out = outgoing(uid(3));
+    out.parent_id = Some(mid(9));
     let message = messages(mocks).send(&caller(7), out).await.unwrap();
-    assert_eq!(message.parent_id, Some(9));
+    assert_eq!(message.parent_id, Some(mid(9)));
     assert_eq!(message.conversation_id.as_deref(), Some("thread-9"));
 }
 
@@ -136,8 +142,8 @@ async fn reply_with_its_own_conversation_keeps_it() {
         .returning(|_| Ok(Some(sample_message(9, 3, 7))));
     conversation_is(&mut mocks, ConversationMembership::Participant);
     echo_created(&mut mocks);
-    let mut out = outgoing(3);
-    out.parent_id = Some(9);
+    let mut out = outgoing(uid(3));
+    out.parent_id = Some(mid(9));
     out.conversation_id = Some(ConversationId::parse("side").unwrap());
     let message = messages(mocks).send(&caller(7), out).await.unwrap();
     assert_eq!(message.conversation_id.as_deref(), Some("side"));
@@ -152,8 +158,8 @@ async fn reply_to_a_message_the_caller_cannot_see_is_parent_not_found() {
         .expect_get_message()
         .returning(|_| Ok(Some(sample_message(9, 1, 2))));
     mocks.messages.expect_create_message().never();
-    let mut out = outgoing(3);
-    out.parent_id = Some(9);
+    let mut out = outgoing(uid(3));
+    out.parent_id = Some(mid(9));
     let err = messages(mocks).send(&caller(7), out).await.unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -166,10 +172,10 @@ async fn reply_to_a_missing_message_is_parent_not_found() {
     let mut mocks = Mocks::new();
     recipient_exists(&mut mocks);
     mocks.messages.expect_get_message().returning(|_| Ok(None));
-    let mut out = outgoing(3);
-    out.parent_id = Some(9);
+    let mut out = outgoing(uid(3));
+    out.parent_id = Some(mid(9));
     let err = messages(mocks).send(&caller(7), out).await.unwrap_err();
-    assert!(matches!(err, MessageError::ParentNotFound));
+    assert!(matches!(err, SendError::ParentNotFound));
 }
 
 #[tokio::test]
@@ -178,11 +184,11 @@ async fn get_is_for_sender_and_recipient_only() {
     mocks
         .messages
         .expect_get_message()
-        .returning(|id| Ok(Some(sample_message(id, 1, 2))));
+        .returning(|id| Ok(Some(sample_message(id.get(), 1, 2))));
     let messages = messages(mocks);
-    assert_eq!(messages.get(&caller(1), 5).await.unwrap().id, 5);
-    assert_eq!(messages.get(&caller(2), 5).await.unwrap().id, 5);
-    let err = messages.get(&caller(3), 5).await.unwrap_err();
+    assert_eq!(messages.get(&caller(1), mid(5)).await.unwrap().id, mid(5));
+    assert_eq!(messages.get(&caller(2), mid(5)).await.unwrap().id, mid(5));
+    let err = messages.get(&caller(3), mid(5)).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "the caller neither sent nor received the message"
@@ -193,7 +199,7 @@ async fn get_is_for_sender_and_recipient_only() {
 async fn get_unknown_message_is_not_found() {
     let mut mocks = Mocks::new();
     mocks.messages.expect_get_message().returning(|_| Ok(None));
-    let err = messages(mocks).get(&caller(1), 5).await.unwrap_err();
+    let err = messages(mocks).get(&caller(1), mid(5)).await.unwrap_err();
     assert_eq!(err.to_string(), "no such message");
 }
 
@@ -203,11 +209,11 @@ async fn update_is_for_the_sender_only() {
     mocks
         .messages
         .expect_get_message()
-        .returning(|id| Ok(Some(sample_message(id, 1, 2))));
+        .returning(|id| Ok(Some(sample_message(id.get(), 1, 2))));
     mocks.messages.expect_update_message_content().never();
     let content = Some(MessageContent::parse("edited").unwrap());
     let err = messages(mocks)
-        .update(&caller(2), 5, content)
+        .update(&caller(2), mid(5), content)
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "only the sender may edit the message");
@@ -219,20 +225,22 @@ async fn update_replaces_the_content() {
     mocks
         .messages
         .expect_get_message()
-        .returning(|id| Ok(Some(sample_message(id, 1, 2))));
+        .returning(|id| Ok(Some(sample_message(id.get(), 1, 2))));
     mocks
         .messages
         .expect_update_message_content()
-        .withf(|id, content, now| *id == 5 && content.as_str() == "edited" && *now == fixed_now())
+        .withf(|id, content, now| {
+            *id == mid(5) && content.as_str() == "edited" && *now == fixed_now()
+        })
         .times(1)
         .returning(|id, content, _| {
-            let mut message = sample_message(id, 1, 2);
-            message.content = content.to_string();
+            let mut message = sample_message(id.get(), 1, 2);
+            message.content = content;
             Ok(Some(message))
         });
     let content = Some(MessageContent::parse("edited").unwrap());
     let message = messages(mocks)
-        .update(&caller(1), 5, content)
+        .update(&caller(1), mid(5), content)
         .await
         .unwrap();
     assert_eq!(message.content, "edited");
@@ -244,9 +252,12 @@ async fn update_without_content_changes_nothing() {
     mocks
         .messages
         .expect_get_message()
-        .returning(|id| Ok(Some(sample_message(id, 1, 2))));
+        .returning(|id| Ok(Some(sample_message(id.get(), 1, 2))));
     mocks.messages.expect_update_message_content().never();
-    let message = messages(mocks).update(&caller(1), 5, None).await.unwrap();
+    let message = messages(mocks)
+        .update(&caller(1), mid(5), None)
+        .await
+        .unwrap();
     assert_eq!(message.content, "message 5");
 }
 
@@ -255,10 +266,10 @@ async fn update_of_an_unknown_message_is_not_found() {
     let mut mocks = Mocks::new();
     mocks.messages.expect_get_message().returning(|_| Ok(None));
     let err = messages(mocks)
-        .update(&caller(1), 5, None)
+        .update(&caller(1), mid(5), None)
         .await
         .unwrap_err();
-    assert!(matches!(err, MessageError::NotFound));
+    assert!(matches!(err, EditMessageError::NotFound));
 }
 
 #[tokio::test]
@@ -267,28 +278,31 @@ async fn mark_read_is_for_the_recipient_only() {
     mocks
         .messages
         .expect_get_message()
-        .returning(|id| Ok(Some(sample_message(id, 1, 2))));
+        .returning(|id| Ok(Some(sample_message(id.get(), 1, 2))));
     mocks
         .messages
         .expect_mark_message_read()
-        .with(eq(5), always())
+        .with(eq(mid(5)), always())
         .times(1)
         .returning(|_, _| Ok(true));
     let messages = messages(mocks);
-    let err = messages.mark_read(&caller(1), 5).await.unwrap_err();
+    let err = messages.mark_read(&caller(1), mid(5)).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "only the recipient may mark the message read"
     );
-    messages.mark_read(&caller(2), 5).await.unwrap();
+    messages.mark_read(&caller(2), mid(5)).await.unwrap();
 }
 
 #[tokio::test]
 async fn mark_read_of_an_unknown_message_is_not_found() {
     let mut mocks = Mocks::new();
     mocks.messages.expect_get_message().returning(|_| Ok(None));
-    let err = messages(mocks).mark_read(&caller(2), 5).await.unwrap_err();
-    assert!(matches!(err, MessageError::NotFound));
+    let err = messages(mocks)
+        .mark_read(&caller(2), mid(5))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MarkReadError::NotFound));
 }
 
 #[tokio::test]
@@ -297,20 +311,20 @@ async fn delete_is_for_sender_or_recipient() {
     mocks
         .messages
         .expect_get_message()
-        .returning(|id| Ok(Some(sample_message(id, 1, 2))));
+        .returning(|id| Ok(Some(sample_message(id.get(), 1, 2))));
     mocks
         .messages
         .expect_delete_message()
         .times(2)
         .returning(|_| Ok(true));
     let messages = messages(mocks);
-    let err = messages.delete(&caller(3), 5).await.unwrap_err();
+    let err = messages.delete(&caller(3), mid(5)).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "only the sender or the recipient may delete the message"
     );
-    messages.delete(&caller(1), 5).await.unwrap();
-    messages.delete(&caller(2), 5).await.unwrap();
+    messages.delete(&caller(1), mid(5)).await.unwrap();
+    messages.delete(&caller(2), mid(5)).await.unwrap();
 }
 
 #[tokio::test]
@@ -318,8 +332,11 @@ async fn delete_of_an_unknown_message_is_not_found() {
     let mut mocks = Mocks::new();
     mocks.messages.expect_get_message().returning(|_| Ok(None));
     mocks.messages.expect_delete_message().never();
-    let err = messages(mocks).delete(&caller(1), 5).await.unwrap_err();
-    assert!(matches!(err, MessageError::NotFound));
+    let err = messages(mocks)
+        .delete(&caller(1), mid(5))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DeleteMessageError::NotFound));
 }
 
 #[tokio::test]
@@ -329,7 +346,7 @@ async fn lists_ask_storage_for_the_callers_scope_and_page() {
     mocks
         .messages
         .expect_list_messages()
-        .with(eq(1), eq(MessageScope::UnreadReceived), eq(page))
+        .with(eq(uid(1)), eq(MessageScope::UnreadReceived), eq(page))
         .returning(|_, _, _| Ok(vec![sample_message(1, 2, 1)]));
     let list = messages(mocks)
         .list(&caller(1), MessageScope::UnreadReceived, page)
@@ -344,12 +361,12 @@ async fn unread_count_and_read_all_are_the_callers() {
     mocks
         .messages
         .expect_count_unread()
-        .with(eq(1))
+        .with(eq(uid(1)))
         .returning(|_| Ok(4));
     mocks
         .messages
         .expect_mark_all_read()
-        .with(eq(1), eq(None), eq(fixed_now()))
+        .with(eq(uid(1)), eq(None), eq(fixed_now()))
         .times(1)
         .returning(|_, _, _| Ok(4));
     let messages = messages(mocks);
@@ -366,9 +383,9 @@ async fn storage_failures_surface_as_port_errors() {
             source: "connection refused".into(),
         })
     });
-    let err = messages(mocks).get(&caller(1), 1).await.unwrap_err();
+    let err = messages(mocks).get(&caller(1), mid(1)).await.unwrap_err();
     assert!(matches!(
         err,
-        MessageError::Port(PortError::Unavailable { .. })
+        GetMessageError::Port(PortError::Unavailable { .. })
     ));
 }

@@ -1,6 +1,6 @@
 //! Superuser routes under `/auth`: users and roles.
 
-use ai_message_core::{Role, RoleDescription, RoleName, ValidationError};
+use ai_message_core::{Role, RoleDescription, RoleId, RoleName, UserId, ValidationError};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -70,7 +70,12 @@ impl AdminApi {
         auth: Authenticated,
         id: Path<i64>,
     ) -> Result<Json<UserOut>, ApiError> {
-        let user = self.state.services.admin.get_user(&auth.0, id.0).await?;
+        let user = self
+            .state
+            .services
+            .admin
+            .get_user(&auth.0, UserId::new(id.0))
+            .await?;
         Ok(Json(user.into()))
     }
 
@@ -103,7 +108,11 @@ impl AdminApi {
         auth: Authenticated,
         id: Path<i64>,
     ) -> Result<Json<MessageResponse>, ApiError> {
-        self.state.services.admin.delete_user(&auth.0, id.0).await?;
+        self.state
+            .services
+            .admin
+            .delete_user(&auth.0, UserId::new(id.0))
+            .await?;
         Ok(Json(MessageResponse::new("User deleted successfully")))
     }
 
@@ -123,7 +132,7 @@ impl AdminApi {
         self.state
             .services
             .admin
-            .disable_user(&auth.0, id.0)
+            .disable_user(&auth.0, UserId::new(id.0))
             .await?;
         Ok(Json(MessageResponse::new("User disabled successfully")))
     }
@@ -141,7 +150,11 @@ impl AdminApi {
         auth: Authenticated,
         id: Path<i64>,
     ) -> Result<Json<MessageResponse>, ApiError> {
-        self.state.services.admin.enable_user(&auth.0, id.0).await?;
+        self.state
+            .services
+            .admin
+            .enable_user(&auth.0, UserId::new(id.0))
+            .await?;
         Ok(Json(MessageResponse::new("User enabled successfully")))
     }
 
@@ -169,7 +182,7 @@ impl AdminApi {
         self.state
             .services
             .admin
-            .set_superuser(&auth.0, id.0, flag)
+            .set_superuser(&auth.0, UserId::new(id.0), flag)
             .await?;
         let shown = if flag { "True" } else { "False" };
         Ok(Json(MessageResponse::new(format!(
@@ -216,7 +229,11 @@ impl AdminApi {
         auth: Authenticated,
         id: Path<i64>,
     ) -> Result<Json<MessageResponse>, ApiError> {
-        self.state.services.roles.delete_role(&auth.0, id.0).await?;
+        self.state
+            .services
+            .roles
+            .delete_role(&auth.0, RoleId::new(id.0))
+            .await?;
         Ok(Json(MessageResponse::new("Role deleted successfully")))
     }
 
@@ -238,7 +255,11 @@ impl AdminApi {
         self.state
             .services
             .roles
-            .assign_roles(&auth.0, id.0, body.0.role_ids)
+            .assign_roles(
+                &auth.0,
+                UserId::new(id.0),
+                body.0.role_ids.into_iter().map(RoleId::new).collect(),
+            )
             .await?;
         Ok(Json(MessageResponse::new("Roles assigned successfully")))
     }
@@ -260,7 +281,7 @@ impl AdminApi {
             self.state
                 .services
                 .roles
-                .roles_of_user(&auth.0, id.0)
+                .roles_of_user(&auth.0, UserId::new(id.0))
                 .await?,
         ))
     }

@@ -3,7 +3,7 @@
 use ai_message_core::ports::ProfileUpdate;
 use ai_message_core::usecases::accounts::Registration;
 use ai_message_core::usecases::auth::LoginRequest as LoginCommand;
-use ai_message_core::{Bio, Email, FullName, Password, User, Username, ValidationError};
+use ai_message_core::{Bio, Email, FullName, Password, SessionId, User, Username, ValidationError};
 use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::{Form, Json};
@@ -281,7 +281,11 @@ impl AuthApi {
         auth: Authenticated,
         id: Path<i64>,
     ) -> Result<Json<MessageResponse>, ApiError> {
-        self.state.services.auth.end_session(&auth.0, id.0).await?;
+        self.state
+            .services
+            .auth
+            .end_session(&auth.0, SessionId::new(id.0))
+            .await?;
         Ok(Json(MessageResponse::new("Session deleted successfully")))
     }
 }

@@ -1,6 +1,6 @@
 //! `/auth/conversations`: the caller's conversations.
 
-use ai_message_core::{ConversationId, MessageContent};
+use ai_message_core::{ConversationId, MessageContent, UserId};
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -91,7 +91,12 @@ impl ConversationsApi {
             .state
             .services
             .conversations
-            .send(&auth.0, conversation_id, body.0.recipient_id, content)
+            .send(
+                &auth.0,
+                conversation_id,
+                UserId::new(body.0.recipient_id),
+                content,
+            )
             .await?;
         Ok(message.into())
     }

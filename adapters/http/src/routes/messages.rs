@@ -2,7 +2,7 @@
 
 use ai_message_core::ports::MessageScope;
 use ai_message_core::usecases::messages::Outgoing;
-use ai_message_core::{ConversationId, Message, MessageContent};
+use ai_message_core::{ConversationId, Message, MessageContent, MessageId, UserId};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -165,13 +165,13 @@ impl MessagesApi {
     ) -> Result<MessageCreated, ApiError> {
         let body = body.0;
         let outgoing = Outgoing {
-            recipient_id: body.recipient_id,
+            recipient_id: UserId::new(body.recipient_id),
             content: MessageContent::parse(body.content)?,
             conversation_id: body
                 .conversation_id
                 .map(ConversationId::parse)
                 .transpose()?,
-            parent_id: body.parent_id,
+            parent_id: body.parent_id.map(MessageId::new),
         };
         let message = self.state.services.messages.send(&auth.0, outgoing).await?;
         Ok(message.into())
@@ -182,7 +182,12 @@ impl MessagesApi {
     /// Only its sender and its recipient may read it.
     #[oai(path = "/:id", method = "get", operation_id = "get_message")]
     async fn get(&self, auth: Authenticated, id: Path<i64>) -> Result<Json<MessageOut>, ApiError> {
-        let message = self.state.services.messages.get(&auth.0, id.0).await?;
+        let message = self
+            .state
+            .services
+            .messages
+            .get(&auth.0, MessageId::new(id.0))
+            .await?;
         Ok(Json(message.into()))
     }
 
@@ -201,7 +206,7 @@ impl MessagesApi {
             .state
             .services
             .messages
-            .update(&auth.0, id.0, content)
+            .update(&auth.0, MessageId::new(id.0), content)
             .await?;
         Ok(Json(message.into()))
     }
@@ -218,7 +223,7 @@ impl MessagesApi {
         self.state
             .services
             .messages
-            .mark_read(&auth.0, id.0)
+            .mark_read(&auth.0, MessageId::new(id.0))
             .await?;
         Ok(Json(MessageResponse::new("Message marked as read")))
     }
@@ -232,7 +237,11 @@ impl MessagesApi {
         auth: Authenticated,
         id: Path<i64>,
     ) -> Result<Json<MessageResponse>, ApiError> {
-        self.state.services.messages.delete(&auth.0, id.0).await?;
+        self.state
+            .services
+            .messages
+            .delete(&auth.0, MessageId::new(id.0))
+            .await?;
         Ok(Json(MessageResponse::new("Message deleted successfully")))
     }
 }

@@ -400,7 +400,9 @@ pub async fn missing_or_bad_credentials_are_401(server: TestServer) {
         .await
         .unwrap()
         .unwrap();
-    let forged = foreign.issue(&user, 1).unwrap();
+    let forged = foreign
+        .issue(&user, ai_message_core::SessionId::new(1))
+        .unwrap();
     server
         .get("/auth/me", Some(&forged.token))
         .await

@@ -77,7 +77,7 @@ pub fn new_user(name: &str) -> NewUser {
     NewUser {
         username: Username::parse(name).unwrap(),
         email: Email::parse(format!("{name}@example.com")).unwrap(),
-        hashed_password: format!("$2b$04$hash-of-{name}"),
+        hashed_password: PasswordHash::new(format!("$2b$04$hash-of-{name}")),
         is_superuser: false,
         full_name: None,
         created_at: t0(),
@@ -91,21 +91,21 @@ pub async fn add_user(storage: &Storage, name: &str) -> User {
 /// A session for a user whose password hash is `password_hash` (what the login verified).
 pub fn new_session(
     user_id: UserId,
-    password_hash: &str,
+    password_hash: &PasswordHash,
     tag: &str,
     created_at: Timestamp,
 ) -> (NewSession, NewRefreshToken) {
     let session = NewSession {
         user_id,
-        verified_password_hash: password_hash.to_string(),
-        session_token: format!("session-token-{tag}"),
-        device_info: Some("test-agent".into()),
-        ip_address: Some("127.0.0.1".into()),
+        verified_password_hash: password_hash.clone(),
+        session_token: SessionToken::new(format!("session-token-{tag}")),
+        device_info: Some(DeviceInfo::recorded("test-agent")),
+        ip_address: Some(IpAddress::recorded("127.0.0.1")),
         expires_at: created_at + TimeDelta::days(7),
         created_at,
     };
     let token = NewRefreshToken {
-        token_hash: format!("refresh-hash-{tag}"),
+        token_hash: RefreshTokenHash::new(format!("refresh-hash-{tag}")),
         expires_at: created_at + TimeDelta::days(7),
         created_at,
     };
@@ -156,7 +156,7 @@ fn ids(messages: &[Message]) -> Vec<MessageId> {
 async fn token(storage: &Storage, hash: &str) -> RefreshToken {
     storage
         .sessions
-        .find_refresh_token(hash)
+        .find_refresh_token(&RefreshTokenHash::new(hash))
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("no refresh token {hash}"))
@@ -180,7 +180,7 @@ pub async fn user_ids_increase_and_new_users_get_the_defaults(storage: Storage) 
     assert!(bob.id > alice.id);
     assert_eq!(alice.username, "alice");
     assert_eq!(alice.email, "alice@example.com");
-    assert_eq!(alice.hashed_password, "$2b$04$hash-of-alice");
+    assert_eq!(alice.hashed_password.expose(), "$2b$04$hash-of-alice");
     assert!(alice.is_active);
     assert!(!alice.is_superuser);
     assert_eq!(alice.full_name.as_deref(), Some("Alice Liddell"));
@@ -193,7 +193,10 @@ pub async fn user_ids_increase_and_new_users_get_the_defaults(storage: Storage) 
     let mut root = new_user("root");
     root.is_superuser = true;
     assert!(storage.users.create_user(root).await.unwrap().is_superuser);
-    assert_eq!(storage.users.get_user(9_999).await.unwrap(), None);
+    assert_eq!(
+        storage.users.get_user(UserId::new(9_999)).await.unwrap(),
+        None
+    );
 }
 
 pub async fn duplicate_username_or_email_is_refused(storage: Storage) {
@@ -313,7 +316,7 @@ pub async fn update_profile_changes_only_the_given_fields(storage: Storage) {
     assert_eq!(
         storage
             .users
-            .update_profile(9_999, ProfileUpdate::default(), at(7))
+            .update_profile(UserId::new(9_999), ProfileUpdate::default(), at(7))
             .await
             .unwrap(),
         None
@@ -329,12 +332,12 @@ pub async fn change_password_ends_every_other_session(storage: Storage) {
     assert!(
         storage
             .users
-            .change_password(alice.id, "new-hash".into(), kept.id, at(1))
+            .change_password(alice.id, PasswordHash::new("new-hash"), kept.id, at(1))
             .await
             .unwrap()
     );
     let alice = storage.users.get_user(alice.id).await.unwrap().unwrap();
-    assert_eq!(alice.hashed_password, "new-hash");
+    assert_eq!(alice.hashed_password.expose(), "new-hash");
     assert_eq!(alice.updated_at, at(1));
     assert!(session(&storage, kept.id).await.is_active);
     assert!(!token(&storage, "refresh-hash-kept").await.is_used);
@@ -346,7 +349,7 @@ pub async fn change_password_ends_every_other_session(storage: Storage) {
     assert!(
         !storage
             .users
-            .change_password(9_999, "x".into(), kept.id, at(1))
+            .change_password(UserId::new(9_999), PasswordHash::new("x"), kept.id, at(1))
             .await
             .unwrap()
     );
@@ -396,7 +399,7 @@ pub async fn deactivating_a_user_ends_their_sessions(storage: Storage) {
     assert_eq!(
         storage
             .users
-            .set_user_active(9_999, false, at(2))
+            .set_user_active(UserId::new(9_999), false, at(2))
             .await
             .unwrap(),
         AccountChange::UserNotFound
@@ -442,7 +445,7 @@ pub async fn set_superuser_changes_the_flag(storage: Storage) {
     assert_eq!(
         storage
             .users
-            .set_user_superuser(9_999, true, at(2))
+            .set_user_superuser(UserId::new(9_999), true, at(2))
             .await
             .unwrap(),
         AccountChange::UserNotFound
@@ -496,7 +499,7 @@ pub async fn delete_user_cascades_but_keeps_messages(storage: Storage) {
     assert_eq!(
         storage
             .sessions
-            .find_refresh_token("refresh-hash-alice")
+            .find_refresh_token(&RefreshTokenHash::new("refresh-hash-alice"))
             .await
             .unwrap(),
         None
@@ -627,19 +630,20 @@ pub async fn replace_user_roles_is_all_or_nothing(storage: Storage) {
         vec![role_ids[0], role_ids[2]]
     );
 
-    let missing = role_ids[2] + 100;
+    let missing = RoleId::new(role_ids[2].get() + 100);
+    let next_missing = RoleId::new(missing.get() + 1);
     let outcome = storage
         .roles
         .replace_user_roles(
             alice.id,
-            vec![role_ids[1], missing, missing + 1, missing],
+            vec![role_ids[1], missing, next_missing, missing],
             t0(),
         )
         .await
         .unwrap();
     assert_eq!(
         outcome,
-        RoleReplacement::UnknownRoles(vec![missing, missing + 1])
+        RoleReplacement::UnknownRoles(vec![missing, next_missing])
     );
     assert_eq!(
         current(storage.clone()).await,
@@ -664,7 +668,7 @@ pub async fn replace_user_roles_is_all_or_nothing(storage: Storage) {
 
     let outcome = storage
         .roles
-        .replace_user_roles(9_999, vec![role_ids[0]], t0())
+        .replace_user_roles(UserId::new(9_999), vec![role_ids[0]], t0())
         .await
         .unwrap();
     assert_eq!(outcome, RoleReplacement::UserNotFound);
@@ -674,7 +678,7 @@ pub async fn create_session_stores_it_with_its_first_token(storage: Storage) {
     let alice = add_user(&storage, "alice").await;
     let (session, token) = add_session(&storage, alice.id, "s", t0()).await;
     assert_eq!(session.user_id, alice.id);
-    assert_eq!(session.session_token, "session-token-s");
+    assert_eq!(session.session_token.expose(), "session-token-s");
     assert_eq!(session.device_info.as_deref(), Some("test-agent"));
     assert_eq!(session.ip_address.as_deref(), Some("127.0.0.1"));
     assert!(session.is_active);
@@ -695,11 +699,19 @@ pub async fn create_session_stores_it_with_its_first_token(storage: Storage) {
     assert_eq!(stored_user, alice);
     assert_eq!(token_of(&storage, "refresh-hash-s").await, token);
     assert_eq!(
-        storage.sessions.get_session_with_user(9_999).await.unwrap(),
+        storage
+            .sessions
+            .get_session_with_user(SessionId::new(9_999))
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        storage.sessions.find_refresh_token("nope").await.unwrap(),
+        storage
+            .sessions
+            .find_refresh_token(&RefreshTokenHash::new("nope"))
+            .await
+            .unwrap(),
         None
     );
 }
@@ -782,7 +794,7 @@ pub async fn end_session_is_for_the_owner_and_uses_up_its_tokens(storage: Storag
     assert!(
         !storage
             .sessions
-            .end_session(alice.id, 9_999, at(2))
+            .end_session(alice.id, SessionId::new(9_999), at(2))
             .await
             .unwrap()
     );
@@ -825,7 +837,7 @@ pub async fn rotation_happens_once_and_extends_the_session(storage: Storage) {
     let alice = add_user(&storage, "alice").await;
     let (s, first) = add_session(&storage, alice.id, "s", t0()).await;
     let next = NewRefreshToken {
-        token_hash: "refresh-hash-next".into(),
+        token_hash: RefreshTokenHash::new("refresh-hash-next"),
         expires_at: at(60) + TimeDelta::days(7),
         created_at: at(60),
     };
@@ -840,7 +852,7 @@ pub async fn rotation_happens_once_and_extends_the_session(storage: Storage) {
     };
     assert_eq!(rotated.user_id, alice.id);
     assert_eq!(rotated.session_id, Some(s.id));
-    assert_eq!(rotated.token_hash, "refresh-hash-next");
+    assert_eq!(rotated.token_hash.expose(), "refresh-hash-next");
     assert!(!rotated.is_used);
     assert_eq!(rotated.expires_at, next.expires_at);
     let old = token(&storage, "refresh-hash-s").await;
@@ -850,7 +862,7 @@ pub async fn rotation_happens_once_and_extends_the_session(storage: Storage) {
     assert_eq!(token(&storage, "refresh-hash-next").await, rotated);
 
     let again = NewRefreshToken {
-        token_hash: "refresh-hash-again".into(),
+        token_hash: RefreshTokenHash::new("refresh-hash-again"),
         ..next
     };
     assert_eq!(
@@ -864,7 +876,7 @@ pub async fn rotation_happens_once_and_extends_the_session(storage: Storage) {
     assert_eq!(
         storage
             .sessions
-            .find_refresh_token("refresh-hash-again")
+            .find_refresh_token(&RefreshTokenHash::new("refresh-hash-again"))
             .await
             .unwrap(),
         None
@@ -880,7 +892,7 @@ pub async fn concurrent_rotations_of_one_token_have_one_winner(storage: Storage)
         let storage = storage.clone();
         tasks.push(tokio::spawn(async move {
             let next = NewRefreshToken {
-                token_hash: format!("refresh-hash-racer-{i}"),
+                token_hash: RefreshTokenHash::new(format!("refresh-hash-racer-{i}")),
                 expires_at: at(60) + TimeDelta::days(7),
                 created_at: at(60),
             };
@@ -902,7 +914,7 @@ pub async fn concurrent_rotations_of_one_token_have_one_winner(storage: Storage)
     for i in 0..8 {
         if storage
             .sessions
-            .find_refresh_token(&format!("refresh-hash-racer-{i}"))
+            .find_refresh_token(&RefreshTokenHash::new(format!("refresh-hash-racer-{i}")))
             .await
             .unwrap()
             .is_some()
@@ -934,7 +946,7 @@ pub async fn revoke_refresh_token_marks_it_used(storage: Storage) {
     assert!(session(&storage, s.id).await.is_active);
     storage
         .sessions
-        .revoke_refresh_token(9_999, at(2))
+        .revoke_refresh_token(RefreshTokenId::new(9_999), at(2))
         .await
         .unwrap();
 }
@@ -1010,14 +1022,18 @@ pub async fn messages_are_created_read_back_updated_and_deleted(storage: Storage
     assert!(
         !storage
             .messages
-            .mark_message_read(9_999, at(4))
+            .mark_message_read(MessageId::new(9_999), at(4))
             .await
             .unwrap()
     );
     assert_eq!(
         storage
             .messages
-            .update_message_content(9_999, MessageContent::parse("x").unwrap(), at(4))
+            .update_message_content(
+                MessageId::new(9_999),
+                MessageContent::parse("x").unwrap(),
+                at(4)
+            )
             .await
             .unwrap(),
         None
@@ -1235,7 +1251,7 @@ pub async fn conversation_summaries_describe_each_conversation(storage: Storage)
     assert!(
         storage
             .messages
-            .conversation_summaries(9_999)
+            .conversation_summaries(UserId::new(9_999))
             .await
             .unwrap()
             .is_empty()

@@ -23,7 +23,7 @@ pub async fn a_session_opens_only_while_the_verified_hash_and_activity_hold(stor
     let (kept, _) = add_session(&storage, alice.id, "kept", t0()).await;
     storage
         .users
-        .change_password(alice.id, "$2b$04$new".into(), kept.id, at(1))
+        .change_password(alice.id, PasswordHash::new("$2b$04$new"), kept.id, at(1))
         .await
         .unwrap();
     storage
@@ -47,14 +47,19 @@ pub async fn a_session_opens_only_while_the_verified_hash_and_activity_hold(stor
         assert_eq!(
             storage
                 .sessions
-                .find_refresh_token(&format!("refresh-hash-{tag}"))
+                .find_refresh_token(&RefreshTokenHash::new(format!("refresh-hash-{tag}")))
                 .await
                 .unwrap(),
             None,
             "{tag}: nothing stored"
         );
     }
-    let (session, token) = new_session(alice.id, "$2b$04$new", "new-hash", at(2));
+    let (session, token) = new_session(
+        alice.id,
+        &PasswordHash::new("$2b$04$new"),
+        "new-hash",
+        at(2),
+    );
     assert!(
         storage
             .sessions
@@ -226,7 +231,7 @@ pub async fn logout_all_racing_rotations_never_fails(storage: Storage) {
             let sessions = storage.sessions.clone();
             tasks.push(tokio::spawn(async move {
                 let next = NewRefreshToken {
-                    token_hash: format!("refresh-hash-next-{round}-{s}"),
+                    token_hash: RefreshTokenHash::new(format!("refresh-hash-next-{round}-{s}")),
                     expires_at: at(60) + TimeDelta::days(7),
                     created_at: at(60),
                 };

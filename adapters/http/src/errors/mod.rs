@@ -1,13 +1,11 @@
 //! Every error answer is `{"detail": "…"}`. This module maps the core's error enums onto status
-//! codes and the contract's `detail` strings, and keeps internals out of responses.
+//! codes and the contract's `detail` strings (in [`domain`]), and keeps internals out of
+//! responses.
+
+mod domain;
 
 use ai_message_core::PortError;
 use ai_message_core::ValidationError;
-use ai_message_core::usecases::accounts::{AccountError, RegisterError};
-use ai_message_core::usecases::admin::AdminError;
-use ai_message_core::usecases::auth::{AuthenticateError, LoginError, RefreshError, SessionError};
-use ai_message_core::usecases::messages::MessageError;
-use ai_message_core::usecases::roles::RoleError;
 use poem::IntoResponse;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
@@ -151,160 +149,6 @@ impl From<PortError> for ApiError {
 impl From<ValidationError> for ApiError {
     fn from(error: ValidationError) -> Self {
         Self::unprocessable(error.to_string())
-    }
-}
-
-/// The contract's `detail` strings (spec/api.md), each with the core error it answers.
-mod detail {
-    pub const USERNAME_TAKEN: &str = "Username already registered";
-    pub const USERNAME_LOOKALIKE: &str = "Username is too similar to an existing username";
-    pub const EMAIL_TAKEN: &str = "Email already registered";
-    pub const USERNAME_OR_EMAIL_TAKEN: &str = "Username or email already exists";
-    pub const WRONG_CURRENT_PASSWORD: &str = "Current password is incorrect";
-    pub const WRONG_LOGIN: &str = "Incorrect username or password";
-    pub const USER_DISABLED: &str = "User is disabled";
-    pub const LOGIN_THROTTLED: &str = "Too many failed login attempts, retry later";
-    pub const REFRESH_UNKNOWN: &str = "Refresh token not found or already used";
-    pub const REFRESH_EXPIRED: &str = "Refresh token expired";
-    pub const SESSION_ENDED: &str = "Session has ended";
-    pub const SESSION_NOT_FOUND: &str = "Session not found";
-    pub const SUPERUSER_REQUIRED: &str = "Superuser access required";
-    pub const USER_NOT_FOUND: &str = "User not found";
-    pub const CANNOT_DELETE_SELF: &str = "Cannot delete your own account";
-    pub const CANNOT_DISABLE_SELF: &str = "Cannot disable your own account";
-    pub const CANNOT_CHANGE_OWN_SUPERUSER: &str = "Cannot change your own superuser status";
-    pub const LAST_SUPERUSER: &str = "At least one active superuser must remain";
-    pub const ROLE_NOT_FOUND: &str = "Role not found";
-    pub const ROLE_EXISTS: &str = "Role already exists";
-    pub const MESSAGE_NOT_FOUND: &str = "Message not found";
-    pub const RECIPIENT_NOT_FOUND: &str = "Recipient not found";
-    pub const PARENT_NOT_FOUND: &str = "Parent message not found";
-    pub const MESSAGE_NO_ACCESS: &str = "You don't have access to this message";
-    pub const NOT_SENDER: &str = "Only the sender can update this message";
-    pub const NOT_RECIPIENT: &str = "Only the recipient can mark this message as read";
-    pub const NO_DELETE_PERMISSION: &str = "You don't have permission to delete this message";
-    pub const NOT_A_PARTICIPANT: &str = "Not a participant of this conversation";
-}
-
-impl From<RegisterError> for ApiError {
-    fn from(error: RegisterError) -> Self {
-        match error {
-            RegisterError::UsernameTaken => Self::bad_request(detail::USERNAME_TAKEN),
-            RegisterError::UsernameLookalike => Self::bad_request(detail::USERNAME_LOOKALIKE),
-            RegisterError::EmailTaken => Self::bad_request(detail::EMAIL_TAKEN),
-            RegisterError::UsernameOrEmailTaken => {
-                Self::bad_request(detail::USERNAME_OR_EMAIL_TAKEN)
-            }
-            RegisterError::Port(e) => e.into(),
-        }
-    }
-}
-
-impl From<AccountError> for ApiError {
-    fn from(error: AccountError) -> Self {
-        match error {
-            AccountError::IncorrectCurrentPassword => {
-                Self::bad_request(detail::WRONG_CURRENT_PASSWORD)
-            }
-            AccountError::UserGone => Self::unauthorized(INVALID_CREDENTIALS),
-            AccountError::Port(e) => e.into(),
-        }
-    }
-}
-
-impl From<LoginError> for ApiError {
-    fn from(error: LoginError) -> Self {
-        match error {
-            LoginError::InvalidCredentials => Self::unauthorized(detail::WRONG_LOGIN),
-            LoginError::UserDisabled => Self::forbidden(detail::USER_DISABLED),
-            LoginError::Throttled { retry_after } => Self::too_many(
-                detail::LOGIN_THROTTLED,
-                retry_after
-                    .to_std()
-                    .unwrap_or(std::time::Duration::from_secs(1)),
-            ),
-            LoginError::Port(e) => e.into(),
-        }
-    }
-}
-
-impl From<AuthenticateError> for ApiError {
-    fn from(error: AuthenticateError) -> Self {
-        match error {
-            AuthenticateError::InvalidCredentials => Self::unauthorized(INVALID_CREDENTIALS),
-            AuthenticateError::UserDisabled => Self::forbidden(detail::USER_DISABLED),
-            AuthenticateError::Port(e) => e.into(),
-        }
-    }
-}
-
-impl From<RefreshError> for ApiError {
-    fn from(error: RefreshError) -> Self {
-        match error {
-            RefreshError::NotFoundOrUsed => Self::unauthorized(detail::REFRESH_UNKNOWN),
-            RefreshError::Expired => Self::unauthorized(detail::REFRESH_EXPIRED),
-            RefreshError::SessionEnded => Self::unauthorized(detail::SESSION_ENDED),
-            RefreshError::UserDisabled => Self::unauthorized(detail::USER_DISABLED),
-            RefreshError::Port(e) => e.into(),
-        }
-    }
-}
-
-impl From<SessionError> for ApiError {
-    fn from(error: SessionError) -> Self {
-        match error {
-            SessionError::SessionNotFound => Self::not_found(detail::SESSION_NOT_FOUND),
-            SessionError::Port(e) => e.into(),
-        }
-    }
-}
-
-impl From<AdminError> for ApiError {
-    fn from(error: AdminError) -> Self {
-        match error {
-            AdminError::NotSuperuser => Self::forbidden(detail::SUPERUSER_REQUIRED),
-            AdminError::UserNotFound => Self::not_found(detail::USER_NOT_FOUND),
-            AdminError::CannotDeleteSelf => Self::bad_request(detail::CANNOT_DELETE_SELF),
-            AdminError::CannotDisableSelf => Self::bad_request(detail::CANNOT_DISABLE_SELF),
-            AdminError::CannotChangeOwnSuperuser => {
-                Self::bad_request(detail::CANNOT_CHANGE_OWN_SUPERUSER)
-            }
-            AdminError::LastSuperuser => Self::bad_request(detail::LAST_SUPERUSER),
-            AdminError::Register(e) => e.into(),
-            AdminError::Port(e) => e.into(),
-        }
-    }
-}
-
-impl From<RoleError> for ApiError {
-    fn from(error: RoleError) -> Self {
-        match error {
-            RoleError::NotSuperuser => Self::forbidden(detail::SUPERUSER_REQUIRED),
-            RoleError::RoleNotFound => Self::not_found(detail::ROLE_NOT_FOUND),
-            RoleError::UserNotFound => Self::not_found(detail::USER_NOT_FOUND),
-            RoleError::RoleExists => Self::bad_request(detail::ROLE_EXISTS),
-            RoleError::UnknownRoles(ids) => {
-                let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-                Self::unprocessable(format!("role_ids: unknown role ids: {}", ids.join(", ")))
-            }
-            RoleError::Port(e) => e.into(),
-        }
-    }
-}
-
-impl From<MessageError> for ApiError {
-    fn from(error: MessageError) -> Self {
-        match error {
-            MessageError::NotFound => Self::not_found(detail::MESSAGE_NOT_FOUND),
-            MessageError::RecipientNotFound => Self::not_found(detail::RECIPIENT_NOT_FOUND),
-            MessageError::ParentNotFound => Self::not_found(detail::PARENT_NOT_FOUND),
-            MessageError::NoAccess => Self::forbidden(detail::MESSAGE_NO_ACCESS),
-            MessageError::NotSender => Self::forbidden(detail::NOT_SENDER),
-            MessageError::NotRecipient => Self::forbidden(detail::NOT_RECIPIENT),
-            MessageError::NoDeletePermission => Self::forbidden(detail::NO_DELETE_PERMISSION),
-            MessageError::NotAParticipant => Self::forbidden(detail::NOT_A_PARTICIPANT),
-            MessageError::Port(e) => e.into(),
-        }
     }
 }
 

@@ -1,0 +1,81 @@
+//! What the SQLite and PostgreSQL adapters share beyond their SQL text: how a migration is
+//! reported to the operator, and small conversions of domain values for the drivers.
+
+/// One migration, as the history table or the binary knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationInfo {
+    pub version: i64,
+    pub name: String,
+    /// When it was applied (RFC 3339), `None` while pending.
+    pub applied_on: Option<String>,
+}
+
+impl From<&refinery::Migration> for MigrationInfo {
+    fn from(migration: &refinery::Migration) -> Self {
+        Self {
+            version: i64::from(migration.version()),
+            name: migration.name().to_string(),
+            applied_on: migration.applied_on().map(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_else(|_| t.to_string())
+            }),
+        }
+    }
+}
+
+/// Reports of migrations, in version order.
+pub fn reports<'a>(
+    migrations: impl IntoIterator<Item = &'a refinery::Migration>,
+) -> Vec<MigrationInfo> {
+    let mut all: Vec<MigrationInfo> = migrations.into_iter().map(MigrationInfo::from).collect();
+    all.sort_by_key(|m| m.version);
+    all
+}
+
+/// Where a database stands: what is applied, and what the binary would apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub applied: Vec<MigrationInfo>,
+    pub pending: Vec<MigrationInfo>,
+}
+
+impl MigrationStatus {
+    /// `known` is what the binary carries; what the history does not list is pending.
+    pub fn new(applied: Vec<MigrationInfo>, known: Vec<MigrationInfo>) -> Self {
+        let pending = known
+            .into_iter()
+            .filter(|m| !applied.iter().any(|a| a.version == m.version))
+            .collect();
+        Self { applied, pending }
+    }
+}
+
+/// An optional text value as the drivers take it.
+pub fn optional_str<T: AsRef<str>>(value: &Option<T>) -> Option<&str> {
+    value.as_ref().map(AsRef::as_ref)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(version: i64) -> MigrationInfo {
+        MigrationInfo {
+            version,
+            name: format!("m{version}"),
+            applied_on: None,
+        }
+    }
+
+    #[test]
+    fn pending_is_what_the_history_does_not_list() {
+        let status = MigrationStatus::new(vec![info(1)], vec![info(1), info(2), info(3)]);
+        assert_eq!(status.pending, vec![info(2), info(3)]);
+    }
+
+    #[test]
+    fn optional_text_is_borrowed_as_str() {
+        assert_eq!(optional_str(&Some(String::from("x"))), Some("x"));
+        assert_eq!(optional_str::<String>(&None), None);
+    }
+}
