@@ -52,6 +52,13 @@ pub enum LoginError {
     Port(#[from] PortError),
 }
 
+/// The counters of one login attempt: every key with a quota on, and which of them counts
+/// the account at this address (the one a right password forgives).
+struct LoginCounters {
+    pair: String,
+    keys: Vec<ThrottleKey>,
+}
+
 impl Auth {
     /// The account an identifier names: with an `@` it is an email first (exactly, then
     /// ignoring case), else a username, so no username can shadow another account's email.
@@ -68,24 +75,23 @@ impl Auth {
     }
 
     /// The counters one login attempt is held to.
-    fn throttle_keys(&self, user: Option<&User>, login: &str, address: &str) -> Vec<ThrottleKey> {
+    fn counters(&self, user: Option<&User>, login: &str, address: &str) -> LoginCounters {
         let account = match user {
             Some(user) => format!("user:{}", user.id),
             None => format!("name:{}", username_key(login)),
         };
         let limits = self.settings.login_limits;
-        [
-            (
-                format!("pair:{account}|{address}"),
-                limits.per_account_and_address,
-            ),
+        let pair = format!("pair:{account}|{address}");
+        let keys = [
+            (pair.clone(), limits.per_account_and_address),
             (format!("account:{account}"), limits.per_account),
             (format!("address:{address}"), limits.per_address),
         ]
         .into_iter()
         .filter(|(_, quota)| !quota.is_off())
         .map(|(key, quota)| ThrottleKey { key, quota })
-        .collect()
+        .collect();
+        LoginCounters { pair, keys }
     }
 
     /// Checks the password and opens a session with its first refresh token.
@@ -97,8 +103,12 @@ impl Auth {
     pub async fn login(&self, request: LoginRequest) -> Result<LoginOutcome, LoginError> {
         let user = self.find_login_account(&request.login).await?;
         let address = request.ip_address.as_deref().unwrap_or("unknown");
-        let keys = self.throttle_keys(user.as_ref(), &request.login, address);
-        let attempt = match self.attempts.reserve(&keys, self.clock.now()).await? {
+        let counters = self.counters(user.as_ref(), &request.login, address);
+        let attempt = match self
+            .attempts
+            .reserve(&counters.keys, self.clock.now())
+            .await?
+        {
             Reservation::Admitted(attempt) => attempt,
             Reservation::Refused { retry_after } => {
                 return Err(LoginError::Throttled { retry_after });
@@ -120,11 +130,11 @@ impl Auth {
             // A wrong password keeps its reservation: it is a counted failure.
             Ok(None) => return Err(LoginError::InvalidCredentials),
             Ok(Some(user)) => {
-                self.forget_attempt(attempt, &keys).await?;
+                self.forget_attempt(attempt, &counters).await?;
                 user
             }
             Err(error) => {
-                self.attempts.release(attempt, &keys).await?;
+                self.attempts.release(attempt, &counters.keys).await?;
                 return Err(error.into());
             }
         };
@@ -144,11 +154,11 @@ impl Auth {
     async fn forget_attempt(
         &self,
         attempt: AttemptId,
-        keys: &[ThrottleKey],
+        counters: &LoginCounters,
     ) -> Result<(), PortError> {
-        self.attempts.release(attempt, keys).await?;
-        if let Some(pair) = keys.iter().find(|k| k.key.starts_with("pair:")) {
-            self.attempts.clear(&pair.key).await?;
+        self.attempts.release(attempt, &counters.keys).await?;
+        if !self.settings.login_limits.per_account_and_address.is_off() {
+            self.attempts.clear(&counters.pair).await?;
         }
         Ok(())
     }
