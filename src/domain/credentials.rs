@@ -47,3 +47,9 @@ secret_text!(
     /// A copy of the database holds no live token.
     RefreshTokenHash
 );
+
+secret_text!(
+    /// Hex SHA-256 of a live-stream ticket handed to a client: column
+    /// `stream_tickets.ticket_hash`.
+    StreamTicketHash
+);

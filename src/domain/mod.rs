@@ -19,12 +19,14 @@ macro_rules! compares_with_str {
 
 mod credentials;
 mod entities;
+mod events;
 mod identity;
 mod ids;
 mod values;
 
 pub use credentials::*;
 pub use entities::*;
+pub use events::*;
 pub use identity::{KeyCollision, assign_identity_keys, email_key, username_key};
 pub use ids::*;
 pub use values::*;

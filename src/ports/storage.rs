@@ -12,8 +12,8 @@ use super::{InsertError, PortError};
 use crate::domain::{
     Bio, ConversationId, ConversationSummary, DeviceInfo, Email, FullName, IpAddress, Message,
     MessageContent, MessageId, Page, PasswordHash, RefreshToken, RefreshTokenHash, RefreshTokenId,
-    Role, RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken, Timestamp, User,
-    UserId, Username,
+    Role, RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken, StreamTicketHash,
+    Timestamp, User, UserId, Username,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,6 +286,38 @@ pub trait SessionRepository: Send + Sync {
         id: RefreshTokenId,
         now: Timestamp,
     ) -> Result<(), PortError>;
+
+    /// Stores a single-use stream ticket, and forgets tickets that expired before `now`.
+    async fn create_stream_ticket(
+        &self,
+        ticket: NewStreamTicket,
+        now: Timestamp,
+    ) -> Result<(), PortError>;
+
+    /// Takes the ticket stored under this hash if it has not expired at `now`: atomically
+    /// against every other caller, on every instance, so a ticket opens one stream at most.
+    /// `None` when it is unknown, taken or expired.
+    async fn redeem_stream_ticket(
+        &self,
+        ticket_hash: &StreamTicketHash,
+        now: Timestamp,
+    ) -> Result<Option<(UserId, SessionId)>, PortError>;
+}
+
+/// A live-stream ticket to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStreamTicket {
+    pub ticket_hash: StreamTicketHash,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub expires_at: Timestamp,
+}
+
+/// A message marked read, for the receipt its sender gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadReceipt {
+    pub id: MessageId,
+    pub sender_id: UserId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,13 +409,25 @@ pub trait MessageRepository: Send + Sync {
     async fn count_unread(&self, user_id: UserId) -> Result<u64, PortError>;
 
     /// Marks read every unread message the user received (only in `conversation` when given).
-    /// Returns how many changed.
+    /// Returns the messages that changed, ascending by id.
     async fn mark_all_read(
         &self,
         user_id: UserId,
         conversation: Option<ConversationId>,
         now: Timestamp,
-    ) -> Result<u64, PortError>;
+    ) -> Result<Vec<ReadReceipt>, PortError>;
+
+    /// Messages the user sent or received with an id above `after`, ascending by id, at most
+    /// `limit`: what a live stream missed while it was away.
+    async fn messages_after(
+        &self,
+        user_id: UserId,
+        after: MessageId,
+        limit: u32,
+    ) -> Result<Vec<Message>, PortError>;
+
+    /// The highest id of a message the user sent or received, if any.
+    async fn latest_message_id(&self, user_id: UserId) -> Result<Option<MessageId>, PortError>;
 
     /// One summary per non-null `conversation_id` the user sent or received a message in,
     /// computed in a fixed number of queries, ordered by the last message newest first (ties
@@ -399,40 +443,4 @@ pub trait MessageRepository: Send + Sync {
 #[async_trait]
 pub trait StorageHealth: Send + Sync {
     async fn ping(&self) -> Result<(), PortError>;
-}
-
-/// One storage adapter seen through all its ports; cheap to clone.
-#[derive(Clone)]
-pub struct Storage {
-    pub users: std::sync::Arc<dyn UserRepository>,
-    pub roles: std::sync::Arc<dyn RoleRepository>,
-    pub sessions: std::sync::Arc<dyn SessionRepository>,
-    pub messages: std::sync::Arc<dyn MessageRepository>,
-    pub health: std::sync::Arc<dyn StorageHealth>,
-    /// Failed-login counters: in this process unless the store shares them between
-    /// instances (PostgreSQL).
-    pub login_attempts: std::sync::Arc<dyn super::LoginAttempts>,
-}
-
-impl Storage {
-    /// Views one store that implements every storage port, with login counters kept in
-    /// this process.
-    pub fn from_store<S>(store: std::sync::Arc<S>) -> Self
-    where
-        S: UserRepository
-            + RoleRepository
-            + SessionRepository
-            + MessageRepository
-            + StorageHealth
-            + 'static,
-    {
-        Self {
-            users: store.clone(),
-            roles: store.clone(),
-            sessions: store.clone(),
-            messages: store.clone(),
-            health: store,
-            login_attempts: std::sync::Arc::new(crate::system::InProcessLoginAttempts::default()),
-        }
-    }
 }

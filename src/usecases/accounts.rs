@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
+use super::auth::tell_access_changed;
 use super::{Caller, Ports};
 use crate::domain::{Email, FullName, Password, User, Username};
 use crate::ports::{
-    Clock, InsertError, NewUser, PasswordHasher, PortError, ProfileUpdate, UserRepository,
+    Clock, EventPublisher, InsertError, NewUser, PasswordHasher, PortError, ProfileUpdate,
+    UserRepository,
 };
 
 /// What a new account is made of.
@@ -113,6 +115,7 @@ pub(crate) async fn create_account(
 pub struct Accounts {
     users: Arc<dyn UserRepository>,
     hasher: Arc<dyn PasswordHasher>,
+    events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
 }
 
@@ -121,6 +124,7 @@ impl Accounts {
         Self {
             users: ports.users.clone(),
             hasher: ports.hasher.clone(),
+            events: ports.events.clone(),
             clock: ports.clock.clone(),
         }
     }
@@ -170,6 +174,8 @@ impl Accounts {
             .change_password(caller.user.id, hashed, caller.session_id, self.clock.now())
             .await?;
         if changed {
+            // The user's other sessions ended: their streams close.
+            tell_access_changed(self.events.as_ref(), caller.user.id).await;
             Ok(())
         } else {
             Err(ChangePasswordError::AccountGone)

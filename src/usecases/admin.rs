@@ -3,9 +3,12 @@
 use std::sync::Arc;
 
 use super::accounts::{RegisterError, Registration, create_account};
+use super::auth::tell_access_changed;
 use super::{Caller, Ports};
 use crate::domain::{Page, User, UserId};
-use crate::ports::{AccountChange, Clock, PasswordHasher, PortError, UserRepository};
+use crate::ports::{
+    AccountChange, Clock, EventPublisher, PasswordHasher, PortError, UserRepository,
+};
 
 /// The caller is not a superuser: what every administrative operation can be refused with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -104,6 +107,7 @@ refusable_by_non_superusers!(UserLookupError, CreateUserError, AccountActionErro
 pub struct Admin {
     users: Arc<dyn UserRepository>,
     hasher: Arc<dyn PasswordHasher>,
+    events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
 }
 
@@ -112,8 +116,20 @@ impl Admin {
         Self {
             users: ports.users.clone(),
             hasher: ports.hasher.clone(),
+            events: ports.events.clone(),
             clock: ports.clock.clone(),
         }
+    }
+
+    /// A deleted or disabled user's streams close.
+    async fn cut_off(
+        &self,
+        change: AccountChange,
+        user_id: UserId,
+    ) -> Result<(), AccountActionError> {
+        applied(change)?;
+        tell_access_changed(self.events.as_ref(), user_id).await;
+        Ok(())
     }
 
     pub async fn list_users(
@@ -185,7 +201,8 @@ impl Admin {
         if id == caller.user.id {
             return Err(AccountActionError::OwnAccount(AccountAction::Delete));
         }
-        applied(self.users.delete_user(id).await?)
+        let change = self.users.delete_user(id).await?;
+        self.cut_off(change, id).await
     }
 
     /// Disables the account and ends all its sessions.
@@ -198,11 +215,11 @@ impl Admin {
         if id == caller.user.id {
             return Err(AccountActionError::OwnAccount(AccountAction::Disable));
         }
-        applied(
-            self.users
-                .set_user_active(id, false, self.clock.now())
-                .await?,
-        )
+        let change = self
+            .users
+            .set_user_active(id, false, self.clock.now())
+            .await?;
+        self.cut_off(change, id).await
     }
 
     pub async fn enable_user(&self, caller: &Caller, id: UserId) -> Result<(), AccountActionError> {

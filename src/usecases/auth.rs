@@ -6,10 +6,12 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::{Caller, Ports, Settings};
-use crate::domain::{RefreshToken, RefreshTokenHash, Session, SessionId, User, UserId};
+use crate::domain::{
+    DomainEvent, RefreshToken, RefreshTokenHash, Session, SessionId, User, UserId,
+};
 use crate::ports::{
-    Clock, LoginAttempts, NewRefreshToken, PasswordHasher, PortError, Rotation, SecretSource,
-    SessionRepository, UserRepository,
+    Clock, EventPublisher, LoginAttempts, NewRefreshToken, PasswordHasher, PortError, Rotation,
+    SecretSource, SessionRepository, UserRepository,
 };
 
 /// A rotated refresh token and what an access token for it needs.
@@ -56,12 +58,17 @@ pub enum EndSessionError {
 
 /// Storage keeps only this: the hex SHA-256 of a refresh token.
 pub fn hash_refresh_token(token: &str) -> RefreshTokenHash {
-    let digest = Sha256::digest(token.as_bytes());
+    RefreshTokenHash::new(sha256_hex(token))
+}
+
+/// Hex SHA-256: how bearer secrets (refresh tokens, stream tickets) are stored.
+pub(crate) fn sha256_hex(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
     let mut hex = String::with_capacity(64);
     for byte in digest.iter() {
         let _ = write!(hex, "{byte:02x}");
     }
-    RefreshTokenHash::new(hex)
+    hex
 }
 
 #[derive(Clone)]
@@ -70,9 +77,17 @@ pub struct Auth {
     sessions: Arc<dyn SessionRepository>,
     hasher: Arc<dyn PasswordHasher>,
     attempts: Arc<dyn LoginAttempts>,
+    events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
     secrets: Arc<dyn SecretSource>,
     settings: Settings,
+}
+
+/// Tells the user's live streams to check their session again (it may have ended).
+pub(crate) async fn tell_access_changed(events: &dyn EventPublisher, user_id: UserId) {
+    events
+        .publish(&[DomainEvent::AccessChanged { user_id }])
+        .await;
 }
 
 impl Auth {
@@ -82,6 +97,7 @@ impl Auth {
             sessions: ports.sessions.clone(),
             hasher: ports.hasher.clone(),
             attempts: ports.login_attempts.clone(),
+            events: ports.events.clone(),
             clock: ports.clock.clone(),
             secrets: ports.secrets.clone(),
             settings,
@@ -173,6 +189,7 @@ impl Auth {
             self.sessions
                 .end_session(token.user_id, session_id, self.clock.now())
                 .await?;
+            tell_access_changed(self.events.as_ref(), token.user_id).await;
         }
         Ok(())
     }
@@ -188,6 +205,18 @@ impl Auth {
         self.sessions
             .end_session(caller.user.id, caller.session_id, now)
             .await?;
+        let result = self.end_presented_token(caller, refresh_token, now).await;
+        tell_access_changed(self.events.as_ref(), caller.user.id).await;
+        result
+    }
+
+    /// The refresh token given with a logout: its session ends too, when it is the caller's.
+    async fn end_presented_token(
+        &self,
+        caller: &Caller,
+        refresh_token: Option<&str>,
+        now: crate::domain::Timestamp,
+    ) -> Result<(), PortError> {
         let Some(presented) = refresh_token else {
             return Ok(());
         };
@@ -210,9 +239,12 @@ impl Auth {
 
     /// Ends every session of the caller, this one included.
     pub async fn logout_all(&self, caller: &Caller) -> Result<u64, PortError> {
-        self.sessions
+        let ended = self
+            .sessions
             .end_all_sessions(caller.user.id, self.clock.now())
-            .await
+            .await?;
+        tell_access_changed(self.events.as_ref(), caller.user.id).await;
+        Ok(ended)
     }
 
     /// The caller's active, unexpired sessions, newest first.
@@ -233,6 +265,7 @@ impl Auth {
             .end_session(caller.user.id, session_id, self.clock.now())
             .await?;
         if ended {
+            tell_access_changed(self.events.as_ref(), caller.user.id).await;
             Ok(())
         } else {
             Err(EndSessionError::SessionNotFound)

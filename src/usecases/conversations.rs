@@ -5,12 +5,11 @@ use std::sync::Arc;
 use super::messages::{Messages, Outgoing, SendError};
 use super::{Caller, Ports};
 use crate::domain::{ConversationId, ConversationSummary, Message, MessageContent, Page, UserId};
-use crate::ports::{Clock, MessageRepository, MessageScope, PortError};
+use crate::ports::{MessageRepository, MessageScope, PortError};
 
 #[derive(Clone)]
 pub struct Conversations {
     messages: Arc<dyn MessageRepository>,
-    clock: Arc<dyn Clock>,
     sending: Messages,
 }
 
@@ -18,7 +17,6 @@ impl Conversations {
     pub fn new(ports: &Ports) -> Self {
         Self {
             messages: ports.messages.clone(),
-            clock: ports.clock.clone(),
             sending: Messages::new(ports),
         }
     }
@@ -67,8 +65,8 @@ impl Conversations {
         caller: &Caller,
         conversation_id: ConversationId,
     ) -> Result<u64, PortError> {
-        self.messages
-            .mark_all_read(caller.user.id, Some(conversation_id), self.clock.now())
+        self.sending
+            .mark_all_read(caller, Some(conversation_id))
             .await
     }
 }
@@ -76,6 +74,8 @@ impl Conversations {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{DomainEvent, MessageEvent};
+    use crate::ports::ReadReceipt;
     use crate::usecases::test_support::*;
     use mockall::predicate::eq;
 
@@ -183,7 +183,19 @@ mod tests {
             .expect_mark_all_read()
             .with(eq(uid(1)), eq(Some(cid.clone())), eq(fixed_now()))
             .times(1)
-            .returning(|_, _, _| Ok(2));
+            .returning(|_, _, _| {
+                Ok(vec![
+                    ReadReceipt {
+                        id: mid(4),
+                        sender_id: uid(2),
+                    },
+                    ReadReceipt {
+                        id: mid(6),
+                        sender_id: uid(2),
+                    },
+                ])
+            });
+        let events = mocks.events.clone();
         assert_eq!(
             conversations(mocks)
                 .mark_read(&caller(1), cid)
@@ -191,5 +203,13 @@ mod tests {
                 .unwrap(),
             2
         );
+        let receipt = |id| {
+            DomainEvent::Message(MessageEvent::Read {
+                id: mid(id),
+                sender_id: uid(2),
+                reader_id: uid(1),
+            })
+        };
+        assert_eq!(events.published(), vec![receipt(4), receipt(6)]);
     }
 }

@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use super::{Caller, Ports};
-use crate::domain::{ConversationId, Message, MessageContent, MessageId, Page, UserId};
+use crate::domain::{
+    ConversationId, DomainEvent, Message, MessageContent, MessageEvent, MessageId, Page, UserId,
+};
 use crate::ports::{
-    Clock, ConversationMembership, MessageRepository, MessageScope, NewMessage, PortError,
-    UserRepository,
+    Clock, ConversationMembership, EventPublisher, MessageRepository, MessageScope, NewMessage,
+    PortError, UserRepository,
 };
 
 /// A message to send, as the caller asked for it.
@@ -82,6 +84,7 @@ pub enum DeleteMessageError {
 pub struct Messages {
     messages: Arc<dyn MessageRepository>,
     users: Arc<dyn UserRepository>,
+    events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
 }
 
@@ -90,8 +93,14 @@ impl Messages {
         Self {
             messages: ports.messages.clone(),
             users: ports.users.clone(),
+            events: ports.events.clone(),
             clock: ports.clock.clone(),
         }
+    }
+
+    /// Tells the message's parties (after the change committed).
+    async fn tell(&self, event: MessageEvent) {
+        self.events.publish(&[DomainEvent::Message(event)]).await;
     }
 
     /// Sends a message (to oneself too). The recipient must exist; a parent must be visible.
@@ -125,7 +134,14 @@ impl Messages {
             conversation_id,
             created_at: self.clock.now(),
         };
-        Ok(self.messages.create_message(new_message).await?)
+        let message = self.messages.create_message(new_message).await?;
+        self.tell(MessageEvent::Created {
+            id: message.id,
+            sender_id: message.sender_id,
+            recipient_id: message.recipient_id,
+        })
+        .await;
+        Ok(message)
     }
 
     /// A conversation id named by a sender must be new or already theirs: nobody may slip a
@@ -176,10 +192,18 @@ impl Messages {
         let Some(content) = content else {
             return Ok(message);
         };
-        self.messages
+        let updated = self
+            .messages
             .update_message_content(id, content, self.clock.now())
             .await?
-            .ok_or(EditMessageError::NotFound)
+            .ok_or(EditMessageError::NotFound)?;
+        self.tell(MessageEvent::Updated {
+            id,
+            sender_id: updated.sender_id,
+            recipient_id: updated.recipient_id,
+        })
+        .await;
+        Ok(updated)
     }
 
     pub async fn mark_read(&self, caller: &Caller, id: MessageId) -> Result<(), MarkReadError> {
@@ -196,6 +220,12 @@ impl Messages {
             .mark_message_read(id, self.clock.now())
             .await?
         {
+            self.tell(MessageEvent::Read {
+                id,
+                sender_id: message.sender_id,
+                reader_id: message.recipient_id,
+            })
+            .await;
             Ok(())
         } else {
             Err(MarkReadError::NotFound)
@@ -213,6 +243,12 @@ impl Messages {
             return Err(DeleteMessageError::NotAParty);
         }
         if self.messages.delete_message(id).await? {
+            self.tell(MessageEvent::Deleted {
+                id,
+                sender_id: message.sender_id,
+                recipient_id: message.recipient_id,
+            })
+            .await;
             Ok(())
         } else {
             Err(DeleteMessageError::NotFound)
@@ -235,11 +271,36 @@ impl Messages {
         self.messages.count_unread(caller.user.id).await
     }
 
-    /// Marks every message the caller received read.
+    /// Marks every message the caller received read; returns how many changed.
     pub async fn read_all(&self, caller: &Caller) -> Result<u64, PortError> {
-        self.messages
-            .mark_all_read(caller.user.id, None, self.clock.now())
-            .await
+        self.mark_all_read(caller, None).await
+    }
+
+    /// Marks the caller's unread received messages read (only in `conversation` when
+    /// given); each sender gets one receipt per message.
+    pub(crate) async fn mark_all_read(
+        &self,
+        caller: &Caller,
+        conversation: Option<ConversationId>,
+    ) -> Result<u64, PortError> {
+        let receipts = self
+            .messages
+            .mark_all_read(caller.user.id, conversation, self.clock.now())
+            .await?;
+        let events: Vec<DomainEvent> = receipts
+            .iter()
+            .map(|receipt| {
+                DomainEvent::Message(MessageEvent::Read {
+                    id: receipt.id,
+                    sender_id: receipt.sender_id,
+                    reader_id: caller.user.id,
+                })
+            })
+            .collect();
+        if !events.is_empty() {
+            self.events.publish(&events).await;
+        }
+        Ok(receipts.len() as u64)
     }
 }
 

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod conversations;
+pub mod live;
 pub mod messages;
 pub mod roles;
 
@@ -16,9 +17,10 @@ use chrono::TimeDelta;
 
 use crate::domain::{SessionId, User};
 use crate::ports::{
-    Clock, LoginAttempts, MessageRepository, PasswordHasher, Quota, RoleRepository, SecretSource,
-    SessionRepository, Storage, StorageHealth, UserRepository,
+    Clock, EventPublisher, LoginAttempts, MessageRepository, PasswordHasher, Quota, RoleRepository,
+    SecretSource, SessionRepository, Storage, StorageHealth, UserRepository,
 };
+use crate::system::EventHub;
 
 /// Everything the core needs from outside, chosen by the composition root.
 #[derive(Clone)]
@@ -29,6 +31,8 @@ pub struct Ports {
     pub messages: Arc<dyn MessageRepository>,
     pub health: Arc<dyn StorageHealth>,
     pub login_attempts: Arc<dyn LoginAttempts>,
+    pub events: Arc<dyn EventPublisher>,
+    pub hub: Arc<EventHub>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub secrets: Arc<dyn SecretSource>,
@@ -48,6 +52,8 @@ impl Ports {
             messages: storage.messages,
             health: storage.health,
             login_attempts: storage.login_attempts,
+            events: storage.events,
+            hub: storage.hub,
             hasher,
             clock,
             secrets,
@@ -64,6 +70,7 @@ pub struct Settings {
     /// refreshing twice at once) without being treated as stolen.
     pub refresh_reuse_grace: TimeDelta,
     pub login_limits: LoginLimits,
+    pub live: live::LiveSettings,
 }
 
 impl Default for Settings {
@@ -72,6 +79,7 @@ impl Default for Settings {
             refresh_token_ttl: TimeDelta::days(7),
             refresh_reuse_grace: TimeDelta::seconds(10),
             login_limits: LoginLimits::default(),
+            live: live::LiveSettings::default(),
         }
     }
 }
@@ -131,14 +139,17 @@ pub struct Services {
     pub roles: roles::Roles,
     pub messages: messages::Messages,
     pub conversations: conversations::Conversations,
+    pub live: live::Live,
     pub health: Arc<dyn StorageHealth>,
 }
 
 impl Services {
     pub fn new(ports: Ports, settings: Settings) -> Self {
+        let auth = auth::Auth::new(&ports, settings);
         Self {
             accounts: accounts::Accounts::new(&ports),
-            auth: auth::Auth::new(&ports, settings),
+            live: live::Live::new(&ports, auth.clone(), settings.live),
+            auth,
             admin: admin::Admin::new(&ports),
             roles: roles::Roles::new(&ports),
             messages: messages::Messages::new(&ports),

@@ -28,6 +28,23 @@ impl SecretSource for CountingSecrets {
     }
 }
 
+/// Keeps what the use cases publish, for tests to look at.
+#[derive(Default)]
+pub struct RecordingEvents(std::sync::Mutex<Vec<DomainEvent>>);
+
+impl RecordingEvents {
+    pub fn published(&self) -> Vec<DomainEvent> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl EventPublisher for RecordingEvents {
+    async fn publish(&self, events: &[DomainEvent]) {
+        self.0.lock().unwrap().extend_from_slice(events);
+    }
+}
+
 pub struct Mocks {
     pub users: MockUserRepository,
     pub roles: MockRoleRepository,
@@ -35,6 +52,7 @@ pub struct Mocks {
     pub messages: MockMessageRepository,
     pub health: MockStorageHealth,
     pub hasher: MockPasswordHasher,
+    pub events: Arc<RecordingEvents>,
     pub now: Timestamp,
 }
 
@@ -47,6 +65,7 @@ impl Mocks {
             messages: MockMessageRepository::new(),
             health: MockStorageHealth::new(),
             hasher: Self::hasher_with_current_hashes(),
+            events: Arc::default(),
             now: fixed_now(),
         }
     }
@@ -80,6 +99,8 @@ impl Mocks {
             messages: Arc::new(self.messages),
             health: Arc::new(self.health),
             login_attempts: Arc::new(crate::system::InProcessLoginAttempts::default()),
+            events: self.events,
+            hub: crate::system::EventHub::new(),
             hasher: Arc::new(self.hasher),
             clock: Arc::new(crate::system::ManualClock::frozen_at(self.now)),
             secrets: Arc::new(CountingSecrets::default()),

@@ -98,6 +98,8 @@ pub struct Config {
     pub max_connections: Option<usize>,
     /// From the first byte of a request head to its end.
     pub header_read_timeout: Duration,
+    /// Live streams one user may have open on one instance.
+    pub stream_max_per_user: usize,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./backend.db";
@@ -260,7 +262,14 @@ impl Config {
                 defaults.body_read_timeout.as_secs(),
                 1..=3600,
             )?),
+            stream_heartbeat: Duration::from_secs(number(
+                lookup,
+                &["STREAM_HEARTBEAT_SECONDS"],
+                defaults.stream_heartbeat.as_secs(),
+                1..=3600,
+            )?),
         };
+        let stream_max_per_user = number(lookup, &["STREAM_MAX_PER_USER"], 10usize, 1..=10_000)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let bcrypt_max_queue = number(lookup, &["BCRYPT_MAX_QUEUE"], cores * 32, 0..=1_000_000)?;
         let idle_timeout =
@@ -282,6 +291,7 @@ impl Config {
             1..=3600,
         )?);
         Ok(Self {
+            stream_max_per_user,
             max_connections,
             header_read_timeout,
             limits,

@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use ai_message_bcrypt::BcryptHasher;
 use ai_message_core::ports::Storage;
+use ai_message_core::system::StreamLimits;
 use ai_message_core::usecases::Settings;
 use ai_message_core::usecases::accounts::{RegisterError, Registration};
+use ai_message_core::usecases::live::LiveSettings;
 use ai_message_core::{Email, Password, User, Username, ValidationError};
 use ai_message_http::connections::{ConnectionLimits, GuardedAcceptor};
 use ai_message_memory::MemoryStore;
@@ -243,6 +245,13 @@ pub fn application(config: &Config, storage: Storage) -> Result<Application, Sta
             refresh_token_ttl: config.refresh_token_ttl,
             refresh_reuse_grace: config.refresh_reuse_grace,
             login_limits: config.login_limits,
+            live: LiveSettings {
+                limits: StreamLimits {
+                    max_per_user: config.stream_max_per_user,
+                    ..StreamLimits::default()
+                },
+                ..LiveSettings::default()
+            },
         },
         limits: config.limits,
         signing_key: config.secret_key.as_bytes().to_vec(),
@@ -388,9 +397,15 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         "connection limits"
     );
     let acceptor = GuardedAcceptor::new(acceptor, limits);
+    let live = app.services().live.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Streams never finish by themselves: end them, so in-flight requests can.
+        live.close_all();
+    };
     poem::Server::new_with_acceptor(acceptor)
         .idle_timeout(config.idle_timeout)
-        .run_with_graceful_shutdown(app.endpoint(), shutdown_signal(), Some(SHUTDOWN_GRACE))
+        .run_with_graceful_shutdown(app.endpoint(), shutdown, Some(SHUTDOWN_GRACE))
         .await
         .map_err(StartupError::Serve)?;
     tracing::info!("stopped");

@@ -65,6 +65,7 @@ type Apis = (
     routes::auth::AuthApi,
     routes::admin::AdminApi,
     routes::messages::MessagesApi,
+    routes::stream::StreamApi,
     routes::conversations::ConversationsApi,
 );
 
@@ -74,6 +75,7 @@ fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
         routes::auth::AuthApi::new(state.clone()),
         routes::admin::AdminApi::new(state.clone()),
         routes::messages::MessagesApi::new(state.clone()),
+        routes::stream::StreamApi::new(state.clone()),
         routes::conversations::ConversationsApi::new(state.clone()),
     );
     OpenApiService::new(apis, API_TITLE, env!("CARGO_PKG_VERSION")).description(

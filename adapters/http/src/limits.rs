@@ -132,6 +132,8 @@ pub struct LimitSettings {
     pub max_body_bytes: usize,
     /// Longest time a request body may take to arrive.
     pub body_read_timeout: Duration,
+    /// Between the comment lines a live stream sends so that proxies keep it open.
+    pub stream_heartbeat: Duration,
 }
 
 impl Default for LimitSettings {
@@ -141,6 +143,7 @@ impl Default for LimitSettings {
             register_per_address: Quota::new(20, Duration::from_secs(60 * 60)),
             max_body_bytes: 1024 * 1024,
             body_read_timeout: Duration::from_secs(30),
+            stream_heartbeat: Duration::from_secs(15),
         }
     }
 }

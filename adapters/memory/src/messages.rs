@@ -142,24 +142,58 @@ impl MessageRepository for MemoryStore {
         user_id: UserId,
         conversation: Option<ConversationId>,
         now: Timestamp,
-    ) -> Result<u64, PortError> {
+    ) -> Result<Vec<ReadReceipt>, PortError> {
         let mut t = self.tables.write();
         let scope = match conversation {
             Some(cid) => MessageScope::Conversation(cid),
             None => MessageScope::UnreadReceived,
         };
-        let ids: Vec<MessageId> = t
+        let mut receipts: Vec<ReadReceipt> = t
             .scoped_messages(user_id, &scope)
             .filter(|m| m.recipient_id == user_id && !m.is_read)
-            .map(|m| m.id)
+            .map(|m| ReadReceipt {
+                id: m.id,
+                sender_id: m.sender_id,
+            })
             .collect();
-        for id in &ids {
-            if let Some(message) = t.messages.get_mut(id) {
+        receipts.sort_by_key(|r| r.id);
+        for receipt in &receipts {
+            if let Some(message) = t.messages.get_mut(&receipt.id) {
                 message.is_read = true;
                 message.updated_at = now;
             }
         }
-        Ok(ids.len() as u64)
+        Ok(receipts)
+    }
+
+    async fn messages_after(
+        &self,
+        user_id: UserId,
+        after: MessageId,
+        limit: u32,
+    ) -> Result<Vec<Message>, PortError> {
+        let t = self.tables.read();
+        let mut ids: Vec<MessageId> = t
+            .messages_by_user
+            .get(&user_id)
+            .into_iter()
+            .flatten()
+            .map(|(_, id)| *id)
+            .filter(|id| *id > after)
+            .collect();
+        ids.sort_unstable();
+        Ok(ids
+            .into_iter()
+            .take(limit as usize)
+            .filter_map(|id| t.messages.get(&id).cloned())
+            .collect())
+    }
+
+    async fn latest_message_id(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
+        let t = self.tables.read();
+        Ok(t.messages_by_user
+            .get(&user_id)
+            .and_then(|keys| keys.iter().map(|(_, id)| *id).max()))
     }
 
     async fn conversation_summaries(

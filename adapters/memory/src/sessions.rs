@@ -2,7 +2,8 @@
 
 use ai_message_core::ports::*;
 use ai_message_core::{
-    RefreshToken, RefreshTokenHash, RefreshTokenId, Session, SessionId, Timestamp, User, UserId,
+    RefreshToken, RefreshTokenHash, RefreshTokenId, Session, SessionId, StreamTicketHash,
+    Timestamp, User, UserId,
 };
 use async_trait::async_trait;
 
@@ -168,5 +169,28 @@ impl SessionRepository for MemoryStore {
             token.updated_at = now;
         }
         Ok(())
+    }
+
+    async fn create_stream_ticket(
+        &self,
+        ticket: NewStreamTicket,
+        now: Timestamp,
+    ) -> Result<(), PortError> {
+        let mut t = self.tables.write();
+        t.stream_tickets.retain(|_, stored| stored.expires_at > now);
+        t.stream_tickets.insert(ticket.ticket_hash.clone(), ticket);
+        Ok(())
+    }
+
+    async fn redeem_stream_ticket(
+        &self,
+        ticket_hash: &StreamTicketHash,
+        now: Timestamp,
+    ) -> Result<Option<(UserId, SessionId)>, PortError> {
+        let mut t = self.tables.write();
+        Ok(t.stream_tickets
+            .remove(ticket_hash)
+            .filter(|ticket| ticket.expires_at > now)
+            .map(|ticket| (ticket.user_id, ticket.session_id)))
     }
 }

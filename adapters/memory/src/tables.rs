@@ -2,10 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use ai_message_core::ports::NewStreamTicket;
 use ai_message_core::{
     ConversationId, Message, MessageId, Page, RefreshToken, RefreshTokenHash, RefreshTokenId, Role,
-    RoleId, RoleName, Session, SessionId, SessionToken, Timestamp, User, UserId, UserRole,
-    UserRoleId,
+    RoleId, RoleName, Session, SessionId, SessionToken, StreamTicketHash, Timestamp, User, UserId,
+    UserRole, UserRoleId,
 };
 
 /// Applies `skip` and `limit` to an iterator.
@@ -34,6 +35,7 @@ pub(crate) struct Tables {
     pub session_by_token: HashMap<SessionToken, SessionId>,
     pub refresh_tokens: BTreeMap<RefreshTokenId, RefreshToken>,
     pub refresh_by_hash: HashMap<RefreshTokenHash, RefreshTokenId>,
+    pub stream_tickets: HashMap<StreamTicketHash, NewStreamTicket>,
 
     pub messages: BTreeMap<MessageId, Message>,
     /// Messages each user sent or received.

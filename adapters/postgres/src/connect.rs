@@ -197,6 +197,38 @@ impl PostgresUrl {
         Ok(client)
     }
 
+    /// A connection outside the pool whose notifications (`LISTEN`) go to `notices`. The
+    /// channel closes when the connection does.
+    pub(crate) async fn connect_listener(
+        &self,
+        notices: tokio::sync::mpsc::UnboundedSender<tokio_postgres::Notification>,
+    ) -> Result<tokio_postgres::Client, ConnectError> {
+        use futures_util::StreamExt as _;
+        let (client, mut connection) = self
+            .config
+            .connect(self.tls()?)
+            .await
+            .map_err(|e| self.unreachable_error(&e))?;
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(tokio_postgres::AsyncMessage::Notification(notice)) => {
+                        if notices.send(notice).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(error = %error, "PostgreSQL listening connection failed");
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(client)
+    }
+
     /// The pool of request connections: every one bounded (see [`crate::guard`]), and one
     /// that sat idle is checked with a round trip before it serves again.
     pub(crate) fn pool(&self, size: usize) -> Result<Pool, ConnectError> {

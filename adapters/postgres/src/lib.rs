@@ -5,6 +5,7 @@
 //! and a lost registration race is a unique violation, reported as `Duplicate`.
 
 mod connect;
+mod events;
 mod guard;
 mod helpers;
 mod login_attempts;
@@ -31,6 +32,8 @@ pub const DEFAULT_POOL_SIZE: usize = 10;
 /// The PostgreSQL implementation of every storage port.
 pub struct PostgresStore {
     pool: Pool,
+    /// Where the listening connection of live events goes.
+    url: PostgresUrl,
 }
 
 impl PostgresStore {
@@ -49,15 +52,26 @@ impl PostgresStore {
                 .await
                 .map_err(|e| url.unreachable(e.to_string()))?,
         );
-        Ok(Arc::new(Self { pool }))
+        Ok(Arc::new(Self {
+            pool,
+            url: url.clone(),
+        }))
     }
 
     /// This store seen through every storage port; login counters live in the database, so
     /// every instance on it enforces one global limit.
+    ///
+    /// Live events go through the database too: a change on any instance reaches the streams
+    /// of every instance. Each call is one instance's view, with its own listening
+    /// connection, which ends when the returned storage (its hub) is dropped. Call it inside
+    /// a Tokio runtime.
     pub fn storage(self: &Arc<Self>) -> Storage {
+        let local = Storage::from_store(self.clone());
+        tokio::spawn(events::listen(self.url.clone(), Arc::downgrade(&local.hub)));
         Storage {
             login_attempts: self.clone(),
-            ..Storage::from_store(self.clone())
+            events: Arc::new(events::NotifyEvents(self.clone())),
+            ..local
         }
     }
 

@@ -177,21 +177,77 @@ impl MessageRepository for PostgresStore {
         user_id: UserId,
         conversation: Option<ConversationId>,
         now: Timestamp,
-    ) -> Result<u64, PortError> {
+    ) -> Result<Vec<ReadReceipt>, PortError> {
         let Some(user) = pg_id(user_id) else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
         let now = naive(now);
         let client = self.client().await?;
-        match &conversation {
+        let changed = match &conversation {
             Some(cid) => {
                 client
-                    .execute(sql::READ_CONVERSATION, &[&user, &now, &cid.as_str()])
+                    .query(sql::READ_CONVERSATION, &[&user, &now, &cid.as_str()])
                     .await
             }
-            None => client.execute(sql::READ_ALL, &[&user, &now]).await,
+            None => client.query(sql::READ_ALL, &[&user, &now]).await,
         }
-        .or_port()
+        .or_port()?;
+        let mut receipts: Vec<ReadReceipt> = changed
+            .iter()
+            .map(|row| {
+                Ok(ReadReceipt {
+                    id: MessageId::new(i64::from(row.try_get::<_, i32>(0)?)),
+                    sender_id: UserId::new(i64::from(row.try_get::<_, i32>(1)?)),
+                })
+            })
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .or_port()?;
+        receipts.sort_by_key(|r| r.id);
+        Ok(receipts)
+    }
+
+    async fn messages_after(
+        &self,
+        user_id: UserId,
+        after: MessageId,
+        limit: u32,
+    ) -> Result<Vec<Message>, PortError> {
+        let Some(user) = pg_id(user_id) else {
+            return Ok(Vec::new());
+        };
+        // Ids are INTEGER: a cursor beyond that range has nothing after it.
+        let Some(after) = pg_id(after) else {
+            return Ok(Vec::new());
+        };
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::MESSAGES_AFTER).await.or_port()?;
+        let found = client
+            .query(&stmt, &[&user, &after, &i64::from(limit)])
+            .await
+            .or_port()?;
+        found
+            .iter()
+            .map(rows::message)
+            .collect::<Result<_, _>>()
+            .or_port()
+    }
+
+    async fn latest_message_id(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
+        let Some(user) = pg_id(user_id) else {
+            return Ok(None);
+        };
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql::LATEST_MESSAGE_ID)
+            .await
+            .or_port()?;
+        let latest: Option<i32> = client
+            .query_one(&stmt, &[&user])
+            .await
+            .or_port()?
+            .try_get(0)
+            .or_port()?;
+        Ok(latest.map(|id| MessageId::new(i64::from(id))))
     }
 
     async fn conversation_summaries(

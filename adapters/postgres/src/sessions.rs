@@ -2,7 +2,8 @@
 
 use ai_message_core::ports::*;
 use ai_message_core::{
-    RefreshToken, RefreshTokenHash, RefreshTokenId, Session, SessionId, Timestamp, User, UserId,
+    RefreshToken, RefreshTokenHash, RefreshTokenId, Session, SessionId, StreamTicketHash,
+    Timestamp, User, UserId,
 };
 use ai_message_sql::optional_str;
 use async_trait::async_trait;
@@ -234,5 +235,63 @@ impl SessionRepository for PostgresStore {
             .await
             .or_port()?;
         Ok(())
+    }
+
+    async fn create_stream_ticket(
+        &self,
+        ticket: NewStreamTicket,
+        now: Timestamp,
+    ) -> Result<(), PortError> {
+        let (Some(user), Some(session)) = (pg_id(ticket.user_id), pg_id(ticket.session_id)) else {
+            return Err(PortError::unexpected(
+                "stream ticket for an id beyond INTEGER",
+            ));
+        };
+        let client = self.client().await?;
+        client
+            .execute(sql::FORGET_EXPIRED_TICKETS, &[&naive(now)])
+            .await
+            .or_port()?;
+        client
+            .execute(
+                sql::INSERT_TICKET,
+                &[
+                    &ticket.ticket_hash.expose(),
+                    &user,
+                    &session,
+                    &naive(ticket.expires_at),
+                ],
+            )
+            .await
+            .or_port()?;
+        Ok(())
+    }
+
+    async fn redeem_stream_ticket(
+        &self,
+        ticket_hash: &StreamTicketHash,
+        now: Timestamp,
+    ) -> Result<Option<(UserId, SessionId)>, PortError> {
+        let ticket_hash = ticket_hash.expose();
+        if ticket_hash.contains('\0') {
+            return Ok(None);
+        }
+        let client = self.client().await?;
+        let Some(row) = client
+            .query_opt(sql::TAKE_TICKET, &[&ticket_hash])
+            .await
+            .or_port()?
+        else {
+            return Ok(None);
+        };
+        let read = || -> Result<_, tokio_postgres::Error> {
+            Ok((
+                UserId::new(i64::from(row.try_get::<_, i32>(0)?)),
+                SessionId::new(i64::from(row.try_get::<_, i32>(1)?)),
+                row.try_get::<_, chrono::NaiveDateTime>(2)?.and_utc(),
+            ))
+        };
+        let (user_id, session_id, expires_at) = read().or_port()?;
+        Ok((expires_at > now).then_some((user_id, session_id)))
     }
 }

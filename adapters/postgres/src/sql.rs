@@ -289,9 +289,27 @@ pub const CONVERSATION_MEMBERSHIP: &str = "SELECT \
 pub const COUNT_UNREAD: &str =
     "SELECT COUNT(*) FROM messages WHERE recipient_id = $1 AND is_read = false";
 pub const READ_ALL: &str = "UPDATE messages SET is_read = true, updated_at = $2 \
-     WHERE recipient_id = $1 AND is_read = false";
+     WHERE recipient_id = $1 AND is_read = false RETURNING id, sender_id";
 pub const READ_CONVERSATION: &str = "UPDATE messages SET is_read = true, updated_at = $2 \
-     WHERE recipient_id = $1 AND is_read = false AND conversation_id = $3";
+     WHERE recipient_id = $1 AND is_read = false AND conversation_id = $3 \
+     RETURNING id, sender_id";
+/// Messages of user $1 with an id above $2, ascending, at most $3 (each side on its index).
+pub const MESSAGES_AFTER: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE sender_id = $1 AND id > $2 UNION SELECT ",
+    message_columns!(),
+    " FROM messages WHERE recipient_id = $1 AND id > $2 ORDER BY 1 LIMIT $3"
+);
+pub const LATEST_MESSAGE_ID: &str = "SELECT GREATEST(\
+     (SELECT MAX(id) FROM messages WHERE sender_id = $1), \
+     (SELECT MAX(id) FROM messages WHERE recipient_id = $1))";
+
+pub const FORGET_EXPIRED_TICKETS: &str = "DELETE FROM stream_tickets WHERE expires_at <= $1";
+pub const INSERT_TICKET: &str = "INSERT INTO stream_tickets \
+     (ticket_hash, user_id, session_id, expires_at) VALUES ($1, $2, $3, $4)";
+pub const TAKE_TICKET: &str =
+    "DELETE FROM stream_tickets WHERE ticket_hash = $1 RETURNING user_id, session_id, expires_at";
 
 /// One row per conversation of user $1: its last message (by created_at, id), the other
 /// party of that message with their name, and the user's unread count. One statement.

@@ -168,19 +168,59 @@ impl MessageRepository for SqliteStore {
         user_id: UserId,
         conversation: Option<ConversationId>,
         now: Timestamp,
-    ) -> Result<u64, PortError> {
+    ) -> Result<Vec<ReadReceipt>, PortError> {
         self.db
             .write(move |tx| {
                 let now = time_text(now);
-                let changed = match &conversation {
-                    Some(cid) => tx.execute(
-                        sql::READ_CONVERSATION,
-                        params![user_id.get(), now, cid.as_str()],
-                    ),
-                    None => tx.execute(sql::READ_ALL, params![user_id.get(), now]),
+                let receipt = |row: &rusqlite::Row<'_>| {
+                    Ok(ReadReceipt {
+                        id: MessageId::new(row.get(0)?),
+                        sender_id: UserId::new(row.get(1)?),
+                    })
+                };
+                let mut receipts: Vec<ReadReceipt> = match &conversation {
+                    Some(cid) => tx
+                        .prepare_cached(sql::READ_CONVERSATION)
+                        .and_then(|mut stmt| {
+                            stmt.query_map(params![user_id.get(), now, cid.as_str()], receipt)?
+                                .collect()
+                        }),
+                    None => tx.prepare_cached(sql::READ_ALL).and_then(|mut stmt| {
+                        stmt.query_map(params![user_id.get(), now], receipt)?
+                            .collect()
+                    }),
                 }
                 .or_port()?;
-                Ok(changed as u64)
+                receipts.sort_by_key(|r| r.id);
+                Ok(receipts)
+            })
+            .await
+    }
+
+    async fn messages_after(
+        &self,
+        user_id: UserId,
+        after: MessageId,
+        limit: u32,
+    ) -> Result<Vec<Message>, PortError> {
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached(sql::MESSAGES_AFTER)?
+                    .query_map(
+                        params![user_id.get(), after.get(), i64::from(limit)],
+                        rows::message,
+                    )?
+                    .collect()
+            })
+            .await
+    }
+
+    async fn latest_message_id(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached(sql::LATEST_MESSAGE_ID)?
+                    .query_row([user_id.get()], |row| row.get::<_, Option<i64>>(0))
+                    .map(|id| id.map(MessageId::new))
             })
             .await
     }

@@ -2,7 +2,8 @@
 
 use ai_message_core::ports::*;
 use ai_message_core::{
-    RefreshToken, RefreshTokenHash, RefreshTokenId, Session, SessionId, Timestamp, User, UserId,
+    RefreshToken, RefreshTokenHash, RefreshTokenId, Session, SessionId, StreamTicketHash,
+    Timestamp, User, UserId,
 };
 use ai_message_sql::optional_str;
 use async_trait::async_trait;
@@ -10,7 +11,7 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::SqliteStore;
 use crate::helpers::{OrPortError, end_sessions_of_user};
-use crate::rows::{self, SESSION_WIDTH, time_text};
+use crate::rows::{self, SESSION_WIDTH, time_at, time_text};
 use crate::sql;
 
 #[async_trait]
@@ -205,6 +206,55 @@ impl SessionRepository for SqliteStore {
                 tx.execute(sql::MARK_TOKEN_USED, params![id.get(), time_text(now)])
                     .or_port()?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn create_stream_ticket(
+        &self,
+        ticket: NewStreamTicket,
+        now: Timestamp,
+    ) -> Result<(), PortError> {
+        self.db
+            .write(move |tx| {
+                tx.execute(sql::FORGET_EXPIRED_TICKETS, [time_text(now)])
+                    .or_port()?;
+                tx.execute(
+                    sql::INSERT_TICKET,
+                    params![
+                        ticket.ticket_hash.expose(),
+                        ticket.user_id.get(),
+                        ticket.session_id.get(),
+                        time_text(ticket.expires_at)
+                    ],
+                )
+                .or_port()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn redeem_stream_ticket(
+        &self,
+        ticket_hash: &StreamTicketHash,
+        now: Timestamp,
+    ) -> Result<Option<(UserId, SessionId)>, PortError> {
+        let ticket_hash = ticket_hash.expose().to_string();
+        self.db
+            .write(move |tx| {
+                let taken = tx
+                    .query_row(sql::TAKE_TICKET, [ticket_hash], |row| {
+                        Ok((
+                            UserId::new(row.get(0)?),
+                            SessionId::new(row.get(1)?),
+                            time_at(row, 2)?,
+                        ))
+                    })
+                    .optional()
+                    .or_port()?;
+                Ok(taken
+                    .filter(|(_, _, expires_at)| *expires_at > now)
+                    .map(|(user_id, session_id, _)| (user_id, session_id)))
             })
             .await
     }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::ports::ReadReceipt;
 use crate::usecases::test_support::*;
 use mockall::predicate::{always, eq};
 
@@ -368,7 +369,14 @@ async fn unread_count_and_read_all_are_the_callers() {
         .expect_mark_all_read()
         .with(eq(uid(1)), eq(None), eq(fixed_now()))
         .times(1)
-        .returning(|_, _, _| Ok(4));
+        .returning(|_, _, _| {
+            Ok((1..=4)
+                .map(|id| ReadReceipt {
+                    id: mid(id),
+                    sender_id: uid(2),
+                })
+                .collect())
+        });
     let messages = messages(mocks);
     assert_eq!(messages.unread_count(&caller(1)).await.unwrap(), 4);
     assert_eq!(messages.read_all(&caller(1)).await.unwrap(), 4);

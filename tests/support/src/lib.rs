@@ -8,6 +8,7 @@ pub mod postgres;
 pub mod relay;
 pub mod server;
 pub mod sqlite;
+pub mod sse;
 pub mod storage_contract;
 
 #[cfg(test)]
@@ -56,7 +57,8 @@ mod tests {
     fn every_storage_contract_case_is_run_on_every_adapter() {
         let module = include_str!("storage_contract/mod.rs");
         let races = include_str!("storage_contract/races.rs");
-        assert_all_listed(module, &[module, races], "storage: Storage");
+        let live = include_str!("storage_contract/live.rs");
+        assert_all_listed(module, &[module, races, live], "storage: Storage");
     }
 
     #[test]
@@ -69,6 +71,7 @@ mod tests {
                 include_str!("http_api/cases_hardening.rs"),
                 include_str!("http_api/cases_identity.rs"),
                 include_str!("http_api/cases_messages.rs"),
+                include_str!("http_api/cases_stream.rs"),
             ],
             "server: TestServer",
         );

@@ -184,6 +184,54 @@ impl From<ConversationSummary> for ConversationOut {
     }
 }
 
+/// A ticket that opens one live stream: `GET /messages/stream?ticket=…` within
+/// `expires_in` seconds, once.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct StreamTicket {
+    pub ticket: String,
+    pub expires_in: i64,
+}
+
+/// `message.read`: the recipient read a message the caller sent.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct ReadReceiptOut {
+    pub id: i64,
+    pub reader_id: i64,
+}
+
+/// `message.deleted`: a message of the caller's is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct DeletedMessageOut {
+    pub id: i64,
+}
+
+/// `stream.open` and `stream.reset`: where the stream stands (also its event `id`).
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct StreamCursorOut {
+    pub cursor: i64,
+}
+
+/// The `data` of a stream event, by event type.
+#[derive(Debug, Clone, PartialEq, Eq, poem_openapi::Union)]
+#[oai(one_of)]
+pub enum StreamData {
+    Message(MessageOut),
+    Read(ReadReceiptOut),
+    Deleted(DeletedMessageOut),
+    Cursor(StreamCursorOut),
+}
+
+/// One server-sent event: sent as `event: <event>`, `id: <id>`, `data: <data as JSON>`.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct StreamEvent {
+    /// `stream.open`, `stream.reset`, `message.created`, `message.updated`,
+    /// `message.read` or `message.deleted`.
+    pub event: String,
+    /// The cursor to resume from (`Last-Event-ID`).
+    pub id: String,
+    pub data: StreamData,
+}
+
 /// What an action did, for a human.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct MessageResponse {

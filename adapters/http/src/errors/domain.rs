@@ -9,6 +9,7 @@ use ai_message_core::usecases::admin::{
 use ai_message_core::usecases::auth::{
     AuthenticateError, EndSessionError, LoginError, RefreshError,
 };
+use ai_message_core::usecases::live::OpenStreamError;
 use ai_message_core::usecases::messages::{
     DeleteMessageError, EditMessageError, GetMessageError, MarkReadError, SendError,
 };
@@ -45,6 +46,8 @@ mod detail {
     pub const NOT_RECIPIENT: &str = "Only the recipient can mark this message as read";
     pub const NO_DELETE_PERMISSION: &str = "You don't have permission to delete this message";
     pub const NOT_A_PARTICIPANT: &str = "Not a participant of this conversation";
+    pub const TOO_MANY_STREAMS: &str = "Too many open streams, close one first";
+    pub const SHUTTING_DOWN: &str = "Server is shutting down, please reconnect";
 }
 
 impl From<RegisterError> for ApiError {
@@ -253,6 +256,25 @@ impl From<MarkReadError> for ApiError {
         }
     }
 }
+
+impl From<OpenStreamError> for ApiError {
+    fn from(error: OpenStreamError) -> Self {
+        match error {
+            OpenStreamError::TooManyStreams(_) => Self::too_many(
+                detail::TOO_MANY_STREAMS,
+                std::time::Duration::from_secs(STREAM_RETRY_SECONDS),
+            ),
+            OpenStreamError::ShuttingDown => Self::Unavailable(
+                super::body(detail::SHUTTING_DOWN),
+                STREAM_RETRY_SECONDS.to_string(),
+            ),
+            OpenStreamError::Port(e) => e.into(),
+        }
+    }
+}
+
+/// Seconds a client waits before opening a stream again after a 429 or 503.
+const STREAM_RETRY_SECONDS: u64 = 5;
 
 impl From<DeleteMessageError> for ApiError {
     fn from(error: DeleteMessageError) -> Self {

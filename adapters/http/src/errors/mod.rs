@@ -76,7 +76,7 @@ pub enum ApiError {
     ),
 }
 
-fn body(detail: impl Into<String>) -> Json<ErrorBody> {
+pub(crate) fn body(detail: impl Into<String>) -> Json<ErrorBody> {
     Json(ErrorBody {
         detail: detail.into(),
     })

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod conversations;
 pub mod messages;
 pub mod service;
+pub mod stream;
 
 use ai_message_core::Page;
 use poem::Request;

@@ -213,6 +213,68 @@ impl TestServer {
         result
     }
 
+    /// Opens a live stream: the reader when the server answers 200, else the error answer.
+    pub async fn open_stream(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<crate::sse::SseReader, TestResponse> {
+        let mut builder = Request::builder()
+            .method(Method::GET)
+            .uri(path.parse().unwrap());
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let response = self.app.get_response(builder.finish()).await;
+        let status = response.status();
+        if status == StatusCode::OK {
+            assert_eq!(
+                response.content_type(),
+                Some("text/event-stream"),
+                "a stream answers text/event-stream"
+            );
+            return Ok(crate::sse::SseReader::new(
+                response.into_body().into_bytes_stream(),
+            ));
+        }
+        let headers = response.headers().clone();
+        let text = response.into_body().into_string().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert!(
+            !status.is_server_error(),
+            "{path} answered {status}: {text}"
+        );
+        Err(TestResponse {
+            status,
+            headers,
+            text,
+            json,
+        })
+    }
+
+    /// A stream of the client's messages, open and past its `stream.open` event (whose
+    /// cursor is returned).
+    pub async fn stream_of(&self, client: &Client) -> (crate::sse::SseReader, String) {
+        let mut reader = match self
+            .open_stream("/messages/stream", Some(&client.access), &[])
+            .await
+        {
+            Ok(reader) => reader,
+            Err(response) => panic!("stream refused: {} {}", response.status, response.text),
+        };
+        let opened = reader.next_event().await;
+        assert_eq!(opened.event, "stream.open");
+        let cursor = opened
+            .id
+            .clone()
+            .expect("stream.open carries the cursor as id");
+        (reader, cursor)
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
         self.send(Method::GET, path, token, Body::Empty, &[]).await
     }

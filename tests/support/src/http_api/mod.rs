@@ -6,6 +6,7 @@ mod cases_admin;
 mod cases_hardening;
 mod cases_identity;
 mod cases_messages;
+mod cases_stream;
 pub mod harness;
 
 pub use cases_account::*;
@@ -13,6 +14,7 @@ pub use cases_admin::*;
 pub use cases_hardening::*;
 pub use cases_identity::*;
 pub use cases_messages::*;
+pub use cases_stream::*;
 
 /// Expands to one `#[tokio::test]` per case. `($factory)().await` gives a fresh storage and a
 /// guard that keeps it alive for the test.
@@ -68,6 +70,14 @@ macro_rules! http_api_tests {
             a_username_cannot_pass_for_another_accounts_email,
             a_message_cannot_join_the_conversation_of_two_other_users,
             duplicate_keys_in_a_json_body_are_refused,
+            a_sent_message_reaches_the_recipient_and_the_senders_other_streams,
+            edits_receipts_and_deletions_reach_the_right_streams,
+            a_resumed_stream_gets_exactly_what_it_missed_then_live_events,
+            an_unusable_or_too_old_cursor_resets_the_stream,
+            revocation_closes_the_sessions_streams,
+            streams_per_user_are_limited,
+            a_ticket_opens_one_stream_once,
+            a_stream_needs_credentials,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeSet;
 
+mod live;
 mod races;
+pub use live::*;
 pub use races::*;
 
 use ai_message_core::ports::*;
@@ -51,6 +53,10 @@ macro_rules! storage_contract_tests {
             a_login_racing_a_delete_either_wins_cleanly_or_opens_nothing,
             logout_all_racing_rotations_never_fails,
             simultaneous_login_reservations_never_pass_the_quota,
+            messages_after_are_what_a_stream_missed_in_id_order,
+            latest_message_id_is_the_users_newest,
+            a_stream_ticket_opens_once_and_only_before_it_expires,
+            concurrent_redemptions_of_one_ticket_have_one_winner,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
@@ -1140,8 +1146,8 @@ pub async fn unread_count_and_mark_all_read(storage: Storage) {
     let alice = add_user(&storage, "alice").await.id;
     let bob = add_user(&storage, "bob").await.id;
     let carol = add_user(&storage, "carol").await.id;
-    add_message(&storage, bob, alice, "ab", at(1)).await;
-    add_message(&storage, bob, alice, "ab", at(2)).await;
+    let first = add_message(&storage, bob, alice, "ab", at(1)).await;
+    let second = add_message(&storage, bob, alice, "ab", at(2)).await;
     let from_carol = add_message(&storage, carol, alice, "ac", at(3)).await;
     let to_bob = add_message(&storage, alice, bob, "ab", at(4)).await;
     assert_eq!(storage.messages.count_unread(alice).await.unwrap(), 3);
@@ -1152,7 +1158,11 @@ pub async fn unread_count_and_mark_all_read(storage: Storage) {
         .mark_all_read(alice, Some(ConversationId::parse("ab").unwrap()), at(5))
         .await
         .unwrap();
-    assert_eq!(changed, 2);
+    let receipt = |message: &Message| ReadReceipt {
+        id: message.id,
+        sender_id: message.sender_id,
+    };
+    assert_eq!(changed, vec![receipt(&first), receipt(&second)]);
     assert_eq!(storage.messages.count_unread(alice).await.unwrap(), 1);
     // Alice's message to bob stays unread for bob.
     assert!(
@@ -1172,7 +1182,7 @@ pub async fn unread_count_and_mark_all_read(storage: Storage) {
             .mark_all_read(alice, None, at(6))
             .await
             .unwrap(),
-        1
+        vec![receipt(&from_carol)]
     );
     let read = storage
         .messages
@@ -1189,7 +1199,7 @@ pub async fn unread_count_and_mark_all_read(storage: Storage) {
             .mark_all_read(alice, None, at(7))
             .await
             .unwrap(),
-        0
+        Vec::new()
     );
 }
 

@@ -1,5 +1,9 @@
-//! The real clock, the operating system's random generator and in-process login counters,
-//! behind their ports.
+//! The real clock, the operating system's random generator, in-process login counters and
+//! the in-process event hub, behind their ports.
+
+mod hub;
+
+pub use hub::{EventHub, Inbox, LocalEvents, Notice, RegisterError, StreamLimits};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,0 +1,217 @@
+//! Events across instances: `NOTIFY` on commit, one `LISTEN` connection per instance feeding
+//! its hub. Payloads are ids only; receivers read the rows.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use ai_message_core::ports::EventPublisher;
+use ai_message_core::system::EventHub;
+use ai_message_core::{DomainEvent, MessageEvent, MessageId, UserId};
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::PostgresStore;
+use crate::connect::PostgresUrl;
+
+/// The notification channel every instance listens on.
+pub const CHANNEL: &str = "ai_message_events";
+
+/// Between pings of the listening connection: a connection that died without a word is
+/// found within this, plus the ping's own deadline.
+const PING_EVERY: Duration = Duration::from_secs(5);
+const PING_DEADLINE: Duration = Duration::from_secs(3);
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LAST_RETRY: Duration = Duration::from_secs(5);
+
+/// `c:<id>:<sender>:<recipient>` and the like: short, and nothing but ids.
+pub(crate) fn encode(event: &DomainEvent) -> String {
+    match *event {
+        DomainEvent::Message(MessageEvent::Created {
+            id,
+            sender_id,
+            recipient_id,
+        }) => format!("c:{id}:{sender_id}:{recipient_id}"),
+        DomainEvent::Message(MessageEvent::Updated {
+            id,
+            sender_id,
+            recipient_id,
+        }) => format!("u:{id}:{sender_id}:{recipient_id}"),
+        DomainEvent::Message(MessageEvent::Read {
+            id,
+            sender_id,
+            reader_id,
+        }) => format!("r:{id}:{sender_id}:{reader_id}"),
+        DomainEvent::Message(MessageEvent::Deleted {
+            id,
+            sender_id,
+            recipient_id,
+        }) => format!("d:{id}:{sender_id}:{recipient_id}"),
+        DomainEvent::AccessChanged { user_id } => format!("a:{user_id}"),
+    }
+}
+
+pub(crate) fn decode(payload: &str) -> Option<DomainEvent> {
+    let mut parts = payload.split(':');
+    let kind = parts.next()?;
+    let numbers: Vec<i64> = parts.map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let message = |make: fn(MessageId, UserId, UserId) -> MessageEvent| match numbers[..] {
+        [id, a, b] => Some(DomainEvent::Message(make(
+            MessageId::new(id),
+            UserId::new(a),
+            UserId::new(b),
+        ))),
+        _ => None,
+    };
+    match kind {
+        "c" => message(|id, sender_id, recipient_id| MessageEvent::Created {
+            id,
+            sender_id,
+            recipient_id,
+        }),
+        "u" => message(|id, sender_id, recipient_id| MessageEvent::Updated {
+            id,
+            sender_id,
+            recipient_id,
+        }),
+        "r" => message(|id, sender_id, reader_id| MessageEvent::Read {
+            id,
+            sender_id,
+            reader_id,
+        }),
+        "d" => message(|id, sender_id, recipient_id| MessageEvent::Deleted {
+            id,
+            sender_id,
+            recipient_id,
+        }),
+        "a" => match numbers[..] {
+            [user] => Some(DomainEvent::AccessChanged {
+                user_id: UserId::new(user),
+            }),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Publishes with `NOTIFY`: every instance's listener, this one's included, delivers it.
+pub(crate) struct NotifyEvents(pub Arc<PostgresStore>);
+
+#[async_trait]
+impl EventPublisher for NotifyEvents {
+    async fn publish(&self, events: &[DomainEvent]) {
+        let payloads: Vec<String> = events.iter().map(encode).collect();
+        let sent = async {
+            let client = self.0.client().await?;
+            client
+                .execute(
+                    "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
+                    &[&CHANNEL, &payloads],
+                )
+                .await
+                .map_err(crate::rows::port_error)
+        };
+        if let Err(error) = sent.await {
+            // The change is stored; streams catch up when the listener reconnects.
+            tracing::warn!(error = %error, events = payloads.len(), "could not notify live streams");
+        }
+    }
+}
+
+/// Feeds `hub` from the channel until the hub is gone, reconnecting with back-off. After
+/// every (re)connection the hub's streams are told they may have missed events, so they
+/// catch up from storage: a blip of the database loses nothing.
+pub(crate) async fn listen(url: PostgresUrl, hub: Weak<EventHub>) {
+    let mut retry = FIRST_RETRY;
+    loop {
+        let (sender, mut notices) = mpsc::unbounded_channel();
+        let connected = async {
+            let client = url.connect_listener(sender).await?;
+            client
+                .batch_execute(&format!("LISTEN {CHANNEL}"))
+                .await
+                .map_err(|e| url.unreachable_error(&e))?;
+            Ok::<_, crate::ConnectError>(client)
+        };
+        let client = match connected.await {
+            Ok(client) => client,
+            Err(error) => {
+                if hub.strong_count() == 0 {
+                    return;
+                }
+                tracing::warn!(error = %error, "live events: cannot listen yet; retrying");
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(LAST_RETRY);
+                continue;
+            }
+        };
+        retry = FIRST_RETRY;
+        let Some(live) = hub.upgrade() else { return };
+        live.deliver_missed();
+        drop(live);
+        loop {
+            tokio::select! {
+                notice = notices.recv() => {
+                    let Some(notice) = notice else { break };
+                    let Some(live) = hub.upgrade() else { return };
+                    match decode(notice.payload()) {
+                        Some(event) => live.deliver(&event),
+                        None => tracing::warn!(payload = notice.payload(), "live events: unreadable notification"),
+                    }
+                }
+                () = tokio::time::sleep(PING_EVERY) => {
+                    if hub.strong_count() == 0 {
+                        return;
+                    }
+                    let ping = tokio::time::timeout(PING_DEADLINE, client.simple_query("")).await;
+                    if !matches!(ping, Ok(Ok(_))) {
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::warn!("live events: the listening connection was lost; reconnecting");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_survives_the_payload_round_trip() {
+        let (id, a, b) = (MessageId::new(7), UserId::new(1), UserId::new(2));
+        let events = [
+            DomainEvent::Message(MessageEvent::Created {
+                id,
+                sender_id: a,
+                recipient_id: b,
+            }),
+            DomainEvent::Message(MessageEvent::Updated {
+                id,
+                sender_id: a,
+                recipient_id: b,
+            }),
+            DomainEvent::Message(MessageEvent::Read {
+                id,
+                sender_id: a,
+                reader_id: b,
+            }),
+            DomainEvent::Message(MessageEvent::Deleted {
+                id,
+                sender_id: a,
+                recipient_id: b,
+            }),
+            DomainEvent::AccessChanged { user_id: a },
+        ];
+        for event in events {
+            assert_eq!(decode(&encode(&event)), Some(event));
+        }
+    }
+
+    #[test]
+    fn unreadable_payloads_are_refused() {
+        for payload in ["", "c:1:2", "x:1:2:3", "c:1:two:3", "a:1:2", "c:1:2:3:4"] {
+            assert_eq!(decode(payload), None, "{payload:?}");
+        }
+    }
+}

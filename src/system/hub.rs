@@ -1,0 +1,205 @@
+//! The streams open on this instance, and the routing of events to them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::domain::{DomainEvent, UserId};
+use crate::ports::EventPublisher;
+
+/// What a stream's inbox receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Event(DomainEvent),
+    /// Events may have been lost (the instance's link to the other instances dropped and came
+    /// back): check the session again and catch up from storage.
+    MayHaveMissed,
+}
+
+/// Why a stream could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    #[error("the user has {0} streams open on this instance already")]
+    TooManyStreams(usize),
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+struct Entry {
+    id: u64,
+    sender: mpsc::Sender<Notice>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    by_user: HashMap<UserId, Vec<Entry>>,
+    closed: bool,
+}
+
+/// Routes each event to the inboxes of the users it concerns, on this instance.
+///
+/// Every inbox is bounded: a stream that does not keep up is dropped from the hub (its inbox
+/// ends after what it holds), so memory stays bounded however slow a client reads, and the
+/// client resumes from its cursor.
+#[derive(Default)]
+pub struct EventHub {
+    state: Mutex<State>,
+}
+
+/// How many streams one user may have open on this instance, and how many notices each
+/// stream's inbox holds before the stream counts as fallen behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimits {
+    pub max_per_user: usize,
+    pub inbox_capacity: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self {
+            max_per_user: 10,
+            inbox_capacity: 256,
+        }
+    }
+}
+
+impl EventHub {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // No code panics while holding the lock; a poisoned lock still holds consistent maps.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Opens an inbox for one stream of `user_id`, unless the user has as many open as the
+    /// limits allow.
+    pub fn register(
+        self: &Arc<Self>,
+        user_id: UserId,
+        limits: StreamLimits,
+    ) -> Result<Inbox, RegisterError> {
+        let (sender, receiver) = mpsc::channel(limits.inbox_capacity.max(1));
+        let mut state = self.state();
+        if state.closed {
+            return Err(RegisterError::ShuttingDown);
+        }
+        state.next_id += 1;
+        let id = state.next_id;
+        let streams = state.by_user.entry(user_id).or_default();
+        if streams.len() >= limits.max_per_user {
+            return Err(RegisterError::TooManyStreams(streams.len()));
+        }
+        streams.push(Entry { id, sender });
+        Ok(Inbox {
+            receiver,
+            registration: Registration {
+                hub: Arc::clone(self),
+                user_id,
+                id,
+            },
+        })
+    }
+
+    /// Delivers an event to the streams of the users it concerns.
+    pub fn deliver(&self, event: &DomainEvent) {
+        let audience = match event {
+            DomainEvent::Message(message) => message.audience(),
+            DomainEvent::AccessChanged { user_id } => vec![*user_id],
+        };
+        let mut state = self.state();
+        for user_id in audience {
+            if let Some(streams) = state.by_user.get_mut(&user_id) {
+                streams.retain(|entry| entry.sender.try_send(Notice::Event(*event)).is_ok());
+            }
+        }
+        state.by_user.retain(|_, streams| !streams.is_empty());
+    }
+
+    /// Tells every stream that events may have been lost.
+    pub fn deliver_missed(&self) {
+        let mut state = self.state();
+        for streams in state.by_user.values_mut() {
+            streams.retain(|entry| entry.sender.try_send(Notice::MayHaveMissed).is_ok());
+        }
+        state.by_user.retain(|_, streams| !streams.is_empty());
+    }
+
+    /// Ends every stream (their inboxes end after what they hold) and refuses new ones: the
+    /// server is shutting down.
+    pub fn close_all(&self) {
+        let mut state = self.state();
+        state.closed = true;
+        state.by_user.clear();
+    }
+
+    /// Streams open on this instance.
+    pub fn open_streams(&self) -> usize {
+        self.state().by_user.values().map(Vec::len).sum()
+    }
+
+    fn unregister(&self, user_id: UserId, id: u64) {
+        let mut state = self.state();
+        if let Some(streams) = state.by_user.get_mut(&user_id) {
+            streams.retain(|entry| entry.id != id);
+            if streams.is_empty() {
+                state.by_user.remove(&user_id);
+            }
+        }
+    }
+}
+
+/// One stream's share of the hub: what was delivered to it, in order. Dropping it frees the
+/// stream's place.
+pub struct Inbox {
+    receiver: mpsc::Receiver<Notice>,
+    registration: Registration,
+}
+
+impl Inbox {
+    /// The next notice; `None` once the hub dropped the stream (it fell behind, or the server
+    /// is shutting down) and everything delivered before was taken.
+    pub async fn recv(&mut self) -> Option<Notice> {
+        self.receiver.recv().await
+    }
+
+    /// A notice already delivered, without waiting.
+    pub fn try_recv(&mut self) -> Option<Notice> {
+        self.receiver.try_recv().ok()
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.registration.user_id
+    }
+}
+
+struct Registration {
+    hub: Arc<EventHub>,
+    user_id: UserId,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub.unregister(self.user_id, self.id);
+    }
+}
+
+/// Publishes into this instance's hub: the fan-out of a single instance (memory, SQLite).
+pub struct LocalEvents(pub Arc<EventHub>);
+
+#[async_trait]
+impl EventPublisher for LocalEvents {
+    async fn publish(&self, events: &[DomainEvent]) {
+        for event in events {
+            self.0.deliver(event);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

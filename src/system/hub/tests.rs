@@ -1,0 +1,107 @@
+use super::*;
+use crate::domain::{MessageEvent, MessageId};
+
+const LIMITS: StreamLimits = StreamLimits {
+    max_per_user: 10,
+    inbox_capacity: 8,
+};
+const TWO_PER_USER: StreamLimits = StreamLimits {
+    max_per_user: 2,
+    inbox_capacity: 8,
+};
+const TINY_INBOX: StreamLimits = StreamLimits {
+    max_per_user: 10,
+    inbox_capacity: 2,
+};
+
+fn uid(id: i64) -> UserId {
+    UserId::new(id)
+}
+
+fn created(id: i64, sender: i64, recipient: i64) -> DomainEvent {
+    DomainEvent::Message(MessageEvent::Created {
+        id: MessageId::new(id),
+        sender_id: uid(sender),
+        recipient_id: uid(recipient),
+    })
+}
+
+#[test]
+fn events_reach_only_the_streams_of_the_users_they_concern() {
+    let hub = EventHub::new();
+    let mut alice = hub.register(uid(1), LIMITS).unwrap();
+    let mut bob = hub.register(uid(2), LIMITS).unwrap();
+    let mut carol = hub.register(uid(3), LIMITS).unwrap();
+    hub.deliver(&created(7, 1, 2));
+    assert_eq!(alice.try_recv(), Some(Notice::Event(created(7, 1, 2))));
+    assert_eq!(bob.try_recv(), Some(Notice::Event(created(7, 1, 2))));
+    assert_eq!(carol.try_recv(), None);
+}
+
+#[test]
+fn a_read_receipt_goes_to_the_sender_only() {
+    let hub = EventHub::new();
+    let mut sender = hub.register(uid(1), LIMITS).unwrap();
+    let mut reader = hub.register(uid(2), LIMITS).unwrap();
+    let receipt = DomainEvent::Message(MessageEvent::Read {
+        id: MessageId::new(7),
+        sender_id: uid(1),
+        reader_id: uid(2),
+    });
+    hub.deliver(&receipt);
+    assert_eq!(sender.try_recv(), Some(Notice::Event(receipt)));
+    assert_eq!(reader.try_recv(), None);
+}
+
+#[test]
+fn a_note_to_self_arrives_once_per_stream() {
+    let hub = EventHub::new();
+    let mut alice = hub.register(uid(1), LIMITS).unwrap();
+    hub.deliver(&created(7, 1, 1));
+    assert!(alice.try_recv().is_some());
+    assert_eq!(alice.try_recv(), None);
+}
+
+#[test]
+fn the_per_user_limit_counts_open_streams_and_frees_a_place_on_drop() {
+    let hub = EventHub::new();
+    let first = hub.register(uid(1), TWO_PER_USER).unwrap();
+    let _second = hub.register(uid(1), TWO_PER_USER).unwrap();
+    assert_eq!(
+        hub.register(uid(1), TWO_PER_USER).err(),
+        Some(RegisterError::TooManyStreams(2))
+    );
+    assert!(
+        hub.register(uid(2), TWO_PER_USER).is_ok(),
+        "another user has places"
+    );
+    drop(first);
+    assert!(hub.register(uid(1), TWO_PER_USER).is_ok());
+}
+
+#[tokio::test]
+async fn a_stream_that_falls_behind_is_dropped_after_what_it_holds() {
+    let hub = EventHub::new();
+    let mut slow = hub.register(uid(1), TINY_INBOX).unwrap();
+    for id in 1..=5 {
+        hub.deliver(&created(id, 2, 1));
+    }
+    assert_eq!(slow.recv().await, Some(Notice::Event(created(1, 2, 1))));
+    assert_eq!(slow.recv().await, Some(Notice::Event(created(2, 2, 1))));
+    assert_eq!(slow.recv().await, None, "dropped, not blocked");
+    assert_eq!(hub.open_streams(), 0);
+}
+
+#[tokio::test]
+async fn closing_ends_every_stream_and_refuses_new_ones() {
+    let hub = EventHub::new();
+    let mut alice = hub.register(uid(1), LIMITS).unwrap();
+    hub.deliver_missed();
+    hub.close_all();
+    assert_eq!(alice.recv().await, Some(Notice::MayHaveMissed));
+    assert_eq!(alice.recv().await, None);
+    assert_eq!(
+        hub.register(uid(1), LIMITS).err(),
+        Some(RegisterError::ShuttingDown)
+    );
+}

@@ -1,0 +1,369 @@
+//! Live delivery: a stream of what happens to the caller's messages, resumable from a cursor,
+//! that ends as soon as the caller's session does.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+
+use super::auth::{Auth, AuthenticateError, sha256_hex};
+use super::{Caller, Ports};
+use crate::domain::{DomainEvent, Message, MessageEvent, MessageId, StreamTicketHash, UserId};
+use crate::ports::{
+    Clock, MessageRepository, NewStreamTicket, PortError, SecretSource, SessionRepository,
+};
+use crate::system::{EventHub, Inbox, Notice, RegisterError, StreamLimits};
+
+/// Policy of live streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveSettings {
+    pub limits: StreamLimits,
+    /// At most this many missed messages are replayed on resume; beyond, the stream says
+    /// `Reset` and the client reloads its lists.
+    pub replay_max: u32,
+    /// How long a stream ticket can be redeemed.
+    pub ticket_ttl: TimeDelta,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self {
+            limits: StreamLimits::default(),
+            replay_max: 1_000,
+            ticket_ttl: TimeDelta::seconds(60),
+        }
+    }
+}
+
+/// A ticket that opens one stream of the caller's session, shown once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedTicket {
+    pub ticket: String,
+    pub expires_in: i64,
+}
+
+/// Why a stream could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenStreamError {
+    #[error("the user has {0} streams open already")]
+    TooManyStreams(usize),
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Where a stream stands: every message created up to this id was delivered (or the client
+/// was told to reload). What a client presents to resume.
+pub type Cursor = i64;
+
+/// One thing a stream tells its client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedItem {
+    /// The stream is open; this is its starting cursor.
+    Opened {
+        cursor: Cursor,
+    },
+    /// Too much was missed, or the cursor means nothing here: reload the lists, then go on
+    /// from this cursor.
+    Reset {
+        cursor: Cursor,
+    },
+    Created {
+        message: Message,
+        cursor: Cursor,
+    },
+    Updated {
+        message: Message,
+        cursor: Cursor,
+    },
+    Read {
+        id: MessageId,
+        reader_id: UserId,
+        cursor: Cursor,
+    },
+    Deleted {
+        id: MessageId,
+        cursor: Cursor,
+    },
+}
+
+#[derive(Clone)]
+pub struct Live {
+    messages: Arc<dyn MessageRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    auth: Auth,
+    hub: Arc<EventHub>,
+    clock: Arc<dyn Clock>,
+    secrets: Arc<dyn SecretSource>,
+    settings: LiveSettings,
+}
+
+impl Live {
+    pub fn new(ports: &Ports, auth: Auth, settings: LiveSettings) -> Self {
+        Self {
+            messages: ports.messages.clone(),
+            sessions: ports.sessions.clone(),
+            auth,
+            hub: ports.hub.clone(),
+            clock: ports.clock.clone(),
+            secrets: ports.secrets.clone(),
+            settings,
+        }
+    }
+
+    /// Streams open on this instance.
+    pub fn open_streams(&self) -> usize {
+        self.hub.open_streams()
+    }
+
+    /// Ends every stream on this instance and refuses new ones (shutdown).
+    pub fn close_all(&self) {
+        self.hub.close_all();
+    }
+
+    /// A single-use ticket for the caller's session (for clients that cannot send headers).
+    pub async fn issue_ticket(&self, caller: &Caller) -> Result<IssuedTicket, PortError> {
+        let ticket = self.secrets.secret()?;
+        let now = self.clock.now();
+        let stored = NewStreamTicket {
+            ticket_hash: StreamTicketHash::new(sha256_hex(&ticket)),
+            user_id: caller.user.id,
+            session_id: caller.session_id,
+            expires_at: now + self.settings.ticket_ttl,
+        };
+        self.sessions.create_stream_ticket(stored, now).await?;
+        Ok(IssuedTicket {
+            ticket,
+            expires_in: self.settings.ticket_ttl.num_seconds(),
+        })
+    }
+
+    /// The caller a ticket was issued to, if the ticket is fresh, not yet used, and its
+    /// session still holds. The ticket is used up either way.
+    pub async fn redeem_ticket(&self, ticket: &str) -> Result<Caller, AuthenticateError> {
+        let hash = StreamTicketHash::new(sha256_hex(ticket));
+        let (user_id, session_id) = self
+            .sessions
+            .redeem_stream_ticket(&hash, self.clock.now())
+            .await?
+            .ok_or(AuthenticateError::InvalidCredentials)?;
+        self.auth.authenticate(user_id, session_id).await
+    }
+
+    /// Opens a stream. With `resume` (a cursor the client was given), the messages created
+    /// since are delivered first, then live events, without a gap or a repeat between them.
+    pub async fn open(
+        &self,
+        caller: Caller,
+        resume: Option<&str>,
+    ) -> Result<Feed, OpenStreamError> {
+        // Listening starts before storage is read, so nothing committed meanwhile is lost.
+        let inbox = self
+            .hub
+            .register(caller.user.id, self.settings.limits)
+            .map_err(|e| match e {
+                RegisterError::TooManyStreams(n) => OpenStreamError::TooManyStreams(n),
+                RegisterError::ShuttingDown => OpenStreamError::ShuttingDown,
+            })?;
+        let mut feed = Feed {
+            live: self.clone(),
+            caller,
+            inbox: Some(inbox),
+            pending: VecDeque::new(),
+            cursor: 0,
+            replayed: HashSet::new(),
+        };
+        match resume.map(parse_cursor) {
+            None => {
+                feed.cursor = feed.latest().await?;
+                feed.pending.push_back(FeedItem::Opened {
+                    cursor: feed.cursor,
+                });
+            }
+            Some(Some(cursor)) => {
+                feed.cursor = cursor;
+                feed.pending.push_back(FeedItem::Opened { cursor });
+                feed.catch_up().await?;
+            }
+            Some(None) => feed.reset().await?,
+        }
+        Ok(feed)
+    }
+}
+
+/// A cursor is a message id: a whole number from 0.
+fn parse_cursor(text: &str) -> Option<Cursor> {
+    text.trim().parse::<i64>().ok().filter(|c| *c >= 0)
+}
+
+/// How many replayed ids a stream remembers to skip their live copies.
+const REMEMBERED_REPLAYS: usize = 10_000;
+
+/// One open stream: what it still has to say, and its cursor.
+pub struct Feed {
+    live: Live,
+    caller: Caller,
+    /// `None` once the stream is over: its place under the per-user limit is free.
+    inbox: Option<Inbox>,
+    pending: VecDeque<FeedItem>,
+    cursor: Cursor,
+    replayed: HashSet<MessageId>,
+}
+
+impl Feed {
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    /// The next item; `None` when the stream is over: the session ended, the stream fell
+    /// behind (the client resumes from its cursor), the server shuts down, or storage
+    /// failed.
+    pub async fn next(&mut self) -> Option<FeedItem> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Some(item);
+            }
+            let inbox = self.inbox.as_mut()?;
+            let Some(notice) = inbox.recv().await else {
+                self.inbox = None;
+                return None;
+            };
+            match self.handle(notice).await {
+                Ok(Some(item)) => return Some(item),
+                Ok(None) => {}
+                Err(Ended) => {
+                    self.inbox = None;
+                    self.pending.clear();
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, notice: Notice) -> Result<Option<FeedItem>, Ended> {
+        match notice {
+            Notice::Event(DomainEvent::Message(event)) => self.message_event(event).await,
+            Notice::Event(DomainEvent::AccessChanged { .. }) => {
+                self.check_session().await?;
+                Ok(None)
+            }
+            Notice::MayHaveMissed => {
+                self.check_session().await?;
+                self.catch_up().await.map_err(|_| Ended)?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn message_event(&mut self, event: MessageEvent) -> Result<Option<FeedItem>, Ended> {
+        let user_id = self.caller.user.id;
+        Ok(match event {
+            MessageEvent::Created { id, .. } => {
+                if self.replayed.remove(&id) {
+                    return Ok(None);
+                }
+                let Some(message) = self.visible(id).await? else {
+                    return Ok(None);
+                };
+                self.cursor = self.cursor.max(id.get());
+                Some(FeedItem::Created {
+                    message,
+                    cursor: self.cursor,
+                })
+            }
+            MessageEvent::Updated { id, .. } => {
+                self.visible(id).await?.map(|message| FeedItem::Updated {
+                    message,
+                    cursor: self.cursor,
+                })
+            }
+            MessageEvent::Read {
+                id,
+                sender_id,
+                reader_id,
+            } => (sender_id == user_id).then_some(FeedItem::Read {
+                id,
+                reader_id,
+                cursor: self.cursor,
+            }),
+            MessageEvent::Deleted { id, .. } => Some(FeedItem::Deleted {
+                id,
+                cursor: self.cursor,
+            }),
+        })
+    }
+
+    /// The message as it is now, if it still exists and is the caller's.
+    async fn visible(&self, id: MessageId) -> Result<Option<Message>, Ended> {
+        let message = self
+            .live
+            .messages
+            .get_message(id)
+            .await
+            .map_err(|_| Ended)?;
+        Ok(message.filter(|m| m.is_visible_to(self.caller.user.id)))
+    }
+
+    /// Ends the stream unless its session still holds.
+    async fn check_session(&self) -> Result<(), Ended> {
+        self.live
+            .auth
+            .authenticate(self.caller.user.id, self.caller.session_id)
+            .await
+            .map(|_| ())
+            .map_err(|_| Ended)
+    }
+
+    /// Queues the messages created after the cursor, or a reset when there are too many.
+    async fn catch_up(&mut self) -> Result<(), PortError> {
+        let max = self.live.settings.replay_max;
+        let missed = self
+            .live
+            .messages
+            .messages_after(
+                self.caller.user.id,
+                MessageId::new(self.cursor),
+                max.saturating_add(1),
+            )
+            .await?;
+        if missed.len() > max as usize {
+            return self.reset().await;
+        }
+        if self.replayed.len() + missed.len() > REMEMBERED_REPLAYS {
+            self.replayed.clear();
+        }
+        for message in missed {
+            self.replayed.insert(message.id);
+            self.cursor = self.cursor.max(message.id.get());
+            self.pending.push_back(FeedItem::Created {
+                message,
+                cursor: self.cursor,
+            });
+        }
+        Ok(())
+    }
+
+    async fn reset(&mut self) -> Result<(), PortError> {
+        self.cursor = self.latest().await?;
+        self.pending.push_back(FeedItem::Reset {
+            cursor: self.cursor,
+        });
+        Ok(())
+    }
+
+    async fn latest(&self) -> Result<Cursor, PortError> {
+        Ok(self
+            .live
+            .messages
+            .latest_message_id(self.caller.user.id)
+            .await?
+            .map_or(0, MessageId::get))
+    }
+}
+
+/// The stream is over.
+struct Ended;
+
+#[cfg(test)]
+mod tests;
