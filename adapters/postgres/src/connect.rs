@@ -197,6 +197,9 @@ impl PostgresUrl {
         Ok(client)
     }
 
+    /// The `application_name` of every instance's live-events connection.
+    pub const LISTENER_NAME: &'static str = "ai-message live events";
+
     /// A connection outside the pool whose notifications (`LISTEN`) go to `notices`. The
     /// channel closes when the connection does.
     pub(crate) async fn connect_listener(
@@ -204,8 +207,10 @@ impl PostgresUrl {
         notices: tokio::sync::mpsc::UnboundedSender<tokio_postgres::Notification>,
     ) -> Result<tokio_postgres::Client, ConnectError> {
         use futures_util::StreamExt as _;
-        let (client, mut connection) = self
-            .config
+        let mut config = self.config.clone();
+        // Named, so that an operator (or a test) can tell it from the pool's connections.
+        config.application_name(Self::LISTENER_NAME);
+        let (client, mut connection) = config
             .connect(self.tls()?)
             .await
             .map_err(|e| self.unreachable_error(&e))?;

@@ -1,0 +1,158 @@
+//! Live delivery across instances: two servers on one PostgreSQL database, each with its own
+//! listening connection, as two stateless instances behind a load balancer run.
+
+use std::time::{Duration, Instant};
+
+use ai_message_postgres::{PostgresStore, PostgresUrl};
+use ai_message_testkit::http_api::harness::TestServer;
+use ai_message_testkit::postgres;
+use ai_message_testkit::relay::{Relay, upstream_address};
+use ai_message_testkit::sse::Next;
+
+async fn two_instances() -> (TestServer, TestServer, postgres::ScratchDatabase) {
+    let (first, database) = postgres::fresh_postgres().await;
+    let url = PostgresUrl::parse(&database.url).unwrap();
+    let second = PostgresStore::open(&url, 2).await.unwrap().storage();
+    (TestServer::new(first), TestServer::new(second), database)
+}
+
+/// Terminates every live-events connection on the database; returns how many.
+async fn kill_listeners(database: &str) -> i64 {
+    let (client, connection) =
+        tokio_postgres::connect(&postgres::admin_url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = $2",
+            &[&database, &PostgresUrl::LISTENER_NAME],
+        )
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_on_one_instance_receives_what_another_instance_stores() {
+    let (a, b, _database) = two_instances().await;
+    let alice = b.user("alice").await;
+    let bob = b.user("bob").await;
+    let (mut stream, _) = a.stream_of(&bob).await;
+    let started = Instant::now();
+    let sent = b.send_message(&alice, bob.id, "across instances").await;
+    match stream.next_within(Duration::from_secs(1)).await {
+        Next::Event(event) => {
+            assert_eq!(event.event, "message.created");
+            assert_eq!(event.data["id"], sent["id"]);
+        }
+        other => panic!("nothing within 1 s of the send on the other instance: {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // A logout on B closes the stream on A.
+    b.post("/auth/logout", Some(&bob.access), serde_json::json!({}))
+        .await
+        .assert_status(200);
+    loop {
+        match stream.next_within(Duration::from_secs(2)).await {
+            Next::Closed => break,
+            Next::Quiet => panic!("the stream on A outlived the logout on B by 2 s"),
+            Next::Event(_) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_listening_connection_loses_no_message() {
+    let (a, b, database) = two_instances().await;
+    let alice = b.user("alice").await;
+    let bob = b.user("bob").await;
+    let (mut stream, _) = a.stream_of(&bob).await;
+    let first = b.send_message(&alice, bob.id, "before").await;
+    let event = stream.next_event().await;
+    assert_eq!(event.data["id"], first["id"]);
+
+    assert!(
+        kill_listeners(&database.name).await >= 2,
+        "both instances listen"
+    );
+    let mut sent = Vec::new();
+    for n in 0..5 {
+        sent.push(
+            b.send_message(&alice, bob.id, &format!("during the blip {n}"))
+                .await["id"]
+                .clone(),
+        );
+    }
+    let mut received = Vec::new();
+    while received.len() < sent.len() {
+        match stream.next_within(Duration::from_secs(10)).await {
+            Next::Event(event) if event.event == "message.created" => {
+                received.push(event.data["id"].clone());
+            }
+            Next::Event(_) => {}
+            other => panic!("after the blip, got {other:?} with {received:?} of {sent:?}"),
+        }
+    }
+    assert_eq!(received, sent, "every message, once, in order");
+
+    // And the listener is back: the next message arrives live.
+    let after = b.send_message(&alice, bob.id, "after").await;
+    match stream.next_within(Duration::from_secs(2)).await {
+        Next::Event(event) => assert_eq!(event.data["id"], after["id"]),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Instance A reaches the database through a relay the test cuts: while A is away, B stores
+/// messages whose notifications A can never hear; when A is back, its stream catches up
+/// from storage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_stored_while_an_instance_was_cut_off_reach_its_streams() {
+    let (direct, database) = postgres::fresh_postgres().await;
+    let mut relay = Relay::start(upstream_address()).await;
+    let through_relay =
+        database
+            .url
+            .replacen(&upstream_address(), &format!("127.0.0.1:{}", relay.port), 1);
+    let url = PostgresUrl::parse(&through_relay).unwrap();
+    let a = TestServer::new(PostgresStore::open(&url, 2).await.unwrap().storage());
+    let b = TestServer::new(direct);
+    let alice = b.user("alice").await;
+    let bob = b.user("bob").await;
+    let (mut stream, _) = a.stream_of(&bob).await;
+    let live = b.send_message(&alice, bob.id, "live").await;
+    assert_eq!(stream.next_event().await.data["id"], live["id"]);
+
+    relay.cut();
+    let mut sent = Vec::new();
+    for n in 0..3 {
+        sent.push(
+            b.send_message(&alice, bob.id, &format!("while cut off {n}"))
+                .await["id"]
+                .clone(),
+        );
+    }
+    assert_eq!(
+        stream.next_within(Duration::from_millis(500)).await,
+        Next::Quiet,
+        "A cannot hear anything while cut off"
+    );
+    relay.restore().await;
+    let mut received = Vec::new();
+    while received.len() < sent.len() {
+        match stream.next_within(Duration::from_secs(15)).await {
+            Next::Event(event) if event.event == "message.created" => {
+                received.push(event.data["id"].clone());
+            }
+            Next::Event(_) => {}
+            other => panic!("after the cut, got {other:?} with {received:?} of {sent:?}"),
+        }
+    }
+    assert_eq!(
+        received, sent,
+        "every message stored meanwhile, once, in order"
+    );
+}
