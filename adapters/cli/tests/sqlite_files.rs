@@ -187,7 +187,11 @@ async fn a_database_of_the_original_implementation_is_adopted() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, vec![1, 2, 3]);
+    let known: Vec<i64> = ai_message_sqlite::migrations::known()
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    assert_eq!(versions, known, "every migration the binary carries");
     let has_session_id: bool = conn
         .query_row(
             "SELECT EXISTS (SELECT 1 FROM pragma_table_info('refresh_tokens') \

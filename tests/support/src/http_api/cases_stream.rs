@@ -15,9 +15,7 @@ fn created_id(event: &SseEvent) -> i64 {
     event.data["id"].as_i64().unwrap()
 }
 
-pub async fn a_sent_message_reaches_the_recipient_and_the_senders_other_streams(
-    server: TestServer,
-) {
+pub async fn a_sent_message_reaches_recipient_and_sender_streams(server: TestServer) {
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     let carol = server.user("carol").await;

@@ -70,7 +70,7 @@ macro_rules! http_api_tests {
             a_username_cannot_pass_for_another_accounts_email,
             a_message_cannot_join_the_conversation_of_two_other_users,
             duplicate_keys_in_a_json_body_are_refused,
-            a_sent_message_reaches_the_recipient_and_the_senders_other_streams,
+            a_sent_message_reaches_recipient_and_sender_streams,
             edits_receipts_and_deletions_reach_the_right_streams,
             a_resumed_stream_gets_exactly_what_it_missed_then_live_events,
             an_unusable_or_too_old_cursor_resets_the_stream,
