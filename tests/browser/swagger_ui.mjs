@@ -30,12 +30,14 @@ try {
   await page.goto(`${base}/docs`, { waitUntil: "networkidle" });
   await page.locator("button.authorize").first().click();
 
+  // The dialog lists every scheme (the stream ticket too); the OAuth2 one has the form.
   const dialog = page.locator(".modal-ux");
-  await dialog.locator("#oauth_username").fill(username);
-  await dialog.locator("#oauth_password").fill(password);
-  await dialog.locator(".auth-btn-wrapper button.authorize").click();
+  const oauth = dialog.locator(".auth-container", { hasText: "OAuth2PasswordBearer" });
+  await oauth.locator("#oauth_username").fill(username);
+  await oauth.locator("#oauth_password").fill(password);
+  await oauth.locator(".auth-btn-wrapper button.authorize").click();
   // Swagger UI swaps Authorize for Logout once the token request succeeded.
-  await dialog.locator(".auth-btn-wrapper button", { hasText: "Logout" }).waitFor({ timeout: 15000 });
+  await oauth.locator(".auth-btn-wrapper button", { hasText: "Logout" }).waitFor({ timeout: 15000 });
   await dialog.locator("button.btn-done, button.close-modal").first().click();
 
   const operation = page.locator("#operations-auth-get_me");
