@@ -204,7 +204,11 @@ async fn idle_streams(count: usize) -> (f64, f64, usize) {
     let max = (count + 512).to_string();
     let server = start(
         "memory://",
-        &[("MAX_CONNECTIONS", &max), ("STREAM_MAX_PER_USER", "100")],
+        &[
+            ("MAX_CONNECTIONS", &max),
+            ("STREAM_MAX_PER_USER", "100"),
+            ("REGISTER_MAX_PER_HOUR", "0"),
+        ],
         count as u64 + 1_024,
     );
     let http = reqwest::Client::new();
