@@ -248,6 +248,33 @@ pub async fn revocation_closes_the_sessions_streams(server: TestServer) {
         .await
         .assert_status(200);
     assert_closes(&mut bob_stream, "logout-all").await;
+
+    // A session ended from another one takes its streams with it.
+    let carol = server.user("carol").await;
+    let other = server.login("carol").await;
+    let (mut carol_stream, _) = server.stream_of(&carol).await;
+    let sessions = server.get("/auth/sessions", Some(&other.access)).await;
+    let ended = sessions
+        .assert_status(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|session| session["current"] == false)
+        .expect("carol's first session")["id"]
+        .clone();
+    server
+        .delete(&format!("/auth/sessions/{ended}"), Some(&other.access))
+        .await
+        .assert_status(200);
+    assert_closes(&mut carol_stream, "session deleted").await;
+
+    let dave = server.user("dave").await;
+    let (mut dave_stream, _) = server.stream_of(&dave).await;
+    server
+        .delete(&format!("/auth/users/{}", dave.id), Some(&root.access))
+        .await
+        .assert_status(200);
+    assert_closes(&mut dave_stream, "user deleted").await;
 }
 
 pub async fn streams_per_user_are_limited(server: TestServer) {
