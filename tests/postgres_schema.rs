@@ -227,6 +227,7 @@ async fn foreign_keys_cascade() {
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect();
     let expected: Vec<(String, String, String, String)> = [
+        ("assistant_history_clears", "user_id", "users"),
         ("refresh_tokens", "session_id", "sessions"),
         ("refresh_tokens", "user_id", "users"),
         ("sessions", "user_id", "users"),

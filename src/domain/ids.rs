@@ -52,3 +52,13 @@ id_type!(
     /// `messages.id`.
     MessageId
 );
+
+impl UserId {
+    /// The AI assistant: a participant of messages without a row in `users` (the original's
+    /// id for it).
+    pub const ASSISTANT: UserId = UserId(-1);
+
+    pub const fn is_assistant(self) -> bool {
+        self.0 == Self::ASSISTANT.0
+    }
+}

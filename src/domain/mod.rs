@@ -17,6 +17,7 @@ macro_rules! compares_with_str {
     };
 }
 
+mod chat;
 mod credentials;
 mod entities;
 mod events;
@@ -24,6 +25,7 @@ mod identity;
 mod ids;
 mod values;
 
+pub use chat::*;
 pub use credentials::*;
 pub use entities::*;
 pub use events::*;

@@ -2,15 +2,19 @@
 //! hold them as `Arc<dyn …>` so the adapter is chosen at run time.
 
 mod assembly;
+mod assistant;
 mod error;
 mod live;
+mod messages;
 mod security;
 mod storage;
 mod throttle;
 
 pub use assembly::*;
+pub use assistant::*;
 pub use error::*;
 pub use live::*;
+pub use messages::*;
 pub use security::*;
 pub use storage::*;
 pub use throttle::*;

@@ -4,18 +4,23 @@ use std::sync::Arc;
 
 use super::messages::{Messages, Outgoing, SendError};
 use super::{Caller, Ports};
-use crate::domain::{ConversationId, ConversationSummary, Message, MessageContent, Page, UserId};
+use crate::domain::{
+    ConversationId, ConversationSummary, Message, MessageContent, Page, UserId, Username,
+};
 use crate::ports::{MessageRepository, MessageScope, PortError};
 
 #[derive(Clone)]
 pub struct Conversations {
     messages: Arc<dyn MessageRepository>,
     sending: Messages,
+    /// How the AI assistant (user id -1, no row in `users`) is named in lists.
+    assistant_name: Username,
 }
 
 impl Conversations {
-    pub fn new(ports: &Ports) -> Self {
+    pub fn new(ports: &Ports, assistant_name: &str) -> Self {
         Self {
+            assistant_name: Username::from_storage(assistant_name.to_string()),
             messages: ports.messages.clone(),
             sending: Messages::new(ports),
         }
@@ -23,7 +28,13 @@ impl Conversations {
 
     /// The caller's conversations, the one with the newest last message first.
     pub async fn list(&self, caller: &Caller) -> Result<Vec<ConversationSummary>, PortError> {
-        self.messages.conversation_summaries(caller.user.id).await
+        let mut summaries = self.messages.conversation_summaries(caller.user.id).await?;
+        for summary in &mut summaries {
+            if summary.other_user_id.is_assistant() {
+                summary.other_user_name = Some(self.assistant_name.clone());
+            }
+        }
+        Ok(summaries)
     }
 
     /// The caller's messages in the conversation: the newest page, oldest first.
@@ -80,7 +91,7 @@ mod tests {
     use mockall::predicate::eq;
 
     fn conversations(mocks: Mocks) -> Conversations {
-        Conversations::new(&mocks.into_ports())
+        Conversations::new(&mocks.into_ports(), "AI Assistant")
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod assistant;
 pub mod auth;
 pub mod conversations;
 pub mod live;
@@ -17,8 +18,8 @@ use chrono::TimeDelta;
 
 use crate::domain::{SessionId, User};
 use crate::ports::{
-    Clock, EventPublisher, LoginAttempts, MessageRepository, PasswordHasher, Quota, RoleRepository,
-    SecretSource, SessionRepository, Storage, StorageHealth, UserRepository,
+    Assistant, Clock, EventPublisher, LoginAttempts, MessageRepository, PasswordHasher, Quota,
+    RoleRepository, SecretSource, SessionRepository, Storage, StorageHealth, UserRepository,
 };
 use crate::system::EventHub;
 
@@ -33,6 +34,8 @@ pub struct Ports {
     pub login_attempts: Arc<dyn LoginAttempts>,
     pub events: Arc<dyn EventPublisher>,
     pub hub: Arc<EventHub>,
+    /// The language model of the AI assistant; `None`: the assistant answers 503.
+    pub assistant: Option<Arc<dyn Assistant>>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub secrets: Arc<dyn SecretSource>,
@@ -54,6 +57,7 @@ impl Ports {
             login_attempts: storage.login_attempts,
             events: storage.events,
             hub: storage.hub,
+            assistant: None,
             hasher,
             clock,
             secrets,
@@ -62,7 +66,7 @@ impl Ports {
 }
 
 /// Policy values the use cases apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Lifetime of a refresh token, and so of the session it keeps alive.
     pub refresh_token_ttl: TimeDelta,
@@ -71,6 +75,7 @@ pub struct Settings {
     pub refresh_reuse_grace: TimeDelta,
     pub login_limits: LoginLimits,
     pub live: live::LiveSettings,
+    pub assistant: assistant::AssistantSettings,
 }
 
 impl Default for Settings {
@@ -80,6 +85,7 @@ impl Default for Settings {
             refresh_reuse_grace: TimeDelta::seconds(10),
             login_limits: LoginLimits::default(),
             live: live::LiveSettings::default(),
+            assistant: assistant::AssistantSettings::default(),
         }
     }
 }
@@ -140,20 +146,22 @@ pub struct Services {
     pub messages: messages::Messages,
     pub conversations: conversations::Conversations,
     pub live: live::Live,
+    pub assistant: assistant::AssistantChat,
     pub health: Arc<dyn StorageHealth>,
 }
 
 impl Services {
     pub fn new(ports: Ports, settings: Settings) -> Self {
-        let auth = auth::Auth::new(&ports, settings);
+        let auth = auth::Auth::new(&ports, settings.clone());
         Self {
             accounts: accounts::Accounts::new(&ports),
             live: live::Live::new(&ports, auth.clone(), settings.live),
+            assistant: assistant::AssistantChat::new(&ports, settings.assistant.clone()),
             auth,
             admin: admin::Admin::new(&ports),
             roles: roles::Roles::new(&ports),
             messages: messages::Messages::new(&ports),
-            conversations: conversations::Conversations::new(&ports),
+            conversations: conversations::Conversations::new(&ports, &settings.assistant.name),
             health: ports.health,
         }
     }

@@ -101,6 +101,7 @@ impl Mocks {
             login_attempts: Arc::new(crate::system::InProcessLoginAttempts::default()),
             events: self.events,
             hub: crate::system::EventHub::new(),
+            assistant: None,
             hasher: Arc::new(self.hasher),
             clock: Arc::new(crate::system::ManualClock::frozen_at(self.now)),
             secrets: Arc::new(CountingSecrets::default()),

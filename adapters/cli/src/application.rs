@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use ai_message_bcrypt::BcryptHasher;
-use ai_message_core::ports::{Clock, PasswordHasher, SecretSource, Storage};
+use ai_message_core::ports::{Assistant, Clock, PasswordHasher, SecretSource, Storage};
 use ai_message_core::system::{OsSecretSource, SystemClock};
 use ai_message_core::usecases::{Ports, Services, Settings};
 use ai_message_http::limits::{LimitSettings, Limits};
@@ -26,6 +26,8 @@ pub struct Parts {
     pub access_token_ttl: TimeDelta,
     pub trusted_proxies: TrustedProxies,
     pub cors: CorsOrigins,
+    /// The assistant's language model; `None`: the assistant answers 503.
+    pub assistant: Option<Arc<dyn Assistant>>,
 }
 
 impl Parts {
@@ -45,6 +47,7 @@ impl Parts {
             access_token_ttl: TimeDelta::minutes(30),
             trusted_proxies: TrustedProxies::none(),
             cors: CorsOrigins::Any,
+            assistant: None,
         }
     }
 }
@@ -57,12 +60,15 @@ pub struct Application {
 
 impl Application {
     pub fn build(parts: Parts) -> Self {
-        let ports = Ports::new(
-            parts.storage,
-            parts.hasher,
-            parts.clock.clone(),
-            parts.secrets,
-        );
+        let ports = Ports {
+            assistant: parts.assistant,
+            ..Ports::new(
+                parts.storage,
+                parts.hasher,
+                parts.clock.clone(),
+                parts.secrets,
+            )
+        };
         let state = AppState {
             services: Services::new(ports, parts.settings),
             tokens: AccessTokens::new(&parts.signing_key, parts.access_token_ttl, parts.clock),

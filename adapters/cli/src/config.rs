@@ -100,6 +100,9 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Live streams one user may have open on one instance.
     pub stream_max_per_user: usize,
+    /// Where the assistant's model is; `None`: the assistant answers 503.
+    pub assistant_model: Option<ai_message_openai::ModelConfig>,
+    pub assistant: ai_message_core::usecases::assistant::AssistantSettings,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./backend.db";
@@ -108,7 +111,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./backend.db";
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
 
 /// Reads a variable, then its `AI_MESSAGE_` twin; empty counts as unset.
-fn read(
+pub(crate) fn read(
     lookup: &dyn Fn(&str) -> Option<String>,
     names: &[&'static str],
 ) -> Option<(&'static str, String)> {
@@ -119,7 +122,7 @@ fn read(
     })
 }
 
-fn number<T>(
+pub(crate) fn number<T>(
     lookup: &dyn Fn(&str) -> Option<String>,
     names: &[&'static str],
     default: T,
@@ -290,7 +293,10 @@ impl Config {
             10u64,
             1..=3600,
         )?);
+        let (assistant_model, assistant) = crate::assistant_config::assistant_config(lookup)?;
         Ok(Self {
+            assistant_model,
+            assistant,
             stream_max_per_user,
             max_connections,
             header_read_timeout,

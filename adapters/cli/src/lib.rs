@@ -2,6 +2,7 @@
 //! of the `ai-message` binary.
 
 pub mod application;
+mod assistant_config;
 pub mod config;
 pub mod database;
 
@@ -252,6 +253,14 @@ pub fn application(config: &Config, storage: Storage) -> Result<Application, Sta
                 },
                 ..LiveSettings::default()
             },
+            assistant: config.assistant.clone(),
+        },
+        assistant: match &config.assistant_model {
+            Some(model) => Some(Arc::new(
+                ai_message_openai::OpenAiAssistant::new(model.clone())
+                    .map_err(|e| StartupError::Storage(format!("AI_API_BASE: {e}")))?,
+            )),
+            None => None,
         },
         limits: config.limits,
         signing_key: config.secret_key.as_bytes().to_vec(),

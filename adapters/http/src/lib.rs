@@ -66,6 +66,7 @@ type Apis = (
     routes::admin::AdminApi,
     routes::messages::MessagesApi,
     routes::stream::StreamApi,
+    routes::assistant::AssistantApi,
     routes::conversations::ConversationsApi,
 );
 
@@ -76,6 +77,7 @@ fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
         routes::admin::AdminApi::new(state.clone()),
         routes::messages::MessagesApi::new(state.clone()),
         routes::stream::StreamApi::new(state.clone()),
+        routes::assistant::AssistantApi::new(state.clone()),
         routes::conversations::ConversationsApi::new(state.clone()),
     );
     OpenApiService::new(apis, API_TITLE, env!("CARGO_PKG_VERSION")).description(

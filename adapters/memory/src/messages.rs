@@ -189,6 +189,48 @@ impl MessageRepository for MemoryStore {
             .collect())
     }
 
+    async fn messages_between(
+        &self,
+        a: UserId,
+        b: UserId,
+        after: MessageId,
+        limit: u32,
+    ) -> Result<Vec<Message>, PortError> {
+        let t = self.tables.read();
+        let mut between: Vec<&Message> = t
+            .messages_by_user
+            .get(&a)
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, id)| t.messages.get(id))
+            .filter(|m| m.id > after)
+            .filter(|m| {
+                (m.sender_id == a && m.recipient_id == b)
+                    || (m.sender_id == b && m.recipient_id == a)
+            })
+            .collect();
+        between.sort_by_key(|m| m.id);
+        let skip = between.len().saturating_sub(limit as usize);
+        Ok(between.into_iter().skip(skip).cloned().collect())
+    }
+
+    async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
+        Ok(self.tables.read().assistant_clears.get(&user_id).copied())
+    }
+
+    async fn set_assistant_clear_point(
+        &self,
+        user_id: UserId,
+        after: MessageId,
+        _now: Timestamp,
+    ) -> Result<(), PortError> {
+        let mut t = self.tables.write();
+        if t.users.contains_key(&user_id) {
+            t.assistant_clears.insert(user_id, after);
+        }
+        Ok(())
+    }
+
     async fn latest_message_id(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
         let t = self.tables.read();
         Ok(t.messages_by_user

@@ -36,6 +36,8 @@ pub(crate) struct Tables {
     pub refresh_tokens: BTreeMap<RefreshTokenId, RefreshToken>,
     pub refresh_by_hash: HashMap<RefreshTokenHash, RefreshTokenId>,
     pub stream_tickets: HashMap<StreamTicketHash, NewStreamTicket>,
+    /// Where each user last cleared their chat with the assistant.
+    pub assistant_clears: HashMap<UserId, MessageId>,
 
     pub messages: BTreeMap<MessageId, Message>,
     /// Messages each user sent or received.
@@ -152,6 +154,7 @@ impl Tables {
         self.refresh_by_hash
             .retain(|_, token_id| self.refresh_tokens.contains_key(token_id));
         self.user_roles.retain(|_, link| link.user_id != user_id);
+        self.assistant_clears.remove(&user_id);
         true
     }
 

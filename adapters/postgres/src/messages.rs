@@ -232,6 +232,70 @@ impl MessageRepository for PostgresStore {
             .or_port()
     }
 
+    async fn messages_between(
+        &self,
+        a: UserId,
+        b: UserId,
+        after: MessageId,
+        limit: u32,
+    ) -> Result<Vec<Message>, PortError> {
+        let (Some(a), Some(b)) = (pg_id(a), pg_id(b)) else {
+            return Ok(Vec::new());
+        };
+        let Some(after) = pg_id(after) else {
+            return Ok(Vec::new());
+        };
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql::MESSAGES_BETWEEN)
+            .await
+            .or_port()?;
+        let found = client
+            .query(&stmt, &[&a, &b, &after, &i64::from(limit)])
+            .await
+            .or_port()?;
+        let mut newest_first: Vec<Message> = found
+            .iter()
+            .map(rows::message)
+            .collect::<Result<_, _>>()
+            .or_port()?;
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+
+    async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
+        let Some(user) = pg_id(user_id) else {
+            return Ok(None);
+        };
+        let client = self.client().await?;
+        let row = client
+            .query_opt(sql::ASSISTANT_CLEAR_POINT, &[&user])
+            .await
+            .or_port()?;
+        let point: Option<i32> = row.map(|row| row.try_get(0)).transpose().or_port()?;
+        Ok(point.map(|id| MessageId::new(i64::from(id))))
+    }
+
+    async fn set_assistant_clear_point(
+        &self,
+        user_id: UserId,
+        after: MessageId,
+        now: Timestamp,
+    ) -> Result<(), PortError> {
+        let (Some(user), Some(after)) = (pg_id(user_id), pg_id(after)) else {
+            return Ok(());
+        };
+        let client = self.client().await?;
+        client
+            .execute(
+                sql::SET_ASSISTANT_CLEAR_POINT,
+                &[&user, &after, &naive(now)],
+            )
+            .await
+            .or_port()?;
+        Ok(())
+    }
+
     async fn latest_message_id(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
         let Some(user) = pg_id(user_id) else {
             return Ok(None);

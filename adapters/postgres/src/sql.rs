@@ -305,6 +305,20 @@ pub const LATEST_MESSAGE_ID: &str = "SELECT GREATEST(\
      (SELECT MAX(id) FROM messages WHERE sender_id = $1), \
      (SELECT MAX(id) FROM messages WHERE recipient_id = $1))";
 
+/// The newest $4 messages between $1 and $2 with an id above $3, newest first.
+pub const MESSAGES_BETWEEN: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages WHERE id > $3 AND ((sender_id = $1 AND recipient_id = $2) \
+     OR (sender_id = $2 AND recipient_id = $1)) ORDER BY id DESC LIMIT $4"
+);
+pub const ASSISTANT_CLEAR_POINT: &str =
+    "SELECT after_message_id FROM assistant_history_clears WHERE user_id = $1";
+pub const SET_ASSISTANT_CLEAR_POINT: &str = "INSERT INTO assistant_history_clears \
+     (user_id, after_message_id, cleared_at) SELECT id, $2, $3 FROM users WHERE id = $1 \
+     ON CONFLICT (user_id) DO UPDATE SET after_message_id = excluded.after_message_id, \
+     cleared_at = excluded.cleared_at";
+
 pub const FORGET_EXPIRED_TICKETS: &str = "DELETE FROM stream_tickets WHERE expires_at <= $1";
 pub const INSERT_TICKET: &str = "INSERT INTO stream_tickets \
      (ticket_hash, user_id, session_id, expires_at) VALUES ($1, $2, $3, $4)";

@@ -215,6 +215,57 @@ impl MessageRepository for SqliteStore {
             .await
     }
 
+    async fn messages_between(
+        &self,
+        a: UserId,
+        b: UserId,
+        after: MessageId,
+        limit: u32,
+    ) -> Result<Vec<Message>, PortError> {
+        self.db
+            .read(move |conn| {
+                let mut newest_first: Vec<Message> = conn
+                    .prepare_cached(sql::MESSAGES_BETWEEN)?
+                    .query_map(
+                        params![a.get(), b.get(), after.get(), i64::from(limit)],
+                        rows::message,
+                    )?
+                    .collect::<rusqlite::Result<_>>()?;
+                newest_first.reverse();
+                Ok(newest_first)
+            })
+            .await
+    }
+
+    async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached(sql::ASSISTANT_CLEAR_POINT)?
+                    .query_row([user_id.get()], |row| row.get::<_, i64>(0))
+                    .optional()
+                    .map(|point| point.map(MessageId::new))
+            })
+            .await
+    }
+
+    async fn set_assistant_clear_point(
+        &self,
+        user_id: UserId,
+        after: MessageId,
+        now: Timestamp,
+    ) -> Result<(), PortError> {
+        self.db
+            .write(move |tx| {
+                tx.execute(
+                    sql::SET_ASSISTANT_CLEAR_POINT,
+                    params![user_id.get(), after.get(), time_text(now)],
+                )
+                .or_port()?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn latest_message_id(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
         self.db
             .read(move |conn| {

@@ -3,6 +3,7 @@
 //! client, and scratch databases. A library of its own, so every helper is public API and no
 //! test binary carries code it does not use.
 
+pub mod fake_model;
 pub mod http_api;
 pub mod postgres;
 pub mod relay;
@@ -68,6 +69,7 @@ mod tests {
             &[
                 include_str!("http_api/cases_account.rs"),
                 include_str!("http_api/cases_admin.rs"),
+                include_str!("http_api/cases_assistant.rs"),
                 include_str!("http_api/cases_hardening.rs"),
                 include_str!("http_api/cases_identity.rs"),
                 include_str!("http_api/cases_messages.rs"),

@@ -127,6 +127,28 @@ pub struct MessageCreateRequest {
     pub parent_id: Option<i64>,
 }
 
+/// A message to the AI assistant.
+#[derive(Debug, Clone, Deserialize, Object)]
+#[oai(example)]
+pub struct AssistantRequest {
+    /// 1 to 65,536 characters, not only whitespace.
+    #[oai(validator(min_length = 1, max_length = 65536))]
+    pub content: String,
+    /// Defaults to `conv_-1_<your user id>`.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+}
+
+impl Example for AssistantRequest {
+    fn example() -> Self {
+        Self {
+            content: "Summarise what a refresh token is in one sentence.".into(),
+            conversation_id: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Object)]
 #[oai(example)]
 pub struct MessageUpdateRequest {

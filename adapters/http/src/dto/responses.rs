@@ -232,6 +232,21 @@ pub struct StreamEvent {
     pub data: StreamData,
 }
 
+/// One turn of the caller's chat with the assistant.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct ChatTurnOut {
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+/// The caller's turns with the assistant since their last clear, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct ChatHistory {
+    pub history: Vec<ChatTurnOut>,
+    pub message_count: u64,
+}
+
 /// What an action did, for a human.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct MessageResponse {

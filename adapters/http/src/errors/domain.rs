@@ -6,6 +6,7 @@ use ai_message_core::usecases::admin::{
     AccountAction, AccountActionError, CreateUserError, NotSuperuser, SuperuserOnlyError,
     UserLookupError,
 };
+use ai_message_core::usecases::assistant::AskError;
 use ai_message_core::usecases::auth::{
     AuthenticateError, EndSessionError, LoginError, RefreshError,
 };
@@ -48,6 +49,10 @@ mod detail {
     pub const NOT_A_PARTICIPANT: &str = "Not a participant of this conversation";
     pub const TOO_MANY_STREAMS: &str = "Too many open streams, close one first";
     pub const SHUTTING_DOWN: &str = "Server is shutting down, please reconnect";
+    pub const ASSISTANT_NOT_CONFIGURED: &str = "AI assistant is not configured";
+    pub const ASSISTANT_REPLY_IN_FLIGHT: &str =
+        "The assistant is still answering your previous message";
+    pub const ASSISTANT_BUSY: &str = "AI assistant is busy, please retry";
 }
 
 impl From<RegisterError> for ApiError {
@@ -272,6 +277,30 @@ impl From<OpenStreamError> for ApiError {
         }
     }
 }
+
+impl From<AskError> for ApiError {
+    fn from(error: AskError) -> Self {
+        match error {
+            AskError::NotConfigured => Self::Unavailable(
+                super::body(detail::ASSISTANT_NOT_CONFIGURED),
+                ASSISTANT_RETRY_SECONDS.to_string(),
+            ),
+            AskError::ReplyInFlight => Self::too_many(
+                detail::ASSISTANT_REPLY_IN_FLIGHT,
+                std::time::Duration::from_secs(ASSISTANT_RETRY_SECONDS),
+            ),
+            AskError::Saturated => Self::Unavailable(
+                super::body(detail::ASSISTANT_BUSY),
+                ASSISTANT_RETRY_SECONDS.to_string(),
+            ),
+            AskError::NotAParticipant => Self::forbidden(detail::NOT_A_PARTICIPANT),
+            AskError::Port(e) => e.into(),
+        }
+    }
+}
+
+/// Seconds a client waits before asking the assistant again after a 429 or 503.
+const ASSISTANT_RETRY_SECONDS: u64 = 2;
 
 /// Seconds a client waits before opening a stream again after a 429 or 503.
 const STREAM_RETRY_SECONDS: u64 = 5;

@@ -41,6 +41,34 @@ impl MessagesApi {
     }
 }
 
+impl MessagesApi {
+    /// A message to the assistant is stored now and answered in the background (the reply
+    /// arrives as a message from -1, and on the live stream).
+    async fn send_to_assistant(
+        &self,
+        auth: &Authenticated,
+        body: MessageCreateRequest,
+    ) -> Result<MessageCreated, ApiError> {
+        let content = MessageContent::parse(body.content)?;
+        let conversation_id = body
+            .conversation_id
+            .map(ConversationId::parse)
+            .transpose()?;
+        let assistant = self.state.services.assistant.clone();
+        let slot = assistant.reserve(&auth.0)?;
+        let question = assistant
+            .store_question(&auth.0, content, conversation_id)
+            .await?;
+        let stored = question.clone();
+        tokio::spawn(async move {
+            if let Err(error) = assistant.answer(slot, &stored).await {
+                tracing::warn!(error = %error, "could not store the assistant's reply");
+            }
+        });
+        Ok(question.into())
+    }
+}
+
 pub(crate) fn messages_out(messages: Vec<Message>) -> Json<Vec<MessageOut>> {
     Json(messages.into_iter().map(MessageOut::from).collect())
 }
@@ -164,6 +192,9 @@ impl MessagesApi {
         body: JsonBody<MessageCreateRequest>,
     ) -> Result<MessageCreated, ApiError> {
         let body = body.0;
+        if UserId::new(body.recipient_id).is_assistant() {
+            return self.send_to_assistant(&auth, body).await;
+        }
         let outgoing = Outgoing {
             recipient_id: UserId::new(body.recipient_id),
             content: MessageContent::parse(body.content)?,

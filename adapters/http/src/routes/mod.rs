@@ -1,6 +1,7 @@
 //! The operations, one module per tag.
 
 pub mod admin;
+pub mod assistant;
 pub mod auth;
 pub mod conversations;
 pub mod messages;

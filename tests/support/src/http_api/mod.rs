@@ -3,6 +3,7 @@
 
 mod cases_account;
 mod cases_admin;
+mod cases_assistant;
 mod cases_hardening;
 mod cases_identity;
 mod cases_messages;
@@ -11,6 +12,7 @@ pub mod harness;
 
 pub use cases_account::*;
 pub use cases_admin::*;
+pub use cases_assistant::*;
 pub use cases_hardening::*;
 pub use cases_identity::*;
 pub use cases_messages::*;
@@ -78,6 +80,11 @@ macro_rules! http_api_tests {
             streams_per_user_are_limited,
             a_ticket_opens_one_stream_once,
             a_stream_needs_credentials,
+            the_assistant_answers_503_when_no_model_is_configured,
+            asking_the_assistant_sends_the_history_since_the_last_clear,
+            the_history_given_to_the_model_is_capped_and_never_anothers,
+            a_failing_or_slow_model_gets_the_fallback_reply,
+            a_message_to_the_assistant_is_answered_in_the_background,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -158,3 +158,68 @@ pub async fn concurrent_redemptions_of_one_ticket_have_one_winner(storage: Stora
     }
     assert_eq!(winners, 1);
 }
+
+pub async fn messages_between_two_users_are_the_newest_page_oldest_first(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let carol = add_user(&storage, "carol").await.id;
+    let m1 = add_message(&storage, alice, bob, "ab", at(1)).await;
+    let _other = add_message(&storage, alice, carol, "ac", at(2)).await;
+    let m3 = add_message(&storage, bob, alice, "ab", at(3)).await;
+    let m4 = add_message(&storage, alice, bob, "other-thread", at(4)).await;
+    let between = |after: MessageId, limit: u32| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .messages
+                .messages_between(alice, bob, after, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        between(MessageId::new(0), 10).await,
+        vec![m1.id, m3.id, m4.id]
+    );
+    assert_eq!(
+        between(MessageId::new(0), 2).await,
+        vec![m3.id, m4.id],
+        "the newest two"
+    );
+    assert_eq!(between(m1.id, 10).await, vec![m3.id, m4.id]);
+    let assistant = storage
+        .messages
+        .messages_between(alice, UserId::ASSISTANT, MessageId::new(0), 10)
+        .await
+        .unwrap();
+    assert!(assistant.is_empty());
+}
+
+pub async fn the_assistant_clear_point_is_kept_per_user(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let messages = &storage.messages;
+    assert_eq!(messages.assistant_clear_point(alice).await.unwrap(), None);
+    messages
+        .set_assistant_clear_point(alice, MessageId::new(7), at(1))
+        .await
+        .unwrap();
+    messages
+        .set_assistant_clear_point(alice, MessageId::new(9), at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        messages.assistant_clear_point(alice).await.unwrap(),
+        Some(MessageId::new(9))
+    );
+    assert_eq!(messages.assistant_clear_point(bob).await.unwrap(), None);
+    storage.users.delete_user(alice).await.unwrap();
+    assert_eq!(
+        messages.assistant_clear_point(alice).await.unwrap(),
+        None,
+        "it goes with the user"
+    );
+}

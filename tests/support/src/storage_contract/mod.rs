@@ -57,6 +57,8 @@ macro_rules! storage_contract_tests {
             latest_message_id_is_the_users_newest,
             a_stream_ticket_opens_once_and_only_before_it_expires,
             concurrent_redemptions_of_one_ticket_have_one_winner,
+            messages_between_two_users_are_the_newest_page_oldest_first,
+            the_assistant_clear_point_is_kept_per_user,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -1,0 +1,285 @@
+//! The AI assistant: a participant (user id -1) whose replies come from a language model.
+//! The chat history is the stored messages between the user and the assistant since the
+//! user's last clear, so it survives restarts and is the same on every instance.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::{Caller, Ports};
+use crate::domain::{
+    ChatRole, ChatTurn, ConversationId, DomainEvent, Message, MessageContent, MessageEvent,
+    MessageId, UserId,
+};
+use crate::ports::{
+    Assistant, AssistantPrompt, Clock, ConversationMembership, EventPublisher, MessageRepository,
+    NewMessage, PortError,
+};
+
+/// What the assistant answers when the model fails (the original's words).
+pub const FALLBACK_REPLY: &str =
+    "I apologize, but I'm having trouble responding right now. Please try again later.";
+
+/// The assistant's policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssistantSettings {
+    /// How it appears in conversation lists.
+    pub name: String,
+    pub system_prompt: String,
+    /// Turns given to the model at most (the newest), the user's new message included.
+    pub history_max: u32,
+    /// Model calls in flight at once on this instance.
+    pub max_concurrency: usize,
+}
+
+impl Default for AssistantSettings {
+    fn default() -> Self {
+        Self {
+            name: "AI Assistant".to_string(),
+            system_prompt: "You are a helpful assistant inside a messaging app. Answer the \
+                            user's messages clearly and concisely, in the language they write in."
+                .to_string(),
+            history_max: 50,
+            max_concurrency: 8,
+        }
+    }
+}
+
+/// Why the assistant cannot take a message now.
+#[derive(Debug, thiserror::Error)]
+pub enum AskError {
+    #[error("no language model is configured")]
+    NotConfigured,
+    /// A reply to this user is still being generated: one at a time per user.
+    #[error("a reply to this user is still being generated")]
+    ReplyInFlight,
+    /// As many model calls as allowed are running.
+    #[error("the assistant is at its concurrency limit")]
+    Saturated,
+    /// The message names a conversation that belongs to other users.
+    #[error("the conversation belongs to other users")]
+    NotAParticipant,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+#[derive(Clone)]
+pub struct AssistantChat {
+    assistant: Option<Arc<dyn Assistant>>,
+    messages: Arc<dyn MessageRepository>,
+    events: Arc<dyn EventPublisher>,
+    clock: Arc<dyn Clock>,
+    settings: Arc<AssistantSettings>,
+    replying_to: Arc<Mutex<HashSet<UserId>>>,
+    model_calls: Arc<Semaphore>,
+}
+
+/// A reply's place, taken before the user's message is stored: one per user, and one of the
+/// instance's model calls. Dropping it frees both.
+pub struct ReplySlot {
+    user_id: UserId,
+    replying_to: Arc<Mutex<HashSet<UserId>>>,
+    _call: OwnedSemaphorePermit,
+}
+
+impl Drop for ReplySlot {
+    fn drop(&mut self) {
+        self.replying_to
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.user_id);
+    }
+}
+
+impl AssistantChat {
+    pub fn new(ports: &Ports, settings: AssistantSettings) -> Self {
+        Self {
+            assistant: ports.assistant.clone(),
+            messages: ports.messages.clone(),
+            events: ports.events.clone(),
+            clock: ports.clock.clone(),
+            model_calls: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
+            settings: Arc::new(settings),
+            replying_to: Arc::default(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// Takes a reply's place for the caller: `ReplyInFlight` while one is being generated,
+    /// `Saturated` when the instance's model calls are all taken.
+    pub fn reserve(&self, caller: &Caller) -> Result<ReplySlot, AskError> {
+        if self.assistant.is_none() {
+            return Err(AskError::NotConfigured);
+        }
+        let user_id = caller.user.id;
+        let call = self
+            .model_calls
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AskError::Saturated)?;
+        let mut replying_to = self
+            .replying_to
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !replying_to.insert(user_id) {
+            return Err(AskError::ReplyInFlight);
+        }
+        Ok(ReplySlot {
+            user_id,
+            replying_to: self.replying_to.clone(),
+            _call: call,
+        })
+    }
+
+    /// Stores the caller's message to the assistant (in `conv_-1_<user id>` unless named).
+    pub async fn store_question(
+        &self,
+        caller: &Caller,
+        content: MessageContent,
+        conversation_id: Option<ConversationId>,
+    ) -> Result<Message, AskError> {
+        let user_id = caller.user.id;
+        let conversation_id = match conversation_id {
+            // As for any message: no slipping into the thread of two other users.
+            Some(named) => match self
+                .messages
+                .conversation_membership(&named, user_id)
+                .await?
+            {
+                ConversationMembership::Outsider => return Err(AskError::NotAParticipant),
+                ConversationMembership::New | ConversationMembership::Participant => named,
+            },
+            None => ConversationId::between(UserId::ASSISTANT, user_id),
+        };
+        Ok(self
+            .store(user_id, UserId::ASSISTANT, content, conversation_id)
+            .await?)
+    }
+
+    /// Asks the model about the user's history, stores its reply (the fallback reply when
+    /// the model fails: the user always gets an answer) and returns it.
+    pub async fn answer(&self, slot: ReplySlot, question: &Message) -> Result<Message, PortError> {
+        let user_id = slot.user_id;
+        let turns = self.history_of(user_id).await?;
+        let prompt = AssistantPrompt {
+            system: self.settings.system_prompt.clone(),
+            turns,
+        };
+        let text = match &self.assistant {
+            Some(assistant) => match assistant.reply(prompt, None).await {
+                Ok(text) if !text.trim().is_empty() => text,
+                Ok(_) => {
+                    tracing::warn!(user_id = %user_id, "the model answered nothing");
+                    FALLBACK_REPLY.to_string()
+                }
+                Err(error) => {
+                    tracing::warn!(user_id = %user_id, error = %error, "the model failed");
+                    FALLBACK_REPLY.to_string()
+                }
+            },
+            None => FALLBACK_REPLY.to_string(),
+        };
+        drop(slot);
+        let content = MessageContent::parse(text)
+            .unwrap_or_else(|_| MessageContent::from_storage(FALLBACK_REPLY.to_string()));
+        let conversation_id = question
+            .conversation_id
+            .clone()
+            .unwrap_or_else(|| ConversationId::between(UserId::ASSISTANT, user_id));
+        self.store(UserId::ASSISTANT, user_id, content, conversation_id)
+            .await
+    }
+
+    /// `POST /messages/ai`: stores the question, waits for the reply, returns it.
+    pub async fn ask(
+        &self,
+        caller: &Caller,
+        content: MessageContent,
+        conversation_id: Option<ConversationId>,
+    ) -> Result<Message, AskError> {
+        let slot = self.reserve(caller)?;
+        let question = self
+            .store_question(caller, content, conversation_id)
+            .await?;
+        Ok(self.answer(slot, &question).await?)
+    }
+
+    /// The caller's turns with the assistant since their last clear, oldest first, at most
+    /// the history size.
+    pub async fn history(&self, caller: &Caller) -> Result<Vec<ChatTurn>, PortError> {
+        self.history_of(caller.user.id).await
+    }
+
+    /// Starts the history again after the newest message between the caller and the
+    /// assistant; the messages stay.
+    pub async fn clear(&self, caller: &Caller) -> Result<(), PortError> {
+        let user_id = caller.user.id;
+        let newest = self
+            .messages
+            .messages_between(user_id, UserId::ASSISTANT, MessageId::new(0), 1)
+            .await?
+            .pop()
+            .map_or(MessageId::new(0), |m| m.id);
+        self.messages
+            .set_assistant_clear_point(user_id, newest, self.clock.now())
+            .await
+    }
+
+    async fn history_of(&self, user_id: UserId) -> Result<Vec<ChatTurn>, PortError> {
+        let after = self
+            .messages
+            .assistant_clear_point(user_id)
+            .await?
+            .unwrap_or(MessageId::new(0));
+        let messages = self
+            .messages
+            .messages_between(user_id, UserId::ASSISTANT, after, self.settings.history_max)
+            .await?;
+        Ok(messages
+            .into_iter()
+            .map(|message| ChatTurn {
+                role: if message.sender_id.is_assistant() {
+                    ChatRole::Assistant
+                } else {
+                    ChatRole::User
+                },
+                content: message.content.into_inner(),
+            })
+            .collect())
+    }
+
+    async fn store(
+        &self,
+        sender_id: UserId,
+        recipient_id: UserId,
+        content: MessageContent,
+        conversation_id: ConversationId,
+    ) -> Result<Message, PortError> {
+        let message = self
+            .messages
+            .create_message(NewMessage {
+                sender_id,
+                recipient_id,
+                content,
+                parent_id: None,
+                conversation_id,
+                created_at: self.clock.now(),
+            })
+            .await?;
+        self.events
+            .publish(&[DomainEvent::Message(MessageEvent::Created {
+                id: message.id,
+                sender_id,
+                recipient_id,
+            })])
+            .await;
+        Ok(message)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+use super::*;
+use crate::ports::{AssistantError, MockAssistant};
+use crate::usecases::test_support::*;
+use mockall::predicate::always;
+
+fn chat(mocks: Mocks, model: Option<MockAssistant>, max_concurrency: usize) -> AssistantChat {
+    let ports = Ports {
+        assistant: model.map(|m| Arc::new(m) as Arc<dyn Assistant>),
+        ..mocks.into_ports()
+    };
+    AssistantChat::new(
+        &ports,
+        AssistantSettings {
+            max_concurrency,
+            history_max: 10,
+            ..AssistantSettings::default()
+        },
+    )
+}
+
+/// Storage that echoes inserts (ids from 10) and holds no earlier turns.
+fn storage_echoing(mocks: &mut Mocks) {
+    mocks
+        .messages
+        .expect_assistant_clear_point()
+        .returning(|_| Ok(None));
+    mocks
+        .messages
+        .expect_messages_between()
+        .returning(|_, _, _, _| Ok(Vec::new()));
+    let next = std::sync::atomic::AtomicI64::new(10);
+    mocks
+        .messages
+        .expect_create_message()
+        .returning(move |new| {
+            let id = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut message = sample_message(id, new.sender_id.get(), new.recipient_id.get());
+            message.content = new.content;
+            Ok(message)
+        });
+}
+
+#[tokio::test]
+async fn without_a_model_nothing_is_asked_or_stored() {
+    let mut mocks = Mocks::new();
+    mocks.messages.expect_create_message().never();
+    let chat = chat(mocks, None, 8);
+    let err = chat
+        .ask(&caller(1), MessageContent::parse("hi").unwrap(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AskError::NotConfigured));
+}
+
+#[tokio::test]
+async fn one_reply_at_a_time_per_user_and_a_bound_on_model_calls() {
+    let chat = chat(Mocks::new(), Some(MockAssistant::new()), 2);
+    let first = chat.reserve(&caller(1)).unwrap();
+    assert!(matches!(
+        chat.reserve(&caller(1)),
+        Err(AskError::ReplyInFlight)
+    ));
+    let _second_user = chat.reserve(&caller(2)).unwrap();
+    assert!(
+        matches!(chat.reserve(&caller(3)), Err(AskError::Saturated)),
+        "two model calls at most"
+    );
+    drop(first);
+    assert!(
+        chat.reserve(&caller(1)).is_ok(),
+        "both places are free again"
+    );
+}
+
+#[tokio::test]
+async fn a_model_error_or_an_empty_answer_stores_the_fallback_reply() {
+    for outcome in [
+        Err(AssistantError::Status(500)),
+        Err(AssistantError::Timeout(60)),
+        Ok("   ".to_string()),
+    ] {
+        let mut mocks = Mocks::new();
+        storage_echoing(&mut mocks);
+        let mut model = MockAssistant::new();
+        model
+            .expect_reply()
+            .with(always(), always())
+            .times(1)
+            .returning(move |_, _| outcome.clone());
+        let reply = chat(mocks, Some(model), 8)
+            .ask(&caller(1), MessageContent::parse("hi").unwrap(), None)
+            .await
+            .unwrap();
+        assert_eq!(reply.content, FALLBACK_REPLY);
+        assert_eq!(reply.sender_id, UserId::ASSISTANT);
+        assert_eq!(reply.recipient_id, uid(1));
+    }
+}
+
+#[tokio::test]
+async fn the_model_gets_the_system_prompt_and_the_turns_in_order() {
+    let mut mocks = Mocks::new();
+    mocks
+        .messages
+        .expect_assistant_clear_point()
+        .returning(|_| Ok(Some(mid(4))));
+    mocks
+        .messages
+        .expect_messages_between()
+        .withf(|a, b, after, limit| {
+            *a == uid(1) && *b == UserId::ASSISTANT && *after == mid(4) && *limit == 10
+        })
+        .returning(|_, _, _, _| {
+            let mut question = sample_message(5, 1, -1);
+            question.content = MessageContent::parse("question").unwrap();
+            let mut answer = sample_message(6, -1, 1);
+            answer.content = MessageContent::parse("answer").unwrap();
+            Ok(vec![question, answer])
+        });
+    mocks.messages.expect_create_message().returning(|new| {
+        Ok(sample_message(
+            7,
+            new.sender_id.get(),
+            new.recipient_id.get(),
+        ))
+    });
+    let mut model = MockAssistant::new();
+    model
+        .expect_reply()
+        .withf(|prompt, _| {
+            prompt.system == AssistantSettings::default().system_prompt
+                && prompt.turns
+                    == vec![
+                        ChatTurn {
+                            role: ChatRole::User,
+                            content: "question".into(),
+                        },
+                        ChatTurn {
+                            role: ChatRole::Assistant,
+                            content: "answer".into(),
+                        },
+                    ]
+        })
+        .times(1)
+        .returning(|_, _| Ok("fine".into()));
+    let chat = chat(mocks, Some(model), 8);
+    let slot = chat.reserve(&caller(1)).unwrap();
+    chat.answer(slot, &sample_message(5, 1, -1)).await.unwrap();
+}

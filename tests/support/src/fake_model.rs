@@ -1,0 +1,156 @@
+//! A fake OpenAI-compatible Chat Completions server on 127.0.0.1, port 0: it records every
+//! request and answers from a script (streamed replies, plain JSON, error statuses, slow
+//! answers), so tests see exactly what the model would be given, without any network.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use poem::http::StatusCode;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::Json;
+use poem::{Body, EndpointExt, IntoResponse, Response, Route, handler, post};
+use serde_json::{Value, json};
+
+/// What the fake answers, in order; when the script runs out it echoes the last user turn.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// Streamed as server-sent chunks of a few characters each.
+    Streamed(String),
+    /// One JSON object, as a server that ignores `"stream": true` answers.
+    Plain(String),
+    Status(u16),
+    /// Waits, then streams the text.
+    Slow(Duration, String),
+}
+
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub authorization: Option<String>,
+    pub body: Value,
+}
+
+impl Recorded {
+    /// `(role, content)` of every message given to the model.
+    pub fn messages(&self) -> Vec<(String, String)> {
+        self.body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                (
+                    m["role"].as_str().unwrap_or_default().to_string(),
+                    m["content"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    script: Mutex<VecDeque<Answer>>,
+    recorded: Mutex<Vec<Recorded>>,
+}
+
+pub struct FakeModel {
+    /// `http://127.0.0.1:<port>/v1`: what `AI_API_BASE` would be.
+    pub base_url: String,
+    state: Arc<State>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeModel {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeModel {
+    pub async fn start() -> Self {
+        let state = Arc::new(State::default());
+        let acceptor = TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .unwrap();
+        let port = acceptor.local_addr()[0].as_socket_addr().unwrap().port();
+        let app = Route::new()
+            .at("/v1/chat/completions", post(completions))
+            .data(state.clone());
+        let server = tokio::spawn(async move {
+            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+        });
+        Self {
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            state,
+            server,
+        }
+    }
+
+    pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.state.script.lock().unwrap().extend(answers);
+    }
+
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.state.recorded.lock().unwrap().clone()
+    }
+}
+
+#[handler]
+async fn completions(
+    request: &poem::Request,
+    Json(body): Json<Value>,
+    state: poem::web::Data<&Arc<State>>,
+) -> Response {
+    let authorization = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let last_user = body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    state.recorded.lock().unwrap().push(Recorded {
+        authorization,
+        body,
+    });
+    let answer = state
+        .script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or_else(|| Answer::Streamed(format!("echo: {last_user}")));
+    match answer {
+        Answer::Streamed(text) => streamed(&text),
+        Answer::Plain(text) => Json(json!({
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]
+        }))
+        .into_response(),
+        Answer::Status(code) => Response::builder()
+            .status(StatusCode::from_u16(code).unwrap())
+            .body(r#"{"error":{"message":"scripted failure"}}"#),
+        Answer::Slow(wait, text) => {
+            tokio::time::sleep(wait).await;
+            streamed(&text)
+        }
+    }
+}
+
+fn streamed(text: &str) -> Response {
+    let mut events =
+        String::from("data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n");
+    let chars: Vec<char> = text.chars().collect();
+    for piece in chars.chunks(4) {
+        let piece: String = piece.iter().collect();
+        let chunk = json!({"choices": [{"index": 0, "delta": {"content": piece}}]});
+        events.push_str(&format!("data: {chunk}\n\n"));
+    }
+    events.push_str("data: [DONE]\n\n");
+    Response::builder()
+        .content_type("text/event-stream")
+        .body(Body::from_string(events))
+}

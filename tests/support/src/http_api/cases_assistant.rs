@@ -1,0 +1,236 @@
+//! The AI assistant (user id -1) against a fake OpenAI-compatible model.
+
+use std::time::Duration;
+
+use ai_message_core::usecases::assistant::{AssistantSettings, FALLBACK_REPLY};
+use serde_json::json;
+
+use super::harness::TestServer;
+use crate::fake_model::{Answer, FakeModel};
+
+const SYSTEM: &str = "You are the test assistant.";
+
+fn settings(history_max: u32) -> AssistantSettings {
+    AssistantSettings {
+        name: "AI Assistant".into(),
+        system_prompt: SYSTEM.into(),
+        history_max,
+        max_concurrency: 8,
+    }
+}
+
+fn turns(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(role, content)| (role.to_string(), content.to_string()))
+        .collect()
+}
+
+pub async fn the_assistant_answers_503_when_no_model_is_configured(server: TestServer) {
+    let alice = server.user("alice").await;
+    server
+        .post(
+            "/messages/ai",
+            Some(&alice.access),
+            json!({"content": "hello"}),
+        )
+        .await
+        .assert_error(503, "AI assistant is not configured");
+    server
+        .post(
+            "/messages",
+            Some(&alice.access),
+            json!({"recipient_id": -1, "content": "hello"}),
+        )
+        .await
+        .assert_error(503, "AI assistant is not configured");
+    let history = server.get("/messages/history", Some(&alice.access)).await;
+    assert_eq!(
+        *history.assert_status(200),
+        json!({"history": [], "message_count": 0})
+    );
+}
+
+pub async fn asking_the_assistant_sends_the_history_since_the_last_clear(server: TestServer) {
+    let model = FakeModel::start().await;
+    model.script([
+        Answer::Streamed("Bonjour, ça va ? 👋".into()),
+        Answer::Plain("Second answer".into()),
+        Answer::Streamed("After the clear".into()),
+    ]);
+    let server = server.with_assistant(&model, settings(50), Duration::from_secs(10));
+    let alice = server.user("alice").await;
+
+    let reply = server
+        .post(
+            "/messages/ai",
+            Some(&alice.access),
+            json!({"content": "first question"}),
+        )
+        .await;
+    let reply = reply.assert_status(200).clone();
+    assert_eq!(reply["sender_id"], -1);
+    assert_eq!(reply["recipient_id"], alice.id);
+    assert_eq!(
+        reply["content"], "Bonjour, ça va ? 👋",
+        "the model's text, unchanged"
+    );
+    assert_eq!(reply["conversation_id"], format!("conv_-1_{}", alice.id));
+    server
+        .post(
+            "/messages/ai",
+            Some(&alice.access),
+            json!({"content": "second question"}),
+        )
+        .await
+        .assert_status(200);
+
+    let asked = model.recorded();
+    assert_eq!(asked.len(), 2);
+    assert_eq!(asked[0].authorization.as_deref(), Some("Bearer sk-test"));
+    assert_eq!(
+        asked[0].body["model"], "test-model",
+        "LiteLLM's openai/ prefix is dropped"
+    );
+    assert_eq!(asked[0].body["stream"], true);
+    assert_eq!(
+        asked[0].messages(),
+        turns(&[("system", SYSTEM), ("user", "first question")])
+    );
+    assert_eq!(
+        asked[1].messages(),
+        turns(&[
+            ("system", SYSTEM),
+            ("user", "first question"),
+            ("assistant", "Bonjour, ça va ? 👋"),
+            ("user", "second question"),
+        ])
+    );
+    let history = server.get("/messages/history", Some(&alice.access)).await;
+    let history = history.assert_status(200);
+    assert_eq!(history["message_count"], 4);
+    assert_eq!(
+        history["history"][3],
+        json!({"role": "assistant", "content": "Second answer"})
+    );
+
+    server
+        .delete("/messages/history/clear", Some(&alice.access))
+        .await
+        .assert_status(200);
+    let cleared = server.get("/messages/history", Some(&alice.access)).await;
+    assert_eq!(cleared.json["message_count"], 0);
+    server
+        .post(
+            "/messages/ai",
+            Some(&alice.access),
+            json!({"content": "fresh start"}),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(
+        model.recorded()[2].messages(),
+        turns(&[("system", SYSTEM), ("user", "fresh start")])
+    );
+    let received = server.get("/messages/received", Some(&alice.access)).await;
+    assert_eq!(
+        received.json.as_array().unwrap().len(),
+        3,
+        "clearing keeps the messages"
+    );
+}
+
+pub async fn the_history_given_to_the_model_is_capped_and_never_anothers(server: TestServer) {
+    let model = FakeModel::start().await;
+    let server = server.with_assistant(&model, settings(3), Duration::from_secs(10));
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    for n in 0..2 {
+        server
+            .post(
+                "/messages/ai",
+                Some(&alice.access),
+                json!({"content": format!("alice {n}")}),
+            )
+            .await
+            .assert_status(200);
+    }
+    server
+        .post(
+            "/messages/ai",
+            Some(&bob.access),
+            json!({"content": "bob 0"}),
+        )
+        .await
+        .assert_status(200);
+    let asked = model.recorded();
+    assert_eq!(
+        asked[1].messages(),
+        turns(&[
+            ("system", SYSTEM),
+            ("user", "alice 0"),
+            ("assistant", "echo: alice 0"),
+            ("user", "alice 1"),
+        ])
+    );
+    assert_eq!(
+        asked[2].messages(),
+        turns(&[("system", SYSTEM), ("user", "bob 0")]),
+        "bob's history holds none of alice's turns"
+    );
+    let history = server.get("/messages/history", Some(&alice.access)).await;
+    assert_eq!(history.json["message_count"], 3, "capped at AI_HISTORY_MAX");
+}
+
+pub async fn a_failing_or_slow_model_gets_the_fallback_reply(server: TestServer) {
+    let model = FakeModel::start().await;
+    model.script([
+        Answer::Status(500),
+        Answer::Slow(Duration::from_secs(3), "too late".into()),
+    ]);
+    let server = server.with_assistant(&model, settings(50), Duration::from_secs(1));
+    let alice = server.user("alice").await;
+    for question in ["during an outage", "while it is slow"] {
+        let reply = server
+            .post(
+                "/messages/ai",
+                Some(&alice.access),
+                json!({"content": question}),
+            )
+            .await;
+        assert_eq!(
+            reply.assert_status(200)["content"],
+            FALLBACK_REPLY,
+            "{question}"
+        );
+    }
+}
+
+pub async fn a_message_to_the_assistant_is_answered_in_the_background(server: TestServer) {
+    let model = FakeModel::start().await;
+    model.script([Answer::Slow(Duration::from_millis(300), "later".into())]);
+    let server = server.with_assistant(&model, settings(50), Duration::from_secs(10));
+    let alice = server.user("alice").await;
+    let (mut stream, _) = server.stream_of(&alice).await;
+    let sent = server
+        .post(
+            "/messages",
+            Some(&alice.access),
+            json!({"recipient_id": -1, "content": "are you there?"}),
+        )
+        .await;
+    let sent = sent.assert_status(201).clone();
+    assert_eq!(sent["recipient_id"], -1);
+    assert_eq!(sent["content"], "are you there?");
+    let first = stream.next_event().await;
+    assert_eq!(first.data["id"], sent["id"], "the user's own message first");
+    let reply = stream.next_event().await;
+    assert_eq!(reply.event, "message.created");
+    assert_eq!(reply.data["sender_id"], -1);
+    assert_eq!(reply.data["content"], "later");
+
+    let conversations = server.get("/auth/conversations", Some(&alice.access)).await;
+    let listed = &conversations.assert_status(200)[0];
+    assert_eq!(listed["other_user_id"], -1);
+    assert_eq!(listed["other_user_name"], "AI Assistant");
+}
