@@ -68,7 +68,7 @@ impl MessageEvent {
 }
 
 /// Everything live streams are told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainEvent {
     Message(MessageEvent),
     /// A session of the user ended, or the user was disabled, deleted or changed their
@@ -76,4 +76,23 @@ pub enum DomainEvent {
     AccessChanged {
         user_id: UserId,
     },
+    /// A piece of the assistant's reply to `reply_to` (the user's question), as the model
+    /// writes it; the whole reply is stored and announced as a message once complete.
+    AssistantDelta {
+        user_id: UserId,
+        reply_to: MessageId,
+        text: std::sync::Arc<str>,
+    },
+}
+
+impl DomainEvent {
+    /// The users whose streams receive it.
+    pub fn audience(&self) -> Vec<UserId> {
+        match self {
+            Self::Message(message) => message.audience(),
+            Self::AccessChanged { user_id } | Self::AssistantDelta { user_id, .. } => {
+                vec![*user_id]
+            }
+        }
+    }
 }

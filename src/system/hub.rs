@@ -10,7 +10,7 @@ use crate::domain::{DomainEvent, UserId};
 use crate::ports::EventPublisher;
 
 /// What a stream's inbox receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     Event(DomainEvent),
     /// Events may have been lost (the instance's link to the other instances dropped and came
@@ -107,14 +107,10 @@ impl EventHub {
 
     /// Delivers an event to the streams of the users it concerns.
     pub fn deliver(&self, event: &DomainEvent) {
-        let audience = match event {
-            DomainEvent::Message(message) => message.audience(),
-            DomainEvent::AccessChanged { user_id } => vec![*user_id],
-        };
         let mut state = self.state();
-        for user_id in audience {
+        for user_id in event.audience() {
             if let Some(streams) = state.by_user.get_mut(&user_id) {
-                streams.retain(|entry| entry.sender.try_send(Notice::Event(*event)).is_ok());
+                streams.retain(|entry| entry.sender.try_send(Notice::Event(event.clone())).is_ok());
             }
         }
         state.by_user.retain(|_, streams| !streams.is_empty());

@@ -170,7 +170,7 @@ impl AssistantChat {
             turns,
         };
         let text = match &self.assistant {
-            Some(assistant) => match assistant.reply(prompt, None).await {
+            Some(assistant) => match self.reply_live(assistant.as_ref(), prompt, question).await {
                 Ok(text) if !text.trim().is_empty() => text,
                 Ok(_) => {
                     tracing::warn!(user_id = %user_id, "the model answered nothing");
@@ -192,6 +192,32 @@ impl AssistantChat {
             .unwrap_or_else(|| ConversationId::between(UserId::ASSISTANT, user_id));
         self.store(UserId::ASSISTANT, user_id, content, conversation_id)
             .await
+    }
+
+    /// The model's reply, its pieces told to the user's live streams as they come.
+    async fn reply_live(
+        &self,
+        assistant: &dyn Assistant,
+        prompt: AssistantPrompt,
+        question: &Message,
+    ) -> Result<String, crate::ports::AssistantError> {
+        let (pieces, mut arriving) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let user_id = question.sender_id;
+        let reply_to = question.id;
+        let forward = async {
+            // Ends when the model is done: it drops its end of the channel.
+            while let Some(text) = arriving.recv().await {
+                self.events
+                    .publish(&[DomainEvent::AssistantDelta {
+                        user_id,
+                        reply_to,
+                        text: text.into(),
+                    }])
+                    .await;
+            }
+        };
+        let (reply, ()) = tokio::join!(assistant.reply(prompt, Some(pieces)), forward);
+        reply
     }
 
     /// `POST /messages/ai`: stores the question, waits for the reply, returns it.

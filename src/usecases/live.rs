@@ -86,6 +86,12 @@ pub enum FeedItem {
         id: MessageId,
         cursor: Cursor,
     },
+    /// A piece of the assistant's reply to the caller's message `reply_to`.
+    AssistantDelta {
+        reply_to: MessageId,
+        text: std::sync::Arc<str>,
+        cursor: Cursor,
+    },
 }
 
 #[derive(Clone)]
@@ -247,6 +253,13 @@ impl Feed {
             Notice::Event(DomainEvent::AccessChanged { .. }) => {
                 self.check_session().await?;
                 Ok(None)
+            }
+            Notice::Event(DomainEvent::AssistantDelta { reply_to, text, .. }) => {
+                Ok(Some(FeedItem::AssistantDelta {
+                    reply_to,
+                    text,
+                    cursor: self.cursor,
+                }))
             }
             Notice::MayHaveMissed => {
                 self.check_session().await?;

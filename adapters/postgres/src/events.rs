@@ -47,10 +47,59 @@ pub(crate) fn encode(event: &DomainEvent) -> String {
             recipient_id,
         }) => format!("d:{id}:{sender_id}:{recipient_id}"),
         DomainEvent::AccessChanged { user_id } => format!("a:{user_id}"),
+        DomainEvent::AssistantDelta {
+            user_id,
+            reply_to,
+            ref text,
+        } => format!("t:{user_id}:{reply_to}:{text}"),
     }
 }
 
+/// `NOTIFY` takes payloads under 8,000 bytes: a long piece of text goes in several events.
+const MAX_DELTA_BYTES: usize = 6_000;
+
+fn within_payload_limit(event: &DomainEvent) -> Vec<DomainEvent> {
+    let DomainEvent::AssistantDelta {
+        user_id,
+        reply_to,
+        text,
+    } = event
+    else {
+        return vec![event.clone()];
+    };
+    let mut pieces = Vec::new();
+    let mut rest: &str = text;
+    while rest.len() > MAX_DELTA_BYTES {
+        let mut cut = MAX_DELTA_BYTES;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        pieces.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    pieces.push(rest);
+    pieces
+        .into_iter()
+        .map(|piece| DomainEvent::AssistantDelta {
+            user_id: *user_id,
+            reply_to: *reply_to,
+            text: piece.into(),
+        })
+        .collect()
+}
+
 pub(crate) fn decode(payload: &str) -> Option<DomainEvent> {
+    if let Some(rest) = payload.strip_prefix("t:") {
+        let mut parts = rest.splitn(3, ':');
+        let user_id = UserId::new(parts.next()?.parse().ok()?);
+        let reply_to = MessageId::new(parts.next()?.parse().ok()?);
+        let text = parts.next()?;
+        return Some(DomainEvent::AssistantDelta {
+            user_id,
+            reply_to,
+            text: text.into(),
+        });
+    }
     let mut parts = payload.split(':');
     let kind = parts.next()?;
     let numbers: Vec<i64> = parts.map(|p| p.parse().ok()).collect::<Option<_>>()?;
@@ -99,7 +148,11 @@ pub(crate) struct NotifyEvents(pub Arc<PostgresStore>);
 #[async_trait]
 impl EventPublisher for NotifyEvents {
     async fn publish(&self, events: &[DomainEvent]) {
-        let payloads: Vec<String> = events.iter().map(encode).collect();
+        let payloads: Vec<String> = events
+            .iter()
+            .flat_map(within_payload_limit)
+            .map(|event| encode(&event))
+            .collect();
         let sent = async {
             let client = self.0.client().await?;
             client
@@ -202,10 +255,35 @@ mod tests {
                 recipient_id: b,
             }),
             DomainEvent::AccessChanged { user_id: a },
+            DomainEvent::AssistantDelta {
+                user_id: a,
+                reply_to: id,
+                text: "a: b\nc ✓".into(),
+            },
         ];
         for event in events {
             assert_eq!(decode(&encode(&event)), Some(event));
         }
+    }
+
+    #[test]
+    fn a_long_delta_is_split_on_character_boundaries() {
+        let text: String = "é".repeat(5_000);
+        let pieces = within_payload_limit(&DomainEvent::AssistantDelta {
+            user_id: UserId::new(1),
+            reply_to: MessageId::new(2),
+            text: text.as_str().into(),
+        });
+        assert_eq!(pieces.len(), 2);
+        let joined: String = pieces
+            .iter()
+            .map(|p| match p {
+                DomainEvent::AssistantDelta { text, .. } => text.to_string(),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(joined, text);
+        assert!(pieces.iter().all(|p| encode(p).len() < 8_000));
     }
 
     #[test]

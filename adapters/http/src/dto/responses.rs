@@ -211,6 +211,14 @@ pub struct StreamCursorOut {
     pub cursor: i64,
 }
 
+/// `assistant.delta`: a piece of the assistant's reply to the caller's message `reply_to`,
+/// as the model writes it (the whole reply follows as `message.created`).
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct AssistantDeltaOut {
+    pub reply_to: i64,
+    pub delta: String,
+}
+
 /// The `data` of a stream event, by event type.
 #[derive(Debug, Clone, PartialEq, Eq, poem_openapi::Union)]
 #[oai(one_of)]
@@ -219,6 +227,7 @@ pub enum StreamData {
     Read(ReadReceiptOut),
     Deleted(DeletedMessageOut),
     Cursor(StreamCursorOut),
+    AssistantDelta(AssistantDeltaOut),
 }
 
 /// One server-sent event: sent as `event: <event>`, `id: <id>`, `data: <data as JSON>`.

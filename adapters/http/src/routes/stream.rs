@@ -85,6 +85,18 @@ fn stream_event(item: FeedItem) -> StreamEvent {
             cursor,
             StreamData::Deleted(DeletedMessageOut { id: id.get() }),
         ),
+        FeedItem::AssistantDelta {
+            reply_to,
+            text,
+            cursor,
+        } => event(
+            "assistant.delta",
+            cursor,
+            StreamData::AssistantDelta(AssistantDeltaOut {
+                reply_to: reply_to.get(),
+                delta: text.to_string(),
+            }),
+        ),
     }
 }
 
@@ -103,7 +115,9 @@ impl StreamApi {
     /// cursor), then `message.created` (to the recipient and the sender's other streams),
     /// `message.updated` (both parties), `message.read` (`{"id", "reader_id"}`, to the
     /// sender; marking all read sends one per message) and `message.deleted` (`{"id"}`,
-    /// both parties). Every event's `id` is the stream's cursor: reconnect with
+    /// both parties), and `assistant.delta` (`{"reply_to", "delta"}`: the assistant's
+    /// reply to your message as the model writes it). Every event's `id` is the stream's
+    /// cursor: reconnect with
     /// `Last-Event-ID` (or `last_event_id` beside a ticket) to receive first every message
     /// created meanwhile, then live events. A cursor that is too old (over 1,000 missed) or
     /// unreadable gets `stream.reset`: reload the lists. Authenticate with the Bearer token,

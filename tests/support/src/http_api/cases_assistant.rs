@@ -209,6 +209,7 @@ pub async fn a_failing_or_slow_model_gets_the_fallback_reply(server: TestServer)
 pub async fn a_message_to_the_assistant_is_answered_in_the_background(server: TestServer) {
     let model = FakeModel::start().await;
     model.script([Answer::Slow(Duration::from_millis(300), "later".into())]);
+    // Streamed in pieces of four characters: "late", "r".
     let server = server.with_assistant(&model, settings(50), Duration::from_secs(10));
     let alice = server.user("alice").await;
     let (mut stream, _) = server.stream_of(&alice).await;
@@ -224,7 +225,17 @@ pub async fn a_message_to_the_assistant_is_answered_in_the_background(server: Te
     assert_eq!(sent["content"], "are you there?");
     let first = stream.next_event().await;
     assert_eq!(first.data["id"], sent["id"], "the user's own message first");
-    let reply = stream.next_event().await;
+    // The reply as the model writes it, then the stored reply.
+    let mut written = String::new();
+    let reply = loop {
+        let event = stream.next_event().await;
+        if event.event != "assistant.delta" {
+            break event;
+        }
+        assert_eq!(event.data["reply_to"], sent["id"]);
+        written.push_str(event.data["delta"].as_str().unwrap());
+    };
+    assert_eq!(written, "later", "the pieces make the reply");
     assert_eq!(reply.event, "message.created");
     assert_eq!(reply.data["sender_id"], -1);
     assert_eq!(reply.data["content"], "later");
