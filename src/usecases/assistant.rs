@@ -116,18 +116,21 @@ impl AssistantChat {
             return Err(AskError::NotConfigured);
         }
         let user_id = caller.user.id;
+        // The user's own reply in flight is the more telling answer: checked first.
+        let mut replying_to = self
+            .replying_to
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if replying_to.contains(&user_id) {
+            return Err(AskError::ReplyInFlight);
+        }
         let call = self
             .model_calls
             .clone()
             .try_acquire_owned()
             .map_err(|_| AskError::Saturated)?;
-        let mut replying_to = self
-            .replying_to
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if !replying_to.insert(user_id) {
-            return Err(AskError::ReplyInFlight);
-        }
+        replying_to.insert(user_id);
+        drop(replying_to);
         Ok(ReplySlot {
             user_id,
             replying_to: self.replying_to.clone(),

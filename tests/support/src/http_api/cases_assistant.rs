@@ -245,3 +245,63 @@ pub async fn a_message_to_the_assistant_is_answered_in_the_background(server: Te
     assert_eq!(listed["other_user_id"], -1);
     assert_eq!(listed["other_user_name"], "AI Assistant");
 }
+
+pub async fn one_question_at_a_time_per_user_and_bounded_model_calls(server: TestServer) {
+    let model = FakeModel::start().await;
+    model.script([Answer::Slow(Duration::from_millis(800), "slowly".into())]);
+    let one_call = AssistantSettings {
+        max_concurrency: 1,
+        ..settings(50)
+    };
+    let server = server.with_assistant(&model, one_call, Duration::from_secs(10));
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    server
+        .post(
+            "/messages",
+            Some(&alice.access),
+            json!({"recipient_id": -1, "content": "think about it"}),
+        )
+        .await
+        .assert_status(201);
+    let again = server
+        .post(
+            "/messages/ai",
+            Some(&alice.access),
+            json!({"content": "and this?"}),
+        )
+        .await;
+    again.assert_error(
+        429,
+        "The assistant is still answering your previous message",
+    );
+    assert!(again.header("retry-after").is_some());
+    let other = server
+        .post(
+            "/messages/ai",
+            Some(&bob.access),
+            json!({"content": "me too"}),
+        )
+        .await;
+    other.assert_error(503, "AI assistant is busy, please retry");
+    assert!(other.header("retry-after").is_some());
+
+    // Once the reply is stored, both may ask again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let received = server.get("/messages/received", Some(&alice.access)).await;
+        if received.json.as_array().is_some_and(|m| !m.is_empty()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no reply within 5 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server
+        .post(
+            "/messages/ai",
+            Some(&bob.access),
+            json!({"content": "now?"}),
+        )
+        .await
+        .assert_status(200);
+}

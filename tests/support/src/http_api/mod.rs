@@ -85,6 +85,7 @@ macro_rules! http_api_tests {
             the_history_given_to_the_model_is_capped_and_never_anothers,
             a_failing_or_slow_model_gets_the_fallback_reply,
             a_message_to_the_assistant_is_answered_in_the_background,
+            one_question_at_a_time_per_user_and_bounded_model_calls,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
