@@ -680,6 +680,54 @@ fn find<'a>(rows: &'a [Row], adapter: &str, prefix: &str) -> Option<&'a Row> {
         .find(|r| r.adapter == adapter && r.scenario.starts_with(prefix))
 }
 
+/// Issue 15's targets: each storage adapter's throughput as a share of the memory adapter's
+/// in this same run (ratios carry across machines, absolute figures do not), and the memory
+/// adapter's read as a share of `/health`. Printed as a table; also returned for the JSON.
+fn ratio_table(rows: &[Row], options: &Options) -> Vec<Value> {
+    let rate = |adapter: &str, prefix: &str| {
+        find(rows, adapter, prefix)
+            .filter(|r| r.requests > 0)
+            .map(|r| r.requests_per_second)
+    };
+    let read = format!("read, {} messages", options.small_messages);
+    let conversations = format!("conversations, {}", options.conversations);
+    let scenarios: [(&str, &str, f64, f64); 3] = [
+        ("authenticated read, 20 messages", read.as_str(), 0.70, 0.50),
+        ("send", "POST /messages", 0.40, 0.25),
+        ("conversations list", conversations.as_str(), 0.50, 0.40),
+    ];
+    let percent =
+        |value: Option<f64>| value.map_or("—".to_string(), |v| format!("{:.0} %", v * 100.0));
+    println!(
+        "
+| scenario | SQLite / memory | target | PostgreSQL / memory | target |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    let mut table = Vec::new();
+    for (name, prefix, sqlite_target, postgres_target) in scenarios {
+        let memory = rate("memory", prefix);
+        let share = |adapter: &str| rate(adapter, prefix).zip(memory).map(|(a, m)| a / m);
+        let (sqlite, postgres) = (share("sqlite"), share("postgres"));
+        println!(
+            "| {name} | {} | ≥ {:.0} % | {} | ≥ {:.0} % |",
+            percent(sqlite),
+            sqlite_target * 100.0,
+            percent(postgres),
+            postgres_target * 100.0
+        );
+        table.push(json!({"scenario": name, "sqlite": sqlite, "postgres": postgres}));
+    }
+    let memory_read = rate("memory", &read)
+        .zip(rate("memory", "GET /health"))
+        .map(|(r, h)| r / h);
+    println!(
+        "| memory read / `GET /health` | {} | ≥ 45 % | | |",
+        percent(memory_read)
+    );
+    table.push(json!({"scenario": "memory read vs health", "memory": memory_read}));
+    table
+}
+
 fn main() {
     let options = options();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -743,8 +791,10 @@ fn main() {
         println!("  {line}");
         ratios.push(line);
     }
+    let targets = ratio_table(&rows, &options);
     let errors: u64 = rows.iter().map(|r| r.errors).sum();
     let report = json!({
+        "targets": targets,
         "mode": if options.full { "full" } else { "smoke" },
         "machine": {
             "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
