@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ai_message_core::PortError;
-use rusqlite::{Connection, MAIN_DB, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, MAIN_DB, OpenFlags, Transaction};
 
+use crate::writer::{Ran, WriteJob};
 use crate::{Location, OpenError, file_path, migrations};
 
 /// How long a connection waits for another process's lock before giving up.
@@ -33,25 +34,6 @@ pub struct Db {
     writer: crossbeam_channel::Sender<WriteJob>,
     readers: Option<Arc<Readers>>,
     file: Option<Arc<FileIdentity>>,
-}
-
-/// Jobs for the writer thread, which runs them one after the other: in-process writers
-/// queue here instead of meeting `SQLITE_BUSY`.
-type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
-
-fn start_writer(mut conn: Connection) -> crossbeam_channel::Sender<WriteJob> {
-    let (jobs, queue) = crossbeam_channel::unbounded::<WriteJob>();
-    std::thread::Builder::new()
-        .name("sqlite-writer".into())
-        .spawn(move || {
-            // Ends when the last sender (the store) is dropped. A job that panics loses its
-            // answer (the caller sees an error), not the thread.
-            while let Ok(job) = queue.recv() {
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
-            }
-        })
-        .expect("the writer thread starts");
-    jobs
 }
 
 /// Read-only connections, each on a thread of its own, taking jobs from one queue.
@@ -250,7 +232,7 @@ impl Db {
             _ => None,
         };
         Ok(Self {
-            writer: start_writer(writer),
+            writer: crate::writer::start_writer(writer),
             readers,
             file,
         })
@@ -264,10 +246,10 @@ impl Db {
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.writer
-            .send(Box::new(move |conn: &mut Connection| {
+            .send(WriteJob::Plain(Box::new(move |conn: &mut Connection| {
                 // A caller that went away no longer wants the answer.
                 let _ = reply.send(job(conn));
-            }))
+            })))
             .map_err(|_| PortError::unexpected("the SQLite writer thread is gone"))?;
         answer
             .await
@@ -304,8 +286,9 @@ impl Db {
         self.file.as_ref().map_or(Ok(()), |file| file.check())
     }
 
-    /// Runs `work` in one `BEGIN IMMEDIATE` transaction on the writer, committing when it
-    /// returns `Ok` and rolling back otherwise.
+    /// Runs `work` in the writer's `BEGIN IMMEDIATE` transaction, in a savepoint of its own
+    /// (writes queued together commit together, see [`crate::writer`]): its changes stand if
+    /// it returns `Ok` and the transaction commits, and the answer comes only then.
     pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -313,16 +296,38 @@ impl Db {
         F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
     {
         self.check_file().map_err(E::from)?;
-        self.on_writer(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| E::from(port_error(e)))?;
-            let value = work(&tx)?;
-            tx.commit().map_err(|e| E::from(port_error(e)))?;
-            Ok(value)
-        })
-        .await
-        .map_err(E::from)?
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let job = move |tx: Option<&Transaction<'_>>| -> Ran {
+            let Some(tx) = tx else {
+                return Ran {
+                    succeeded: false,
+                    complete: Box::new(move |outcome: Result<(), PortError>| {
+                        let error = outcome.err().unwrap_or_else(|| {
+                            PortError::unexpected("a write ran without its transaction")
+                        });
+                        let _ = reply.send(Err(E::from(error)));
+                    }),
+                };
+            };
+            let outcome = work(tx);
+            Ran {
+                succeeded: outcome.is_ok(),
+                complete: Box::new(move |committed: Result<(), PortError>| {
+                    // A caller that went away no longer wants the answer.
+                    let _ = reply.send(match (outcome, committed) {
+                        (Ok(value), Ok(())) => Ok(value),
+                        (Ok(_), Err(error)) => Err(E::from(error)),
+                        (Err(error), _) => Err(error),
+                    });
+                }),
+            }
+        };
+        self.writer
+            .send(WriteJob::InTransaction(Box::new(job)))
+            .map_err(|_| E::from(PortError::unexpected("the SQLite writer thread is gone")))?;
+        answer
+            .await
+            .map_err(|_| E::from(PortError::unexpected("the SQLite writer thread failed")))?
     }
 
     /// Runs `work` on the writer outside any transaction (migration tooling).

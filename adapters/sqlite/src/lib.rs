@@ -16,6 +16,7 @@ mod rows;
 mod sessions;
 pub mod sql;
 mod users;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
