@@ -51,12 +51,16 @@ pub(crate) fn encode(event: &DomainEvent) -> String {
             user_id,
             reply_to,
             ref text,
-        } => format!("t:{user_id}:{reply_to}:{text}"),
+        } => format!(
+            "t:{user_id}:{reply_to}:{}",
+            serde_json::Value::from(text.as_ref())
+        ),
     }
 }
 
-/// `NOTIFY` takes payloads under 8,000 bytes: a long piece of text goes in several events.
-const MAX_DELTA_BYTES: usize = 6_000;
+/// `NOTIFY` takes payloads under 8,000 bytes: a long piece of text goes in several events
+/// (escaped as JSON, a character takes 6 bytes at most).
+const MAX_DELTA_BYTES: usize = 1_000;
 
 fn within_payload_limit(event: &DomainEvent) -> Vec<DomainEvent> {
     let DomainEvent::AssistantDelta {
@@ -93,7 +97,7 @@ pub(crate) fn decode(payload: &str) -> Option<DomainEvent> {
         let mut parts = rest.splitn(3, ':');
         let user_id = UserId::new(parts.next()?.parse().ok()?);
         let reply_to = MessageId::new(parts.next()?.parse().ok()?);
-        let text = parts.next()?;
+        let text: String = serde_json::from_str(parts.next()?).ok()?;
         return Some(DomainEvent::AssistantDelta {
             user_id,
             reply_to,
@@ -143,18 +147,43 @@ pub(crate) fn decode(payload: &str) -> Option<DomainEvent> {
 }
 
 /// Publishes with `NOTIFY`: every instance's listener, this one's included, delivers it.
-pub(crate) struct NotifyEvents(pub Arc<PostgresStore>);
+///
+/// Events are handed to this instance's notifier task, which sends what has queued up in as
+/// few notifications as fit: a transaction that notifies takes a database-wide lock at
+/// commit, so one `NOTIFY` per message would serialise every send of every instance.
+pub(crate) struct NotifyEvents(pub mpsc::UnboundedSender<String>);
 
 #[async_trait]
 impl EventPublisher for NotifyEvents {
     async fn publish(&self, events: &[DomainEvent]) {
-        let payloads: Vec<String> = events
-            .iter()
-            .flat_map(within_payload_limit)
-            .map(|event| encode(&event))
-            .collect();
+        for event in events.iter().flat_map(within_payload_limit) {
+            // The notifier ends only with the store; nothing to tell anyone then.
+            let _ = self.0.send(encode(&event));
+        }
+    }
+}
+
+/// Room for lines in one notification (`NOTIFY` payloads stay under 8,000 bytes).
+const PAYLOAD_BYTES: usize = 7_500;
+
+/// Sends queued event lines, several per notification, until the publisher is dropped.
+pub(crate) async fn notify(store: Arc<PostgresStore>, mut lines: mpsc::UnboundedReceiver<String>) {
+    while let Some(first) = lines.recv().await {
+        let mut payloads = vec![first];
+        while let Ok(line) = lines.try_recv() {
+            let last = payloads.last_mut().expect("one payload at least");
+            if last.len() + 1 + line.len() <= PAYLOAD_BYTES {
+                last.push('\n');
+                last.push_str(&line);
+            } else {
+                payloads.push(line);
+            }
+            if payloads.len() >= 64 {
+                break;
+            }
+        }
         let sent = async {
-            let client = self.0.client().await?;
+            let client = store.client().await?;
             client
                 .execute(
                     "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
@@ -164,8 +193,8 @@ impl EventPublisher for NotifyEvents {
                 .map_err(crate::rows::port_error)
         };
         if let Err(error) = sent.await {
-            // The change is stored; streams catch up when the listener reconnects.
-            tracing::warn!(error = %error, events = payloads.len(), "could not notify live streams");
+            // The changes are stored; streams catch up when the listener reconnects.
+            tracing::warn!(error = %error, "could not notify live streams");
         }
     }
 }
@@ -206,9 +235,11 @@ pub(crate) async fn listen(url: PostgresUrl, hub: Weak<EventHub>) {
                 notice = notices.recv() => {
                     let Some(notice) = notice else { break };
                     let Some(live) = hub.upgrade() else { return };
-                    match decode(notice.payload()) {
-                        Some(event) => live.deliver(&event),
-                        None => tracing::warn!(payload = notice.payload(), "live events: unreadable notification"),
+                    for line in notice.payload().split('\n') {
+                        match decode(line) {
+                            Some(event) => live.deliver(&event),
+                            None => tracing::warn!(payload = line, "live events: unreadable notification"),
+                        }
                     }
                 }
                 () = tokio::time::sleep(PING_EVERY) => {
@@ -274,7 +305,7 @@ mod tests {
             reply_to: MessageId::new(2),
             text: text.as_str().into(),
         });
-        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces.len(), 10);
         let joined: String = pieces
             .iter()
             .map(|p| match p {

@@ -68,9 +68,11 @@ impl PostgresStore {
     pub fn storage(self: &Arc<Self>) -> Storage {
         let local = Storage::from_store(self.clone());
         tokio::spawn(events::listen(self.url.clone(), Arc::downgrade(&local.hub)));
+        let (lines, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(events::notify(self.clone(), queue));
         Storage {
             login_attempts: self.clone(),
-            events: Arc::new(events::NotifyEvents(self.clone())),
+            events: Arc::new(events::NotifyEvents(lines)),
             ..local
         }
     }
