@@ -178,17 +178,20 @@ impl Live {
             inbox: Some(inbox),
             pending: VecDeque::new(),
             cursor: 0,
+            start: 0,
             replayed: HashSet::new(),
         };
         match resume.map(parse_cursor) {
             None => {
                 feed.cursor = feed.latest().await?;
+                feed.start = feed.cursor;
                 feed.pending.push_back(FeedItem::Opened {
                     cursor: feed.cursor,
                 });
             }
             Some(Some(cursor)) => {
                 feed.cursor = cursor;
+                feed.start = cursor;
                 feed.pending.push_back(FeedItem::Opened { cursor });
                 feed.catch_up().await?;
             }
@@ -214,6 +217,9 @@ pub struct Feed {
     inbox: Option<Inbox>,
     pending: VecDeque<FeedItem>,
     cursor: Cursor,
+    /// The cursor the stream started from: messages up to it the client has (it loaded its
+    /// lists, or resumes from there), so their late notifications are not news.
+    start: Cursor,
     replayed: HashSet<MessageId>,
 }
 
@@ -273,7 +279,7 @@ impl Feed {
         let user_id = self.caller.user.id;
         Ok(match event {
             MessageEvent::Created { id, .. } => {
-                if self.replayed.remove(&id) {
+                if id.get() <= self.start || self.replayed.remove(&id) {
                     return Ok(None);
                 }
                 let Some(message) = self.visible(id).await? else {
@@ -359,6 +365,7 @@ impl Feed {
 
     async fn reset(&mut self) -> Result<(), PortError> {
         self.cursor = self.latest().await?;
+        self.start = self.start.max(self.cursor);
         self.pending.push_back(FeedItem::Reset {
             cursor: self.cursor,
         });

@@ -145,3 +145,27 @@ async fn an_access_change_ends_the_stream_once_its_session_is_gone() {
     assert_eq!(feed.next().await, None);
     assert_eq!(hub.open_streams(), 0, "its place is free again");
 }
+
+#[tokio::test]
+async fn a_late_notification_of_a_message_the_stream_started_after_is_not_news() {
+    let mut mocks = Mocks::new();
+    mocks
+        .messages
+        .expect_latest_message_id()
+        .returning(|_| Ok(Some(mid(8))));
+    mocks
+        .messages
+        .expect_get_message()
+        .returning(|id| Ok(Some(sample_message(id.get(), 2, 1))));
+    let ports = mocks.into_ports();
+    let hub = ports.hub.clone();
+    let mut feed = live(&ports).open(caller(1), None).await.unwrap();
+    assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 8 }));
+    // Message 8 was stored before the stream opened; its notification comes late.
+    hub.deliver(&created(8));
+    hub.deliver(&created(9));
+    match feed.next().await {
+        Some(FeedItem::Created { message, .. }) => assert_eq!(message.id, mid(9)),
+        other => panic!("expected message 9, got {other:?}"),
+    }
+}
