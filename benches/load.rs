@@ -99,20 +99,7 @@ fn server_binary(full: bool) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     if full {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "ai-message-cli",
-                "--bin",
-                "ai-message",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "the release server builds");
+        ai_message_testkit::server::build_release_binary(env!("CARGO_MANIFEST_DIR"));
         target.join("release").join("ai-message")
     } else {
         let binary = target.join("debug").join("ai-message");

@@ -43,23 +43,6 @@ fn options() -> Options {
     }
 }
 
-fn build_release_server() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "ai-message-cli",
-            "--bin",
-            "ai-message",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "the release server builds");
-}
-
 fn start(database_url: &str, extra: &[(&str, &str)], open_files: u64) -> Server {
     // The start-up line only: a log line per request would cost the server at 1,000/s.
     let mut env = vec![
@@ -256,7 +239,7 @@ async fn idle_streams(count: usize) -> (f64, f64, usize) {
 fn main() {
     let options = options();
     if options.full {
-        build_release_server();
+        ai_message_testkit::server::build_release_binary(env!("CARGO_MANIFEST_DIR"));
     }
     // The bench holds one end of every idle stream.
     let _ = rlimit::increase_nofile_limit(options.idle_streams as u64 + 2_048);

@@ -22,6 +22,25 @@ pub fn binary() -> std::path::PathBuf {
     binary
 }
 
+/// Builds the release `ai-message` binary (what the full benchmarks run), from the
+/// workspace at `workspace_dir`.
+pub fn build_release_binary(workspace_dir: &str) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "ai-message-cli",
+            "--bin",
+            "ai-message",
+        ])
+        .current_dir(workspace_dir)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the release server builds");
+}
+
 /// A running server and the base URL it announced.
 pub struct Server {
     child: Child,
