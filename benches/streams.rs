@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ai_message_testkit::postgres::ScratchDatabase;
-use ai_message_testkit::server::Server;
+use ai_message_testkit::server::{Server, rss_mib};
 use ai_message_testkit::sse::{Next, SseReader};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
@@ -167,17 +167,6 @@ async fn latency(receiver: &Server, sender: &Server, options: &Options, tag: &st
         errors: errors.load(std::sync::atomic::Ordering::Relaxed),
         histogram,
     }
-}
-
-/// Resident memory of a process in MiB (Linux `/proc`).
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 /// Opens `count` streams over plain TCP (100 per user) and keeps them; returns the server's

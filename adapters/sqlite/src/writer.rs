@@ -82,7 +82,9 @@ fn commit_together(conn: &mut Connection, batch: Vec<TransactionJob>) {
     };
     let mut completions = Vec::with_capacity(batch.len());
     for job in batch {
-        if tx.execute_batch("SAVEPOINT job").is_err() {
+        if let Err(error) = tx.execute_batch("SAVEPOINT job") {
+            // The job cannot run; its caller hears why rather than losing the answer.
+            (job(None).complete)(Err(unavailable(&error.to_string())));
             continue;
         }
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&tx))));

@@ -22,6 +22,20 @@ pub fn binary() -> std::path::PathBuf {
     binary
 }
 
+/// Resident memory of a process in MiB (Linux `/proc`); 0 when it cannot be read.
+pub fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|kib| kib.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
 /// Builds the release `ai-message` binary (what the full benchmarks run), from the
 /// workspace at `workspace_dir`.
 pub fn build_release_binary(workspace_dir: &str) {
