@@ -9,6 +9,7 @@ mod document;
 pub mod dto;
 pub mod errors;
 pub mod limits;
+mod reply;
 mod routes;
 pub mod time;
 pub mod tokens;

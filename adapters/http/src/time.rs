@@ -61,6 +61,12 @@ impl ParseFromJSON for UtcTime {
     }
 }
 
+impl serde::Serialize for UtcTime {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_wire())
+    }
+}
+
 impl ToJSON for UtcTime {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.to_wire()))

@@ -120,7 +120,7 @@ impl From<Role> for RoleOut {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Object, serde::Serialize)]
 #[oai(rename = "Message")]
 pub struct MessageOut {
     pub id: i64,
@@ -151,7 +151,7 @@ impl From<Message> for MessageOut {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Object, serde::Serialize)]
 #[oai(rename = "Conversation")]
 pub struct ConversationOut {
     pub conversation_id: String,

@@ -10,6 +10,7 @@ use crate::auth::Authenticated;
 use crate::body::JsonBody;
 use crate::dto::*;
 use crate::errors::ApiError;
+use crate::reply::JsonReply;
 
 pub struct AssistantApi {
     state: AppState,
@@ -34,7 +35,7 @@ impl AssistantApi {
         &self,
         auth: Authenticated,
         body: JsonBody<AssistantRequest>,
-    ) -> Result<Json<MessageOut>, ApiError> {
+    ) -> Result<JsonReply<MessageOut>, ApiError> {
         let body = body.0;
         let content = MessageContent::parse(body.content)?;
         let conversation_id = body
@@ -47,7 +48,7 @@ impl AssistantApi {
             .assistant
             .ask(&auth.0, content, conversation_id)
             .await?;
-        Ok(Json(reply.into()))
+        Ok(JsonReply(reply.into()))
     }
 
     /// Chat history with the assistant

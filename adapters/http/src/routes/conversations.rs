@@ -12,6 +12,7 @@ use crate::auth::Authenticated;
 use crate::body::JsonBody;
 use crate::dto::*;
 use crate::errors::ApiError;
+use crate::reply::JsonReply;
 
 pub struct ConversationsApi {
     state: AppState,
@@ -29,9 +30,9 @@ impl ConversationsApi {
     ///
     /// One entry per conversation the caller takes part in, the newest last message first.
     #[oai(path = "/", method = "get", operation_id = "list_conversations")]
-    async fn list(&self, auth: Authenticated) -> Result<Json<Vec<ConversationOut>>, ApiError> {
+    async fn list(&self, auth: Authenticated) -> Result<JsonReply<Vec<ConversationOut>>, ApiError> {
         let conversations = self.state.services.conversations.list(&auth.0).await?;
-        Ok(Json(
+        Ok(JsonReply(
             conversations
                 .into_iter()
                 .map(ConversationOut::from)
@@ -58,7 +59,7 @@ impl ConversationsApi {
         /// At most this many messages (1 to 500, default 100).
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<i64>>,
-    ) -> Result<Json<Vec<MessageOut>>, ApiError> {
+    ) -> Result<JsonReply<Vec<MessageOut>>, ApiError> {
         let conversation_id = ConversationId::parse(conversation_id.0)?;
         let page = page(skip.0, limit.0)?;
         let messages = self

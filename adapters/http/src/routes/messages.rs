@@ -13,6 +13,7 @@ use crate::auth::Authenticated;
 use crate::body::JsonBody;
 use crate::dto::*;
 use crate::errors::ApiError;
+use crate::reply::JsonReply;
 
 pub struct MessagesApi {
     state: AppState,
@@ -29,7 +30,7 @@ impl MessagesApi {
         scope: MessageScope,
         skip: Option<i64>,
         limit: Option<i64>,
-    ) -> Result<Json<Vec<MessageOut>>, ApiError> {
+    ) -> Result<JsonReply<Vec<MessageOut>>, ApiError> {
         let page = page(skip, limit)?;
         let messages = self
             .state
@@ -69,20 +70,20 @@ impl MessagesApi {
     }
 }
 
-pub(crate) fn messages_out(messages: Vec<Message>) -> Json<Vec<MessageOut>> {
-    Json(messages.into_iter().map(MessageOut::from).collect())
+pub(crate) fn messages_out(messages: Vec<Message>) -> JsonReply<Vec<MessageOut>> {
+    JsonReply(messages.into_iter().map(MessageOut::from).collect())
 }
 
 #[derive(ApiResponse)]
 pub(crate) enum MessageCreated {
     /// The stored message.
     #[oai(status = 201)]
-    Created(Json<MessageOut>),
+    Created(JsonReply<MessageOut>),
 }
 
 impl From<Message> for MessageCreated {
     fn from(message: Message) -> Self {
-        Self::Created(Json(message.into()))
+        Self::Created(JsonReply(message.into()))
     }
 }
 
@@ -104,7 +105,7 @@ impl MessagesApi {
         limit: Query<Option<i64>>,
         /// Only received messages not yet read.
         unread_only: Query<Option<bool>>,
-    ) -> Result<Json<Vec<MessageOut>>, ApiError> {
+    ) -> Result<JsonReply<Vec<MessageOut>>, ApiError> {
         let scope = if unread_only.0.unwrap_or(false) {
             MessageScope::UnreadReceived
         } else {
@@ -126,7 +127,7 @@ impl MessagesApi {
         /// At most this many messages (1 to 500, default 100).
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<i64>>,
-    ) -> Result<Json<Vec<MessageOut>>, ApiError> {
+    ) -> Result<JsonReply<Vec<MessageOut>>, ApiError> {
         self.list(&auth, MessageScope::Sent, skip.0, limit.0).await
     }
 
@@ -150,7 +151,7 @@ impl MessagesApi {
         limit: Query<Option<i64>>,
         /// Only messages not yet read.
         unread_only: Query<Option<bool>>,
-    ) -> Result<Json<Vec<MessageOut>>, ApiError> {
+    ) -> Result<JsonReply<Vec<MessageOut>>, ApiError> {
         let scope = if unread_only.0.unwrap_or(false) {
             MessageScope::UnreadReceived
         } else {
@@ -212,14 +213,18 @@ impl MessagesApi {
     ///
     /// Only its sender and its recipient may read it.
     #[oai(path = "/:id", method = "get", operation_id = "get_message")]
-    async fn get(&self, auth: Authenticated, id: Path<i64>) -> Result<Json<MessageOut>, ApiError> {
+    async fn get(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+    ) -> Result<JsonReply<MessageOut>, ApiError> {
         let message = self
             .state
             .services
             .messages
             .get(&auth.0, MessageId::new(id.0))
             .await?;
-        Ok(Json(message.into()))
+        Ok(JsonReply(message.into()))
     }
 
     /// Edit a message
@@ -231,7 +236,7 @@ impl MessagesApi {
         auth: Authenticated,
         id: Path<i64>,
         body: JsonBody<MessageUpdateRequest>,
-    ) -> Result<Json<MessageOut>, ApiError> {
+    ) -> Result<JsonReply<MessageOut>, ApiError> {
         let content = body.0.content.map(MessageContent::parse).transpose()?;
         let message = self
             .state
@@ -239,7 +244,7 @@ impl MessagesApi {
             .messages
             .update(&auth.0, MessageId::new(id.0), content)
             .await?;
-        Ok(Json(message.into()))
+        Ok(JsonReply(message.into()))
     }
 
     /// Mark a message read
