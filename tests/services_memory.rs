@@ -437,7 +437,7 @@ async fn deleting_a_user_keeps_their_messages_and_names_them_unknown() {
     let message = world
         .services
         .messages
-        .send(&bob, to(alice.user.id, "hi alice"))
+        .send(&bob.claim(), to(alice.user.id, "hi alice"))
         .await
         .unwrap();
     world
@@ -456,7 +456,12 @@ async fn deleting_a_user_keeps_their_messages_and_names_them_unknown() {
             .unwrap(),
         message
     );
-    let conversations = world.services.conversations.list(&alice).await.unwrap();
+    let conversations = world
+        .services
+        .conversations
+        .list(&alice.claim())
+        .await
+        .unwrap();
     assert_eq!(conversations.len(), 1);
     assert_eq!(conversations[0].other_user_name, None);
     assert_eq!(conversations[0].other_user_id, bob.user.id);
@@ -520,7 +525,7 @@ async fn messages_replies_and_conversations_follow_the_visibility_rule() {
     let messages = &world.services.messages;
 
     let first = messages
-        .send(&alice, to(bob.user.id, "hi bob"))
+        .send(&alice.claim(), to(bob.user.id, "hi bob"))
         .await
         .unwrap();
     let expected_conversation = format!(
@@ -535,13 +540,13 @@ async fn messages_replies_and_conversations_follow_the_visibility_rule() {
     world.advance(TimeDelta::seconds(1));
     let mut reply = to(alice.user.id, "hi alice");
     reply.parent_id = Some(first.id);
-    let reply = messages.send(&bob, reply).await.unwrap();
+    let reply = messages.send(&bob.claim(), reply).await.unwrap();
     assert_eq!(reply.conversation_id, first.conversation_id);
 
     let mut sneaky = to(bob.user.id, "me too");
     sneaky.parent_id = Some(first.id);
     assert!(matches!(
-        messages.send(&eve, sneaky).await,
+        messages.send(&eve.claim(), sneaky).await,
         Err(SendError::ParentNotFound)
     ));
     assert!(matches!(
@@ -564,7 +569,7 @@ async fn messages_replies_and_conversations_follow_the_visibility_rule() {
     ));
     assert!(matches!(
         messages
-            .send(&alice, to(UserId::new(9_999), "anyone?"))
+            .send(&alice.claim(), to(UserId::new(9_999), "anyone?"))
             .await,
         Err(SendError::RecipientNotFound)
     ));
@@ -573,7 +578,11 @@ async fn messages_replies_and_conversations_follow_the_visibility_rule() {
     messages.mark_read(&bob, first.id).await.unwrap();
     assert_eq!(messages.unread_count(&bob).await.unwrap(), 0);
     let all = messages
-        .list(&alice, MessageScope::SentOrReceived, Page::default())
+        .list(
+            &alice.claim(),
+            MessageScope::SentOrReceived,
+            Page::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -583,23 +592,31 @@ async fn messages_replies_and_conversations_follow_the_visibility_rule() {
 
     let cid = ConversationId::parse(expected_conversation).unwrap();
     let conversations = &world.services.conversations;
-    let listed = conversations.list(&alice).await.unwrap();
+    let listed = conversations.list(&alice.claim()).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].other_user_name.as_deref(), Some("bob"));
     assert_eq!(listed[0].last_message, "hi alice");
     assert_eq!(listed[0].unread_count, 1);
     assert!(
         conversations
-            .messages(&eve, cid.clone(), Page::default())
+            .messages(&eve.claim(), cid.clone(), Page::default())
             .await
             .unwrap()
             .is_empty(),
         "eve sees nothing of a conversation she is not in"
     );
     conversations.mark_read(&alice, cid.clone()).await.unwrap();
-    assert_eq!(conversations.list(&alice).await.unwrap()[0].unread_count, 0);
+    assert_eq!(
+        conversations.list(&alice.claim()).await.unwrap()[0].unread_count,
+        0
+    );
     let sent = conversations
-        .send(&alice, cid.clone(), bob.user.id, text("in the thread"))
+        .send(
+            &alice.claim(),
+            cid.clone(),
+            bob.user.id,
+            text("in the thread"),
+        )
         .await
         .unwrap();
     assert_eq!(sent.conversation_id.as_deref(), Some(cid.as_str()));

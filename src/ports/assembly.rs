@@ -1,6 +1,9 @@
 //! One storage adapter, and what goes with it, seen through the core's ports.
 
-use super::{MessageRepository, RoleRepository, SessionRepository, StorageHealth, UserRepository};
+use super::{
+    MessageRepository, RoleRepository, SessionReads, SessionRepository, StorageHealth,
+    UserRepository,
+};
 
 /// One storage adapter seen through all its ports; cheap to clone.
 #[derive(Clone)]
@@ -9,6 +12,8 @@ pub struct Storage {
     pub roles: std::sync::Arc<dyn RoleRepository>,
     pub sessions: std::sync::Arc<dyn SessionRepository>,
     pub messages: std::sync::Arc<dyn MessageRepository>,
+    /// The session check and a read in one storage trip, where the store can.
+    pub session_reads: std::sync::Arc<dyn SessionReads>,
     pub health: std::sync::Arc<dyn StorageHealth>,
     /// Failed-login counters: in this process unless the store shares them between
     /// instances (PostgreSQL).
@@ -28,6 +33,7 @@ impl Storage {
             + RoleRepository
             + SessionRepository
             + MessageRepository
+            + SessionReads
             + StorageHealth
             + 'static,
     {
@@ -37,6 +43,7 @@ impl Storage {
             roles: store.clone(),
             sessions: store.clone(),
             messages: store.clone(),
+            session_reads: store.clone(),
             health: store,
             login_attempts: std::sync::Arc::new(crate::system::InProcessLoginAttempts::default()),
             events: std::sync::Arc::new(crate::system::LocalEvents(hub.clone())),

@@ -7,6 +7,7 @@ mod error;
 mod live;
 mod messages;
 mod security;
+mod session_reads;
 mod storage;
 mod throttle;
 
@@ -16,5 +17,6 @@ pub use error::*;
 pub use live::*;
 pub use messages::*;
 pub use security::*;
+pub use session_reads::*;
 pub use storage::*;
 pub use throttle::*;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::{Caller, Ports, Settings};
+use super::{AccessClaim, Caller, Ports, Settings};
 use crate::domain::{
-    DomainEvent, RefreshToken, RefreshTokenHash, Session, SessionId, User, UserId,
+    DomainEvent, RefreshToken, RefreshTokenHash, Session, SessionId, Timestamp, User, UserId,
 };
 use crate::ports::{
     Clock, EventPublisher, LoginAttempts, NewRefreshToken, PasswordHasher, PortError, Rotation,
@@ -90,6 +90,29 @@ pub(crate) async fn tell_access_changed(events: &dyn EventPublisher, user_id: Us
         .await;
 }
 
+/// Admits a claim when its session exists, belongs to the claimed user, is active and
+/// unexpired at `now`, and its user is active: the check of every authenticated request.
+pub(crate) fn admit(
+    found: Option<(Session, User)>,
+    claim: AccessClaim,
+    now: Timestamp,
+) -> Result<Caller, AuthenticateError> {
+    let (session, user) = found.ok_or(AuthenticateError::InvalidCredentials)?;
+    if session.id != claim.session_id || session.user_id != claim.user_id {
+        return Err(AuthenticateError::InvalidCredentials);
+    }
+    if !user.is_active {
+        return Err(AuthenticateError::UserDisabled);
+    }
+    if !session.is_live(now) {
+        return Err(AuthenticateError::InvalidCredentials);
+    }
+    Ok(Caller {
+        user,
+        session_id: claim.session_id,
+    })
+}
+
 impl Auth {
     pub fn new(ports: &Ports, settings: Settings) -> Self {
         Self {
@@ -104,6 +127,11 @@ impl Auth {
         }
     }
 
+    /// [`Self::authenticate`] for a claim.
+    pub async fn check_claim(&self, claim: &AccessClaim) -> Result<Caller, AuthenticateError> {
+        self.authenticate(claim.user_id, claim.session_id).await
+    }
+
     /// Accepts a request that presents (user id, session id) from a verified access token
     /// only while the session is active and unexpired and its user exists and is active.
     pub async fn authenticate(
@@ -111,21 +139,12 @@ impl Auth {
         user_id: UserId,
         session_id: SessionId,
     ) -> Result<Caller, AuthenticateError> {
-        let (session, user) = self
-            .sessions
-            .get_session_with_user(session_id)
-            .await?
-            .ok_or(AuthenticateError::InvalidCredentials)?;
-        if session.user_id != user_id {
-            return Err(AuthenticateError::InvalidCredentials);
-        }
-        if !user.is_active {
-            return Err(AuthenticateError::UserDisabled);
-        }
-        if !session.is_live(self.clock.now()) {
-            return Err(AuthenticateError::InvalidCredentials);
-        }
-        Ok(Caller { user, session_id })
+        let found = self.sessions.get_session_with_user(session_id).await?;
+        admit(
+            found,
+            AccessClaim::new(user_id, session_id),
+            self.clock.now(),
+        )
     }
 
     /// Exchanges a refresh token for a new one in the same session. A token presented again

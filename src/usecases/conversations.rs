@@ -2,16 +2,18 @@
 
 use std::sync::Arc;
 
+use super::auth::{AuthenticateError, admit};
 use super::messages::{Messages, Outgoing, SendError};
-use super::{Caller, Ports};
+use super::{AccessClaim, Caller, Ports};
 use crate::domain::{
     ConversationId, ConversationSummary, Message, MessageContent, Page, UserId, Username,
 };
-use crate::ports::{MessageRepository, MessageScope, PortError};
+use crate::ports::{Clock, MessageScope, PortError, SessionReads};
 
 #[derive(Clone)]
 pub struct Conversations {
-    messages: Arc<dyn MessageRepository>,
+    session_reads: Arc<dyn SessionReads>,
+    clock: Arc<dyn Clock>,
     sending: Messages,
     /// How the AI assistant (user id -1, no row in `users`) is named in lists.
     assistant_name: Username,
@@ -21,14 +23,23 @@ impl Conversations {
     pub fn new(ports: &Ports, assistant_name: &str) -> Self {
         Self {
             assistant_name: Username::from_storage(assistant_name.to_string()),
-            messages: ports.messages.clone(),
+            session_reads: ports.session_reads.clone(),
+            clock: ports.clock.clone(),
             sending: Messages::new(ports),
         }
     }
 
     /// The caller's conversations, the one with the newest last message first.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<ConversationSummary>, PortError> {
-        let mut summaries = self.messages.conversation_summaries(caller.user.id).await?;
+    pub async fn list(
+        &self,
+        claim: &AccessClaim,
+    ) -> Result<Vec<ConversationSummary>, AuthenticateError> {
+        let found = self
+            .session_reads
+            .conversations_with_session(claim.session_id, claim.user_id)
+            .await?;
+        admit(found.session, *claim, self.clock.now())?;
+        let mut summaries = found.read;
         for summary in &mut summaries {
             if summary.other_user_id.is_assistant() {
                 summary.other_user_name = Some(self.assistant_name.clone());
@@ -40,23 +51,19 @@ impl Conversations {
     /// The caller's messages in the conversation: the newest page, oldest first.
     pub async fn messages(
         &self,
-        caller: &Caller,
+        claim: &AccessClaim,
         conversation_id: ConversationId,
         page: Page,
-    ) -> Result<Vec<Message>, PortError> {
-        self.messages
-            .list_messages(
-                caller.user.id,
-                MessageScope::Conversation(conversation_id),
-                page,
-            )
+    ) -> Result<Vec<Message>, AuthenticateError> {
+        self.sending
+            .list(claim, MessageScope::Conversation(conversation_id), page)
             .await
     }
 
     /// Sends a message into the conversation, with the checks of any send.
     pub async fn send(
         &self,
-        caller: &Caller,
+        claim: &AccessClaim,
         conversation_id: ConversationId,
         recipient_id: UserId,
         content: MessageContent,
@@ -67,7 +74,7 @@ impl Conversations {
             conversation_id: Some(conversation_id),
             parent_id: None,
         };
-        self.sending.send(caller, outgoing).await
+        self.sending.send(claim, outgoing).await
     }
 
     /// Marks the caller's received messages in the conversation read.
@@ -96,7 +103,7 @@ mod tests {
 
     #[tokio::test]
     async fn list_is_the_callers_summaries_in_storage_order() {
-        let mut mocks = Mocks::new();
+        let mut mocks = Mocks::new().with_live_session(1);
         let summary = |other: i64| ConversationSummary {
             conversation_id: ConversationId::between(uid(1), uid(other)),
             other_user_id: uid(other),
@@ -113,13 +120,13 @@ mod tests {
             .with(eq(uid(1)))
             .times(1)
             .returning(move |_| Ok(returned.clone()));
-        let list = conversations(mocks).list(&caller(1)).await.unwrap();
+        let list = conversations(mocks).list(&claim(1)).await.unwrap();
         assert_eq!(list, stored);
     }
 
     #[tokio::test]
     async fn messages_lists_the_conversation_scope() {
-        let mut mocks = Mocks::new();
+        let mut mocks = Mocks::new().with_live_session(1);
         let cid = ConversationId::parse("conv_1_2").unwrap();
         mocks
             .messages
@@ -131,7 +138,7 @@ mod tests {
             )
             .returning(|_, _, _| Ok(vec![sample_message(1, 1, 2)]));
         let list = conversations(mocks)
-            .messages(&caller(1), cid, Page::default())
+            .messages(&claim(1), cid, Page::default())
             .await
             .unwrap();
         assert_eq!(list.len(), 1);
@@ -139,7 +146,7 @@ mod tests {
 
     #[tokio::test]
     async fn send_puts_the_message_in_the_conversation() {
-        let mut mocks = Mocks::new();
+        let mut mocks = Mocks::new().with_live_session(1);
         mocks
             .users
             .expect_get_user()
@@ -159,7 +166,7 @@ mod tests {
             });
         let message = conversations(mocks)
             .send(
-                &caller(1),
+                &claim(1),
                 ConversationId::parse("team").unwrap(),
                 uid(2),
                 MessageContent::parse("hi").unwrap(),
@@ -171,11 +178,11 @@ mod tests {
 
     #[tokio::test]
     async fn send_to_an_unknown_recipient_is_refused() {
-        let mut mocks = Mocks::new();
+        let mut mocks = Mocks::new().with_live_session(1);
         mocks.users.expect_get_user().returning(|_| Ok(None));
         let err = conversations(mocks)
             .send(
-                &caller(1),
+                &claim(1),
                 ConversationId::parse("team").unwrap(),
                 uid(2),
                 MessageContent::parse("hi").unwrap(),

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use super::{Caller, Ports};
+use super::auth::{AuthenticateError, admit};
+use super::{AccessClaim, Caller, Ports};
 use crate::domain::{
     ConversationId, DomainEvent, Message, MessageContent, MessageEvent, MessageId, Page, UserId,
 };
 use crate::ports::{
     Clock, ConversationMembership, EventPublisher, MessageRepository, MessageScope, NewMessage,
-    PortError, UserRepository,
+    PortError, SessionReads,
 };
 
 /// A message to send, as the caller asked for it.
@@ -25,6 +26,9 @@ pub struct Outgoing {
 /// Why a message could not be sent.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
+    /// The claim's session does not admit it.
+    #[error(transparent)]
+    Authentication(#[from] AuthenticateError),
     #[error("no such recipient")]
     RecipientNotFound,
     #[error("no such parent message visible to the sender")]
@@ -83,7 +87,7 @@ pub enum DeleteMessageError {
 #[derive(Clone)]
 pub struct Messages {
     messages: Arc<dyn MessageRepository>,
-    users: Arc<dyn UserRepository>,
+    session_reads: Arc<dyn SessionReads>,
     events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
 }
@@ -92,7 +96,7 @@ impl Messages {
     pub fn new(ports: &Ports) -> Self {
         Self {
             messages: ports.messages.clone(),
-            users: ports.users.clone(),
+            session_reads: ports.session_reads.clone(),
             events: ports.events.clone(),
             clock: ports.clock.clone(),
         }
@@ -104,11 +108,21 @@ impl Messages {
     }
 
     /// Sends a message (to oneself too). The recipient must exist; a parent must be visible.
-    pub async fn send(&self, caller: &Caller, outgoing: Outgoing) -> Result<Message, SendError> {
-        let sender_id = caller.user.id;
-        if self.users.get_user(outgoing.recipient_id).await?.is_none() {
+    /// The claim's session is checked in the same storage trip as the recipient.
+    pub async fn send(
+        &self,
+        claim: &AccessClaim,
+        outgoing: Outgoing,
+    ) -> Result<Message, SendError> {
+        let found = self
+            .session_reads
+            .user_with_session(claim.session_id, outgoing.recipient_id)
+            .await?;
+        let caller = admit(found.session, *claim, self.clock.now())?;
+        if found.read.is_none() {
             return Err(SendError::RecipientNotFound);
         }
+        let sender_id = caller.user.id;
         let mut parent_conversation = None;
         if let Some(parent_id) = outgoing.parent_id {
             let parent = self
@@ -258,13 +272,16 @@ impl Messages {
     /// The newest page of the scope, oldest first.
     pub async fn list(
         &self,
-        caller: &Caller,
+        claim: &AccessClaim,
         scope: MessageScope,
         page: Page,
-    ) -> Result<Vec<Message>, PortError> {
-        self.messages
-            .list_messages(caller.user.id, scope, page)
-            .await
+    ) -> Result<Vec<Message>, AuthenticateError> {
+        let found = self
+            .session_reads
+            .messages_with_session(claim.session_id, claim.user_id, scope, page)
+            .await?;
+        admit(found.session, *claim, self.clock.now())?;
+        Ok(found.read)
     }
 
     pub async fn unread_count(&self, caller: &Caller) -> Result<u64, PortError> {

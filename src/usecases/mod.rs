@@ -16,10 +16,11 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use crate::domain::{SessionId, User};
+use crate::domain::{SessionId, User, UserId};
 use crate::ports::{
     Assistant, Clock, EventPublisher, LoginAttempts, MessageRepository, PasswordHasher, Quota,
-    RoleRepository, SecretSource, SessionRepository, Storage, StorageHealth, UserRepository,
+    RoleRepository, SecretSource, SessionReads, SessionRepository, Storage, StorageHealth,
+    UserRepository,
 };
 use crate::system::EventHub;
 
@@ -30,6 +31,7 @@ pub struct Ports {
     pub roles: Arc<dyn RoleRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub messages: Arc<dyn MessageRepository>,
+    pub session_reads: Arc<dyn SessionReads>,
     pub health: Arc<dyn StorageHealth>,
     pub login_attempts: Arc<dyn LoginAttempts>,
     pub events: Arc<dyn EventPublisher>,
@@ -53,6 +55,7 @@ impl Ports {
             roles: storage.roles,
             sessions: storage.sessions,
             messages: storage.messages,
+            session_reads: storage.session_reads,
             health: storage.health,
             login_attempts: storage.login_attempts,
             events: storage.events,
@@ -129,11 +132,36 @@ impl LoginLimits {
     }
 }
 
+/// What a verified access token claims: a user, and the session the token was issued in.
+/// Not yet a caller: the use cases that take a claim check its session in storage together
+/// with their read ([`crate::ports::SessionReads`]) and show nothing unless it admits them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessClaim {
+    user_id: UserId,
+    session_id: SessionId,
+}
+
+impl AccessClaim {
+    pub fn new(user_id: UserId, session_id: SessionId) -> Self {
+        Self {
+            user_id,
+            session_id,
+        }
+    }
+}
+
 /// An authenticated caller: the user as of this request and the session its token names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub user: User,
     pub session_id: SessionId,
+}
+
+impl Caller {
+    /// What this caller's access token claims.
+    pub fn claim(&self) -> AccessClaim {
+        AccessClaim::new(self.user.id, self.session_id)
+    }
 }
 
 /// All use cases, wired to one set of ports.

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::TimeZone;
 
-use super::{Caller, Ports};
+use super::{AccessClaim, Caller, Ports};
 use crate::domain::*;
 use crate::ports::*;
 
@@ -42,6 +42,52 @@ impl RecordingEvents {
 impl EventPublisher for RecordingEvents {
     async fn publish(&self, events: &[DomainEvent]) {
         self.0.lock().unwrap().extend_from_slice(events);
+    }
+}
+
+/// [`SessionReads`] as the two calls it stands for, so that tests set expectations on the
+/// session and message mocks alone.
+struct SeparateReads {
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    messages: Arc<dyn MessageRepository>,
+}
+
+#[async_trait::async_trait]
+impl SessionReads for SeparateReads {
+    async fn messages_with_session(
+        &self,
+        session_id: SessionId,
+        user_id: UserId,
+        scope: MessageScope,
+        page: Page,
+    ) -> Result<WithSession<Vec<Message>>, PortError> {
+        Ok(WithSession {
+            session: self.sessions.get_session_with_user(session_id).await?,
+            read: self.messages.list_messages(user_id, scope, page).await?,
+        })
+    }
+
+    async fn conversations_with_session(
+        &self,
+        session_id: SessionId,
+        user_id: UserId,
+    ) -> Result<WithSession<Vec<ConversationSummary>>, PortError> {
+        Ok(WithSession {
+            session: self.sessions.get_session_with_user(session_id).await?,
+            read: self.messages.conversation_summaries(user_id).await?,
+        })
+    }
+
+    async fn user_with_session(
+        &self,
+        session_id: SessionId,
+        other: UserId,
+    ) -> Result<WithSession<Option<User>>, PortError> {
+        Ok(WithSession {
+            session: self.sessions.get_session_with_user(session_id).await?,
+            read: self.users.get_user(other).await?,
+        })
     }
 }
 
@@ -92,11 +138,19 @@ impl Mocks {
     }
 
     pub fn into_ports(self) -> Ports {
+        let users: Arc<dyn UserRepository> = Arc::new(self.users);
+        let sessions: Arc<dyn SessionRepository> = Arc::new(self.sessions);
+        let messages: Arc<dyn MessageRepository> = Arc::new(self.messages);
         Ports {
-            users: Arc::new(self.users),
+            session_reads: Arc::new(SeparateReads {
+                users: users.clone(),
+                sessions: sessions.clone(),
+                messages: messages.clone(),
+            }),
+            users,
             roles: Arc::new(self.roles),
-            sessions: Arc::new(self.sessions),
-            messages: Arc::new(self.messages),
+            sessions,
+            messages,
             health: Arc::new(self.health),
             login_attempts: Arc::new(crate::system::InProcessLoginAttempts::default()),
             events: self.events,
@@ -176,6 +230,22 @@ pub fn caller(id: i64) -> Caller {
     Caller {
         user: sample_user(id),
         session_id: sid(100),
+    }
+}
+
+/// The access claim of `caller(id)`: user `id` in session 100.
+pub fn claim(id: i64) -> AccessClaim {
+    AccessClaim::new(uid(id), sid(100))
+}
+
+impl Mocks {
+    /// Session 100 of user `id`, live and active, as every claim check finds it.
+    pub fn with_live_session(mut self, id: i64) -> Self {
+        self.sessions
+            .expect_get_session_with_user()
+            .with(mockall::predicate::eq(sid(100)))
+            .returning(move |_| Ok(Some((sample_session(100, id), sample_user(id)))));
+        self
     }
 }
 

@@ -120,6 +120,7 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
     let max_body = state.limits.settings.max_body_bytes;
     let body_timeout = state.limits.settings.body_read_timeout;
     let trusted_proxies = state.trusted_proxies.clone();
+    let auth = state.services.auth.clone();
     Route::new()
         .nest("/", api)
         .at("/docs", fixed("text/html; charset=utf-8", swagger_html))
@@ -127,6 +128,9 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
         .at("/openapi.json", fixed("application/json", corrected))
         .data(state)
         .catch_all_error(errors::render_framework_error)
+        .around(move |endpoint, request| {
+            auth::session_before_input_errors(endpoint, request, auth.clone())
+        })
         .around(move |endpoint, request| {
             let allowed = allowed.clone();
             async move { allowed.add_allow_header(endpoint, request).await }

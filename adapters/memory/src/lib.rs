@@ -7,6 +7,7 @@
 
 mod messages;
 mod roles;
+mod session_reads;
 mod sessions;
 mod tables;
 mod users;

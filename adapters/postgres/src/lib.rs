@@ -13,6 +13,7 @@ mod messages;
 pub mod migrations;
 mod roles;
 mod rows;
+mod session_reads;
 mod sessions;
 pub mod sql;
 mod users;

@@ -6,6 +6,7 @@ use ai_message_core::{
     UserId,
 };
 use async_trait::async_trait;
+use deadpool_postgres::ClientWrapper;
 
 use crate::PostgresStore;
 use crate::helpers::OrPortError;
@@ -96,49 +97,8 @@ impl MessageRepository for PostgresStore {
         scope: MessageScope,
         page: Page,
     ) -> Result<Vec<Message>, PortError> {
-        let Some(user) = pg_id(user_id) else {
-            return Ok(Vec::new());
-        };
-        let (limit, offset) = page.sql_limit_offset();
         let client = self.client().await?;
-        let found = match &scope {
-            MessageScope::Sent | MessageScope::Received | MessageScope::UnreadReceived => {
-                let statement = match scope {
-                    MessageScope::Sent => sql::LIST_SENT,
-                    MessageScope::Received => sql::LIST_RECEIVED,
-                    _ => sql::LIST_UNREAD,
-                };
-                let stmt = client.prepare_cached(statement).await.or_port()?;
-                client.query(&stmt, &[&user, &limit, &offset]).await
-            }
-            MessageScope::SentOrReceived => {
-                let window = limit.saturating_add(offset);
-                let stmt = client
-                    .prepare_cached(sql::LIST_SENT_OR_RECEIVED)
-                    .await
-                    .or_port()?;
-                client
-                    .query(&stmt, &[&user, &limit, &offset, &window])
-                    .await
-            }
-            MessageScope::Conversation(cid) => {
-                let stmt = client
-                    .prepare_cached(sql::LIST_CONVERSATION)
-                    .await
-                    .or_port()?;
-                client
-                    .query(&stmt, &[&user, &limit, &offset, &cid.as_str()])
-                    .await
-            }
-        }
-        .or_port()?;
-        let mut newest_first: Vec<Message> = found
-            .iter()
-            .map(rows::message)
-            .collect::<Result<_, _>>()
-            .or_port()?;
-        newest_first.reverse();
-        Ok(newest_first)
+        messages_of(&client, user_id, &scope, page).await
     }
 
     async fn conversation_membership(
@@ -318,19 +278,77 @@ impl MessageRepository for PostgresStore {
         &self,
         user_id: UserId,
     ) -> Result<Vec<ConversationSummary>, PortError> {
-        let Some(user) = pg_id(user_id) else {
-            return Ok(Vec::new());
-        };
         let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql::CONVERSATION_SUMMARIES)
-            .await
-            .or_port()?;
-        let found = client.query(&stmt, &[&user]).await.or_port()?;
-        found
-            .iter()
-            .map(rows::conversation_summary)
-            .collect::<Result<_, tokio_postgres::Error>>()
-            .or_port()
+        summaries_of(&client, user_id).await
     }
+}
+
+/// The newest page of the user's messages in `scope`, oldest first.
+pub(crate) async fn messages_of(
+    client: &ClientWrapper,
+    user_id: UserId,
+    scope: &MessageScope,
+    page: Page,
+) -> Result<Vec<Message>, PortError> {
+    let Some(user) = pg_id(user_id) else {
+        return Ok(Vec::new());
+    };
+    let (limit, offset) = page.sql_limit_offset();
+    let found = match scope {
+        MessageScope::Sent | MessageScope::Received | MessageScope::UnreadReceived => {
+            let statement = match scope {
+                MessageScope::Sent => sql::LIST_SENT,
+                MessageScope::Received => sql::LIST_RECEIVED,
+                _ => sql::LIST_UNREAD,
+            };
+            let stmt = client.prepare_cached(statement).await.or_port()?;
+            client.query(&stmt, &[&user, &limit, &offset]).await
+        }
+        MessageScope::SentOrReceived => {
+            let window = limit.saturating_add(offset);
+            let stmt = client
+                .prepare_cached(sql::LIST_SENT_OR_RECEIVED)
+                .await
+                .or_port()?;
+            client
+                .query(&stmt, &[&user, &limit, &offset, &window])
+                .await
+        }
+        MessageScope::Conversation(cid) => {
+            let stmt = client
+                .prepare_cached(sql::LIST_CONVERSATION)
+                .await
+                .or_port()?;
+            client
+                .query(&stmt, &[&user, &limit, &offset, &cid.as_str()])
+                .await
+        }
+    }
+    .or_port()?;
+    let mut newest_first: Vec<Message> = found
+        .iter()
+        .map(rows::message)
+        .collect::<Result<_, _>>()
+        .or_port()?;
+    newest_first.reverse();
+    Ok(newest_first)
+}
+
+pub(crate) async fn summaries_of(
+    client: &ClientWrapper,
+    user_id: UserId,
+) -> Result<Vec<ConversationSummary>, PortError> {
+    let Some(user) = pg_id(user_id) else {
+        return Ok(Vec::new());
+    };
+    let stmt = client
+        .prepare_cached(sql::CONVERSATION_SUMMARIES)
+        .await
+        .or_port()?;
+    let found = client.query(&stmt, &[&user]).await.or_port()?;
+    found
+        .iter()
+        .map(rows::conversation_summary)
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .or_port()
 }

@@ -7,6 +7,7 @@ use ai_message_core::{
 };
 use ai_message_sql::optional_str;
 use async_trait::async_trait;
+use deadpool_postgres::ClientWrapper;
 
 use crate::PostgresStore;
 use crate::helpers::{OrPortError, end_sessions_of_user};
@@ -77,20 +78,8 @@ impl SessionRepository for PostgresStore {
         &self,
         id: SessionId,
     ) -> Result<Option<(Session, User)>, PortError> {
-        let Some(id) = pg_id(id) else {
-            return Ok(None);
-        };
         let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql::SESSION_WITH_USER)
-            .await
-            .or_port()?;
-        let Some(row) = client.query_opt(&stmt, &[&id]).await.or_port()? else {
-            return Ok(None);
-        };
-        let session = rows::session(&row).or_port()?;
-        let user = rows::user_at(&row, SESSION_WIDTH).or_port()?;
-        Ok(Some((session, user)))
+        session_with_user(&client, id).await
     }
 
     async fn list_live_sessions(
@@ -294,4 +283,23 @@ impl SessionRepository for PostgresStore {
         let (user_id, session_id, expires_at) = read().or_port()?;
         Ok((expires_at > now).then_some((user_id, session_id)))
     }
+}
+
+pub(crate) async fn session_with_user(
+    client: &ClientWrapper,
+    id: SessionId,
+) -> Result<Option<(Session, User)>, PortError> {
+    let Some(id) = pg_id(id) else {
+        return Ok(None);
+    };
+    let stmt = client
+        .prepare_cached(sql::SESSION_WITH_USER)
+        .await
+        .or_port()?;
+    let Some(row) = client.query_opt(&stmt, &[&id]).await.or_port()? else {
+        return Ok(None);
+    };
+    let session = rows::session(&row).or_port()?;
+    let user = rows::user_at(&row, SESSION_WIDTH).or_port()?;
+    Ok(Some((session, user)))
 }

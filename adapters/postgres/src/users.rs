@@ -3,6 +3,7 @@
 use ai_message_core::ports::*;
 use ai_message_core::{Page, PasswordHash, SessionId, Timestamp, User, UserId};
 use async_trait::async_trait;
+use deadpool_postgres::ClientWrapper;
 use deadpool_postgres::Transaction;
 
 use crate::PostgresStore;
@@ -66,13 +67,8 @@ impl UserRepository for PostgresStore {
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, PortError> {
-        let Some(id) = pg_id(id) else {
-            return Ok(None);
-        };
         let client = self.client().await?;
-        let stmt = client.prepare_cached(sql::USER_BY_ID).await.or_port()?;
-        let row = client.query_opt(&stmt, &[&id]).await.or_port()?;
-        row.as_ref().map(rows::user).transpose().or_port()
+        user_by_id(&client, id).await
     }
 
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, PortError> {
@@ -251,4 +247,16 @@ impl UserRepository for PostgresStore {
         tx.commit().await.or_port()?;
         Ok(AccountChange::from_affected_rows(deleted))
     }
+}
+
+pub(crate) async fn user_by_id(
+    client: &ClientWrapper,
+    id: UserId,
+) -> Result<Option<User>, PortError> {
+    let Some(id) = pg_id(id) else {
+        return Ok(None);
+    };
+    let stmt = client.prepare_cached(sql::USER_BY_ID).await.or_port()?;
+    let row = client.query_opt(&stmt, &[&id]).await.or_port()?;
+    row.as_ref().map(rows::user).transpose().or_port()
 }

@@ -98,42 +98,8 @@ impl MessageRepository for SqliteStore {
         scope: MessageScope,
         page: Page,
     ) -> Result<Vec<Message>, PortError> {
-        let (limit, offset) = page.sql_limit_offset();
         self.db
-            .read(move |conn| {
-                let mut newest_first: Vec<Message> = match &scope {
-                    MessageScope::Sent => conn
-                        .prepare_cached(sql::LIST_SENT)?
-                        .query_map(params![user_id.get(), limit, offset], rows::message)?
-                        .collect::<rusqlite::Result<_>>()?,
-                    MessageScope::Received => conn
-                        .prepare_cached(sql::LIST_RECEIVED)?
-                        .query_map(params![user_id.get(), limit, offset], rows::message)?
-                        .collect::<rusqlite::Result<_>>()?,
-                    MessageScope::UnreadReceived => conn
-                        .prepare_cached(sql::LIST_UNREAD)?
-                        .query_map(params![user_id.get(), limit, offset], rows::message)?
-                        .collect::<rusqlite::Result<_>>()?,
-                    MessageScope::SentOrReceived => {
-                        let window = limit.saturating_add(offset);
-                        conn.prepare_cached(sql::LIST_SENT_OR_RECEIVED)?
-                            .query_map(
-                                params![user_id.get(), limit, offset, window],
-                                rows::message,
-                            )?
-                            .collect::<rusqlite::Result<_>>()?
-                    }
-                    MessageScope::Conversation(cid) => conn
-                        .prepare_cached(sql::LIST_CONVERSATION)?
-                        .query_map(
-                            params![user_id.get(), limit, offset, cid.as_str()],
-                            rows::message,
-                        )?
-                        .collect::<rusqlite::Result<_>>()?,
-                };
-                newest_first.reverse();
-                Ok(newest_first)
-            })
+            .read(move |conn| messages_of(conn, user_id, &scope, page))
             .await
     }
 
@@ -280,12 +246,54 @@ impl MessageRepository for SqliteStore {
         &self,
         user_id: UserId,
     ) -> Result<Vec<ConversationSummary>, PortError> {
-        self.db
-            .read(move |conn| {
-                conn.prepare_cached(sql::CONVERSATION_SUMMARIES)?
-                    .query_map([user_id.get()], rows::conversation_summary)?
-                    .collect()
-            })
-            .await
+        self.db.read(move |conn| summaries_of(conn, user_id)).await
     }
+}
+
+/// The newest page of the user's messages in `scope`, oldest first.
+pub(crate) fn messages_of(
+    conn: &rusqlite::Connection,
+    user_id: UserId,
+    scope: &MessageScope,
+    page: Page,
+) -> rusqlite::Result<Vec<Message>> {
+    let (limit, offset) = page.sql_limit_offset();
+    let mut newest_first: Vec<Message> = match scope {
+        MessageScope::Sent => conn
+            .prepare_cached(sql::LIST_SENT)?
+            .query_map(params![user_id.get(), limit, offset], rows::message)?
+            .collect::<rusqlite::Result<_>>()?,
+        MessageScope::Received => conn
+            .prepare_cached(sql::LIST_RECEIVED)?
+            .query_map(params![user_id.get(), limit, offset], rows::message)?
+            .collect::<rusqlite::Result<_>>()?,
+        MessageScope::UnreadReceived => conn
+            .prepare_cached(sql::LIST_UNREAD)?
+            .query_map(params![user_id.get(), limit, offset], rows::message)?
+            .collect::<rusqlite::Result<_>>()?,
+        MessageScope::SentOrReceived => {
+            let window = limit.saturating_add(offset);
+            conn.prepare_cached(sql::LIST_SENT_OR_RECEIVED)?
+                .query_map(params![user_id.get(), limit, offset, window], rows::message)?
+                .collect::<rusqlite::Result<_>>()?
+        }
+        MessageScope::Conversation(cid) => conn
+            .prepare_cached(sql::LIST_CONVERSATION)?
+            .query_map(
+                params![user_id.get(), limit, offset, cid.as_str()],
+                rows::message,
+            )?
+            .collect::<rusqlite::Result<_>>()?,
+    };
+    newest_first.reverse();
+    Ok(newest_first)
+}
+
+pub(crate) fn summaries_of(
+    conn: &rusqlite::Connection,
+    user_id: UserId,
+) -> rusqlite::Result<Vec<ConversationSummary>> {
+    conn.prepare_cached(sql::CONVERSATION_SUMMARIES)?
+        .query_map([user_id.get()], rows::conversation_summary)?
+        .collect()
 }

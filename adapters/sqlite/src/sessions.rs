@@ -77,15 +77,7 @@ impl SessionRepository for SqliteStore {
         &self,
         id: SessionId,
     ) -> Result<Option<(Session, User)>, PortError> {
-        self.db
-            .read(move |conn| {
-                conn.prepare_cached(sql::SESSION_WITH_USER)?
-                    .query_row([id.get()], |row| {
-                        Ok((rows::session(row)?, rows::user_at(row, SESSION_WIDTH)?))
-                    })
-                    .optional()
-            })
-            .await
+        self.db.read(move |conn| session_with_user(conn, id)).await
     }
 
     async fn list_live_sessions(
@@ -258,4 +250,15 @@ impl SessionRepository for SqliteStore {
             })
             .await
     }
+}
+
+pub(crate) fn session_with_user(
+    conn: &rusqlite::Connection,
+    id: SessionId,
+) -> rusqlite::Result<Option<(Session, User)>> {
+    conn.prepare_cached(sql::SESSION_WITH_USER)?
+        .query_row([id.get()], |row| {
+            Ok((rows::session(row)?, rows::user_at(row, SESSION_WIDTH)?))
+        })
+        .optional()
 }

@@ -26,11 +26,7 @@ impl SqliteStore {
         key: rusqlite::types::Value,
     ) -> Result<Option<User>, PortError> {
         self.db
-            .read(move |conn| {
-                conn.prepare_cached(statement)?
-                    .query_row([key], rows::user)
-                    .optional()
-            })
+            .read(move |conn| user_by(conn, statement, key))
             .await
     }
 }
@@ -234,4 +230,15 @@ impl UserRepository for SqliteStore {
             })
             .await
     }
+}
+
+/// The user a unique key names (`statement` is one of the `USER_BY_…` lookups).
+pub(crate) fn user_by(
+    conn: &rusqlite::Connection,
+    statement: &'static str,
+    key: rusqlite::types::Value,
+) -> rusqlite::Result<Option<User>> {
+    conn.prepare_cached(statement)?
+        .query_row([key], rows::user)
+        .optional()
 }

@@ -1,6 +1,7 @@
 use super::*;
 use crate::ports::ReadReceipt;
 use crate::usecases::test_support::*;
+use crate::{Session, User};
 use mockall::predicate::{always, eq};
 
 fn messages(mocks: Mocks) -> Messages {
@@ -41,11 +42,11 @@ fn recipient_exists(mocks: &mut Mocks) {
 
 #[tokio::test]
 async fn send_defaults_the_conversation_to_the_ordered_pair() {
-    let mut mocks = Mocks::new();
+    let mut mocks = Mocks::new().with_live_session(7);
     recipient_exists(&mut mocks);
     echo_created(&mut mocks);
     let message = messages(mocks)
-        .send(&caller(7), outgoing(uid(3)))
+        .send(&claim(7), outgoing(uid(3)))
         .await
         .unwrap();
     assert_eq!(message.conversation_id.as_deref(), Some("conv_3_7"));
@@ -63,25 +64,25 @@ fn conversation_is(mocks: &mut Mocks, membership: ConversationMembership) {
 
 #[tokio::test]
 async fn send_keeps_a_given_conversation_id() {
-    let mut mocks = Mocks::new();
+    let mut mocks = Mocks::new().with_live_session(7);
     recipient_exists(&mut mocks);
     conversation_is(&mut mocks, ConversationMembership::New);
     echo_created(&mut mocks);
     let mut out = outgoing(uid(3));
     out.conversation_id = Some(ConversationId::parse("project-x").unwrap());
-    let message = messages(mocks).send(&caller(7), out).await.unwrap();
+    let message = messages(mocks).send(&claim(7), out).await.unwrap();
     assert_eq!(message.conversation_id.as_deref(), Some("project-x"));
 }
 
 #[tokio::test]
 async fn naming_the_conversation_of_two_other_users_is_refused() {
-    let mut mocks = Mocks::new();
+    let mut mocks = Mocks::new().with_live_session(7);
     recipient_exists(&mut mocks);
     conversation_is(&mut mocks, ConversationMembership::Outsider);
     mocks.messages.expect_create_message().never();
     let mut out = outgoing(uid(3));
     out.conversation_id = Some(ConversationId::parse("conv_1_2").unwrap());
-    let result = messages(mocks).send(&caller(7), out).await;
+    let result = messages(mocks).send(&claim(7), out).await;
     assert!(
         matches!(result, Err(SendError::NotAParticipant)),
         "{result:?}"
@@ -90,11 +91,11 @@ async fn naming_the_conversation_of_two_other_users_is_refused() {
 
 #[tokio::test]
 async fn send_to_oneself_is_allowed() {
-    let mut mocks = Mocks::new();
+    let mut mocks = Mocks::new().with_live_session(4);
     recipient_exists(&mut mocks);
     echo_created(&mut mocks);
     let message = messages(mocks)
-        .send(&caller(4), outgoing(uid(4)))
+        .send(&claim(4), outgoing(uid(4)))
         .await
         .unwrap();
     assert_eq!(message.conversation_id.as_deref(), Some("conv_4_4"));
@@ -102,11 +103,11 @@ async fn send_to_oneself_is_allowed() {
 
 #[tokio::test]
 async fn send_to_an_unknown_recipient_is_refused() {
-    let mut mocks = Mocks::new();
+    let mut mocks = Mocks::new().with_live_session(7);
     mocks.users.expect_get_user().returning(|_| Ok(None));
     mocks.messages.expect_create_message().never();
     let err = messages(mocks)
-        .send(&caller(7), outgoing(uid(3)))
+        .send(&claim(7), outgoing(uid(3)))
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "no such recipient");
@@ -114,7 +115,7 @@ async fn send_to_an_unknown_recipient_is_refused() {
 
 #[tokio::test]
 async fn reply_takes_the_parents_conversation() {
-    let mut mocks = Mocks::new();
+    let mut mocks = Mocks::new().with_live_session(7);
     recipient_exists(&mut mocks);
     mocks
         .messages
@@ -128,14 +129,14 @@ async fn reply_takes_the_parents_conversation() {
     echo_created(&mut mocks);
     let mut out = outgoing(uid(3));
     out.parent_id = Some(mid(9));
-    let message = messages(mocks).send(&caller(7), out).await.unwrap();
+    let message = messages(mocks).send(&claim(7), out).await.unwrap();
     assert_eq!(message.parent_id, Some(mid(9)));
     assert_eq!(message.conversation_id.as_deref(), Some("thread-9"));
 }
 
 #[tokio::test]
 async fn reply_with_its_own_conversation_keeps_it() {
-    let mut mocks = Mocks::new();
+    let mut mocks = Mocks::new().with_live_session(7);
     recipient_exists(&mut mocks);
     mocks
         .messages
@@ -146,13 +147,13 @@ async fn reply_with_its_own_conversation_keeps_it() {
     let mut out = outgoing(uid(3));
     out.parent_id = Some(mid(9));
     out.conversation_id = Some(ConversationId::parse("side").unwrap());
-    let message = messages(mocks).send(&caller(7), out).await.unwrap();
+    let message = messages(mocks).send(&claim(7), out).await.unwrap();
     assert_eq!(message.conversation_id.as_deref(), Some("side"));
 }
 
 #[tokio::test]
 async fn reply_to_a_message_the_caller_cannot_see_is_parent_not_found() {
-    let mut mocks = Mocks::new();
+    let mut mocks = Mocks::new().with_live_session(7);
     recipient_exists(&mut mocks);
     mocks
         .messages
@@ -161,7 +162,7 @@ async fn reply_to_a_message_the_caller_cannot_see_is_parent_not_found() {
     mocks.messages.expect_create_message().never();
     let mut out = outgoing(uid(3));
     out.parent_id = Some(mid(9));
-    let err = messages(mocks).send(&caller(7), out).await.unwrap_err();
+    let err = messages(mocks).send(&claim(7), out).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "no such parent message visible to the sender"
@@ -170,12 +171,12 @@ async fn reply_to_a_message_the_caller_cannot_see_is_parent_not_found() {
 
 #[tokio::test]
 async fn reply_to_a_missing_message_is_parent_not_found() {
-    let mut mocks = Mocks::new();
+    let mut mocks = Mocks::new().with_live_session(7);
     recipient_exists(&mut mocks);
     mocks.messages.expect_get_message().returning(|_| Ok(None));
     let mut out = outgoing(uid(3));
     out.parent_id = Some(mid(9));
-    let err = messages(mocks).send(&caller(7), out).await.unwrap_err();
+    let err = messages(mocks).send(&claim(7), out).await.unwrap_err();
     assert!(matches!(err, SendError::ParentNotFound));
 }
 
@@ -342,7 +343,7 @@ async fn delete_of_an_unknown_message_is_not_found() {
 
 #[tokio::test]
 async fn lists_ask_storage_for_the_callers_scope_and_page() {
-    let mut mocks = Mocks::new();
+    let mut mocks = Mocks::new().with_live_session(1);
     let page = Page::new(2, 3).unwrap();
     mocks
         .messages
@@ -350,10 +351,55 @@ async fn lists_ask_storage_for_the_callers_scope_and_page() {
         .with(eq(uid(1)), eq(MessageScope::UnreadReceived), eq(page))
         .returning(|_, _, _| Ok(vec![sample_message(1, 2, 1)]));
     let list = messages(mocks)
-        .list(&caller(1), MessageScope::UnreadReceived, page)
+        .list(&claim(1), MessageScope::UnreadReceived, page)
         .await
         .unwrap();
     assert_eq!(list.len(), 1);
+}
+
+/// The page is read with the session check; none of it is shown unless the session admits
+/// the claimed user.
+#[tokio::test]
+async fn lists_show_nothing_to_a_claim_its_session_refuses() {
+    let ended = |mut session: Session| {
+        session.is_active = false;
+        session
+    };
+    let disabled = |mut user: User| {
+        user.is_active = false;
+        user
+    };
+    // (what the session lookup finds, whether the refusal is "disabled")
+    let cases = [
+        (None, false),
+        (Some((sample_session(100, 2), sample_user(2))), false),
+        (Some((ended(sample_session(100, 1)), sample_user(1))), false),
+        (
+            Some((sample_session(100, 1), disabled(sample_user(1)))),
+            true,
+        ),
+    ];
+    for (found, is_disabled) in cases {
+        let mut mocks = Mocks::new();
+        mocks
+            .sessions
+            .expect_get_session_with_user()
+            .returning(move |_| Ok(found.clone()));
+        mocks
+            .messages
+            .expect_list_messages()
+            .returning(|_, _, _| Ok(vec![sample_message(1, 2, 1)]));
+        let refused = messages(mocks)
+            .list(&claim(1), MessageScope::Received, Page::default())
+            .await
+            .unwrap_err();
+        let expected = if is_disabled {
+            matches!(refused, AuthenticateError::UserDisabled)
+        } else {
+            matches!(refused, AuthenticateError::InvalidCredentials)
+        };
+        assert!(expected, "{refused:?}");
+    }
 }
 
 #[tokio::test]
@@ -396,4 +442,33 @@ async fn storage_failures_surface_as_port_errors() {
         err,
         GetMessageError::Port(PortError::Unavailable { .. })
     ));
+}
+
+/// The recipient is looked up with the session check; a refused claim stores nothing.
+#[tokio::test]
+async fn send_under_an_ended_session_stores_nothing() {
+    let mut mocks = Mocks::new();
+    mocks
+        .sessions
+        .expect_get_session_with_user()
+        .returning(|_| {
+            let mut session = sample_session(100, 7);
+            session.is_active = false;
+            Ok(Some((session, sample_user(7))))
+        });
+    recipient_exists(&mut mocks);
+    mocks.messages.expect_create_message().never();
+    let events = mocks.events.clone();
+    let err = messages(mocks)
+        .send(&claim(7), outgoing(uid(3)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SendError::Authentication(AuthenticateError::InvalidCredentials)
+        ),
+        "{err:?}"
+    );
+    assert!(events.published().is_empty());
 }

@@ -224,6 +224,7 @@ impl From<AssignRolesError> for ApiError {
 impl From<SendError> for ApiError {
     fn from(error: SendError) -> Self {
         match error {
+            SendError::Authentication(e) => e.into(),
             SendError::RecipientNotFound => Self::not_found(detail::RECIPIENT_NOT_FOUND),
             SendError::ParentNotFound => Self::not_found(detail::PARENT_NOT_FOUND),
             SendError::NotAParticipant => Self::forbidden(detail::NOT_A_PARTICIPANT),

@@ -8,7 +8,7 @@ use poem_openapi::payload::Json;
 use super::messages::{MessageCreated, messages_out};
 use super::{ApiTags, page};
 use crate::AppState;
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, Claimed};
 use crate::body::JsonBody;
 use crate::dto::*;
 use crate::errors::ApiError;
@@ -30,8 +30,8 @@ impl ConversationsApi {
     ///
     /// One entry per conversation the caller takes part in, the newest last message first.
     #[oai(path = "/", method = "get", operation_id = "list_conversations")]
-    async fn list(&self, auth: Authenticated) -> Result<JsonReply<Vec<ConversationOut>>, ApiError> {
-        let conversations = self.state.services.conversations.list(&auth.0).await?;
+    async fn list(&self, claim: Claimed) -> Result<JsonReply<Vec<ConversationOut>>, ApiError> {
+        let conversations = self.state.services.conversations.list(&claim.0).await?;
         Ok(JsonReply(
             conversations
                 .into_iter()
@@ -50,7 +50,7 @@ impl ConversationsApi {
     )]
     async fn messages(
         &self,
-        auth: Authenticated,
+        claim: Claimed,
         /// 1 to 100 characters.
         conversation_id: Path<String>,
         /// How many of the newest messages to skip (≥ 0).
@@ -66,7 +66,7 @@ impl ConversationsApi {
             .state
             .services
             .conversations
-            .messages(&auth.0, conversation_id, page)
+            .messages(&claim.0, conversation_id, page)
             .await?;
         Ok(messages_out(messages))
     }
@@ -81,7 +81,7 @@ impl ConversationsApi {
     )]
     async fn send(
         &self,
-        auth: Authenticated,
+        claim: Claimed,
         /// 1 to 100 characters.
         conversation_id: Path<String>,
         body: JsonBody<ConversationMessageRequest>,
@@ -93,7 +93,7 @@ impl ConversationsApi {
             .services
             .conversations
             .send(
-                &auth.0,
+                &claim.0,
                 conversation_id,
                 UserId::new(body.0.recipient_id),
                 content,

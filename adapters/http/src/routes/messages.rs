@@ -1,6 +1,7 @@
 //! `/messages`: send, read, edit, mark read, delete, and the lists.
 
 use ai_message_core::ports::MessageScope;
+use ai_message_core::usecases::Caller;
 use ai_message_core::usecases::messages::Outgoing;
 use ai_message_core::{ConversationId, Message, MessageContent, MessageId, UserId};
 use poem_openapi::param::{Path, Query};
@@ -9,7 +10,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::{ApiTags, page};
 use crate::AppState;
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, Claimed};
 use crate::body::JsonBody;
 use crate::dto::*;
 use crate::errors::ApiError;
@@ -26,7 +27,7 @@ impl MessagesApi {
 
     async fn list(
         &self,
-        auth: &Authenticated,
+        claim: &Claimed,
         scope: MessageScope,
         skip: Option<i64>,
         limit: Option<i64>,
@@ -36,7 +37,7 @@ impl MessagesApi {
             .state
             .services
             .messages
-            .list(&auth.0, scope, page)
+            .list(&claim.0, scope, page)
             .await?;
         Ok(messages_out(messages))
     }
@@ -47,7 +48,7 @@ impl MessagesApi {
     /// arrives as a message from -1, and on the live stream).
     async fn send_to_assistant(
         &self,
-        auth: &Authenticated,
+        caller: &Caller,
         body: MessageCreateRequest,
     ) -> Result<MessageCreated, ApiError> {
         let content = MessageContent::parse(body.content)?;
@@ -56,9 +57,9 @@ impl MessagesApi {
             .map(ConversationId::parse)
             .transpose()?;
         let assistant = self.state.services.assistant.clone();
-        let slot = assistant.reserve(&auth.0)?;
+        let slot = assistant.reserve(caller)?;
         let question = assistant
-            .store_question(&auth.0, content, conversation_id)
+            .store_question(caller, content, conversation_id)
             .await?;
         let stored = question.clone();
         tokio::spawn(async move {
@@ -96,7 +97,7 @@ impl MessagesApi {
     #[oai(path = "/", method = "get", operation_id = "list_messages")]
     async fn list_all(
         &self,
-        auth: Authenticated,
+        claim: Claimed,
         /// How many of the newest messages to skip (≥ 0).
         #[oai(validator(minimum(value = "0")))]
         skip: Query<Option<i64>>,
@@ -111,7 +112,7 @@ impl MessagesApi {
         } else {
             MessageScope::SentOrReceived
         };
-        self.list(&auth, scope, skip.0, limit.0).await
+        self.list(&claim, scope, skip.0, limit.0).await
     }
 
     /// Messages I sent
@@ -120,7 +121,7 @@ impl MessagesApi {
     #[oai(path = "/sent", method = "get", operation_id = "list_sent_messages")]
     async fn list_sent(
         &self,
-        auth: Authenticated,
+        claim: Claimed,
         /// How many of the newest messages to skip (≥ 0).
         #[oai(validator(minimum(value = "0")))]
         skip: Query<Option<i64>>,
@@ -128,7 +129,7 @@ impl MessagesApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<i64>>,
     ) -> Result<JsonReply<Vec<MessageOut>>, ApiError> {
-        self.list(&auth, MessageScope::Sent, skip.0, limit.0).await
+        self.list(&claim, MessageScope::Sent, skip.0, limit.0).await
     }
 
     /// Messages I received
@@ -142,7 +143,7 @@ impl MessagesApi {
     )]
     async fn list_received(
         &self,
-        auth: Authenticated,
+        claim: Claimed,
         /// How many of the newest messages to skip (≥ 0).
         #[oai(validator(minimum(value = "0")))]
         skip: Query<Option<i64>>,
@@ -157,7 +158,7 @@ impl MessagesApi {
         } else {
             MessageScope::Received
         };
-        self.list(&auth, scope, skip.0, limit.0).await
+        self.list(&claim, scope, skip.0, limit.0).await
     }
 
     /// How many unread
@@ -189,12 +190,13 @@ impl MessagesApi {
     #[oai(path = "/", method = "post", operation_id = "send_message")]
     async fn send(
         &self,
-        auth: Authenticated,
+        claim: Claimed,
         body: JsonBody<MessageCreateRequest>,
     ) -> Result<MessageCreated, ApiError> {
         let body = body.0;
         if UserId::new(body.recipient_id).is_assistant() {
-            return self.send_to_assistant(&auth, body).await;
+            let caller = self.state.services.auth.check_claim(&claim.0).await?;
+            return self.send_to_assistant(&caller, body).await;
         }
         let outgoing = Outgoing {
             recipient_id: UserId::new(body.recipient_id),
@@ -205,7 +207,12 @@ impl MessagesApi {
                 .transpose()?,
             parent_id: body.parent_id.map(MessageId::new),
         };
-        let message = self.state.services.messages.send(&auth.0, outgoing).await?;
+        let message = self
+            .state
+            .services
+            .messages
+            .send(&claim.0, outgoing)
+            .await?;
         Ok(message.into())
     }
 

@@ -437,6 +437,104 @@ pub async fn authentication_comes_before_validation(server: TestServer) {
     bad.assert_error(401, "Could not validate credentials");
 }
 
+/// The lists check the session in the same storage trip as their read; a token whose
+/// session ended, or whose user was disabled, still gets the refusal every other route
+/// gives, before any verdict on its input, and none of the data.
+pub async fn an_ended_session_is_refused_before_its_input(server: TestServer) {
+    let root = server.superuser("root").await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    server.send_message(&alice, bob.id, "hello").await;
+    let reads = [
+        "/messages",
+        "/messages/sent",
+        "/messages/received?limit=20",
+        "/auth/conversations",
+        "/auth/conversations/team/messages",
+    ];
+    let bad_inputs = [
+        "/messages?limit=0",
+        "/messages/sent?skip=-1",
+        "/messages/received?limit=501",
+        "/messages?unread_only=maybe",
+        "/auth/conversations/team/messages?limit=0",
+        &format!("/auth/conversations/{}/messages", "x".repeat(101)),
+    ];
+    for path in reads {
+        server.get(path, Some(&bob.access)).await.assert_status(200);
+    }
+    for path in bad_inputs {
+        server.get(path, Some(&bob.access)).await.assert_status(422);
+    }
+
+    server
+        .post("/auth/logout", Some(&alice.access), json!({}))
+        .await
+        .assert_status(200);
+    for path in reads.iter().chain(bad_inputs.iter()) {
+        server
+            .get(path, Some(&alice.access))
+            .await
+            .assert_error(401, "Could not validate credentials");
+    }
+    let sends = [
+        (
+            "/messages",
+            json!({"recipient_id": bob.id, "content": "late"}),
+        ),
+        ("/messages", json!({"recipient_id": bob.id, "content": 5})),
+        (
+            "/messages",
+            json!({"recipient_id": 999_999, "content": "late"}),
+        ),
+        ("/messages", json!({"recipient_id": -1, "content": "late"})),
+        (
+            "/auth/conversations/team/messages",
+            json!({"recipient_id": bob.id, "content": "late"}),
+        ),
+        (
+            "/auth/conversations/team/messages",
+            json!({"recipient_id": bob.id}),
+        ),
+    ];
+    for (path, body) in &sends {
+        server
+            .post(path, Some(&alice.access), body.clone())
+            .await
+            .assert_error(401, "Could not validate credentials");
+    }
+    server
+        .post_raw(
+            "/messages",
+            Some(&alice.access),
+            "application/json",
+            "{not json",
+        )
+        .await
+        .assert_error(401, "Could not validate credentials");
+    let again = server.login("alice").await;
+    let sent = server.get("/messages/sent", Some(&again.access)).await;
+    assert_eq!(
+        sent.assert_status(200).as_array().map(Vec::len),
+        Some(1),
+        "nothing was stored under the ended session"
+    );
+
+    server
+        .put_empty(
+            &format!("/auth/users/{}/disable", bob.id),
+            Some(&root.access),
+        )
+        .await
+        .assert_status(200);
+    for path in reads.iter().chain(bad_inputs.iter()) {
+        server
+            .get(path, Some(&bob.access))
+            .await
+            .assert_error(403, "User is disabled");
+    }
+}
+
 pub async fn profile_can_be_read_and_updated(server: TestServer) {
     let alice = server.user("alice").await;
     let me = server.get("/auth/me", Some(&alice.access)).await;

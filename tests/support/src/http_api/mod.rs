@@ -36,6 +36,7 @@ macro_rules! http_api_tests {
             login_records_device_and_address,
             missing_or_bad_credentials_are_401,
             authentication_comes_before_validation,
+            an_ended_session_is_refused_before_its_input,
             profile_can_be_read_and_updated,
             password_change_ends_other_sessions,
             logout_takes_effect_on_the_next_request,

@@ -45,6 +45,7 @@ macro_rules! storage_contract_tests {
             lists_return_the_newest_page_oldest_first_ties_by_id,
             unread_count_and_mark_all_read,
             conversation_summaries_describe_each_conversation,
+            session_reads_answer_what_the_two_calls_would,
             concurrent_message_inserts_are_all_stored,
             ping_answers,
             a_session_opens_only_while_the_verified_hash_and_activity_hold,
@@ -1203,6 +1204,100 @@ pub async fn unread_count_and_mark_all_read(storage: Storage) {
             .unwrap(),
         Vec::new()
     );
+}
+
+/// Each read that travels with a session check answers exactly what the session lookup and
+/// the plain read answer apart, for known and unknown sessions and ids alike.
+pub async fn session_reads_answer_what_the_two_calls_would(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let (session, _) = add_session(&storage, alice, "s", t0()).await;
+    for (n, (from, to)) in [(alice, bob), (bob, alice), (alice, alice)]
+        .iter()
+        .enumerate()
+    {
+        add_message(
+            &storage,
+            *from,
+            *to,
+            "team",
+            t0() + TimeDelta::seconds(n as i64),
+        )
+        .await;
+    }
+    add_message(&storage, bob, alice, "other", t0() + TimeDelta::seconds(9)).await;
+    let unknown = SessionId::new(9_999);
+    let expected_session = storage
+        .sessions
+        .get_session_with_user(session.id)
+        .await
+        .unwrap();
+    assert!(expected_session.is_some());
+
+    let scopes = [
+        MessageScope::SentOrReceived,
+        MessageScope::Sent,
+        MessageScope::Received,
+        MessageScope::UnreadReceived,
+        MessageScope::Conversation(ConversationId::parse("team").unwrap()),
+    ];
+    for scope in scopes {
+        let page = Page::new(1, 2).unwrap();
+        let alone = storage
+            .messages
+            .list_messages(alice, scope.clone(), page)
+            .await
+            .unwrap();
+        let together = storage
+            .session_reads
+            .messages_with_session(session.id, alice, scope.clone(), page)
+            .await
+            .unwrap();
+        assert_eq!(together.session, expected_session, "{scope:?}");
+        assert_eq!(together.read, alone, "{scope:?}");
+        let unknown_session = storage
+            .session_reads
+            .messages_with_session(unknown, alice, scope.clone(), page)
+            .await
+            .unwrap();
+        assert_eq!(unknown_session.session, None);
+    }
+
+    let summaries = storage
+        .messages
+        .conversation_summaries(alice)
+        .await
+        .unwrap();
+    assert_eq!(summaries.len(), 2);
+    let together = storage
+        .session_reads
+        .conversations_with_session(session.id, alice)
+        .await
+        .unwrap();
+    assert_eq!(together.session, expected_session);
+    assert_eq!(together.read, summaries);
+
+    for (other, exists) in [
+        (bob, true),
+        (UserId::new(4_242), false),
+        (UserId::ASSISTANT, false),
+    ] {
+        let together = storage
+            .session_reads
+            .user_with_session(session.id, other)
+            .await
+            .unwrap();
+        assert_eq!(together.session, expected_session);
+        assert_eq!(together.read, storage.users.get_user(other).await.unwrap());
+        assert_eq!(together.read.is_some(), exists, "{other:?}");
+    }
+    let none = storage
+        .session_reads
+        .user_with_session(unknown, bob)
+        .await
+        .unwrap();
+    assert_eq!(none.session, None);
+    assert_eq!(none.read.map(|u| u.id), Some(bob));
 }
 
 pub async fn conversation_summaries_describe_each_conversation(storage: Storage) {
