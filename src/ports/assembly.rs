@@ -26,14 +26,14 @@ pub struct Storage {
 
 impl Storage {
     /// Views one store that implements every storage port, with login counters and event
-    /// fan-out kept in this process.
+    /// fan-out kept in this process, and the session check made apart from the read it
+    /// goes with (a store that can do both in one trip replaces `session_reads`).
     pub fn from_store<S>(store: std::sync::Arc<S>) -> Self
     where
         S: UserRepository
             + RoleRepository
             + SessionRepository
             + MessageRepository
-            + SessionReads
             + StorageHealth
             + 'static,
     {
@@ -43,7 +43,11 @@ impl Storage {
             roles: store.clone(),
             sessions: store.clone(),
             messages: store.clone(),
-            session_reads: store.clone(),
+            session_reads: std::sync::Arc::new(super::SeparateSessionReads {
+                users: store.clone(),
+                sessions: store.clone(),
+                messages: store.clone(),
+            }),
             health: store,
             login_attempts: std::sync::Arc::new(crate::system::InProcessLoginAttempts::default()),
             events: std::sync::Arc::new(crate::system::LocalEvents(hub.clone())),

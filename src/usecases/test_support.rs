@@ -45,52 +45,6 @@ impl EventPublisher for RecordingEvents {
     }
 }
 
-/// [`SessionReads`] as the two calls it stands for, so that tests set expectations on the
-/// session and message mocks alone.
-struct SeparateReads {
-    users: Arc<dyn UserRepository>,
-    sessions: Arc<dyn SessionRepository>,
-    messages: Arc<dyn MessageRepository>,
-}
-
-#[async_trait::async_trait]
-impl SessionReads for SeparateReads {
-    async fn messages_with_session(
-        &self,
-        session_id: SessionId,
-        user_id: UserId,
-        scope: MessageScope,
-        page: Page,
-    ) -> Result<WithSession<Vec<Message>>, PortError> {
-        Ok(WithSession {
-            session: self.sessions.get_session_with_user(session_id).await?,
-            read: self.messages.list_messages(user_id, scope, page).await?,
-        })
-    }
-
-    async fn conversations_with_session(
-        &self,
-        session_id: SessionId,
-        user_id: UserId,
-    ) -> Result<WithSession<Vec<ConversationSummary>>, PortError> {
-        Ok(WithSession {
-            session: self.sessions.get_session_with_user(session_id).await?,
-            read: self.messages.conversation_summaries(user_id).await?,
-        })
-    }
-
-    async fn user_with_session(
-        &self,
-        session_id: SessionId,
-        other: UserId,
-    ) -> Result<WithSession<Option<User>>, PortError> {
-        Ok(WithSession {
-            session: self.sessions.get_session_with_user(session_id).await?,
-            read: self.users.get_user(other).await?,
-        })
-    }
-}
-
 pub struct Mocks {
     pub users: MockUserRepository,
     pub roles: MockRoleRepository,
@@ -142,7 +96,7 @@ impl Mocks {
         let sessions: Arc<dyn SessionRepository> = Arc::new(self.sessions);
         let messages: Arc<dyn MessageRepository> = Arc::new(self.messages);
         Ports {
-            session_reads: Arc::new(SeparateReads {
+            session_reads: Arc::new(SeparateSessionReads {
                 users: users.clone(),
                 sessions: sessions.clone(),
                 messages: messages.clone(),

@@ -7,7 +7,6 @@
 
 mod messages;
 mod roles;
-mod session_reads;
 mod sessions;
 mod tables;
 mod users;

@@ -72,6 +72,7 @@ impl PostgresStore {
         let (lines, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(events::notify(self.clone(), queue));
         Storage {
+            session_reads: self.clone(),
             login_attempts: self.clone(),
             events: Arc::new(events::NotifyEvents(lines)),
             ..local

@@ -214,13 +214,7 @@ impl MessageRepository for PostgresStore {
             .query(&stmt, &[&a, &b, &after, &i64::from(limit)])
             .await
             .or_port()?;
-        let mut newest_first: Vec<Message> = found
-            .iter()
-            .map(rows::message)
-            .collect::<Result<_, _>>()
-            .or_port()?;
-        newest_first.reverse();
-        Ok(newest_first)
+        oldest_first(&found)
     }
 
     async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
@@ -325,13 +319,17 @@ pub(crate) async fn messages_of(
         }
     }
     .or_port()?;
-    let mut newest_first: Vec<Message> = found
+    oldest_first(&found)
+}
+
+/// Rows read newest first, as messages oldest first.
+fn oldest_first(newest_first: &[tokio_postgres::Row]) -> Result<Vec<Message>, PortError> {
+    newest_first
         .iter()
+        .rev()
         .map(rows::message)
         .collect::<Result<_, _>>()
-        .or_port()?;
-    newest_first.reverse();
-    Ok(newest_first)
+        .or_port()
 }
 
 pub(crate) async fn summaries_of(

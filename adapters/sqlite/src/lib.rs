@@ -75,7 +75,10 @@ impl SqliteStore {
 
     /// This store seen through every storage port.
     pub fn storage(self: &Arc<Self>) -> Storage {
-        Storage::from_store(self.clone())
+        Storage {
+            session_reads: self.clone(),
+            ..Storage::from_store(self.clone())
+        }
     }
 
     /// The underlying connections, for tools and tests that need raw SQL.
