@@ -110,7 +110,12 @@ impl FileIdentity {
     }
 }
 
+/// Room for every statement of the adapter (rusqlite keeps 16 by default, fewer than a
+/// writer or a reader uses, so they would be compiled again and again).
+const STATEMENT_CACHE: usize = 128;
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())

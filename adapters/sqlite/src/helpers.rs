@@ -9,6 +9,31 @@ use crate::connection::port_error;
 use crate::rows;
 use crate::sql;
 
+/// `execute` and `query_row` through the connection's statement cache: rusqlite's own
+/// compile the SQL text again on every call, which cost a send more than its insert.
+pub(crate) trait CachedStatements {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, row: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl CachedStatements for rusqlite::Connection {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, row: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, row)
+    }
+}
+
 /// rusqlite results as port results.
 pub(crate) trait OrPortError<T> {
     fn or_port(self) -> Result<T, PortError>;
@@ -41,7 +66,7 @@ pub(crate) fn inserted_row<T>(
 ) -> Result<T, InsertError> {
     unique(inserted)?;
     Ok(tx
-        .query_row(select, [tx.last_insert_rowid()], row)
+        .query_row_cached(select, [tx.last_insert_rowid()], row)
         .or_port()?)
 }
 
@@ -53,18 +78,18 @@ pub(crate) fn end_sessions_of_user(
     now: &str,
 ) -> rusqlite::Result<u64> {
     let ended = match keep {
-        Some(keep) => tx.execute(
+        Some(keep) => tx.execute_cached(
             sql::END_OTHER_SESSIONS,
             params![user_id.get(), keep.get(), now],
         )?,
-        None => tx.execute(sql::END_USER_SESSIONS, params![user_id.get(), now])?,
+        None => tx.execute_cached(sql::END_USER_SESSIONS, params![user_id.get(), now])?,
     };
     match keep {
-        Some(keep) => tx.execute(
+        Some(keep) => tx.execute_cached(
             sql::USE_UP_OTHER_TOKENS,
             params![user_id.get(), keep.get(), now],
         )?,
-        None => tx.execute(sql::USE_UP_USER_TOKENS, params![user_id.get(), now])?,
+        None => tx.execute_cached(sql::USE_UP_USER_TOKENS, params![user_id.get(), now])?,
     };
     Ok(ended as u64)
 }

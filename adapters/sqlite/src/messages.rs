@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use crate::SqliteStore;
+use crate::helpers::CachedStatements;
 use crate::helpers::OrPortError;
 use crate::rows::{self, time_text};
 use crate::sql;
@@ -18,7 +19,7 @@ impl MessageRepository for SqliteStore {
     async fn create_message(&self, new: NewMessage) -> Result<Message, PortError> {
         self.db
             .write(move |tx| {
-                tx.execute(
+                tx.execute_cached(
                     sql::INSERT_MESSAGE,
                     params![
                         new.sender_id.get(),
@@ -30,7 +31,7 @@ impl MessageRepository for SqliteStore {
                     ],
                 )
                 .or_port()?;
-                tx.query_row(sql::MESSAGE_BY_ID, [tx.last_insert_rowid()], rows::message)
+                tx.query_row_cached(sql::MESSAGE_BY_ID, [tx.last_insert_rowid()], rows::message)
                     .or_port()
             })
             .await
@@ -55,7 +56,7 @@ impl MessageRepository for SqliteStore {
         self.db
             .write(move |tx| {
                 let changed = tx
-                    .execute(
+                    .execute_cached(
                         sql::UPDATE_CONTENT,
                         params![id.get(), content.as_str(), time_text(now)],
                     )
@@ -63,7 +64,7 @@ impl MessageRepository for SqliteStore {
                 if changed == 0 {
                     return Ok(None);
                 }
-                tx.query_row(sql::MESSAGE_BY_ID, [id.get()], rows::message)
+                tx.query_row_cached(sql::MESSAGE_BY_ID, [id.get()], rows::message)
                     .optional()
                     .or_port()
             })
@@ -73,10 +74,10 @@ impl MessageRepository for SqliteStore {
     async fn mark_message_read(&self, id: MessageId, now: Timestamp) -> Result<bool, PortError> {
         self.db
             .write(move |tx| {
-                tx.execute(sql::MARK_READ, params![id.get(), time_text(now)])
+                tx.execute_cached(sql::MARK_READ, params![id.get(), time_text(now)])
                     .or_port()?;
                 let exists = tx
-                    .query_row("SELECT 1 FROM messages WHERE id = ?1", [id.get()], |_| {
+                    .query_row_cached("SELECT 1 FROM messages WHERE id = ?1", [id.get()], |_| {
                         Ok(())
                     })
                     .optional()
@@ -88,7 +89,12 @@ impl MessageRepository for SqliteStore {
 
     async fn delete_message(&self, id: MessageId) -> Result<bool, PortError> {
         self.db
-            .write(move |tx| Ok(tx.execute(sql::DELETE_MESSAGE, [id.get()]).or_port()? > 0))
+            .write(move |tx| {
+                Ok(tx
+                    .execute_cached(sql::DELETE_MESSAGE, [id.get()])
+                    .or_port()?
+                    > 0)
+            })
             .await
     }
 
@@ -222,7 +228,7 @@ impl MessageRepository for SqliteStore {
     ) -> Result<(), PortError> {
         self.db
             .write(move |tx| {
-                tx.execute(
+                tx.execute_cached(
                     sql::SET_ASSISTANT_CLEAR_POINT,
                     params![user_id.get(), after.get(), time_text(now)],
                 )

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use crate::SqliteStore;
+use crate::helpers::CachedStatements;
 use crate::helpers::{OrPortError, inserted_row};
 use crate::rows::{self, time_text};
 use crate::sql;
@@ -17,7 +18,7 @@ impl RoleRepository for SqliteStore {
     async fn create_role(&self, new: NewRole) -> Result<Role, InsertError> {
         self.db
             .write(move |tx| {
-                let inserted = tx.execute(
+                let inserted = tx.execute_cached(
                     sql::INSERT_ROLE,
                     params![
                         new.name.as_str(),
@@ -53,8 +54,9 @@ impl RoleRepository for SqliteStore {
     async fn delete_role(&self, id: RoleId) -> Result<bool, PortError> {
         self.db
             .write(move |tx| {
-                tx.execute(sql::DELETE_ROLE_LINKS, [id.get()]).or_port()?;
-                Ok(tx.execute(sql::DELETE_ROLE, [id.get()]).or_port()? > 0)
+                tx.execute_cached(sql::DELETE_ROLE_LINKS, [id.get()])
+                    .or_port()?;
+                Ok(tx.execute_cached(sql::DELETE_ROLE, [id.get()]).or_port()? > 0)
             })
             .await
     }
@@ -68,7 +70,7 @@ impl RoleRepository for SqliteStore {
         self.db
             .write(move |tx| {
                 let user_exists = tx
-                    .query_row(sql::USER_EXISTS, [user_id.get()], |_| Ok(()))
+                    .query_row_cached(sql::USER_EXISTS, [user_id.get()], |_| Ok(()))
                     .optional()
                     .or_port()?
                     .is_some();
@@ -93,7 +95,7 @@ impl RoleRepository for SqliteStore {
                 if !unknown.is_empty() {
                     return Ok(RoleReplacement::UnknownRoles(unknown));
                 }
-                tx.execute(sql::DELETE_USER_ROLE_LINKS, [user_id.get()])
+                tx.execute_cached(sql::DELETE_USER_ROLE_LINKS, [user_id.get()])
                     .or_port()?;
                 let now = time_text(now);
                 let mut insert = tx.prepare_cached(sql::INSERT_USER_ROLE).or_port()?;

@@ -7,21 +7,42 @@ use ai_message_core::{
     RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken, Timestamp, User, UserId,
     Username,
 };
+use std::sync::LazyLock;
+
 use chrono::NaiveDateTime;
+use chrono::format::{Item, Parsed, StrftimeItems};
 use rusqlite::Row;
 use rusqlite::types::Type;
 
-const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
+/// The formats, parsed once: chrono would otherwise parse the format string on every call,
+/// and a page of messages formats or reads dozens of timestamps.
+static WRITTEN: LazyLock<Vec<Item<'static>>> = LazyLock::new(|| items("%Y-%m-%d %H:%M:%S%.6f"));
+/// What the original may have written: no fraction, or a `T` separator.
+static READ_SPACE: LazyLock<Vec<Item<'static>>> = LazyLock::new(|| items("%Y-%m-%d %H:%M:%S%.f"));
+static READ_T: LazyLock<Vec<Item<'static>>> = LazyLock::new(|| items("%Y-%m-%dT%H:%M:%S%.f"));
+
+fn items(format: &'static str) -> Vec<Item<'static>> {
+    StrftimeItems::new(format)
+        .parse_to_owned()
+        .expect("a valid format")
+}
 
 pub(crate) fn time_text(time: Timestamp) -> String {
-    time.naive_utc().format(TIME_FORMAT).to_string()
+    time.naive_utc()
+        .format_with_items(WRITTEN.iter())
+        .to_string()
+}
+
+fn parse_time(text: &str, format: &[Item<'static>]) -> chrono::ParseResult<NaiveDateTime> {
+    let mut parsed = Parsed::new();
+    chrono::format::parse(&mut parsed, text, format.iter())?;
+    parsed.to_naive_datetime_with_offset(0)
 }
 
 pub(crate) fn time_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Timestamp> {
-    let text: String = row.get(index)?;
-    // The original may have written no fraction, or a `T` separator.
-    NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f")
-        .or_else(|_| NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f"))
+    let text = row.get_ref(index)?.as_str()?;
+    parse_time(text, &READ_SPACE)
+        .or_else(|_| parse_time(text, &READ_T))
         .map(|naive| naive.and_utc())
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
 }
@@ -146,5 +167,32 @@ mod tests {
     fn timestamps_are_written_with_six_fraction_digits() {
         let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + TimeDelta::microseconds(7);
         assert_eq!(time_text(t), "2026-01-02 03:04:05.000007");
+    }
+
+    /// The formats parsed once read what chrono's `parse_from_str` reads, and refuse what
+    /// it refuses.
+    #[test]
+    fn timestamps_read_as_chrono_reads_them() {
+        let texts = [
+            "2026-01-02 03:04:05.000007",
+            "2026-01-02 03:04:05",
+            "2026-01-02 03:04:05.5",
+            "2026-01-02T03:04:05.123456",
+            "2026-01-02T03:04:05",
+            "2026-02-30 03:04:05",
+            "2026-01-02",
+            "yesterday",
+            "",
+        ];
+        for text in texts {
+            let ours = parse_time(text, &READ_SPACE)
+                .or_else(|_| parse_time(text, &READ_T))
+                .ok();
+            let chrono = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+                .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f"))
+                .ok();
+            assert_eq!(ours, chrono, "{text:?}");
+        }
+        assert!(parse_time("2026-01-02 03:04:05", &READ_SPACE).is_ok());
     }
 }

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use crate::SqliteStore;
+use crate::helpers::CachedStatements;
 use crate::helpers::{OrPortError, end_sessions_of_user};
 use crate::rows::{self, SESSION_WIDTH, time_at, time_text};
 use crate::sql;
@@ -26,7 +27,7 @@ impl SessionRepository for SqliteStore {
                 // The write transaction serialises this check with password changes,
                 // disabling and deleting.
                 let state: Option<(String, bool)> = tx
-                    .query_row(sql::USER_LOGIN_STATE, [new.user_id.get()], |row| {
+                    .query_row_cached(sql::USER_LOGIN_STATE, [new.user_id.get()], |row| {
                         Ok((row.get(0)?, row.get(1)?))
                     })
                     .optional()
@@ -37,7 +38,7 @@ impl SessionRepository for SqliteStore {
                 if !still_verified {
                     return Ok(None);
                 }
-                tx.execute(
+                tx.execute_cached(
                     sql::INSERT_SESSION,
                     params![
                         new.user_id.get(),
@@ -50,7 +51,7 @@ impl SessionRepository for SqliteStore {
                 )
                 .or_port()?;
                 let session_id = tx.last_insert_rowid();
-                tx.execute(
+                tx.execute_cached(
                     sql::INSERT_TOKEN,
                     params![
                         new.user_id.get(),
@@ -63,10 +64,10 @@ impl SessionRepository for SqliteStore {
                 .or_port()?;
                 let token_id = tx.last_insert_rowid();
                 let session = tx
-                    .query_row(sql::SESSION_BY_ID, [session_id], rows::session)
+                    .query_row_cached(sql::SESSION_BY_ID, [session_id], rows::session)
                     .or_port()?;
                 let token = tx
-                    .query_row(sql::TOKEN_BY_ID, [token_id], rows::refresh_token)
+                    .query_row_cached(sql::TOKEN_BY_ID, [token_id], rows::refresh_token)
                     .or_port()?;
                 Ok(Some((session, token)))
             })
@@ -104,7 +105,7 @@ impl SessionRepository for SqliteStore {
             .write(move |tx| {
                 let now = time_text(now);
                 let ended = tx
-                    .execute(
+                    .execute_cached(
                         sql::END_SESSION,
                         params![session_id.get(), user_id.get(), now],
                     )
@@ -112,7 +113,7 @@ impl SessionRepository for SqliteStore {
                 if ended == 0 {
                     return Ok(false);
                 }
-                tx.execute(sql::USE_UP_SESSION_TOKENS, params![session_id.get(), now])
+                tx.execute_cached(sql::USE_UP_SESSION_TOKENS, params![session_id.get(), now])
                     .or_port()?;
                 Ok(true)
             })
@@ -150,15 +151,15 @@ impl SessionRepository for SqliteStore {
                 let now = time_text(now);
                 // The compare-and-set: only one transaction finds the token unused.
                 let claimed = tx
-                    .execute(sql::MARK_TOKEN_USED, params![used.get(), now])
+                    .execute_cached(sql::MARK_TOKEN_USED, params![used.get(), now])
                     .or_port()?;
                 if claimed == 0 {
                     return Ok(Rotation::AlreadyUsed);
                 }
                 let old = tx
-                    .query_row(sql::TOKEN_BY_ID, [used.get()], rows::refresh_token)
+                    .query_row_cached(sql::TOKEN_BY_ID, [used.get()], rows::refresh_token)
                     .or_port()?;
-                tx.execute(
+                tx.execute_cached(
                     sql::INSERT_TOKEN,
                     params![
                         old.user_id.get(),
@@ -170,14 +171,14 @@ impl SessionRepository for SqliteStore {
                 )
                 .or_port()?;
                 let token = tx
-                    .query_row(
+                    .query_row_cached(
                         sql::TOKEN_BY_ID,
                         [tx.last_insert_rowid()],
                         rows::refresh_token,
                     )
                     .or_port()?;
                 if let Some(session_id) = old.session_id {
-                    tx.execute(
+                    tx.execute_cached(
                         sql::EXTEND_SESSION,
                         params![session_id.get(), time_text(next.expires_at), now],
                     )
@@ -195,7 +196,7 @@ impl SessionRepository for SqliteStore {
     ) -> Result<(), PortError> {
         self.db
             .write(move |tx| {
-                tx.execute(sql::MARK_TOKEN_USED, params![id.get(), time_text(now)])
+                tx.execute_cached(sql::MARK_TOKEN_USED, params![id.get(), time_text(now)])
                     .or_port()?;
                 Ok(())
             })
@@ -209,9 +210,9 @@ impl SessionRepository for SqliteStore {
     ) -> Result<(), PortError> {
         self.db
             .write(move |tx| {
-                tx.execute(sql::FORGET_EXPIRED_TICKETS, [time_text(now)])
+                tx.execute_cached(sql::FORGET_EXPIRED_TICKETS, [time_text(now)])
                     .or_port()?;
-                tx.execute(
+                tx.execute_cached(
                     sql::INSERT_TICKET,
                     params![
                         ticket.ticket_hash.expose(),
@@ -235,7 +236,7 @@ impl SessionRepository for SqliteStore {
         self.db
             .write(move |tx| {
                 let taken = tx
-                    .query_row(sql::TAKE_TICKET, [ticket_hash], |row| {
+                    .query_row_cached(sql::TAKE_TICKET, [ticket_hash], |row| {
                         Ok((
                             UserId::new(row.get(0)?),
                             SessionId::new(row.get(1)?),

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::SqliteStore;
+use crate::helpers::CachedStatements;
 use crate::helpers::{OrPortError, end_sessions_of_user, inserted_row, unique};
 use crate::rows::{self, time_text};
 use crate::sql;
@@ -13,7 +14,7 @@ use crate::sql;
 /// Whether taking `user_id` out of the active superusers would leave none. The caller holds
 /// the write transaction, so no other change interleaves.
 fn is_last_active_superuser(tx: &Transaction<'_>, user_id: UserId) -> rusqlite::Result<bool> {
-    tx.query_row(sql::IS_LAST_ACTIVE_SUPERUSER, [user_id.get()], |row| {
+    tx.query_row_cached(sql::IS_LAST_ACTIVE_SUPERUSER, [user_id.get()], |row| {
         row.get(0)
     })
 }
@@ -36,7 +37,7 @@ impl UserRepository for SqliteStore {
     async fn create_user(&self, new: NewUser) -> Result<User, InsertError> {
         self.db
             .write(move |tx| {
-                let inserted = tx.execute(
+                let inserted = tx.execute_cached(
                     sql::INSERT_USER,
                     params![
                         new.username.as_str(),
@@ -48,7 +49,7 @@ impl UserRepository for SqliteStore {
                     ],
                 );
                 let user = inserted_row(tx, inserted, sql::USER_BY_ID, rows::user)?;
-                unique(tx.execute(
+                unique(tx.execute_cached(
                     sql::INSERT_IDENTITY_KEYS,
                     params![user.id.get(), new.username.key(), new.email.key()],
                 ))?;
@@ -102,7 +103,7 @@ impl UserRepository for SqliteStore {
         self.db
             .write(move |tx| {
                 let changed = tx
-                    .execute(
+                    .execute_cached(
                         sql::UPDATE_PROFILE,
                         params![
                             id.get(),
@@ -115,7 +116,7 @@ impl UserRepository for SqliteStore {
                 if changed == 0 {
                     return Ok(None);
                 }
-                tx.query_row(sql::USER_BY_ID, [id.get()], rows::user)
+                tx.query_row_cached(sql::USER_BY_ID, [id.get()], rows::user)
                     .optional()
                     .or_port()
             })
@@ -133,7 +134,7 @@ impl UserRepository for SqliteStore {
             .write(move |tx| {
                 let now = time_text(now);
                 let changed = tx
-                    .execute(
+                    .execute_cached(
                         sql::UPDATE_PASSWORD,
                         params![id.get(), hashed_password.expose(), now],
                     )
@@ -156,7 +157,7 @@ impl UserRepository for SqliteStore {
         self.db
             .write(move |tx| {
                 let changed = tx
-                    .execute(
+                    .execute_cached(
                         sql::UPGRADE_PASSWORD_HASH,
                         params![id.get(), old_hash.expose(), new_hash.expose()],
                     )
@@ -179,7 +180,7 @@ impl UserRepository for SqliteStore {
                 }
                 let now = time_text(now);
                 let changed = tx
-                    .execute(sql::UPDATE_ACTIVE, params![id.get(), active, now])
+                    .execute_cached(sql::UPDATE_ACTIVE, params![id.get(), active, now])
                     .or_port()?;
                 if changed > 0 && !active {
                     end_sessions_of_user(tx, id, None, &now).or_port()?;
@@ -201,7 +202,7 @@ impl UserRepository for SqliteStore {
                     return Ok(AccountChange::LastSuperuser);
                 }
                 let changed = tx
-                    .execute(
+                    .execute_cached(
                         sql::UPDATE_SUPERUSER,
                         params![id.get(), superuser, time_text(now)],
                     )
@@ -219,13 +220,15 @@ impl UserRepository for SqliteStore {
                 if is_last_active_superuser(tx, id).or_port()? {
                     return Ok(AccountChange::LastSuperuser);
                 }
-                tx.execute(sql::DELETE_USER_TOKENS, [id.get()]).or_port()?;
-                tx.execute(sql::DELETE_USER_SESSIONS, [id.get()])
+                tx.execute_cached(sql::DELETE_USER_TOKENS, [id.get()])
                     .or_port()?;
-                tx.execute(sql::DELETE_USER_ROLE_LINKS, [id.get()])
+                tx.execute_cached(sql::DELETE_USER_SESSIONS, [id.get()])
                     .or_port()?;
-                tx.execute(sql::DELETE_USER_KEYS, [id.get()]).or_port()?;
-                let deleted = tx.execute(sql::DELETE_USER, [id.get()]).or_port()?;
+                tx.execute_cached(sql::DELETE_USER_ROLE_LINKS, [id.get()])
+                    .or_port()?;
+                tx.execute_cached(sql::DELETE_USER_KEYS, [id.get()])
+                    .or_port()?;
+                let deleted = tx.execute_cached(sql::DELETE_USER, [id.get()]).or_port()?;
                 Ok(AccountChange::from_affected_rows(deleted as u64))
             })
             .await

@@ -8,6 +8,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use ai_message_core::PortError;
 
+use crate::helpers::CachedStatements;
+
 /// Jobs committed together at most.
 const MAX_BATCH: usize = 64;
 
@@ -82,7 +84,7 @@ fn commit_together(conn: &mut Connection, batch: Vec<TransactionJob>) {
     };
     let mut completions = Vec::with_capacity(batch.len());
     for job in batch {
-        if let Err(error) = tx.execute_batch("SAVEPOINT job") {
+        if let Err(error) = tx.execute_cached("SAVEPOINT job", []) {
             // The job cannot run; its caller hears why rather than losing the answer.
             (job(None).complete)(Err(unavailable(&error.to_string())));
             continue;
@@ -90,16 +92,14 @@ fn commit_together(conn: &mut Connection, batch: Vec<TransactionJob>) {
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Some(&tx))));
         match ran {
             Ok(ran) if ran.succeeded => {
-                let _ = tx.execute_batch("RELEASE job");
+                let _ = tx.execute_cached("RELEASE job", []);
                 completions.push(ran.complete);
             }
             Ok(ran) => {
-                let _ = tx.execute_batch("ROLLBACK TO job; RELEASE job");
+                undo_job(&tx);
                 completions.push(ran.complete);
             }
-            Err(_) => {
-                let _ = tx.execute_batch("ROLLBACK TO job; RELEASE job");
-            }
+            Err(_) => undo_job(&tx),
         }
     }
     let committed = tx.commit().map_err(|e| e.to_string());
@@ -111,6 +111,12 @@ fn commit_together(conn: &mut Connection, batch: Vec<TransactionJob>) {
                 .copied(),
         );
     }
+}
+
+/// Takes back what a failed job wrote, keeping the others' work in the transaction.
+fn undo_job(tx: &rusqlite::Transaction<'_>) {
+    let _ = tx.execute_cached("ROLLBACK TO job", []);
+    let _ = tx.execute_cached("RELEASE job", []);
 }
 
 /// The transaction did not happen (it could not begin, or its commit failed): nothing of it
