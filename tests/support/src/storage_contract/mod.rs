@@ -45,6 +45,7 @@ macro_rules! storage_contract_tests {
             lists_return_the_newest_page_oldest_first_ties_by_id,
             unread_count_and_mark_all_read,
             conversation_summaries_describe_each_conversation,
+            conversation_summaries_break_time_ties_by_id,
             session_reads_answer_what_the_two_calls_would,
             concurrent_message_inserts_are_all_stored,
             ping_answers,
@@ -1298,6 +1299,43 @@ pub async fn session_reads_answer_what_the_two_calls_would(storage: Storage) {
         .unwrap();
     assert_eq!(none.session, None);
     assert_eq!(none.read.map(|u| u.id), Some(bob));
+}
+
+/// Messages written in the same microsecond: the later id is the last message of its
+/// conversation, and the conversation listed first.
+pub async fn conversation_summaries_break_time_ties_by_id(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let carol = add_user(&storage, "carol").await.id;
+    add_message(&storage, alice, bob, "ab", at(1)).await;
+    let last_ab = add_message(&storage, bob, alice, "ab", at(1)).await;
+    let last_ac = add_message(&storage, alice, carol, "ac", at(1)).await;
+    add_message(&storage, bob, alice, "ba", at(0)).await;
+    let later_but_older = add_message(&storage, alice, bob, "ba", at(1)).await;
+    let summaries = storage
+        .messages
+        .conversation_summaries(alice)
+        .await
+        .unwrap();
+    let seen: Vec<(&str, MessageContent, UserId, u64)> = summaries
+        .iter()
+        .map(|s| {
+            (
+                s.conversation_id.as_str(),
+                s.last_message.clone(),
+                s.other_user_id,
+                s.unread_count,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("ba", later_but_older.content, bob, 1),
+            ("ac", last_ac.content, carol, 0),
+            ("ab", last_ab.content, bob, 1),
+        ]
+    );
 }
 
 pub async fn conversation_summaries_describe_each_conversation(storage: Storage) {
