@@ -317,4 +317,8 @@ pub struct NewStreamTicket {
 #[async_trait]
 pub trait StorageHealth: Send + Sync {
     async fn ping(&self) -> Result<(), PortError>;
+
+    /// The versions of the migrations this binary carries that the database has not
+    /// applied, oldest first; empty when its schema is current (for readiness).
+    async fn pending_migrations(&self) -> Result<Vec<i64>, PortError>;
 }

@@ -7,6 +7,33 @@ use std::process::{Command, Stdio};
 use ai_message_testkit::server::{Server, binary};
 use serde_json::{Value, json};
 
+/// One version everywhere an operator or a client looks: the binary, `/health` (above) and
+/// the OpenAPI document.
+#[tokio::test]
+async fn the_version_is_the_same_everywhere() {
+    let printed = Command::new(binary()).arg("--version").output().unwrap();
+    assert!(printed.status.success());
+    assert_eq!(
+        String::from_utf8(printed.stdout).unwrap().trim(),
+        format!("ai-message {}", env!("CARGO_PKG_VERSION"))
+    );
+    let server = Server::start(&[]);
+    let document: Value = reqwest::get(server.url("/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let health: Value = reqwest::get(server.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+}
+
 #[tokio::test]
 async fn serves_over_tcp_and_stops_cleanly_on_sigterm() {
     let server = Server::start(&[
@@ -24,7 +51,10 @@ async fn serves_over_tcp_and_stops_cleanly_on_sigterm() {
         .json()
         .await
         .unwrap();
-    assert_eq!(health, json!({"status": "healthy"}));
+    assert_eq!(
+        health,
+        json!({"status": "healthy", "version": env!("CARGO_PKG_VERSION")})
+    );
 
     let login = http
         .post(server.url("/auth/login"))

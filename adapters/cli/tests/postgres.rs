@@ -285,7 +285,14 @@ async fn requests_answer_503_while_the_database_is_away_and_recover_by_themselve
     let session = login(&http, &server, "alice", "alice-password").await;
     let token = session["access_token"].as_str().unwrap().to_string();
 
+    let ready = http.get(server.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
     relay.cut();
+    let ready = http.get(server.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "not ready while the database is away");
+    assert!(ready.headers().contains_key("retry-after"));
+    assert_eq!(json_of(ready).await["detail"], "Database connection failed");
     let db_test = http.get(server.url("/db-test")).send().await.unwrap();
     assert_eq!(db_test.status(), 503);
     assert!(db_test.headers().contains_key("retry-after"));
@@ -334,6 +341,8 @@ async fn requests_answer_503_while_the_database_is_away_and_recover_by_themselve
         .await
         .unwrap();
     assert_eq!(me.status(), 200);
+    let ready = http.get(server.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "ready again once the database is back");
     let (exit, _) = server.terminate();
     assert!(exit.success());
 }
@@ -341,6 +350,38 @@ async fn requests_answer_503_while_the_database_is_away_and_recover_by_themselve
 /// A network path that loses its state leaves pooled connections open and silent. Requests
 /// caught on them fail within the reply deadline, the pool replaces them, and service is back
 /// within 15 s, with no restart and no 500.
+/// An instance is ready only while the database holds every migration it carries (say a
+/// restore from an older backup took the newest away).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_requires_every_migration_applied() {
+    let database = ScratchDatabase::create().await;
+    let server = Server::start(&[("DATABASE_URL", database.url.as_str())]);
+    let http = reqwest::Client::new();
+    let ready = http.get(server.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(json_of(ready).await, json!({"status": "ready"}));
+
+    let admin = client(&database.url).await;
+    admin
+        .execute(
+            "DELETE FROM refinery_schema_history \
+             WHERE version = (SELECT max(version) FROM refinery_schema_history)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let ready = http.get(server.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(
+        json_of(ready).await["detail"],
+        "Database migrations pending"
+    );
+    let health = http.get(server.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200, "still alive");
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_connections_are_replaced_and_service_returns_within_15_seconds() {
     let database = ScratchDatabase::create().await;

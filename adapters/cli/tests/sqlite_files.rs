@@ -321,6 +321,29 @@ async fn data_and_sessions_survive_a_restart() {
     assert!(exit.success());
 }
 
+/// Readiness follows the file: an instance whose database file was deleted under it is
+/// alive but not ready.
+#[tokio::test]
+async fn readiness_fails_when_the_database_file_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ready.db");
+    let url = sqlite_url(&file);
+    let http = reqwest::Client::new();
+    let server = Server::start(&[("DATABASE_URL", url.as_str())]);
+    let ready = http.get(server.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    std::fs::remove_file(&file).unwrap();
+    let ready = http.get(server.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["detail"], "Database connection failed");
+    let health = http.get(server.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+}
+
 #[test]
 fn a_missing_directory_is_one_clear_error() {
     let output = std::process::Command::new(ai_message_testkit::server::binary())

@@ -191,4 +191,9 @@ impl StorageHealth for MemoryStore {
     async fn ping(&self) -> Result<(), PortError> {
         Ok(())
     }
+
+    /// The tables are made with the store; there is nothing to migrate.
+    async fn pending_migrations(&self) -> Result<Vec<i64>, PortError> {
+        Ok(Vec::new())
+    }
 }

@@ -94,6 +94,26 @@ impl StorageHealth for PostgresStore {
             .map_err(rows::port_error)?;
         Ok(())
     }
+
+    async fn pending_migrations(&self) -> Result<Vec<i64>, PortError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql::APPLIED_MIGRATIONS)
+            .await
+            .map_err(rows::port_error)?;
+        let applied: Vec<i64> = client
+            .query(&stmt, &[])
+            .await
+            .map_err(rows::port_error)?
+            .iter()
+            .map(|row| row.try_get::<_, i32>(0).map(i64::from))
+            .collect::<Result<_, _>>()
+            .map_err(rows::port_error)?;
+        Ok(ai_message_sql::pending_versions(
+            &migrations::known(),
+            &applied,
+        ))
+    }
 }
 
 #[cfg(feature = "test-support")]

@@ -369,3 +369,6 @@ pub const PRUNE_EXPIRED_ATTEMPTS: &str = "DELETE FROM login_attempts WHERE attem
 /// Expired attempts of one counter, dropped when it is next used.
 pub const PRUNE_THROTTLE_KEY: &str =
     "DELETE FROM login_attempts WHERE throttle_key = $1 AND attempted_at <= $2";
+
+/// The versions of the applied migrations (refinery's history table).
+pub const APPLIED_MIGRATIONS: &str = "SELECT version FROM refinery_schema_history";

@@ -50,6 +50,15 @@ impl MigrationStatus {
     }
 }
 
+/// The versions in `known` that `applied` lacks, in the order of `known`.
+pub fn pending_versions(known: &[MigrationInfo], applied: &[i64]) -> Vec<i64> {
+    known
+        .iter()
+        .map(|m| m.version)
+        .filter(|version| !applied.contains(version))
+        .collect()
+}
+
 /// An optional text value as the drivers take it.
 pub fn optional_str<T: AsRef<str>>(value: &Option<T>) -> Option<&str> {
     value.as_ref().map(AsRef::as_ref)

@@ -103,6 +103,22 @@ impl StorageHealth for SqliteStore {
             .await
             .map(|_| ())
     }
+
+    async fn pending_migrations(&self) -> Result<Vec<i64>, PortError> {
+        self.db.check_file()?;
+        let applied = self
+            .db
+            .read(|conn| {
+                conn.prepare_cached(sql::APPLIED_MIGRATIONS)?
+                    .query_map([], |row| row.get::<_, i64>(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()
+            })
+            .await?;
+        Ok(ai_message_sql::pending_versions(
+            &migrations::known(),
+            &applied,
+        ))
+    }
 }
 
 #[cfg(feature = "test-support")]

@@ -350,3 +350,6 @@ pub const INDEXED_READS: &[(&str, &str)] = &[
     ("messages after", MESSAGES_AFTER),
     ("latest message id", LATEST_MESSAGE_ID),
 ];
+
+/// The versions of the applied migrations (refinery's history table).
+pub const APPLIED_MIGRATIONS: &str = "SELECT version FROM refinery_schema_history";

@@ -286,3 +286,12 @@ pub struct Welcome {
 pub struct Status {
     pub status: String,
 }
+
+/// The liveness answer.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct Health {
+    /// Always `healthy`.
+    pub status: String,
+    /// The server's version (as `ai-message --version` prints it).
+    pub version: String,
+}

@@ -5,7 +5,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
 use crate::AppState;
-use crate::dto::{Status, Welcome};
+use crate::dto::{Health, Status, Welcome};
 use crate::errors::ErrorBody;
 
 pub struct ServiceApi {
@@ -20,7 +20,7 @@ impl ServiceApi {
 
 #[derive(ApiResponse)]
 enum DbTestResponse {
-    /// The database answered.
+    /// The database answered (and, for readiness, its schema is current).
     #[oai(status = 200)]
     Ok(Json<Status>),
     /// The database did not answer; `detail` says so.
@@ -50,10 +50,46 @@ impl ServiceApi {
     ///
     /// Answers without touching the database: the process is up and serving.
     #[oai(path = "/health", method = "get", operation_id = "health")]
-    async fn health(&self) -> Json<Status> {
-        Json(Status {
+    async fn health(&self) -> Json<Health> {
+        Json(Health {
             status: "healthy".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
         })
+    }
+
+    /// Readiness
+    ///
+    /// 200 when the database answers and every migration this server carries is applied;
+    /// 503 otherwise, with a `detail` saying which. For load balancers and orchestrators
+    /// (`/health` is the liveness probe).
+    #[oai(path = "/health/ready", method = "get", operation_id = "health_ready")]
+    async fn ready(&self) -> DbTestResponse {
+        let health = &self.state.services.health;
+        let checked = tokio::time::timeout(READINESS_TIMEOUT, async {
+            health.ping().await?;
+            health.pending_migrations().await
+        })
+        .await;
+        let detail = match checked {
+            Ok(Ok(pending)) if pending.is_empty() => {
+                return DbTestResponse::Ok(Json(Status {
+                    status: "ready".into(),
+                }));
+            }
+            Ok(Ok(pending)) => {
+                tracing::warn!(?pending, "not ready: migrations not applied");
+                "Database migrations pending"
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error, "not ready: the database did not answer");
+                "Database connection failed"
+            }
+            Err(_) => {
+                tracing::warn!("not ready: the database did not answer in time");
+                "Database connection failed"
+            }
+        };
+        unavailable(detail)
     }
 
     /// Database round trip
@@ -67,13 +103,20 @@ impl ServiceApi {
             })),
             Err(error) => {
                 tracing::warn!(error = %error, "database check failed");
-                DbTestResponse::Unavailable(
-                    Json(ErrorBody {
-                        detail: "Database connection failed".into(),
-                    }),
-                    "1".into(),
-                )
+                unavailable("Database connection failed")
             }
         }
     }
+}
+
+/// A readiness probe is answered within this, whatever storage does.
+const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn unavailable(detail: &str) -> DbTestResponse {
+    DbTestResponse::Unavailable(
+        Json(ErrorBody {
+            detail: detail.into(),
+        }),
+        "1".into(),
+    )
 }

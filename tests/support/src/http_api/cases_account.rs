@@ -26,7 +26,12 @@ pub async fn service_routes_answer(server: TestServer) {
         &json!({"message": "Hello World", "docs": "/docs"})
     );
     let health = server.get("/health", None).await;
-    assert_eq!(health.assert_status(200), &json!({"status": "healthy"}));
+    assert_eq!(
+        health.assert_status(200),
+        &json!({"status": "healthy", "version": env!("CARGO_PKG_VERSION")})
+    );
+    let ready = server.get("/health/ready", None).await;
+    assert_eq!(ready.assert_status(200), &json!({"status": "ready"}));
     let db = server.get("/db-test", None).await;
     assert_eq!(
         db.assert_status(200),
