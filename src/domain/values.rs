@@ -180,17 +180,19 @@ impl Email {
     }
 }
 
-/// A new password: 8 to 72 **bytes** (bcrypt reads no further, and silently cutting a
-/// password would make its tail meaningless). `Debug` never shows it.
+/// A new password: 8 to 72 **bytes** by default (bcrypt reads no further, and silently
+/// cutting a password would make its tail meaningless); the minimum is [`PasswordRules`]'.
+/// `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
 impl Password {
-    pub const MIN_BYTES: usize = 8;
+    pub const MIN_BYTES: usize = PasswordRules::DEFAULT_MIN_BYTES;
     pub const MAX_BYTES: usize = 72;
 
+    /// Under the default rules.
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
-        Self::parse_field("password", value)
+        PasswordRules::default().parse("password", value)
     }
 
     /// Same rules, reported under another field name (`new_password`).
@@ -198,24 +200,65 @@ impl Password {
         field: &'static str,
         value: impl Into<String>,
     ) -> Result<Self, ValidationError> {
-        let value = value.into();
-        let bytes = value.len();
-        if !(Self::MIN_BYTES..=Self::MAX_BYTES).contains(&bytes) {
-            return Err(ValidationError::new(
-                field,
-                format!(
-                    "must be {} to {} bytes long (UTF-8), got {bytes}",
-                    Self::MIN_BYTES,
-                    Self::MAX_BYTES
-                ),
-            ));
-        }
-        check_no_nul(field, &value)?;
-        Ok(Self(value))
+        PasswordRules::default().parse(field, value)
     }
 
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// How short a new password may be: 8 bytes unless the operator lowered it (to 6 at the
+/// least) for clients whose forms allow shorter ones; never more than 72.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordRules {
+    min_bytes: usize,
+}
+
+impl Default for PasswordRules {
+    fn default() -> Self {
+        Self {
+            min_bytes: Self::DEFAULT_MIN_BYTES,
+        }
+    }
+}
+
+impl PasswordRules {
+    pub const DEFAULT_MIN_BYTES: usize = 8;
+    /// The lowest minimum an operator may set.
+    pub const LOWEST_MIN_BYTES: usize = 6;
+
+    /// `None` outside 6 to 72.
+    pub fn with_min_bytes(min_bytes: usize) -> Option<Self> {
+        (Self::LOWEST_MIN_BYTES..=Password::MAX_BYTES)
+            .contains(&min_bytes)
+            .then_some(Self { min_bytes })
+    }
+
+    pub fn min_bytes(&self) -> usize {
+        self.min_bytes
+    }
+
+    /// A new password for `field` under these rules.
+    pub fn parse(
+        &self,
+        field: &'static str,
+        value: impl Into<String>,
+    ) -> Result<Password, ValidationError> {
+        let value = value.into();
+        let bytes = value.len();
+        if !(self.min_bytes..=Password::MAX_BYTES).contains(&bytes) {
+            return Err(ValidationError::new(
+                field,
+                format!(
+                    "must be {} to {} bytes long (UTF-8), got {bytes}",
+                    self.min_bytes,
+                    Password::MAX_BYTES
+                ),
+            ));
+        }
+        check_no_nul(field, &value)?;
+        Ok(Password(value))
     }
 }
 

@@ -79,6 +79,8 @@ pub struct Settings {
     pub login_limits: LoginLimits,
     pub live: live::LiveSettings,
     pub assistant: assistant::AssistantSettings,
+    /// How short a new password may be (`PASSWORD_MIN_LENGTH`).
+    pub password_rules: crate::domain::PasswordRules,
 }
 
 impl Default for Settings {
@@ -89,6 +91,7 @@ impl Default for Settings {
             login_limits: LoginLimits::default(),
             live: live::LiveSettings::default(),
             assistant: assistant::AssistantSettings::default(),
+            password_rules: crate::domain::PasswordRules::default(),
         }
     }
 }
@@ -176,6 +179,8 @@ pub struct Services {
     pub live: live::Live,
     pub assistant: assistant::AssistantChat,
     pub health: Arc<dyn StorageHealth>,
+    /// What a new password must be; the inbound adapter parses passwords with it.
+    pub password_rules: crate::domain::PasswordRules,
 }
 
 impl Services {
@@ -191,6 +196,7 @@ impl Services {
             messages: messages::Messages::new(&ports),
             conversations: conversations::Conversations::new(&ports, &settings.assistant.name),
             health: ports.health,
+            password_rules: settings.password_rules,
         }
     }
 }

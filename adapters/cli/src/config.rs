@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use std::time::Duration;
 
+use ai_message_core::PasswordRules;
 use ai_message_core::ports::Quota as LoginQuota;
 use ai_message_core::usecases::LoginLimits;
 use ai_message_http::limits::{LimitSettings, Quota};
@@ -103,6 +104,8 @@ pub struct Config {
     /// Where the assistant's model is; `None`: the assistant answers 503.
     pub assistant_model: Option<ai_message_openai::ModelConfig>,
     pub assistant: ai_message_core::usecases::assistant::AssistantSettings,
+    /// `PASSWORD_MIN_LENGTH`: how short a new password may be, in bytes.
+    pub password_rules: ai_message_core::PasswordRules,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./backend.db";
@@ -294,7 +297,16 @@ impl Config {
             1..=3600,
         )?);
         let (assistant_model, assistant) = crate::assistant_config::assistant_config(lookup)?;
+        let password_min: usize = number(
+            lookup,
+            &["PASSWORD_MIN_LENGTH"],
+            PasswordRules::DEFAULT_MIN_BYTES,
+            PasswordRules::LOWEST_MIN_BYTES..=ai_message_core::Password::MAX_BYTES,
+        )?;
+        let password_rules = PasswordRules::with_min_bytes(password_min)
+            .ok_or_else(|| ConfigError::new("PASSWORD_MIN_LENGTH", "must be 6 to 72"))?;
         Ok(Self {
+            password_rules,
             assistant_model,
             assistant,
             stream_max_per_user,

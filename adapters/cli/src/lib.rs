@@ -16,7 +16,7 @@ use ai_message_core::system::StreamLimits;
 use ai_message_core::usecases::Settings;
 use ai_message_core::usecases::accounts::{RegisterError, Registration};
 use ai_message_core::usecases::live::LiveSettings;
-use ai_message_core::{Email, Password, User, Username, ValidationError};
+use ai_message_core::{Email, PasswordRules, User, Username, ValidationError};
 use ai_message_http::connections::{ConnectionLimits, GuardedAcceptor};
 use ai_message_memory::MemoryStore;
 use ai_message_postgres::{PostgresStore, PostgresUrl};
@@ -254,6 +254,7 @@ pub fn application(config: &Config, storage: Storage) -> Result<Application, Sta
                 ..LiveSettings::default()
             },
             assistant: config.assistant.clone(),
+            password_rules: config.password_rules,
         },
         assistant: match &config.assistant_model {
             Some(model) => Some(Arc::new(
@@ -280,11 +281,12 @@ fn superuser_registration(
     username: &str,
     email: &str,
     password: &str,
+    rules: &PasswordRules,
 ) -> Result<Registration, ValidationError> {
     Ok(Registration {
         username: Username::parse(username)?,
         email: Email::parse(email)?,
-        password: Password::parse(password)?,
+        password: rules.parse("password", password)?,
         full_name: None,
     })
 }
@@ -294,11 +296,14 @@ async fn ensure_first_superuser(
     first: &FirstSuperuser,
 ) -> Result<(), StartupError> {
     let context = "FIRST_SUPERUSER_*".to_string();
-    let registration = superuser_registration(&first.username, &first.email, &first.password)
-        .map_err(|e| StartupError::Superuser {
-            context: context.clone(),
-            detail: e.to_string(),
-        })?;
+    let rules = &app.services().password_rules;
+    let registration =
+        superuser_registration(&first.username, &first.email, &first.password, rules).map_err(
+            |e| StartupError::Superuser {
+                context: context.clone(),
+                detail: e.to_string(),
+            },
+        )?;
     match app.services().admin.ensure_superuser(registration).await {
         Ok(Some(user)) => {
             tracing::info!(user_id = user.id.get(), username = %user.username, "created the first superuser");
@@ -322,8 +327,8 @@ pub async fn create_superuser(
     email: &str,
     password: &str,
 ) -> Result<User, StartupError> {
-    let registration =
-        superuser_registration(username, email, password).map_err(|e| StartupError::Superuser {
+    let registration = superuser_registration(username, email, password, &config.password_rules)
+        .map_err(|e| StartupError::Superuser {
             context: "create-superuser".into(),
             detail: e.to_string(),
         })?;

@@ -34,6 +34,87 @@ async fn the_version_is_the_same_everywhere() {
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
 }
 
+/// `PASSWORD_MIN_LENGTH=6` accepts the original frontend's 6-character passwords on every
+/// route that sets one, and the served document states the lowered minimum.
+#[tokio::test]
+async fn password_min_length_lowers_the_minimum_everywhere() {
+    let http = reqwest::Client::new();
+    let register = |server: &Server, name: &str, password: &str| {
+        http.post(server.url("/auth/register"))
+            .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": password}))
+            .send()
+    };
+    let default = Server::start(&[]);
+    let refused = register(&default, "short", "abc123").await.unwrap();
+    assert_eq!(refused.status(), 422);
+
+    let lowered = Server::start(&[
+        ("PASSWORD_MIN_LENGTH", "6"),
+        ("FIRST_SUPERUSER_USERNAME", "root"),
+        ("FIRST_SUPERUSER_EMAIL", "root@example.com"),
+        ("FIRST_SUPERUSER_PASSWORD", "root12"),
+    ]);
+    let accepted = register(&lowered, "short", "abc123").await.unwrap();
+    assert_eq!(accepted.status(), 201);
+    let too_short = register(&lowered, "shorter", "abc12").await.unwrap();
+    assert_eq!(too_short.status(), 422);
+    let body: Value = too_short.json().await.unwrap();
+    assert_eq!(
+        body["detail"],
+        "password: must be 6 to 72 bytes long (UTF-8), got 5"
+    );
+    let login: Value = http
+        .post(lowered.url("/auth/login"))
+        .json(&json!({"username": "short", "password": "abc123"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap();
+    let changed = http
+        .put(lowered.url("/auth/me/password"))
+        .bearer_auth(token)
+        .json(&json!({"current_password": "abc123", "new_password": "xyz789"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let root = http
+        .post(lowered.url("/auth/login"))
+        .json(&json!({"username": "root", "password": "root12"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        root.status(),
+        200,
+        "the first superuser follows the rule too"
+    );
+
+    let document: Value = http
+        .get(lowered.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let password = &document["components"]["schemas"]["RegisterRequest"]["properties"]["password"];
+    assert_eq!(password["minLength"], 6);
+    assert!(
+        password["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("6 to 72"),
+        "{password}"
+    );
+    let new_password =
+        &document["components"]["schemas"]["PasswordChangeRequest"]["properties"]["new_password"];
+    assert_eq!(new_password["minLength"], 6);
+}
+
 #[tokio::test]
 async fn serves_over_tcp_and_stops_cleanly_on_sigterm() {
     let server = Server::start(&[

@@ -29,6 +29,39 @@ pub fn corrected(spec: &str) -> String {
     serde_json::to_string_pretty(&document).unwrap_or_else(|_| spec.to_string())
 }
 
+/// The new-password fields of the request bodies, whose minimum the operator sets.
+const NEW_PASSWORD_FIELDS: [(&str, &str); 2] = [
+    ("RegisterRequest", "password"),
+    ("PasswordChangeRequest", "new_password"),
+];
+
+/// States the configured minimum length of new passwords (`PASSWORD_MIN_LENGTH`) where the
+/// document states the default one, so that clients read the rule this server applies.
+pub fn with_password_minimum(document: String, min_bytes: usize) -> String {
+    let default = ai_message_core::PasswordRules::DEFAULT_MIN_BYTES;
+    if min_bytes == default {
+        return document;
+    }
+    let Ok(mut parsed) = serde_json::from_str::<Value>(&document) else {
+        return document;
+    };
+    for (schema, field) in NEW_PASSWORD_FIELDS {
+        let pointer = format!("/components/schemas/{schema}/properties/{field}");
+        let Some(property) = parsed.pointer_mut(&pointer).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        property.insert("minLength".into(), Value::from(min_bytes));
+        if let Some(Value::String(description)) = property.get_mut("description") {
+            *description = description.replacen(
+                &format!("{default} to 72"),
+                &format!("{min_bytes} to 72"),
+                1,
+            );
+        }
+    }
+    serde_json::to_string_pretty(&parsed).unwrap_or(document)
+}
+
 fn mark_optional_fields_nullable(document: &mut Value) {
     let Some(schemas) = document
         .pointer_mut("/components/schemas")

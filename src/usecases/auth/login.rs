@@ -3,9 +3,7 @@
 
 use super::Auth;
 use super::hash_refresh_token;
-use crate::domain::{
-    DeviceInfo, IpAddress, Password, Session, SessionToken, User, email_key, username_key,
-};
+use crate::domain::{DeviceInfo, IpAddress, Session, SessionToken, User, email_key, username_key};
 use crate::ports::{AttemptId, NewRefreshToken, NewSession, PortError, Reservation, ThrottleKey};
 
 /// What a login form carries, with the request's context.
@@ -172,7 +170,7 @@ impl Auth {
         }
         // Passwords set before today's rules (adopted databases) cannot be re-hashed as
         // `Password`; they keep their old hash.
-        let Ok(password) = Password::parse(password) else {
+        let Ok(password) = self.settings.password_rules.parse("password", password) else {
             return;
         };
         if let Ok(new_hash) = self.hasher.hash(&password).await {

@@ -144,3 +144,15 @@ fn a_short_secret_key_is_refused_with_its_name() {
         SecretKey::Ephemeral(key) if key.len() >= 32
     ));
 }
+
+#[test]
+fn password_min_length_is_8_and_may_be_set_from_6_to_72() {
+    let min = |vars: &[(&str, &str)]| config(vars).map(|c| c.password_rules.min_bytes());
+    assert_eq!(min(&[]).unwrap(), 8);
+    assert_eq!(min(&[("PASSWORD_MIN_LENGTH", "6")]).unwrap(), 6);
+    assert_eq!(min(&[("PASSWORD_MIN_LENGTH", "72")]).unwrap(), 72);
+    for refused in ["5", "73", "0", "six", "-6"] {
+        let err = config(&[("PASSWORD_MIN_LENGTH", refused)]).unwrap_err();
+        assert_eq!(err.variable, "PASSWORD_MIN_LENGTH", "{refused}");
+    }
+}

@@ -88,7 +88,7 @@ impl AdminApi {
         auth: Authenticated,
         body: JsonBody<RegisterRequest>,
     ) -> Result<UserCreated, ApiError> {
-        let registration = registration(body.0)?;
+        let registration = registration(body.0, &self.state.services.password_rules)?;
         let user = self
             .state
             .services

@@ -3,7 +3,9 @@
 use ai_message_core::ports::ProfileUpdate;
 use ai_message_core::usecases::accounts::Registration;
 use ai_message_core::usecases::auth::LoginRequest as LoginCommand;
-use ai_message_core::{Bio, Email, FullName, Password, SessionId, User, Username, ValidationError};
+use ai_message_core::{
+    Bio, Email, FullName, PasswordRules, SessionId, User, Username, ValidationError,
+};
 use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::{Form, Json};
@@ -31,11 +33,14 @@ impl AuthApi {
 }
 
 /// Validates a registration body into the core's values. Shared with the admin route.
-pub(crate) fn registration(request: RegisterRequest) -> Result<Registration, ValidationError> {
+pub(crate) fn registration(
+    request: RegisterRequest,
+    password_rules: &PasswordRules,
+) -> Result<Registration, ValidationError> {
     Ok(Registration {
         username: Username::parse(request.username)?,
         email: Email::parse(request.email)?,
-        password: Password::parse(request.password)?,
+        password: password_rules.parse("password", request.password)?,
         full_name: request.full_name.map(FullName::parse).transpose()?,
     })
 }
@@ -92,7 +97,7 @@ impl AuthApi {
                 wait,
             ));
         }
-        let registration = registration(body.0)?;
+        let registration = registration(body.0, &self.state.services.password_rules)?;
         let user = self.state.services.accounts.register(registration).await?;
         Ok(user.into())
     }
@@ -245,7 +250,11 @@ impl AuthApi {
         auth: Authenticated,
         body: JsonBody<PasswordChangeRequest>,
     ) -> Result<Json<MessageResponse>, ApiError> {
-        let new_password = Password::parse_field("new_password", body.0.new_password)?;
+        let new_password = self
+            .state
+            .services
+            .password_rules
+            .parse("new_password", body.0.new_password)?;
         self.state
             .services
             .accounts
