@@ -56,17 +56,30 @@ enum MigrateAction {
 }
 
 /// `default` applies when RUST_LOG is unset: the server logs at info, operator commands only
-/// warnings, so their output stays readable.
-fn init_logging(default: &str) {
+/// warnings, so their output stays readable. `LOG_FORMAT=json` writes one JSON object per
+/// line (a request's lines carry its `request_id` under `span`).
+fn init_logging(default: &str) -> Result<(), String> {
     let requested = std::env::var("RUST_LOG").unwrap_or_else(|_| default.into());
     // tokio-postgres logs statements with their parameters (password hashes among them) at
     // debug level: never let that through, whatever RUST_LOG asks for.
     let filter = EnvFilter::try_new(format!("{requested},tokio_postgres=info"))
         .unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    let format = std::env::var("LOG_FORMAT").unwrap_or_default();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match format.trim().to_ascii_lowercase().as_str() {
+        "" | "text" => logs.with_ansi(std::io::stdout().is_terminal()).init(),
+        "json" => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        other => {
+            return Err(format!(
+                "LOG_FORMAT: '{other}' is neither 'text' nor 'json'"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn read_password() -> Result<String, String> {
@@ -153,10 +166,13 @@ async fn run(command: Command) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
-    init_logging(match command {
+    if let Err(message) = init_logging(match command {
         Command::Serve => "info",
         _ => "warn",
-    });
+    }) {
+        eprintln!("ai-message: error: {message}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

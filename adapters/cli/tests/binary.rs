@@ -115,6 +115,106 @@ async fn password_min_length_lowers_the_minimum_everywhere() {
     assert_eq!(new_password["minLength"], 6);
 }
 
+/// With `LOG_FORMAT=json` every line is one JSON object, and every line logged while a
+/// request is served (the access line, and a warning from deep inside) names its id.
+#[tokio::test]
+async fn request_ids_are_echoed_and_on_every_log_line_of_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ids.db");
+    let url = format!("sqlite:///{}", file.display());
+    let server = Server::start(&[("LOG_FORMAT", "json"), ("DATABASE_URL", url.as_str())]);
+    let http = reqwest::Client::new();
+    let health = http
+        .get(server.url("/health"))
+        .header("x-request-id", "req-test-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.headers()["x-request-id"], "req-test-42");
+    let forged = http
+        .get(server.url("/health"))
+        .header("x-request-id", "bad id\" injected")
+        .send()
+        .await
+        .unwrap();
+    let replaced = forged.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(uuid::Uuid::parse_str(&replaced).is_ok(), "{replaced}");
+    let made = http.get(server.url("/")).send().await.unwrap();
+    let made = made.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(uuid::Uuid::parse_str(&made).is_ok(), "{made}");
+
+    std::fs::remove_file(&file).unwrap();
+    let not_ready = http
+        .get(server.url("/health/ready"))
+        .header("x-request-id", "ready-probe-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_ready.status(), 503);
+
+    let (exit, log) = server.terminate();
+    assert!(exit.success());
+    let lines: Vec<Value> = log
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let of_request = |id: &str| -> Vec<&Value> {
+        lines
+            .iter()
+            .filter(|line| line["span"]["request_id"] == id)
+            .collect()
+    };
+    let health_lines = of_request("req-test-42");
+    assert_eq!(health_lines.len(), 1, "{log:#?}");
+    assert_eq!(health_lines[0]["fields"]["path"], "/health");
+    assert_eq!(health_lines[0]["fields"]["status"], 200);
+    assert_eq!(of_request(&replaced).len(), 1);
+    assert_eq!(of_request(&made).len(), 1);
+    let probe_lines = of_request("ready-probe-7");
+    assert!(
+        probe_lines.iter().any(|line| line["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("not ready"))),
+        "the warning from inside the request names it: {probe_lines:#?}"
+    );
+    assert!(
+        probe_lines
+            .iter()
+            .any(|line| line["fields"]["message"] == "request"),
+        "{probe_lines:#?}"
+    );
+}
+
+#[tokio::test]
+async fn text_logs_name_the_request_id_and_bad_log_formats_are_refused() {
+    let server = Server::start(&[]);
+    reqwest::Client::new()
+        .get(server.url("/health"))
+        .header("x-request-id", "text-id-9")
+        .send()
+        .await
+        .unwrap();
+    let (_, log) = server.terminate();
+    assert!(
+        log.iter()
+            .any(|line| line.contains("request_id=text-id-9") && line.contains("/health")),
+        "{log:#?}"
+    );
+    let refused = Command::new(binary())
+        .env("LOG_FORMAT", "xml")
+        .env("PORT", "0")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("LOG_FORMAT"),
+        "{refused:?}"
+    );
+}
+
 #[tokio::test]
 async fn serves_over_tcp_and_stops_cleanly_on_sigterm() {
     let server = Server::start(&[

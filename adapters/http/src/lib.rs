@@ -10,6 +10,7 @@ pub mod dto;
 pub mod errors;
 pub mod limits;
 mod reply;
+mod request_id;
 mod routes;
 pub mod time;
 pub mod tokens;
@@ -116,11 +117,13 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
     );
     let swagger_html = api.swagger_ui_html().replacen(&original, &corrected, 1);
     let redoc_html = api.redoc_html().replacen(&original, &corrected, 1);
+    // Browsers may read the request id of an answer (to quote it in a bug report).
+    let exposing = Cors::new().expose_header(request_id::HEADER);
     let cors = match cors {
-        CorsOrigins::Any => Cors::new(),
-        CorsOrigins::List(origins) => origins.iter().fold(Cors::new(), |cors, origin| {
-            cors.allow_origin(origin.as_str())
-        }),
+        CorsOrigins::Any => exposing,
+        CorsOrigins::List(origins) => origins
+            .iter()
+            .fold(exposing, |cors, origin| cors.allow_origin(origin.as_str())),
     };
     let allowed = Arc::new(AllowedMethods::from_document(&corrected));
     let max_body = state.limits.settings.max_body_bytes;
@@ -225,20 +228,32 @@ async fn log_request<E: Endpoint>(
     endpoint: std::sync::Arc<E>,
     request: Request,
 ) -> poem::Result<Response> {
+    use tracing::Instrument as _;
+
+    let request_id = request_id::of(&request);
+    let span = tracing::info_span!("request", request_id = %request_id);
     let client = routes::client_ip(&request).unwrap_or_else(|| "-".to_string());
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let started = Instant::now();
-    let response = match endpoint.call(request).await {
-        Ok(output) => output.into_response(),
-        Err(error) => error.into_response(),
-    };
-    let status = response.status();
-    let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
-    if status.is_server_error() {
-        tracing::error!(%client, %method, %path, status = status.as_u16(), latency_ms, "request");
-    } else {
-        tracing::info!(%client, %method, %path, status = status.as_u16(), latency_ms, "request");
+    let mut response = async {
+        let response = match endpoint.call(request).await {
+            Ok(output) => output.into_response(),
+            Err(error) => error.into_response(),
+        };
+        let status = response.status();
+        let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        if status.is_server_error() {
+            tracing::error!(%client, %method, %path, status = status.as_u16(), latency_ms, "request");
+        } else {
+            tracing::info!(%client, %method, %path, status = status.as_u16(), latency_ms, "request");
+        }
+        response
+    }
+    .instrument(span)
+    .await;
+    if let Some(value) = request_id::header_value(&request_id) {
+        response.headers_mut().insert(request_id::HEADER, value);
     }
     Ok(response)
 }
