@@ -106,6 +106,8 @@ pub struct Config {
     pub assistant: ai_message_core::usecases::assistant::AssistantSettings,
     /// `PASSWORD_MIN_LENGTH`: how short a new password may be, in bytes.
     pub password_rules: ai_message_core::PasswordRules,
+    /// HTTPS: the certificate chain and key files; `None` serves plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./backend.db";
@@ -305,7 +307,9 @@ impl Config {
         )?;
         let password_rules = PasswordRules::with_min_bytes(password_min)
             .ok_or_else(|| ConfigError::new("PASSWORD_MIN_LENGTH", "must be 6 to 72"))?;
+        let tls = tls_files(lookup)?;
         Ok(Self {
+            tls,
             password_rules,
             assistant_model,
             assistant,
@@ -329,6 +333,30 @@ impl Config {
             first_superuser,
             cors,
         })
+    }
+}
+
+/// `TLS_CERT_FILE` and `TLS_KEY_FILE` (the original's `AI_MESSAGE_SSL_CERT` and
+/// `AI_MESSAGE_SSL_KEY`): both or neither.
+fn tls_files(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<crate::tls::TlsFiles>, ConfigError> {
+    let cert = read(lookup, &["TLS_CERT_FILE", "AI_MESSAGE_SSL_CERT"]);
+    let key = read(lookup, &["TLS_KEY_FILE", "AI_MESSAGE_SSL_KEY"]);
+    match (cert, key) {
+        (Some((_, cert)), Some((_, key))) => Ok(Some(crate::tls::TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        })),
+        (None, None) => Ok(None),
+        (Some((name, _)), None) => Err(ConfigError::new(
+            name,
+            "set with TLS_KEY_FILE (or AI_MESSAGE_SSL_KEY), or not at all",
+        )),
+        (None, Some((name, _))) => Err(ConfigError::new(
+            name,
+            "set with TLS_CERT_FILE (or AI_MESSAGE_SSL_CERT), or not at all",
+        )),
     }
 }
 

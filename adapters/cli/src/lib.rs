@@ -5,6 +5,7 @@ pub mod application;
 mod assistant_config;
 pub mod config;
 pub mod database;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +47,8 @@ pub enum StartupError {
     Superuser { context: String, detail: String },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("TLS_CERT_FILE / TLS_KEY_FILE: {0}")]
+    Tls(String),
 }
 
 /// The SQLite location a `DATABASE_URL` names, if it names one.
@@ -386,10 +389,44 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         ensure_first_superuser(&app, first).await?;
     }
     let address = SocketAddr::new(config.host, config.port);
-    let acceptor = TcpListener::bind(address)
-        .into_acceptor()
-        .await
-        .map_err(|source| StartupError::Bind { address, source })?;
+    let listener = TcpListener::bind(address);
+    match &config.tls {
+        None => {
+            let acceptor = listener
+                .into_acceptor()
+                .await
+                .map_err(|source| StartupError::Bind { address, source })?;
+            run_server(&config, &app, acceptor, "http", descriptors).await?;
+        }
+        Some(files) => {
+            let first = files.load().map_err(StartupError::Tls)?;
+            // One crypto provider for the process: the one the rest of it uses.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let configs = files
+                .clone()
+                .reloaded_on_hangup(first)
+                .map_err(|e| StartupError::Tls(format!("cannot watch SIGHUP: {e}")))?;
+            let acceptor = listener
+                .rustls(configs)
+                .into_acceptor()
+                .await
+                .map_err(|source| StartupError::Bind { address, source })?;
+            run_server(&config, &app, acceptor, "https", descriptors).await?;
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serves the application on `acceptor` (plain TCP or TLS) until a shutdown signal.
+async fn run_server<A: Acceptor + 'static>(
+    config: &Config,
+    app: &Application,
+    acceptor: A,
+    scheme: &str,
+    descriptors: u64,
+) -> Result<(), StartupError> {
+    let address = SocketAddr::new(config.host, config.port);
     let bound = acceptor
         .local_addr()
         .first()
@@ -397,7 +434,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         .unwrap_or(address);
     tracing::info!(
         storage = %config.database.describe(),
-        "ai-message listening on http://{bound} (Swagger UI at http://{bound}/docs)"
+        "ai-message listening on {scheme}://{bound} (Swagger UI at {scheme}://{bound}/docs)"
     );
     let limits = ConnectionLimits {
         max_connections: config
@@ -421,9 +458,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         .idle_timeout(config.idle_timeout)
         .run_with_graceful_shutdown(app.endpoint(), shutdown, Some(SHUTDOWN_GRACE))
         .await
-        .map_err(StartupError::Serve)?;
-    tracing::info!("stopped");
-    Ok(())
+        .map_err(StartupError::Serve)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -1,0 +1,80 @@
+//! HTTPS served directly: rustls with a certificate chain and key from PEM files, HTTP/2 or
+//! HTTP/1.1 by ALPN (poem's rustls listener offers both). SIGHUP reads the files again:
+//! new connections get the new certificate, open ones carry on; a pair that does not load
+//! is logged and the one in service stays.
+
+use std::path::PathBuf;
+
+use futures_util::{Stream, StreamExt};
+use poem::listener::{RustlsCertificate, RustlsConfig};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Where the certificate chain and its private key are (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Reads both files and checks that they make a server configuration (the key parses
+    /// and belongs to the first certificate).
+    pub fn load(&self) -> Result<RustlsConfig, String> {
+        let cert = std::fs::read(&self.cert)
+            .map_err(|e| format!("cannot read {}: {e}", self.cert.display()))?;
+        let key = std::fs::read(&self.key)
+            .map_err(|e| format!("cannot read {}: {e}", self.key.display()))?;
+        let chain = CertificateDer::pem_slice_iter(&cert)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: no PEM certificate: {e}", self.cert.display()))?;
+        if chain.is_empty() {
+            return Err(format!("{}: no PEM certificate", self.cert.display()));
+        }
+        let private = PrivateKeyDer::from_pem_slice(&key)
+            .map_err(|e| format!("{}: no PEM private key: {e}", self.key.display()))?;
+        rustls::ServerConfig::builder_with_provider(
+            rustls::crypto::ring::default_provider().into(),
+        )
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| {
+            builder
+                .with_no_client_auth()
+                .with_single_cert(chain, private)
+        })
+        .map_err(|e| {
+            format!(
+                "{} and {} do not make a TLS configuration: {e}",
+                self.cert.display(),
+                self.key.display()
+            )
+        })?;
+        Ok(RustlsConfig::new().fallback(RustlsCertificate::new().cert(cert).key(key)))
+    }
+
+    /// The configuration in service: `first`, then the files again after every SIGHUP.
+    pub fn reloaded_on_hangup(
+        self,
+        first: RustlsConfig,
+    ) -> std::io::Result<impl Stream<Item = RustlsConfig> + Send + 'static> {
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let reloads = futures_util::stream::unfold(
+            (hangups, self),
+            |(mut hangups, files)| async move {
+                loop {
+                    hangups.recv().await?;
+                    match files.load() {
+                        Ok(config) => {
+                            tracing::info!("SIGHUP: TLS certificate reloaded");
+                            return Some((config, (hangups, files)));
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "SIGHUP: TLS certificate not reloaded; the previous one stays");
+                        }
+                    }
+                }
+            },
+        );
+        Ok(futures_util::stream::once(async { first }).chain(reloads))
+    }
+}
