@@ -94,18 +94,51 @@ impl BcryptHasher {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let _admission =
-            Admission::take(&self.admitted, self.max_admitted).ok_or(PortError::Overloaded {
+        let Some(_admission) = Admission::take(&self.admitted, self.max_admitted) else {
+            metrics::counter!(REFUSALS).increment(1);
+            return Err(PortError::Overloaded {
                 what: "password hashing",
-            })?;
+            });
+        };
+        let waiting = Waiting::start();
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(PortError::unexpected)?;
+        drop(waiting);
         tokio::task::spawn_blocking(work)
             .await
             .map_err(PortError::unexpected)
+    }
+}
+
+/// Hashes waiting for a worker (a gauge), and hashes refused because the queue was full.
+pub const QUEUE_DEPTH: &str = "password_hash_queue_depth";
+pub const REFUSALS: &str = "password_hash_refusals_total";
+
+/// Describes the hasher's metrics for the exposition's `# HELP` lines.
+pub fn describe_metrics() {
+    metrics::describe_gauge!(QUEUE_DEPTH, "Password hashes waiting for a worker");
+    metrics::describe_counter!(
+        REFUSALS,
+        "Password hashes refused because the queue was full (answered 503)"
+    );
+}
+
+/// One hash waiting for a worker, counted in [`QUEUE_DEPTH`] until it starts or is dropped.
+struct Waiting;
+
+impl Waiting {
+    fn start() -> Self {
+        metrics::gauge!(QUEUE_DEPTH).increment(1.0);
+        Self
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        metrics::gauge!(QUEUE_DEPTH).decrement(1.0);
     }
 }
 

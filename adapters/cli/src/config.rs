@@ -108,6 +108,8 @@ pub struct Config {
     pub password_rules: ai_message_core::PasswordRules,
     /// HTTPS: the certificate chain and key files; `None` serves plain HTTP.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// Where Prometheus metrics are served (`METRICS_ADDR`); `None`: not at all.
+    pub metrics_address: Option<std::net::SocketAddr>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./backend.db";
@@ -308,7 +310,17 @@ impl Config {
         let password_rules = PasswordRules::with_min_bytes(password_min)
             .ok_or_else(|| ConfigError::new("PASSWORD_MIN_LENGTH", "must be 6 to 72"))?;
         let tls = tls_files(lookup)?;
+        let metrics_address = match read(lookup, &["METRICS_ADDR"]) {
+            Some((name, raw)) => Some(raw.trim().parse().map_err(|_| {
+                ConfigError::new(
+                    name,
+                    format!("'{raw}' is not an address such as 127.0.0.1:9100"),
+                )
+            })?),
+            None => None,
+        };
         Ok(Self {
+            metrics_address,
             tls,
             password_rules,
             assistant_model,

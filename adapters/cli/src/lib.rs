@@ -5,6 +5,7 @@ pub mod application;
 mod assistant_config;
 pub mod config;
 pub mod database;
+pub mod telemetry;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -49,6 +50,8 @@ pub enum StartupError {
     Serve(std::io::Error),
     #[error("TLS_CERT_FILE / TLS_KEY_FILE: {0}")]
     Tls(String),
+    #[error("METRICS_ADDR: {0}")]
+    Metrics(String),
 }
 
 /// The SQLite location a `DATABASE_URL` names, if it names one.
@@ -62,22 +65,31 @@ fn sqlite_location(url: &DatabaseUrl) -> Option<Location> {
 
 /// Opens the storage `DATABASE_URL` names, applying pending migrations.
 pub async fn open_storage(config: &Config) -> Result<Storage, StartupError> {
+    Ok(open_storage_with_probe(config).await?.0)
+}
+
+/// [`open_storage`], with a probe of how busy its connections are (none for `memory://`).
+async fn open_storage_with_probe(
+    config: &Config,
+) -> Result<(Storage, Option<telemetry::PoolProbe>), StartupError> {
     let url = &config.database;
     match url {
-        DatabaseUrl::Memory => Ok(MemoryStore::storage()),
+        DatabaseUrl::Memory => Ok((MemoryStore::storage(), None)),
         DatabaseUrl::SqliteInMemory | DatabaseUrl::SqliteFile(_) => {
             let location = sqlite_location(url).expect("an SQLite URL");
             let store = SqliteStore::open(&location)
                 .await
                 .map_err(|e| StartupError::Storage(e.to_string()))?;
-            Ok(store.storage())
+            let probe = store.clone();
+            Ok((store.storage(), Some(Arc::new(move || probe.pool_stats()))))
         }
         DatabaseUrl::Postgres(raw) => {
             let url = postgres_url(raw)?;
             let store = PostgresStore::open(&url, config.database_pool_size)
                 .await
                 .map_err(|e| StartupError::Storage(e.to_string()))?;
-            Ok(store.storage())
+            let probe = store.clone();
+            Ok((store.storage(), Some(Arc::new(move || probe.pool_stats()))))
         }
     }
 }
@@ -383,7 +395,13 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         );
     }
     let descriptors = raise_open_file_limit();
-    let storage = open_storage(&config).await?;
+    let (storage, pool) = open_storage_with_probe(&config).await?;
+    if let Some(address) = config.metrics_address {
+        let bound = telemetry::start(address, pool)
+            .await
+            .map_err(StartupError::Metrics)?;
+        tracing::info!("metrics on http://{bound}/metrics");
+    }
     let app = application(&config, storage)?;
     if let Some(first) = &config.first_superuser {
         ensure_first_superuser(&app, first).await?;

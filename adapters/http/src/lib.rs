@@ -9,6 +9,7 @@ mod document;
 pub mod dto;
 pub mod errors;
 pub mod limits;
+pub mod metrics;
 mod reply;
 mod request_id;
 mod routes;
@@ -126,6 +127,7 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
             .fold(exposing, |cors, origin| cors.allow_origin(origin.as_str())),
     };
     let allowed = Arc::new(AllowedMethods::from_document(&corrected));
+    let routes = Arc::new(metrics::RouteNames::from_document(&corrected));
     let max_body = state.limits.settings.max_body_bytes;
     let body_timeout = state.limits.settings.body_read_timeout;
     let trusted_proxies = state.trusted_proxies.clone();
@@ -136,7 +138,15 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
         .at("/redoc", fixed("text/html; charset=utf-8", redoc_html))
         .at("/openapi.json", fixed("application/json", corrected))
         .data(state)
-        .catch_all_error(errors::render_framework_error)
+        .catch_all_error(|error: poem::Error| async move {
+            // Keep the route template on the rendered error, for the request metrics.
+            let pattern = error.data::<poem::PathPattern>().cloned();
+            let mut response = errors::render_framework_error(error).await;
+            if let Some(pattern) = pattern {
+                response.set_data(pattern);
+            }
+            response
+        })
         .around(move |endpoint, request| {
             auth::session_before_input_errors(endpoint, request, auth.clone())
         })
@@ -148,7 +158,7 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
         .around(move |endpoint, request| {
             limits::limit_body(endpoint, request, max_body, body_timeout)
         })
-        .around(log_request)
+        .around(move |endpoint, request| log_request(endpoint, request, routes.clone()))
         .around(move |endpoint, mut request| {
             client_address::record_client(&mut request, &trusted_proxies);
             async move { endpoint.call(request).await }
@@ -227,6 +237,7 @@ impl AllowedMethods {
 async fn log_request<E: Endpoint>(
     endpoint: std::sync::Arc<E>,
     request: Request,
+    routes: Arc<metrics::RouteNames>,
 ) -> poem::Result<Response> {
     use tracing::Instrument as _;
 
@@ -236,13 +247,16 @@ async fn log_request<E: Endpoint>(
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let started = Instant::now();
+    let in_flight = metrics::Occupied::take(metrics::IN_FLIGHT);
     let mut response = async {
         let response = match endpoint.call(request).await {
             Ok(output) => output.into_response(),
             Err(error) => error.into_response(),
         };
         let status = response.status();
-        let latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        let elapsed = started.elapsed();
+        metrics::record(&routes, &response, &method, status.as_u16(), elapsed);
+        let latency_ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
         if status.is_server_error() {
             tracing::error!(%client, %method, %path, status = status.as_u16(), latency_ms, "request");
         } else {
@@ -252,6 +266,7 @@ async fn log_request<E: Endpoint>(
     }
     .instrument(span)
     .await;
+    drop(in_flight);
     if let Some(value) = request_id::header_value(&request_id) {
         response.headers_mut().insert(request_id::HEADER, value);
     }

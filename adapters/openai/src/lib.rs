@@ -181,10 +181,56 @@ impl Assistant for OpenAiAssistant {
         prompt: AssistantPrompt,
         deltas: Option<UnboundedSender<String>>,
     ) -> Result<String, AssistantError> {
-        tokio::time::timeout(self.config.timeout, self.complete(prompt, deltas))
+        let in_flight = CallUnderWay::start();
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(self.config.timeout, self.complete(prompt, deltas))
             .await
-            .map_err(|_| AssistantError::Timeout(self.config.timeout.as_secs()))?
+            .map_err(|_| AssistantError::Timeout(self.config.timeout.as_secs()))
+            .and_then(|answer| answer);
+        drop(in_flight);
+        let outcome = match &answer {
+            Ok(_) => "ok",
+            Err(AssistantError::Timeout(_)) => "timeout",
+            Err(_) => "error",
+        };
+        metrics::counter!(CALLS, "outcome" => outcome).increment(1);
+        metrics::histogram!(CALL_DURATION, "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        answer
     }
+}
+
+/// Calls to the model, by outcome (`ok`, `error`, `timeout`), their duration, and those
+/// under way.
+pub const CALLS: &str = "assistant_model_calls_total";
+pub const CALL_DURATION: &str = "assistant_model_call_duration_seconds";
+pub const CALLS_IN_FLIGHT: &str = "assistant_model_calls_in_flight";
+
+/// One call counted in [`CALLS_IN_FLIGHT`] until it ends or is dropped.
+struct CallUnderWay;
+
+impl CallUnderWay {
+    fn start() -> Self {
+        metrics::gauge!(CALLS_IN_FLIGHT).increment(1.0);
+        Self
+    }
+}
+
+impl Drop for CallUnderWay {
+    fn drop(&mut self) {
+        metrics::gauge!(CALLS_IN_FLIGHT).decrement(1.0);
+    }
+}
+
+/// Describes the model calls' metrics for the exposition's `# HELP` lines.
+pub fn describe_metrics() {
+    metrics::describe_counter!(CALLS, "Calls to the assistant's model, by outcome");
+    metrics::describe_histogram!(
+        CALL_DURATION,
+        metrics::Unit::Seconds,
+        "Duration of calls to the assistant's model, by outcome"
+    );
+    metrics::describe_gauge!(CALLS_IN_FLIGHT, "Calls to the assistant's model under way");
 }
 
 #[cfg(test)]

@@ -79,6 +79,16 @@ impl PostgresStore {
         }
     }
 
+    /// The request pool: connections open, idle, and requests waiting for one.
+    pub fn pool_stats(&self) -> ai_message_sql::PoolStats {
+        let status = self.pool.status();
+        ai_message_sql::PoolStats {
+            connections: status.size,
+            idle: Some(status.available),
+            waiting: status.waiting,
+        }
+    }
+
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, PortError> {
         self.pool.get().await.map_err(rows::pool_error)
     }

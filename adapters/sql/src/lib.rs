@@ -50,6 +50,17 @@ impl MigrationStatus {
     }
 }
 
+/// How busy a store's connections are, for the operator's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open.
+    pub connections: usize,
+    /// Of those, idle (`None` where the store does not know).
+    pub idle: Option<usize>,
+    /// Requests waiting for a connection (or queued for one of its threads).
+    pub waiting: usize,
+}
+
 /// The versions in `known` that `applied` lacks, in the order of `known`.
 pub fn pending_versions(known: &[MigrationInfo], applied: &[i64]) -> Vec<i64> {
     known

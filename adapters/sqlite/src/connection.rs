@@ -39,12 +39,14 @@ pub struct Db {
 /// Read-only connections, each on a thread of its own, taking jobs from one queue.
 struct Readers {
     jobs: crossbeam_channel::Sender<ReadJob>,
+    connections: usize,
 }
 
 type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
 impl Readers {
     fn start(connections: Vec<Connection>) -> Self {
+        let count = connections.len();
         let (jobs, queue) = crossbeam_channel::unbounded::<ReadJob>();
         for (index, conn) in connections.into_iter().enumerate() {
             let queue = queue.clone();
@@ -59,7 +61,10 @@ impl Readers {
                 })
                 .expect("a reader thread starts");
         }
-        Self { jobs }
+        Self {
+            jobs,
+            connections: count,
+        }
     }
 }
 
@@ -287,6 +292,16 @@ impl Db {
     }
 
     /// Fails while the database file is gone from its path (see [`FileIdentity`]).
+    /// Connections (the writer and the readers) and jobs queued for their threads.
+    pub fn pool_stats(&self) -> ai_message_sql::PoolStats {
+        let readers = self.readers.as_ref();
+        ai_message_sql::PoolStats {
+            connections: 1 + readers.map_or(0, |r| r.connections),
+            idle: None,
+            waiting: self.writer.len() + readers.map_or(0, |r| r.jobs.len()),
+        }
+    }
+
     pub fn check_file(&self) -> Result<(), PortError> {
         self.file.as_ref().map_or(Ok(()), |file| file.check())
     }

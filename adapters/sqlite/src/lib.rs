@@ -94,6 +94,13 @@ pub(crate) fn file_path(location: &Location) -> &Path {
     }
 }
 
+impl SqliteStore {
+    /// How busy the connections are, for metrics.
+    pub fn pool_stats(&self) -> ai_message_sql::PoolStats {
+        self.db.pool_stats()
+    }
+}
+
 #[async_trait]
 impl StorageHealth for SqliteStore {
     async fn ping(&self) -> Result<(), PortError> {

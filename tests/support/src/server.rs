@@ -126,6 +126,11 @@ impl Server {
         }
     }
 
+    /// What the server printed before it announced where it listens.
+    pub fn startup_log(&self) -> &[String] {
+        &self.startup
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

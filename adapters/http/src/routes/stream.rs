@@ -143,11 +143,14 @@ impl StreamApi {
             .await?;
         // The feed lives in the response body: a client that goes away drops it, and its
         // place under the per-user limit, at once.
-        let events: BoxStream<'static, StreamEvent> =
-            Box::pin(futures_util::stream::unfold(feed, |mut feed| async move {
+        let open = crate::metrics::Occupied::take(crate::metrics::STREAMS_OPEN);
+        let events: BoxStream<'static, StreamEvent> = Box::pin(futures_util::stream::unfold(
+            (feed, open),
+            |(mut feed, open)| async move {
                 let item = feed.next().await?;
-                Some((stream_event(item), feed))
-            }));
+                Some((stream_event(item), (feed, open)))
+            },
+        ));
         Ok(StreamOpened::Events(
             EventStream::new(events)
                 .keep_alive(self.state.limits.settings.stream_heartbeat)
