@@ -78,3 +78,52 @@ impl TlsFiles {
         Ok(futures_util::stream::once(async { first }).chain(reloads))
     }
 }
+
+/// The TCP acceptor under poem's TLS one, holding back the first connection for one turn.
+///
+/// poem's TLS acceptor waits on its configuration stream and on new connections at once and
+/// takes whichever is ready, at random when both are: a client that connects as the server
+/// starts (it read the port from the log) could be taken before the first certificate and
+/// be reset. Answering "not yet" to the first poll lets the certificate, ready from the
+/// start, win that race.
+pub struct CertificateFirst<A> {
+    inner: A,
+    started: bool,
+}
+
+/// The listener whose acceptor is [`CertificateFirst`]; wrap it with `.rustls(…)`.
+pub struct CertificateFirstListener<L>(pub L);
+
+impl<L: poem::listener::Listener> poem::listener::Listener for CertificateFirstListener<L> {
+    type Acceptor = CertificateFirst<L::Acceptor>;
+
+    async fn into_acceptor(self) -> std::io::Result<Self::Acceptor> {
+        Ok(CertificateFirst {
+            inner: self.0.into_acceptor().await?,
+            started: false,
+        })
+    }
+}
+
+impl<A: poem::listener::Acceptor> poem::listener::Acceptor for CertificateFirst<A> {
+    type Io = A::Io;
+
+    fn local_addr(&self) -> Vec<poem::web::LocalAddr> {
+        self.inner.local_addr()
+    }
+
+    async fn accept(
+        &mut self,
+    ) -> std::io::Result<(
+        Self::Io,
+        poem::web::LocalAddr,
+        poem::web::RemoteAddr,
+        poem::http::uri::Scheme,
+    )> {
+        if !self.started {
+            self.started = true;
+            tokio::task::yield_now().await;
+        }
+        self.inner.accept().await
+    }
+}
