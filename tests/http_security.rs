@@ -487,6 +487,7 @@ async fn login_takes_as_long_for_an_unknown_user_as_for_a_wrong_password() {
             email: ai_message_core::Email::parse("alice@example.com").unwrap(),
             password: ai_message_core::Password::parse("alice-password").unwrap(),
             full_name: None,
+            phone_number: None,
         })
         .await
         .unwrap();

@@ -35,6 +35,8 @@ fn expected_columns(table: &str) -> Vec<Column> {
             ("bio", "text", None, false, None),
             created,
             updated,
+            // Added by V6 (the original's newest schema).
+            ("phone_number", "character varying", Some(20), false, None),
         ],
         "roles" => vec![
             id,
@@ -97,6 +99,7 @@ const SPEC_INDEXES: &[(&str, &str, bool, &str)] = &[
     ("users", "ix_users_id", false, "id"),
     ("users", "ix_users_username", true, "username"),
     ("users", "ix_users_email", true, "email"),
+    ("users", "ix_users_phone_number", true, "phone_number"),
     ("roles", "ix_roles_id", false, "id"),
     ("roles", "ix_roles_name", true, "name"),
     ("user_roles", "ix_user_roles_id", false, "id"),

@@ -102,6 +102,7 @@ fn registration(name: &str) -> Registration {
         email: Email::parse(format!("{name}@example.com")).unwrap(),
         password: Password::parse(password_of(name)).unwrap(),
         full_name: None,
+        phone_number: None,
     }
 }
 
@@ -346,6 +347,7 @@ async fn profile_updates_keep_absent_fields() {
     let update = ProfileUpdate {
         full_name: Some(FullName::parse("Alice L").unwrap()),
         bio: Some(Bio::parse("hello").unwrap()),
+        phone_number: None,
     };
     accounts.update_profile(&caller, update).await.unwrap();
     let user = accounts

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Bio, ConversationId, DeviceInfo, Email, FullName, IpAddress, MessageContent, MessageId,
-    PasswordHash, RefreshTokenHash, RefreshTokenId, RoleDescription, RoleId, RoleName, SessionId,
-    SessionToken, UserId, UserRoleId, Username,
+    PasswordHash, PhoneNumber, RefreshTokenHash, RefreshTokenId, RoleDescription, RoleId, RoleName,
+    SessionId, SessionToken, UserId, UserRoleId, Username,
 };
 
 /// Point in time, UTC, at microsecond precision (what SQL `TIMESTAMP` keeps).
@@ -24,6 +24,8 @@ pub struct User {
     pub is_superuser: bool,
     pub full_name: Option<FullName>,
     pub bio: Option<Bio>,
+    /// E.164, unique among users (the original's newest schema).
+    pub phone_number: Option<PhoneNumber>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -32,6 +32,9 @@ pub enum InsertError {
     /// A unique constraint (username, email, role name…) already holds this value.
     #[error("a unique value is already taken")]
     Duplicate,
+    /// Another account holds this phone number (users' unique `phone_number`).
+    #[error("the phone number is taken")]
+    PhoneTaken,
     #[error(transparent)]
     Port(#[from] PortError),
 }

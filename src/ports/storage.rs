@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use super::{InsertError, PortError};
 use crate::domain::{
-    Bio, DeviceInfo, Email, FullName, IpAddress, Page, PasswordHash, RefreshToken,
+    Bio, DeviceInfo, Email, FullName, IpAddress, Page, PasswordHash, PhoneNumber, RefreshToken,
     RefreshTokenHash, RefreshTokenId, Role, RoleDescription, RoleId, RoleName, Session, SessionId,
     SessionToken, StreamTicketHash, Timestamp, User, UserId, Username,
 };
@@ -22,6 +22,7 @@ pub struct NewUser {
     pub hashed_password: PasswordHash,
     pub is_superuser: bool,
     pub full_name: Option<FullName>,
+    pub phone_number: Option<PhoneNumber>,
     /// Also the initial `updated_at`.
     pub created_at: Timestamp,
 }
@@ -31,6 +32,7 @@ pub struct NewUser {
 pub struct ProfileUpdate {
     pub full_name: Option<FullName>,
     pub bio: Option<Bio>,
+    pub phone_number: Option<PhoneNumber>,
 }
 
 /// Outcome of a change that could take away the last active superuser.
@@ -89,13 +91,24 @@ pub trait UserRepository: Send + Sync {
     async fn list_users(&self, page: Page) -> Result<Vec<User>, PortError>;
 
     /// Applies the fields present in `update` and sets `updated_at = now`. `None` when the
-    /// user does not exist.
+    /// user does not exist; `PhoneTaken` (nothing changed) when another account holds the
+    /// phone number.
     async fn update_profile(
         &self,
         id: UserId,
         update: ProfileUpdate,
         now: Timestamp,
-    ) -> Result<Option<User>, PortError>;
+    ) -> Result<Option<User>, InsertError>;
+
+    /// Sets (or with `None` removes) the user's phone number and `updated_at = now`. `None`
+    /// when the user does not exist; `PhoneTaken` (nothing changed) when another account
+    /// holds it.
+    async fn set_phone_number(
+        &self,
+        id: UserId,
+        phone_number: Option<PhoneNumber>,
+        now: Timestamp,
+    ) -> Result<Option<User>, InsertError>;
 
     /// In one transaction: stores the new password hash and ends every session of the user
     /// except `keep_session` (see [`SessionRepository::end_session`]). `false` when the user

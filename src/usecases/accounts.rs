@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::auth::tell_access_changed;
 use super::{Caller, Ports};
-use crate::domain::{Email, FullName, Password, User, Username};
+use crate::domain::{Email, FullName, Password, PhoneNumber, User, Username};
 use crate::ports::{
     Clock, EventPublisher, InsertError, NewUser, PasswordHasher, PortError, ProfileUpdate,
     UserRepository,
@@ -17,6 +17,7 @@ pub struct Registration {
     pub email: Email,
     pub password: Password,
     pub full_name: Option<FullName>,
+    pub phone_number: Option<PhoneNumber>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,8 @@ pub enum RegisterError {
     UsernameLookalike,
     #[error("the email is taken")]
     EmailTaken,
+    #[error("the phone number is taken")]
+    PhoneTaken,
     /// Both checks passed, then a concurrent registration took the username or the email.
     #[error("the username or the email was taken meanwhile")]
     UsernameOrEmailTaken,
@@ -42,8 +45,21 @@ pub enum UpdateProfileError {
     /// The caller's account was deleted while the request ran.
     #[error("the caller's account is gone")]
     AccountGone,
+    #[error("the phone number is taken")]
+    PhoneTaken,
     #[error(transparent)]
     Port(#[from] PortError),
+}
+
+impl From<InsertError> for UpdateProfileError {
+    fn from(error: InsertError) -> Self {
+        match error {
+            InsertError::PhoneTaken => Self::PhoneTaken,
+            // Only the phone number is unique among the fields a profile change writes.
+            InsertError::Duplicate => Self::PhoneTaken,
+            InsertError::Port(e) => Self::Port(e),
+        }
+    }
 }
 
 /// Why the caller's password could not be changed.
@@ -103,10 +119,12 @@ pub(crate) async fn create_account(
         hashed_password,
         is_superuser,
         full_name: registration.full_name,
+        phone_number: registration.phone_number,
         created_at: clock.now(),
     };
     users.create_user(new_user).await.map_err(|e| match e {
         InsertError::Duplicate => RegisterError::UsernameOrEmailTaken,
+        InsertError::PhoneTaken => RegisterError::PhoneTaken,
         InsertError::Port(e) => RegisterError::Port(e),
     })
 }
@@ -149,7 +167,21 @@ impl Accounts {
     ) -> Result<User, UpdateProfileError> {
         self.users
             .update_profile(caller.user.id, update, self.clock.now())
-            .await?
+            .await
+            .map_err(UpdateProfileError::from)?
+            .ok_or(UpdateProfileError::AccountGone)
+    }
+
+    /// Sets the caller's phone number, or removes it with `None`.
+    pub async fn set_phone_number(
+        &self,
+        caller: &Caller,
+        phone_number: Option<PhoneNumber>,
+    ) -> Result<User, UpdateProfileError> {
+        self.users
+            .set_phone_number(caller.user.id, phone_number, self.clock.now())
+            .await
+            .map_err(UpdateProfileError::from)?
             .ok_or(UpdateProfileError::AccountGone)
     }
 

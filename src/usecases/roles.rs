@@ -90,7 +90,8 @@ impl Roles {
             created_at: self.clock.now(),
         };
         self.roles.create_role(new_role).await.map_err(|e| match e {
-            InsertError::Duplicate => CreateRoleError::RoleExists,
+            // A role has no phone number; only its name is unique.
+            InsertError::Duplicate | InsertError::PhoneTaken => CreateRoleError::RoleExists,
             InsertError::Port(e) => CreateRoleError::Port(e),
         })
     }

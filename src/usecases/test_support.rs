@@ -154,6 +154,7 @@ pub fn sample_user(id: i64) -> User {
         bio: None,
         created_at: fixed_now(),
         updated_at: fixed_now(),
+        phone_number: None,
     }
 }
 
@@ -176,6 +177,7 @@ pub fn user_from(id: i64, new: &NewUser) -> User {
         bio: None,
         created_at: new.created_at,
         updated_at: new.created_at,
+        phone_number: new.phone_number.clone(),
     }
 }
 

@@ -303,6 +303,7 @@ fn superuser_registration(
         email: Email::parse(email)?,
         password: rules.parse("password", password)?,
         full_name: None,
+        phone_number: None,
     })
 }
 
@@ -424,7 +425,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
                 .clone()
                 .reloaded_on_hangup(first)
                 .map_err(|e| StartupError::Tls(format!("cannot watch SIGHUP: {e}")))?;
-            let acceptor = listener
+            let acceptor = tls::CertificateFirstListener(listener)
                 .rustls(configs)
                 .into_acceptor()
                 .await

@@ -88,6 +88,42 @@ async fn login(http: &reqwest::Client, server: &Server, name: &str, password: &s
     json_of(response).await
 }
 
+/// The original's newest version has `users.phone_number` (unique, indexed) already.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers() {
+    let database = ScratchDatabase::create().await;
+    let db = client(&database.url).await;
+    db.batch_execute(ORIGINAL_DDL).await.unwrap();
+    db.batch_execute(
+        "ALTER TABLE users ADD COLUMN phone_number VARCHAR(20);
+         CREATE UNIQUE INDEX ix_users_phone_number ON users (phone_number);",
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO users (username, email, hashed_password, is_active, is_superuser, \
+         created_at, updated_at, phone_number) VALUES ('legacy', 'legacy@example.com', $1, \
+         true, false, '2024-05-01 10:00:00', '2024-05-01 10:00:00', '+60123456789')",
+        &[&PYTHON_HASH],
+    )
+    .await
+    .unwrap();
+    let server = Server::start(&[("DATABASE_URL", database.url.as_str())]);
+    let http = reqwest::Client::new();
+    let session = login(&http, &server, "legacy", "correct horse battery").await;
+    assert_eq!(session["user"]["phone_number"], "+60123456789");
+    let taken = http
+        .post(server.url("/auth/register"))
+        .json(&json!({"username": "newer", "email": "newer@example.com",
+            "password": "newer-password", "phone_number": "+60123456789"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taken.status(), 400, "the adopted index still holds");
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_of_the_original_implementation_is_adopted() {
     let database = ScratchDatabase::create().await;

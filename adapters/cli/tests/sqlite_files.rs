@@ -99,6 +99,56 @@ fn sqlite_url(path: &std::path::Path) -> String {
     format!("sqlite:///{}", path.display())
 }
 
+/// The original's newest version has `users.phone_number` (unique, indexed) already: the
+/// migration adopts the column and its index instead of failing on them.
+#[tokio::test]
+async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newest.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(ORIGINAL_DDL).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE users ADD COLUMN phone_number VARCHAR(20);
+             CREATE UNIQUE INDEX ix_users_phone_number ON users (phone_number);",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO users (id, username, email, hashed_password, is_active, is_superuser, \
+             full_name, bio, created_at, updated_at, phone_number) VALUES (1, 'legacy', \
+             'legacy@example.com', ?1, 1, 0, NULL, NULL, '2024-05-01 10:00:00.123456', \
+             '2024-05-01 10:00:00.123456', '+60123456789')",
+            [PYTHON_HASH],
+        )
+        .unwrap();
+    }
+    let url = sqlite_url(&path);
+    let server = Server::start(&[("DATABASE_URL", url.as_str())]);
+    let http = reqwest::Client::new();
+    let login: Value = http
+        .post(server.url("/auth/login"))
+        .json(&json!({"username": "legacy", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(login["user"]["phone_number"], "+60123456789");
+    let taken = http
+        .post(server.url("/auth/register"))
+        .json(&json!({"username": "newer", "email": "newer@example.com",
+            "password": "newer-password", "phone_number": "+60123456789"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taken.status(), 400, "the adopted index still holds");
+    let ready = http.get(server.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "every migration is recorded");
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+}
+
 #[tokio::test]
 async fn a_database_of_the_original_implementation_is_adopted() {
     let dir = tempfile::tempdir().unwrap();

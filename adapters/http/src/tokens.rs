@@ -123,6 +123,7 @@ mod tests {
             bio: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            phone_number: None,
         }
     }
 

@@ -79,6 +79,20 @@ next_id!(
 );
 
 impl Tables {
+    /// Whether another account than `except` holds `phone_number` (the unique index of the
+    /// SQL stores; no phone number collides with nothing).
+    pub(crate) fn phone_taken(
+        &self,
+        phone_number: Option<&ai_message_core::PhoneNumber>,
+        except: Option<ai_message_core::UserId>,
+    ) -> bool {
+        phone_number.is_some_and(|phone| {
+            self.users
+                .values()
+                .any(|user| user.phone_number.as_ref() == Some(phone) && Some(user.id) != except)
+        })
+    }
+
     /// Ends one active session and uses up its refresh tokens.
     pub fn end_session(&mut self, session_id: SessionId, now: Timestamp) -> bool {
         let Some(session) = self.sessions.get_mut(&session_id) else {

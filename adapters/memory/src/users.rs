@@ -1,7 +1,7 @@
 //! Users, their identity keys, and the changes that guard the last superuser.
 
 use ai_message_core::ports::*;
-use ai_message_core::{Page, PasswordHash, SessionId, Timestamp, User, UserId};
+use ai_message_core::{Page, PasswordHash, PhoneNumber, SessionId, Timestamp, User, UserId};
 use async_trait::async_trait;
 
 use crate::MemoryStore;
@@ -19,6 +19,9 @@ impl UserRepository for MemoryStore {
         {
             return Err(InsertError::Duplicate);
         }
+        if t.phone_taken(new.phone_number.as_ref(), None) {
+            return Err(InsertError::PhoneTaken);
+        }
         let user = User {
             id: t.sequences.next_user(),
             username: new.username,
@@ -28,6 +31,7 @@ impl UserRepository for MemoryStore {
             is_superuser: new.is_superuser,
             full_name: new.full_name,
             bio: None,
+            phone_number: new.phone_number,
             created_at: new.created_at,
             updated_at: new.created_at,
         };
@@ -86,8 +90,11 @@ impl UserRepository for MemoryStore {
         id: UserId,
         update: ProfileUpdate,
         now: Timestamp,
-    ) -> Result<Option<User>, PortError> {
+    ) -> Result<Option<User>, InsertError> {
         let mut t = self.tables.write();
+        if t.phone_taken(update.phone_number.as_ref(), Some(id)) {
+            return Err(InsertError::PhoneTaken);
+        }
         let Some(user) = t.users.get_mut(&id) else {
             return Ok(None);
         };
@@ -97,6 +104,27 @@ impl UserRepository for MemoryStore {
         if let Some(bio) = update.bio {
             user.bio = Some(bio);
         }
+        if let Some(phone_number) = update.phone_number {
+            user.phone_number = Some(phone_number);
+        }
+        user.updated_at = now;
+        Ok(Some(user.clone()))
+    }
+
+    async fn set_phone_number(
+        &self,
+        id: UserId,
+        phone_number: Option<PhoneNumber>,
+        now: Timestamp,
+    ) -> Result<Option<User>, InsertError> {
+        let mut t = self.tables.write();
+        if t.phone_taken(phone_number.as_ref(), Some(id)) {
+            return Err(InsertError::PhoneTaken);
+        }
+        let Some(user) = t.users.get_mut(&id) else {
+            return Ok(None);
+        };
+        user.phone_number = phone_number;
         user.updated_at = now;
         Ok(Some(user.clone()))
     }

@@ -27,13 +27,20 @@ pub(crate) fn inserted_row<T>(
     Ok(row(&unique(result)?).or_port()?)
 }
 
-/// A statement guarded by unique constraints: `Duplicate` when one refused it.
+/// A statement guarded by unique constraints: `PhoneTaken` when the phone number's index
+/// refused it, `Duplicate` when another one did.
 pub(crate) fn unique<T>(result: Result<T, tokio_postgres::Error>) -> Result<T, InsertError> {
     result.map_err(|error| {
-        if rows::is_unique_violation(&error) {
-            InsertError::Duplicate
-        } else {
+        if !rows::is_unique_violation(&error) {
             InsertError::Port(port_error(error))
+        } else if error
+            .as_db_error()
+            .and_then(|e| e.constraint())
+            .is_some_and(|name| name == "ix_users_phone_number")
+        {
+            InsertError::PhoneTaken
+        } else {
+            InsertError::Duplicate
         }
     })
 }

@@ -2,9 +2,9 @@
 
 use ai_message_core::{
     Bio, ConversationId, ConversationSummary, DeviceInfo, Email, FullName, IpAddress, Message,
-    MessageContent, MessageId, PasswordHash, PortError, RefreshToken, RefreshTokenHash,
-    RefreshTokenId, Role, RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken,
-    Timestamp, User, UserId, Username,
+    MessageContent, MessageId, PasswordHash, PhoneNumber, PortError, RefreshToken,
+    RefreshTokenHash, RefreshTokenId, Role, RoleDescription, RoleId, RoleName, Session, SessionId,
+    SessionToken, Timestamp, User, UserId, Username,
 };
 use chrono::NaiveDateTime;
 use tokio_postgres::Row;
@@ -72,6 +72,7 @@ pub(crate) fn user_at(row: &Row, o: usize) -> Result<User, tokio_postgres::Error
         bio: optional_text(row, o + 7)?.map(Bio::from_storage),
         created_at: utc(row, o + 8)?,
         updated_at: utc(row, o + 9)?,
+        phone_number: optional_text(row, o + 10)?.map(PhoneNumber::from_storage),
     })
 }
 

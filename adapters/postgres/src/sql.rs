@@ -23,7 +23,9 @@ macro_rules! user_columns {
             $p,
             "created_at, ",
             $p,
-            "updated_at"
+            "updated_at, ",
+            $p,
+            "phone_number"
         )
     };
 }
@@ -87,8 +89,8 @@ macro_rules! message_columns {
 
 pub const INSERT_USER: &str = concat!(
     "INSERT INTO users (username, email, hashed_password, is_active, is_superuser, \
-     full_name, bio, created_at, updated_at) \
-     VALUES ($1, $2, $3, true, $4, $5, NULL, $6, $6) RETURNING ",
+     full_name, bio, created_at, updated_at, phone_number) \
+     VALUES ($1, $2, $3, true, $4, $5, NULL, $6, $6, $7) RETURNING ",
     user_columns!("")
 );
 pub const USER_BY_ID: &str = concat!("SELECT ", user_columns!(""), " FROM users WHERE id = $1");
@@ -122,7 +124,11 @@ pub const LIST_USERS: &str = concat!(
 );
 pub const UPDATE_PROFILE: &str = concat!(
     "UPDATE users SET full_name = COALESCE($2, full_name), bio = COALESCE($3, bio), \
-     updated_at = $4 WHERE id = $1 RETURNING ",
+     phone_number = COALESCE($5, phone_number), updated_at = $4 WHERE id = $1 RETURNING ",
+    user_columns!("")
+);
+pub const SET_PHONE_NUMBER: &str = concat!(
+    "UPDATE users SET phone_number = $2, updated_at = $3 WHERE id = $1 RETURNING ",
     user_columns!("")
 );
 pub const UPDATE_PASSWORD: &str =

@@ -1,7 +1,7 @@
 //! Users: accounts, their identity keys, and the changes that guard the last superuser.
 
 use ai_message_core::ports::*;
-use ai_message_core::{Page, PasswordHash, SessionId, Timestamp, User, UserId};
+use ai_message_core::{Page, PasswordHash, PhoneNumber, SessionId, Timestamp, User, UserId};
 use async_trait::async_trait;
 use deadpool_postgres::ClientWrapper;
 use deadpool_postgres::Transaction;
@@ -50,6 +50,7 @@ impl UserRepository for PostgresStore {
                     &new.is_superuser,
                     &new.full_name.as_ref().map(|f| f.as_str()),
                     &naive(new.created_at),
+                    &new.phone_number.as_ref().map(|p| p.as_str()),
                 ],
             )
             .await;
@@ -104,24 +105,47 @@ impl UserRepository for PostgresStore {
         id: UserId,
         update: ProfileUpdate,
         now: Timestamp,
-    ) -> Result<Option<User>, PortError> {
+    ) -> Result<Option<User>, InsertError> {
         let Some(id) = pg_id(id) else {
             return Ok(None);
         };
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                sql::UPDATE_PROFILE,
-                &[
-                    &id,
-                    &update.full_name.as_ref().map(|f| f.as_str()),
-                    &update.bio.as_ref().map(|b| b.as_str()),
-                    &naive(now),
-                ],
-            )
-            .await
-            .or_port()?;
-        row.as_ref().map(rows::user).transpose().or_port()
+        let row = unique(
+            client
+                .query_opt(
+                    sql::UPDATE_PROFILE,
+                    &[
+                        &id,
+                        &update.full_name.as_ref().map(|f| f.as_str()),
+                        &update.bio.as_ref().map(|b| b.as_str()),
+                        &naive(now),
+                        &update.phone_number.as_ref().map(|p| p.as_str()),
+                    ],
+                )
+                .await,
+        )?;
+        Ok(row.as_ref().map(rows::user).transpose().or_port()?)
+    }
+
+    async fn set_phone_number(
+        &self,
+        id: UserId,
+        phone_number: Option<PhoneNumber>,
+        now: Timestamp,
+    ) -> Result<Option<User>, InsertError> {
+        let Some(id) = pg_id(id) else {
+            return Ok(None);
+        };
+        let client = self.client().await?;
+        let row = unique(
+            client
+                .query_opt(
+                    sql::SET_PHONE_NUMBER,
+                    &[&id, &phone_number.as_ref().map(|p| p.as_str()), &naive(now)],
+                )
+                .await,
+        )?;
+        Ok(row.as_ref().map(rows::user).transpose().or_port()?)
     }
 
     async fn change_password(

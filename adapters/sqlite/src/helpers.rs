@@ -45,13 +45,16 @@ impl<T> OrPortError<T> for rusqlite::Result<T> {
     }
 }
 
-/// A statement guarded by unique constraints: `Duplicate` when one refused it.
+/// A statement guarded by unique constraints: `PhoneTaken` when the phone number's index
+/// refused it, `Duplicate` when another one did.
 pub(crate) fn unique<T>(result: rusqlite::Result<T>) -> Result<T, InsertError> {
     result.map_err(|error| {
-        if rows::is_unique_violation(&error) {
-            InsertError::Duplicate
-        } else {
+        if !rows::is_unique_violation(&error) {
             InsertError::Port(port_error(error))
+        } else if error.to_string().contains("users.phone_number") {
+            InsertError::PhoneTaken
+        } else {
+            InsertError::Duplicate
         }
     })
 }

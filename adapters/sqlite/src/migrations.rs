@@ -13,18 +13,41 @@ mod embedded {
 
 pub use ai_message_sql::{MigrationInfo, MigrationStatus};
 
+/// The migration that indexes `users.phone_number`; the column is added before it runs.
+const PHONE_NUMBERS: i32 = 6;
+
 /// Applies every pending migration, then gives identity keys to users without them; returns
 /// the migrations it applied.
 pub(crate) fn run(conn: &mut Connection) -> Result<Vec<MigrationInfo>, String> {
-    let report = embedded::migrations::runner()
+    let before_phones = embedded::migrations::runner()
+        .set_target(refinery::Target::Version(PHONE_NUMBERS - 1))
+        .run(conn)
+        .map_err(|e| e.to_string())?;
+    add_phone_number_column(conn).map_err(|e| format!("adding users.phone_number: {e}"))?;
+    let rest = embedded::migrations::runner()
         .run(conn)
         .map_err(|e| e.to_string())?;
     fill_identity_keys(conn).map_err(|e| format!("filling in identity keys: {e}"))?;
-    Ok(report
+    Ok(before_phones
         .applied_migrations()
         .iter()
+        .chain(rest.applied_migrations())
         .map(MigrationInfo::from)
         .collect())
+}
+
+/// `users.phone_number`, unless the table has it (a database of the original's newest
+/// version, or one migrated before).
+fn add_phone_number_column(conn: &Connection) -> rusqlite::Result<()> {
+    let present: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('users') WHERE name = 'phone_number')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !present {
+        conn.execute_batch("ALTER TABLE users ADD COLUMN phone_number VARCHAR(20)")?;
+    }
+    Ok(())
 }
 
 /// Keys for rows written before they existed (adopted databases); collisions are logged as

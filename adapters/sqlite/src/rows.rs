@@ -3,9 +3,9 @@
 
 use ai_message_core::{
     Bio, ConversationId, ConversationSummary, DeviceInfo, Email, FullName, IpAddress, Message,
-    MessageContent, MessageId, PasswordHash, RefreshToken, RefreshTokenHash, RefreshTokenId, Role,
-    RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken, Timestamp, User, UserId,
-    Username,
+    MessageContent, MessageId, PasswordHash, PhoneNumber, RefreshToken, RefreshTokenHash,
+    RefreshTokenId, Role, RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken,
+    Timestamp, User, UserId, Username,
 };
 use std::sync::LazyLock;
 
@@ -68,6 +68,9 @@ pub(crate) fn user_at(row: &Row<'_>, offset: usize) -> rusqlite::Result<User> {
             .map(Bio::from_storage),
         created_at: time_at(row, offset + 8)?,
         updated_at: time_at(row, offset + 9)?,
+        phone_number: row
+            .get::<_, Option<String>>(offset + 10)?
+            .map(PhoneNumber::from_storage),
     })
 }
 

@@ -23,7 +23,9 @@ macro_rules! user_columns {
             $p,
             "created_at, ",
             $p,
-            "updated_at"
+            "updated_at, ",
+            $p,
+            "phone_number"
         )
     };
 }
@@ -86,8 +88,8 @@ macro_rules! message_columns {
 // ---- users -----------------------------------------------------------------------------
 
 pub const INSERT_USER: &str = "INSERT INTO users (username, email, hashed_password, is_active, \
-     is_superuser, full_name, bio, created_at, updated_at) \
-     VALUES (?1, ?2, ?3, 1, ?4, ?5, NULL, ?6, ?6)";
+     is_superuser, full_name, bio, created_at, updated_at, phone_number) \
+     VALUES (?1, ?2, ?3, 1, ?4, ?5, NULL, ?6, ?6, ?7)";
 pub const USER_BY_ID: &str = concat!("SELECT ", user_columns!(""), " FROM users WHERE id = ?1");
 pub const USER_BY_USERNAME: &str = concat!(
     "SELECT ",
@@ -118,7 +120,10 @@ pub const LIST_USERS: &str = concat!(
     " FROM users ORDER BY id LIMIT ?1 OFFSET ?2"
 );
 pub const UPDATE_PROFILE: &str = "UPDATE users SET full_name = COALESCE(?2, full_name), \
-     bio = COALESCE(?3, bio), updated_at = ?4 WHERE id = ?1";
+     bio = COALESCE(?3, bio), phone_number = COALESCE(?5, phone_number), updated_at = ?4 \
+     WHERE id = ?1";
+pub const SET_PHONE_NUMBER: &str =
+    "UPDATE users SET phone_number = ?2, updated_at = ?3 WHERE id = ?1";
 pub const UPDATE_PASSWORD: &str =
     "UPDATE users SET hashed_password = ?2, updated_at = ?3 WHERE id = ?1";
 pub const UPGRADE_PASSWORD_HASH: &str =

@@ -1,7 +1,7 @@
 //! Users: accounts, their identity keys, and the changes that guard the last superuser.
 
 use ai_message_core::ports::*;
-use ai_message_core::{Page, PasswordHash, SessionId, Timestamp, User, UserId};
+use ai_message_core::{Page, PasswordHash, PhoneNumber, SessionId, Timestamp, User, UserId};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -46,6 +46,7 @@ impl UserRepository for SqliteStore {
                         new.is_superuser,
                         new.full_name.as_ref().map(|f| f.as_str()),
                         time_text(new.created_at),
+                        new.phone_number.as_ref().map(|p| p.as_str()),
                     ],
                 );
                 let user = inserted_row(tx, inserted, sql::USER_BY_ID, rows::user)?;
@@ -99,26 +100,53 @@ impl UserRepository for SqliteStore {
         id: UserId,
         update: ProfileUpdate,
         now: Timestamp,
-    ) -> Result<Option<User>, PortError> {
+    ) -> Result<Option<User>, InsertError> {
         self.db
             .write(move |tx| {
-                let changed = tx
-                    .execute_cached(
-                        sql::UPDATE_PROFILE,
-                        params![
-                            id.get(),
-                            update.full_name.as_ref().map(|f| f.as_str()),
-                            update.bio.as_ref().map(|b| b.as_str()),
-                            time_text(now)
-                        ],
-                    )
-                    .or_port()?;
+                let changed = unique(tx.execute_cached(
+                    sql::UPDATE_PROFILE,
+                    params![
+                        id.get(),
+                        update.full_name.as_ref().map(|f| f.as_str()),
+                        update.bio.as_ref().map(|b| b.as_str()),
+                        time_text(now),
+                        update.phone_number.as_ref().map(|p| p.as_str()),
+                    ],
+                ))?;
                 if changed == 0 {
                     return Ok(None);
                 }
-                tx.query_row_cached(sql::USER_BY_ID, [id.get()], rows::user)
+                Ok(tx
+                    .query_row_cached(sql::USER_BY_ID, [id.get()], rows::user)
                     .optional()
-                    .or_port()
+                    .or_port()?)
+            })
+            .await
+    }
+
+    async fn set_phone_number(
+        &self,
+        id: UserId,
+        phone_number: Option<PhoneNumber>,
+        now: Timestamp,
+    ) -> Result<Option<User>, InsertError> {
+        self.db
+            .write(move |tx| {
+                let changed = unique(tx.execute_cached(
+                    sql::SET_PHONE_NUMBER,
+                    params![
+                        id.get(),
+                        phone_number.as_ref().map(|p| p.as_str()),
+                        time_text(now)
+                    ],
+                ))?;
+                if changed == 0 {
+                    return Ok(None);
+                }
+                Ok(tx
+                    .query_row_cached(sql::USER_BY_ID, [id.get()], rows::user)
+                    .optional()
+                    .or_port()?)
             })
             .await
     }

@@ -13,6 +13,7 @@ fn new_user(name: &str) -> NewUser {
         is_superuser: false,
         full_name: None,
         created_at: chrono::Utc::now(),
+        phone_number: None,
     }
 }
 

@@ -23,6 +23,8 @@ fn expected_columns(table: &str) -> Vec<Column> {
             ("bio", "TEXT", false, None, false),
             created,
             updated,
+            // Added by V6 (the original's newest schema).
+            ("phone_number", "VARCHAR(20)", false, None, false),
         ],
         "roles" => vec![
             id,
@@ -82,6 +84,7 @@ fn expected_indexes(table: &str) -> Vec<(&'static str, bool, Vec<&'static str>)>
             ("ix_users_id", false, vec!["id"]),
             ("ix_users_username", true, vec!["username"]),
             ("ix_users_email", true, vec!["email"]),
+            ("ix_users_phone_number", true, vec!["phone_number"]),
         ],
         "roles" => vec![
             ("ix_roles_id", false, vec!["id"]),

@@ -22,6 +22,7 @@ async fn a_busy_database_has_a_wal_but_no_shared_memory_file() {
             is_superuser: false,
             full_name: None,
             created_at: chrono::Utc::now(),
+            phone_number: None,
         })
         .await
         .unwrap();

@@ -67,6 +67,7 @@ fn user_and_session_debug_hide_hash_and_token() {
         bio: None,
         created_at: now,
         updated_at: now,
+        phone_number: None,
     };
     assert!(!format!("{user:?}").contains("$2b$"));
     let session = crate::Session {
@@ -193,4 +194,37 @@ fn a_conversation_preview_is_the_first_hundred_characters() {
     assert_eq!(long.preview(), "é".repeat(100));
     let short = summary("short".to_string());
     assert_eq!(short.preview(), "short");
+}
+
+#[test]
+fn phone_numbers_are_e164_with_one_stored_form() {
+    for (input, stored) in [
+        ("+60123456789", "+60123456789"),
+        ("+60 12-345 6789", "+60123456789"),
+        (" +1 (415) 555.2671 ", "+14155552671"),
+        ("+123456789012345", "+123456789012345"),
+        ("+12", "+12"),
+    ] {
+        assert_eq!(
+            PhoneNumber::parse(input).unwrap().as_str(),
+            stored,
+            "{input}"
+        );
+    }
+    for refused in [
+        "",
+        "+",
+        "60123456789",
+        "+0123456789",
+        "+1234567890123456",
+        "+1",
+        "+60 12x345",
+        "++60123",
+        "+６０１２３", // full-width digits
+        "+60\u{0}1234",
+        "+60\n1234",
+    ] {
+        let error = PhoneNumber::parse(refused).unwrap_err();
+        assert_eq!(error.field, "phone_number", "{refused:?}");
+    }
 }

@@ -9,6 +9,7 @@ fn registration() -> Registration {
         email: Email::parse("alice@example.com").unwrap(),
         password: Password::parse("correct horse").unwrap(),
         full_name: Some(FullName::parse("Alice A").unwrap()),
+        phone_number: None,
     }
 }
 
@@ -180,6 +181,7 @@ async fn update_profile_writes_only_the_given_fields() {
     let update = ProfileUpdate {
         full_name: None,
         bio: Some(crate::domain::Bio::parse("hi").unwrap()),
+        phone_number: None,
     };
     let user = Accounts::new(&mocks.into_ports())
         .update_profile(&caller(1), update)

@@ -14,6 +14,7 @@ fn registration() -> Registration {
         email: Email::parse("root@example.com").unwrap(),
         password: Password::parse("rootroot").unwrap(),
         full_name: None,
+        phone_number: None,
     }
 }
 

@@ -22,6 +22,11 @@ pub struct RegisterRequest {
     #[oai(validator(max_length = 255))]
     #[serde(default)]
     pub full_name: Option<String>,
+    /// E.164, such as `+60123456789` (spaces, hyphens, dots and parentheses are dropped);
+    /// unique among users. Empty means none.
+    #[oai(validator(max_length = 32))]
+    #[serde(default)]
+    pub phone_number: Option<String>,
 }
 
 /// Log in with a username (or email) and password.
@@ -75,6 +80,29 @@ pub struct ProfileUpdateRequest {
     #[oai(validator(max_length = 10000))]
     #[serde(default)]
     pub bio: Option<String>,
+    /// E.164, such as `+60123456789`; unique among users. To remove it, use
+    /// `PUT /auth/me/phone` with `null`.
+    #[oai(validator(max_length = 32))]
+    #[serde(default)]
+    pub phone_number: Option<String>,
+}
+
+/// The caller's phone number; `null` (or empty) removes it.
+#[derive(Debug, Clone, Deserialize, Object)]
+#[oai(example)]
+pub struct PhoneUpdateRequest {
+    /// E.164, such as `+60123456789` (spaces, hyphens, dots and parentheses are dropped);
+    /// unique among users.
+    #[oai(validator(max_length = 32))]
+    pub phone_number: Option<String>,
+}
+
+impl Example for PhoneUpdateRequest {
+    fn example() -> Self {
+        Self {
+            phone_number: Some("+60123456789".into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Object)]
@@ -174,6 +202,7 @@ impl Example for RegisterRequest {
             email: "alice@example.com".into(),
             password: "correct horse battery".into(),
             full_name: Some("Alice Liddell".into()),
+            phone_number: None,
         }
     }
 }
@@ -208,6 +237,7 @@ impl Example for ProfileUpdateRequest {
         Self {
             full_name: Some("Alice Liddell".into()),
             bio: Some("Curious about rabbit holes.".into()),
+            phone_number: None,
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct UserOut {
     pub email: String,
     pub full_name: Option<String>,
     pub bio: Option<String>,
+    /// E.164 (`+60123456789`), unique among users.
+    pub phone_number: Option<String>,
     pub is_active: bool,
     pub is_superuser: bool,
     pub created_at: UtcTime,
@@ -34,6 +36,7 @@ impl From<User> for UserOut {
             email: user.email.into_inner(),
             full_name: text(user.full_name),
             bio: text(user.bio),
+            phone_number: text(user.phone_number),
             is_active: user.is_active,
             is_superuser: user.is_superuser,
             created_at: user.created_at.into(),

@@ -22,6 +22,7 @@ mod detail {
     pub const USERNAME_TAKEN: &str = "Username already registered";
     pub const USERNAME_LOOKALIKE: &str = "Username is too similar to an existing username";
     pub const EMAIL_TAKEN: &str = "Email already registered";
+    pub const PHONE_TAKEN: &str = "Phone number already registered";
     pub const USERNAME_OR_EMAIL_TAKEN: &str = "Username or email already exists";
     pub const WRONG_CURRENT_PASSWORD: &str = "Current password is incorrect";
     pub const WRONG_LOGIN: &str = "Incorrect username or password";
@@ -61,6 +62,7 @@ impl From<RegisterError> for ApiError {
             RegisterError::UsernameTaken => Self::bad_request(detail::USERNAME_TAKEN),
             RegisterError::UsernameLookalike => Self::bad_request(detail::USERNAME_LOOKALIKE),
             RegisterError::EmailTaken => Self::bad_request(detail::EMAIL_TAKEN),
+            RegisterError::PhoneTaken => Self::bad_request(detail::PHONE_TAKEN),
             RegisterError::UsernameOrEmailTaken => {
                 Self::bad_request(detail::USERNAME_OR_EMAIL_TAKEN)
             }
@@ -73,6 +75,7 @@ impl From<UpdateProfileError> for ApiError {
     fn from(error: UpdateProfileError) -> Self {
         match error {
             UpdateProfileError::AccountGone => Self::unauthorized(INVALID_CREDENTIALS),
+            UpdateProfileError::PhoneTaken => Self::bad_request(detail::PHONE_TAKEN),
             UpdateProfileError::Port(e) => e.into(),
         }
     }

@@ -4,7 +4,7 @@ use ai_message_core::ports::ProfileUpdate;
 use ai_message_core::usecases::accounts::Registration;
 use ai_message_core::usecases::auth::LoginRequest as LoginCommand;
 use ai_message_core::{
-    Bio, Email, FullName, PasswordRules, SessionId, User, Username, ValidationError,
+    Bio, Email, FullName, PasswordRules, PhoneNumber, SessionId, User, Username, ValidationError,
 };
 use poem::Request;
 use poem_openapi::param::Path;
@@ -42,7 +42,16 @@ pub(crate) fn registration(
         email: Email::parse(request.email)?,
         password: password_rules.parse("password", request.password)?,
         full_name: request.full_name.map(FullName::parse).transpose()?,
+        phone_number: phone(request.phone_number)?,
     })
+}
+
+/// A phone number from a body: absent, null or blank is none.
+fn phone(value: Option<String>) -> Result<Option<PhoneNumber>, ValidationError> {
+    value
+        .filter(|text| !text.trim().is_empty())
+        .map(PhoneNumber::parse)
+        .transpose()
 }
 
 #[derive(ApiResponse)]
@@ -217,7 +226,8 @@ impl AuthApi {
 
     /// Update my profile
     ///
-    /// Changes `full_name` and `bio`; absent or null fields stay as they are.
+    /// Changes `full_name`, `bio` and `phone_number`; absent or null fields stay as they
+    /// are (400 `Phone number already registered` when another account holds the number).
     #[oai(path = "/me", method = "put", operation_id = "update_me")]
     async fn update_me(
         &self,
@@ -227,12 +237,33 @@ impl AuthApi {
         let update = ProfileUpdate {
             full_name: body.0.full_name.map(FullName::parse).transpose()?,
             bio: body.0.bio.map(Bio::parse).transpose()?,
+            phone_number: phone(body.0.phone_number)?,
         };
         let user = self
             .state
             .services
             .accounts
             .update_profile(&auth.0, update)
+            .await?;
+        Ok(Json(user.into()))
+    }
+
+    /// Set my phone number
+    ///
+    /// Sets the caller's phone number (E.164, unique among users; 400 `Phone number already
+    /// registered` when another account holds it), or removes it with `null`.
+    #[oai(path = "/me/phone", method = "put", operation_id = "update_my_phone")]
+    async fn update_phone(
+        &self,
+        auth: Authenticated,
+        body: JsonBody<PhoneUpdateRequest>,
+    ) -> Result<Json<UserOut>, ApiError> {
+        let phone_number = phone(body.0.phone_number)?;
+        let user = self
+            .state
+            .services
+            .accounts
+            .set_phone_number(&auth.0, phone_number)
             .await?;
         Ok(Json(user.into()))
     }

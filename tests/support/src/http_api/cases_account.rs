@@ -102,6 +102,7 @@ pub async fn register_returns_the_user_without_secrets(server: TestServer) {
     assert_eq!(user["email"], "alice@example.com");
     assert_eq!(user["full_name"], "Alice Liddell");
     assert_eq!(user["bio"], Value::Null);
+    assert_eq!(user["phone_number"], Value::Null);
     assert_eq!(user["is_active"], true);
     assert_eq!(user["is_superuser"], false);
     assert!(
@@ -111,7 +112,7 @@ pub async fn register_returns_the_user_without_secrets(server: TestServer) {
     );
     assert!(is_wire_timestamp(&user["updated_at"]));
     let keys: Vec<&String> = user.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 9, "exactly the User fields: {keys:?}");
+    assert_eq!(keys.len(), 10, "exactly the User fields: {keys:?}");
     assert!(!response.text.contains("hashed_password"));
     assert!(!response.text.contains("$2b$"));
 }
@@ -401,6 +402,7 @@ pub async fn missing_or_bad_credentials_are_401(server: TestServer) {
             email: ai_message_core::Email::parse("forger@example.com").unwrap(),
             password: ai_message_core::Password::parse("forger-password").unwrap(),
             full_name: None,
+            phone_number: None,
         })
         .await
         .unwrap()
@@ -538,6 +540,127 @@ pub async fn an_ended_session_is_refused_before_its_input(server: TestServer) {
             .await
             .assert_error(403, "User is disabled");
     }
+}
+
+/// Phone numbers (the original's newest version): E.164, one stored form, unique among users
+/// on registration, profile updates, the admin's creation and `PUT /auth/me/phone`.
+pub async fn phone_numbers_are_e164_and_unique_everywhere(server: TestServer) {
+    let register = |name: &str, phone: Value| {
+        server.post(
+            "/auth/register",
+            None,
+            json!({
+                "username": name,
+                "email": format!("{name}@example.com"),
+                "password": format!("{name}-password"),
+                "phone_number": phone,
+            }),
+        )
+    };
+    let alice = register("alice", json!("+60 12-345 6789")).await;
+    assert_eq!(alice.assert_status(201)["phone_number"], "+60123456789");
+    register("bob", json!("+60123456789"))
+        .await
+        .assert_error(400, "Phone number already registered");
+    let invalid = register("bob", json!("0123456789")).await;
+    assert_eq!(invalid.status, 422);
+    assert!(
+        invalid.detail().starts_with("phone_number:"),
+        "{}",
+        invalid.detail()
+    );
+    let bob = register("bob", json!("")).await;
+    assert_eq!(bob.assert_status(201)["phone_number"], Value::Null);
+    let carol = register("carol", Value::Null).await;
+    assert_eq!(carol.assert_status(201)["phone_number"], Value::Null);
+
+    let alice = server.login("alice").await;
+    let bob = server.login("bob").await;
+    server
+        .put(
+            "/auth/me/phone",
+            Some(&bob.access),
+            json!({"phone_number": "+60123456789"}),
+        )
+        .await
+        .assert_error(400, "Phone number already registered");
+    server
+        .put(
+            "/auth/me",
+            Some(&bob.access),
+            json!({"phone_number": "+6012 345 6789"}),
+        )
+        .await
+        .assert_error(400, "Phone number already registered");
+    let set = server
+        .put(
+            "/auth/me/phone",
+            Some(&bob.access),
+            json!({"phone_number": "+44 20 7946 0958"}),
+        )
+        .await;
+    assert_eq!(set.assert_status(200)["phone_number"], "+442079460958");
+    let renamed = server
+        .put("/auth/me", Some(&bob.access), json!({"full_name": "Bob"}))
+        .await;
+    assert_eq!(
+        renamed.assert_status(200)["phone_number"],
+        "+442079460958",
+        "absent fields stay"
+    );
+    let me = server.get("/auth/me", Some(&bob.access)).await;
+    assert_eq!(me.assert_status(200)["phone_number"], "+442079460958");
+
+    let cleared = server
+        .put(
+            "/auth/me/phone",
+            Some(&alice.access),
+            json!({"phone_number": null}),
+        )
+        .await;
+    assert_eq!(cleared.assert_status(200)["phone_number"], Value::Null);
+    let taken_over = server
+        .put(
+            "/auth/me",
+            Some(&bob.access),
+            json!({"phone_number": "+60123456789"}),
+        )
+        .await;
+    assert_eq!(
+        taken_over.assert_status(200)["phone_number"],
+        "+60123456789"
+    );
+
+    let root = server.superuser("root").await;
+    let created = server
+        .post(
+            "/auth/users",
+            Some(&root.access),
+            json!({
+                "username": "dave",
+                "email": "dave@example.com",
+                "password": "dave-password",
+                "phone_number": "+60123456789",
+            }),
+        )
+        .await;
+    created.assert_error(400, "Phone number already registered");
+    server
+        .put(
+            "/auth/me/phone",
+            None,
+            json!({"phone_number": "+60123456789"}),
+        )
+        .await
+        .assert_error(401, "Not authenticated");
+    server
+        .put(
+            "/auth/me/phone",
+            Some(&alice.access),
+            json!({"phone_number": "+1"}),
+        )
+        .await
+        .assert_status(422);
 }
 
 pub async fn profile_can_be_read_and_updated(server: TestServer) {

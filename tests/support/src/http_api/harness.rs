@@ -421,6 +421,7 @@ impl TestServer {
                 email: Email::parse(format!("{name}@example.com")).unwrap(),
                 password: Password::parse(password_of(name)).unwrap(),
                 full_name: None,
+                phone_number: None,
             })
             .await
             .unwrap();

@@ -37,6 +37,7 @@ macro_rules! http_api_tests {
             missing_or_bad_credentials_are_401,
             authentication_comes_before_validation,
             an_ended_session_is_refused_before_its_input,
+            phone_numbers_are_e164_and_unique_everywhere,
             profile_can_be_read_and_updated,
             password_change_ends_other_sessions,
             logout_takes_effect_on_the_next_request,

@@ -25,6 +25,7 @@ macro_rules! storage_contract_tests {
             user_lookups_are_exact,
             list_users_orders_by_id_and_pages,
             update_profile_changes_only_the_given_fields,
+            phone_numbers_are_unique_and_can_be_set_and_cleared,
             change_password_ends_every_other_session,
             deactivating_a_user_ends_their_sessions,
             set_superuser_changes_the_flag,
@@ -91,6 +92,7 @@ pub fn new_user(name: &str) -> NewUser {
         is_superuser: false,
         full_name: None,
         created_at: t0(),
+        phone_number: None,
     }
 }
 
@@ -290,11 +292,105 @@ pub async fn list_users_orders_by_id_and_pages(storage: Storage) {
     assert!(beyond.is_empty());
 }
 
+/// The unique `phone_number`: refused as `PhoneTaken` (nothing changed) on insert, profile
+/// update and set; any number of users have none; a cleared number is free again.
+pub async fn phone_numbers_are_unique_and_can_be_set_and_cleared(storage: Storage) {
+    let phone = |text: &str| PhoneNumber::parse(text).unwrap();
+    let mut new_alice = new_user("alice");
+    new_alice.phone_number = Some(phone("+60123456789"));
+    let alice = storage.users.create_user(new_alice).await.unwrap();
+    assert_eq!(alice.phone_number, Some(phone("+60123456789")));
+    let mut new_bob = new_user("bob");
+    new_bob.phone_number = Some(phone("+60123456789"));
+    assert!(matches!(
+        storage.users.create_user(new_bob).await,
+        Err(InsertError::PhoneTaken)
+    ));
+    assert_eq!(
+        storage.users.find_user_by_username("bob").await.unwrap(),
+        None,
+        "nothing of the refused account is stored"
+    );
+    let bob = storage.users.create_user(new_user("bob")).await.unwrap();
+    let carol = storage.users.create_user(new_user("carol")).await.unwrap();
+    assert_eq!((bob.phone_number.clone(), carol.phone_number), (None, None));
+
+    let taking = ProfileUpdate {
+        full_name: Some(FullName::parse("Bob").unwrap()),
+        bio: None,
+        phone_number: Some(phone("+60123456789")),
+    };
+    assert!(matches!(
+        storage.users.update_profile(bob.id, taking, at(1)).await,
+        Err(InsertError::PhoneTaken)
+    ));
+    let unchanged = storage.users.get_user(bob.id).await.unwrap().unwrap();
+    assert_eq!(unchanged, bob, "a refused update changes nothing");
+    assert!(matches!(
+        storage
+            .users
+            .set_phone_number(bob.id, Some(phone("+60123456789")), at(1))
+            .await,
+        Err(InsertError::PhoneTaken)
+    ));
+
+    let set = storage
+        .users
+        .set_phone_number(bob.id, Some(phone("+442079460958")), at(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(set.phone_number, Some(phone("+442079460958")));
+    assert_eq!(set.updated_at, at(2));
+    let cleared = storage
+        .users
+        .set_phone_number(alice.id, None, at(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cleared.phone_number, None);
+    let moved = ProfileUpdate {
+        phone_number: Some(phone("+60123456789")),
+        ..ProfileUpdate::default()
+    };
+    let carol = storage
+        .users
+        .update_profile(carol.id, moved, at(4))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        carol.phone_number,
+        Some(phone("+60123456789")),
+        "free again"
+    );
+    let kept = storage
+        .users
+        .update_profile(carol.id, ProfileUpdate::default(), at(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kept.phone_number,
+        Some(phone("+60123456789")),
+        "absent stays"
+    );
+    assert_eq!(
+        storage
+            .users
+            .set_phone_number(UserId::new(9_999), None, at(6))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 pub async fn update_profile_changes_only_the_given_fields(storage: Storage) {
     let alice = add_user(&storage, "alice").await;
     let update = ProfileUpdate {
         full_name: Some(FullName::parse("Alice").unwrap()),
         bio: None,
+        phone_number: None,
     };
     let updated = storage
         .users
@@ -310,6 +406,7 @@ pub async fn update_profile_changes_only_the_given_fields(storage: Storage) {
     let update = ProfileUpdate {
         full_name: None,
         bio: Some(Bio::parse("likes rabbits").unwrap()),
+        phone_number: None,
     };
     let updated = storage
         .users
