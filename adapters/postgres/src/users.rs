@@ -35,6 +35,21 @@ impl PostgresStore {
     }
 }
 
+impl PostgresStore {
+    /// Runs an `UPDATE … RETURNING` of one user guarded by the unique phone number; `None`
+    /// when no such user.
+    async fn updated_user(
+        &self,
+        statement: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<User>, InsertError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(statement).await.or_port()?;
+        let row = unique(client.query_opt(&stmt, params).await)?;
+        Ok(row.as_ref().map(rows::user).transpose().or_port()?)
+    }
+}
+
 #[async_trait]
 impl UserRepository for PostgresStore {
     async fn create_user(&self, new: NewUser) -> Result<User, InsertError> {
@@ -109,22 +124,17 @@ impl UserRepository for PostgresStore {
         let Some(id) = pg_id(id) else {
             return Ok(None);
         };
-        let client = self.client().await?;
-        let row = unique(
-            client
-                .query_opt(
-                    sql::UPDATE_PROFILE,
-                    &[
-                        &id,
-                        &update.full_name.as_ref().map(|f| f.as_str()),
-                        &update.bio.as_ref().map(|b| b.as_str()),
-                        &naive(now),
-                        &update.phone_number.as_ref().map(|p| p.as_str()),
-                    ],
-                )
-                .await,
-        )?;
-        Ok(row.as_ref().map(rows::user).transpose().or_port()?)
+        self.updated_user(
+            sql::UPDATE_PROFILE,
+            &[
+                &id,
+                &update.full_name.as_ref().map(|f| f.as_str()),
+                &update.bio.as_ref().map(|b| b.as_str()),
+                &naive(now),
+                &update.phone_number.as_ref().map(|p| p.as_str()),
+            ],
+        )
+        .await
     }
 
     async fn set_phone_number(
@@ -136,16 +146,11 @@ impl UserRepository for PostgresStore {
         let Some(id) = pg_id(id) else {
             return Ok(None);
         };
-        let client = self.client().await?;
-        let row = unique(
-            client
-                .query_opt(
-                    sql::SET_PHONE_NUMBER,
-                    &[&id, &phone_number.as_ref().map(|p| p.as_str()), &naive(now)],
-                )
-                .await,
-        )?;
-        Ok(row.as_ref().map(rows::user).transpose().or_port()?)
+        self.updated_user(
+            sql::SET_PHONE_NUMBER,
+            &[&id, &phone_number.as_ref().map(|p| p.as_str()), &naive(now)],
+        )
+        .await
     }
 
     async fn change_password(

@@ -32,6 +32,21 @@ impl SqliteStore {
     }
 }
 
+/// The user as an update left it; `None` when the update found no such user.
+fn user_after_update(
+    tx: &Transaction<'_>,
+    changed: usize,
+    id: UserId,
+) -> Result<Option<User>, InsertError> {
+    if changed == 0 {
+        return Ok(None);
+    }
+    Ok(tx
+        .query_row_cached(sql::USER_BY_ID, [id.get()], rows::user)
+        .optional()
+        .or_port()?)
+}
+
 #[async_trait]
 impl UserRepository for SqliteStore {
     async fn create_user(&self, new: NewUser) -> Result<User, InsertError> {
@@ -113,13 +128,7 @@ impl UserRepository for SqliteStore {
                         update.phone_number.as_ref().map(|p| p.as_str()),
                     ],
                 ))?;
-                if changed == 0 {
-                    return Ok(None);
-                }
-                Ok(tx
-                    .query_row_cached(sql::USER_BY_ID, [id.get()], rows::user)
-                    .optional()
-                    .or_port()?)
+                user_after_update(tx, changed, id)
             })
             .await
     }
@@ -140,13 +149,7 @@ impl UserRepository for SqliteStore {
                         time_text(now)
                     ],
                 ))?;
-                if changed == 0 {
-                    return Ok(None);
-                }
-                Ok(tx
-                    .query_row_cached(sql::USER_BY_ID, [id.get()], rows::user)
-                    .optional()
-                    .or_port()?)
+                user_after_update(tx, changed, id)
             })
             .await
     }
