@@ -145,7 +145,8 @@ impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let bytes = <Vec<u8> as FromRequest>::from_request(request, body).await?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        let absent = bytes.iter().all(u8::is_ascii_whitespace);
+        let text: &[u8] = if absent {
             if T::IS_REQUIRED {
                 return Err(ApiError::unprocessable("body: field required").into_poem_error());
             }
@@ -159,8 +160,9 @@ impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
         })?;
         // Every request body of the API is an object. serde would also build a struct from
         // an array of its fields in order, which the schema does not allow.
-        let absent_optional = document.is_null() && !T::IS_REQUIRED;
-        if !document.is_object() && !absent_optional {
+        // Only a missing body stands for "none": a `null` one is not the object the schema
+        // describes.
+        if !document.is_object() && !absent {
             return Err(ApiError::unprocessable("body: must be a JSON object").into_poem_error());
         }
         let value: T = serde_path_to_error::deserialize(document).map_err(|error| {

@@ -1,5 +1,6 @@
 //! Superuser routes: users and roles.
 
+use poem::http::Method;
 use serde_json::json;
 
 use super::harness::*;
@@ -263,6 +264,27 @@ pub async fn superuser_status_by_query_or_body(server: TestServer) {
         by_query.assert_status(200),
         &json!({"message": "User superuser status set to True"})
     );
+    // An optional body may be left out, but a `null` one is not the object it must be.
+    for path in [
+        format!("/auth/users/{}/superuser?is_superuser=true", alice.id),
+        "/auth/logout".to_string(),
+    ] {
+        let method = if path.starts_with("/auth/users") {
+            Method::PUT
+        } else {
+            Method::POST
+        };
+        server
+            .send(
+                method,
+                &path,
+                token,
+                Body::Raw("application/json", "null".into()),
+                &[],
+            )
+            .await
+            .assert_error(422, "body: must be a JSON object");
+    }
     // Alice is a superuser from her next request on.
     server
         .get("/auth/users", Some(&alice.access))
