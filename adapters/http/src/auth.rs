@@ -36,13 +36,17 @@ pub struct Authenticated(pub Caller);
 )]
 pub struct Claimed(pub AccessClaim);
 
-async fn check_access_claim(request: &Request, bearer: Bearer) -> poem::Result<AccessClaim> {
-    let state = app_state(request)?;
+/// What a Bearer token claims, once its signature and expiry are checked.
+fn verified_claim(state: &AppState, bearer: &Bearer) -> poem::Result<AccessClaim> {
     let (user_id, session_id) = state
         .tokens
         .verify(&bearer.token)
         .ok_or_else(|| ApiError::unauthorized(INVALID_CREDENTIALS).into_poem_error())?;
-    let claim = AccessClaim::new(user_id, session_id);
+    Ok(AccessClaim::new(user_id, session_id))
+}
+
+async fn check_access_claim(request: &Request, bearer: Bearer) -> poem::Result<AccessClaim> {
+    let claim = verified_claim(app_state(request)?, &bearer)?;
     if let Some(ClaimSlot(slot)) = request.data::<ClaimSlot>() {
         let _ = slot.set(claim);
     }
@@ -125,14 +129,11 @@ fn app_state(request: &Request) -> poem::Result<&AppState> {
 
 async fn check_access_token(request: &Request, bearer: Bearer) -> poem::Result<Caller> {
     let state = app_state(request)?;
-    let (user_id, session_id) = state
-        .tokens
-        .verify(&bearer.token)
-        .ok_or_else(|| ApiError::unauthorized(INVALID_CREDENTIALS).into_poem_error())?;
+    let claim = verified_claim(state, &bearer)?;
     state
         .services
         .auth
-        .authenticate(user_id, session_id)
+        .check_claim(&claim)
         .await
         .map_err(|error| ApiError::from(error).into_poem_error())
 }

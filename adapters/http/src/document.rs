@@ -2,14 +2,16 @@
 
 use serde_json::Value;
 
-/// Adds what OpenAPI 3.0 requires and poem-openapi leaves out: the `scopes` map of an OAuth2
-/// flow, even when it is empty; and `nullable` on optional fields, which the server writes
-/// (and accepts) as `null`.
-pub fn corrected(spec: &str) -> String {
+/// The document as served: poem-openapi's, with what OpenAPI 3.0 requires and poem-openapi
+/// leaves out (the `scopes` map of an OAuth2 flow, even when it is empty; `nullable` on
+/// optional fields, which the server writes and accepts as `null`), and the configured
+/// minimum length of new passwords.
+pub fn corrected(spec: &str, password_min_bytes: usize) -> String {
     let Ok(mut document) = serde_json::from_str::<Value>(spec) else {
         return spec.to_string();
     };
     mark_optional_fields_nullable(&mut document);
+    state_password_minimum(&mut document, password_min_bytes);
     if let Some(schemes) = document
         .pointer_mut("/components/securitySchemes")
         .and_then(Value::as_object_mut)
@@ -37,17 +39,17 @@ const NEW_PASSWORD_FIELDS: [(&str, &str); 2] = [
 
 /// States the configured minimum length of new passwords (`PASSWORD_MIN_LENGTH`) where the
 /// document states the default one, so that clients read the rule this server applies.
-pub fn with_password_minimum(document: String, min_bytes: usize) -> String {
+fn state_password_minimum(document: &mut Value, min_bytes: usize) {
     let default = ai_message_core::PasswordRules::DEFAULT_MIN_BYTES;
     if min_bytes == default {
-        return document;
+        return;
     }
-    let Ok(mut parsed) = serde_json::from_str::<Value>(&document) else {
-        return document;
-    };
     for (schema, field) in NEW_PASSWORD_FIELDS {
         let pointer = format!("/components/schemas/{schema}/properties/{field}");
-        let Some(property) = parsed.pointer_mut(&pointer).and_then(Value::as_object_mut) else {
+        let Some(property) = document
+            .pointer_mut(&pointer)
+            .and_then(Value::as_object_mut)
+        else {
             continue;
         };
         property.insert("minLength".into(), Value::from(min_bytes));
@@ -59,7 +61,6 @@ pub fn with_password_minimum(document: String, min_bytes: usize) -> String {
             );
         }
     }
-    serde_json::to_string_pretty(&parsed).unwrap_or(document)
 }
 
 fn mark_optional_fields_nullable(document: &mut Value) {

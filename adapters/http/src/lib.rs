@@ -92,8 +92,8 @@ fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
 
 /// The OpenAPI document (JSON), exactly as `/openapi.json` serves it.
 pub fn openapi_document(state: &AppState) -> String {
-    document::with_password_minimum(
-        document::corrected(&api_service(state).spec()),
+    document::corrected(
+        &api_service(state).spec(),
         state.services.password_rules.min_bytes(),
     )
 }
@@ -112,10 +112,7 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
     let api = api_service(&state);
     // poem-openapi embeds its own document in both UIs; swap in the corrected one.
     let original = api.spec();
-    let corrected = document::with_password_minimum(
-        document::corrected(&original),
-        state.services.password_rules.min_bytes(),
-    );
+    let corrected = document::corrected(&original, state.services.password_rules.min_bytes());
     let swagger_html = api.swagger_ui_html().replacen(&original, &corrected, 1);
     let redoc_html = api.redoc_html().replacen(&original, &corrected, 1);
     // Browsers may read the request id of an answer (to quote it in a bug report).
