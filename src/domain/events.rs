@@ -1,16 +1,25 @@
 //! What happened, told to whoever watches: the use cases publish these after their change has
-//! committed, and live streams deliver them. Small on purpose (ids, not rows): a receiver on
-//! another instance reads the rows it needs from storage.
+//! committed, and live streams deliver them. Across instances they travel as ids (a
+//! receiver there reads the rows it needs from storage); in process a new message travels
+//! with its row.
 
-use super::{MessageId, UserId};
+use std::sync::Arc;
+
+use super::{Delivered, Message, MessageId, Position, UserId};
 
 /// A change to a message, with the two users it concerns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageEvent {
     Created {
         id: MessageId,
         sender_id: UserId,
         recipient_id: UserId,
+        /// The message's place in each party's delivery sequence (`None` for the assistant,
+        /// or when an older instance did not say).
+        sender_position: Option<Position>,
+        recipient_position: Option<Position>,
+        /// The stored row, while the event stays in this process.
+        message: Option<Arc<Message>>,
     },
     /// The content changed.
     Updated {
@@ -32,6 +41,41 @@ pub enum MessageEvent {
 }
 
 impl MessageEvent {
+    /// A new message, with its row and positions.
+    pub fn created(delivered: &Delivered) -> Self {
+        let message = &delivered.message;
+        Self::Created {
+            id: message.id,
+            sender_id: message.sender_id,
+            recipient_id: message.recipient_id,
+            sender_position: delivered.sender_position,
+            recipient_position: delivered.recipient_position,
+            message: Some(message.clone()),
+        }
+    }
+
+    /// Where a new message stands for `user_id`, when the event says.
+    pub fn position_for(&self, user_id: UserId) -> Option<Position> {
+        match *self {
+            Self::Created {
+                sender_id,
+                recipient_id,
+                sender_position,
+                recipient_position,
+                ..
+            } => {
+                if recipient_id == user_id {
+                    recipient_position
+                } else if sender_id == user_id {
+                    sender_position
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
     pub fn id(&self) -> MessageId {
         match *self {
             Self::Created { id, .. }

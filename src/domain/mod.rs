@@ -17,16 +17,20 @@ macro_rules! compares_with_str {
     };
 }
 
+mod access;
 mod chat;
 mod credentials;
+mod delivery;
 mod entities;
 mod events;
 mod identity;
 mod ids;
 mod values;
 
+pub use access::*;
 pub use chat::*;
 pub use credentials::*;
+pub use delivery::*;
 pub use entities::*;
 pub use events::*;
 pub use identity::{KeyCollision, assign_identity_keys, email_key, username_key};

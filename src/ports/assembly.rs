@@ -44,7 +44,6 @@ impl Storage {
             sessions: store.clone(),
             messages: store.clone(),
             session_reads: std::sync::Arc::new(super::SeparateSessionReads {
-                users: store.clone(),
                 sessions: store.clone(),
                 messages: store.clone(),
             }),

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::PortError;
 use crate::domain::{
-    ConversationId, ConversationSummary, Message, MessageContent, MessageId, Page, Timestamp,
-    UserId,
+    ConversationId, ConversationSummary, Delivered, Gated, Message, MessageContent, MessageId,
+    Page, Position, PositionedMessage, SessionGate, Timestamp, UserId,
 };
 
 /// A message marked read, for the receipt its sender gets.
@@ -26,26 +26,45 @@ pub struct NewMessage {
     pub created_at: Timestamp,
 }
 
-/// A user's relation to a conversation id, from the messages stored under it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConversationMembership {
-    /// No message carries this id yet.
-    New,
-    /// The user sent or received a message of it.
-    Participant,
-    /// It holds messages, none of them the user's.
-    Outsider,
+/// A message a user sends: checked and stored by one storage job
+/// ([`MessageRepository::send_message`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendJob {
+    /// The sender's claim, checked in the job's transaction.
+    pub gate: SessionGate,
+    pub recipient_id: UserId,
+    pub content: MessageContent,
+    /// Makes the message a reply; the parent must be visible to the sender.
+    pub parent_id: Option<MessageId>,
+    /// The conversation the sender names, if any.
+    pub conversation_id: Option<ConversationId>,
+    pub created_at: Timestamp,
 }
 
-impl ConversationMembership {
-    /// From "the conversation has messages" and "some of them are the user's".
-    pub fn from_flags(has_messages: bool, takes_part: bool) -> Self {
-        match (has_messages, takes_part) {
-            (false, _) => Self::New,
-            (true, true) => Self::Participant,
-            (true, false) => Self::Outsider,
+impl SendJob {
+    /// The row to insert once the job's checks passed.
+    pub fn into_message(self, sender_id: UserId, conversation_id: ConversationId) -> NewMessage {
+        NewMessage {
+            sender_id,
+            recipient_id: self.recipient_id,
+            content: self.content,
+            parent_id: self.parent_id,
+            conversation_id,
+            created_at: self.created_at,
         }
     }
+}
+
+/// What a send did, once its session admitted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    Sent(Delivered),
+    /// The recipient is neither a user nor the assistant.
+    RecipientNotFound,
+    /// The parent does not exist or is not the sender's.
+    ParentNotFound,
+    /// The conversation belongs to other users ([`crate::domain::conversation_access`]).
+    NotAParticipant,
 }
 
 /// Which of a user's messages a list shows.
@@ -64,8 +83,21 @@ pub enum MessageScope {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait MessageRepository: Send + Sync {
-    /// Inserts an unread message.
-    async fn create_message(&self, new: NewMessage) -> Result<Message, PortError>;
+    /// In one transaction: checks the job's session ([`SessionGate::check`]), that the
+    /// recipient is a user (active or not) or the assistant, that a parent is visible to the
+    /// sender, and that the message may join its conversation
+    /// ([`crate::domain::conversation_of`], [`crate::domain::conversation_access`], binding an
+    /// unused id to the pair atomically: of two sends racing to bind one id to different
+    /// pairs, one is `NotAParticipant`); then inserts the message as
+    /// [`Self::create_message`] does. Nothing is written unless the outcome is `Sent`.
+    async fn send_message(&self, job: SendJob) -> Result<Gated<SendOutcome>, PortError>;
+
+    /// Inserts an unread message as given, without checks (what the server itself writes:
+    /// the assistant's replies). In the same transaction it takes the next delivery position
+    /// of each party but the assistant (a note to self takes one): positions of one user are
+    /// 1, 2, 3… with no gap or repeat, in commit order, and never reused, even after
+    /// deletes.
+    async fn create_message(&self, new: NewMessage) -> Result<Delivered, PortError>;
 
     /// The message with this id, if any.
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError>;
@@ -93,13 +125,6 @@ pub trait MessageRepository: Send + Sync {
         page: Page,
     ) -> Result<Vec<Message>, PortError>;
 
-    /// Whether `user_id` sent or received a message of `conversation`, or nobody did yet.
-    async fn conversation_membership(
-        &self,
-        conversation: &ConversationId,
-        user_id: UserId,
-    ) -> Result<ConversationMembership, PortError>;
-
     /// How many messages the user received and has not read.
     async fn count_unread(&self, user_id: UserId) -> Result<u64, PortError>;
 
@@ -112,17 +137,17 @@ pub trait MessageRepository: Send + Sync {
         now: Timestamp,
     ) -> Result<Vec<ReadReceipt>, PortError>;
 
-    /// Messages the user sent or received with an id above `after`, ascending by id, at most
-    /// `limit`: what a live stream missed while it was away.
+    /// The user's messages (sent or received, still stored) whose position for the user is
+    /// above `after`, ascending by position, at most `limit`: what a live stream missed.
     async fn messages_after(
         &self,
         user_id: UserId,
-        after: MessageId,
+        after: Position,
         limit: u32,
-    ) -> Result<Vec<Message>, PortError>;
+    ) -> Result<Vec<PositionedMessage>, PortError>;
 
-    /// The highest id of a message the user sent or received, if any.
-    async fn latest_message_id(&self, user_id: UserId) -> Result<Option<MessageId>, PortError>;
+    /// The user's last position handed out (0 before their first message).
+    async fn latest_position(&self, user_id: UserId) -> Result<Position, PortError>;
 
     /// The newest `limit` messages between users `a` and `b` (either way) with an id above
     /// `after`, returned oldest first (ties by id).

@@ -3,6 +3,7 @@
 
 mod assembly;
 mod assistant;
+mod background;
 mod error;
 mod live;
 mod messages;
@@ -13,6 +14,7 @@ mod throttle;
 
 pub use assembly::*;
 pub use assistant::*;
+pub use background::*;
 pub use error::*;
 pub use live::*;
 pub use messages::*;

@@ -1,50 +1,35 @@
 //! Reads that travel with the session check of an authenticated request.
 //!
 //! Every authenticated request looks its session up in storage, so that revocation takes
-//! effect on the next request. For the requests that then only read, the store may answer
-//! both in one trip (one job on a SQLite reader, one pipelined exchange on a PostgreSQL
-//! connection). The read is made for the user the access token claims, before the session
-//! is judged; the core shows nothing of it unless the session admits that user.
+//! effect on the next request. For the requests that then only read, the store answers both
+//! in one trip (one job on a SQLite reader, one pipelined exchange on a PostgreSQL
+//! connection). The read may be made for the user the access token claims before the
+//! session is judged, but it can only be returned beside the [`Admitted`] proof that the
+//! [`SessionGate`] made from the session row.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{MessageRepository, MessageScope, PortError, SessionRepository, UserRepository};
-use crate::domain::{ConversationSummary, Message, Page, Session, SessionId, User, UserId};
-
-/// A read together with the session it was made under (`None`: no such session).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WithSession<T> {
-    pub session: Option<(Session, User)>,
-    pub read: T,
-}
+use super::{MessageRepository, MessageScope, PortError, SessionRepository};
+use crate::domain::{Admitted, ConversationSummary, Gated, Message, Page, SessionGate};
 
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait SessionReads: Send + Sync {
-    /// `get_session_with_user(session_id)` and `list_messages(user_id, scope, page)`.
+    /// The gate's session check and `list_messages(gate.user_id(), scope, page)`.
     async fn messages_with_session(
         &self,
-        session_id: SessionId,
-        user_id: UserId,
+        gate: SessionGate,
         scope: MessageScope,
         page: Page,
-    ) -> Result<WithSession<Vec<Message>>, PortError>;
+    ) -> Result<Gated<Vec<Message>>, PortError>;
 
-    /// `get_session_with_user(session_id)` and `conversation_summaries(user_id)`.
+    /// The gate's session check and `conversation_summaries(gate.user_id())`.
     async fn conversations_with_session(
         &self,
-        session_id: SessionId,
-        user_id: UserId,
-    ) -> Result<WithSession<Vec<ConversationSummary>>, PortError>;
-
-    /// `get_session_with_user(session_id)` and `get_user(other)`: a send's recipient.
-    async fn user_with_session(
-        &self,
-        session_id: SessionId,
-        other: UserId,
-    ) -> Result<WithSession<Option<User>>, PortError>;
+        gate: SessionGate,
+    ) -> Result<Gated<Vec<ConversationSummary>>, PortError>;
 }
 
 /// [`SessionReads`] as the two calls it stands for, one after the other: for a store with
@@ -52,45 +37,53 @@ pub trait SessionReads: Send + Sync {
 /// the repositories.
 #[derive(Clone)]
 pub struct SeparateSessionReads {
-    pub users: Arc<dyn UserRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub messages: Arc<dyn MessageRepository>,
+}
+
+impl SeparateSessionReads {
+    async fn check(
+        &self,
+        gate: &SessionGate,
+    ) -> Result<Result<Admitted, crate::domain::SessionRefusal>, PortError> {
+        let found = self
+            .sessions
+            .get_session_with_user(gate.session_id())
+            .await?;
+        Ok(gate.check(found))
+    }
 }
 
 #[async_trait]
 impl SessionReads for SeparateSessionReads {
     async fn messages_with_session(
         &self,
-        session_id: SessionId,
-        user_id: UserId,
+        gate: SessionGate,
         scope: MessageScope,
         page: Page,
-    ) -> Result<WithSession<Vec<Message>>, PortError> {
-        Ok(WithSession {
-            session: self.sessions.get_session_with_user(session_id).await?,
-            read: self.messages.list_messages(user_id, scope, page).await?,
+    ) -> Result<Gated<Vec<Message>>, PortError> {
+        Ok(match self.check(&gate).await? {
+            Ok(admitted) => {
+                let read = self
+                    .messages
+                    .list_messages(gate.user_id(), scope, page)
+                    .await?;
+                Gated::Admitted(admitted, read)
+            }
+            Err(refusal) => Gated::Refused(refusal),
         })
     }
 
     async fn conversations_with_session(
         &self,
-        session_id: SessionId,
-        user_id: UserId,
-    ) -> Result<WithSession<Vec<ConversationSummary>>, PortError> {
-        Ok(WithSession {
-            session: self.sessions.get_session_with_user(session_id).await?,
-            read: self.messages.conversation_summaries(user_id).await?,
-        })
-    }
-
-    async fn user_with_session(
-        &self,
-        session_id: SessionId,
-        other: UserId,
-    ) -> Result<WithSession<Option<User>>, PortError> {
-        Ok(WithSession {
-            session: self.sessions.get_session_with_user(session_id).await?,
-            read: self.users.get_user(other).await?,
+        gate: SessionGate,
+    ) -> Result<Gated<Vec<ConversationSummary>>, PortError> {
+        Ok(match self.check(&gate).await? {
+            Ok(admitted) => {
+                let read = self.messages.conversation_summaries(gate.user_id()).await?;
+                Gated::Admitted(admitted, read)
+            }
+            Err(refusal) => Gated::Refused(refusal),
         })
     }
 }

@@ -7,14 +7,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::auth::AuthenticateError;
+use super::messages::{SendError, send_one};
 use super::{Caller, Ports};
 use crate::domain::{
     ChatRole, ChatTurn, ConversationId, DomainEvent, Message, MessageContent, MessageEvent,
-    MessageId, UserId,
+    MessageId, SessionGate, UserId,
 };
 use crate::ports::{
-    Assistant, AssistantPrompt, Clock, ConversationMembership, EventPublisher, MessageRepository,
-    NewMessage, PortError,
+    Assistant, AssistantPrompt, Background, Clock, EventPublisher, MessageRepository, NewMessage,
+    PortError, SendJob,
 };
 
 /// What the assistant answers when the model fails (the original's words).
@@ -60,8 +62,26 @@ pub enum AskError {
     /// The message names a conversation that belongs to other users.
     #[error("the conversation belongs to other users")]
     NotAParticipant,
+    /// The caller's session ended while the question was being stored.
+    #[error(transparent)]
+    Authentication(#[from] AuthenticateError),
     #[error(transparent)]
     Port(#[from] PortError),
+}
+
+impl From<SendError> for AskError {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::Authentication(e) => Self::Authentication(e),
+            SendError::NotAParticipant => Self::NotAParticipant,
+            SendError::Assistant(e) => e,
+            SendError::Port(e) => Self::Port(e),
+            // A question names neither a parent nor another recipient.
+            SendError::RecipientNotFound | SendError::ParentNotFound => {
+                Self::Port(PortError::unexpected(error.to_string()))
+            }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -70,6 +90,7 @@ pub struct AssistantChat {
     messages: Arc<dyn MessageRepository>,
     events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
+    background: Arc<dyn Background>,
     settings: Arc<AssistantSettings>,
     replying_to: Arc<Mutex<HashSet<UserId>>>,
     model_calls: Arc<Semaphore>,
@@ -99,6 +120,7 @@ impl AssistantChat {
             messages: ports.messages.clone(),
             events: ports.events.clone(),
             clock: ports.clock.clone(),
+            background: ports.background.clone(),
             model_calls: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
             settings: Arc::new(settings),
             replying_to: Arc::default(),
@@ -111,11 +133,10 @@ impl AssistantChat {
 
     /// Takes a reply's place for the caller: `ReplyInFlight` while one is being generated,
     /// `Saturated` when the instance's model calls are all taken.
-    pub fn reserve(&self, caller: &Caller) -> Result<ReplySlot, AskError> {
+    pub fn reserve(&self, user_id: UserId) -> Result<ReplySlot, AskError> {
         if self.assistant.is_none() {
             return Err(AskError::NotConfigured);
         }
-        let user_id = caller.user.id;
         // The user's own reply in flight is the more telling answer: checked first.
         let mut replying_to = self
             .replying_to
@@ -138,29 +159,15 @@ impl AssistantChat {
         })
     }
 
-    /// Stores the caller's message to the assistant (in `conv_-1_<user id>` unless named).
-    pub async fn store_question(
-        &self,
-        caller: &Caller,
-        content: MessageContent,
-        conversation_id: Option<ConversationId>,
-    ) -> Result<Message, AskError> {
-        let user_id = caller.user.id;
-        let conversation_id = match conversation_id {
-            // As for any message: no slipping into the thread of two other users.
-            Some(named) => match self
-                .messages
-                .conversation_membership(&named, user_id)
-                .await?
-            {
-                ConversationMembership::Outsider => return Err(AskError::NotAParticipant),
-                ConversationMembership::New | ConversationMembership::Participant => named,
-            },
-            None => ConversationId::between(UserId::ASSISTANT, user_id),
-        };
-        Ok(self
-            .store(user_id, UserId::ASSISTANT, content, conversation_id)
-            .await?)
+    /// Answers `question` (a message to the assistant) in the background: the reply is
+    /// stored and announced when the model is done.
+    pub fn reply_later(&self, slot: ReplySlot, question: Message) {
+        let chat = self.clone();
+        self.background.spawn(Box::pin(async move {
+            if let Err(error) = chat.answer(slot, &question).await {
+                tracing::warn!(error = %error, "could not store the assistant's reply");
+            }
+        }));
     }
 
     /// Asks the model about the user's history, stores its reply (the fallback reply when
@@ -193,8 +200,7 @@ impl AssistantChat {
             .conversation_id
             .clone()
             .unwrap_or_else(|| ConversationId::between(UserId::ASSISTANT, user_id));
-        self.store(UserId::ASSISTANT, user_id, content, conversation_id)
-            .await
+        self.store_reply(question, content, conversation_id).await
     }
 
     /// The model's reply, its pieces told to the user's live streams as they come.
@@ -230,11 +236,18 @@ impl AssistantChat {
         content: MessageContent,
         conversation_id: Option<ConversationId>,
     ) -> Result<Message, AskError> {
-        let slot = self.reserve(caller)?;
-        let question = self
-            .store_question(caller, content, conversation_id)
-            .await?;
-        Ok(self.answer(slot, &question).await?)
+        let slot = self.reserve(caller.user.id)?;
+        let now = self.clock.now();
+        let job = SendJob {
+            gate: SessionGate::new(caller.claim(), now),
+            recipient_id: UserId::ASSISTANT,
+            content,
+            parent_id: None,
+            conversation_id,
+            created_at: now,
+        };
+        let (_, question) = send_one(self.messages.as_ref(), self.events.as_ref(), job).await?;
+        Ok(self.answer(slot, &question.message).await?)
     }
 
     /// The caller's turns with the assistant since their last clear, oldest first, at most
@@ -281,18 +294,18 @@ impl AssistantChat {
             .collect())
     }
 
-    async fn store(
+    /// Stores the assistant's reply to the user who asked `question`, and announces it.
+    async fn store_reply(
         &self,
-        sender_id: UserId,
-        recipient_id: UserId,
+        question: &Message,
         content: MessageContent,
         conversation_id: ConversationId,
     ) -> Result<Message, PortError> {
-        let message = self
+        let delivered = self
             .messages
             .create_message(NewMessage {
-                sender_id,
-                recipient_id,
+                sender_id: UserId::ASSISTANT,
+                recipient_id: question.sender_id,
                 content,
                 parent_id: None,
                 conversation_id,
@@ -300,13 +313,9 @@ impl AssistantChat {
             })
             .await?;
         self.events
-            .publish(&[DomainEvent::Message(MessageEvent::Created {
-                id: message.id,
-                sender_id,
-                recipient_id,
-            })])
+            .publish(&[DomainEvent::Message(MessageEvent::created(&delivered))])
             .await;
-        Ok(message)
+        Ok(Message::clone(&delivered.message))
     }
 }
 

@@ -90,27 +90,22 @@ pub(crate) async fn tell_access_changed(events: &dyn EventPublisher, user_id: Us
         .await;
 }
 
-/// Admits a claim when its session exists, belongs to the claimed user, is active and
-/// unexpired at `now`, and its user is active: the check of every authenticated request.
+/// [`crate::domain::admit`], as this module's error.
 pub(crate) fn admit(
     found: Option<(Session, User)>,
     claim: AccessClaim,
     now: Timestamp,
 ) -> Result<Caller, AuthenticateError> {
-    let (session, user) = found.ok_or(AuthenticateError::InvalidCredentials)?;
-    if session.id != claim.session_id || session.user_id != claim.user_id {
-        return Err(AuthenticateError::InvalidCredentials);
+    Ok(crate::domain::admit(found, claim, now)?)
+}
+
+impl From<crate::domain::SessionRefusal> for AuthenticateError {
+    fn from(refusal: crate::domain::SessionRefusal) -> Self {
+        match refusal {
+            crate::domain::SessionRefusal::InvalidCredentials => Self::InvalidCredentials,
+            crate::domain::SessionRefusal::UserDisabled => Self::UserDisabled,
+        }
     }
-    if !user.is_active {
-        return Err(AuthenticateError::UserDisabled);
-    }
-    if !session.is_live(now) {
-        return Err(AuthenticateError::InvalidCredentials);
-    }
-    Ok(Caller {
-        user,
-        session_id: claim.session_id,
-    })
 }
 
 impl Auth {

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use super::auth::{AuthenticateError, admit};
+use super::auth::AuthenticateError;
 use super::messages::{Messages, Outgoing, SendError};
 use super::{AccessClaim, Caller, Ports};
 use crate::domain::{
-    ConversationId, ConversationSummary, Message, MessageContent, Page, UserId, Username,
+    ConversationId, ConversationSummary, Message, MessageContent, Page, SessionGate, UserId,
+    Username,
 };
 use crate::ports::{Clock, MessageScope, PortError, SessionReads};
 
@@ -20,12 +21,12 @@ pub struct Conversations {
 }
 
 impl Conversations {
-    pub fn new(ports: &Ports, assistant_name: &str) -> Self {
+    pub fn new(ports: &Ports, sending: Messages, assistant_name: &str) -> Self {
         Self {
             assistant_name: Username::from_storage(assistant_name.to_string()),
             session_reads: ports.session_reads.clone(),
             clock: ports.clock.clone(),
-            sending: Messages::new(ports),
+            sending,
         }
     }
 
@@ -34,12 +35,12 @@ impl Conversations {
         &self,
         claim: &AccessClaim,
     ) -> Result<Vec<ConversationSummary>, AuthenticateError> {
-        let found = self
+        let gate = SessionGate::new(*claim, self.clock.now());
+        let (_, mut summaries) = self
             .session_reads
-            .conversations_with_session(claim.session_id, claim.user_id)
-            .await?;
-        admit(found.session, *claim, self.clock.now())?;
-        let mut summaries = found.read;
+            .conversations_with_session(gate)
+            .await?
+            .into_result()?;
         for summary in &mut summaries {
             if summary.other_user_id.is_assistant() {
                 summary.other_user_name = Some(self.assistant_name.clone());
@@ -98,7 +99,10 @@ mod tests {
     use mockall::predicate::eq;
 
     fn conversations(mocks: Mocks) -> Conversations {
-        Conversations::new(&mocks.into_ports(), "AI Assistant")
+        let ports = mocks.into_ports();
+        let assistant = crate::usecases::assistant::AssistantChat::new(&ports, Default::default());
+        let sending = Messages::new(&ports, assistant);
+        Conversations::new(&ports, sending, "AI Assistant")
     }
 
     #[tokio::test]
@@ -146,24 +150,12 @@ mod tests {
 
     #[tokio::test]
     async fn send_puts_the_message_in_the_conversation() {
-        let mut mocks = Mocks::new().with_live_session(1);
-        mocks
-            .users
-            .expect_get_user()
-            .returning(|id| Ok(Some(sample_user(id.get()))));
-        mocks
-            .messages
-            .expect_conversation_membership()
-            .returning(|_, _| Ok(crate::ports::ConversationMembership::New));
-        mocks
-            .messages
-            .expect_create_message()
-            .withf(|new| new.conversation_id.as_str() == "team" && new.parent_id.is_none())
-            .returning(|new| {
-                let mut message = sample_message(1, new.sender_id.get(), new.recipient_id.get());
-                message.conversation_id = Some(new.conversation_id.clone());
-                Ok(message)
-            });
+        let mut mocks = Mocks::new();
+        mocks.sends_answer(|job| {
+            assert_eq!(job.conversation_id.as_deref(), Some("team"));
+            assert_eq!(job.parent_id, None);
+            None
+        });
         let message = conversations(mocks)
             .send(
                 &claim(1),
@@ -178,8 +170,8 @@ mod tests {
 
     #[tokio::test]
     async fn send_to_an_unknown_recipient_is_refused() {
-        let mut mocks = Mocks::new().with_live_session(1);
-        mocks.users.expect_get_user().returning(|_| Ok(None));
+        let mut mocks = Mocks::new();
+        mocks.sends_answer(|_| Some(crate::ports::SendOutcome::RecipientNotFound));
         let err = conversations(mocks)
             .send(
                 &claim(1),

@@ -1,14 +1,37 @@
 //! Live delivery: a stream of what happens to the caller's messages, resumable from a cursor,
 //! that ends as soon as the caller's session does.
+//!
+//! # Why no message is missed
+//!
+//! The cursor is a [`Position`] in the caller's delivery sequence: storage hands each user
+//! the positions 1, 2, 3… in the transaction that stores a message they send or receive,
+//! while holding the user's counter, so a message that commits later always has a later
+//! position, and when position `p` is committed every position below it is committed too
+//! (or was deleted).
+//!
+//! A stream's cursor `c` means "every position up to `c` was delivered". A new message's
+//! event carries its position `p`:
+//! - `p <= c`: already delivered (replayed from storage); skipped, so nothing repeats;
+//! - `p == c + 1` and the event carries the row: delivered, `c = p`;
+//! - anything else (an event that overtook an earlier one, one from another instance
+//!   without its row, one that does not say its position): the stream reads every position
+//!   above `c` from storage. Since `p` is committed, so is everything below it: the read
+//!   returns all of them, in order, and `c` moves to the last one read.
+//!
+//! So `c` only moves over positions that were delivered, and a client that resumes from
+//! any cursor it was given receives every later message exactly once. Events published
+//! out of order (each request publishes after its own commit) cost a read, never a gap.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
 
 use super::auth::{Auth, AuthenticateError, sha256_hex};
 use super::{Caller, Ports};
-use crate::domain::{DomainEvent, Message, MessageEvent, MessageId, StreamTicketHash, UserId};
+use crate::domain::{
+    DomainEvent, Message, MessageEvent, MessageId, Position, StreamTicketHash, UserId,
+};
 use crate::ports::{
     Clock, MessageRepository, NewStreamTicket, PortError, SecretSource, SessionRepository,
 };
@@ -53,9 +76,11 @@ pub enum OpenStreamError {
     Port(#[from] PortError),
 }
 
-/// Where a stream stands: every message created up to this id was delivered (or the client
-/// was told to reload). What a client presents to resume.
-pub type Cursor = i64;
+/// Where a stream stands: every message up to this position of the caller's delivery
+/// sequence was delivered (or the client was told to reload). What a client presents to
+/// resume. Positions of messages stored before positions existed are their ids, so cursors
+/// handed out then still resume.
+pub type Cursor = Position;
 
 /// One thing a stream tells its client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,36 +203,30 @@ impl Live {
             inbox: Some(inbox),
             pending: VecDeque::new(),
             cursor: 0,
-            start: 0,
-            replayed: HashSet::new(),
         };
+        let latest = feed.latest().await?;
         match resume.map(parse_cursor) {
             None => {
-                feed.cursor = feed.latest().await?;
-                feed.start = feed.cursor;
-                feed.pending.push_back(FeedItem::Opened {
-                    cursor: feed.cursor,
-                });
+                feed.cursor = latest;
+                feed.pending.push_back(FeedItem::Opened { cursor: latest });
             }
-            Some(Some(cursor)) => {
+            // A cursor this user's sequence has not reached (one from before a restore, or
+            // made up) would silence the stream until the sequence passed it: reset instead.
+            Some(Some(cursor)) if cursor <= latest => {
                 feed.cursor = cursor;
-                feed.start = cursor;
                 feed.pending.push_back(FeedItem::Opened { cursor });
                 feed.catch_up().await?;
             }
-            Some(None) => feed.reset().await?,
+            Some(_) => feed.reset().await?,
         }
         Ok(feed)
     }
 }
 
-/// A cursor is a message id: a whole number from 0.
+/// A cursor is a position: a whole number from 0.
 fn parse_cursor(text: &str) -> Option<Cursor> {
     text.trim().parse::<i64>().ok().filter(|c| *c >= 0)
 }
-
-/// How many replayed ids a stream remembers to skip their live copies.
-const REMEMBERED_REPLAYS: usize = 10_000;
 
 /// One open stream: what it still has to say, and its cursor.
 pub struct Feed {
@@ -216,11 +235,8 @@ pub struct Feed {
     /// `None` once the stream is over: its place under the per-user limit is free.
     inbox: Option<Inbox>,
     pending: VecDeque<FeedItem>,
+    /// Every position up to here was delivered (see the module doc).
     cursor: Cursor,
-    /// The cursor the stream started from: messages up to it the client has (it loaded its
-    /// lists, or resumes from there), so their late notifications are not news.
-    start: Cursor,
-    replayed: HashSet<MessageId>,
 }
 
 impl Feed {
@@ -277,20 +293,22 @@ impl Feed {
 
     async fn message_event(&mut self, event: MessageEvent) -> Result<Option<FeedItem>, Ended> {
         let user_id = self.caller.user.id;
+        let position = event.position_for(user_id);
         Ok(match event {
-            MessageEvent::Created { id, .. } => {
-                if id.get() <= self.start || self.replayed.remove(&id) {
-                    return Ok(None);
+            MessageEvent::Created { message, .. } => match (position, message) {
+                (Some(position), _) if position <= self.cursor => None,
+                (Some(position), Some(message)) if position == self.cursor + 1 => {
+                    self.cursor = position;
+                    Some(FeedItem::Created {
+                        message: Message::clone(&message),
+                        cursor: position,
+                    })
                 }
-                let Some(message) = self.visible(id).await? else {
-                    return Ok(None);
-                };
-                self.cursor = self.cursor.max(id.get());
-                Some(FeedItem::Created {
-                    message,
-                    cursor: self.cursor,
-                })
-            }
+                _ => {
+                    self.catch_up().await.map_err(|_| Ended)?;
+                    None
+                }
+            },
             MessageEvent::Updated { id, .. } => {
                 self.visible(id).await?.map(|message| FeedItem::Updated {
                     message,
@@ -334,38 +352,31 @@ impl Feed {
             .map_err(|_| Ended)
     }
 
-    /// Queues the messages created after the cursor, or a reset when there are too many.
+    /// Queues the messages after the cursor, in position order, or a reset when there are
+    /// too many.
     async fn catch_up(&mut self) -> Result<(), PortError> {
         let max = self.live.settings.replay_max;
         let missed = self
             .live
             .messages
-            .messages_after(
-                self.caller.user.id,
-                MessageId::new(self.cursor),
-                max.saturating_add(1),
-            )
+            .messages_after(self.caller.user.id, self.cursor, max.saturating_add(1))
             .await?;
         if missed.len() > max as usize {
             return self.reset().await;
         }
-        if self.replayed.len() + missed.len() > REMEMBERED_REPLAYS {
-            self.replayed.clear();
-        }
-        for message in missed {
-            self.replayed.insert(message.id);
-            self.cursor = self.cursor.max(message.id.get());
+        for replayed in missed {
+            self.cursor = self.cursor.max(replayed.position);
             self.pending.push_back(FeedItem::Created {
-                message,
+                message: replayed.message,
                 cursor: self.cursor,
             });
         }
         Ok(())
     }
 
+    /// Tells the client to reload, and goes on from the newest position.
     async fn reset(&mut self) -> Result<(), PortError> {
         self.cursor = self.latest().await?;
-        self.start = self.start.max(self.cursor);
         self.pending.push_back(FeedItem::Reset {
             cursor: self.cursor,
         });
@@ -373,12 +384,10 @@ impl Feed {
     }
 
     async fn latest(&self) -> Result<Cursor, PortError> {
-        Ok(self
-            .live
+        self.live
             .messages
-            .latest_message_id(self.caller.user.id)
-            .await?
-            .map_or(0, MessageId::get))
+            .latest_position(self.caller.user.id)
+            .await
     }
 }
 

@@ -2,14 +2,16 @@
 
 use std::sync::Arc;
 
-use super::auth::{AuthenticateError, admit};
+use super::assistant::{AskError, AssistantChat};
+use super::auth::AuthenticateError;
 use super::{AccessClaim, Caller, Ports};
 use crate::domain::{
-    ConversationId, DomainEvent, Message, MessageContent, MessageEvent, MessageId, Page, UserId,
+    ConversationId, Delivered, DomainEvent, Message, MessageContent, MessageEvent, MessageId, Page,
+    SessionGate, UserId,
 };
 use crate::ports::{
-    Clock, ConversationMembership, EventPublisher, MessageRepository, MessageScope, NewMessage,
-    PortError, SessionReads,
+    Clock, EventPublisher, MessageRepository, MessageScope, PortError, SendJob, SendOutcome,
+    SessionReads, SessionRepository,
 };
 
 /// A message to send, as the caller asked for it.
@@ -36,6 +38,9 @@ pub enum SendError {
     /// The message names a conversation that belongs to other users.
     #[error("the conversation belongs to other users")]
     NotAParticipant,
+    /// A message to the assistant that it cannot take now.
+    #[error(transparent)]
+    Assistant(AskError),
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -87,18 +92,46 @@ pub enum DeleteMessageError {
 #[derive(Clone)]
 pub struct Messages {
     messages: Arc<dyn MessageRepository>,
+    sessions: Arc<dyn SessionRepository>,
     session_reads: Arc<dyn SessionReads>,
     events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
+    assistant: AssistantChat,
+}
+
+/// Stores a message with one storage job ([`MessageRepository::send_message`]) and tells
+/// the live streams; shared by every way of sending.
+pub(crate) async fn send_one(
+    messages: &dyn MessageRepository,
+    events: &dyn EventPublisher,
+    job: SendJob,
+) -> Result<(Caller, Delivered), SendError> {
+    let (caller, outcome) = messages
+        .send_message(job)
+        .await?
+        .into_result()
+        .map_err(AuthenticateError::from)?;
+    let delivered = match outcome {
+        SendOutcome::Sent(delivered) => delivered,
+        SendOutcome::RecipientNotFound => return Err(SendError::RecipientNotFound),
+        SendOutcome::ParentNotFound => return Err(SendError::ParentNotFound),
+        SendOutcome::NotAParticipant => return Err(SendError::NotAParticipant),
+    };
+    events
+        .publish(&[DomainEvent::Message(MessageEvent::created(&delivered))])
+        .await;
+    Ok((caller, delivered))
 }
 
 impl Messages {
-    pub fn new(ports: &Ports) -> Self {
+    pub fn new(ports: &Ports, assistant: AssistantChat) -> Self {
         Self {
             messages: ports.messages.clone(),
+            sessions: ports.sessions.clone(),
             session_reads: ports.session_reads.clone(),
             events: ports.events.clone(),
             clock: ports.clock.clone(),
+            assistant,
         }
     }
 
@@ -107,72 +140,46 @@ impl Messages {
         self.events.publish(&[DomainEvent::Message(event)]).await;
     }
 
-    /// Sends a message (to oneself too). The recipient must exist; a parent must be visible.
-    /// The claim's session is checked in the same storage trip as the recipient.
+    /// Sends a message (to oneself too, or to the assistant, which then replies in the
+    /// background). The claim's session, the recipient, the parent and the conversation are
+    /// checked and the message stored in one storage job.
     pub async fn send(
         &self,
         claim: &AccessClaim,
         outgoing: Outgoing,
     ) -> Result<Message, SendError> {
-        let found = self
-            .session_reads
-            .user_with_session(claim.session_id, outgoing.recipient_id)
-            .await?;
-        let caller = admit(found.session, *claim, self.clock.now())?;
-        if found.read.is_none() {
-            return Err(SendError::RecipientNotFound);
-        }
-        let sender_id = caller.user.id;
-        let mut parent_conversation = None;
-        if let Some(parent_id) = outgoing.parent_id {
-            let parent = self
-                .messages
-                .get_message(parent_id)
-                .await?
-                .filter(|parent| parent.is_visible_to(sender_id))
-                .ok_or(SendError::ParentNotFound)?;
-            parent_conversation = parent.conversation_id;
-        }
-        if let Some(named) = &outgoing.conversation_id {
-            self.check_participation(named, sender_id).await?;
-        }
-        let conversation_id = outgoing
-            .conversation_id
-            .or(parent_conversation)
-            .unwrap_or_else(|| ConversationId::between(sender_id, outgoing.recipient_id));
-        let new_message = NewMessage {
-            sender_id,
+        let now = self.clock.now();
+        // The assistant's place is taken before its question is stored; a caller whose
+        // session has ended hears that first.
+        let slot = if outgoing.recipient_id.is_assistant() {
+            match self.assistant.reserve(claim.user_id()) {
+                Ok(slot) => Some(slot),
+                Err(refusal) => {
+                    let found = self
+                        .sessions
+                        .get_session_with_user(claim.session_id())
+                        .await?;
+                    crate::domain::admit(found, *claim, now).map_err(AuthenticateError::from)?;
+                    return Err(SendError::Assistant(refusal));
+                }
+            }
+        } else {
+            None
+        };
+        let job = SendJob {
+            gate: SessionGate::new(*claim, now),
             recipient_id: outgoing.recipient_id,
             content: outgoing.content,
             parent_id: outgoing.parent_id,
-            conversation_id,
-            created_at: self.clock.now(),
+            conversation_id: outgoing.conversation_id,
+            created_at: now,
         };
-        let message = self.messages.create_message(new_message).await?;
-        self.tell(MessageEvent::Created {
-            id: message.id,
-            sender_id: message.sender_id,
-            recipient_id: message.recipient_id,
-        })
-        .await;
-        Ok(message)
-    }
-
-    /// A conversation id named by a sender must be new or already theirs: nobody may slip a
-    /// message into the thread of two other users.
-    async fn check_participation(
-        &self,
-        conversation: &ConversationId,
-        sender_id: UserId,
-    ) -> Result<(), SendError> {
-        match self
-            .messages
-            .conversation_membership(conversation, sender_id)
-            .await?
-        {
-            ConversationMembership::New | ConversationMembership::Participant => Ok(()),
-            ConversationMembership::Outsider => Err(SendError::NotAParticipant),
+        let (_, delivered) = send_one(self.messages.as_ref(), self.events.as_ref(), job).await?;
+        let message = Message::clone(&delivered.message);
+        if let Some(slot) = slot {
+            self.assistant.reply_later(slot, message.clone());
         }
+        Ok(message)
     }
 
     /// A message the caller sent or received.
@@ -276,12 +283,13 @@ impl Messages {
         scope: MessageScope,
         page: Page,
     ) -> Result<Vec<Message>, AuthenticateError> {
-        let found = self
+        let gate = SessionGate::new(*claim, self.clock.now());
+        let (_, page) = self
             .session_reads
-            .messages_with_session(claim.session_id, claim.user_id, scope, page)
-            .await?;
-        admit(found.session, *claim, self.clock.now())?;
-        Ok(found.read)
+            .messages_with_session(gate, scope, page)
+            .await?
+            .into_result()?;
+        Ok(page)
     }
 
     pub async fn unread_count(&self, caller: &Caller) -> Result<u64, PortError> {

@@ -16,10 +16,9 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 
-use crate::domain::{SessionId, User, UserId};
 use crate::ports::{
-    Assistant, Clock, EventPublisher, LoginAttempts, MessageRepository, PasswordHasher, Quota,
-    RoleRepository, SecretSource, SessionReads, SessionRepository, Storage, StorageHealth,
+    Assistant, Background, Clock, EventPublisher, LoginAttempts, MessageRepository, PasswordHasher,
+    Quota, RoleRepository, SecretSource, SessionReads, SessionRepository, Storage, StorageHealth,
     UserRepository,
 };
 use crate::system::EventHub;
@@ -38,6 +37,8 @@ pub struct Ports {
     pub hub: Arc<EventHub>,
     /// The language model of the AI assistant; `None`: the assistant answers 503.
     pub assistant: Option<Arc<dyn Assistant>>,
+    /// Where the assistant's replies to sent messages run.
+    pub background: Arc<dyn Background>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub secrets: Arc<dyn SecretSource>,
@@ -49,6 +50,7 @@ impl Ports {
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
         secrets: Arc<dyn SecretSource>,
+        background: Arc<dyn Background>,
     ) -> Self {
         Self {
             users: storage.users,
@@ -61,6 +63,7 @@ impl Ports {
             events: storage.events,
             hub: storage.hub,
             assistant: None,
+            background,
             hasher,
             clock,
             secrets,
@@ -135,37 +138,7 @@ impl LoginLimits {
     }
 }
 
-/// What a verified access token claims: a user, and the session the token was issued in.
-/// Not yet a caller: the use cases that take a claim check its session in storage together
-/// with their read ([`crate::ports::SessionReads`]) and show nothing unless it admits them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AccessClaim {
-    user_id: UserId,
-    session_id: SessionId,
-}
-
-impl AccessClaim {
-    pub fn new(user_id: UserId, session_id: SessionId) -> Self {
-        Self {
-            user_id,
-            session_id,
-        }
-    }
-}
-
-/// An authenticated caller: the user as of this request and the session its token names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub user: User,
-    pub session_id: SessionId,
-}
-
-impl Caller {
-    /// What this caller's access token claims.
-    pub fn claim(&self) -> AccessClaim {
-        AccessClaim::new(self.user.id, self.session_id)
-    }
-}
+pub use crate::domain::{AccessClaim, Caller};
 
 /// All use cases, wired to one set of ports.
 #[derive(Clone)]
@@ -186,15 +159,21 @@ pub struct Services {
 impl Services {
     pub fn new(ports: Ports, settings: Settings) -> Self {
         let auth = auth::Auth::new(&ports, settings.clone());
+        let assistant = assistant::AssistantChat::new(&ports, settings.assistant.clone());
+        let messages = messages::Messages::new(&ports, assistant.clone());
         Self {
             accounts: accounts::Accounts::new(&ports),
             live: live::Live::new(&ports, auth.clone(), settings.live),
-            assistant: assistant::AssistantChat::new(&ports, settings.assistant.clone()),
+            conversations: conversations::Conversations::new(
+                &ports,
+                messages.clone(),
+                &settings.assistant.name,
+            ),
+            assistant,
             auth,
             admin: admin::Admin::new(&ports),
             roles: roles::Roles::new(&ports),
-            messages: messages::Messages::new(&ports),
-            conversations: conversations::Conversations::new(&ports, &settings.assistant.name),
+            messages,
             health: ports.health,
             password_rules: settings.password_rules,
         }

@@ -45,6 +45,15 @@ impl EventPublisher for RecordingEvents {
     }
 }
 
+/// Background work run on a task of the test's runtime.
+pub struct InlineBackground;
+
+impl Background for InlineBackground {
+    fn spawn(&self, work: Work) {
+        tokio::spawn(work);
+    }
+}
+
 pub struct Mocks {
     pub users: MockUserRepository,
     pub roles: MockRoleRepository,
@@ -97,7 +106,6 @@ impl Mocks {
         let messages: Arc<dyn MessageRepository> = Arc::new(self.messages);
         Ports {
             session_reads: Arc::new(SeparateSessionReads {
-                users: users.clone(),
                 sessions: sessions.clone(),
                 messages: messages.clone(),
             }),
@@ -110,6 +118,7 @@ impl Mocks {
             events: self.events,
             hub: crate::system::EventHub::new(),
             assistant: None,
+            background: Arc::new(InlineBackground),
             hasher: Arc::new(self.hasher),
             clock: Arc::new(crate::system::ManualClock::frozen_at(self.now)),
             secrets: Arc::new(CountingSecrets::default()),
@@ -202,6 +211,56 @@ impl Mocks {
             .with(mockall::predicate::eq(sid(100)))
             .returning(move |_| Ok(Some((sample_session(100, id), sample_user(id)))));
         self
+    }
+}
+
+/// The row a stored message would have, with positions 5 (sender) and 9 (recipient; none
+/// for the assistant).
+pub fn delivered(id: i64, new: NewMessage) -> Delivered {
+    let position = |user: UserId| (!user.is_assistant()).then_some(5);
+    Delivered {
+        sender_position: position(new.sender_id),
+        recipient_position: position(new.recipient_id).map(|_| 9),
+        message: Arc::new(Message {
+            id: mid(id),
+            sender_id: new.sender_id,
+            recipient_id: new.recipient_id,
+            content: new.content,
+            is_read: false,
+            parent_id: new.parent_id,
+            conversation_id: Some(new.conversation_id),
+            created_at: new.created_at,
+            updated_at: new.created_at,
+        }),
+    }
+}
+
+impl Mocks {
+    /// Send jobs answered as storage would for a live session 100 of the claimed user:
+    /// `outcome` decides (`None`: stored, in the conversation named or the pair's, ids from
+    /// 50).
+    pub fn sends_answer(&mut self, outcome: fn(&SendJob) -> Option<SendOutcome>) {
+        let next = AtomicU64::new(50);
+        self.messages.expect_send_message().returning(move |job| {
+            let user = job.gate.user_id().get();
+            let checked = job
+                .gate
+                .check(Some((sample_session(100, user), sample_user(user))));
+            Gated::after(checked, |admitted| {
+                Ok::<_, PortError>(outcome(&job).unwrap_or_else(|| {
+                    let sender = admitted.caller().user.id;
+                    let conversation = job
+                        .conversation_id
+                        .clone()
+                        .unwrap_or_else(|| ConversationId::between(sender, job.recipient_id));
+                    let id = next.fetch_add(1, Ordering::SeqCst) as i64;
+                    SendOutcome::Sent(delivered(
+                        id,
+                        job.clone().into_message(sender, conversation),
+                    ))
+                }))
+            })
+        });
     }
 }
 

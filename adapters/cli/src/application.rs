@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use ai_message_bcrypt::BcryptHasher;
-use ai_message_core::ports::{Assistant, Clock, PasswordHasher, SecretSource, Storage};
+use ai_message_core::ports::{
+    Assistant, Background, Clock, PasswordHasher, SecretSource, Storage, Work,
+};
 use ai_message_core::system::{OsSecretSource, SystemClock};
 use ai_message_core::usecases::{Ports, Services, Settings};
 use ai_message_http::limits::{LimitSettings, Limits};
@@ -52,6 +54,15 @@ impl Parts {
     }
 }
 
+/// Background work as Tokio tasks of the server's runtime.
+struct TokioBackground;
+
+impl Background for TokioBackground {
+    fn spawn(&self, work: Work) {
+        tokio::spawn(work);
+    }
+}
+
 /// The wired application.
 pub struct Application {
     pub state: AppState,
@@ -67,6 +78,7 @@ impl Application {
                 parts.hasher,
                 parts.clock.clone(),
                 parts.secrets,
+                Arc::new(TokioBackground),
             )
         };
         let state = AppState {

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use ai_message_core::ports::*;
 use ai_message_core::{
-    ConversationId, ConversationSummary, Message, MessageContent, MessageId, Page, Timestamp,
-    UserId,
+    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
+    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
+    conversation_access, conversation_of,
 };
 use async_trait::async_trait;
 
@@ -37,10 +38,10 @@ impl Tables {
     }
 }
 
-#[async_trait]
-impl MessageRepository for MemoryStore {
-    async fn create_message(&self, new: NewMessage) -> Result<Message, PortError> {
-        let mut t = self.tables.write();
+impl Tables {
+    /// Inserts a message and gives it its parties' next positions.
+    fn insert_message(&mut self, new: NewMessage) -> Delivered {
+        let t = self;
         let message = Message {
             id: t.sequences.next_message(),
             sender_id: new.sender_id,
@@ -53,8 +54,77 @@ impl MessageRepository for MemoryStore {
             updated_at: new.created_at,
         };
         t.index_message(&message);
+        let sender_position = t.take_position(message.sender_id);
+        let recipient_position = if message.recipient_id == message.sender_id {
+            sender_position
+        } else {
+            t.take_position(message.recipient_id)
+        };
+        for (user_id, position) in [
+            (message.sender_id, sender_position),
+            (message.recipient_id, recipient_position),
+        ] {
+            if let Some(position) = position {
+                t.deliveries
+                    .entry(user_id)
+                    .or_default()
+                    .insert(position, message.id);
+            }
+        }
         t.messages.insert(message.id, message.clone());
-        Ok(message)
+        Delivered {
+            message: std::sync::Arc::new(message),
+            sender_position,
+            recipient_position,
+        }
+    }
+
+    /// The checks of a send, then the insert (see [`MessageRepository::send_message`]).
+    fn send(&mut self, sender_id: UserId, job: SendJob) -> SendOutcome {
+        let recipient_id = job.recipient_id;
+        if !recipient_id.is_assistant() && !self.users.contains_key(&recipient_id) {
+            return SendOutcome::RecipientNotFound;
+        }
+        let mut parent_conversation = None;
+        if let Some(parent_id) = job.parent_id {
+            match self.messages.get(&parent_id) {
+                Some(parent) if parent.is_visible_to(sender_id) => {
+                    parent_conversation = parent.conversation_id.clone();
+                }
+                _ => return SendOutcome::ParentNotFound,
+            }
+        }
+        let pair = Pair::of(sender_id, recipient_id);
+        let conversation = conversation_of(
+            job.conversation_id.as_ref(),
+            parent_conversation.as_ref(),
+            pair,
+        );
+        let bound = self.conversation_parties.get(&conversation).copied();
+        match conversation_access(&conversation, pair, bound) {
+            Err(_) => return SendOutcome::NotAParticipant,
+            Ok(ConversationAccess::BindToPair) => {
+                self.conversation_parties.insert(conversation.clone(), pair);
+            }
+            Ok(ConversationAccess::Theirs) => {}
+        }
+        SendOutcome::Sent(self.insert_message(job.into_message(sender_id, conversation)))
+    }
+}
+
+#[async_trait]
+impl MessageRepository for MemoryStore {
+    async fn send_message(&self, job: SendJob) -> Result<Gated<SendOutcome>, PortError> {
+        let mut t = self.tables.write();
+        let found = t.session_with_user(job.gate.session_id());
+        let checked = job.gate.check(found);
+        Gated::after(checked, |admitted| {
+            Ok(t.send(admitted.caller().user.id, job))
+        })
+    }
+
+    async fn create_message(&self, new: NewMessage) -> Result<Delivered, PortError> {
+        Ok(self.tables.write().insert_message(new))
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {
@@ -111,26 +181,6 @@ impl MessageRepository for MemoryStore {
         Ok(newest_first)
     }
 
-    async fn conversation_membership(
-        &self,
-        conversation: &ConversationId,
-        user_id: UserId,
-    ) -> Result<ConversationMembership, PortError> {
-        let t = self.tables.read();
-        let Some(keys) = t.messages_by_conversation.get(conversation) else {
-            return Ok(ConversationMembership::New);
-        };
-        let takes_part = keys.iter().any(|(_, id)| {
-            t.messages
-                .get(id)
-                .is_some_and(|m| m.sender_id == user_id || m.recipient_id == user_id)
-        });
-        Ok(ConversationMembership::from_flags(
-            !keys.is_empty(),
-            takes_part,
-        ))
-    }
-
     async fn count_unread(&self, user_id: UserId) -> Result<u64, PortError> {
         let t = self.tables.read();
         Ok(t.scoped_messages(user_id, &MessageScope::UnreadReceived)
@@ -169,23 +219,22 @@ impl MessageRepository for MemoryStore {
     async fn messages_after(
         &self,
         user_id: UserId,
-        after: MessageId,
+        after: Position,
         limit: u32,
-    ) -> Result<Vec<Message>, PortError> {
+    ) -> Result<Vec<PositionedMessage>, PortError> {
         let t = self.tables.read();
-        let mut ids: Vec<MessageId> = t
-            .messages_by_user
-            .get(&user_id)
-            .into_iter()
-            .flatten()
-            .map(|(_, id)| *id)
-            .filter(|id| *id > after)
-            .collect();
-        ids.sort_unstable();
-        Ok(ids
-            .into_iter()
+        let Some(positions) = t.deliveries.get(&user_id) else {
+            return Ok(Vec::new());
+        };
+        Ok(positions
+            .range(after.saturating_add(1)..)
+            .filter_map(|(position, id)| {
+                t.messages.get(id).map(|message| PositionedMessage {
+                    position: *position,
+                    message: message.clone(),
+                })
+            })
             .take(limit as usize)
-            .filter_map(|id| t.messages.get(&id).cloned())
             .collect())
     }
 
@@ -231,11 +280,14 @@ impl MessageRepository for MemoryStore {
         Ok(())
     }
 
-    async fn latest_message_id(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
-        let t = self.tables.read();
-        Ok(t.messages_by_user
+    async fn latest_position(&self, user_id: UserId) -> Result<Position, PortError> {
+        Ok(self
+            .tables
+            .read()
+            .last_position
             .get(&user_id)
-            .and_then(|keys| keys.iter().map(|(_, id)| *id).max()))
+            .copied()
+            .unwrap_or(0))
     }
 
     async fn conversation_summaries(

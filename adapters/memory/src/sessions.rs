@@ -63,13 +63,7 @@ impl SessionRepository for MemoryStore {
         &self,
         id: SessionId,
     ) -> Result<Option<(Session, User)>, PortError> {
-        let t = self.tables.read();
-        let Some(session) = t.sessions.get(&id) else {
-            return Ok(None);
-        };
-        Ok(t.users
-            .get(&session.user_id)
-            .map(|user| (session.clone(), user.clone())))
+        Ok(self.tables.read().session_with_user(id))
     }
 
     async fn list_live_sessions(

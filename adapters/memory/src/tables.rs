@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ai_message_core::ports::NewStreamTicket;
 use ai_message_core::{
-    ConversationId, Message, MessageId, Page, RefreshToken, RefreshTokenHash, RefreshTokenId, Role,
-    RoleId, RoleName, Session, SessionId, SessionToken, StreamTicketHash, Timestamp, User, UserId,
-    UserRole, UserRoleId,
+    ConversationId, Message, MessageId, Page, Pair, Position, RefreshToken, RefreshTokenHash,
+    RefreshTokenId, Role, RoleId, RoleName, Session, SessionId, SessionToken, StreamTicketHash,
+    Timestamp, User, UserId, UserRole, UserRoleId,
 };
 
 /// Applies `skip` and `limit` to an iterator.
@@ -43,6 +43,12 @@ pub(crate) struct Tables {
     /// Messages each user sent or received.
     pub messages_by_user: HashMap<UserId, BTreeSet<MessageKey>>,
     pub messages_by_conversation: HashMap<ConversationId, BTreeSet<MessageKey>>,
+    /// Each user's delivery sequence: the last position handed out, and the messages by
+    /// position (a deleted message leaves its position unused, never reused).
+    pub last_position: HashMap<UserId, Position>,
+    pub deliveries: HashMap<UserId, BTreeMap<Position, MessageId>>,
+    /// The pair each non-canonical conversation id was bound to by its first message.
+    pub conversation_parties: HashMap<ConversationId, Pair>,
 
     pub sequences: Sequences,
 }
@@ -91,6 +97,14 @@ impl Tables {
                 .values()
                 .any(|user| user.phone_number.as_ref() == Some(phone) && Some(user.id) != except)
         })
+    }
+
+    /// The session with this id and its user.
+    pub fn session_with_user(&self, id: SessionId) -> Option<(Session, User)> {
+        let session = self.sessions.get(&id)?;
+        self.users
+            .get(&session.user_id)
+            .map(|user| (session.clone(), user.clone()))
     }
 
     /// Ends one active session and uses up its refresh tokens.
@@ -155,6 +169,8 @@ impl Tables {
         let Some(user) = self.users.remove(&user_id) else {
             return false;
         };
+        self.last_position.remove(&user_id);
+        self.deliveries.remove(&user_id);
         self.user_by_username.remove(user.username.as_str());
         self.user_by_email.remove(user.email.as_str());
         self.user_by_username_key.retain(|_, id| *id != user_id);
@@ -188,7 +204,22 @@ impl Tables {
         }
     }
 
+    /// The next position of `user_id` (the assistant has none).
+    pub fn take_position(&mut self, user_id: UserId) -> Option<Position> {
+        if user_id.is_assistant() {
+            return None;
+        }
+        let last = self.last_position.entry(user_id).or_default();
+        *last += 1;
+        Some(*last)
+    }
+
     pub fn unindex_message(&mut self, message: &Message) {
+        for user_id in [message.sender_id, message.recipient_id] {
+            if let Some(positions) = self.deliveries.get_mut(&user_id) {
+                positions.retain(|_, id| *id != message.id);
+            }
+        }
         let key = (message.created_at, message.id);
         for user_id in [message.sender_id, message.recipient_id] {
             if let Some(keys) = self.messages_by_user.get_mut(&user_id) {

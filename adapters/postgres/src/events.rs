@@ -1,12 +1,14 @@
 //! Events across instances: `NOTIFY` on commit, one `LISTEN` connection per instance feeding
-//! its hub. Payloads are ids only; receivers read the rows.
+//! its hub. Payloads are ids and positions only; receivers read the rows. The instance that
+//! published an event delivers it to its own streams at once, with the row, and ignores its
+//! own notifications.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ai_message_core::ports::EventPublisher;
 use ai_message_core::system::EventHub;
-use ai_message_core::{DomainEvent, MessageEvent, MessageId, UserId};
+use ai_message_core::{DomainEvent, MessageEvent, MessageId, Position, UserId};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
@@ -23,14 +25,27 @@ const PING_DEADLINE: Duration = Duration::from_secs(3);
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(5);
 
-/// `c:<id>:<sender>:<recipient>` and the like: short, and nothing but ids.
+/// A position in a payload: the number, or `-` for none.
+fn position_text(position: Option<Position>) -> String {
+    position.map_or_else(|| "-".to_string(), |p| p.to_string())
+}
+
+/// `c:<id>:<sender>:<recipient>:<sender position>:<recipient position>` and the like: short,
+/// and nothing but ids and positions.
 pub(crate) fn encode(event: &DomainEvent) -> String {
     match *event {
         DomainEvent::Message(MessageEvent::Created {
             id,
             sender_id,
             recipient_id,
-        }) => format!("c:{id}:{sender_id}:{recipient_id}"),
+            sender_position,
+            recipient_position,
+            ..
+        }) => format!(
+            "c:{id}:{sender_id}:{recipient_id}:{}:{}",
+            position_text(sender_position),
+            position_text(recipient_position)
+        ),
         DomainEvent::Message(MessageEvent::Updated {
             id,
             sender_id,
@@ -104,6 +119,9 @@ pub(crate) fn decode(payload: &str) -> Option<DomainEvent> {
             text: text.into(),
         });
     }
+    if let Some(rest) = payload.strip_prefix("c:") {
+        return decode_created(rest);
+    }
     let mut parts = payload.split(':');
     let kind = parts.next()?;
     let numbers: Vec<i64> = parts.map(|p| p.parse().ok()).collect::<Option<_>>()?;
@@ -116,11 +134,6 @@ pub(crate) fn decode(payload: &str) -> Option<DomainEvent> {
         _ => None,
     };
     match kind {
-        "c" => message(|id, sender_id, recipient_id| MessageEvent::Created {
-            id,
-            sender_id,
-            recipient_id,
-        }),
         "u" => message(|id, sender_id, recipient_id| MessageEvent::Updated {
             id,
             sender_id,
@@ -146,19 +159,74 @@ pub(crate) fn decode(payload: &str) -> Option<DomainEvent> {
     }
 }
 
-/// Publishes with `NOTIFY`: every instance's listener, this one's included, delivers it.
+/// `<id>:<sender>:<recipient>[:<sender position>:<recipient position>]` (an instance of an
+/// older version sends no positions: its receivers catch up from storage).
+fn decode_created(rest: &str) -> Option<DomainEvent> {
+    let parts: Vec<&str> = rest.split(':').collect();
+    let number = |text: &str| text.parse::<i64>().ok();
+    let position = |text: &str| match text {
+        "-" => Some(None),
+        other => number(other).map(Some),
+    };
+    let (id, sender, recipient, positions) = match parts[..] {
+        [id, sender, recipient] => (id, sender, recipient, (None, None)),
+        [id, sender, recipient, sender_position, recipient_position] => (
+            id,
+            sender,
+            recipient,
+            (position(sender_position)?, position(recipient_position)?),
+        ),
+        _ => return None,
+    };
+    Some(DomainEvent::Message(MessageEvent::Created {
+        id: MessageId::new(number(id)?),
+        sender_id: UserId::new(number(sender)?),
+        recipient_id: UserId::new(number(recipient)?),
+        sender_position: positions.0,
+        recipient_position: positions.1,
+        message: None,
+    }))
+}
+
+/// The first line of every notification: which instance sent it.
+fn origin_line(origin: &str) -> String {
+    format!("o:{origin}")
+}
+
+/// A name for this instance's notifications, unique among the instances on one database.
+pub(crate) fn new_origin() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    format!("{:016x}", hasher.finish())
+}
+
+/// Delivers to this instance's streams at once (with the row of a new message), and to
+/// every other instance's with `NOTIFY`.
 ///
 /// Events are handed to this instance's notifier task, which sends what has queued up in as
 /// few notifications as fit: a transaction that notifies takes a database-wide lock at
 /// commit, so one `NOTIFY` per message would serialise every send of every instance.
-pub(crate) struct NotifyEvents(pub mpsc::UnboundedSender<String>);
+pub(crate) struct NotifyEvents {
+    pub lines: mpsc::UnboundedSender<String>,
+    pub hub: Arc<EventHub>,
+}
 
 #[async_trait]
 impl EventPublisher for NotifyEvents {
     async fn publish(&self, events: &[DomainEvent]) {
+        for event in events {
+            self.hub.deliver(event);
+        }
         for event in events.iter().flat_map(within_payload_limit) {
             // The notifier ends only with the store; nothing to tell anyone then.
-            let _ = self.0.send(encode(&event));
+            let _ = self.lines.send(encode(&event));
         }
     }
 }
@@ -167,16 +235,22 @@ impl EventPublisher for NotifyEvents {
 const PAYLOAD_BYTES: usize = 7_500;
 
 /// Sends queued event lines, several per notification, until the publisher is dropped.
-pub(crate) async fn notify(store: Arc<PostgresStore>, mut lines: mpsc::UnboundedReceiver<String>) {
+pub(crate) async fn notify(
+    store: Arc<PostgresStore>,
+    origin: String,
+    mut lines: mpsc::UnboundedReceiver<String>,
+) {
+    let origin = origin_line(&origin);
+    let start = |line: &str| format!("{origin}\n{line}");
     while let Some(first) = lines.recv().await {
-        let mut payloads = vec![first];
+        let mut payloads = vec![start(&first)];
         while let Ok(line) = lines.try_recv() {
             let last = payloads.last_mut().expect("one payload at least");
             if last.len() + 1 + line.len() <= PAYLOAD_BYTES {
                 last.push('\n');
                 last.push_str(&line);
             } else {
-                payloads.push(line);
+                payloads.push(start(&line));
             }
             if payloads.len() >= 64 {
                 break;
@@ -202,7 +276,8 @@ pub(crate) async fn notify(store: Arc<PostgresStore>, mut lines: mpsc::Unbounded
 /// Feeds `hub` from the channel until the hub is gone, reconnecting with back-off. After
 /// every (re)connection the hub's streams are told they may have missed events, so they
 /// catch up from storage: a blip of the database loses nothing.
-pub(crate) async fn listen(url: PostgresUrl, hub: Weak<EventHub>) {
+pub(crate) async fn listen(url: PostgresUrl, origin: String, hub: Weak<EventHub>) {
+    let own = origin_line(&origin);
     let mut retry = FIRST_RETRY;
     loop {
         let (sender, mut notices) = mpsc::unbounded_channel();
@@ -235,7 +310,12 @@ pub(crate) async fn listen(url: PostgresUrl, hub: Weak<EventHub>) {
                 notice = notices.recv() => {
                     let Some(notice) = notice else { break };
                     let Some(live) = hub.upgrade() else { return };
-                    for line in notice.payload().split('\n') {
+                    let mut lines = notice.payload().split('\n').peekable();
+                    // This instance's own events reached its streams when they were published.
+                    if lines.peek() == Some(&own.as_str()) {
+                        continue;
+                    }
+                    for line in lines.filter(|line| !line.starts_with("o:")) {
                         match decode(line) {
                             Some(event) => live.deliver(&event),
                             None => tracing::warn!(payload = line, "live events: unreadable notification"),
@@ -269,6 +349,9 @@ mod tests {
                 id,
                 sender_id: a,
                 recipient_id: b,
+                sender_position: Some(3),
+                recipient_position: None,
+                message: None,
             }),
             DomainEvent::Message(MessageEvent::Updated {
                 id,
@@ -318,8 +401,31 @@ mod tests {
     }
 
     #[test]
+    fn a_created_event_from_an_older_instance_has_no_positions() {
+        assert_eq!(
+            decode("c:7:1:2"),
+            Some(DomainEvent::Message(MessageEvent::Created {
+                id: MessageId::new(7),
+                sender_id: UserId::new(1),
+                recipient_id: UserId::new(2),
+                sender_position: None,
+                recipient_position: None,
+                message: None,
+            }))
+        );
+    }
+
+    #[test]
     fn unreadable_payloads_are_refused() {
-        for payload in ["", "c:1:2", "x:1:2:3", "c:1:two:3", "a:1:2", "c:1:2:3:4"] {
+        for payload in [
+            "",
+            "c:1:2",
+            "x:1:2:3",
+            "c:1:two:3",
+            "a:1:2",
+            "c:1:2:3:4",
+            "c:1:2:3:4:x",
+        ] {
             assert_eq!(decode(payload), None, "{payload:?}");
         }
     }

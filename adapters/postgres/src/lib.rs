@@ -68,13 +68,21 @@ impl PostgresStore {
     /// a Tokio runtime.
     pub fn storage(self: &Arc<Self>) -> Storage {
         let local = Storage::from_store(self.clone());
-        tokio::spawn(events::listen(self.url.clone(), Arc::downgrade(&local.hub)));
+        let origin = events::new_origin();
+        tokio::spawn(events::listen(
+            self.url.clone(),
+            origin.clone(),
+            Arc::downgrade(&local.hub),
+        ));
         let (lines, queue) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(events::notify(self.clone(), queue));
+        tokio::spawn(events::notify(self.clone(), origin, queue));
         Storage {
             session_reads: self.clone(),
             login_attempts: self.clone(),
-            events: Arc::new(events::NotifyEvents(lines)),
+            events: Arc::new(events::NotifyEvents {
+                lines,
+                hub: local.hub.clone(),
+            }),
             ..local
         }
     }

@@ -1,43 +1,202 @@
 //! Messages and conversations.
 
 use ai_message_core::ports::*;
+use std::sync::Arc;
+
 use ai_message_core::{
-    ConversationId, ConversationSummary, Message, MessageContent, MessageId, Page, Timestamp,
-    UserId,
+    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
+    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
+    conversation_access, conversation_of,
 };
 use async_trait::async_trait;
-use deadpool_postgres::ClientWrapper;
+use deadpool_postgres::{ClientWrapper, GenericClient, Transaction};
 
 use crate::PostgresStore;
 use crate::helpers::OrPortError;
 use crate::rows::{self, naive, pg_id};
+use crate::sessions::session_with_user;
 use crate::sql;
+
+/// Inserts a message with its parties' next positions, in one statement (see
+/// [`sql::INSERT_DELIVERED_MESSAGE`]).
+async fn insert_delivered(
+    client: &impl GenericClient,
+    new: NewMessage,
+) -> Result<Delivered, PortError> {
+    let (Some(sender), Some(recipient)) = (pg_id(new.sender_id), pg_id(new.recipient_id)) else {
+        return Err(PortError::unexpected("user id beyond the INTEGER range"));
+    };
+    let parent = new.parent_id.and_then(pg_id);
+    let mut parties: Vec<i32> = [sender, recipient]
+        .into_iter()
+        .filter(|id| !UserId::new(i64::from(*id)).is_assistant())
+        .collect();
+    parties.sort_unstable();
+    parties.dedup();
+    let stmt = client
+        .prepare_cached(sql::INSERT_DELIVERED_MESSAGE)
+        .await
+        .or_port()?;
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &sender,
+                &recipient,
+                &new.content.as_str(),
+                &parent,
+                &new.conversation_id.as_str(),
+                &naive(new.created_at),
+                &parties,
+            ],
+        )
+        .await
+        .or_port()?;
+    let position = |index| row.try_get::<_, Option<i64>>(index).or_port();
+    Ok(Delivered {
+        message: Arc::new(rows::message(&row).or_port()?),
+        sender_position: position(9)?,
+        recipient_position: position(10)?,
+    })
+}
+
+/// The pair a conversation id is bound to, if it is.
+async fn bound_pair(
+    tx: &Transaction<'_>,
+    conversation: &ConversationId,
+) -> Result<Option<Pair>, PortError> {
+    let stmt = tx
+        .prepare_cached(sql::CONVERSATION_PARTIES)
+        .await
+        .or_port()?;
+    let row = tx
+        .query_opt(&stmt, &[&conversation.as_str()])
+        .await
+        .or_port()?;
+    row.map(|row| {
+        let id = |index| {
+            row.try_get::<_, i32>(index)
+                .map(|id| UserId::new(id.into()))
+        };
+        Ok(Pair::of(id(0)?, id(1)?))
+    })
+    .transpose()
+    .or_port()
+}
+
+async fn user_exists(tx: &Transaction<'_>, user_id: UserId) -> Result<bool, PortError> {
+    if user_id.is_assistant() {
+        return Ok(true);
+    }
+    let Some(id) = pg_id(user_id) else {
+        return Ok(false);
+    };
+    let stmt = tx.prepare_cached(sql::USER_EXISTS_CHECK).await.or_port()?;
+    tx.query_one(&stmt, &[&id])
+        .await
+        .or_port()?
+        .try_get(0)
+        .or_port()
+}
+
+async fn message_in(
+    tx: &Transaction<'_>,
+    id: Option<MessageId>,
+) -> Result<Option<Message>, PortError> {
+    let Some(id) = id.and_then(pg_id) else {
+        return Ok(None);
+    };
+    let stmt = tx.prepare_cached(sql::MESSAGE_BY_ID).await.or_port()?;
+    let row = tx.query_opt(&stmt, &[&id]).await.or_port()?;
+    row.as_ref().map(rows::message).transpose().or_port()
+}
+
+/// The checks of a send after its session admitted it, then the insert.
+async fn send(
+    tx: &Transaction<'_>,
+    sender_id: UserId,
+    job: SendJob,
+    recipient_exists: bool,
+    parent: Option<Message>,
+) -> Result<SendOutcome, PortError> {
+    if !recipient_exists {
+        return Ok(SendOutcome::RecipientNotFound);
+    }
+    let mut parent_conversation = None;
+    if job.parent_id.is_some() {
+        match parent {
+            Some(parent) if parent.is_visible_to(sender_id) => {
+                parent_conversation = parent.conversation_id;
+            }
+            _ => return Ok(SendOutcome::ParentNotFound),
+        }
+    }
+    let pair = Pair::of(sender_id, job.recipient_id);
+    let conversation = conversation_of(
+        job.conversation_id.as_ref(),
+        parent_conversation.as_ref(),
+        pair,
+    );
+    // A canonical id is judged by its name; another by the pair bound to it.
+    let mut bound = match conversation.canonical_pair() {
+        Some(_) => None,
+        None => bound_pair(tx, &conversation).await?,
+    };
+    loop {
+        match conversation_access(&conversation, pair, bound) {
+            Err(_) => return Ok(SendOutcome::NotAParticipant),
+            Ok(ConversationAccess::Theirs) => break,
+            Ok(ConversationAccess::BindToPair) => {
+                let stmt = tx.prepare_cached(sql::BIND_CONVERSATION).await.or_port()?;
+                let low = pg_id(pair.low()).unwrap_or_default();
+                let high = pg_id(pair.high()).unwrap_or_default();
+                let bound_now = tx
+                    .query_opt(&stmt, &[&conversation.as_str(), &low, &high])
+                    .await
+                    .or_port()?;
+                if bound_now.is_some() {
+                    break;
+                }
+                // Another send bound it first (its insert committed while this one
+                // waited): judge by its binding.
+                bound = bound_pair(tx, &conversation).await?;
+                if bound.is_none() {
+                    return Err(PortError::unexpected("a conversation binding vanished"));
+                }
+            }
+        }
+    }
+    let new = job.into_message(sender_id, conversation);
+    Ok(SendOutcome::Sent(insert_delivered(tx, new).await?))
+}
 
 #[async_trait]
 impl MessageRepository for PostgresStore {
-    async fn create_message(&self, new: NewMessage) -> Result<Message, PortError> {
-        let (Some(sender), Some(recipient)) = (pg_id(new.sender_id), pg_id(new.recipient_id))
-        else {
-            return Err(PortError::unexpected("user id beyond the INTEGER range"));
+    async fn send_message(&self, job: SendJob) -> Result<Gated<SendOutcome>, PortError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.or_port()?;
+        // The session, the recipient and the parent, asked together: one round trip.
+        let (found, recipient_exists, parent) = tokio::try_join!(
+            session_with_user(&tx, job.gate.session_id()),
+            user_exists(&tx, job.recipient_id),
+            message_in(&tx, job.parent_id),
+        )?;
+        let admitted = match job.gate.check(found) {
+            Ok(admitted) => admitted,
+            // Nothing was written; dropping the transaction rolls it back.
+            Err(refusal) => return Ok(Gated::Refused(refusal)),
         };
-        let parent = new.parent_id.and_then(pg_id);
+        let sender_id = admitted.caller().user.id;
+        let outcome = send(&tx, sender_id, job, recipient_exists, parent).await?;
+        if matches!(outcome, SendOutcome::Sent(_)) {
+            tx.commit().await.or_port()?;
+        }
+        Ok(Gated::Admitted(admitted, outcome))
+    }
+
+    async fn create_message(&self, new: NewMessage) -> Result<Delivered, PortError> {
         let client = self.client().await?;
-        let stmt = client.prepare_cached(sql::INSERT_MESSAGE).await.or_port()?;
-        let row = client
-            .query_one(
-                &stmt,
-                &[
-                    &sender,
-                    &recipient,
-                    &new.content.as_str(),
-                    &parent,
-                    &new.conversation_id.as_str(),
-                    &naive(new.created_at),
-                ],
-            )
-            .await
-            .or_port()?;
-        rows::message(&row).or_port()
+        insert_delivered(&client, new).await
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {
@@ -101,27 +260,6 @@ impl MessageRepository for PostgresStore {
         messages_of(&client, user_id, &scope, page).await
     }
 
-    async fn conversation_membership(
-        &self,
-        conversation: &ConversationId,
-        user_id: UserId,
-    ) -> Result<ConversationMembership, PortError> {
-        let user = pg_id(user_id).unwrap_or_default();
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql::CONVERSATION_MEMBERSHIP)
-            .await
-            .or_port()?;
-        let row = client
-            .query_one(&stmt, &[&conversation.as_str(), &user])
-            .await
-            .or_port()?;
-        Ok(ConversationMembership::from_flags(
-            row.try_get(0).or_port()?,
-            row.try_get(1).or_port()?,
-        ))
-    }
-
     async fn count_unread(&self, user_id: UserId) -> Result<u64, PortError> {
         let Some(user) = pg_id(user_id) else {
             return Ok(0);
@@ -169,14 +307,10 @@ impl MessageRepository for PostgresStore {
     async fn messages_after(
         &self,
         user_id: UserId,
-        after: MessageId,
+        after: Position,
         limit: u32,
-    ) -> Result<Vec<Message>, PortError> {
+    ) -> Result<Vec<PositionedMessage>, PortError> {
         let Some(user) = pg_id(user_id) else {
-            return Ok(Vec::new());
-        };
-        // Ids are INTEGER: a cursor beyond that range has nothing after it.
-        let Some(after) = pg_id(after) else {
             return Ok(Vec::new());
         };
         let client = self.client().await?;
@@ -187,8 +321,13 @@ impl MessageRepository for PostgresStore {
             .or_port()?;
         found
             .iter()
-            .map(rows::message)
-            .collect::<Result<_, _>>()
+            .map(|row| {
+                Ok(PositionedMessage {
+                    message: rows::message(row)?,
+                    position: row.try_get(9)?,
+                })
+            })
+            .collect::<Result<_, tokio_postgres::Error>>()
             .or_port()
     }
 
@@ -250,22 +389,17 @@ impl MessageRepository for PostgresStore {
         Ok(())
     }
 
-    async fn latest_message_id(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
+    async fn latest_position(&self, user_id: UserId) -> Result<Position, PortError> {
         let Some(user) = pg_id(user_id) else {
-            return Ok(None);
+            return Ok(0);
         };
         let client = self.client().await?;
         let stmt = client
-            .prepare_cached(sql::LATEST_MESSAGE_ID)
+            .prepare_cached(sql::LATEST_POSITION)
             .await
             .or_port()?;
-        let latest: Option<i32> = client
-            .query_one(&stmt, &[&user])
-            .await
-            .or_port()?
-            .try_get(0)
-            .or_port()?;
-        Ok(latest.map(|id| MessageId::new(i64::from(id))))
+        let row = client.query_opt(&stmt, &[&user]).await.or_port()?;
+        row.map_or(Ok(0), |row| row.try_get(0)).or_port()
     }
 
     async fn conversation_summaries(

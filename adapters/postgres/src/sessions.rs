@@ -7,7 +7,6 @@ use ai_message_core::{
 };
 use ai_message_sql::optional_str;
 use async_trait::async_trait;
-use deadpool_postgres::ClientWrapper;
 
 use crate::PostgresStore;
 use crate::helpers::{OrPortError, end_sessions_of_user};
@@ -286,7 +285,7 @@ impl SessionRepository for PostgresStore {
 }
 
 pub(crate) async fn session_with_user(
-    client: &ClientWrapper,
+    client: &impl deadpool_postgres::GenericClient,
     id: SessionId,
 ) -> Result<Option<(Session, User)>, PortError> {
     let Some(id) = pg_id(id) else {

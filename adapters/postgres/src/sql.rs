@@ -80,8 +80,29 @@ macro_rules! role_columns {
 
 macro_rules! message_columns {
     () => {
-        "id, sender_id, recipient_id, content, is_read, parent_id, conversation_id, \
-         created_at, updated_at"
+        message_columns!("")
+    };
+    ($p:literal) => {
+        concat!(
+            $p,
+            "id, ",
+            $p,
+            "sender_id, ",
+            $p,
+            "recipient_id, ",
+            $p,
+            "content, ",
+            $p,
+            "is_read, ",
+            $p,
+            "parent_id, ",
+            $p,
+            "conversation_id, ",
+            $p,
+            "created_at, ",
+            $p,
+            "updated_at"
+        )
     };
 }
 
@@ -234,6 +255,26 @@ pub const EXTEND_SESSION: &str =
 
 // ---- messages --------------------------------------------------------------------------
 
+/// Inserts a message ($1 sender, $2 recipient, $3 content, $4 parent, $5 conversation, $6
+/// time) and takes the next position of each user of $7 (its parties but the assistant,
+/// ascending, so two sends lock their counter rows in one order and cannot deadlock): the
+/// message's columns, then the sender's and the recipient's positions.
+pub const INSERT_DELIVERED_MESSAGE: &str = concat!(
+    "WITH message AS (INSERT INTO messages (sender_id, recipient_id, content, is_read, \
+     parent_id, conversation_id, created_at, updated_at) \
+     VALUES ($1, $2, $3, false, $4, $5, $6, $6) RETURNING ",
+    message_columns!(),
+    "), positions AS (INSERT INTO delivery_counters AS c (user_id, last_position) \
+     SELECT party, 1 FROM unnest($7::int[]) AS party ORDER BY party \
+     ON CONFLICT (user_id) DO UPDATE SET last_position = c.last_position + 1 \
+     RETURNING user_id, last_position), \
+     deliveries AS (INSERT INTO message_deliveries (user_id, position, message_id) \
+     SELECT p.user_id, p.last_position, m.id FROM positions p, message m) \
+     SELECT ",
+    message_columns!("m."),
+    ", (SELECT last_position FROM positions WHERE user_id = $1), \
+     (SELECT last_position FROM positions WHERE user_id = $2) FROM message m"
+);
 pub const INSERT_MESSAGE: &str = concat!(
     "INSERT INTO messages (sender_id, recipient_id, content, is_read, parent_id, \
      conversation_id, created_at, updated_at) VALUES ($1, $2, $3, false, $4, $5, $6, $6) \
@@ -287,11 +328,6 @@ pub const LIST_CONVERSATION: &str = concat!(
     " FROM messages WHERE conversation_id = $4 AND (sender_id = $1 OR recipient_id = $1) \
      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
 );
-/// (any message in the conversation, any of them the user's)
-pub const CONVERSATION_MEMBERSHIP: &str = "SELECT \
-     EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1), \
-     EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 \
-             AND (sender_id = $2 OR recipient_id = $2))";
 pub const COUNT_UNREAD: &str =
     "SELECT COUNT(*) FROM messages WHERE recipient_id = $1 AND is_read = false";
 pub const READ_ALL: &str = "UPDATE messages SET is_read = true, updated_at = $2 \
@@ -300,16 +336,24 @@ pub const READ_CONVERSATION: &str = "UPDATE messages SET is_read = true, updated
      WHERE recipient_id = $1 AND is_read = false AND conversation_id = $3 \
      RETURNING id, sender_id";
 /// Messages of user $1 with an id above $2, ascending, at most $3 (each side on its index).
+/// Up to $3 of user $1's messages with a position above $2, by position: the message's
+/// columns, then the position.
 pub const MESSAGES_AFTER: &str = concat!(
     "SELECT ",
-    message_columns!(),
-    " FROM messages WHERE sender_id = $1 AND id > $2 UNION SELECT ",
-    message_columns!(),
-    " FROM messages WHERE recipient_id = $1 AND id > $2 ORDER BY 1 LIMIT $3"
+    message_columns!("m."),
+    ", d.position FROM message_deliveries d JOIN messages m ON m.id = d.message_id \
+     WHERE d.user_id = $1 AND d.position > $2 ORDER BY d.position LIMIT $3"
 );
-pub const LATEST_MESSAGE_ID: &str = "SELECT GREATEST(\
-     (SELECT MAX(id) FROM messages WHERE sender_id = $1), \
-     (SELECT MAX(id) FROM messages WHERE recipient_id = $1))";
+pub const LATEST_POSITION: &str = "SELECT last_position FROM delivery_counters WHERE user_id = $1";
+pub const DELETE_USER_DELIVERIES: &str = "DELETE FROM message_deliveries WHERE user_id = $1";
+pub const DELETE_USER_COUNTER: &str = "DELETE FROM delivery_counters WHERE user_id = $1";
+pub const CONVERSATION_PARTIES: &str =
+    "SELECT low_user_id, high_user_id FROM conversation_parties WHERE conversation_id = $1";
+/// Binds an unused conversation id; no row when another send bound it first.
+pub const BIND_CONVERSATION: &str = "INSERT INTO conversation_parties \
+     (conversation_id, low_user_id, high_user_id) VALUES ($1, $2, $3) \
+     ON CONFLICT (conversation_id) DO NOTHING RETURNING 1";
+pub const USER_EXISTS_CHECK: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)";
 
 /// The newest $4 messages between $1 and $2 with an id above $3, newest first.
 pub const MESSAGES_BETWEEN: &str = concat!(

@@ -269,6 +269,8 @@ impl UserRepository for PostgresStore {
             sql::DELETE_USER_SESSIONS,
             sql::DELETE_USER_ROLE_LINKS,
             sql::DELETE_USER_KEYS,
+            sql::DELETE_USER_DELIVERIES,
+            sql::DELETE_USER_COUNTER,
         ] {
             tx.execute(statement, &[&id]).await.or_port()?;
         }

@@ -1,39 +1,135 @@
 //! Messages and conversations.
 
 use ai_message_core::ports::*;
+use std::sync::Arc;
+
 use ai_message_core::{
-    ConversationId, ConversationSummary, Message, MessageContent, MessageId, Page, Timestamp,
-    UserId,
+    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
+    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
+    conversation_access, conversation_of,
 };
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::SqliteStore;
 use crate::helpers::CachedStatements;
 use crate::helpers::OrPortError;
 use crate::rows::{self, time_text};
+use crate::sessions::session_with_user;
 use crate::sql;
+
+/// Inserts a message and gives it its parties' next positions (see
+/// [`MessageRepository::create_message`]); the writer's one transaction orders the commits.
+fn insert_message(tx: &Transaction<'_>, new: NewMessage) -> rusqlite::Result<Delivered> {
+    tx.execute_cached(
+        sql::INSERT_MESSAGE,
+        params![
+            new.sender_id.get(),
+            new.recipient_id.get(),
+            new.content.as_str(),
+            new.parent_id.map(MessageId::get),
+            new.conversation_id.as_str(),
+            time_text(new.created_at)
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    let message = tx.query_row_cached(sql::MESSAGE_BY_ID, [id], rows::message)?;
+    let sender_position = take_position(tx, new.sender_id, id)?;
+    let recipient_position = if new.recipient_id == new.sender_id {
+        sender_position
+    } else {
+        take_position(tx, new.recipient_id, id)?
+    };
+    Ok(Delivered {
+        message: Arc::new(message),
+        sender_position,
+        recipient_position,
+    })
+}
+
+/// The user's next position, recorded for message `id` (the assistant takes none).
+fn take_position(
+    tx: &Transaction<'_>,
+    user_id: UserId,
+    id: i64,
+) -> rusqlite::Result<Option<Position>> {
+    if user_id.is_assistant() {
+        return Ok(None);
+    }
+    let position: Position =
+        tx.query_row_cached(sql::TAKE_POSITION, [user_id.get()], |row| row.get(0))?;
+    tx.execute_cached(sql::INSERT_DELIVERY, params![user_id.get(), position, id])?;
+    Ok(Some(position))
+}
+
+/// The checks of a send, then the insert (see [`MessageRepository::send_message`]).
+fn send(tx: &Transaction<'_>, sender_id: UserId, job: SendJob) -> rusqlite::Result<SendOutcome> {
+    let recipient_id = job.recipient_id;
+    if !recipient_id.is_assistant()
+        && tx
+            .query_row_cached(sql::USER_EXISTS, [recipient_id.get()], |_| Ok(()))
+            .optional()?
+            .is_none()
+    {
+        return Ok(SendOutcome::RecipientNotFound);
+    }
+    let mut parent_conversation = None;
+    if let Some(parent_id) = job.parent_id {
+        let parent = tx
+            .query_row_cached(sql::MESSAGE_BY_ID, [parent_id.get()], rows::message)
+            .optional()?;
+        match parent {
+            Some(parent) if parent.is_visible_to(sender_id) => {
+                parent_conversation = parent.conversation_id;
+            }
+            _ => return Ok(SendOutcome::ParentNotFound),
+        }
+    }
+    let pair = Pair::of(sender_id, recipient_id);
+    let conversation = conversation_of(
+        job.conversation_id.as_ref(),
+        parent_conversation.as_ref(),
+        pair,
+    );
+    let bound = if conversation.canonical_pair().is_some() {
+        None
+    } else {
+        tx.query_row_cached(sql::CONVERSATION_PARTIES, [conversation.as_str()], |row| {
+            Ok(Pair::of(UserId::new(row.get(0)?), UserId::new(row.get(1)?)))
+        })
+        .optional()?
+    };
+    match conversation_access(&conversation, pair, bound) {
+        Err(_) => return Ok(SendOutcome::NotAParticipant),
+        Ok(ConversationAccess::BindToPair) => {
+            tx.execute_cached(
+                sql::BIND_CONVERSATION,
+                params![conversation.as_str(), pair.low().get(), pair.high().get()],
+            )?;
+        }
+        Ok(ConversationAccess::Theirs) => {}
+    }
+    let new = job.into_message(sender_id, conversation);
+    Ok(SendOutcome::Sent(insert_message(tx, new)?))
+}
 
 #[async_trait]
 impl MessageRepository for SqliteStore {
-    async fn create_message(&self, new: NewMessage) -> Result<Message, PortError> {
+    async fn send_message(&self, job: SendJob) -> Result<Gated<SendOutcome>, PortError> {
         self.db
             .write(move |tx| {
-                tx.execute_cached(
-                    sql::INSERT_MESSAGE,
-                    params![
-                        new.sender_id.get(),
-                        new.recipient_id.get(),
-                        new.content.as_str(),
-                        new.parent_id.map(MessageId::get),
-                        new.conversation_id.as_str(),
-                        time_text(new.created_at)
-                    ],
-                )
-                .or_port()?;
-                tx.query_row_cached(sql::MESSAGE_BY_ID, [tx.last_insert_rowid()], rows::message)
-                    .or_port()
+                let found = session_with_user(tx, job.gate.session_id()).or_port()?;
+                let checked = job.gate.check(found);
+                Gated::after(checked, |admitted| {
+                    send(tx, admitted.caller().user.id, job).or_port()
+                })
             })
+            .await
+    }
+
+    async fn create_message(&self, new: NewMessage) -> Result<Delivered, PortError> {
+        self.db
+            .write(move |tx| insert_message(tx, new).or_port())
             .await
     }
 
@@ -90,6 +186,9 @@ impl MessageRepository for SqliteStore {
     async fn delete_message(&self, id: MessageId) -> Result<bool, PortError> {
         self.db
             .write(move |tx| {
+                // Explicit, like every delete here: adopted databases may lack the cascade.
+                tx.execute_cached(sql::DELETE_MESSAGE_DELIVERIES, [id.get()])
+                    .or_port()?;
                 Ok(tx
                     .execute_cached(sql::DELETE_MESSAGE, [id.get()])
                     .or_port()?
@@ -106,22 +205,6 @@ impl MessageRepository for SqliteStore {
     ) -> Result<Vec<Message>, PortError> {
         self.db
             .read(move |conn| messages_of(conn, user_id, &scope, page))
-            .await
-    }
-
-    async fn conversation_membership(
-        &self,
-        conversation: &ConversationId,
-        user_id: UserId,
-    ) -> Result<ConversationMembership, PortError> {
-        let conversation = conversation.to_string();
-        self.db
-            .read(move |conn| {
-                conn.prepare_cached(sql::CONVERSATION_MEMBERSHIP)?
-                    .query_row(params![conversation, user_id.get()], |row| {
-                        Ok(ConversationMembership::from_flags(row.get(0)?, row.get(1)?))
-                    })
-            })
             .await
     }
 
@@ -172,16 +255,18 @@ impl MessageRepository for SqliteStore {
     async fn messages_after(
         &self,
         user_id: UserId,
-        after: MessageId,
+        after: Position,
         limit: u32,
-    ) -> Result<Vec<Message>, PortError> {
+    ) -> Result<Vec<PositionedMessage>, PortError> {
         self.db
             .read(move |conn| {
                 conn.prepare_cached(sql::MESSAGES_AFTER)?
-                    .query_map(
-                        params![user_id.get(), after.get(), i64::from(limit)],
-                        rows::message,
-                    )?
+                    .query_map(params![user_id.get(), after, i64::from(limit)], |row| {
+                        Ok(PositionedMessage {
+                            message: rows::message(row)?,
+                            position: row.get(9)?,
+                        })
+                    })?
                     .collect()
             })
             .await
@@ -238,12 +323,13 @@ impl MessageRepository for SqliteStore {
             .await
     }
 
-    async fn latest_message_id(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
+    async fn latest_position(&self, user_id: UserId) -> Result<Position, PortError> {
         self.db
             .read(move |conn| {
-                conn.prepare_cached(sql::LATEST_MESSAGE_ID)?
-                    .query_row([user_id.get()], |row| row.get::<_, Option<i64>>(0))
-                    .map(|id| id.map(MessageId::new))
+                conn.prepare_cached(sql::LATEST_POSITION)?
+                    .query_row([user_id.get()], |row| row.get::<_, i64>(0))
+                    .optional()
+                    .map(Option::unwrap_or_default)
             })
             .await
     }

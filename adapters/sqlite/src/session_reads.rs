@@ -2,60 +2,37 @@
 //! reader threads per authenticated read instead of two.
 
 use ai_message_core::ports::*;
-use ai_message_core::{ConversationSummary, Message, Page, SessionId, User, UserId};
+use ai_message_core::{ConversationSummary, Gated, Message, Page, SessionGate};
 use async_trait::async_trait;
 
 use crate::SqliteStore;
 use crate::messages::{messages_of, summaries_of};
 use crate::sessions::session_with_user;
-use crate::sql;
-use crate::users::user_by;
 
 #[async_trait]
 impl SessionReads for SqliteStore {
     async fn messages_with_session(
         &self,
-        session_id: SessionId,
-        user_id: UserId,
+        gate: SessionGate,
         scope: MessageScope,
         page: Page,
-    ) -> Result<WithSession<Vec<Message>>, PortError> {
+    ) -> Result<Gated<Vec<Message>>, PortError> {
         self.db
             .read(move |conn| {
-                Ok(WithSession {
-                    session: session_with_user(conn, session_id)?,
-                    read: messages_of(conn, user_id, &scope, page)?,
-                })
+                let checked = gate.check(session_with_user(conn, gate.session_id())?);
+                Gated::after(checked, |_| messages_of(conn, gate.user_id(), &scope, page))
             })
             .await
     }
 
     async fn conversations_with_session(
         &self,
-        session_id: SessionId,
-        user_id: UserId,
-    ) -> Result<WithSession<Vec<ConversationSummary>>, PortError> {
+        gate: SessionGate,
+    ) -> Result<Gated<Vec<ConversationSummary>>, PortError> {
         self.db
             .read(move |conn| {
-                Ok(WithSession {
-                    session: session_with_user(conn, session_id)?,
-                    read: summaries_of(conn, user_id)?,
-                })
-            })
-            .await
-    }
-
-    async fn user_with_session(
-        &self,
-        session_id: SessionId,
-        other: UserId,
-    ) -> Result<WithSession<Option<User>>, PortError> {
-        self.db
-            .read(move |conn| {
-                Ok(WithSession {
-                    session: session_with_user(conn, session_id)?,
-                    read: user_by(conn, sql::USER_BY_ID, other.get().into())?,
-                })
+                let checked = gate.check(session_with_user(conn, gate.session_id())?);
+                Gated::after(checked, |_| summaries_of(conn, gate.user_id()))
             })
             .await
     }

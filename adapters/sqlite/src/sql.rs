@@ -80,8 +80,29 @@ macro_rules! role_columns {
 
 macro_rules! message_columns {
     () => {
-        "id, sender_id, recipient_id, content, is_read, parent_id, conversation_id, \
-         created_at, updated_at"
+        message_columns!("")
+    };
+    ($p:literal) => {
+        concat!(
+            $p,
+            "id, ",
+            $p,
+            "sender_id, ",
+            $p,
+            "recipient_id, ",
+            $p,
+            "content, ",
+            $p,
+            "is_read, ",
+            $p,
+            "parent_id, ",
+            $p,
+            "conversation_id, ",
+            $p,
+            "created_at, ",
+            $p,
+            "updated_at"
+        )
     };
 }
 
@@ -267,10 +288,6 @@ pub const LIST_CONVERSATION: &str = concat!(
      ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3"
 );
 /// (any message in the conversation, any of them the user's)
-pub const CONVERSATION_MEMBERSHIP: &str = "SELECT \
-     EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1), \
-     EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 \
-             AND (sender_id = ?2 OR recipient_id = ?2))";
 pub const COUNT_UNREAD: &str =
     "SELECT COUNT(*) FROM messages WHERE recipient_id = ?1 AND is_read = 0";
 pub const READ_ALL: &str = "UPDATE messages SET is_read = 1, updated_at = ?2 \
@@ -278,16 +295,28 @@ pub const READ_ALL: &str = "UPDATE messages SET is_read = 1, updated_at = ?2 \
 pub const READ_CONVERSATION: &str = "UPDATE messages SET is_read = 1, updated_at = ?2 \
      WHERE recipient_id = ?1 AND is_read = 0 AND conversation_id = ?3 RETURNING id, sender_id";
 /// Messages of user ?1 with an id above ?2, ascending, at most ?3 (each side on its index).
+/// Up to ?3 of user ?1's messages with a position above ?2, by position: the message's
+/// columns, then the position.
 pub const MESSAGES_AFTER: &str = concat!(
     "SELECT ",
-    message_columns!(),
-    " FROM messages WHERE sender_id = ?1 AND id > ?2 UNION SELECT ",
-    message_columns!(),
-    " FROM messages WHERE recipient_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+    message_columns!("m."),
+    ", d.position FROM message_deliveries d JOIN messages m ON m.id = d.message_id \
+     WHERE d.user_id = ?1 AND d.position > ?2 ORDER BY d.position LIMIT ?3"
 );
-pub const LATEST_MESSAGE_ID: &str = "SELECT MAX(id) FROM (\
-     SELECT MAX(id) AS id FROM messages WHERE sender_id = ?1 \
-     UNION ALL SELECT MAX(id) FROM messages WHERE recipient_id = ?1)";
+pub const LATEST_POSITION: &str = "SELECT last_position FROM delivery_counters WHERE user_id = ?1";
+/// Takes user ?1's next position: the counter row is created at 1 or moved on by one.
+pub const TAKE_POSITION: &str = "INSERT INTO delivery_counters (user_id, last_position) \
+     VALUES (?1, 1) ON CONFLICT (user_id) DO UPDATE SET last_position = last_position + 1 \
+     RETURNING last_position";
+pub const INSERT_DELIVERY: &str =
+    "INSERT INTO message_deliveries (user_id, position, message_id) VALUES (?1, ?2, ?3)";
+pub const DELETE_MESSAGE_DELIVERIES: &str = "DELETE FROM message_deliveries WHERE message_id = ?1";
+pub const DELETE_USER_DELIVERIES: &str = "DELETE FROM message_deliveries WHERE user_id = ?1";
+pub const DELETE_USER_COUNTER: &str = "DELETE FROM delivery_counters WHERE user_id = ?1";
+pub const CONVERSATION_PARTIES: &str =
+    "SELECT low_user_id, high_user_id FROM conversation_parties WHERE conversation_id = ?1";
+pub const BIND_CONVERSATION: &str = "INSERT INTO conversation_parties \
+     (conversation_id, low_user_id, high_user_id) VALUES (?1, ?2, ?3)";
 
 /// The newest ?4 messages between ?1 and ?2 with an id above ?3, newest first.
 pub const MESSAGES_BETWEEN: &str = concat!(
@@ -353,7 +382,7 @@ pub const INDEXED_READS: &[(&str, &str)] = &[
     ("count unread", COUNT_UNREAD),
     ("conversation summaries", CONVERSATION_SUMMARIES),
     ("messages after", MESSAGES_AFTER),
-    ("latest message id", LATEST_MESSAGE_ID),
+    ("latest position", LATEST_POSITION),
 ];
 
 /// The versions of the applied migrations (refinery's history table).

@@ -23,6 +23,9 @@ fn created(id: i64, sender: i64, recipient: i64) -> DomainEvent {
         id: MessageId::new(id),
         sender_id: uid(sender),
         recipient_id: uid(recipient),
+        sender_position: None,
+        recipient_position: None,
+        message: None,
     })
 }
 

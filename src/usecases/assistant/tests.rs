@@ -28,22 +28,18 @@ fn storage_echoing(mocks: &mut Mocks) {
         .messages
         .expect_messages_between()
         .returning(|_, _, _, _| Ok(Vec::new()));
-    let next = std::sync::atomic::AtomicI64::new(10);
+    mocks.sends_answer(|_| None);
     mocks
         .messages
         .expect_create_message()
-        .returning(move |new| {
-            let id = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mut message = sample_message(id, new.sender_id.get(), new.recipient_id.get());
-            message.content = new.content;
-            Ok(message)
-        });
+        .returning(|new| Ok(delivered(10, new)));
 }
 
 #[tokio::test]
 async fn without_a_model_nothing_is_asked_or_stored() {
     let mut mocks = Mocks::new();
     mocks.messages.expect_create_message().never();
+    mocks.messages.expect_send_message().never();
     let chat = chat(mocks, None, 8);
     let err = chat
         .ask(&caller(1), MessageContent::parse("hi").unwrap(), None)
@@ -55,21 +51,15 @@ async fn without_a_model_nothing_is_asked_or_stored() {
 #[tokio::test]
 async fn one_reply_at_a_time_per_user_and_a_bound_on_model_calls() {
     let chat = chat(Mocks::new(), Some(MockAssistant::new()), 2);
-    let first = chat.reserve(&caller(1)).unwrap();
-    assert!(matches!(
-        chat.reserve(&caller(1)),
-        Err(AskError::ReplyInFlight)
-    ));
-    let _second_user = chat.reserve(&caller(2)).unwrap();
+    let first = chat.reserve(uid(1)).unwrap();
+    assert!(matches!(chat.reserve(uid(1)), Err(AskError::ReplyInFlight)));
+    let _second_user = chat.reserve(uid(2)).unwrap();
     assert!(
-        matches!(chat.reserve(&caller(3)), Err(AskError::Saturated)),
+        matches!(chat.reserve(uid(3)), Err(AskError::Saturated)),
         "two model calls at most"
     );
     drop(first);
-    assert!(
-        chat.reserve(&caller(1)).is_ok(),
-        "both places are free again"
-    );
+    assert!(chat.reserve(uid(1)).is_ok(), "both places are free again");
 }
 
 #[tokio::test]
@@ -117,13 +107,10 @@ async fn the_model_gets_the_system_prompt_and_the_turns_in_order() {
             answer.content = MessageContent::parse("answer").unwrap();
             Ok(vec![question, answer])
         });
-    mocks.messages.expect_create_message().returning(|new| {
-        Ok(sample_message(
-            7,
-            new.sender_id.get(),
-            new.recipient_id.get(),
-        ))
-    });
+    mocks
+        .messages
+        .expect_create_message()
+        .returning(|new| Ok(delivered(7, new)));
     let mut model = MockAssistant::new();
     model
         .expect_reply()
@@ -144,6 +131,6 @@ async fn the_model_gets_the_system_prompt_and_the_turns_in_order() {
         .times(1)
         .returning(|_, _| Ok("fine".into()));
     let chat = chat(mocks, Some(model), 8);
-    let slot = chat.reserve(&caller(1)).unwrap();
+    let slot = chat.reserve(uid(1)).unwrap();
     chat.answer(slot, &sample_message(5, 1, -1)).await.unwrap();
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::{DomainEvent, MessageEvent, Session};
+use crate::domain::{DomainEvent, MessageEvent, PositionedMessage, Session};
 use crate::usecases::Settings;
 use crate::usecases::test_support::*;
 use mockall::predicate::eq;
@@ -16,12 +16,82 @@ fn session_of(user: i64) -> (Session, crate::domain::User) {
     (sample_session(100, user), sample_user(user))
 }
 
-fn created(id: i64) -> DomainEvent {
+/// Message `id` from user 2 to user 1 at user 1's position `position`, with its row as a
+/// local event carries it.
+fn created(id: i64, position: i64) -> DomainEvent {
     DomainEvent::Message(MessageEvent::Created {
         id: mid(id),
         sender_id: uid(2),
         recipient_id: uid(1),
+        sender_position: Some(100 + position),
+        recipient_position: Some(position),
+        message: Some(std::sync::Arc::new(sample_message(id, 2, 1))),
     })
+}
+
+/// The same event as another instance sends it: ids and positions only.
+fn created_elsewhere(id: i64, position: i64) -> DomainEvent {
+    let DomainEvent::Message(MessageEvent::Created {
+        id,
+        sender_id,
+        recipient_id,
+        sender_position,
+        recipient_position,
+        ..
+    }) = created(id, position)
+    else {
+        unreachable!()
+    };
+    DomainEvent::Message(MessageEvent::Created {
+        id,
+        sender_id,
+        recipient_id,
+        sender_position,
+        recipient_position,
+        message: None,
+    })
+}
+
+/// User 1's stored messages: message `10 + p` at each position `p` of `positions`.
+fn stored_at(positions: std::ops::RangeInclusive<i64>) -> Vec<PositionedMessage> {
+    positions
+        .map(|position| PositionedMessage {
+            position,
+            message: sample_message(10 + position, 2, 1),
+        })
+        .collect()
+}
+
+/// Storage holding user 1's positions 1..=`latest` (message `10 + p` at position `p`).
+fn storage_up_to(mocks: &mut Mocks, latest: i64) {
+    mocks
+        .messages
+        .expect_latest_position()
+        .returning(move |_| Ok(latest));
+    mocks
+        .messages
+        .expect_messages_after()
+        .returning(move |_, after, limit| {
+            Ok(stored_at(after + 1..=latest)
+                .into_iter()
+                .take(limit as usize)
+                .collect())
+        });
+}
+
+/// The ids of the next `count` created messages, each checked to carry its position.
+async fn created_ids(feed: &mut Feed, count: usize) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for _ in 0..count {
+        match feed.next().await {
+            Some(FeedItem::Created { message, cursor }) => {
+                assert_eq!(cursor, message.id.get() - 10, "the cursor is the position");
+                ids.push(message.id.get());
+            }
+            other => panic!("expected a created message, got {other:?}"),
+        }
+    }
+    ids
 }
 
 #[tokio::test]
@@ -74,50 +144,83 @@ async fn an_unknown_or_used_ticket_is_refused() {
 #[tokio::test]
 async fn resume_replays_then_skips_the_live_copies_of_what_it_replayed() {
     let mut mocks = Mocks::new();
-    mocks
-        .messages
-        .expect_messages_after()
-        .with(eq(uid(1)), eq(mid(4)), eq(1_001))
-        .returning(|_, _, _| Ok(vec![sample_message(5, 2, 1), sample_message(6, 2, 1)]));
-    mocks
-        .messages
-        .expect_get_message()
-        .returning(|id| Ok(Some(sample_message(id.get(), 2, 1))));
+    storage_up_to(&mut mocks, 6);
     let ports = mocks.into_ports();
     let hub = ports.hub.clone();
     let mut feed = live(&ports).open(caller(1), Some("4")).await.unwrap();
-    // Committed while the stream was catching up: already replayed, or new.
-    hub.deliver(&created(6));
-    hub.deliver(&created(7));
+    // Committed while the stream was catching up: already replayed.
+    hub.deliver(&created(16, 6));
+    hub.deliver(&created(15, 5));
     assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 4 }));
-    let mut ids = Vec::new();
-    for _ in 0..3 {
-        match feed.next().await {
-            Some(FeedItem::Created { message, cursor }) => {
-                assert_eq!(cursor, message.id.get());
-                ids.push(message.id.get());
-            }
-            other => panic!("expected a created message, got {other:?}"),
-        }
-    }
-    assert_eq!(ids, vec![5, 6, 7]);
+    assert_eq!(created_ids(&mut feed, 2).await, vec![15, 16]);
+    hub.deliver(&created(17, 7));
+    assert_eq!(created_ids(&mut feed, 1).await, vec![17]);
+}
+
+#[tokio::test]
+async fn the_next_position_with_its_row_is_delivered_without_a_storage_read() {
+    let mut mocks = Mocks::new();
+    mocks.messages.expect_latest_position().returning(|_| Ok(3));
+    mocks.messages.expect_messages_after().never();
+    mocks.messages.expect_get_message().never();
+    let ports = mocks.into_ports();
+    let hub = ports.hub.clone();
+    let mut feed = live(&ports).open(caller(1), None).await.unwrap();
+    assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 3 }));
+    hub.deliver(&created(14, 4));
+    hub.deliver(&created(15, 5));
+    assert_eq!(created_ids(&mut feed, 2).await, vec![14, 15]);
+}
+
+/// Position 6 is announced before 5 (two requests publish after their commits, in the
+/// other order): the stream reads the gap from storage, in position order, and skips the
+/// late announcement, so a client resuming from any cursor it saw misses nothing.
+#[tokio::test]
+async fn an_event_that_overtakes_an_earlier_one_fills_the_gap_from_storage() {
+    let mut mocks = Mocks::new();
+    mocks.messages.expect_latest_position().returning(|_| Ok(4));
+    mocks
+        .messages
+        .expect_messages_after()
+        .with(eq(uid(1)), eq(4), eq(1_001))
+        .times(1)
+        .returning(|_, _, _| Ok(stored_at(5..=6)));
+    let ports = mocks.into_ports();
+    let hub = ports.hub.clone();
+    let mut feed = live(&ports).open(caller(1), None).await.unwrap();
+    assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 4 }));
+    hub.deliver(&created(16, 6));
+    hub.deliver(&created(15, 5));
+    assert_eq!(created_ids(&mut feed, 2).await, vec![15, 16]);
+    hub.deliver(&created(17, 7));
+    assert!(
+        matches!(feed.next().await, Some(FeedItem::Created { cursor: 7, .. })),
+        "the late announcement of 5 is skipped, 7 follows"
+    );
+}
+
+#[tokio::test]
+async fn an_event_from_another_instance_is_read_from_storage() {
+    let mut mocks = Mocks::new();
+    storage_up_to(&mut mocks, 2);
+    let ports = mocks.into_ports();
+    let hub = ports.hub.clone();
+    let mut feed = live(&ports).open(caller(1), Some("1")).await.unwrap();
+    assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 1 }));
+    assert_eq!(created_ids(&mut feed, 1).await, vec![12]);
+    hub.deliver(&created_elsewhere(12, 2));
+    hub.deliver(&created(13, 3));
+    assert_eq!(
+        created_ids(&mut feed, 1).await,
+        vec![13],
+        "position 2 was replayed already; 3 comes with its row"
+    );
 }
 
 #[tokio::test]
 async fn too_many_missed_messages_reset_the_stream_to_the_latest() {
     let mut mocks = Mocks::new();
-    mocks
-        .messages
-        .expect_messages_after()
-        .returning(|_, _, limit| {
-            Ok((1..=i64::from(limit))
-                .map(|id| sample_message(id, 2, 1))
-                .collect())
-        });
-    mocks
-        .messages
-        .expect_latest_message_id()
-        .returning(|_| Ok(Some(mid(5_000))));
+    storage_up_to(&mut mocks, 5_000);
     let mut feed = live(&mocks.into_ports())
         .open(caller(1), Some("0"))
         .await
@@ -126,13 +229,36 @@ async fn too_many_missed_messages_reset_the_stream_to_the_latest() {
     assert_eq!(feed.next().await, Some(FeedItem::Reset { cursor: 5_000 }));
 }
 
+/// A cursor the user's sequence has not reached (from before a restore, or made up) would
+/// silence the stream: it is reset to the newest position, and live delivery goes on.
+#[tokio::test]
+async fn a_cursor_beyond_the_newest_position_resets_the_stream() {
+    for cursor in [
+        "9223372036854775807",
+        "51",
+        "-1",
+        "x",
+        "99999999999999999999",
+    ] {
+        let mut mocks = Mocks::new();
+        storage_up_to(&mut mocks, 50);
+        let ports = mocks.into_ports();
+        let hub = ports.hub.clone();
+        let mut feed = live(&ports).open(caller(1), Some(cursor)).await.unwrap();
+        assert_eq!(
+            feed.next().await,
+            Some(FeedItem::Reset { cursor: 50 }),
+            "{cursor}"
+        );
+        hub.deliver(&created(61, 51));
+        assert_eq!(created_ids(&mut feed, 1).await, vec![61], "{cursor}");
+    }
+}
+
 #[tokio::test]
 async fn an_access_change_ends_the_stream_once_its_session_is_gone() {
     let mut mocks = Mocks::new();
-    mocks
-        .messages
-        .expect_latest_message_id()
-        .returning(|_| Ok(None));
+    mocks.messages.expect_latest_position().returning(|_| Ok(0));
     mocks
         .sessions
         .expect_get_session_with_user()
@@ -149,23 +275,14 @@ async fn an_access_change_ends_the_stream_once_its_session_is_gone() {
 #[tokio::test]
 async fn a_late_notification_of_a_message_the_stream_started_after_is_not_news() {
     let mut mocks = Mocks::new();
-    mocks
-        .messages
-        .expect_latest_message_id()
-        .returning(|_| Ok(Some(mid(8))));
-    mocks
-        .messages
-        .expect_get_message()
-        .returning(|id| Ok(Some(sample_message(id.get(), 2, 1))));
+    mocks.messages.expect_latest_position().returning(|_| Ok(8));
+    mocks.messages.expect_messages_after().never();
     let ports = mocks.into_ports();
     let hub = ports.hub.clone();
     let mut feed = live(&ports).open(caller(1), None).await.unwrap();
     assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 8 }));
-    // Message 8 was stored before the stream opened; its notification comes late.
-    hub.deliver(&created(8));
-    hub.deliver(&created(9));
-    match feed.next().await {
-        Some(FeedItem::Created { message, .. }) => assert_eq!(message.id, mid(9)),
-        other => panic!("expected message 9, got {other:?}"),
-    }
+    // Position 8 was stored before the stream opened; its notification comes late.
+    hub.deliver(&created(18, 8));
+    hub.deliver(&created(19, 9));
+    assert_eq!(created_ids(&mut feed, 1).await, vec![19]);
 }

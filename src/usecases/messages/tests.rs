@@ -1,11 +1,14 @@
 use super::*;
 use crate::ports::ReadReceipt;
 use crate::usecases::test_support::*;
+use crate::{Gated, MessageEvent};
 use crate::{Session, User};
 use mockall::predicate::{always, eq};
 
 fn messages(mocks: Mocks) -> Messages {
-    Messages::new(&mocks.into_ports())
+    let ports = mocks.into_ports();
+    let assistant = AssistantChat::new(&ports, Default::default());
+    Messages::new(&ports, assistant)
 }
 
 fn outgoing(recipient_id: UserId) -> Outgoing {
@@ -17,167 +20,58 @@ fn outgoing(recipient_id: UserId) -> Outgoing {
     }
 }
 
-fn echo_created(mocks: &mut Mocks) {
-    mocks.messages.expect_create_message().returning(|new| {
-        Ok(Message {
-            id: mid(50),
-            sender_id: new.sender_id,
-            recipient_id: new.recipient_id,
-            content: new.content,
-            is_read: false,
-            parent_id: new.parent_id,
-            conversation_id: Some(new.conversation_id),
-            created_at: new.created_at,
-            updated_at: new.created_at,
-        })
-    });
-}
-
-fn recipient_exists(mocks: &mut Mocks) {
-    mocks
-        .users
-        .expect_get_user()
-        .returning(|id| Ok(Some(sample_user(id.get()))));
-}
-
 #[tokio::test]
-async fn send_defaults_the_conversation_to_the_ordered_pair() {
-    let mut mocks = Mocks::new().with_live_session(7);
-    recipient_exists(&mut mocks);
-    echo_created(&mut mocks);
-    let message = messages(mocks)
-        .send(&claim(7), outgoing(uid(3)))
-        .await
-        .unwrap();
-    assert_eq!(message.conversation_id.as_deref(), Some("conv_3_7"));
-    assert_eq!(message.sender_id, uid(7));
-    assert_eq!(message.recipient_id, uid(3));
-    assert_eq!(message.created_at, fixed_now());
-}
-
-fn conversation_is(mocks: &mut Mocks, membership: ConversationMembership) {
-    mocks
-        .messages
-        .expect_conversation_membership()
-        .returning(move |_, _| Ok(membership));
-}
-
-#[tokio::test]
-async fn send_keeps_a_given_conversation_id() {
-    let mut mocks = Mocks::new().with_live_session(7);
-    recipient_exists(&mut mocks);
-    conversation_is(&mut mocks, ConversationMembership::New);
-    echo_created(&mut mocks);
+async fn a_send_is_one_storage_job_and_its_event_carries_the_row_and_positions() {
+    let mut mocks = Mocks::new();
+    mocks.sends_answer(|_| None);
+    let events = mocks.events.clone();
     let mut out = outgoing(uid(3));
+    out.parent_id = Some(mid(4));
     out.conversation_id = Some(ConversationId::parse("project-x").unwrap());
     let message = messages(mocks).send(&claim(7), out).await.unwrap();
-    assert_eq!(message.conversation_id.as_deref(), Some("project-x"));
-}
-
-#[tokio::test]
-async fn naming_the_conversation_of_two_other_users_is_refused() {
-    let mut mocks = Mocks::new().with_live_session(7);
-    recipient_exists(&mut mocks);
-    conversation_is(&mut mocks, ConversationMembership::Outsider);
-    mocks.messages.expect_create_message().never();
-    let mut out = outgoing(uid(3));
-    out.conversation_id = Some(ConversationId::parse("conv_1_2").unwrap());
-    let result = messages(mocks).send(&claim(7), out).await;
+    assert_eq!(message.sender_id, uid(7));
+    assert_eq!(message.parent_id, Some(mid(4)));
+    assert_eq!(message.created_at, fixed_now());
+    let published = events.published();
+    let [DomainEvent::Message(event)] = published.as_slice() else {
+        panic!("{published:?}");
+    };
+    assert_eq!(event.position_for(uid(7)), Some(5));
+    assert_eq!(event.position_for(uid(3)), Some(9));
     assert!(
-        matches!(result, Err(SendError::NotAParticipant)),
-        "{result:?}"
+        matches!(event, MessageEvent::Created { message: Some(row), .. } if **row == message),
+        "local streams get the row with the event"
     );
 }
 
 #[tokio::test]
-async fn send_to_oneself_is_allowed() {
-    let mut mocks = Mocks::new().with_live_session(4);
-    recipient_exists(&mut mocks);
-    echo_created(&mut mocks);
-    let message = messages(mocks)
-        .send(&claim(4), outgoing(uid(4)))
-        .await
-        .unwrap();
-    assert_eq!(message.conversation_id.as_deref(), Some("conv_4_4"));
-}
-
-#[tokio::test]
-async fn send_to_an_unknown_recipient_is_refused() {
-    let mut mocks = Mocks::new().with_live_session(7);
-    mocks.users.expect_get_user().returning(|_| Ok(None));
-    mocks.messages.expect_create_message().never();
-    let err = messages(mocks)
-        .send(&claim(7), outgoing(uid(3)))
-        .await
-        .unwrap_err();
-    assert_eq!(err.to_string(), "no such recipient");
-}
-
-#[tokio::test]
-async fn reply_takes_the_parents_conversation() {
-    let mut mocks = Mocks::new().with_live_session(7);
-    recipient_exists(&mut mocks);
-    mocks
-        .messages
-        .expect_get_message()
-        .with(eq(mid(9)))
-        .returning(|_| {
-            let mut parent = sample_message(9, 3, 7);
-            parent.conversation_id = Some(ConversationId::parse("thread-9").unwrap());
-            Ok(Some(parent))
-        });
-    echo_created(&mut mocks);
-    let mut out = outgoing(uid(3));
-    out.parent_id = Some(mid(9));
-    let message = messages(mocks).send(&claim(7), out).await.unwrap();
-    assert_eq!(message.parent_id, Some(mid(9)));
-    assert_eq!(message.conversation_id.as_deref(), Some("thread-9"));
-}
-
-#[tokio::test]
-async fn reply_with_its_own_conversation_keeps_it() {
-    let mut mocks = Mocks::new().with_live_session(7);
-    recipient_exists(&mut mocks);
-    mocks
-        .messages
-        .expect_get_message()
-        .returning(|_| Ok(Some(sample_message(9, 3, 7))));
-    conversation_is(&mut mocks, ConversationMembership::Participant);
-    echo_created(&mut mocks);
-    let mut out = outgoing(uid(3));
-    out.parent_id = Some(mid(9));
-    out.conversation_id = Some(ConversationId::parse("side").unwrap());
-    let message = messages(mocks).send(&claim(7), out).await.unwrap();
-    assert_eq!(message.conversation_id.as_deref(), Some("side"));
-}
-
-#[tokio::test]
-async fn reply_to_a_message_the_caller_cannot_see_is_parent_not_found() {
-    let mut mocks = Mocks::new().with_live_session(7);
-    recipient_exists(&mut mocks);
-    mocks
-        .messages
-        .expect_get_message()
-        .returning(|_| Ok(Some(sample_message(9, 1, 2))));
-    mocks.messages.expect_create_message().never();
-    let mut out = outgoing(uid(3));
-    out.parent_id = Some(mid(9));
-    let err = messages(mocks).send(&claim(7), out).await.unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "no such parent message visible to the sender"
-    );
-}
-
-#[tokio::test]
-async fn reply_to_a_missing_message_is_parent_not_found() {
-    let mut mocks = Mocks::new().with_live_session(7);
-    recipient_exists(&mut mocks);
-    mocks.messages.expect_get_message().returning(|_| Ok(None));
-    let mut out = outgoing(uid(3));
-    out.parent_id = Some(mid(9));
-    let err = messages(mocks).send(&claim(7), out).await.unwrap_err();
-    assert!(matches!(err, SendError::ParentNotFound));
+async fn the_storage_jobs_refusals_become_send_errors_and_announce_nothing() {
+    type Outcome = fn(&SendJob) -> Option<SendOutcome>;
+    let refusals: [(Outcome, &str); 3] = [
+        (
+            |_| Some(SendOutcome::RecipientNotFound),
+            "no such recipient",
+        ),
+        (
+            |_| Some(SendOutcome::ParentNotFound),
+            "no such parent message visible to the sender",
+        ),
+        (
+            |_| Some(SendOutcome::NotAParticipant),
+            "the conversation belongs to other users",
+        ),
+    ];
+    for (outcome, text) in refusals {
+        let mut mocks = Mocks::new();
+        mocks.sends_answer(outcome);
+        let events = mocks.events.clone();
+        let err = messages(mocks)
+            .send(&claim(7), outgoing(uid(3)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), text);
+        assert!(events.published().is_empty());
+    }
 }
 
 #[tokio::test]
@@ -444,20 +338,19 @@ async fn storage_failures_surface_as_port_errors() {
     ));
 }
 
-/// The recipient is looked up with the session check; a refused claim stores nothing.
+/// The session is checked inside the storage job; a refused claim is an authentication
+/// error and nothing is announced.
 #[tokio::test]
 async fn send_under_an_ended_session_stores_nothing() {
     let mut mocks = Mocks::new();
-    mocks
-        .sessions
-        .expect_get_session_with_user()
-        .returning(|_| {
-            let mut session = sample_session(100, 7);
-            session.is_active = false;
-            Ok(Some((session, sample_user(7))))
-        });
-    recipient_exists(&mut mocks);
-    mocks.messages.expect_create_message().never();
+    mocks.messages.expect_send_message().returning(|job| {
+        let mut session = sample_session(100, 7);
+        session.is_active = false;
+        let checked = job.gate.check(Some((session, sample_user(7))));
+        Gated::after(checked, |_| -> Result<SendOutcome, PortError> {
+            panic!("nothing is stored under a refused session")
+        })
+    });
     let events = mocks.events.clone();
     let err = messages(mocks)
         .send(&claim(7), outgoing(uid(3)))

@@ -231,6 +231,7 @@ impl From<SendError> for ApiError {
             SendError::RecipientNotFound => Self::not_found(detail::RECIPIENT_NOT_FOUND),
             SendError::ParentNotFound => Self::not_found(detail::PARENT_NOT_FOUND),
             SendError::NotAParticipant => Self::forbidden(detail::NOT_A_PARTICIPANT),
+            SendError::Assistant(e) => e.into(),
             SendError::Port(e) => e.into(),
         }
     }
@@ -298,6 +299,7 @@ impl From<AskError> for ApiError {
                 ASSISTANT_RETRY_SECONDS.to_string(),
             ),
             AskError::NotAParticipant => Self::forbidden(detail::NOT_A_PARTICIPANT),
+            AskError::Authentication(e) => e.into(),
             AskError::Port(e) => e.into(),
         }
     }

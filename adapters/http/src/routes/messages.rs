@@ -1,7 +1,6 @@
 //! `/messages`: send, read, edit, mark read, delete, and the lists.
 
 use ai_message_core::ports::MessageScope;
-use ai_message_core::usecases::Caller;
 use ai_message_core::usecases::messages::Outgoing;
 use ai_message_core::{ConversationId, Message, MessageContent, MessageId, UserId};
 use poem_openapi::param::{Path, Query};
@@ -40,34 +39,6 @@ impl MessagesApi {
             .list(&claim.0, scope, page)
             .await?;
         Ok(messages_out(messages))
-    }
-}
-
-impl MessagesApi {
-    /// A message to the assistant is stored now and answered in the background (the reply
-    /// arrives as a message from -1, and on the live stream).
-    async fn send_to_assistant(
-        &self,
-        caller: &Caller,
-        body: MessageCreateRequest,
-    ) -> Result<MessageCreated, ApiError> {
-        let content = MessageContent::parse(body.content)?;
-        let conversation_id = body
-            .conversation_id
-            .map(ConversationId::parse)
-            .transpose()?;
-        let assistant = self.state.services.assistant.clone();
-        let slot = assistant.reserve(caller)?;
-        let question = assistant
-            .store_question(caller, content, conversation_id)
-            .await?;
-        let stored = question.clone();
-        tokio::spawn(async move {
-            if let Err(error) = assistant.answer(slot, &stored).await {
-                tracing::warn!(error = %error, "could not store the assistant's reply");
-            }
-        });
-        Ok(question.into())
     }
 }
 
@@ -194,10 +165,6 @@ impl MessagesApi {
         body: JsonBody<MessageCreateRequest>,
     ) -> Result<MessageCreated, ApiError> {
         let body = body.0;
-        if UserId::new(body.recipient_id).is_assistant() {
-            let caller = self.state.services.auth.check_claim(&claim.0).await?;
-            return self.send_to_assistant(&caller, body).await;
-        }
         let outgoing = Outgoing {
             recipient_id: UserId::new(body.recipient_id),
             content: MessageContent::parse(body.content)?,

@@ -4,19 +4,87 @@ use ai_message_core::ports::*;
 use ai_message_core::*;
 use chrono::TimeDelta;
 
-use super::{add_message, add_session, add_user, at, t0};
+use super::{add_delivered, add_message, add_session, add_user, at, t0};
 
-pub async fn messages_after_are_what_a_stream_missed_in_id_order(storage: Storage) {
+pub async fn positions_count_each_users_messages_without_gap_or_reuse(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let carol = add_user(&storage, "carol").await.id;
+    assert_eq!(storage.messages.latest_position(alice).await.unwrap(), 0);
+    let ab = add_delivered(&storage, alice, bob, "ab", at(1)).await;
+    assert_eq!(
+        (ab.sender_position, ab.recipient_position),
+        (Some(1), Some(1))
+    );
+    let cb = add_delivered(&storage, carol, bob, "cb", at(2)).await;
+    assert_eq!(
+        (cb.sender_position, cb.recipient_position),
+        (Some(1), Some(2))
+    );
+    let note = add_delivered(&storage, alice, alice, "aa", at(3)).await;
+    assert_eq!(
+        (note.sender_position, note.recipient_position),
+        (Some(2), Some(2)),
+        "a note to self takes one position"
+    );
+    let question = add_delivered(&storage, alice, UserId::ASSISTANT, "conv_-1_1", at(4)).await;
+    assert_eq!(
+        (question.sender_position, question.recipient_position),
+        (Some(3), None),
+        "the assistant has no sequence"
+    );
+    let reply = add_delivered(&storage, UserId::ASSISTANT, alice, "conv_-1_1", at(5)).await;
+    assert_eq!(
+        (reply.sender_position, reply.recipient_position),
+        (None, Some(4))
+    );
+    assert_eq!(storage.messages.latest_position(alice).await.unwrap(), 4);
+    assert_eq!(storage.messages.latest_position(bob).await.unwrap(), 2);
+
+    // A deleted message leaves its position unused: the next one is never handed out twice.
+    assert!(
+        storage
+            .messages
+            .delete_message(reply.message.id)
+            .await
+            .unwrap()
+    );
+    let after_delete = add_delivered(&storage, bob, alice, "ab", at(6)).await;
+    assert_eq!(after_delete.recipient_position, Some(5));
+    let positions: Vec<i64> = storage
+        .messages
+        .messages_after(alice, 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.position)
+        .collect();
+    assert_eq!(positions, vec![1, 2, 3, 5]);
+
+    // A deleted user's sequence goes with them; the other party's stays.
+    storage.users.delete_user(bob).await.unwrap();
+    assert_eq!(storage.messages.latest_position(bob).await.unwrap(), 0);
+    assert!(
+        storage
+            .messages
+            .messages_after(bob, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(storage.messages.latest_position(alice).await.unwrap(), 5);
+}
+
+pub async fn messages_after_are_what_a_stream_missed_in_position_order(storage: Storage) {
     let alice = add_user(&storage, "alice").await.id;
     let bob = add_user(&storage, "bob").await.id;
     let carol = add_user(&storage, "carol").await.id;
     let m1 = add_message(&storage, alice, bob, "ab", at(1)).await;
-    // Created earlier in time but later in id: ids, not timestamps, are the cursor.
+    // Created earlier in time: positions, not timestamps, are the order.
     let m2 = add_message(&storage, bob, alice, "ab", at(0)).await;
     let _other = add_message(&storage, bob, carol, "bc", at(2)).await;
     let m4 = add_message(&storage, alice, alice, "aa", at(3)).await;
-    let ids = |messages: Vec<Message>| messages.into_iter().map(|m| m.id).collect::<Vec<_>>();
-    let after = |cursor: MessageId, limit: u32| {
+    let after = |cursor: i64, limit: u32| {
         let storage = storage.clone();
         async move {
             storage
@@ -24,50 +92,439 @@ pub async fn messages_after_are_what_a_stream_missed_in_id_order(storage: Storag
                 .messages_after(alice, cursor, limit)
                 .await
                 .unwrap()
+                .into_iter()
+                .map(|m| (m.position, m.message.id))
+                .collect::<Vec<_>>()
         }
     };
+    assert_eq!(after(0, 10).await, vec![(1, m1.id), (2, m2.id), (3, m4.id)]);
+    assert_eq!(after(1, 10).await, vec![(2, m2.id), (3, m4.id)]);
+    assert_eq!(after(1, 1).await, vec![(2, m2.id)]);
+    assert!(after(3, 10).await.is_empty());
+    let replayed = storage.messages.messages_after(alice, 2, 10).await.unwrap();
     assert_eq!(
-        ids(after(MessageId::new(0), 10).await),
-        vec![m1.id, m2.id, m4.id]
-    );
-    assert_eq!(ids(after(m1.id, 10).await), vec![m2.id, m4.id]);
-    assert_eq!(ids(after(m1.id, 1).await), vec![m2.id]);
-    assert!(after(m4.id, 10).await.is_empty());
-    let replayed = after(m2.id, 10).await;
-    assert_eq!(
-        replayed,
-        vec![m4.clone()],
+        replayed[0].message, m4,
         "whole rows, as get_message returns them"
     );
     assert!(
-        after(MessageId::new(i64::MAX), 10).await.is_empty(),
-        "a cursor beyond every id finds nothing"
+        after(i64::MAX, 10).await.is_empty(),
+        "a cursor beyond every position finds nothing"
     );
 }
 
-pub async fn latest_message_id_is_the_users_newest(storage: Storage) {
+/// Many writers to one recipient: its positions are 1..=N, each naming one message, and
+/// positions of each sender are dense too.
+pub async fn concurrent_sends_to_one_user_take_every_position_once(storage: Storage) {
+    const SENDERS: usize = 8;
+    const EACH: usize = 25;
+    let bob = add_user(&storage, "bob").await.id;
+    let mut senders = Vec::new();
+    for n in 0..SENDERS {
+        let user = add_user(&storage, &format!("sender{n}")).await;
+        let (session, _) = add_session(&storage, user.id, &format!("s{n}"), t0()).await;
+        senders.push((user.id, session.id));
+    }
+    let tasks: Vec<_> = senders
+        .iter()
+        .map(|&(sender, session)| {
+            let messages = storage.messages.clone();
+            tokio::spawn(async move {
+                let mut positions = Vec::new();
+                for k in 0..EACH {
+                    let outcome = messages
+                        .send_message(SendJob {
+                            gate: SessionGate::new(AccessClaim::new(sender, session), at(1)),
+                            recipient_id: bob,
+                            content: MessageContent::parse(format!("{k}")).unwrap(),
+                            parent_id: None,
+                            conversation_id: None,
+                            created_at: at(1),
+                        })
+                        .await
+                        .unwrap();
+                    match outcome.into_result().unwrap().1 {
+                        SendOutcome::Sent(delivered) => positions.push((
+                            delivered.sender_position.unwrap(),
+                            delivered.recipient_position.unwrap(),
+                            delivered.message.id,
+                        )),
+                        other => panic!("{other:?}"),
+                    }
+                }
+                positions
+            })
+        })
+        .collect();
+    let mut received = std::collections::BTreeMap::new();
+    for task in tasks {
+        let sent = task.await.unwrap();
+        let own: Vec<i64> = sent.iter().map(|(p, _, _)| *p).collect();
+        assert_eq!(
+            own,
+            (1..=EACH as i64).collect::<Vec<_>>(),
+            "each sender's own sequence"
+        );
+        for (_, position, id) in sent {
+            assert!(
+                received.insert(position, id).is_none(),
+                "position {position} twice"
+            );
+        }
+    }
+    let total = (SENDERS * EACH) as i64;
+    assert_eq!(
+        received.keys().copied().collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<_>>()
+    );
+    let replay: Vec<(i64, MessageId)> = storage
+        .messages
+        .messages_after(bob, 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.position, m.message.id))
+        .collect();
+    assert_eq!(replay, received.into_iter().collect::<Vec<_>>());
+    assert_eq!(storage.messages.latest_position(bob).await.unwrap(), total);
+}
+
+fn send_job(
+    sender: UserId,
+    session: SessionId,
+    recipient: UserId,
+    conversation: Option<&str>,
+    parent: Option<MessageId>,
+) -> SendJob {
+    SendJob {
+        gate: SessionGate::new(AccessClaim::new(sender, session), at(1)),
+        recipient_id: recipient,
+        content: MessageContent::parse("hello").unwrap(),
+        parent_id: parent,
+        conversation_id: conversation.map(|c| ConversationId::parse(c).unwrap()),
+        created_at: at(1),
+    }
+}
+
+async fn send(storage: &Storage, job: SendJob) -> SendOutcome {
+    match storage.messages.send_message(job).await.unwrap() {
+        Gated::Admitted(_, outcome) => outcome,
+        Gated::Refused(refusal) => panic!("refused: {refusal:?}"),
+    }
+}
+
+fn sent(outcome: SendOutcome) -> Message {
+    match outcome {
+        SendOutcome::Sent(delivered) => Message::clone(&delivered.message),
+        other => panic!("not sent: {other:?}"),
+    }
+}
+
+pub async fn a_send_checks_session_recipient_parent_and_conversation_in_one_job(storage: Storage) {
     let alice = add_user(&storage, "alice").await.id;
     let bob = add_user(&storage, "bob").await.id;
     let carol = add_user(&storage, "carol").await.id;
+    let (session, _) = add_session(&storage, alice, "s", t0()).await;
+    let plain = sent(send(&storage, send_job(alice, session.id, bob, None, None)).await);
     assert_eq!(
-        storage.messages.latest_message_id(alice).await.unwrap(),
-        None
-    );
-    let sent = add_message(&storage, alice, bob, "ab", at(1)).await;
-    assert_eq!(
-        storage.messages.latest_message_id(alice).await.unwrap(),
-        Some(sent.id)
-    );
-    let received = add_message(&storage, carol, alice, "ac", at(2)).await;
-    let _not_hers = add_message(&storage, bob, carol, "bc", at(3)).await;
-    assert_eq!(
-        storage.messages.latest_message_id(alice).await.unwrap(),
-        Some(received.id)
+        plain.conversation_id.as_ref().map(|c| c.as_str()),
+        Some(format!("conv_{}_{}", alice.min(bob), alice.max(bob)).as_str())
     );
     assert_eq!(
-        storage.messages.latest_message_id(bob).await.unwrap(),
-        Some(_not_hers.id)
+        send(
+            &storage,
+            send_job(alice, session.id, UserId::new(4_242), None, None)
+        )
+        .await,
+        SendOutcome::RecipientNotFound
     );
+    let to_assistant = sent(
+        send(
+            &storage,
+            send_job(alice, session.id, UserId::ASSISTANT, None, None),
+        )
+        .await,
+    );
+    assert_eq!(
+        to_assistant.conversation_id.as_ref().map(|c| c.as_str()),
+        Some(format!("conv_-1_{alice}").as_str())
+    );
+    // A reply joins its parent's conversation, keeps its parent, and only to a visible one.
+    let reply = sent(
+        send(
+            &storage,
+            send_job(
+                alice,
+                session.id,
+                UserId::ASSISTANT,
+                None,
+                Some(to_assistant.id),
+            ),
+        )
+        .await,
+    );
+    assert_eq!(reply.parent_id, Some(to_assistant.id));
+    assert_eq!(reply.conversation_id, to_assistant.conversation_id);
+    let bobs_to_carol = add_message(&storage, bob, carol, "bc", at(1)).await;
+    assert_eq!(
+        send(
+            &storage,
+            send_job(alice, session.id, bob, None, Some(bobs_to_carol.id))
+        )
+        .await,
+        SendOutcome::ParentNotFound,
+        "a parent the sender cannot see"
+    );
+    assert_eq!(
+        send(
+            &storage,
+            send_job(alice, session.id, bob, None, Some(MessageId::new(9_999)))
+        )
+        .await,
+        SendOutcome::ParentNotFound
+    );
+    // A reply sent to someone outside the parent's conversation does not join it.
+    assert_eq!(
+        send(
+            &storage,
+            send_job(alice, session.id, carol, None, Some(plain.id))
+        )
+        .await,
+        SendOutcome::NotAParticipant
+    );
+}
+
+pub async fn a_refused_send_writes_nothing(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let (session, _) = add_session(&storage, alice, "s", t0()).await;
+    let (bobs_session, _) = add_session(&storage, bob, "b", t0()).await;
+    let refused = |job: SendJob| {
+        let storage = storage.clone();
+        async move { storage.messages.send_message(job).await.unwrap() }
+    };
+    assert_eq!(
+        refused(send_job(
+            alice,
+            SessionId::new(9_999),
+            bob,
+            Some("fresh"),
+            None
+        ))
+        .await,
+        Gated::Refused(SessionRefusal::InvalidCredentials)
+    );
+    assert_eq!(
+        refused(send_job(alice, bobs_session.id, bob, Some("fresh"), None)).await,
+        Gated::Refused(SessionRefusal::InvalidCredentials),
+        "a claim on someone else's session"
+    );
+    storage
+        .sessions
+        .end_session(alice, session.id, at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(send_job(alice, session.id, bob, Some("fresh"), None)).await,
+        Gated::Refused(SessionRefusal::InvalidCredentials)
+    );
+    let (live, _) = add_session(&storage, alice, "again", t0()).await;
+    storage
+        .users
+        .set_user_active(alice, false, at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(send_job(alice, live.id, bob, Some("fresh"), None)).await,
+        Gated::Refused(SessionRefusal::UserDisabled),
+        "a disabled sender"
+    );
+    assert!(
+        storage
+            .messages
+            .messages_after(bob, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(storage.messages.latest_position(bob).await.unwrap(), 0);
+    // Nothing bound "fresh" either: another pair can still take it.
+    let carol = add_user(&storage, "carol").await.id;
+    let (carols, _) = add_session(&storage, carol, "c", t0()).await;
+    sent(
+        send(
+            &storage,
+            send_job(carol, carols.id, bob, Some("fresh"), None),
+        )
+        .await,
+    );
+}
+
+pub async fn a_canonical_conversation_holds_only_its_pair(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let eve = add_user(&storage, "eve").await.id;
+    let (eves, _) = add_session(&storage, eve, "e", t0()).await;
+    let (bobs, _) = add_session(&storage, bob, "b", t0()).await;
+    let alice_bob = format!("conv_{}_{}", alice.min(bob), alice.max(bob));
+    assert_eq!(
+        send(
+            &storage,
+            send_job(eve, eves.id, alice, Some(&alice_bob), None)
+        )
+        .await,
+        SendOutcome::NotAParticipant,
+        "a squat on two others' conversation"
+    );
+    let alices_assistant = format!("conv_-1_{alice}");
+    assert_eq!(
+        send(
+            &storage,
+            send_job(eve, eves.id, alice, Some(&alices_assistant), None)
+        )
+        .await,
+        SendOutcome::NotAParticipant,
+        "a squat on a user's conversation with the assistant"
+    );
+    assert_eq!(
+        send(
+            &storage,
+            send_job(
+                eve,
+                eves.id,
+                UserId::ASSISTANT,
+                Some(&alices_assistant),
+                None
+            )
+        )
+        .await,
+        SendOutcome::NotAParticipant
+    );
+    let bobs_first = sent(send(&storage, send_job(bob, bobs.id, alice, None, None)).await);
+    assert_eq!(
+        bobs_first.conversation_id.as_ref().map(|c| c.to_string()),
+        Some(alice_bob.clone())
+    );
+    let named = sent(
+        send(
+            &storage,
+            send_job(bob, bobs.id, alice, Some(&alice_bob), None),
+        )
+        .await,
+    );
+    assert_eq!(named.conversation_id, bobs_first.conversation_id);
+    let in_thread = storage
+        .messages
+        .list_messages(
+            alice,
+            MessageScope::Conversation(ConversationId::parse(alice_bob).unwrap()),
+            Page::new(0, 100).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        in_thread
+            .iter()
+            .all(|m| m.sender_id != eve && m.recipient_id != eve)
+    );
+}
+
+pub async fn a_named_conversation_is_bound_by_its_first_message(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let carol = add_user(&storage, "carol").await.id;
+    let (alices, _) = add_session(&storage, alice, "a", t0()).await;
+    let (bobs, _) = add_session(&storage, bob, "b", t0()).await;
+    let (carols, _) = add_session(&storage, carol, "c", t0()).await;
+    sent(
+        send(
+            &storage,
+            send_job(alice, alices.id, bob, Some("project"), None),
+        )
+        .await,
+    );
+    sent(
+        send(
+            &storage,
+            send_job(bob, bobs.id, alice, Some("project"), None),
+        )
+        .await,
+    );
+    assert_eq!(
+        send(
+            &storage,
+            send_job(carol, carols.id, alice, Some("project"), None)
+        )
+        .await,
+        SendOutcome::NotAParticipant,
+        "an outsider"
+    );
+    assert_eq!(
+        send(
+            &storage,
+            send_job(alice, alices.id, carol, Some("project"), None)
+        )
+        .await,
+        SendOutcome::NotAParticipant,
+        "a party bringing in a third user"
+    );
+    // Conversations stored before bindings existed are bound to their first message's pair.
+    let adopted = add_message(&storage, carol, bob, "legacy", at(0)).await;
+    let _ = adopted;
+    sent(
+        send(
+            &storage,
+            send_job(alice, alices.id, alice, Some("notes"), None),
+        )
+        .await,
+    );
+    assert_eq!(
+        send(&storage, send_job(bob, bobs.id, alice, Some("notes"), None)).await,
+        SendOutcome::NotAParticipant,
+        "a note-to-self thread is its owner's alone"
+    );
+}
+
+/// Two unrelated pairs race to open one new conversation id: exactly one pair gets it.
+pub async fn racing_first_sends_bind_a_conversation_to_one_pair(storage: Storage) {
+    let mut users = Vec::new();
+    for name in ["alice", "bob", "carol", "dave"] {
+        let user = add_user(&storage, name).await.id;
+        let (session, _) = add_session(&storage, user, name, t0()).await;
+        users.push((user, session.id));
+    }
+    for round in 0..10 {
+        let id = format!("race-{round}");
+        let racers: Vec<_> = [(0, 1), (2, 3), (1, 0), (3, 2)]
+            .into_iter()
+            .map(|(from, to)| {
+                let storage = storage.clone();
+                let (sender, session) = users[from];
+                let recipient = users[to].0;
+                let job = send_job(sender, session, recipient, Some(&id), None);
+                tokio::spawn(async move { send(&storage, job).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for racer in racers {
+            outcomes.push(racer.await.unwrap());
+        }
+        let pairs: std::collections::BTreeSet<(UserId, UserId)> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                SendOutcome::Sent(d) => Some((
+                    d.message.sender_id.min(d.message.recipient_id),
+                    d.message.sender_id.max(d.message.recipient_id),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(pairs.len(), 1, "round {round}: {outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, SendOutcome::Sent(_) | SendOutcome::NotAParticipant))
+        );
+    }
 }
 
 fn ticket(tag: &str, user_id: UserId, session_id: SessionId, ttl: i64) -> NewStreamTicket {

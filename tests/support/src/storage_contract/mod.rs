@@ -56,8 +56,14 @@ macro_rules! storage_contract_tests {
             a_login_racing_a_delete_either_wins_cleanly_or_opens_nothing,
             logout_all_racing_rotations_never_fails,
             simultaneous_login_reservations_never_pass_the_quota,
-            messages_after_are_what_a_stream_missed_in_id_order,
-            latest_message_id_is_the_users_newest,
+            positions_count_each_users_messages_without_gap_or_reuse,
+            messages_after_are_what_a_stream_missed_in_position_order,
+            concurrent_sends_to_one_user_take_every_position_once,
+            a_send_checks_session_recipient_parent_and_conversation_in_one_job,
+            a_refused_send_writes_nothing,
+            a_canonical_conversation_holds_only_its_pair,
+            a_named_conversation_is_bound_by_its_first_message,
+            racing_first_sends_bind_a_conversation_to_one_pair,
             a_stream_ticket_opens_once_and_only_before_it_expires,
             concurrent_redemptions_of_one_ticket_have_one_winner,
             messages_between_two_users_are_the_newest_page_oldest_first,
@@ -147,6 +153,20 @@ pub async fn add_message(
     conversation: &str,
     created_at: Timestamp,
 ) -> Message {
+    Message::clone(
+        &add_delivered(storage, sender, recipient, conversation, created_at)
+            .await
+            .message,
+    )
+}
+
+pub async fn add_delivered(
+    storage: &Storage,
+    sender: UserId,
+    recipient: UserId,
+    conversation: &str,
+    created_at: Timestamp,
+) -> Delivered {
     storage
         .messages
         .create_message(NewMessage {
@@ -1074,6 +1094,7 @@ pub async fn messages_are_created_read_back_updated_and_deleted(storage: Storage
         })
         .await
         .unwrap();
+    let reply = Message::clone(&reply.message);
     assert!(reply.id > parent.id);
     assert_eq!(reply.sender_id, alice.id);
     assert_eq!(reply.recipient_id, bob.id);
@@ -1324,13 +1345,8 @@ pub async fn session_reads_answer_what_the_two_calls_would(storage: Storage) {
         .await;
     }
     add_message(&storage, bob, alice, "other", t0() + TimeDelta::seconds(9)).await;
+    let gate = |session_id| SessionGate::new(AccessClaim::new(alice, session_id), at(10));
     let unknown = SessionId::new(9_999);
-    let expected_session = storage
-        .sessions
-        .get_session_with_user(session.id)
-        .await
-        .unwrap();
-    assert!(expected_session.is_some());
 
     let scopes = [
         MessageScope::SentOrReceived,
@@ -1348,17 +1364,21 @@ pub async fn session_reads_answer_what_the_two_calls_would(storage: Storage) {
             .unwrap();
         let together = storage
             .session_reads
-            .messages_with_session(session.id, alice, scope.clone(), page)
+            .messages_with_session(gate(session.id), scope.clone(), page)
             .await
             .unwrap();
-        assert_eq!(together.session, expected_session, "{scope:?}");
-        assert_eq!(together.read, alone, "{scope:?}");
+        let (caller, read) = together.into_result().expect("the session admits alice");
+        assert_eq!((caller.user.id, caller.session_id), (alice, session.id));
+        assert_eq!(read, alone, "{scope:?}");
         let unknown_session = storage
             .session_reads
-            .messages_with_session(unknown, alice, scope.clone(), page)
+            .messages_with_session(gate(unknown), scope.clone(), page)
             .await
             .unwrap();
-        assert_eq!(unknown_session.session, None);
+        assert_eq!(
+            unknown_session,
+            Gated::Refused(SessionRefusal::InvalidCredentials)
+        );
     }
 
     let summaries = storage
@@ -1369,33 +1389,35 @@ pub async fn session_reads_answer_what_the_two_calls_would(storage: Storage) {
     assert_eq!(summaries.len(), 2);
     let together = storage
         .session_reads
-        .conversations_with_session(session.id, alice)
+        .conversations_with_session(gate(session.id))
         .await
         .unwrap();
-    assert_eq!(together.session, expected_session);
-    assert_eq!(together.read, summaries);
+    assert_eq!(together.into_result().unwrap().1, summaries);
 
-    for (other, exists) in [
-        (bob, true),
-        (UserId::new(4_242), false),
-        (UserId::ASSISTANT, false),
-    ] {
-        let together = storage
+    // A claim naming another user than the session's is refused, with nothing of either.
+    let bobs_claim = SessionGate::new(AccessClaim::new(bob, session.id), at(10));
+    assert_eq!(
+        storage
             .session_reads
-            .user_with_session(session.id, other)
+            .conversations_with_session(bobs_claim)
             .await
-            .unwrap();
-        assert_eq!(together.session, expected_session);
-        assert_eq!(together.read, storage.users.get_user(other).await.unwrap());
-        assert_eq!(together.read.is_some(), exists, "{other:?}");
-    }
-    let none = storage
-        .session_reads
-        .user_with_session(unknown, bob)
+            .unwrap(),
+        Gated::Refused(SessionRefusal::InvalidCredentials)
+    );
+    storage
+        .sessions
+        .end_session(alice, session.id, at(11))
         .await
         .unwrap();
-    assert_eq!(none.session, None);
-    assert_eq!(none.read.map(|u| u.id), Some(bob));
+    assert_eq!(
+        storage
+            .session_reads
+            .conversations_with_session(gate(session.id))
+            .await
+            .unwrap(),
+        Gated::Refused(SessionRefusal::InvalidCredentials),
+        "an ended session is refused at once"
+    );
 }
 
 /// Messages written in the same microsecond: the later id is the last message of its
