@@ -1,9 +1,11 @@
 //! Live delivery across instances: two servers on one PostgreSQL database, each with its own
 //! listening connection, as two stateless instances behind a load balancer run.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ai_message_postgres::{PostgresStore, PostgresUrl};
+use ai_message_testkit::completeness::{self, Load};
 use ai_message_testkit::http_api::harness::TestServer;
 use ai_message_testkit::postgres;
 use ai_message_testkit::relay::{Relay, upstream_address};
@@ -155,4 +157,41 @@ async fn messages_stored_while_an_instance_was_cut_off_reach_its_streams() {
         received, sent,
         "every message stored meanwhile, once, in order"
     );
+}
+
+fn cross_instance_load() -> Load {
+    Load {
+        senders: 8,
+        duration: Duration::from_secs(3),
+        max_per_sender: 200,
+        reconnect_every: Duration::from_millis(150),
+    }
+}
+
+/// The completeness count across instances: senders on B, both of the recipient's streams
+/// (one steady, one reconnecting every 150 ms) on A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_on_one_instance_miss_nothing_that_concurrent_senders_store_on_another() {
+    let (a, b, _database) = two_instances().await;
+    let report =
+        completeness::run(Arc::new(b), Arc::new(a), cross_instance_load(), || async {}).await;
+    report.assert_complete();
+}
+
+/// The same count, while the listening connections of both instances are killed halfway
+/// (`pg_terminate_backend`): what was notified meanwhile is caught up from storage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_killed_under_concurrent_senders_loses_nothing() {
+    let (a, b, database) = two_instances().await;
+    let name = database.name.clone();
+    let report = completeness::run(
+        Arc::new(b),
+        Arc::new(a),
+        cross_instance_load(),
+        || async move {
+            assert!(kill_listeners(&name).await >= 2, "both instances listen");
+        },
+    )
+    .await;
+    report.assert_complete();
 }

@@ -3,6 +3,7 @@
 //! client, and scratch databases. A library of its own, so every helper is public API and no
 //! test binary carries code it does not use.
 
+pub mod completeness;
 pub mod fake_model;
 pub mod http_api;
 pub mod postgres;

@@ -305,3 +305,54 @@ pub async fn one_question_at_a_time_per_user_and_bounded_model_calls(server: Tes
         .await
         .assert_status(200);
 }
+
+/// The assistant is a recipient like any other: its conversation route reaches it, and a
+/// reply to an earlier message keeps its `parent_id`.
+pub async fn every_send_route_reaches_the_assistant_and_keeps_the_parent(server: TestServer) {
+    let model = FakeModel::start().await;
+    model.script([Answer::Plain("one".into()), Answer::Plain("two".into())]);
+    let server = server.with_assistant(&model, settings(50), Duration::from_secs(10));
+    let alice = server.user("alice").await;
+    let (mut stream, _) = server.stream_of(&alice).await;
+    let conversation = format!("conv_-1_{}", alice.id);
+    let question = server
+        .post(
+            &format!("/auth/conversations/{conversation}/messages"),
+            Some(&alice.access),
+            json!({"recipient_id": -1, "content": "through the conversation route"}),
+        )
+        .await;
+    let question = question.assert_status(201).clone();
+    assert_eq!(question["recipient_id"], -1);
+    assert_eq!(question["conversation_id"], conversation.as_str());
+    let reply = loop {
+        let event = stream.next_event().await;
+        if event.event == "message.created" && event.data["sender_id"] == -1 {
+            break event;
+        }
+    };
+    assert_eq!(reply.data["content"], "one");
+
+    let follow_up = server
+        .post(
+            "/messages",
+            Some(&alice.access),
+            json!({"recipient_id": -1, "content": "and a reply", "parent_id": reply.data["id"]}),
+        )
+        .await;
+    let follow_up = follow_up.assert_status(201).clone();
+    assert_eq!(
+        follow_up["parent_id"], reply.data["id"],
+        "the parent is kept"
+    );
+    assert_eq!(follow_up["conversation_id"], conversation.as_str());
+    let second = loop {
+        let event = stream.next_event().await;
+        if event.event == "message.created" && event.data["sender_id"] == -1 {
+            break event;
+        }
+    };
+    assert_eq!(second.data["content"], "two");
+    let history = server.get("/messages/history", Some(&alice.access)).await;
+    assert_eq!(history.assert_status(200)["message_count"], 4);
+}

@@ -80,3 +80,132 @@ pub async fn duplicate_keys_in_a_json_body_are_refused(server: TestServer) {
         .await
         .assert_error(422, "body: invalid JSON: duplicate key `x`");
 }
+
+/// Conversation ids are predictable; a third user squatting the id of two others before
+/// they ever talk gains nothing: the canonical id `conv_<a>_<b>` only ever holds a's and
+/// b's messages, and b's first message to a lands there, not under the squatter's.
+pub async fn a_conversation_id_cannot_be_squatted_before_its_pair_talks(server: TestServer) {
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let eve = server.user("eve").await;
+    let theirs = format!("conv_{}_{}", alice.id.min(bob.id), alice.id.max(bob.id));
+    let assistants = format!("conv_-1_{}", alice.id);
+    for (path, body) in [
+        (
+            "/messages".to_string(),
+            json!({"recipient_id": alice.id, "content": "it's Bob, my new number",
+                   "conversation_id": theirs}),
+        ),
+        (
+            format!("/auth/conversations/{theirs}/messages"),
+            json!({"recipient_id": alice.id, "content": "it's Bob, my new number"}),
+        ),
+        (
+            "/messages".to_string(),
+            json!({"recipient_id": alice.id, "content": "hi", "conversation_id": assistants}),
+        ),
+    ] {
+        server
+            .post(&path, Some(&eve.access), body)
+            .await
+            .assert_error(403, "Not a participant of this conversation");
+    }
+    let first = server.send_message(&bob, alice.id, "hello Alice").await;
+    assert_eq!(first["conversation_id"], theirs.as_str());
+    server
+        .post(
+            &format!("/auth/conversations/{theirs}/messages"),
+            Some(&bob.access),
+            json!({"recipient_id": alice.id, "content": "again"}),
+        )
+        .await
+        .assert_status(201);
+    let thread = server
+        .get(
+            &format!("/auth/conversations/{theirs}/messages"),
+            Some(&alice.access),
+        )
+        .await;
+    let senders: Vec<i64> = thread
+        .assert_status(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["sender_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(senders, vec![bob.id, bob.id]);
+
+    // Another id is bound to the pair of its first message: nobody else joins it later.
+    server
+        .post(
+            "/messages",
+            Some(&eve.access),
+            json!({"recipient_id": alice.id, "content": "ours", "conversation_id": "project"}),
+        )
+        .await
+        .assert_status(201);
+    for (who, to) in [(&bob, alice.id), (&alice, bob.id)] {
+        server
+            .post(
+                "/messages",
+                Some(&who.access),
+                json!({"recipient_id": to, "content": "x", "conversation_id": "project"}),
+            )
+            .await
+            .assert_error(403, "Not a participant of this conversation");
+    }
+    server
+        .post(
+            "/messages",
+            Some(&alice.access),
+            json!({"recipient_id": eve.id, "content": "sure", "conversation_id": "project"}),
+        )
+        .await
+        .assert_status(201);
+}
+
+/// Two unrelated pairs race to start one new conversation id, ten times: one pair wins each
+/// race, the other is refused, and the thread holds one pair's messages only.
+pub async fn racing_pairs_for_a_new_conversation_id_leave_it_to_one_pair(server: TestServer) {
+    let server = std::sync::Arc::new(server);
+    let users = [
+        server.user("alice").await,
+        server.user("bob").await,
+        server.user("carol").await,
+        server.user("dave").await,
+    ];
+    for round in 0..10 {
+        let id = format!("new-thread-{round}");
+        let racers: Vec<_> = [(0, 1), (2, 3), (1, 0), (3, 2)]
+            .into_iter()
+            .map(|(from, to)| {
+                let server = server.clone();
+                let from = users[from].clone();
+                let to = users[to].id;
+                let id = id.clone();
+                tokio::spawn(async move {
+                    let response = server
+                        .post(
+                            "/messages",
+                            Some(&from.access),
+                            json!({"recipient_id": to, "content": "first!", "conversation_id": id}),
+                        )
+                        .await;
+                    (response.status.as_u16(), from.id.min(to), from.id.max(to))
+                })
+            })
+            .collect();
+        let mut winners = std::collections::BTreeSet::new();
+        for racer in racers {
+            let (status, low, high) = racer.await.unwrap();
+            match status {
+                201 => {
+                    winners.insert((low, high));
+                }
+                403 => {}
+                other => panic!("round {round}: {other}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+    }
+}

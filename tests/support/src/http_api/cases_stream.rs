@@ -375,3 +375,50 @@ pub async fn a_stream_needs_credentials(server: TestServer) {
         .await
         .assert_error(401, "Not authenticated");
 }
+
+/// The promise of the cursor, counted: 8 concurrent senders (and the recipient on another
+/// device) for 2 s, one stream that never reconnects and one that resumes with
+/// `Last-Event-ID` every 150 ms; each delivers exactly what the recipient holds, once.
+pub async fn every_message_reaches_a_live_stream_once_under_concurrent_senders(server: TestServer) {
+    let server = std::sync::Arc::new(server);
+    let load = crate::completeness::Load {
+        senders: 8,
+        duration: Duration::from_secs(2),
+        max_per_sender: 150,
+        reconnect_every: Duration::from_millis(150),
+    };
+    let report = crate::completeness::run(server.clone(), server, load, || async {}).await;
+    report.assert_complete();
+}
+
+/// A cursor the server cannot honour (beyond the newest position: from before a restore,
+/// or made up) must not leave a stream deaf: it is reset, then delivers live.
+pub async fn a_cursor_beyond_the_newest_is_reset_and_the_stream_stays_live(server: TestServer) {
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    server.send_message(&alice, bob.id, "before").await;
+    for cursor in ["9223372036854775807", "1000000", "18446744073709551616"] {
+        let mut stream = server
+            .open_stream(
+                "/messages/stream",
+                Some(&bob.access),
+                &[("Last-Event-ID", cursor)],
+            )
+            .await
+            .unwrap_or_else(|r| panic!("{} {}", r.status, r.text));
+        let reset = stream.next_event().await;
+        assert_eq!(reset.event, "stream.reset", "{cursor}");
+        let sent = server.send_message(&alice, bob.id, cursor).await;
+        let live = stream.next_event().await;
+        assert_eq!(
+            created_id(&live),
+            sent["id"],
+            "{cursor}: live after the reset"
+        );
+        assert!(
+            live.id.as_deref().unwrap().parse::<i64>().unwrap()
+                > reset.id.as_deref().unwrap().parse::<i64>().unwrap(),
+            "the cursor moves on from the reset"
+        );
+    }
+}

@@ -73,11 +73,15 @@ macro_rules! http_api_tests {
             emails_are_unique_ignoring_case,
             a_username_cannot_pass_for_another_accounts_email,
             a_message_cannot_join_the_conversation_of_two_other_users,
+            a_conversation_id_cannot_be_squatted_before_its_pair_talks,
+            racing_pairs_for_a_new_conversation_id_leave_it_to_one_pair,
             duplicate_keys_in_a_json_body_are_refused,
             a_sent_message_reaches_recipient_and_sender_streams,
             edits_receipts_and_deletions_reach_the_right_streams,
             a_resumed_stream_gets_exactly_what_it_missed_then_live_events,
             an_unusable_or_too_old_cursor_resets_the_stream,
+            every_message_reaches_a_live_stream_once_under_concurrent_senders,
+            a_cursor_beyond_the_newest_is_reset_and_the_stream_stays_live,
             revocation_closes_the_sessions_streams,
             streams_per_user_are_limited,
             a_ticket_opens_one_stream_once,
@@ -88,6 +92,7 @@ macro_rules! http_api_tests {
             a_failing_or_slow_model_gets_the_fallback_reply,
             a_message_to_the_assistant_is_answered_in_the_background,
             one_question_at_a_time_per_user_and_bounded_model_calls,
+            every_send_route_reaches_the_assistant_and_keeps_the_parent,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
