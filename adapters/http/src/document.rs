@@ -12,6 +12,7 @@ pub fn corrected(spec: &str, password_min_bytes: usize) -> String {
     };
     mark_optional_fields_nullable(&mut document);
     state_password_minimum(&mut document, password_min_bytes);
+    describe_event_stream(&mut document);
     if let Some(schemes) = document
         .pointer_mut("/components/securitySchemes")
         .and_then(Value::as_object_mut)
@@ -29,6 +30,82 @@ pub fn corrected(spec: &str, password_min_bytes: usize) -> String {
         }
     }
     serde_json::to_string_pretty(&document).unwrap_or_else(|_| spec.to_string())
+}
+
+/// Each event of the live stream and the schema of its `data`, by event name.
+pub const STREAM_EVENTS: [(&str, &str); 7] = [
+    ("stream.open", "StreamCursorOut"),
+    ("stream.reset", "StreamCursorOut"),
+    ("message.created", "Message"),
+    ("message.updated", "Message"),
+    ("message.read", "ReadReceiptOut"),
+    ("message.deleted", "DeletedMessageOut"),
+    ("assistant.delta", "AssistantDeltaOut"),
+];
+
+const STREAM_SCHEMA: &str =
+    "/paths/~1messages~1stream/get/responses/200/content/text~1event-stream/schema";
+
+/// Describes `GET /messages/stream` as its bytes are: per event (the `schema` of a
+/// `text/event-stream` body is the schema of one event, as OpenAPI 3.2's `itemSchema` and
+/// SSE-aware checkers read it), with `event`, `id` and `data` as the strings SSE sends, and
+/// `data` a line of JSON whose schema follows from the event's name. poem-openapi can only
+/// say "an array of objects", which no client sees on the wire.
+fn describe_event_stream(document: &mut Value) {
+    use serde_json::json;
+    let Some(schema) = document.pointer_mut(STREAM_SCHEMA) else {
+        return;
+    };
+    let names: Vec<&str> = STREAM_EVENTS.iter().map(|(name, _)| *name).collect();
+    let variants: Vec<Value> = STREAM_EVENTS
+        .iter()
+        .map(|(name, data)| {
+            json!({
+                "type": "object",
+                "properties": {
+                    "event": {"type": "string", "enum": [name]},
+                    "data": {
+                        "type": "string",
+                        "x-contentMediaType": "application/json",
+                        "x-contentSchema": {"$ref": format!("#/components/schemas/{data}")},
+                    },
+                },
+            })
+        })
+        .collect();
+    *schema = json!({
+        "type": "object",
+        "description": "One server-sent event, as the lines `event:`, `id:` and `data:` \
+            carry it. `data` is one line of JSON whose schema depends on `event` \
+            (`x-contentSchema`, JSON Schema's `contentSchema`, which OpenAPI 3.0 has no word \
+            for): the cursor for `stream.open` and `stream.reset`, the message \
+            for `message.created` and `message.updated`, `{\"id\", \"reader_id\"}` for \
+            `message.read`, `{\"id\"}` for `message.deleted`, `{\"reply_to\", \"delta\"}` \
+            for `assistant.delta`.",
+        "required": ["event", "id", "data"],
+        "properties": {
+            "event": {"type": "string", "enum": names},
+            "id": {
+                "type": "string",
+                "pattern": "^[0-9]+$",
+                "description": "The cursor: resume after this event with `Last-Event-ID`.",
+            },
+            "data": {
+                "type": "string",
+                "x-contentMediaType": "application/json",
+                "description": "The event's JSON (see `event`).",
+            },
+            "retry": {"type": "integer"},
+        },
+        "oneOf": variants,
+    });
+    if let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        schemas.remove("StreamEvent");
+        schemas.remove("StreamData");
+    }
 }
 
 /// The new-password fields of the request bodies, whose minimum the operator sets.

@@ -286,3 +286,28 @@ async fn a_late_notification_of_a_message_the_stream_started_after_is_not_news()
     hub.deliver(&created(19, 9));
     assert_eq!(created_ids(&mut feed, 1).await, vec![19]);
 }
+
+#[tokio::test]
+async fn an_edit_after_a_live_delivery_reaches_the_stream() {
+    let mut mocks = Mocks::new();
+    mocks.messages.expect_latest_position().returning(|_| Ok(0));
+    mocks
+        .messages
+        .expect_get_message()
+        .returning(|id| Ok(Some(sample_message(id.get(), 2, 1))));
+    let ports = mocks.into_ports();
+    let hub = ports.hub.clone();
+    let mut feed = live(&ports).open(caller(1), None).await.unwrap();
+    assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 0 }));
+    hub.deliver(&created(11, 1));
+    hub.deliver(&DomainEvent::Message(MessageEvent::Updated {
+        id: mid(11),
+        sender_id: uid(2),
+        recipient_id: uid(1),
+    }));
+    assert_eq!(created_ids(&mut feed, 1).await, vec![11]);
+    assert!(matches!(
+        feed.next().await,
+        Some(FeedItem::Updated { cursor: 1, .. })
+    ));
+}

@@ -422,3 +422,108 @@ pub async fn a_cursor_beyond_the_newest_is_reset_and_the_stream_stays_live(serve
         );
     }
 }
+
+/// What the document says of the stream is what goes over the wire: each event's name is
+/// listed, its `id` is a cursor, and its `data` is JSON holding every required field of the
+/// schema the document names for that event (`x-contentSchema`).
+pub async fn stream_events_match_the_documented_schema(server: TestServer) {
+    let document = server.get("/openapi.json", None).await.json;
+    let schema = document
+        .pointer("/paths/~1messages~1stream/get/responses/200/content/text~1event-stream/schema")
+        .expect("the stream's per-event schema")
+        .clone();
+    let data_schema_of = |event: &str| -> serde_json::Value {
+        let variant = schema["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["properties"]["event"]["enum"][0] == event)
+            .unwrap_or_else(|| panic!("{event} is not documented"));
+        let reference = variant["properties"]["data"]["x-contentSchema"]["$ref"]
+            .as_str()
+            .unwrap();
+        let name = reference.rsplit('/').next().unwrap();
+        document["components"]["schemas"][name].clone()
+    };
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let (mut stream, _) = server.stream_of(&bob).await;
+    let sent = server.send_message(&alice, bob.id, "hello").await;
+    let id = sent["id"].as_i64().unwrap();
+    let mut events = vec![stream.next_event().await];
+    server
+        .put(
+            &format!("/messages/{id}"),
+            Some(&alice.access),
+            json!({"content": "edited"}),
+        )
+        .await
+        .assert_status(200);
+    events.push(stream.next_event().await);
+    let mine = server.send_message(&bob, alice.id, "to be read").await;
+    events.push(stream.next_event().await);
+    server
+        .put_empty(
+            &format!("/messages/{}/read", mine["id"]),
+            Some(&alice.access),
+        )
+        .await
+        .assert_status(200);
+    events.push(stream.next_event().await);
+    server
+        .delete(&format!("/messages/{id}"), Some(&bob.access))
+        .await
+        .assert_status(200);
+    events.push(stream.next_event().await);
+    let mut reset = server
+        .open_stream(
+            "/messages/stream",
+            Some(&bob.access),
+            &[("Last-Event-ID", "x")],
+        )
+        .await
+        .unwrap_or_else(|r| panic!("{}", r.text));
+    events.push(reset.next_event().await);
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message.created",
+            "message.updated",
+            "message.created",
+            "message.read",
+            "message.deleted",
+            "stream.reset"
+        ]
+    );
+    let listed: Vec<serde_json::Value> = schema["properties"]["event"]["enum"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for event in events {
+        assert!(listed.contains(&json!(event.event)), "{}", event.event);
+        let cursor = event.id.clone().expect("every event carries the cursor");
+        assert!(cursor.parse::<u64>().is_ok(), "{cursor}");
+        let documented = data_schema_of(&event.event);
+        for field in documented["required"].as_array().into_iter().flatten() {
+            let field = field.as_str().unwrap();
+            assert!(
+                event.data.get(field).is_some(),
+                "{}: `{field}` is required by the document: {}",
+                event.event,
+                event.data
+            );
+        }
+        let known: Vec<&String> = documented["properties"]
+            .as_object()
+            .map(|p| p.keys().collect())
+            .unwrap_or_default();
+        for field in event.data.as_object().unwrap().keys() {
+            assert!(
+                known.contains(&field),
+                "{}: `{field}` is not documented",
+                event.event
+            );
+        }
+    }
+}

@@ -82,6 +82,7 @@ macro_rules! http_api_tests {
             an_unusable_or_too_old_cursor_resets_the_stream,
             every_message_reaches_a_live_stream_once_under_concurrent_senders,
             a_cursor_beyond_the_newest_is_reset_and_the_stream_stays_live,
+            stream_events_match_the_documented_schema,
             revocation_closes_the_sessions_streams,
             streams_per_user_are_limited,
             a_ticket_opens_one_stream_once,
