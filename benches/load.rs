@@ -186,6 +186,8 @@ struct Row {
     requests: u64,
     errors: u64,
     peak_rss_mib: f64,
+    server_cpu_us: f64,
+    database_cpu_us: f64,
     note: String,
 }
 
@@ -200,6 +202,8 @@ impl Row {
             "requests": self.requests,
             "errors": self.errors,
             "peak_rss_mib": self.peak_rss_mib,
+            "server_cpu_us_per_request": self.server_cpu_us,
+            "database_cpu_us_per_request": self.database_cpu_us,
             "note": self.note,
         })
     }
@@ -213,6 +217,55 @@ struct LoadResult {
     elapsed: Duration,
     histogram: Histogram<u64>,
     peak_rss_mib: f64,
+    /// CPU time (user + system) over the measured window, in µs per request: the server
+    /// process, and PostgreSQL's processes (all of them: the benchmark's database is the
+    /// only busy one).
+    server_cpu_us: f64,
+    database_cpu_us: f64,
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat`'s CPU times.
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// User + system CPU seconds of one process so far (0 when it is gone).
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The command name may hold spaces: fields are counted after its closing parenthesis.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<f64>().ok());
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    ticks(11)
+        .zip(ticks(12))
+        .map_or(0.0, |(u, s)| (u + s) / clock_ticks())
+}
+
+/// CPU seconds of every PostgreSQL process on this machine.
+fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "postgres")
+        })
+        .map(cpu_seconds)
+        .sum()
 }
 
 fn histogram() -> Histogram<u64> {
@@ -245,6 +298,11 @@ async fn load(
             peak.max(rss_mib(pid))
         })
     };
+    // CPU is read at the start and the end of the measured window.
+    let cpu_at_start = tokio::spawn(async move {
+        tokio::time::sleep_until(measuring_from.into()).await;
+        (cpu_seconds(pid), postgres_cpu_seconds())
+    });
     let mut workers = Vec::new();
     for _ in 0..connections {
         let client = client.clone();
@@ -287,13 +345,18 @@ async fn load(
         requests += count;
         total.add(histogram).unwrap();
     }
+    let (server_end, database_end) = (cpu_seconds(pid), postgres_cpu_seconds());
+    let (server_start, database_start) = cpu_at_start.await.unwrap();
     sampling.store(false, Ordering::Relaxed);
+    let per_request = |seconds: f64| seconds * 1e6 / requests.max(1) as f64;
     LoadResult {
         requests,
         errors: errors.load(Ordering::Relaxed),
         elapsed: duration,
         histogram: total,
         peak_rss_mib: sampler.await.unwrap(),
+        server_cpu_us: per_request(server_end - server_start),
+        database_cpu_us: per_request(database_end - database_start),
     }
 }
 
@@ -308,6 +371,8 @@ fn row(adapter: Adapter, scenario: &str, result: &LoadResult, note: impl Into<St
         requests: result.requests,
         errors: result.errors,
         peak_rss_mib: result.peak_rss_mib,
+        server_cpu_us: result.server_cpu_us,
+        database_cpu_us: result.database_cpu_us,
         note: note.into(),
     }
 }
@@ -575,6 +640,8 @@ async fn bench_adapter(options: &Options, adapter: Adapter, login_bound: f64) ->
             requests: 0,
             errors: 0,
             peak_rss_mib: 0.0,
+            server_cpu_us: 0.0,
+            database_cpu_us: 0.0,
             note: "n/a: memory:// lives inside the server process and cannot be seeded \
                    from outside"
                 .into(),
@@ -663,6 +730,8 @@ async fn bench_adapter(options: &Options, adapter: Adapter, login_bound: f64) ->
         requests: probe_histogram.len(),
         errors: probe_errors,
         peak_rss_mib: result.peak_rss_mib,
+        server_cpu_us: 0.0,
+        database_cpu_us: 0.0,
         note: "one probe every 20 ms".into(),
     });
     server.stop();
@@ -744,12 +813,13 @@ fn main() {
     }
 
     println!(
-        "\n| adapter | scenario | req/s | p50 ms | p99 ms | requests | errors | peak RSS MiB | note |"
+        "\n| adapter | scenario | req/s | p50 ms | p99 ms | requests | errors | peak RSS MiB | \
+         server CPU µs/req | PostgreSQL CPU µs/req | note |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.1} | {} |",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.1} | {:.0} | {:.0} | {} |",
             r.adapter,
             r.scenario,
             r.requests_per_second,
@@ -758,6 +828,8 @@ fn main() {
             r.requests,
             r.errors,
             r.peak_rss_mib,
+            r.server_cpu_us,
+            r.database_cpu_us,
             r.note
         );
     }
