@@ -243,3 +243,26 @@ async fn foreign_keys_cascade() {
     .collect();
     assert_eq!(found, expected, "foreign keys, all ON DELETE CASCADE ('c')");
 }
+
+/// A database from before delivery positions (V7): its messages keep their ids as
+/// positions, so cursors handed out then still resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_database_keeps_the_cursors_it_handed_out() {
+    use ai_message_testkit::storage_contract::{
+        UNDO_DELIVERY_POSITIONS, legacy_cursors_resume_after_the_upgrade, seed_legacy,
+    };
+    let (storage, database) = fresh_postgres().await;
+    let legacy = seed_legacy(&storage).await;
+    drop(storage);
+    client(&database)
+        .await
+        .batch_execute(UNDO_DELIVERY_POSITIONS)
+        .await
+        .unwrap();
+    let url = ai_message_postgres::PostgresUrl::parse(&database.url).unwrap();
+    let upgraded = ai_message_postgres::PostgresStore::open(&url, 2)
+        .await
+        .unwrap()
+        .storage();
+    legacy_cursors_resume_after_the_upgrade(legacy, upgraded).await;
+}

@@ -680,3 +680,103 @@ pub async fn the_assistant_clear_point_is_kept_per_user(storage: Storage) {
         "it goes with the user"
     );
 }
+
+/// What a database held before delivery positions existed (made with [`seed_legacy`], then
+/// taken back to the schema before them with [`UNDO_DELIVERY_POSITIONS`]).
+pub struct Legacy {
+    pub alice: UserId,
+    pub bob: UserId,
+    pub carol: UserId,
+    /// Oldest first: alice→bob, carol→bob (in `legacy-thread`), bob→alice, alice→alice.
+    pub messages: Vec<MessageId>,
+}
+
+/// The statements that take a migrated database back to the schema before positions and
+/// conversation bindings (the same on SQLite and PostgreSQL).
+pub const UNDO_DELIVERY_POSITIONS: &str = "DROP TABLE message_deliveries; \
+     DROP TABLE delivery_counters; DROP TABLE conversation_parties; \
+     DELETE FROM refinery_schema_history WHERE version = 7;";
+
+pub async fn seed_legacy(storage: &Storage) -> Legacy {
+    let alice = add_user(storage, "alice").await.id;
+    let bob = add_user(storage, "bob").await.id;
+    let carol = add_user(storage, "carol").await.id;
+    let mut messages = Vec::new();
+    for (from, to, conversation) in [
+        (alice, bob, "ab"),
+        (carol, bob, "legacy-thread"),
+        (bob, alice, "ab"),
+        (alice, alice, "aa"),
+    ] {
+        messages.push(add_message(storage, from, to, conversation, at(1)).await.id);
+    }
+    Legacy {
+        alice,
+        bob,
+        carol,
+        messages,
+    }
+}
+
+/// After the upgrade, a cursor handed out before it (a message id) resumes exactly where it
+/// did: stored messages keep their id as their position, and new ones come after every id.
+/// Conversations stored before are bound to the pair of their first message.
+pub async fn legacy_cursors_resume_after_the_upgrade(legacy: Legacy, storage: Storage) {
+    let Legacy {
+        alice,
+        bob,
+        carol,
+        messages,
+    } = legacy;
+    let newest = messages.iter().map(|id| id.get()).max().unwrap();
+    let after = |cursor: i64| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .messages
+                .messages_after(bob, cursor, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| (m.position, m.message.id))
+                .collect::<Vec<_>>()
+        }
+    };
+    let (m1, m2, m3) = (messages[0], messages[1], messages[2]);
+    assert_eq!(
+        after(m1.get()).await,
+        vec![(m2.get(), m2), (m3.get(), m3)],
+        "a cursor from before resumes after the same message"
+    );
+    assert_eq!(storage.messages.latest_position(bob).await.unwrap(), newest);
+    assert_eq!(
+        storage.messages.latest_position(carol).await.unwrap(),
+        newest
+    );
+    let fresh = add_delivered(&storage, alice, bob, "ab", at(2)).await;
+    assert_eq!(fresh.recipient_position, Some(newest + 1));
+    assert_eq!(fresh.sender_position, Some(newest + 1));
+    assert_eq!(
+        after(newest).await,
+        vec![(newest + 1, fresh.message.id)],
+        "a stream opened before the upgrade at the newest id gets only the new message"
+    );
+    let (alices, _) = add_session(&storage, alice, "a", t0()).await;
+    let (carols, _) = add_session(&storage, carol, "c", t0()).await;
+    assert_eq!(
+        send(
+            &storage,
+            send_job(alice, alices.id, bob, Some("legacy-thread"), None)
+        )
+        .await,
+        SendOutcome::NotAParticipant,
+        "a conversation stored before is its first pair's"
+    );
+    sent(
+        send(
+            &storage,
+            send_job(carol, carols.id, bob, Some("legacy-thread"), None),
+        )
+        .await,
+    );
+}
