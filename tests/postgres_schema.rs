@@ -231,6 +231,8 @@ async fn foreign_keys_cascade() {
         .collect();
     let expected: Vec<(String, String, String, String)> = [
         ("assistant_history_clears", "user_id", "users"),
+        // A deleted message takes its places in the delivery sequences with it.
+        ("message_deliveries", "message_id", "messages"),
         ("refresh_tokens", "session_id", "sessions"),
         ("refresh_tokens", "user_id", "users"),
         ("sessions", "user_id", "users"),

@@ -9,7 +9,7 @@ use ai_message_core::{
     conversation_access, conversation_of,
 };
 use async_trait::async_trait;
-use deadpool_postgres::{ClientWrapper, GenericClient, Transaction};
+use deadpool_postgres::{ClientWrapper, GenericClient};
 
 use crate::PostgresStore;
 use crate::helpers::OrPortError;
@@ -62,7 +62,7 @@ async fn insert_delivered(
 
 /// The pair a conversation id is bound to, if it is.
 async fn bound_pair(
-    tx: &Transaction<'_>,
+    tx: &impl GenericClient,
     conversation: &ConversationId,
 ) -> Result<Option<Pair>, PortError> {
     let stmt = tx
@@ -84,7 +84,7 @@ async fn bound_pair(
     .or_port()
 }
 
-async fn user_exists(tx: &Transaction<'_>, user_id: UserId) -> Result<bool, PortError> {
+async fn user_exists(tx: &impl GenericClient, user_id: UserId) -> Result<bool, PortError> {
     if user_id.is_assistant() {
         return Ok(true);
     }
@@ -100,7 +100,7 @@ async fn user_exists(tx: &Transaction<'_>, user_id: UserId) -> Result<bool, Port
 }
 
 async fn message_in(
-    tx: &Transaction<'_>,
+    tx: &impl GenericClient,
     id: Option<MessageId>,
 ) -> Result<Option<Message>, PortError> {
     let Some(id) = id.and_then(pg_id) else {
@@ -112,15 +112,17 @@ async fn message_in(
 }
 
 /// The checks of a send after its session admitted it, then the insert.
-async fn send(
-    tx: &Transaction<'_>,
+/// The checks of a send after its session admitted it, inside the job's transaction; the
+/// row to insert when they pass.
+async fn check_send(
+    tx: &impl GenericClient,
     sender_id: UserId,
     job: SendJob,
     recipient_exists: bool,
     parent: Option<Message>,
-) -> Result<SendOutcome, PortError> {
+) -> Result<Result<NewMessage, SendOutcome>, PortError> {
     if !recipient_exists {
-        return Ok(SendOutcome::RecipientNotFound);
+        return Ok(Err(SendOutcome::RecipientNotFound));
     }
     let mut parent_conversation = None;
     if job.parent_id.is_some() {
@@ -128,7 +130,7 @@ async fn send(
             Some(parent) if parent.is_visible_to(sender_id) => {
                 parent_conversation = parent.conversation_id;
             }
-            _ => return Ok(SendOutcome::ParentNotFound),
+            _ => return Ok(Err(SendOutcome::ParentNotFound)),
         }
     }
     let pair = Pair::of(sender_id, job.recipient_id);
@@ -144,7 +146,7 @@ async fn send(
     };
     loop {
         match conversation_access(&conversation, pair, bound) {
-            Err(_) => return Ok(SendOutcome::NotAParticipant),
+            Err(_) => return Ok(Err(SendOutcome::NotAParticipant)),
             Ok(ConversationAccess::Theirs) => break,
             Ok(ConversationAccess::BindToPair) => {
                 let stmt = tx.prepare_cached(sql::BIND_CONVERSATION).await.or_port()?;
@@ -166,32 +168,70 @@ async fn send(
             }
         }
     }
-    let new = job.into_message(sender_id, conversation);
-    Ok(SendOutcome::Sent(insert_delivered(tx, new).await?))
+    Ok(Ok(job.into_message(sender_id, conversation)))
+}
+
+/// A send as one transaction in two round trips: `BEGIN` with the session, recipient and
+/// parent reads, then (once the core's rules passed) the insert with `COMMIT`. tokio-postgres
+/// pipelines requests in flight together on one connection. Every statement sent is awaited
+/// (`join!`, not `try_join!`), so the transaction always ends before the connection goes
+/// back to the pool.
+async fn send_in_transaction(
+    client: &deadpool_postgres::Object,
+    job: SendJob,
+) -> Result<Gated<SendOutcome>, PortError> {
+    let (begun, found, recipient_exists, parent) = tokio::join!(
+        client.batch_execute("BEGIN"),
+        session_with_user(client, job.gate.session_id()),
+        user_exists(client, job.recipient_id),
+        message_in(client, job.parent_id),
+    );
+    begun.or_port()?;
+    let checked = async {
+        let admitted = match job.gate.check(found?) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return Ok(Err(Gated::Refused(refusal))),
+        };
+        let sender_id = admitted.caller().user.id;
+        Ok(
+            match check_send(client, sender_id, job, recipient_exists?, parent?).await? {
+                Ok(new) => Ok((admitted, new)),
+                Err(refused) => Err(Gated::Admitted(admitted, refused)),
+            },
+        )
+    }
+    .await;
+    let (admitted, new) = match checked {
+        Ok(Ok(passed)) => passed,
+        // Nothing to keep: the transaction ends empty.
+        Ok(Err(refused)) => {
+            client.batch_execute("ROLLBACK").await.or_port()?;
+            return Ok(refused);
+        }
+        Err(error) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(error);
+        }
+    };
+    let (inserted, committed) = tokio::join!(
+        insert_delivered(client, new),
+        client.batch_execute("COMMIT")
+    );
+    // A failed insert aborts the transaction; its COMMIT then only ends it.
+    let delivered = inserted?;
+    committed.or_port()?;
+    Ok(Gated::Admitted(admitted, SendOutcome::Sent(delivered)))
 }
 
 #[async_trait]
 impl MessageRepository for PostgresStore {
     async fn send_message(&self, job: SendJob) -> Result<Gated<SendOutcome>, PortError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.or_port()?;
-        // The session, the recipient and the parent, asked together: one round trip.
-        let (found, recipient_exists, parent) = tokio::try_join!(
-            session_with_user(&tx, job.gate.session_id()),
-            user_exists(&tx, job.recipient_id),
-            message_in(&tx, job.parent_id),
-        )?;
-        let admitted = match job.gate.check(found) {
-            Ok(admitted) => admitted,
-            // Nothing was written; dropping the transaction rolls it back.
-            Err(refusal) => return Ok(Gated::Refused(refusal)),
-        };
-        let sender_id = admitted.caller().user.id;
-        let outcome = send(&tx, sender_id, job, recipient_exists, parent).await?;
-        if matches!(outcome, SendOutcome::Sent(_)) {
-            tx.commit().await.or_port()?;
-        }
-        Ok(Gated::Admitted(admitted, outcome))
+        let client = self.client().await?;
+        // On a task of its own, so that a caller who goes away cannot stop the job between
+        // `BEGIN` and its end and hand the pool a connection inside a transaction.
+        tokio::spawn(async move { send_in_transaction(&client, job).await })
+            .await
+            .map_err(|e| PortError::unexpected(format!("the send job failed: {e}")))?
     }
 
     async fn create_message(&self, new: NewMessage) -> Result<Delivered, PortError> {

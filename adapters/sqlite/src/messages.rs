@@ -21,8 +21,8 @@ use crate::sql;
 /// Inserts a message and gives it its parties' next positions (see
 /// [`MessageRepository::create_message`]); the writer's one transaction orders the commits.
 fn insert_message(tx: &Transaction<'_>, new: NewMessage) -> rusqlite::Result<Delivered> {
-    tx.execute_cached(
-        sql::INSERT_MESSAGE,
+    let message = tx.query_row_cached(
+        sql::INSERT_MESSAGE_RETURNING,
         params![
             new.sender_id.get(),
             new.recipient_id.get(),
@@ -31,9 +31,9 @@ fn insert_message(tx: &Transaction<'_>, new: NewMessage) -> rusqlite::Result<Del
             new.conversation_id.as_str(),
             time_text(new.created_at)
         ],
+        rows::message,
     )?;
-    let id = tx.last_insert_rowid();
-    let message = tx.query_row_cached(sql::MESSAGE_BY_ID, [id], rows::message)?;
+    let id = message.id.get();
     let sender_position = take_position(tx, new.sender_id, id)?;
     let recipient_position = if new.recipient_id == new.sender_id {
         sender_position

@@ -239,6 +239,12 @@ pub const EXTEND_SESSION: &str =
 pub const INSERT_MESSAGE: &str = "INSERT INTO messages (sender_id, recipient_id, content, \
      is_read, parent_id, conversation_id, created_at, updated_at) \
      VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?6)";
+/// [`INSERT_MESSAGE`], answering the stored row.
+pub const INSERT_MESSAGE_RETURNING: &str = concat!(
+    "INSERT INTO messages (sender_id, recipient_id, content, is_read, parent_id, \
+     conversation_id, created_at, updated_at) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?6) RETURNING ",
+    message_columns!()
+);
 pub const MESSAGE_BY_ID: &str = concat!(
     "SELECT ",
     message_columns!(),
