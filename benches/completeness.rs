@@ -24,6 +24,7 @@ fn load(full: bool) -> Load {
             duration: Duration::from_secs(30),
             max_per_sender: 1_000_000,
             reconnect_every: Duration::from_millis(200),
+            pace: Some(Duration::from_millis(20)),
         }
     } else {
         Load {
@@ -31,6 +32,7 @@ fn load(full: bool) -> Load {
             duration: Duration::from_millis(600),
             max_per_sender: 40,
             reconnect_every: Duration::from_millis(100),
+            pace: None,
         }
     }
 }

@@ -165,6 +165,7 @@ fn cross_instance_load() -> Load {
         duration: Duration::from_secs(3),
         max_per_sender: 200,
         reconnect_every: Duration::from_millis(150),
+        pace: None,
     }
 }
 

@@ -78,8 +78,9 @@ impl SseReader {
 
     fn take_event(&mut self) -> Option<SseEvent> {
         loop {
-            let normalized = self.buffer.replace("\r\n", "\n");
-            self.buffer = normalized;
+            if self.buffer.contains('\r') {
+                self.buffer = self.buffer.replace("\r\n", "\n");
+            }
             let end = self.buffer.find("\n\n")?;
             let block: String = self.buffer[..end].to_string();
             self.buffer.drain(..end + 2);

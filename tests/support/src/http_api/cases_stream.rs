@@ -386,6 +386,7 @@ pub async fn every_message_reaches_a_live_stream_once_under_concurrent_senders(s
         duration: Duration::from_secs(2),
         max_per_sender: 150,
         reconnect_every: Duration::from_millis(150),
+        pace: None,
     };
     let report = crate::completeness::run(server.clone(), server, load, || async {}).await;
     report.assert_complete();
