@@ -224,3 +224,44 @@ fn a_bad_metrics_address_stops_start_up() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("METRICS_ADDR"));
 }
+
+/// Methods a client invents fold into one `method="other"` series: 300 requests with 300
+/// different methods (one of 2,000 bytes) add a handful of series, not hundreds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invented_methods_add_no_series() {
+    let server = Server::start(&[
+        ("DATABASE_URL", "memory://"),
+        ("METRICS_ADDR", "127.0.0.1:0"),
+    ]);
+    let url = metrics_url(&server);
+    let http = reqwest::Client::new();
+    let before = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    for n in 0..300 {
+        let method = if n == 0 {
+            "X".repeat(2_000)
+        } else {
+            format!("INVENTED{n}")
+        };
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let answered = http
+            .request(method, server.url("/health"))
+            .send()
+            .await
+            .unwrap();
+        assert!(answered.status().is_client_error(), "{}", answered.status());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(
+        !text.contains("INVENTED"),
+        "an invented method became a label"
+    );
+    assert!(text.contains(r#"method="other""#));
+    let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    assert!(
+        series(&text) < series(&before) + 40,
+        "{} series before, {} after",
+        series(&before),
+        series(&text)
+    );
+}

@@ -123,6 +123,26 @@ fn shape(path: &str, is_parameter: impl Fn(&str) -> bool) -> String {
         .join("/")
 }
 
+/// The method as a label: the standard methods by name, any other as `other`, so that a
+/// client inventing methods (`QWERTYUIOPAS /health`) cannot add a series per request.
+fn method_label(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    STANDARD
+        .iter()
+        .find(|standard| *standard == method)
+        .map_or("other", Method::as_str)
+}
+
 /// The routes whose 429 is a rate limit (the others' are per-user caps).
 const LIMITED_ROUTES: [&str; 3] = ["/auth/login", "/auth/register", "/auth/refresh"];
 
@@ -142,7 +162,7 @@ pub fn record(
     }
     let labels = [
         ("route", route),
-        ("method", method.as_str().to_string()),
+        ("method", method_label(method).to_string()),
         ("status", status.to_string()),
     ];
     metrics::counter!(REQUESTS, &labels).increment(1);
@@ -152,6 +172,16 @@ pub fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        for invented in ["QWERTYUIOPAS", "PROPFIND", &"X".repeat(2_000)] {
+            let method = Method::from_bytes(invented.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other", "{invented:.20}");
+        }
+    }
 
     #[test]
     fn routes_are_named_by_the_documents_template() {
