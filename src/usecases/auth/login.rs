@@ -74,9 +74,12 @@ impl Auth {
 
     /// The counters one login attempt is held to.
     fn counters(&self, user: Option<&User>, login: &str, address: &str) -> LoginCounters {
+        // An unknown identifier counts under the digest of its normalised form: a key of
+        // fixed length and plain characters, whatever the client sent (NUL bytes and 600+
+        // characters made storage refuse the counter's row).
         let account = match user {
             Some(user) => format!("user:{}", user.id),
-            None => format!("name:{}", username_key(login)),
+            None => format!("name:{}", super::sha256_hex(&username_key(login))),
         };
         let limits = self.settings.login_limits;
         let pair = format!("pair:{account}|{address}");

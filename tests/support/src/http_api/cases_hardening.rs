@@ -209,3 +209,34 @@ pub async fn racing_pairs_for_a_new_conversation_id_leave_it_to_one_pair(server:
         assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
     }
 }
+
+/// Any identifier at login, however odd (a NUL byte, 600+ characters, control characters),
+/// is a plain wrong login on every adapter: 401, never a storage error.
+pub async fn odd_login_identifiers_are_a_plain_401(server: TestServer) {
+    // The counters of failed logins are where odd identifiers reach storage.
+    let server = server.with_login_limits(ai_message_core::usecases::LoginLimits::default());
+    server.user("alice").await;
+    let long = "a".repeat(700);
+    let wide = "é".repeat(400);
+    for login in [
+        "alice\u{0}",
+        "\u{0}",
+        long.as_str(),
+        wide.as_str(),
+        "alice\u{1b}[31m",
+        "ali\u{0}ce@example.com",
+    ] {
+        for body in [
+            json!({"username": login, "password": "wrong-password"}),
+            json!({"username": login, "password": "alice-password"}),
+        ] {
+            let answer = server.post("/auth/login", None, body).await;
+            assert!(
+                answer.status.as_u16() == 401 || answer.status.as_u16() == 422,
+                "{login:.30?}: {} {}",
+                answer.status,
+                answer.text
+            );
+        }
+    }
+}
