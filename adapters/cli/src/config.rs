@@ -117,6 +117,59 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./backend.db";
 /// HS256 keys shorter than its 256-bit output can be brute-forced from a single token.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
 
+/// Signing keys published in samples and docs (the original ships the first one in its
+/// `.env` example), compared ignoring case and surrounding space.
+const PUBLISHED_SECRET_KEYS: [&str; 6] = [
+    "your-secret-key-change-in-production",
+    "your-super-secret-key-change-in-production",
+    "change-this-secret-key-in-production",
+    "your-secret-key-here-change-in-production",
+    "please-change-this-secret-key-in-production",
+    "super-secret-key-change-me-in-production",
+];
+
+/// Words that mark a key as a sample's placeholder, in a key made of words alone.
+const PLACEHOLDER_WORDS: [&str; 8] = [
+    "change",
+    "your",
+    "replace",
+    "example",
+    "default",
+    "sample",
+    "insecure",
+    "placeholder",
+];
+
+/// Why a key of sufficient length is still no secret: a published sample, one character
+/// (or a handful) repeated, or a phrase of the samples' kind (`my-default-secret-key-…`).
+pub(crate) fn weak_secret_key(key: &str) -> Option<String> {
+    let normalised = key.trim().to_lowercase();
+    if PUBLISHED_SECRET_KEYS.contains(&normalised.as_str()) {
+        return Some(format!("is a published sample key ('{}')", key.trim()));
+    }
+    let distinct: std::collections::HashSet<char> = key.chars().collect();
+    if distinct.len() < 6 {
+        return Some(format!(
+            "is made of {} different characters repeated",
+            distinct.len()
+        ));
+    }
+    let words_only = normalised
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || matches!(c, '-' | '_' | ' ' | '.'));
+    if words_only {
+        let placeholder = normalised
+            .split(['-', '_', ' ', '.'])
+            .find(|word| PLACEHOLDER_WORDS.contains(word));
+        if let Some(word) = placeholder {
+            return Some(format!(
+                "reads like a sample's placeholder (the word '{word}')"
+            ));
+        }
+    }
+    None
+}
+
 /// Reads a variable, then its `AI_MESSAGE_` twin; empty counts as unset.
 pub(crate) fn read(
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -199,7 +252,18 @@ impl Config {
                     ),
                 ));
             }
-            Some((_, key)) => SecretKey::Configured(key),
+            Some((name, key)) => {
+                if let Some(why) = weak_secret_key(&key) {
+                    return Err(ConfigError::new(
+                        name,
+                        format!(
+                            "{why}: anyone who has read it can sign tokens; generate one with \
+                             `openssl rand -base64 48`"
+                        ),
+                    ));
+                }
+                SecretKey::Configured(key)
+            }
             None => SecretKey::Ephemeral(random_key()?),
         };
         let access_minutes = number(lookup, &["ACCESS_TOKEN_EXPIRE_MINUTES"], 30i64, 1..=525_600)?;

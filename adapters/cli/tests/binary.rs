@@ -319,6 +319,11 @@ fn bad_configuration_is_one_clear_line_and_a_failure() {
             "SECRET_KEY: must be at least 32 bytes (8 given)",
         ),
         (
+            "SECRET_KEY",
+            "your-secret-key-change-in-production",
+            "SECRET_KEY: is a published sample key",
+        ),
+        (
             "FORWARDED_ALLOW_IPS",
             "10.0.0.0/8, proxy",
             "FORWARDED_ALLOW_IPS: 'proxy' is not an IP address or a CIDR network",

@@ -34,7 +34,7 @@ fn values_are_read_with_their_original_aliases() {
         ("AI_MESSAGE_DATABASE_URL", "memory://"),
         ("AI_MESSAGE_HOST", "0.0.0.0"),
         ("AI_MESSAGE_PORT", "9000"),
-        ("SECRET_KEY", "k".repeat(32).as_str()),
+        ("SECRET_KEY", "k9Qv2LxR7tWm4ZpB8nYc3HdF6sJg1AeU"),
         ("BCRYPT_COST", "4"),
         ("CORS_ALLOW_ORIGINS", "https://a.example, https://b.example"),
     ])
@@ -42,7 +42,10 @@ fn values_are_read_with_their_original_aliases() {
     assert_eq!(config.database, DatabaseUrl::Memory);
     assert_eq!(config.host.to_string(), "0.0.0.0");
     assert_eq!(config.port, 9000);
-    assert_eq!(config.secret_key, SecretKey::Configured("k".repeat(32)));
+    assert_eq!(
+        config.secret_key,
+        SecretKey::Configured("k9Qv2LxR7tWm4ZpB8nYc3HdF6sJg1AeU".into())
+    );
     assert_eq!(config.bcrypt_cost, 4);
     assert_eq!(
         config.cors,
@@ -137,7 +140,7 @@ fn a_short_secret_key_is_refused_with_its_name() {
     assert!(err.problem.contains("at least 32 bytes"), "{err}");
     let err = config(&[("SECRET_KEY", &"x".repeat(31))]).unwrap_err();
     assert_eq!(err.variable, "SECRET_KEY");
-    assert!(config(&[("SECRET_KEY", &"x".repeat(32))]).is_ok());
+    assert!(config(&[("SECRET_KEY", "0123456789abcdefghijklmnopqrstuv")]).is_ok());
     // Unset still means a random key for this process.
     assert!(matches!(
         config(&[]).unwrap().secret_key,
@@ -154,5 +157,29 @@ fn password_min_length_is_8_and_may_be_set_from_6_to_72() {
     for refused in ["5", "73", "0", "six", "-6"] {
         let err = config(&[("PASSWORD_MIN_LENGTH", refused)]).unwrap_err();
         assert_eq!(err.variable, "PASSWORD_MIN_LENGTH", "{refused}");
+    }
+}
+
+#[test]
+fn published_and_trivially_weak_secret_keys_are_refused() {
+    for weak in [
+        "your-secret-key-change-in-production",
+        "  YOUR-SECRET-KEY-CHANGE-IN-PRODUCTION ",
+        &"x".repeat(64),
+        &"ab".repeat(20),
+        "my-default-secret-key-for-this-server",
+        "replace_this_with_a_real_secret_value",
+        "insecure jwt signing key for local use",
+    ] {
+        let err = config(&[("SECRET_KEY", weak)]).unwrap_err();
+        assert_eq!(err.variable, "SECRET_KEY", "{weak}");
+        assert!(err.to_string().contains("openssl rand -base64 48"), "{err}");
+    }
+    for strong in [
+        "Zp8v1sXk3QmT9rWc4LnB7yHd2FgJ6uEa0",
+        "correct-horse-battery-staple-orbit-lantern",
+        "fuzzing-key-of-at-least-thirty-two-bytes",
+    ] {
+        assert!(config(&[("SECRET_KEY", strong)]).is_ok(), "{strong}");
     }
 }
