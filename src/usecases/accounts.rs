@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use super::auth::tell_access_changed;
-use super::{Caller, Ports};
+use super::{Caller, LoginLimits, Ports};
 use crate::domain::{Email, FullName, Password, PhoneNumber, User, Username};
 use crate::ports::{
-    Clock, EventPublisher, InsertError, NewUser, PasswordHasher, PortError, ProfileUpdate,
-    UserRepository,
+    Clock, EventPublisher, InsertError, LoginAttempts, NewUser, PasswordHasher, PortError,
+    ProfileUpdate, Reservation, SessionRepository, ThrottleKey, UserRepository,
 };
 
 /// What a new account is made of.
@@ -70,6 +70,10 @@ pub enum ChangePasswordError {
     /// The caller's account was deleted while the request ran.
     #[error("the caller's account is gone")]
     AccountGone,
+    /// Too many wrong passwords for this account (from this address, or overall) or from
+    /// this address, counted with failed logins; the caller's session was ended.
+    #[error("too many wrong passwords; retry after {retry_after}")]
+    Throttled { retry_after: chrono::TimeDelta },
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -132,19 +136,44 @@ pub(crate) async fn create_account(
 #[derive(Clone)]
 pub struct Accounts {
     users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
     hasher: Arc<dyn PasswordHasher>,
+    attempts: Arc<dyn LoginAttempts>,
     events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
+    login_limits: LoginLimits,
 }
 
 impl Accounts {
-    pub fn new(ports: &Ports) -> Self {
+    pub fn new(ports: &Ports, login_limits: LoginLimits) -> Self {
         Self {
             users: ports.users.clone(),
+            sessions: ports.sessions.clone(),
             hasher: ports.hasher.clone(),
+            attempts: ports.login_attempts.clone(),
             events: ports.events.clone(),
             clock: ports.clock.clone(),
+            login_limits,
         }
+    }
+
+    /// The counters a current-password check is held to: the ones a login of this account
+    /// from this address counts under, so guessing through a stolen token is no cheaper
+    /// than guessing at the login.
+    fn password_counters(&self, caller: &Caller, address: &str) -> (String, Vec<ThrottleKey>) {
+        let account = format!("user:{}", caller.user.id);
+        let limits = self.login_limits;
+        let pair = format!("pair:{account}|{address}");
+        let keys = [
+            (pair.clone(), limits.per_account_and_address),
+            (format!("account:{account}"), limits.per_account),
+            (format!("address:{address}"), limits.per_address),
+        ]
+        .into_iter()
+        .filter(|(_, quota)| !quota.is_off())
+        .map(|(key, quota)| ThrottleKey { key, quota })
+        .collect();
+        (pair, keys)
     }
 
     /// Self-service sign-up: an active, ordinary user.
@@ -187,18 +216,47 @@ impl Accounts {
 
     /// Checks the current password, stores the new one and ends every other session of the
     /// user (the caller's own session stays).
+    ///
+    /// Wrong current passwords count like failed logins of the account from `address`; the
+    /// session that goes past a quota is ended (its token was likely stolen), and answered
+    /// `Throttled`.
     pub async fn change_password(
         &self,
         caller: &Caller,
+        address: Option<&str>,
         current_password: &str,
         new_password: &Password,
     ) -> Result<(), ChangePasswordError> {
-        let current_ok = self
+        let (pair, keys) = self.password_counters(caller, address.unwrap_or("unknown"));
+        let now = self.clock.now();
+        let attempt = match self.attempts.reserve(&keys, now).await? {
+            Reservation::Admitted(attempt) => attempt,
+            Reservation::Refused { retry_after } => {
+                self.sessions
+                    .end_session(caller.user.id, caller.session_id, now)
+                    .await?;
+                tell_access_changed(self.events.as_ref(), caller.user.id).await;
+                return Err(ChangePasswordError::Throttled { retry_after });
+            }
+        };
+        let current_ok = match self
             .hasher
             .verify(current_password, &caller.user.hashed_password)
-            .await?;
+            .await
+        {
+            Ok(matches) => matches,
+            Err(error) => {
+                self.attempts.release(attempt, &keys).await?;
+                return Err(error.into());
+            }
+        };
         if !current_ok {
+            // Kept: a counted failure.
             return Err(ChangePasswordError::WrongCurrentPassword);
+        }
+        self.attempts.release(attempt, &keys).await?;
+        if !self.login_limits.per_account_and_address.is_off() {
+            self.attempts.clear(&pair).await?;
         }
         let hashed = self.hasher.hash(new_password).await?;
         let changed = self

@@ -162,7 +162,7 @@ impl Services {
         let assistant = assistant::AssistantChat::new(&ports, settings.assistant.clone());
         let messages = messages::Messages::new(&ports, assistant.clone());
         Self {
-            accounts: accounts::Accounts::new(&ports),
+            accounts: accounts::Accounts::new(&ports, settings.login_limits),
             live: live::Live::new(&ports, auth.clone(), settings.live),
             conversations: conversations::Conversations::new(
                 &ports,

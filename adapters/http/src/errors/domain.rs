@@ -28,6 +28,8 @@ mod detail {
     pub const WRONG_LOGIN: &str = "Incorrect username or password";
     pub const USER_DISABLED: &str = "User is disabled";
     pub const LOGIN_THROTTLED: &str = "Too many failed login attempts, retry later";
+    pub const PASSWORD_CHANGE_THROTTLED: &str =
+        "Too many wrong passwords: this session was ended, log in again later";
     pub const REFRESH_UNKNOWN: &str = "Refresh token not found or already used";
     pub const REFRESH_EXPIRED: &str = "Refresh token expired";
     pub const SESSION_ENDED: &str = "Session has ended";
@@ -88,6 +90,12 @@ impl From<ChangePasswordError> for ApiError {
                 Self::bad_request(detail::WRONG_CURRENT_PASSWORD)
             }
             ChangePasswordError::AccountGone => Self::unauthorized(INVALID_CREDENTIALS),
+            ChangePasswordError::Throttled { retry_after } => Self::too_many(
+                detail::PASSWORD_CHANGE_THROTTLED,
+                retry_after
+                    .to_std()
+                    .unwrap_or(std::time::Duration::from_secs(1)),
+            ),
             ChangePasswordError::Port(e) => e.into(),
         }
     }

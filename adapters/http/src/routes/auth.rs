@@ -278,6 +278,7 @@ impl AuthApi {
     )]
     async fn change_password(
         &self,
+        request: &Request,
         auth: Authenticated,
         body: JsonBody<PasswordChangeRequest>,
     ) -> Result<Json<MessageResponse>, ApiError> {
@@ -289,7 +290,12 @@ impl AuthApi {
         self.state
             .services
             .accounts
-            .change_password(&auth.0, &body.0.current_password, &new_password)
+            .change_password(
+                &auth.0,
+                client_ip(request).as_deref(),
+                &body.0.current_password,
+                &new_password,
+            )
             .await?;
         Ok(Json(MessageResponse::new("Password changed successfully")))
     }

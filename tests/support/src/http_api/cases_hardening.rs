@@ -240,3 +240,58 @@ pub async fn odd_login_identifiers_are_a_plain_401(server: TestServer) {
         }
     }
 }
+
+/// A stolen access token cannot guess the current password without limit: wrong guesses
+/// count like failed logins (5 per account and address by default), the session that goes
+/// past that is ended at once, and even the right password then gets 429.
+pub async fn password_change_guesses_are_throttled_and_end_the_session(server: TestServer) {
+    let server = server.with_login_limits(ai_message_core::usecases::LoginLimits::default());
+    let alice = server.user("alice").await;
+    let other_device = server.login("alice").await;
+    let guess = |current: &str| json!({"current_password": current, "new_password": "a-brand-new-password"});
+    for n in 0..5 {
+        server
+            .put(
+                "/auth/me/password",
+                Some(&alice.access),
+                guess(&format!("guess {n}")),
+            )
+            .await
+            .assert_error(400, "Current password is incorrect");
+    }
+    let throttled = server
+        .put(
+            "/auth/me/password",
+            Some(&alice.access),
+            guess(&crate::http_api::harness::password_of("alice")),
+        )
+        .await;
+    throttled.assert_error(
+        429,
+        "Too many wrong passwords: this session was ended, log in again later",
+    );
+    assert!(throttled.header("retry-after").is_some());
+    server
+        .get("/auth/me", Some(&alice.access))
+        .await
+        .assert_status(401);
+    server
+        .get("/auth/me", Some(&other_device.access))
+        .await
+        .assert_status(200);
+    // The guesses count against logins of the account from this address too; the owner,
+    // elsewhere, logs in with the unchanged password.
+    let password = crate::http_api::harness::password_of("alice");
+    assert_eq!(
+        server.login_as("alice", &password).await.status.as_u16(),
+        429
+    );
+    assert_eq!(
+        server
+            .login_from("alice", &password, "198.51.100.7")
+            .await
+            .status
+            .as_u16(),
+        200
+    );
+}

@@ -76,6 +76,7 @@ macro_rules! http_api_tests {
             a_conversation_id_cannot_be_squatted_before_its_pair_talks,
             racing_pairs_for_a_new_conversation_id_leave_it_to_one_pair,
             odd_login_identifiers_are_a_plain_401,
+            password_change_guesses_are_throttled_and_end_the_session,
             duplicate_keys_in_a_json_body_are_refused,
             a_sent_message_reaches_recipient_and_sender_streams,
             edits_receipts_and_deletions_reach_the_right_streams,
