@@ -309,14 +309,14 @@ async fn changing_the_password_ends_the_other_sessions_only() {
         world
             .services
             .accounts
-            .change_password(&caller, "not it", &new_password)
+            .change_password(&caller, None, "not it", &new_password)
             .await,
         Err(ChangePasswordError::WrongCurrentPassword)
     ));
     world
         .services
         .accounts
-        .change_password(&caller, "alice-password", &new_password)
+        .change_password(&caller, None, "alice-password", &new_password)
         .await
         .unwrap();
     world.caller(&login).await.unwrap();
