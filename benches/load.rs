@@ -176,6 +176,16 @@ impl Server {
     }
 }
 
+/// No server outlives the benchmark, even one that panics before stopping it.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Row {
     adapter: &'static str,

@@ -146,6 +146,15 @@ pub trait MessageRepository: Send + Sync {
         limit: u32,
     ) -> Result<Vec<PositionedMessage>, PortError>;
 
+    /// How many of the user's stored messages have a position above `after`, counting up to
+    /// `limit` at most (whether a replay is short enough to make).
+    async fn count_messages_after(
+        &self,
+        user_id: UserId,
+        after: Position,
+        limit: u32,
+    ) -> Result<u32, PortError>;
+
     /// The user's last position handed out (0 before their first message).
     async fn latest_position(&self, user_id: UserId) -> Result<Position, PortError>;
 

@@ -23,6 +23,9 @@ use crate::ports::{
 pub const FALLBACK_REPLY: &str =
     "I apologize, but I'm having trouble responding right now. Please try again later.";
 
+/// At most this much of the reply's text is gathered into one live event.
+const COALESCED_DELTA_BYTES: usize = 4_096;
+
 /// The assistant's policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssistantSettings {
@@ -214,8 +217,16 @@ impl AssistantChat {
         let user_id = question.sender_id;
         let reply_to = question.id;
         let forward = async {
-            // Ends when the model is done: it drops its end of the channel.
-            while let Some(text) = arriving.recv().await {
+            // Ends when the model is done: it drops its end of the channel. Pieces that
+            // arrived meanwhile go out together: a model faster than the streams (or one
+            // flooding them) makes fewer, larger events, not a stream that falls behind.
+            while let Some(mut text) = arriving.recv().await {
+                while text.len() < COALESCED_DELTA_BYTES {
+                    match arriving.try_recv() {
+                        Ok(more) => text.push_str(&more),
+                        Err(_) => break,
+                    }
+                }
                 self.events
                     .publish(&[DomainEvent::AssistantDelta {
                         user_id,

@@ -203,6 +203,7 @@ impl Live {
             inbox: Some(inbox),
             pending: VecDeque::new(),
             cursor: 0,
+            replaying: false,
         };
         let latest = feed.latest().await?;
         match resume.map(parse_cursor) {
@@ -215,13 +216,16 @@ impl Live {
             Some(Some(cursor)) if cursor <= latest => {
                 feed.cursor = cursor;
                 feed.pending.push_back(FeedItem::Opened { cursor });
-                feed.catch_up().await?;
+                feed.resume().await?;
             }
             Some(_) => feed.reset().await?,
         }
         Ok(feed)
     }
 }
+
+/// Stored messages a stream reads at once when it replays (at most 4 MiB of content).
+const REPLAY_PAGE: u32 = 64;
 
 /// A cursor is a position: a whole number from 0.
 fn parse_cursor(text: &str) -> Option<Cursor> {
@@ -237,6 +241,8 @@ pub struct Feed {
     pending: VecDeque<FeedItem>,
     /// Every position up to here was delivered (see the module doc).
     cursor: Cursor,
+    /// Stored messages after the cursor may remain to be replayed (the last page was full).
+    replaying: bool,
 }
 
 impl Feed {
@@ -251,6 +257,14 @@ impl Feed {
         loop {
             if let Some(item) = self.pending.pop_front() {
                 return Some(item);
+            }
+            // A replay goes on page by page, as the client takes what was read.
+            if self.replaying && self.inbox.is_some() {
+                if self.replay_page().await.is_err() {
+                    self.inbox = None;
+                    return None;
+                }
+                continue;
             }
             let inbox = self.inbox.as_mut()?;
             let Some(notice) = inbox.recv().await else {
@@ -285,7 +299,7 @@ impl Feed {
             }
             Notice::MayHaveMissed => {
                 self.check_session().await?;
-                self.catch_up().await.map_err(|_| Ended)?;
+                self.resume().await.map_err(|_| Ended)?;
                 Ok(None)
             }
         }
@@ -352,19 +366,39 @@ impl Feed {
             .map_err(|_| Ended)
     }
 
-    /// Queues the messages after the cursor, in position order, or a reset when there are
-    /// too many.
-    async fn catch_up(&mut self) -> Result<(), PortError> {
+    /// Replays what was stored after the cursor (a resume, or events that may have been
+    /// lost), or resets when there is more than the replay allows.
+    async fn resume(&mut self) -> Result<(), PortError> {
         let max = self.live.settings.replay_max;
         let missed = self
             .live
             .messages
-            .messages_after(self.caller.user.id, self.cursor, max.saturating_add(1))
+            .count_messages_after(self.caller.user.id, self.cursor, max.saturating_add(1))
             .await?;
-        if missed.len() > max as usize {
+        if missed > max {
+            self.replaying = false;
             return self.reset().await;
         }
-        for replayed in missed {
+        self.catch_up().await
+    }
+
+    /// Starts replaying the messages after the cursor, in position order (a gap in live
+    /// events; see the module doc).
+    async fn catch_up(&mut self) -> Result<(), PortError> {
+        self.replaying = true;
+        self.replay_page().await
+    }
+
+    /// Queues the next page of the replay: a stream holds one page of stored messages at a
+    /// time, however many it has to replay and however slowly its client reads.
+    async fn replay_page(&mut self) -> Result<(), PortError> {
+        let page = self
+            .live
+            .messages
+            .messages_after(self.caller.user.id, self.cursor, REPLAY_PAGE)
+            .await?;
+        self.replaying = page.len() == REPLAY_PAGE as usize;
+        for replayed in page {
             self.cursor = self.cursor.max(replayed.position);
             self.pending.push_back(FeedItem::Created {
                 message: replayed.message,

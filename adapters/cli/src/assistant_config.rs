@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use ai_message_core::MessageContent;
 use ai_message_core::usecases::assistant::AssistantSettings;
 use ai_message_openai::ModelConfig;
 
@@ -53,6 +54,12 @@ pub fn assistant_config(
                 api_key: read(lookup, &["AI_API_KEY", "LITELLM_API_KEY"]).map(|(_, key)| key),
                 model,
                 timeout,
+                max_reply_bytes: number(
+                    lookup,
+                    &["AI_MAX_REPLY_BYTES"],
+                    ai_message_openai::DEFAULT_MAX_REPLY_BYTES,
+                    256..=MessageContent::MAX_CHARS,
+                )?,
             };
             // Checked here so a bad URL stops start-up, not the first question.
             ai_message_openai::OpenAiAssistant::new(config.clone())

@@ -99,6 +99,8 @@ pub struct Config {
     pub max_connections: Option<usize>,
     /// From the first byte of a request head to its end.
     pub header_read_timeout: Duration,
+    /// A write waiting this long for the client to read closes the connection.
+    pub write_timeout: Duration,
     /// Live streams one user may have open on one instance.
     pub stream_max_per_user: usize,
     /// Where the assistant's model is; `None`: the assistant answers 503.
@@ -364,6 +366,8 @@ impl Config {
             10u64,
             1..=3600,
         )?);
+        let write_timeout =
+            Duration::from_secs(number(lookup, &["WRITE_TIMEOUT_SECONDS"], 30u64, 1..=3600)?);
         let (assistant_model, assistant) = crate::assistant_config::assistant_config(lookup)?;
         let password_min: usize = number(
             lookup,
@@ -392,6 +396,7 @@ impl Config {
             stream_max_per_user,
             max_connections,
             header_read_timeout,
+            write_timeout,
             limits,
             login_limits,
             trusted_proxies,

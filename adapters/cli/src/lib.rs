@@ -460,6 +460,7 @@ async fn run_server<A: Acceptor + 'static>(
             .max_connections
             .unwrap_or_else(|| default_max_connections(descriptors)),
         header_read_timeout: config.header_read_timeout,
+        write_timeout: config.write_timeout,
     };
     tracing::info!(
         open_files = descriptors,

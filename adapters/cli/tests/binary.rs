@@ -400,3 +400,22 @@ fn create_superuser_reads_the_password_from_stdin_or_environment() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A test that panics with a server running leaves no process behind: the testkit's
+/// `Server` ends its process when dropped.
+#[test]
+fn a_server_ends_with_the_test_that_started_it_even_on_panic() {
+    let (pid_sender, pid) = std::sync::mpsc::channel();
+    let panicked = std::thread::spawn(move || {
+        let server = Server::start(&[]);
+        pid_sender.send(server.pid()).unwrap();
+        panic!("the test fails with its server running");
+    })
+    .join();
+    assert!(panicked.is_err());
+    let pid = pid.recv().unwrap();
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.contains(") Z "));
+    assert!(!alive, "process {pid} outlived its test");
+}

@@ -1,7 +1,8 @@
 //! The connection layer under the HTTP server: at most `max` connections open at once (the
 //! rest wait in the kernel's backlog), accept errors (out of descriptors) met with a pause
-//! instead of a busy loop, and a deadline on each request head so a client trickling header
-//! bytes is cut.
+//! instead of a busy loop, a deadline on each request head so a client trickling header
+//! bytes is cut, and a deadline on each stalled write so a client that stops reading (a
+//! response it never takes, a stream it never reads) is cut too and frees what it pins.
 
 use std::future::Future;
 use std::io;
@@ -24,6 +25,9 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// From the first byte of a request head to its blank line.
     pub header_read_timeout: Duration,
+    /// How long a write may wait for the client to take bytes before the connection is
+    /// closed.
+    pub write_timeout: Duration,
 }
 
 /// Wraps an acceptor with [`ConnectionLimits`].
@@ -31,6 +35,7 @@ pub struct GuardedAcceptor<A> {
     inner: A,
     slots: Arc<Semaphore>,
     header_read_timeout: Duration,
+    write_timeout: Duration,
     /// The pause after the last accept error, doubled up to a second while errors repeat.
     backoff: Duration,
 }
@@ -44,6 +49,7 @@ impl<A: Acceptor> GuardedAcceptor<A> {
             inner,
             slots: Arc::new(Semaphore::new(limits.max_connections.max(1))),
             header_read_timeout: limits.header_read_timeout,
+            write_timeout: limits.write_timeout,
             backoff: FIRST_BACKOFF,
         }
     }
@@ -68,7 +74,12 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
             match self.inner.accept().await {
                 Ok((io, local, remote, scheme)) => {
                     self.backoff = FIRST_BACKOFF;
-                    let io = GuardedConnection::new(io, slot, self.header_read_timeout);
+                    let io = GuardedConnection::new(
+                        io,
+                        slot,
+                        self.header_read_timeout,
+                        self.write_timeout,
+                    );
                     return Ok((io, local, remote, scheme));
                 }
                 Err(error) => {
@@ -102,12 +113,20 @@ pub struct GuardedConnection<T> {
     seen_first_bytes: bool,
     /// HTTP/2 (prior knowledge) is framed binary: the head scan does not apply.
     http2: bool,
+    write_timeout: Duration,
+    /// Running while a write waits for the client to read.
+    stalled_write: Option<Pin<Box<Sleep>>>,
 }
 
 const HTTP2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0";
 
 impl<T> GuardedConnection<T> {
-    fn new(inner: T, slot: OwnedSemaphorePermit, header_read_timeout: Duration) -> Self {
+    fn new(
+        inner: T,
+        slot: OwnedSemaphorePermit,
+        header_read_timeout: Duration,
+        write_timeout: Duration,
+    ) -> Self {
         Self {
             inner,
             _slot: slot,
@@ -115,7 +134,23 @@ impl<T> GuardedConnection<T> {
             head: Head::Idle,
             seen_first_bytes: false,
             http2: false,
+            write_timeout,
+            stalled_write: None,
         }
+    }
+
+    /// Keeps the stall deadline of a write: started when the client stops taking bytes,
+    /// cleared by progress; past it, the write fails and the server closes the connection.
+    fn watch_write<R>(&mut self, polled: &Poll<io::Result<R>>, cx: &mut Context<'_>) -> bool {
+        if polled.is_ready() {
+            self.stalled_write = None;
+            return false;
+        }
+        let timeout = self.write_timeout;
+        let timer = self
+            .stalled_write
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        timer.as_mut().poll(cx).is_ready()
     }
 
     /// Follows the bytes of a request head; true once its blank line has arrived.
@@ -187,6 +222,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedConnection<T> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write(cx, data);
+        if self.watch_write(&written, cx) {
+            return Poll::Ready(Err(stalled()));
+        }
         // A response is going out: the next bytes in begin a new head (HTTP/1.1 keep-alive).
         if matches!(written, Poll::Ready(Ok(n)) if n > 0)
             && matches!(self.head, Head::Done)
@@ -198,12 +236,23 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedConnection<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let flushed = Pin::new(&mut self.inner).poll_flush(cx);
+        if self.watch_write(&flushed, cx) {
+            return Poll::Ready(Err(stalled()));
+        }
+        flushed
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+fn stalled() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the client took no bytes of the response in time",
+    )
 }
 
 #[cfg(test)]
@@ -213,7 +262,56 @@ mod tests {
 
     fn connection(io: tokio::io::DuplexStream) -> GuardedConnection<tokio::io::DuplexStream> {
         let slot = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
-        GuardedConnection::new(io, slot, Duration::from_millis(200))
+        GuardedConnection::new(
+            io,
+            slot,
+            Duration::from_millis(200),
+            Duration::from_millis(300),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_cut_after_the_write_deadline() {
+        let (server_side, mut client) = tokio::io::duplex(1024);
+        let mut guarded = connection(server_side);
+        let writer = tokio::spawn(async move {
+            let chunk = [b'x'; 4096];
+            let mut written = 0usize;
+            loop {
+                match guarded.write(&chunk).await {
+                    Ok(n) => written += n,
+                    Err(error) => return (written, error.kind()),
+                }
+            }
+        });
+        // The client reads a little, then nothing.
+        let mut buf = [0u8; 512];
+        client.read_exact(&mut buf).await.unwrap();
+        let (written, error) = tokio::time::timeout(Duration::from_secs(3), writer)
+            .await
+            .expect("cut within the deadline")
+            .unwrap();
+        assert_eq!(error, io::ErrorKind::TimedOut);
+        assert!(written <= 2 * 1024 + 512, "{written} bytes were taken");
+    }
+
+    #[tokio::test]
+    async fn a_slow_but_steady_reader_is_not_cut() {
+        let (server_side, mut client) = tokio::io::duplex(256);
+        let mut guarded = connection(server_side);
+        let writer = tokio::spawn(async move {
+            for _ in 0..20 {
+                guarded.write_all(&[b'y'; 256]).await?;
+            }
+            Ok::<_, io::Error>(())
+        });
+        let mut buf = [0u8; 256];
+        for _ in 0..20 {
+            client.read_exact(&mut buf).await.unwrap();
+            // Each pause is shorter than the write deadline; together far longer.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        writer.await.unwrap().unwrap();
     }
 
     #[tokio::test]

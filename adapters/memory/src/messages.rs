@@ -280,6 +280,21 @@ impl MessageRepository for MemoryStore {
         Ok(())
     }
 
+    async fn count_messages_after(
+        &self,
+        user_id: UserId,
+        after: Position,
+        limit: u32,
+    ) -> Result<u32, PortError> {
+        let t = self.tables.read();
+        Ok(t.deliveries.get(&user_id).map_or(0, |positions| {
+            positions
+                .range(after.saturating_add(1)..)
+                .take(limit as usize)
+                .count() as u32
+        }))
+    }
+
     async fn latest_position(&self, user_id: UserId) -> Result<Position, PortError> {
         Ok(self
             .tables

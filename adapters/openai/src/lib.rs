@@ -20,6 +20,45 @@ pub struct ModelConfig {
     pub model: String,
     /// For the whole reply, from the request to its last piece.
     pub timeout: Duration,
+    /// The reply is cut here (on a character boundary): what the live stream shows and what
+    /// is stored stop at the same place.
+    pub max_reply_bytes: usize,
+}
+
+/// Default of [`ModelConfig::max_reply_bytes`] (`AI_MAX_REPLY_BYTES`).
+pub const DEFAULT_MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// The longest line a streamed reply may send (an OpenAI chunk is a few hundred bytes).
+const MAX_LINE_BYTES: usize = 256 * 1024;
+
+/// The longest non-streamed answer body read, beside the reply bound (JSON escapes can
+/// make text six times longer).
+fn max_body_bytes(max_reply_bytes: usize) -> usize {
+    max_reply_bytes.saturating_mul(6) + 64 * 1024
+}
+
+/// The model's text as it may reach users: control characters other than newline and tab
+/// dropped (a NUL or an escape sequence has no business in a chat message).
+fn clean(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect()
+}
+
+/// Adds `piece` to `text` up to `max` bytes; returns what was added and whether the bound
+/// was reached.
+fn take_within(text: &mut String, piece: &str, max: usize) -> (String, bool) {
+    let room = max.saturating_sub(text.len());
+    if piece.len() <= room {
+        text.push_str(piece);
+        return (piece.to_string(), false);
+    }
+    let mut cut = room;
+    while !piece.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.push_str(&piece[..cut]);
+    (piece[..cut].to_string(), true)
 }
 
 impl std::fmt::Debug for ModelConfig {
@@ -29,6 +68,7 @@ impl std::fmt::Debug for ModelConfig {
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("model", &self.model)
             .field("timeout", &self.timeout)
+            .field("max_reply_bytes", &self.max_reply_bytes)
             .finish()
     }
 }
@@ -97,20 +137,21 @@ impl OpenAiAssistant {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("text/event-stream"));
+        let max = self.config.max_reply_bytes;
         let text = if streamed {
-            read_stream(response, deltas).await?
+            read_stream(response, deltas, max).await?
         } else {
-            // A server that ignores `stream` answers one JSON object.
-            let value: Value = response
-                .json()
-                .await
-                .map_err(|e| AssistantError::Malformed(e.without_url().to_string()))?;
-            let text = value["choices"][0]["message"]["content"]
+            // A server that ignores `stream` answers one JSON object, read up to a bound.
+            let body = read_bounded(response, max_body_bytes(max)).await?;
+            let value: Value = serde_json::from_slice(&body)
+                .map_err(|e| AssistantError::Malformed(e.to_string()))?;
+            let content = value["choices"][0]["message"]["content"]
                 .as_str()
-                .ok_or_else(|| AssistantError::Malformed("no choices[0].message.content".into()))?
-                .to_string();
+                .ok_or_else(|| AssistantError::Malformed("no choices[0].message.content".into()))?;
+            let mut text = String::new();
+            let (piece, _) = take_within(&mut text, &clean(content), max);
             if let Some(deltas) = deltas {
-                let _ = deltas.send(text.clone());
+                let _ = deltas.send(piece);
             }
             text
         };
@@ -121,27 +162,62 @@ impl OpenAiAssistant {
     }
 }
 
-/// The text of a streamed completion: `data: {json}` lines until `data: [DONE]`.
+/// A whole answer body, refused past `max` bytes.
+async fn read_bounded(response: reqwest::Response, max: usize) -> Result<Vec<u8>, AssistantError> {
+    let mut body = response.bytes_stream();
+    let mut read = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| AssistantError::Unreachable(e.without_url().to_string()))?;
+        if read.len() + chunk.len() > max {
+            return Err(AssistantError::Malformed(format!(
+                "the answer is over {max} bytes"
+            )));
+        }
+        read.extend_from_slice(&chunk);
+    }
+    Ok(read)
+}
+
+/// The text of a streamed completion: `data: {json}` lines until `data: [DONE]`, cut at
+/// `max` bytes (the pieces sent to `deltas` stop at the same place).
 async fn read_stream(
     response: reqwest::Response,
     deltas: Option<UnboundedSender<String>>,
+    max: usize,
 ) -> Result<String, AssistantError> {
     let mut body = response.bytes_stream();
     let mut pending = Vec::new();
+    // Bytes of `pending` already searched for a line end: a long line is scanned once.
+    let mut scanned = 0;
     let mut text = String::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| AssistantError::Unreachable(e.without_url().to_string()))?;
         pending.extend_from_slice(&chunk);
-        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=end).collect();
+        loop {
+            let Some(offset) = pending[scanned..].iter().position(|b| *b == b'\n') else {
+                scanned = pending.len();
+                if pending.len() > MAX_LINE_BYTES {
+                    return Err(AssistantError::Malformed(format!(
+                        "a line of the stream is over {MAX_LINE_BYTES} bytes"
+                    )));
+                }
+                break;
+            };
+            let line: Vec<u8> = pending.drain(..=scanned + offset).collect();
+            scanned = 0;
             let line = String::from_utf8_lossy(&line);
             match data_line(line.trim_end()) {
                 Some(Piece::Done) => return Ok(text),
                 Some(Piece::Text(piece)) => {
-                    if let Some(deltas) = &deltas {
-                        let _ = deltas.send(piece.clone());
+                    let (taken, full) = take_within(&mut text, &clean(&piece), max);
+                    if let Some(deltas) = &deltas
+                        && !taken.is_empty()
+                    {
+                        let _ = deltas.send(taken);
                     }
-                    text.push_str(&piece);
+                    if full {
+                        return Ok(text);
+                    }
                 }
                 Some(Piece::Error(message)) => return Err(AssistantError::Malformed(message)),
                 None => {}
@@ -266,12 +342,27 @@ mod tests {
     }
 
     #[test]
+    fn model_text_loses_control_characters_but_newlines_and_tabs() {
+        assert_eq!(clean("a\u{0}b\u{1b}[31mc\nd\te\r"), "ab[31mc\nd\te");
+    }
+
+    #[test]
+    fn a_reply_is_cut_on_a_character_boundary_at_the_bound() {
+        let mut text = String::from("ab");
+        assert_eq!(take_within(&mut text, "cd", 5), ("cd".to_string(), false));
+        assert_eq!(take_within(&mut text, "éé", 6), ("é".to_string(), true));
+        assert_eq!(text, "abcdé");
+        assert_eq!(take_within(&mut text, "x", 6), (String::new(), true));
+    }
+
+    #[test]
     fn the_key_never_shows_in_debug_output() {
         let config = ModelConfig {
             base_url: "http://127.0.0.1:1".into(),
             api_key: Some("sk-secret".into()),
             model: "m".into(),
             timeout: Duration::from_secs(1),
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
         };
         assert!(!format!("{config:?}").contains("sk-secret"));
     }

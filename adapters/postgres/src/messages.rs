@@ -429,6 +429,26 @@ impl MessageRepository for PostgresStore {
         Ok(())
     }
 
+    async fn count_messages_after(
+        &self,
+        user_id: UserId,
+        after: Position,
+        limit: u32,
+    ) -> Result<u32, PortError> {
+        let Some(user) = pg_id(user_id) else {
+            return Ok(0);
+        };
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::COUNT_AFTER).await.or_port()?;
+        let count: i64 = client
+            .query_one(&stmt, &[&user, &after, &i64::from(limit)])
+            .await
+            .or_port()?
+            .try_get(0)
+            .or_port()?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
     async fn latest_position(&self, user_id: UserId) -> Result<Position, PortError> {
         let Some(user) = pg_id(user_id) else {
             return Ok(0);

@@ -345,6 +345,9 @@ pub const MESSAGES_AFTER: &str = concat!(
      WHERE d.user_id = $1 AND d.position > $2 ORDER BY d.position LIMIT $3"
 );
 pub const LATEST_POSITION: &str = "SELECT last_position FROM delivery_counters WHERE user_id = $1";
+/// How many of user $1's positions are above $2, up to $3.
+pub const COUNT_AFTER: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM message_deliveries \
+     WHERE user_id = $1 AND position > $2 LIMIT $3) AS page";
 pub const DELETE_USER_DELIVERIES: &str = "DELETE FROM message_deliveries WHERE user_id = $1";
 pub const DELETE_USER_COUNTER: &str = "DELETE FROM delivery_counters WHERE user_id = $1";
 pub const CONVERSATION_PARTIES: &str =

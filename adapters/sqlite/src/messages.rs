@@ -323,6 +323,23 @@ impl MessageRepository for SqliteStore {
             .await
     }
 
+    async fn count_messages_after(
+        &self,
+        user_id: UserId,
+        after: Position,
+        limit: u32,
+    ) -> Result<u32, PortError> {
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached(sql::COUNT_AFTER)?
+                    .query_row(params![user_id.get(), after, i64::from(limit)], |row| {
+                        row.get::<_, i64>(0)
+                    })
+            })
+            .await
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     async fn latest_position(&self, user_id: UserId) -> Result<Position, PortError> {
         self.db
             .read(move |conn| {

@@ -310,6 +310,9 @@ pub const MESSAGES_AFTER: &str = concat!(
      WHERE d.user_id = ?1 AND d.position > ?2 ORDER BY d.position LIMIT ?3"
 );
 pub const LATEST_POSITION: &str = "SELECT last_position FROM delivery_counters WHERE user_id = ?1";
+/// How many of user ?1's positions are above ?2, up to ?3.
+pub const COUNT_AFTER: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM message_deliveries \
+     WHERE user_id = ?1 AND position > ?2 LIMIT ?3)";
 /// Takes user ?1's next position: the counter row is created at 1 or moved on by one.
 pub const TAKE_POSITION: &str = "INSERT INTO delivery_counters (user_id, last_position) \
      VALUES (?1, 1) ON CONFLICT (user_id) DO UPDATE SET last_position = last_position + 1 \

@@ -77,6 +77,10 @@ fn storage_up_to(mocks: &mut Mocks, latest: i64) {
                 .take(limit as usize)
                 .collect())
         });
+    mocks
+        .messages
+        .expect_count_messages_after()
+        .returning(move |_, after, limit| Ok(((latest - after).max(0) as u32).min(limit)));
 }
 
 /// The ids of the next `count` created messages, each checked to carry its position.
@@ -182,7 +186,7 @@ async fn an_event_that_overtakes_an_earlier_one_fills_the_gap_from_storage() {
     mocks
         .messages
         .expect_messages_after()
-        .with(eq(uid(1)), eq(4), eq(1_001))
+        .with(eq(uid(1)), eq(4), eq(REPLAY_PAGE))
         .times(1)
         .returning(|_, _, _| Ok(stored_at(5..=6)));
     let ports = mocks.into_ports();
@@ -310,4 +314,23 @@ async fn an_edit_after_a_live_delivery_reaches_the_stream() {
         feed.next().await,
         Some(FeedItem::Updated { cursor: 1, .. })
     ));
+}
+
+/// A long replay is read from storage a page at a time, as the client takes it: a stream
+/// whose client does not read holds one page, not everything it has to replay.
+#[tokio::test]
+async fn a_replay_is_read_a_page_at_a_time() {
+    let mut mocks = Mocks::new();
+    storage_up_to(&mut mocks, 300);
+    let ports = mocks.into_ports();
+    let mut feed = live(&ports).open(caller(1), Some("0")).await.unwrap();
+    assert!(
+        feed.pending.len() <= REPLAY_PAGE as usize + 1,
+        "opened with {} items queued",
+        feed.pending.len()
+    );
+    assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 0 }));
+    let ids = created_ids(&mut feed, 300).await;
+    assert_eq!(ids, (11..=310).collect::<Vec<_>>());
+    assert!(feed.pending.len() <= REPLAY_PAGE as usize);
 }

@@ -172,3 +172,13 @@ impl Server {
         (exit, lines)
     }
 }
+
+/// No server outlives its test, even one that panics before stopping it.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -42,8 +42,42 @@ impl MessagesApi {
     }
 }
 
+/// The most message content one page carries, as JSON writes it: a page of 500 messages of
+/// 65,536 control characters would otherwise be 197 MB to hold for one request.
+pub(crate) const MAX_PAGE_CONTENT_BYTES: usize = 8 * 1024 * 1024;
+
+/// How many bytes JSON takes to write `text` (escapes included).
+fn json_text_len(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        })
+        .sum()
+}
+
+/// A page of messages (the newest, oldest first), as many as fit in
+/// [`MAX_PAGE_CONTENT_BYTES`]: when content fills it first, the oldest of the page give way
+/// and the client pages on by the count it received.
 pub(crate) fn messages_out(messages: Vec<Message>) -> JsonReply<Vec<MessageOut>> {
-    JsonReply(messages.into_iter().map(MessageOut::from).collect())
+    let mut budget = MAX_PAGE_CONTENT_BYTES;
+    let first_kept = messages
+        .iter()
+        .rposition(|message| {
+            let size = json_text_len(message.content.as_str());
+            let over = size > budget;
+            budget = budget.saturating_sub(size);
+            over
+        })
+        .map_or(0, |index| index + 1);
+    JsonReply(
+        messages
+            .into_iter()
+            .skip(first_kept)
+            .map(MessageOut::from)
+            .collect(),
+    )
 }
 
 #[derive(ApiResponse)]
@@ -56,6 +90,58 @@ pub(crate) enum MessageCreated {
 impl From<Message> for MessageCreated {
     fn from(message: Message) -> Self {
         Self::Created(JsonReply(message.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_text_len_counts_escapes() {
+        for text in [
+            "plain",
+            "é✓",
+            "quote \" and \\",
+            "line\nbreak\ttab",
+            "\u{1}\u{1f}",
+        ] {
+            assert_eq!(
+                json_text_len(text),
+                serde_json::to_string(text).unwrap().len() - 2,
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_page_of_large_messages_keeps_the_newest_that_fit() {
+        let big = "\u{1}".repeat(MessageContent::MAX_CHARS);
+        let message = |id: i64| Message {
+            id: MessageId::new(id),
+            sender_id: UserId::new(1),
+            recipient_id: UserId::new(2),
+            content: MessageContent::parse(big.clone()).unwrap(),
+            is_read: false,
+            parent_id: None,
+            conversation_id: None,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let page: Vec<Message> = (1..=500).map(message).collect();
+        let JsonReply(kept) = messages_out(page);
+        let per_message = big.len() * 6;
+        assert_eq!(kept.len(), MAX_PAGE_CONTENT_BYTES / per_message);
+        assert_eq!(kept.last().unwrap().id, 500, "the newest stay");
+        let bytes = serde_json::to_vec(&kept).unwrap().len();
+        assert!(bytes <= MAX_PAGE_CONTENT_BYTES + 500 * 400, "{bytes}");
+        let small: Vec<Message> = (1..=3)
+            .map(|id| Message {
+                content: MessageContent::parse("hi").unwrap(),
+                ..message(id)
+            })
+            .collect();
+        assert_eq!(messages_out(small).0.len(), 3);
     }
 }
 

@@ -356,3 +356,71 @@ pub async fn every_send_route_reaches_the_assistant_and_keeps_the_parent(server:
     let history = server.get("/messages/history", Some(&alice.access)).await;
     assert_eq!(history.assert_status(200)["message_count"], 4);
 }
+
+/// A model endpoint that answers far too much, or control characters, cannot fill memory or
+/// the live stream: the reply stops at `AI_MAX_REPLY_BYTES` (64 KiB by default), loses
+/// control characters other than newline and tab, and what the stream showed is what is
+/// stored.
+pub async fn a_hostile_model_reply_is_bounded_and_cleaned(server: TestServer) {
+    let model = FakeModel::start().await;
+    let long = format!("{}\u{0}\u{1b}[2J", "ab\u{1}c\n".repeat(20_000));
+    model.script([
+        Answer::Plain(long),
+        // Far past any bound: refused while it is read, not held.
+        Answer::Plain("z".repeat(2_000_000)),
+        Answer::Streamed("x\u{7}y".repeat(30_000)),
+    ]);
+    let server = server.with_assistant(&model, settings(50), Duration::from_secs(30));
+    let alice = server.user("alice").await;
+    let reply = server
+        .post(
+            "/messages/ai",
+            Some(&alice.access),
+            json!({"content": "say a lot"}),
+        )
+        .await;
+    let content = reply.assert_status(200)["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(content, FALLBACK_REPLY, "a long reply is cut, not refused");
+    assert!(content.len() <= 64 * 1024, "{} bytes", content.len());
+    assert!(content.starts_with("abc\nabc\n"), "{:.20}", content);
+    assert!(
+        !content
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "no control characters"
+    );
+    let flooded = server
+        .post(
+            "/messages/ai",
+            Some(&alice.access),
+            json!({"content": "say two megabytes"}),
+        )
+        .await;
+    assert_eq!(flooded.assert_status(200)["content"], FALLBACK_REPLY);
+
+    let (mut stream, _) = server.stream_of(&alice).await;
+    let asked = server
+        .post(
+            "/messages",
+            Some(&alice.access),
+            json!({"recipient_id": -1, "content": "and stream it"}),
+        )
+        .await;
+    asked.assert_status(201);
+    let mut streamed = String::new();
+    let stored = loop {
+        let event = stream.next_event().await;
+        match event.event.as_str() {
+            "assistant.delta" => streamed.push_str(event.data["delta"].as_str().unwrap()),
+            "message.created" if event.data["sender_id"] == -1 => break event,
+            _ => {}
+        }
+    };
+    let stored = stored.data["content"].as_str().unwrap();
+    assert_eq!(streamed, stored, "the stream showed what was stored");
+    assert!(stored.len() <= 64 * 1024);
+    assert!(stored.starts_with("xyxy"), "{:.10}", stored);
+}

@@ -158,6 +158,7 @@ impl TestServer {
             api_key: Some("sk-test".into()),
             model: "openai/test-model".into(),
             timeout,
+            max_reply_bytes: ai_message_openai::DEFAULT_MAX_REPLY_BYTES,
         })
         .unwrap();
         let settings = Settings {

@@ -96,6 +96,7 @@ macro_rules! http_api_tests {
             a_message_to_the_assistant_is_answered_in_the_background,
             one_question_at_a_time_per_user_and_bounded_model_calls,
             every_send_route_reaches_the_assistant_and_keeps_the_parent,
+            a_hostile_model_reply_is_bounded_and_cleaned,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
