@@ -156,3 +156,50 @@ impl<T> Gated<T> {
         }
     }
 }
+
+/// The address a client is counted under by the abuse limits: an IPv4 address as it is, an
+/// IPv6 address by its first `ipv6_prefix` bits (64 by default: one subscriber usually holds a
+/// whole /64 and could otherwise take a fresh address per request). Anything else (no
+/// address known) as it is.
+pub fn address_limit_key(address: &str, ipv6_prefix: u8) -> String {
+    match address
+        .parse::<std::net::IpAddr>()
+        .map(|ip| ip.to_canonical())
+    {
+        Ok(std::net::IpAddr::V6(ip)) if ipv6_prefix < 128 => {
+            let bits = u128::from(ip);
+            let mask = u128::MAX
+                .checked_shl(u32::from(128 - ipv6_prefix))
+                .unwrap_or(0);
+            format!("{}/{ipv6_prefix}", std::net::Ipv6Addr::from(bits & mask))
+        }
+        Ok(ip) => ip.to_string(),
+        Err(_) => address.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_counted_per_prefix() {
+        assert_eq!(
+            address_limit_key("2001:db8:1:2:aaaa::1", 64),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            address_limit_key("2001:db8:1:2:ffff:ffff:ffff:ffff", 64),
+            address_limit_key("2001:db8:1:2::9", 64),
+            "one /64, one counter"
+        );
+        assert_ne!(
+            address_limit_key("2001:db8:1:3::1", 64),
+            address_limit_key("2001:db8:1:2::1", 64)
+        );
+        assert_eq!(address_limit_key("2001:db8::1", 128), "2001:db8::1");
+        assert_eq!(address_limit_key("203.0.113.7", 64), "203.0.113.7");
+        assert_eq!(address_limit_key("::ffff:203.0.113.7", 64), "203.0.113.7");
+        assert_eq!(address_limit_key("unknown", 64), "unknown");
+    }
+}

@@ -142,10 +142,11 @@ pub struct Accounts {
     events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
     login_limits: LoginLimits,
+    ipv6_limit_prefix: u8,
 }
 
 impl Accounts {
-    pub fn new(ports: &Ports, login_limits: LoginLimits) -> Self {
+    pub fn new(ports: &Ports, login_limits: LoginLimits, ipv6_limit_prefix: u8) -> Self {
         Self {
             users: ports.users.clone(),
             sessions: ports.sessions.clone(),
@@ -154,6 +155,7 @@ impl Accounts {
             events: ports.events.clone(),
             clock: ports.clock.clone(),
             login_limits,
+            ipv6_limit_prefix,
         }
     }
 
@@ -162,6 +164,7 @@ impl Accounts {
     /// than guessing at the login.
     fn password_counters(&self, caller: &Caller, address: &str) -> (String, Vec<ThrottleKey>) {
         let account = format!("user:{}", caller.user.id);
+        let address = crate::domain::address_limit_key(address, self.ipv6_limit_prefix);
         let limits = self.login_limits;
         let pair = format!("pair:{account}|{address}");
         let keys = [

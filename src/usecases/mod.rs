@@ -84,6 +84,8 @@ pub struct Settings {
     pub assistant: assistant::AssistantSettings,
     /// How short a new password may be (`PASSWORD_MIN_LENGTH`).
     pub password_rules: crate::domain::PasswordRules,
+    /// IPv6 clients are counted by the limits per this prefix (`IPV6_LIMIT_PREFIX`).
+    pub ipv6_limit_prefix: u8,
 }
 
 impl Default for Settings {
@@ -95,6 +97,7 @@ impl Default for Settings {
             live: live::LiveSettings::default(),
             assistant: assistant::AssistantSettings::default(),
             password_rules: crate::domain::PasswordRules::default(),
+            ipv6_limit_prefix: 64,
         }
     }
 }
@@ -162,7 +165,11 @@ impl Services {
         let assistant = assistant::AssistantChat::new(&ports, settings.assistant.clone());
         let messages = messages::Messages::new(&ports, assistant.clone());
         Self {
-            accounts: accounts::Accounts::new(&ports, settings.login_limits),
+            accounts: accounts::Accounts::new(
+                &ports,
+                settings.login_limits,
+                settings.ipv6_limit_prefix,
+            ),
             live: live::Live::new(&ports, auth.clone(), settings.live),
             conversations: conversations::Conversations::new(
                 &ports,

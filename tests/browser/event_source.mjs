@@ -67,8 +67,11 @@ try {
   if (outcome.received.id !== outcome.sentId) {
     throw new Error(`EventSource got ${JSON.stringify(outcome.received)}, sent ${outcome.sentId}`);
   }
-  if (outcome.lastEventId !== String(outcome.sentId)) {
-    throw new Error(`the event's id ${outcome.lastEventId} is not the cursor ${outcome.sentId}`);
+  // The cursor is a position in the user's own sequence: the next message takes the next one.
+  if (Number(outcome.lastEventId) !== Number(outcome.cursor) + 1) {
+    throw new Error(
+      `the event's id ${outcome.lastEventId} is not the cursor after ${outcome.cursor}`,
+    );
   }
   console.log(
     `event source: opened at cursor ${outcome.cursor}, message ${outcome.sentId} arrived live`,

@@ -9,7 +9,7 @@ use ai_message_core::PasswordRules;
 use ai_message_core::ports::Quota as LoginQuota;
 use ai_message_core::usecases::LoginLimits;
 use ai_message_http::limits::{LimitSettings, Quota};
-use ai_message_http::{CorsOrigins, TrustedProxies};
+use ai_message_http::{CorsOrigins, ForwardingHeader, TrustedProxies};
 use chrono::TimeDelta;
 
 use crate::database::DatabaseUrl;
@@ -101,6 +101,8 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// A write waiting this long for the client to read closes the connection.
     pub write_timeout: Duration,
+    /// IPv6 clients are counted by the abuse limits per this prefix.
+    pub ipv6_limit_prefix: u8,
     /// Live streams one user may have open on one instance.
     pub stream_max_per_user: usize,
     /// Where the assistant's model is; `None`: the assistant answers 503.
@@ -307,7 +309,9 @@ impl Config {
             )?,
         };
         let defaults = LimitSettings::default();
+        let ipv6_limit_prefix = number(lookup, &["IPV6_LIMIT_PREFIX"], 64u8, 32..=128)?;
         let limits = LimitSettings {
+            ipv6_limit_prefix,
             refresh_per_address: Quota::new(
                 number(
                     lookup,
@@ -356,6 +360,13 @@ impl Config {
             }
             None => TrustedProxies::none(),
         };
+        let trusted_proxies = match read(lookup, &["FORWARDED_HEADER"]) {
+            Some((name, value)) => trusted_proxies.reading(
+                ForwardingHeader::parse(&value)
+                    .map_err(|problem| ConfigError::new(name, problem))?,
+            ),
+            None => trusted_proxies,
+        };
         let max_connections = match read(lookup, &["MAX_CONNECTIONS"]) {
             Some(_) => Some(number(lookup, &["MAX_CONNECTIONS"], 0usize, 1..=1_000_000)?),
             None => None,
@@ -397,6 +408,7 @@ impl Config {
             max_connections,
             header_read_timeout,
             write_timeout,
+            ipv6_limit_prefix,
             limits,
             login_limits,
             trusted_proxies,

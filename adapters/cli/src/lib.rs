@@ -270,6 +270,7 @@ pub fn application(config: &Config, storage: Storage) -> Result<Application, Sta
             },
             assistant: config.assistant.clone(),
             password_rules: config.password_rules,
+            ipv6_limit_prefix: config.ipv6_limit_prefix,
         },
         assistant: match &config.assistant_model {
             Some(model) => Some(Arc::new(

@@ -1,6 +1,9 @@
 //! Which client a request comes from. Behind a reverse proxy every connection's peer is the
-//! proxy, so the proxies named in `FORWARDED_ALLOW_IPS` are trusted to say who the client is
-//! (`X-Forwarded-For`, else `Forwarded`); nobody else is.
+//! proxy, so the proxies named in `FORWARDED_ALLOW_IPS` are trusted to say who the client is,
+//! in the one header the operator names (`FORWARDED_HEADER`: `X-Forwarded-For` by default,
+//! as uvicorn reads; or the standard `Forwarded`). The other header is never read: a proxy
+//! that writes one passes the other through from the client untouched, so believing it
+//! would let a client choose its own address.
 
 use std::net::IpAddr;
 
@@ -8,12 +11,34 @@ use ipnet::IpNet;
 use poem::Request;
 use poem::http::HeaderMap;
 
+/// The forwarding header the trusted proxies write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardingHeader {
+    #[default]
+    XForwardedFor,
+    Forwarded,
+}
+
+impl ForwardingHeader {
+    /// `x-forwarded-for` or `forwarded` (any case).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(Self::XForwardedFor),
+            "forwarded" => Ok(Self::Forwarded),
+            other => Err(format!(
+                "'{other}' is neither x-forwarded-for nor forwarded"
+            )),
+        }
+    }
+}
+
 /// The peers whose forwarding headers are believed (uvicorn's `FORWARDED_ALLOW_IPS`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies {
     /// `*`: every peer (only for a server reachable through the proxy alone).
     any: bool,
     networks: Vec<IpNet>,
+    header: ForwardingHeader,
 }
 
 impl TrustedProxies {
@@ -26,8 +51,14 @@ impl TrustedProxies {
     pub fn any() -> Self {
         Self {
             any: true,
-            networks: Vec::new(),
+            ..Self::default()
         }
+    }
+
+    /// The header the proxies write (the other is ignored).
+    pub fn reading(mut self, header: ForwardingHeader) -> Self {
+        self.header = header;
+        self
     }
 
     /// Comma-separated addresses or CIDR networks, or `*`.
@@ -56,12 +87,20 @@ impl TrustedProxies {
     }
 
     /// The client of a request from `peer` with these headers: the right-most hop of the
-    /// forwarding chain that is not itself a trusted proxy.
+    /// forwarding chain that is not itself a trusted proxy. With `*` that is the right-most
+    /// hop itself (what the proxy next to the server saw): every hop left of it was written
+    /// by someone the server cannot know, the client included.
     pub fn resolve(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
         if !self.trusts(peer) {
             return peer;
         }
-        let hops = forwarded_for(headers);
+        let hops = forwarded_for(headers, self.header);
+        if self.any {
+            return match hops.last() {
+                Some(Some(ip)) => Some(*ip),
+                _ => peer,
+            };
+        }
         let mut client = peer;
         for hop in hops.iter().rev() {
             match hop {
@@ -80,9 +119,9 @@ impl TrustedProxies {
     }
 }
 
-/// The `for` hops of `X-Forwarded-For` (every header line, in order), or of `Forwarded` when
-/// there is none; `None` for a hop that is no address.
-fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+/// The `for` hops of the one forwarding header the proxies write (every header line, in
+/// order); `None` for a hop that is no address.
+fn forwarded_for(headers: &HeaderMap, header: ForwardingHeader) -> Vec<Option<IpAddr>> {
     let values = |name: &str| -> Vec<String> {
         headers
             .get_all(name)
@@ -93,9 +132,11 @@ fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
             .filter(|hop| !hop.is_empty())
             .collect()
     };
-    let x_forwarded = values("x-forwarded-for");
-    if !x_forwarded.is_empty() {
-        return x_forwarded.iter().map(|hop| parse_hop(hop)).collect();
+    if header == ForwardingHeader::XForwardedFor {
+        return values("x-forwarded-for")
+            .iter()
+            .map(|hop| parse_hop(hop))
+            .collect();
     }
     values("forwarded")
         .iter()
@@ -178,8 +219,44 @@ mod tests {
     }
 
     #[test]
-    fn the_standard_forwarded_header_is_read_when_x_forwarded_for_is_absent() {
-        let trusted = TrustedProxies::parse("127.0.0.1").unwrap();
+    fn only_the_configured_header_is_read() {
+        let trusted = TrustedProxies::parse("10.0.0.1").unwrap();
+        // A proxy that writes `Forwarded` passes the client's own X-Forwarded-For through.
+        let both = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("forwarded", "for=198.51.100.7"),
+        ]);
+        assert_eq!(
+            trusted
+                .clone()
+                .reading(ForwardingHeader::Forwarded)
+                .resolve(ip("10.0.0.1"), &both),
+            ip("198.51.100.7")
+        );
+        assert_eq!(trusted.resolve(ip("10.0.0.1"), &both), ip("6.6.6.6"));
+        let forwarded_only = headers(&[("forwarded", "for=198.51.100.7")]);
+        assert_eq!(
+            trusted.resolve(ip("10.0.0.1"), &forwarded_only),
+            ip("10.0.0.1"),
+            "an X-Forwarded-For proxy that wrote nothing: the peer is the client"
+        );
+    }
+
+    #[test]
+    fn with_any_peer_trusted_only_the_right_most_hop_is_believed() {
+        let chain = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7")]);
+        assert_eq!(
+            TrustedProxies::any().resolve(ip("10.0.0.1"), &chain),
+            ip("198.51.100.7"),
+            "the client wrote 6.6.6.6 itself"
+        );
+    }
+
+    #[test]
+    fn the_standard_forwarded_header_is_read_when_configured() {
+        let trusted = TrustedProxies::parse("127.0.0.1")
+            .unwrap()
+            .reading(ForwardingHeader::Forwarded);
         let forwarded = headers(&[(
             "forwarded",
             "for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]:4711\"",
@@ -188,11 +265,10 @@ mod tests {
             trusted.resolve(ip("127.0.0.1"), &forwarded),
             ip("2001:db8:cafe::17")
         );
-        let with_port = headers(&[("x-forwarded-for", "192.0.2.1:5555, 192.0.2.2")]);
-        // `*` trusts every hop, so the first one names the client (as uvicorn does).
+        let with_port = headers(&[("x-forwarded-for", "192.0.2.1, 192.0.2.2:5555")]);
         assert_eq!(
             TrustedProxies::any().resolve(None, &with_port),
-            ip("192.0.2.1")
+            ip("192.0.2.2")
         );
     }
 

@@ -24,7 +24,7 @@ use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
-pub use client_address::TrustedProxies;
+pub use client_address::{ForwardingHeader, TrustedProxies};
 pub use tokens::AccessTokens;
 
 /// What every handler needs: the use cases, the access-token signer, the abuse limits and

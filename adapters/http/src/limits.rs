@@ -134,6 +134,8 @@ pub struct LimitSettings {
     pub body_read_timeout: Duration,
     /// Between the comment lines a live stream sends so that proxies keep it open.
     pub stream_heartbeat: Duration,
+    /// IPv6 clients are counted per this prefix (see `ai_message_core::address_limit_key`).
+    pub ipv6_limit_prefix: u8,
 }
 
 impl Default for LimitSettings {
@@ -144,6 +146,7 @@ impl Default for LimitSettings {
             max_body_bytes: 1024 * 1024,
             body_read_timeout: Duration::from_secs(30),
             stream_heartbeat: Duration::from_secs(15),
+            ipv6_limit_prefix: 64,
         }
     }
 }

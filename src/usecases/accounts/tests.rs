@@ -38,7 +38,7 @@ async fn register_stores_the_hash_not_the_password() {
                 && new.created_at == fixed_now()
         })
         .returning(|new| Ok(user_from(1, &new)));
-    let user = Accounts::new(&mocks.into_ports(), LoginLimits::default())
+    let user = Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64)
         .register(registration())
         .await
         .unwrap();
@@ -55,7 +55,7 @@ async fn register_refuses_a_taken_username() {
         .with(eq("alice"))
         .returning(|_| Ok(Some(sample_user(9))));
     mocks.users.expect_create_user().never();
-    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default())
+    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64)
         .register(registration())
         .await
         .unwrap_err();
@@ -80,7 +80,7 @@ async fn register_against_a_key_holder(holder: &'static str) -> RegisterError {
             Ok(Some(user))
         });
     mocks.users.expect_create_user().never();
-    Accounts::new(&mocks.into_ports(), LoginLimits::default())
+    Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64)
         .register(registration())
         .await
         .unwrap_err()
@@ -111,7 +111,7 @@ async fn register_refuses_a_taken_email() {
         .with(eq("alice@example.com"))
         .returning(|_| Ok(Some(sample_user(9))));
     mocks.users.expect_create_user().never();
-    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default())
+    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64)
         .register(registration())
         .await
         .unwrap_err();
@@ -137,7 +137,7 @@ async fn register_that_loses_a_race_reports_username_or_email() {
         .users
         .expect_create_user()
         .returning(|_| Err(InsertError::Duplicate));
-    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default())
+    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64)
         .register(registration())
         .await
         .unwrap_err();
@@ -154,7 +154,7 @@ async fn register_passes_storage_failures_through() {
         .users
         .expect_find_user_by_username()
         .returning(|_| Err(PortError::unexpected("disk on fire")));
-    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default())
+    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64)
         .register(registration())
         .await
         .unwrap_err();
@@ -183,7 +183,7 @@ async fn update_profile_writes_only_the_given_fields() {
         bio: Some(crate::domain::Bio::parse("hi").unwrap()),
         phone_number: None,
     };
-    let user = Accounts::new(&mocks.into_ports(), LoginLimits::default())
+    let user = Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64)
         .update_profile(&caller(1), update)
         .await
         .unwrap();
@@ -197,7 +197,7 @@ async fn update_profile_of_a_deleted_user_is_user_gone() {
         .users
         .expect_update_profile()
         .returning(|_, _, _| Ok(None));
-    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default())
+    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64)
         .update_profile(&caller(1), ProfileUpdate::default())
         .await
         .unwrap_err();
@@ -226,7 +226,7 @@ async fn change_password_keeps_the_callers_session_and_ends_the_others() {
         user: sample_user(1),
         session_id: sid(77),
     };
-    Accounts::new(&mocks.into_ports(), LoginLimits::default())
+    Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64)
         .change_password(
             &caller,
             Some("10.0.0.1"),
@@ -243,7 +243,7 @@ async fn change_password_with_a_wrong_current_password_changes_nothing() {
     mocks.hasher.expect_verify().returning(|_, _| Ok(false));
     mocks.hasher.expect_hash().never();
     mocks.users.expect_change_password().never();
-    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default())
+    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64)
         .change_password(
             &caller(1),
             Some("10.0.0.1"),
@@ -267,7 +267,7 @@ async fn change_password_of_a_deleted_user_is_user_gone() {
         .users
         .expect_change_password()
         .returning(|_, _, _, _| Ok(false));
-    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default())
+    let err = Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64)
         .change_password(
             &caller(1),
             None,
@@ -297,7 +297,7 @@ async fn wrong_current_passwords_are_throttled_and_end_the_session() {
         .times(1)
         .returning(|_, _, _| Ok(true));
     let events = mocks.events.clone();
-    let accounts = Accounts::new(&mocks.into_ports(), LoginLimits::default());
+    let accounts = Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64);
     let new = Password::parse("new password").unwrap();
     for guess in 0..5 {
         let err = accounts

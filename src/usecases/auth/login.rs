@@ -81,6 +81,7 @@ impl Auth {
             Some(user) => format!("user:{}", user.id),
             None => format!("name:{}", super::sha256_hex(&username_key(login))),
         };
+        let address = crate::domain::address_limit_key(address, self.settings.ipv6_limit_prefix);
         let limits = self.settings.login_limits;
         let pair = format!("pair:{account}|{address}");
         let keys = [

@@ -99,7 +99,10 @@ impl AuthApi {
         request: &Request,
         body: JsonBody<RegisterRequest>,
     ) -> Result<UserCreated, ApiError> {
-        let address = client_ip(request).unwrap_or_default();
+        let address = ai_message_core::address_limit_key(
+            &client_ip(request).unwrap_or_default(),
+            self.state.limits.settings.ipv6_limit_prefix,
+        );
         if let Some(wait) = self.state.limits.register_by_address.hit(&address) {
             return Err(ApiError::too_many(
                 "Too many registrations from this address, retry later",
@@ -160,7 +163,10 @@ impl AuthApi {
         request: &Request,
         body: JsonBody<RefreshRequest>,
     ) -> Result<Json<Token>, ApiError> {
-        let address = client_ip(request).unwrap_or_default();
+        let address = ai_message_core::address_limit_key(
+            &client_ip(request).unwrap_or_default(),
+            self.state.limits.settings.ipv6_limit_prefix,
+        );
         if let Some(wait) = self.state.limits.refresh_by_address.hit(&address) {
             return Err(ApiError::too_many(
                 "Too many refreshes from this address, retry later",

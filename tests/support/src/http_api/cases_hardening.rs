@@ -295,3 +295,24 @@ pub async fn password_change_guesses_are_throttled_and_end_the_session(server: T
         200
     );
 }
+
+/// An IPv6 client usually holds a whole /64 and could take a fresh address per guess: the
+/// limits count it per /64 (`IPV6_LIMIT_PREFIX`), while another /64 is another client.
+pub async fn ipv6_clients_are_limited_per_64(server: TestServer) {
+    let server = server.with_login_limits(ai_message_core::usecases::LoginLimits::default());
+    server.user("alice").await;
+    for n in 1..=5 {
+        server
+            .login_from("alice", "wrong-password", &format!("2001:db8:1:2::{n:x}"))
+            .await
+            .assert_error(401, "Incorrect username or password");
+    }
+    let rotated = server
+        .login_from("alice", "wrong-password", "2001:db8:1:2:ffff::99")
+        .await;
+    assert_eq!(rotated.status.as_u16(), 429, "{}", rotated.text);
+    server
+        .login_from("alice", "wrong-password", "2001:db8:1:3::1")
+        .await
+        .assert_error(401, "Incorrect username or password");
+}

@@ -77,6 +77,7 @@ macro_rules! http_api_tests {
             racing_pairs_for_a_new_conversation_id_leave_it_to_one_pair,
             odd_login_identifiers_are_a_plain_401,
             password_change_guesses_are_throttled_and_end_the_session,
+            ipv6_clients_are_limited_per_64,
             duplicate_keys_in_a_json_body_are_refused,
             a_sent_message_reaches_recipient_and_sender_streams,
             edits_receipts_and_deletions_reach_the_right_streams,
