@@ -216,7 +216,7 @@ async fn the_session_records_the_client_a_trusted_proxy_names() {
     let server = server();
     server.register("alice").await;
     let login = server
-        .login_from("alice", "alice-password", "198.51.100.23, 10.0.0.2")
+        .login_from("alice", "alice-password", "6.6.6.6, 198.51.100.23")
         .await;
     let token = login.assert_status(200)["access_token"]
         .as_str()
@@ -226,7 +226,8 @@ async fn the_session_records_the_client_a_trusted_proxy_names() {
     assert_eq!(
         sessions.assert_status(200)[0]["ip_address"],
         "198.51.100.23",
-        "with every peer trusted (`*`), the first hop is the client"
+        "with every peer trusted (`*`), the right-most hop is the client: the left-most \
+         (6.6.6.6) is what the client itself wrote"
     );
 }
 

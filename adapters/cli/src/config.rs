@@ -103,6 +103,8 @@ pub struct Config {
     pub write_timeout: Duration,
     /// IPv6 clients are counted by the abuse limits per this prefix.
     pub ipv6_limit_prefix: u8,
+    /// Streams one HTTP/2 connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`).
+    pub http2_max_concurrent_streams: u32,
     /// Live streams one user may have open on one instance.
     pub stream_max_per_user: usize,
     /// Where the assistant's model is; `None`: the assistant answers 503.
@@ -377,6 +379,12 @@ impl Config {
             10u64,
             1..=3600,
         )?);
+        let http2_max_concurrent_streams = number(
+            lookup,
+            &["HTTP2_MAX_CONCURRENT_STREAMS"],
+            100u32,
+            1..=10_000,
+        )?;
         let write_timeout =
             Duration::from_secs(number(lookup, &["WRITE_TIMEOUT_SECONDS"], 30u64, 1..=3600)?);
         let (assistant_model, assistant) = crate::assistant_config::assistant_config(lookup)?;
@@ -409,6 +417,7 @@ impl Config {
             header_read_timeout,
             write_timeout,
             ipv6_limit_prefix,
+            http2_max_concurrent_streams,
             limits,
             login_limits,
             trusted_proxies,

@@ -477,6 +477,9 @@ async fn run_server<A: Acceptor + 'static>(
     };
     poem::Server::new_with_acceptor(acceptor)
         .idle_timeout(config.idle_timeout)
+        // One HTTP/2 connection opening thousands of streams pinned gigabytes.
+        .http2_max_concurrent_streams(config.http2_max_concurrent_streams)
+        .http2_max_header_list_size(ai_message_http::connections::MAX_HEAD_BYTES as u32)
         .run_with_graceful_shutdown(app.endpoint(), shutdown, Some(SHUTDOWN_GRACE))
         .await
         .map_err(StartupError::Serve)

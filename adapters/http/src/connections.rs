@@ -98,11 +98,25 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
 enum Head {
     /// Between requests: the idle timeout governs.
     Idle,
-    /// Reading a head; `tail` holds the last bytes seen, to find `\r\n\r\n` across reads.
-    Reading { timer: Pin<Box<Sleep>>, tail: u32 },
+    /// Reading a head; `tail` holds the last bytes seen, to find `\r\n\r\n` across reads,
+    /// and `read` how many bytes of it came so far.
+    Reading {
+        timer: Pin<Box<Sleep>>,
+        tail: u32,
+        read: usize,
+    },
+    /// Just accepted: the first request must begin within the head deadline too, so a
+    /// client that connects and stays silent is cut as soon as one that trickles.
+    Opened { timer: Pin<Box<Sleep>> },
     /// Past the head (a body, or an HTTP/2 connection): other limits govern.
     Done,
+    /// The head grew past [`MAX_HEAD_BYTES`]: the connection ends.
+    TooLarge,
 }
+
+/// The largest request head (request line and headers) read: a 200 kB header is no
+/// client's, and hyper would otherwise buffer up to 400 kB of it per connection.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// One accepted connection: holds its slot until dropped and enforces the head deadline.
 pub struct GuardedConnection<T> {
@@ -131,7 +145,9 @@ impl<T> GuardedConnection<T> {
             inner,
             _slot: slot,
             header_read_timeout,
-            head: Head::Idle,
+            head: Head::Opened {
+                timer: Box::pin(tokio::time::sleep(header_read_timeout)),
+            },
             seen_first_bytes: false,
             http2: false,
             write_timeout,
@@ -177,16 +193,34 @@ impl<T> GuardedConnection<T> {
                 return;
             }
         }
-        if matches!(self.head, Head::Idle) {
-            let mut timer = Box::pin(tokio::time::sleep(self.header_read_timeout));
-            // Registers this task, so a client that then goes quiet is still cut.
-            let _ = timer.as_mut().poll(cx);
-            self.head = Head::Reading { timer, tail: 0 };
+        match std::mem::replace(&mut self.head, Head::Done) {
+            Head::Idle => {
+                let mut timer = Box::pin(tokio::time::sleep(self.header_read_timeout));
+                // Registers this task, so a client that then goes quiet is still cut.
+                let _ = timer.as_mut().poll(cx);
+                self.head = Head::Reading {
+                    timer,
+                    tail: 0,
+                    read: 0,
+                };
+            }
+            // The deadline from the connection's opening goes on for its first head.
+            Head::Opened { timer } => {
+                self.head = Head::Reading {
+                    timer,
+                    tail: 0,
+                    read: 0,
+                };
+            }
+            other => self.head = other,
         }
-        if let Head::Reading { tail, .. } = &mut self.head
-            && Self::scan(tail, bytes)
-        {
-            self.head = Head::Done;
+        if let Head::Reading { tail, read, .. } = &mut self.head {
+            *read += bytes.len();
+            if Self::scan(tail, bytes) {
+                self.head = Head::Done;
+            } else if *read > MAX_HEAD_BYTES {
+                self.head = Head::TooLarge;
+            }
         }
     }
 }
@@ -197,12 +231,22 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedConnection<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if let Head::Reading { timer, .. } = &mut self.head
+        let timer = match &mut self.head {
+            Head::Reading { timer, .. } | Head::Opened { timer } => Some(timer),
+            _ => None,
+        };
+        if let Some(timer) = timer
             && timer.as_mut().poll(cx).is_ready()
         {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "request head not received in time",
+            )));
+        }
+        if matches!(self.head, Head::TooLarge) {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request head too large",
             )));
         }
         let before = buf.filled().len();
@@ -268,6 +312,35 @@ mod tests {
             Duration::from_millis(200),
             Duration::from_millis(300),
         )
+    }
+
+    #[tokio::test]
+    async fn a_client_that_connects_and_says_nothing_is_cut_at_the_head_deadline() {
+        let (server_side, _client) = tokio::io::duplex(1024);
+        let mut guarded = connection(server_side);
+        let mut buf = [0u8; 16];
+        let outcome = tokio::time::timeout(Duration::from_secs(2), guarded.read(&mut buf))
+            .await
+            .expect("cut within the deadline");
+        assert_eq!(outcome.unwrap_err().kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test]
+    async fn a_head_over_the_size_bound_is_cut() {
+        let (server_side, mut client) = tokio::io::duplex(256 * 1024);
+        let mut guarded = connection(server_side);
+        let huge = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(200_000));
+        client.write_all(huge.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut read = 0;
+        let error = loop {
+            match guarded.read(&mut buf).await {
+                Ok(n) => read += n,
+                Err(error) => break error,
+            }
+        };
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(read <= MAX_HEAD_BYTES + buf.len(), "{read} bytes read");
     }
 
     #[tokio::test]
