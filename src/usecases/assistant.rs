@@ -97,6 +97,9 @@ pub struct AssistantChat {
     settings: Arc<AssistantSettings>,
     replying_to: Arc<Mutex<HashSet<UserId>>>,
     model_calls: Arc<Semaphore>,
+    /// Set when the server shuts down: model calls under way end with the fallback reply,
+    /// so every question in flight is answered before the process exits.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// A reply's place, taken before the user's message is stored: one per user, and one of the
@@ -127,7 +130,14 @@ impl AssistantChat {
             model_calls: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
             settings: Arc::new(settings),
             replying_to: Arc::default(),
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// The server is shutting down: every model call under way (and any that starts) ends
+    /// now, and its question gets the fallback reply.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
     }
 
     pub fn name(&self) -> &str {
@@ -236,7 +246,16 @@ impl AssistantChat {
                     .await;
             }
         };
-        let (reply, ()) = tokio::join!(assistant.reply(prompt, Some(pieces)), forward);
+        let mut closing = self.closing.subscribe();
+        let reply = async {
+            tokio::select! {
+                reply = assistant.reply(prompt, Some(pieces)) => reply,
+                _ = closing.wait_for(|closing| *closing) => Err(
+                    crate::ports::AssistantError::Unreachable("the server is shutting down".into()),
+                ),
+            }
+        };
+        let (reply, ()) = tokio::join!(reply, forward);
         reply
     }
 

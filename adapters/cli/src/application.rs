@@ -54,12 +54,16 @@ impl Parts {
     }
 }
 
-/// Background work as Tokio tasks of the server's runtime.
-struct TokioBackground;
+/// Background work as Tokio tasks of the server's runtime, tracked so that a shutdown can
+/// wait for it (the assistant's replies to questions already stored).
+#[derive(Default)]
+struct TokioBackground {
+    tasks: tokio_util::task::TaskTracker,
+}
 
 impl Background for TokioBackground {
     fn spawn(&self, work: Work) {
-        tokio::spawn(work);
+        self.tasks.spawn(work);
     }
 }
 
@@ -67,10 +71,12 @@ impl Background for TokioBackground {
 pub struct Application {
     pub state: AppState,
     cors: CorsOrigins,
+    background: Arc<TokioBackground>,
 }
 
 impl Application {
     pub fn build(parts: Parts) -> Self {
+        let background = Arc::new(TokioBackground::default());
         let ports = Ports {
             assistant: parts.assistant,
             ..Ports::new(
@@ -78,7 +84,7 @@ impl Application {
                 parts.hasher,
                 parts.clock.clone(),
                 parts.secrets,
-                Arc::new(TokioBackground),
+                background.clone(),
             )
         };
         let state = AppState {
@@ -90,6 +96,23 @@ impl Application {
         Self {
             state,
             cors: parts.cors,
+            background,
+        }
+    }
+
+    /// Shutting down: model calls under way end with the fallback reply, then background
+    /// work (the replies to questions already stored) is waited for, `grace` at most.
+    pub async fn finish_background(&self, grace: std::time::Duration) {
+        self.state.services.assistant.close();
+        self.background.tasks.close();
+        if tokio::time::timeout(grace, self.background.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.background.tasks.len(),
+                "background work still running at the end of the shutdown grace"
+            );
         }
     }
 

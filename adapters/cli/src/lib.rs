@@ -470,10 +470,13 @@ async fn run_server<A: Acceptor + 'static>(
     );
     let acceptor = GuardedAcceptor::new(acceptor, limits);
     let live = app.services().live.clone();
+    let assistant = app.services().assistant.clone();
     let shutdown = async move {
         shutdown_signal().await;
-        // Streams never finish by themselves: end them, so in-flight requests can.
+        // Streams never finish by themselves: end them, so in-flight requests can. Model
+        // calls end with the fallback reply, so a question in flight gets its answer.
         live.close_all();
+        assistant.close();
     };
     poem::Server::new_with_acceptor(acceptor)
         .idle_timeout(config.idle_timeout)
@@ -482,7 +485,10 @@ async fn run_server<A: Acceptor + 'static>(
         .http2_max_header_list_size(ai_message_http::connections::MAX_HEAD_BYTES as u32)
         .run_with_graceful_shutdown(app.endpoint(), shutdown, Some(SHUTDOWN_GRACE))
         .await
-        .map_err(StartupError::Serve)
+        .map_err(StartupError::Serve)?;
+    // Replies to questions sent to the assistant are stored before the process ends.
+    app.finish_background(SHUTDOWN_GRACE).await;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -254,3 +254,93 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     let (exit, _) = server.terminate();
     assert!(exit.success());
 }
+
+/// SIGTERM while the assistant is thinking (a model that would take 30 s, a 60 s model
+/// timeout, a 10 s grace): the question asked and waited for gets its answer (the fallback)
+/// before the process exits, and the question answered in the background has its reply
+/// stored, as a restart shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_answers_the_assistants_questions_in_flight() {
+    use ai_message_core::usecases::assistant::FALLBACK_REPLY;
+    use ai_message_testkit::fake_model::{Answer, FakeModel};
+    let model = FakeModel::start().await;
+    model.script([
+        Answer::Slow(Duration::from_secs(30), "too late".into()),
+        Answer::Slow(Duration::from_secs(30), "too late".into()),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite:///{}", dir.path().join("shutdown.db").display());
+    let env = [
+        ("DATABASE_URL", database.as_str()),
+        ("AI_API_BASE", model.base_url.as_str()),
+        ("AI_MODEL", "slow-model"),
+        ("AI_TIMEOUT_SECONDS", "60"),
+    ];
+    let server = Server::start(&env);
+    let http = reqwest::Client::new();
+    let (_, session) = register_and_login(&http, &server, "alice").await;
+    let token = session["access_token"].as_str().unwrap().to_string();
+    let background = http
+        .post(server.url("/messages"))
+        .bearer_auth(&token)
+        .json(&json!({"recipient_id": -1, "content": "answer me later"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(background.status(), 201);
+    // Another session asks and waits (one question at a time per user).
+    let (_, bob) = register_and_login(&http, &server, "bob").await;
+    let asking = tokio::spawn({
+        let http = http.clone();
+        let url = server.url("/messages/ai");
+        let token = bob["access_token"].as_str().unwrap().to_string();
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .json(&json!({"content": "answer me now"}))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let signalled = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    let answered = asking
+        .await
+        .unwrap()
+        .expect("the waiting caller gets an answer");
+    assert_eq!(answered.status(), 200);
+    assert_eq!(json_of(answered).await["content"], FALLBACK_REPLY);
+    let (exit, _) = server.terminate_after_signal();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "within the grace: {:?}",
+        signalled.elapsed()
+    );
+
+    let restarted = Server::start(&env);
+    let login = json_of(
+        http.post(restarted.url("/auth/login"))
+            .json(&json!({"username": "alice", "password": "alice-password"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let history = json_of(
+        http.get(restarted.url("/messages/history"))
+            .bearer_auth(login["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(history["message_count"], 2, "{history}");
+    assert_eq!(history["history"][1]["content"], FALLBACK_REPLY);
+    let (exit, _) = restarted.terminate();
+    assert!(exit.success());
+}
