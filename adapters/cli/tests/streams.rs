@@ -133,3 +133,56 @@ async fn shutdown_ends_open_streams_and_the_server_stops_at_once() {
         );
     }
 }
+
+/// A client that closes its stream frees its place at once (the next one is not refused
+/// with 429 until a heartbeat write notices the close).
+#[tokio::test]
+async fn a_closed_stream_frees_its_place_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut env = ROOT.to_vec();
+    env.push(("STREAM_MAX_PER_USER", "1"));
+    env.push(("STREAM_HEARTBEAT_SECONDS", "30"));
+    let server = Server::start(&env);
+    let http = reqwest::Client::new();
+    let (token, _) = login(&http, &server).await;
+    let address = server.url("").trim_start_matches("http://").to_string();
+    for round in 0..3 {
+        let mut raw = tokio::net::TcpStream::connect(&address).await.unwrap();
+        raw.write_all(
+            format!(
+                "GET /messages/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut head = [0u8; 512];
+        let read = raw.read(&mut head).await.unwrap();
+        assert!(
+            String::from_utf8_lossy(&head[..read]).starts_with("HTTP/1.1 200"),
+            "round {round}: {}",
+            String::from_utf8_lossy(&head[..read])
+        );
+        drop(raw);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let next = http
+                .get(server.url("/messages/stream"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            if next.status() == 200 {
+                break;
+            }
+            assert_eq!(next.status(), 429);
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: the closed stream still held its place after 2 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+}

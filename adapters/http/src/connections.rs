@@ -250,8 +250,18 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedConnection<T> {
             )));
         }
         let before = buf.filled().len();
+        let room = buf.remaining();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
+            if room > 0 && buf.filled().len() == before {
+                // The client closed its side. As an error, not an end of input: a response
+                // still being written (a live stream) is dropped now, freeing what it holds
+                // (its place under the per-user limit) instead of at its next heartbeat.
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "the client closed the connection",
+                )));
+            }
             let fresh = buf.filled()[before..].to_vec();
             self.on_read(&fresh, cx);
         }
