@@ -163,20 +163,13 @@ impl Accounts {
     /// from this address counts under, so guessing through a stolen token is no cheaper
     /// than guessing at the login.
     fn password_counters(&self, caller: &Caller, address: &str) -> (String, Vec<ThrottleKey>) {
-        let account = format!("user:{}", caller.user.id);
-        let address = crate::domain::address_limit_key(address, self.ipv6_limit_prefix);
-        let limits = self.login_limits;
-        let pair = format!("pair:{account}|{address}");
-        let keys = [
-            (pair.clone(), limits.per_account_and_address),
-            (format!("account:{account}"), limits.per_account),
-            (format!("address:{address}"), limits.per_address),
-        ]
-        .into_iter()
-        .filter(|(_, quota)| !quota.is_off())
-        .map(|(key, quota)| ThrottleKey { key, quota })
-        .collect();
-        (pair, keys)
+        let counters = super::auth::login::LoginCounters::new(
+            self.login_limits,
+            &format!("user:{}", caller.user.id),
+            address,
+            self.ipv6_limit_prefix,
+        );
+        (counters.pair, counters.keys)
     }
 
     /// Self-service sign-up: an active, ordinary user.

@@ -287,7 +287,7 @@ impl Auth {
     }
 }
 
-mod login;
+pub(crate) mod login;
 
 pub use login::{LoginError, LoginOutcome, LoginRequest};
 

@@ -52,9 +52,34 @@ pub enum LoginError {
 
 /// The counters of one login attempt: every key with a quota on, and which of them counts
 /// the account at this address (the one a right password forgives).
-struct LoginCounters {
-    pair: String,
-    keys: Vec<ThrottleKey>,
+pub(crate) struct LoginCounters {
+    pub pair: String,
+    pub keys: Vec<ThrottleKey>,
+}
+
+impl LoginCounters {
+    /// The counters of a password guess for `account` (`user:<id>`, or `name:<digest>` for
+    /// an unknown identifier) from `address`, under `limits`. Logins and current-password
+    /// checks share them, so no way of guessing is cheaper than another.
+    pub(crate) fn new(
+        limits: crate::usecases::LoginLimits,
+        account: &str,
+        address: &str,
+        ipv6_prefix: u8,
+    ) -> Self {
+        let address = crate::domain::address_limit_key(address, ipv6_prefix);
+        let pair = format!("pair:{account}|{address}");
+        let keys = [
+            (pair.clone(), limits.per_account_and_address),
+            (format!("account:{account}"), limits.per_account),
+            (format!("address:{address}"), limits.per_address),
+        ]
+        .into_iter()
+        .filter(|(_, quota)| !quota.is_off())
+        .map(|(key, quota)| ThrottleKey { key, quota })
+        .collect();
+        Self { pair, keys }
+    }
 }
 
 impl Auth {
@@ -81,19 +106,12 @@ impl Auth {
             Some(user) => format!("user:{}", user.id),
             None => format!("name:{}", super::sha256_hex(&username_key(login))),
         };
-        let address = crate::domain::address_limit_key(address, self.settings.ipv6_limit_prefix);
-        let limits = self.settings.login_limits;
-        let pair = format!("pair:{account}|{address}");
-        let keys = [
-            (pair.clone(), limits.per_account_and_address),
-            (format!("account:{account}"), limits.per_account),
-            (format!("address:{address}"), limits.per_address),
-        ]
-        .into_iter()
-        .filter(|(_, quota)| !quota.is_off())
-        .map(|(key, quota)| ThrottleKey { key, quota })
-        .collect();
-        LoginCounters { pair, keys }
+        LoginCounters::new(
+            self.settings.login_limits,
+            &account,
+            address,
+            self.settings.ipv6_limit_prefix,
+        )
     }
 
     /// Checks the password and opens a session with its first refresh token.
