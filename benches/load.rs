@@ -637,7 +637,37 @@ async fn bench_adapter(options: &Options, adapter: Adapter, login_bound: f64) ->
         options.connections,
     )
     .await;
-    rows.push(row(adapter, "POST /messages", &result, ""));
+    rows.push(row(
+        adapter,
+        "POST /messages",
+        &result,
+        "one pair: every send takes the same two users' next positions",
+    ));
+
+    // The same sends spread over 32 pairs of users, round robin: what contention on one
+    // pair costs shows as the difference to the row above.
+    let mut pairs = Vec::new();
+    for i in 0..32 {
+        let from = account(&client, &server, &format!("pair-sender{i}")).await;
+        let to = account(&client, &server, &format!("pair-recipient{i}")).await;
+        pairs.push((from.token, to.id));
+    }
+    let pairs = Arc::new(pairs);
+    let next_pair = Arc::new(AtomicU64::new(0));
+    let send_url = server.url("/messages");
+    let result = run(
+        &server,
+        Arc::new(move |c: &reqwest::Client| {
+            let n = next_pair.fetch_add(1, Ordering::Relaxed) as usize % pairs.len();
+            let (token, recipient) = &pairs[n];
+            c.post(&send_url)
+                .bearer_auth(token)
+                .json(&json!({"recipient_id": recipient, "content": "benchmark message"}))
+        }),
+        options.connections,
+    )
+    .await;
+    rows.push(row(adapter, "POST /messages, 32 pairs", &result, ""));
 
     // The large table: seeded straight through the adapter while the server is down.
     let server = if adapter == Adapter::Memory {
