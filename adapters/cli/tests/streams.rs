@@ -146,7 +146,8 @@ async fn a_closed_stream_frees_its_place_at_once() {
     let http = reqwest::Client::new();
     let (token, _) = login(&http, &server).await;
     let address = server.url("").trim_start_matches("http://").to_string();
-    for round in 0..3 {
+    // A stream over a raw connection, if the server grants one (200), else `None` (429).
+    let open = || async {
         let mut raw = tokio::net::TcpStream::connect(&address).await.unwrap();
         raw.write_all(
             format!(
@@ -158,31 +159,31 @@ async fn a_closed_stream_frees_its_place_at_once() {
         .unwrap();
         let mut head = [0u8; 512];
         let read = raw.read(&mut head).await.unwrap();
-        assert!(
-            String::from_utf8_lossy(&head[..read]).starts_with("HTTP/1.1 200"),
-            "round {round}: {}",
-            String::from_utf8_lossy(&head[..read])
-        );
-        drop(raw);
-        let deadline = Instant::now() + Duration::from_secs(2);
-        loop {
-            let next = http
-                .get(server.url("/messages/stream"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
-            if next.status() == 200 {
-                break;
+        let head = String::from_utf8_lossy(&head[..read]).to_string();
+        if head.starts_with("HTTP/1.1 200") {
+            Some(raw)
+        } else {
+            assert!(head.starts_with("HTTP/1.1 429"), "{head}");
+            None
+        }
+    };
+    let mut stream = open().await.expect("the first stream opens");
+    for round in 0..3 {
+        assert!(open().await.is_none(), "round {round}: one place only");
+        drop(stream);
+        let closed = Instant::now();
+        stream = loop {
+            if let Some(next) = open().await {
+                break next;
             }
-            assert_eq!(next.status(), 429);
             assert!(
-                Instant::now() < deadline,
+                closed.elapsed() < Duration::from_secs(2),
                 "round {round}: the closed stream still held its place after 2 s"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        };
     }
+    drop(stream);
     let (exit, _) = server.terminate();
     assert!(exit.success());
 }
