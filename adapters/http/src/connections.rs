@@ -130,6 +130,8 @@ pub struct GuardedConnection<T> {
     write_timeout: Duration,
     /// Running while a write waits for the client to read.
     stalled_write: Option<Pin<Box<Sleep>>>,
+    /// A response has begun since the last request head: a close now abandons it.
+    responding: bool,
 }
 
 const HTTP2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0";
@@ -152,6 +154,7 @@ impl<T> GuardedConnection<T> {
             http2: false,
             write_timeout,
             stalled_write: None,
+            responding: false,
         }
     }
 
@@ -195,6 +198,7 @@ impl<T> GuardedConnection<T> {
         }
         match std::mem::replace(&mut self.head, Head::Done) {
             Head::Idle => {
+                self.responding = false;
                 let mut timer = Box::pin(tokio::time::sleep(self.header_read_timeout));
                 // Registers this task, so a client that then goes quiet is still cut.
                 let _ = timer.as_mut().poll(cx);
@@ -253,10 +257,12 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedConnection<T> {
         let room = buf.remaining();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
-            if room > 0 && buf.filled().len() == before {
-                // The client closed its side. As an error, not an end of input: a response
-                // still being written (a live stream) is dropped now, freeing what it holds
-                // (its place under the per-user limit) instead of at its next heartbeat.
+            if room > 0 && buf.filled().len() == before && self.responding {
+                // The client closed while its response is being written. As an error, not
+                // an end of input: the response (a live stream) is dropped now, freeing what
+                // it holds (its place under the per-user limit) instead of at its next
+                // heartbeat. (A client that half-closes after its request and before any
+                // answer still gets the answer.)
                 return Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::ConnectionReset,
                     "the client closed the connection",
@@ -278,6 +284,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedConnection<T> {
         let written = Pin::new(&mut self.inner).poll_write(cx, data);
         if self.watch_write(&written, cx) {
             return Poll::Ready(Err(stalled()));
+        }
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            self.responding = true;
         }
         // A response is going out: the next bytes in begin a new head (HTTP/1.1 keep-alive).
         if matches!(written, Poll::Ready(Ok(n)) if n > 0)
@@ -351,6 +360,39 @@ mod tests {
         };
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
         assert!(read <= MAX_HEAD_BYTES + buf.len(), "{read} bytes read");
+    }
+
+    #[tokio::test]
+    async fn a_close_ends_the_connection_only_once_a_response_has_begun() {
+        // Half-closed after the request, before any answer: an ordinary end of input.
+        let (server_side, mut client) = tokio::io::duplex(1024);
+        let mut guarded = connection(server_side);
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        client.shutdown().await.unwrap();
+        let mut buf = [0u8; 64];
+        let mut seen = 0;
+        while seen < 27 {
+            seen += guarded.read(&mut buf).await.unwrap();
+        }
+        assert_eq!(guarded.read(&mut buf).await.unwrap(), 0);
+        // Closed while a response was being written: an error, so the response is dropped.
+        let (server_side, mut client) = tokio::io::duplex(1024);
+        let mut guarded = connection(server_side);
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut seen = 0;
+        while seen < 27 {
+            seen += guarded.read(&mut buf).await.unwrap();
+        }
+        guarded.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        drop(client);
+        let error = guarded.read(&mut buf).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionReset);
     }
 
     #[tokio::test]
