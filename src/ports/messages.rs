@@ -26,6 +26,23 @@ pub struct NewMessage {
     pub created_at: Timestamp,
 }
 
+impl NewMessage {
+    /// The row as stored under `id`: unread, `updated_at` its creation time.
+    pub fn stored_as(self, id: MessageId) -> Message {
+        Message {
+            id,
+            sender_id: self.sender_id,
+            recipient_id: self.recipient_id,
+            content: self.content,
+            is_read: false,
+            parent_id: self.parent_id,
+            conversation_id: Some(self.conversation_id),
+            created_at: self.created_at,
+            updated_at: self.created_at,
+        }
+    }
+}
+
 /// A message a user sends: checked and stored by one storage job
 /// ([`MessageRepository::send_message`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -221,17 +221,7 @@ pub fn delivered(id: i64, new: NewMessage) -> Delivered {
     Delivered {
         sender_position: position(new.sender_id),
         recipient_position: position(new.recipient_id).map(|_| 9),
-        message: Arc::new(Message {
-            id: mid(id),
-            sender_id: new.sender_id,
-            recipient_id: new.recipient_id,
-            content: new.content,
-            is_read: false,
-            parent_id: new.parent_id,
-            conversation_id: Some(new.conversation_id),
-            created_at: new.created_at,
-            updated_at: new.created_at,
-        }),
+        message: Arc::new(new.stored_as(mid(id))),
     }
 }
 

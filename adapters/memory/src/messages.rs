@@ -42,17 +42,7 @@ impl Tables {
     /// Inserts a message and gives it its parties' next positions.
     fn insert_message(&mut self, new: NewMessage) -> Delivered {
         let t = self;
-        let message = Message {
-            id: t.sequences.next_message(),
-            sender_id: new.sender_id,
-            recipient_id: new.recipient_id,
-            content: new.content,
-            is_read: false,
-            parent_id: new.parent_id,
-            conversation_id: Some(new.conversation_id),
-            created_at: new.created_at,
-            updated_at: new.created_at,
-        };
+        let message = new.stored_as(t.sequences.next_message());
         t.index_message(&message);
         let sender_position = t.take_position(message.sender_id);
         let recipient_position = if message.recipient_id == message.sender_id {
