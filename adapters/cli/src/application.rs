@@ -126,6 +126,11 @@ impl Application {
         ai_message_http::app(self.state.clone(), &self.cors)
     }
 
+    /// The budgets of open connections, which the connection layer registers.
+    pub fn connection_budgets(&self) -> Arc<ai_message_http::connection_budget::ConnectionBudgets> {
+        self.state.limits.connections.clone()
+    }
+
     /// The OpenAPI document, as `/openapi.json` serves it.
     pub fn openapi_document(&self) -> String {
         ai_message_http::openapi_document(&self.state)

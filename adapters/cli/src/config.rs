@@ -8,6 +8,7 @@ use std::time::Duration;
 use ai_message_core::PasswordRules;
 use ai_message_core::ports::Quota as LoginQuota;
 use ai_message_core::usecases::LoginLimits;
+use ai_message_http::connection_budget::ConnectionRules;
 use ai_message_http::limits::{LimitSettings, Quota};
 use ai_message_http::{CorsOrigins, ForwardingHeader, TrustedProxies};
 use chrono::TimeDelta;
@@ -312,8 +313,27 @@ impl Config {
         };
         let defaults = LimitSettings::default();
         let ipv6_limit_prefix = number(lookup, &["IPV6_LIMIT_PREFIX"], 64u8, 32..=128)?;
+        let write_timeout =
+            Duration::from_secs(number(lookup, &["WRITE_TIMEOUT_SECONDS"], 30u64, 1..=3600)?);
         let limits = LimitSettings {
             ipv6_limit_prefix,
+            connection: ConnectionRules {
+                active_requests: number(
+                    lookup,
+                    &["CONNECTION_MAX_ACTIVE_REQUESTS"],
+                    defaults.connection.active_requests,
+                    1..=10_000,
+                )?,
+                held_bytes: number(
+                    lookup,
+                    &["CONNECTION_MAX_HELD_BYTES"],
+                    defaults.connection.held_bytes,
+                    // At least the default: the largest response (a page of messages, up to
+                    // 8 MiB) must fit, or it could never be sent.
+                    defaults.connection.held_bytes..=1024 * 1024 * 1024,
+                )?,
+                stall_timeout: write_timeout,
+            },
             refresh_per_address: Quota::new(
                 number(
                     lookup,
@@ -385,8 +405,6 @@ impl Config {
             100u32,
             1..=10_000,
         )?;
-        let write_timeout =
-            Duration::from_secs(number(lookup, &["WRITE_TIMEOUT_SECONDS"], 30u64, 1..=3600)?);
         let (assistant_model, assistant) = crate::assistant_config::assistant_config(lookup)?;
         let password_min: usize = number(
             lookup,

@@ -468,7 +468,7 @@ async fn run_server<A: Acceptor + 'static>(
         max_connections = limits.max_connections,
         "connection limits"
     );
-    let acceptor = GuardedAcceptor::new(acceptor, limits);
+    let acceptor = GuardedAcceptor::new(acceptor, limits, app.connection_budgets());
     let live = app.services().live.clone();
     let assistant = app.services().assistant.clone();
     let shutdown = async move {

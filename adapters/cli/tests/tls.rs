@@ -293,3 +293,110 @@ fn bad_tls_settings_stop_start_up_with_one_line() {
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     }
 }
+
+#[test]
+fn a_tls_handshake_that_stalls_is_cut_at_the_head_deadline() {
+    let authority = Authority::new();
+    let dir = tempfile::tempdir().unwrap();
+    write_pair(dir.path(), &authority.leaf("first"));
+    let (cert, key) = tls_env(dir.path());
+    let server = Server::start(&[
+        ("TLS_CERT_FILE", cert.as_str()),
+        ("TLS_KEY_FILE", key.as_str()),
+        ("HEADER_READ_TIMEOUT_SECONDS", "1"),
+    ]);
+    let port = port_of(&server);
+    // Silent from the start, and silent after the first bytes of a ClientHello.
+    for opening in [&b""[..], &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01][..]] {
+        let mut socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        socket.write_all(opening).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let started = Instant::now();
+        let mut buf = [0u8; 64];
+        // The server closes (end of input or a reset), without answering anything.
+        let outcome = socket.read(&mut buf);
+        let waited = started.elapsed();
+        assert!(
+            matches!(outcome, Ok(0) | Err(_)) && waited < Duration::from_secs(4),
+            "cut at the 1 s head deadline, not the idle timeout: {outcome:?} after {waited:?}"
+        );
+        assert!(
+            !matches!(&outcome, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "the read timed out instead of the server closing"
+        );
+    }
+}
+
+#[test]
+fn three_thousand_unread_streams_over_tls_pin_a_bounded_amount() {
+    use ai_message_testkit::raw_h2::RawH2;
+    use ai_message_testkit::server::rss_mib;
+
+    let authority = Authority::new();
+    let dir = tempfile::tempdir().unwrap();
+    write_pair(dir.path(), &authority.leaf("first"));
+    let (cert, key) = tls_env(dir.path());
+    let server = Server::start(&[
+        ("TLS_CERT_FILE", cert.as_str()),
+        ("TLS_KEY_FILE", key.as_str()),
+        ("WRITE_TIMEOUT_SECONDS", "2"),
+    ]);
+    let port = port_of(&server);
+    let mut config = (*authority.client_config()).clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let mut connection =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap())
+            .unwrap();
+    let mut socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    while connection.is_handshaking() {
+        connection.complete_io(&mut socket).unwrap();
+    }
+    assert_eq!(connection.alpn_protocol(), Some(&b"h2"[..]));
+    socket
+        .set_read_timeout(Some(Duration::from_millis(2)))
+        .unwrap();
+    let tls = rustls::StreamOwned::new(connection, socket);
+    let before = rss_mib(server.pid());
+    let mut peak = before;
+    // A window of 0: the server may send no byte of any response body.
+    let mut attacker = RawH2::open(tls, "localhost", true, 0).unwrap();
+    let mut opened = 0;
+    'attack: for _ in 0..30 {
+        for i in 0..100 {
+            let path = if i % 2 == 0 { "/docs" } else { "/openapi.json" };
+            if attacker.request("GET", path, &[], true).is_err() {
+                break 'attack;
+            }
+            opened += 1;
+        }
+        if attacker.flush().is_err() {
+            break;
+        }
+        attacker.listen(Duration::from_millis(20));
+        peak = peak.max(rss_mib(server.pid()));
+    }
+    let until = Instant::now() + Duration::from_secs(5);
+    while !attacker.heard.closed && Instant::now() < until {
+        attacker.listen(Duration::from_millis(100));
+        peak = peak.max(rss_mib(server.pid()));
+    }
+    let growth = peak - before;
+    let heard = &attacker.heard;
+    println!(
+        "TLS: {opened} streams opened, {} answered, {} reset, closed {}, RSS +{growth:.1} MiB",
+        heard.responses.len(),
+        heard.resets.len(),
+        heard.closed
+    );
+    assert!(
+        heard.responses.len() <= 100,
+        "at most the stream limit is taken"
+    );
+    assert!(
+        heard.closed,
+        "the connection was ended (refusals or the write deadline)"
+    );
+    assert!(growth < 48.0, "RSS grew by {growth:.1} MiB");
+}

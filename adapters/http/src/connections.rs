@@ -18,6 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 
+use crate::connection_budget::{ConnectionBudgets, Registration};
+
 /// How the connection layer is bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -34,6 +36,7 @@ pub struct ConnectionLimits {
 pub struct GuardedAcceptor<A> {
     inner: A,
     slots: Arc<Semaphore>,
+    budgets: Arc<ConnectionBudgets>,
     header_read_timeout: Duration,
     write_timeout: Duration,
     /// The pause after the last accept error, doubled up to a second while errors repeat.
@@ -44,10 +47,13 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 impl<A: Acceptor> GuardedAcceptor<A> {
-    pub fn new(inner: A, limits: ConnectionLimits) -> Self {
+    /// `budgets` are the application's (`Limits::connections`): each connection accepted
+    /// registers its own.
+    pub fn new(inner: A, limits: ConnectionLimits, budgets: Arc<ConnectionBudgets>) -> Self {
         Self {
             inner,
             slots: Arc::new(Semaphore::new(limits.max_connections.max(1))),
+            budgets,
             header_read_timeout: limits.header_read_timeout,
             write_timeout: limits.write_timeout,
             backoff: FIRST_BACKOFF,
@@ -74,12 +80,13 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
             match self.inner.accept().await {
                 Ok((io, local, remote, scheme)) => {
                     self.backoff = FIRST_BACKOFF;
-                    let io = GuardedConnection::new(
+                    let mut io = GuardedConnection::new(
                         io,
                         slot,
                         self.header_read_timeout,
                         self.write_timeout,
                     );
+                    io.budget = remote.as_socket_addr().map(|peer| self.budgets.open(*peer));
                     return Ok((io, local, remote, scheme));
                 }
                 Err(error) => {
@@ -132,6 +139,9 @@ pub struct GuardedConnection<T> {
     stalled_write: Option<Pin<Box<Sleep>>>,
     /// A response has begun since the last request head: a close now abandons it.
     responding: bool,
+    /// What this connection may hold (`connection_budget`); a response that stalls there
+    /// ends the connection here.
+    budget: Option<Registration>,
 }
 
 const HTTP2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0";
@@ -155,6 +165,7 @@ impl<T> GuardedConnection<T> {
             write_timeout,
             stalled_write: None,
             responding: false,
+            budget: None,
         }
     }
 
@@ -170,6 +181,15 @@ impl<T> GuardedConnection<T> {
             .stalled_write
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         timer.as_mut().poll(cx).is_ready()
+    }
+
+    /// True once a response of this connection stalled past its deadline
+    /// (`connection_budget`): every read and write then fails, so the connection ends
+    /// whichever of them its protocol is waiting on.
+    fn response_stalled(&self, cx: &mut Context<'_>) -> bool {
+        self.budget
+            .as_ref()
+            .is_some_and(|registration| registration.budget().poll_stalled(cx))
     }
 
     /// Follows the bytes of a request head; true once its blank line has arrived.
@@ -247,6 +267,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedConnection<T> {
                 "request head not received in time",
             )));
         }
+        if self.response_stalled(cx) {
+            return Poll::Ready(Err(stalled()));
+        }
         if matches!(self.head, Head::TooLarge) {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -281,6 +304,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedConnection<T> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.response_stalled(cx) {
+            return Poll::Ready(Err(stalled()));
+        }
         let written = Pin::new(&mut self.inner).poll_write(cx, data);
         if self.watch_write(&written, cx) {
             return Poll::Ready(Err(stalled()));
@@ -299,6 +325,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedConnection<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.response_stalled(cx) {
+            return Poll::Ready(Err(stalled()));
+        }
         let flushed = Pin::new(&mut self.inner).poll_flush(cx);
         if self.watch_write(&flushed, cx) {
             return Poll::Ready(Err(stalled()));

@@ -4,6 +4,7 @@
 mod auth;
 mod body;
 pub mod client_address;
+pub mod connection_budget;
 pub mod connections;
 mod document;
 pub mod dto;
@@ -100,6 +101,8 @@ pub fn openapi_document(state: &AppState) -> String {
 
 /// Serves one fixed text with a content type.
 fn fixed(content_type: &'static str, text: String) -> impl Endpoint<Output = Response> + use<> {
+    // Shared, not copied: a hundred streams asking for it hold one copy.
+    let text = bytes::Bytes::from(text);
     poem::endpoint::make_sync(move |_| {
         Response::builder()
             .content_type(content_type)
@@ -128,6 +131,7 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
     let max_body = state.limits.settings.max_body_bytes;
     let body_timeout = state.limits.settings.body_read_timeout;
     let trusted_proxies = state.trusted_proxies.clone();
+    let budgets = state.limits.connections.clone();
     let auth = state.services.auth.clone();
     Route::new()
         .nest("/", api)
@@ -153,7 +157,7 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
         })
         .with(cors)
         .around(move |endpoint, request| {
-            limits::limit_body(endpoint, request, max_body, body_timeout)
+            limits::limit_body(endpoint, request, max_body, body_timeout, budgets.clone())
         })
         .around(move |endpoint, request| log_request(endpoint, request, routes.clone()))
         .around(move |endpoint, mut request| {

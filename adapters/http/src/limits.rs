@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use poem::http::StatusCode;
-use poem::{Body, Endpoint, IntoResponse, Request, Response};
+use poem::{Body, Endpoint, Request, Response};
 
 /// How many events a key may have within a sliding window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +136,8 @@ pub struct LimitSettings {
     pub stream_heartbeat: Duration,
     /// IPv6 clients are counted per this prefix (see `ai_message_core::address_limit_key`).
     pub ipv6_limit_prefix: u8,
+    /// What one connection may hold at once (`connection_budget`).
+    pub connection: crate::connection_budget::ConnectionRules,
 }
 
 impl Default for LimitSettings {
@@ -147,6 +149,7 @@ impl Default for LimitSettings {
             body_read_timeout: Duration::from_secs(30),
             stream_heartbeat: Duration::from_secs(15),
             ipv6_limit_prefix: 64,
+            connection: crate::connection_budget::ConnectionRules::default(),
         }
     }
 }
@@ -166,6 +169,8 @@ impl LimitSettings {
 /// The live limiters of one server.
 pub struct Limits {
     pub settings: LimitSettings,
+    /// The budgets of the open connections; the connection layer registers each.
+    pub connections: Arc<crate::connection_budget::ConnectionBudgets>,
     pub refresh_by_address: SlidingWindow,
     pub register_by_address: SlidingWindow,
 }
@@ -174,6 +179,7 @@ impl Limits {
     pub fn new(settings: LimitSettings) -> Self {
         Self {
             settings,
+            connections: crate::connection_budget::ConnectionBudgets::new(settings.connection),
             refresh_by_address: SlidingWindow::new(settings.refresh_per_address),
             register_by_address: SlidingWindow::new(settings.register_per_address),
         }
@@ -230,11 +236,14 @@ pub fn body_limit_breach(error: &poem::Error) -> Option<BodyBreach> {
 
 /// Caps the request body: a declared `Content-Length` over the cap is refused at once; an
 /// undeclared body is cut off when it grows past the cap or takes longer than the timeout.
+/// Then runs the request within its connection's budget (`connection_budget`), which reads
+/// the capped body.
 pub async fn limit_body<E: Endpoint>(
     endpoint: Arc<E>,
     mut request: Request,
     max_bytes: usize,
     timeout: Duration,
+    budgets: Arc<crate::connection_budget::ConnectionBudgets>,
 ) -> poem::Result<Response> {
     let declared = request
         .headers()
@@ -270,10 +279,7 @@ pub async fn limit_body<E: Endpoint>(
         },
     );
     request.set_body(Body::from_bytes_stream(limited));
-    match endpoint.call(request).await {
-        Ok(output) => Ok(output.into_response()),
-        Err(error) => Err(error),
-    }
+    crate::connection_budget::within_budget(endpoint, request, budgets).await
 }
 
 fn too_large(max_bytes: usize) -> Response {

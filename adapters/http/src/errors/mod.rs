@@ -26,6 +26,8 @@ const OVERLOADED: &str = "Server is busy, please retry";
 
 /// Seconds a client should wait before retrying a 503.
 const RETRY_AFTER_SECONDS: &str = "1";
+const CONNECTION_FULL: &str =
+    "This connection holds too many bytes: read the responses already sent, then retry";
 
 #[derive(Debug, ApiResponse)]
 pub enum ApiError {
@@ -83,6 +85,11 @@ pub(crate) fn body(detail: impl Into<String>) -> Json<ErrorBody> {
 }
 
 impl ApiError {
+    /// The connection's budget of held bytes is spent (`connection_budget`).
+    pub fn connection_full() -> Self {
+        Self::Unavailable(body(CONNECTION_FULL), RETRY_AFTER_SECONDS.into())
+    }
+
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::BadRequest(body(detail))
     }
