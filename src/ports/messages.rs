@@ -185,6 +185,25 @@ pub trait MessageRepository: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Message>, PortError>;
 
+    /// Questions to the assistant that are still the newest message between their sender and
+    /// the assistant (no reply came: the process died while the model thought), among the
+    /// newest `scan` questions asked before `asked_before`; oldest first.
+    async fn unanswered_questions(
+        &self,
+        asked_before: Timestamp,
+        scan: u32,
+    ) -> Result<Vec<Message>, PortError>;
+
+    /// Stores `reply` as [`Self::create_message`] does, but only while `question` is still
+    /// the newest message between its sender and the assistant, checked in the insert's
+    /// transaction (two instances answering one forgotten question store one reply).
+    /// `None` when something came after it.
+    async fn reply_if_unanswered(
+        &self,
+        question: &Message,
+        reply: NewMessage,
+    ) -> Result<Option<Delivered>, PortError>;
+
     /// Where the user last cleared their chat with the assistant: messages up to this id are
     /// no longer part of its history. `None` when never cleared.
     async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError>;

@@ -36,6 +36,10 @@ pub struct AssistantSettings {
     pub history_max: u32,
     /// Model calls in flight at once on this instance.
     pub max_concurrency: usize,
+    /// A question with no reply this old was forgotten (the process that was answering it
+    /// died) and is answered again: longer than any model call and the shutdown grace, so no
+    /// instance can still be working on it.
+    pub forgotten_after: std::time::Duration,
 }
 
 impl Default for AssistantSettings {
@@ -47,6 +51,7 @@ impl Default for AssistantSettings {
                 .to_string(),
             history_max: 50,
             max_concurrency: 8,
+            forgotten_after: std::time::Duration::from_secs(90),
         }
     }
 }
@@ -140,6 +145,17 @@ impl AssistantChat {
         self.closing.send_replace(true);
     }
 
+    /// Resolves once [`Self::close`] was called.
+    pub async fn closed(&self) {
+        let mut closing = self.closing.subscribe();
+        let _ = closing.wait_for(|closing| *closing).await;
+    }
+
+    /// How old an unanswered question must be to count as forgotten.
+    pub fn forgotten_after(&self) -> std::time::Duration {
+        self.settings.forgotten_after
+    }
+
     pub fn name(&self) -> &str {
         &self.settings.name
     }
@@ -186,6 +202,49 @@ impl AssistantChat {
     /// Asks the model about the user's history, stores its reply (the fallback reply when
     /// the model fails: the user always gets an answer) and returns it.
     pub async fn answer(&self, slot: ReplySlot, question: &Message) -> Result<Message, PortError> {
+        let (content, conversation_id) = self.think(slot, question).await?;
+        let reply = self.reply_to(question, content, conversation_id);
+        let delivered = self.messages.create_message(reply).await?;
+        self.announce(&delivered).await;
+        Ok(Message::clone(&delivered.message))
+    }
+
+    /// Answers the questions whose reply never came (the process answering them died), as
+    /// [`Self::answer`] does, each stored only if nothing came after it meanwhile. Questions
+    /// whose user has a reply in flight here, or that find no free model call, wait for the
+    /// next sweep. Returns how many were answered.
+    pub async fn answer_forgotten(&self) -> Result<usize, PortError> {
+        let Ok(age) = chrono::Duration::from_std(self.settings.forgotten_after) else {
+            return Ok(0);
+        };
+        let asked_before = self.clock.now() - age;
+        let questions = self
+            .messages
+            .unanswered_questions(asked_before, FORGOTTEN_SCAN)
+            .await?;
+        let mut answered = 0;
+        for question in questions {
+            let Ok(slot) = self.reserve(question.sender_id) else {
+                continue;
+            };
+            let (content, conversation_id) = self.think(slot, &question).await?;
+            let reply = self.reply_to(&question, content, conversation_id);
+            if let Some(delivered) = self.messages.reply_if_unanswered(&question, reply).await? {
+                tracing::info!(question_id = %question.id, "answered a forgotten question");
+                self.announce(&delivered).await;
+                answered += 1;
+            }
+        }
+        Ok(answered)
+    }
+
+    /// The model's reply to `question` (the fallback when it fails), and the conversation
+    /// it belongs to.
+    async fn think(
+        &self,
+        slot: ReplySlot,
+        question: &Message,
+    ) -> Result<(MessageContent, ConversationId), PortError> {
         let user_id = slot.user_id;
         let turns = self.history_of(user_id).await?;
         let prompt = AssistantPrompt {
@@ -213,7 +272,7 @@ impl AssistantChat {
             .conversation_id
             .clone()
             .unwrap_or_else(|| ConversationId::between(UserId::ASSISTANT, user_id));
-        self.store_reply(question, content, conversation_id).await
+        Ok((content, conversation_id))
     }
 
     /// The model's reply, its pieces told to the user's live streams as they come.
@@ -325,29 +384,32 @@ impl AssistantChat {
     }
 
     /// Stores the assistant's reply to the user who asked `question`, and announces it.
-    async fn store_reply(
+    /// The assistant's reply to `question`, as stored.
+    fn reply_to(
         &self,
         question: &Message,
         content: MessageContent,
         conversation_id: ConversationId,
-    ) -> Result<Message, PortError> {
-        let delivered = self
-            .messages
-            .create_message(NewMessage {
-                sender_id: UserId::ASSISTANT,
-                recipient_id: question.sender_id,
-                content,
-                parent_id: None,
-                conversation_id,
-                created_at: self.clock.now(),
-            })
-            .await?;
+    ) -> NewMessage {
+        NewMessage {
+            sender_id: UserId::ASSISTANT,
+            recipient_id: question.sender_id,
+            content,
+            parent_id: None,
+            conversation_id,
+            created_at: self.clock.now(),
+        }
+    }
+
+    async fn announce(&self, delivered: &crate::Delivered) {
         self.events
-            .publish(&[DomainEvent::Message(MessageEvent::created(&delivered))])
+            .publish(&[DomainEvent::Message(MessageEvent::created(delivered))])
             .await;
-        Ok(Message::clone(&delivered.message))
     }
 }
+
+/// Questions looked at per sweep for forgotten ones (the newest asked).
+const FORGOTTEN_SCAN: u32 = 200;
 
 #[cfg(test)]
 mod tests;

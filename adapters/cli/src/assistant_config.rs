@@ -9,11 +9,15 @@ use ai_message_openai::ModelConfig;
 
 use crate::config::{ConfigError, number, read};
 
+/// Time for a reply's write after its model call, in the forgotten-question threshold.
+const FORGOTTEN_MARGIN: Duration = Duration::from_secs(5);
+
 /// Where the model is (`None`: the assistant answers 503) and the assistant's policy.
 pub fn assistant_config(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Option<ModelConfig>, AssistantSettings), ConfigError> {
     let defaults = AssistantSettings::default();
+    let timeout = Duration::from_secs(number(lookup, &["AI_TIMEOUT_SECONDS"], 60u64, 1..=3_600)?);
     let settings = AssistantSettings {
         name: read(lookup, &["AI_ASSISTANT_NAME"]).map_or(defaults.name, |(_, v)| v),
         system_prompt: read(lookup, &["AI_SYSTEM_PROMPT"])
@@ -30,8 +34,9 @@ pub fn assistant_config(
             defaults.max_concurrency,
             1..=10_000,
         )?,
+        // Longer than a model call, its grace at shutdown, and the reply's write after it.
+        forgotten_after: timeout + crate::SHUTDOWN_GRACE + FORGOTTEN_MARGIN,
     };
-    let timeout = Duration::from_secs(number(lookup, &["AI_TIMEOUT_SECONDS"], 60u64, 1..=3_600)?);
     let base = read(lookup, &["AI_API_BASE", "LITELLM_BASEURL"]);
     let model = read(lookup, &["AI_MODEL", "LITELLM_MODEL"]);
     let model_config = match (base, model) {

@@ -408,6 +408,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     if let Some(first) = &config.first_superuser {
         ensure_first_superuser(&app, first).await?;
     }
+    tokio::spawn(answer_forgotten_questions(app.services().assistant.clone()));
     let address = SocketAddr::new(config.host, config.port);
     let listener = TcpListener::bind(address);
     match &config.tls {
@@ -436,6 +437,24 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Answers questions to the assistant that a process died before answering: at start-up
+/// and then regularly (a question counts as forgotten only once no instance can still be
+/// answering it), until shutdown.
+async fn answer_forgotten_questions(chat: ai_message_core::usecases::assistant::AssistantChat) {
+    let every = (chat.forgotten_after() / 4).clamp(Duration::from_secs(1), Duration::from_secs(30));
+    loop {
+        match chat.answer_forgotten().await {
+            Ok(0) => {}
+            Ok(answered) => tracing::info!(answered, "answered forgotten questions"),
+            Err(error) => tracing::warn!(%error, "could not look for forgotten questions"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = chat.closed() => return,
+        }
+    }
 }
 
 /// Serves the application on `acceptor` (plain TCP or TLS) until a shutdown signal.

@@ -344,3 +344,72 @@ async fn a_shutdown_answers_the_assistants_questions_in_flight() {
     let (exit, _) = restarted.terminate();
     assert!(exit.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_a_crash_left_unanswered_is_answered_after_restart() {
+    use ai_message_testkit::fake_model::{Answer, FakeModel};
+    let model = FakeModel::start().await;
+    model.script([
+        Answer::Slow(Duration::from_secs(60), "never heard".into()),
+        Answer::Streamed("the answer after the crash".into()),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite:///{}", dir.path().join("crash.db").display());
+    // A 1 s model timeout: a question is forgotten once 1 + 10 (grace) + 5 s old.
+    let env = [
+        ("DATABASE_URL", database.as_str()),
+        ("AI_API_BASE", model.base_url.as_str()),
+        ("AI_MODEL", "slow-model"),
+        ("AI_TIMEOUT_SECONDS", "1"),
+    ];
+    let server = Server::start(&env);
+    let http = reqwest::Client::new();
+    let (_, session) = register_and_login(&http, &server, "alice").await;
+    let token = session["access_token"].as_str().unwrap().to_string();
+    // The model is slower than the timeout, but the process dies before the fallback.
+    let question = http
+        .post(server.url("/messages"))
+        .bearer_auth(&token)
+        .json(&json!({"recipient_id": -1, "content": "are you there?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(question.status(), 201);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.kill();
+
+    let restarted = Server::start(&env);
+    let history = || async {
+        json_of(
+            http.get(restarted.url("/messages/history"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+    assert_eq!(
+        history().await["message_count"],
+        1,
+        "unanswered after the crash"
+    );
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let answered = loop {
+        let now = history().await;
+        if now["message_count"] == 2 {
+            break now;
+        }
+        assert!(Instant::now() < deadline, "never answered: {now}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(
+        answered["history"][1]["content"],
+        "the answer after the crash"
+    );
+    // Answered once: another sweep later adds nothing.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(history().await["message_count"], 2);
+    let (exit, _) = restarted.terminate();
+    assert!(exit.success());
+}

@@ -253,6 +253,37 @@ impl MessageRepository for MemoryStore {
         Ok(between.into_iter().skip(skip).cloned().collect())
     }
 
+    async fn unanswered_questions(
+        &self,
+        asked_before: Timestamp,
+        scan: u32,
+    ) -> Result<Vec<Message>, PortError> {
+        let t = self.tables.read();
+        let mut unanswered: Vec<Message> = t
+            .messages
+            .values()
+            .rev()
+            .filter(|m| m.recipient_id.is_assistant() && m.created_at < asked_before)
+            .take(scan as usize)
+            .filter(|m| newest_with_assistant(&t, m.sender_id) == Some(m.id))
+            .cloned()
+            .collect();
+        unanswered.reverse();
+        Ok(unanswered)
+    }
+
+    async fn reply_if_unanswered(
+        &self,
+        question: &Message,
+        reply: NewMessage,
+    ) -> Result<Option<Delivered>, PortError> {
+        let mut t = self.tables.write();
+        if newest_with_assistant(&t, question.sender_id) != Some(question.id) {
+            return Ok(None);
+        }
+        Ok(Some(t.insert_message(reply)))
+    }
+
     async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
         Ok(self.tables.read().assistant_clears.get(&user_id).copied())
     }
@@ -329,4 +360,16 @@ impl MessageRepository for MemoryStore {
         }
         Ok(summaries)
     }
+}
+
+/// The newest message between a user and the assistant, either way.
+fn newest_with_assistant(t: &Tables, user: UserId) -> Option<MessageId> {
+    t.messages
+        .values()
+        .rev()
+        .find(|m| {
+            (m.sender_id == user && m.recipient_id.is_assistant())
+                || (m.sender_id.is_assistant() && m.recipient_id == user)
+        })
+        .map(|m| m.id)
 }

@@ -223,6 +223,51 @@ async fn send_in_transaction(
     Ok(Gated::Admitted(admitted, SendOutcome::Sent(delivered)))
 }
 
+/// [`MessageRepository::reply_if_unanswered`] in one transaction: the asker's delivery
+/// counter is locked first (every send involving them updates it), so the check reads every
+/// message committed before and none can commit until the reply has.
+async fn reply_in_transaction(
+    client: &deadpool_postgres::Object,
+    question: (i32, i32),
+    reply: NewMessage,
+) -> Result<Option<Delivered>, PortError> {
+    let (question_id, asker) = question;
+    let assistant = pg_id(UserId::ASSISTANT).unwrap_or(-1);
+    client.batch_execute("BEGIN").await.or_port()?;
+    let checked = async {
+        client
+            .query(sql::LOCK_DELIVERY_COUNTER, &[&asker])
+            .await
+            .or_port()?;
+        let newest: Option<i32> = client
+            .query_one(sql::NEWEST_WITH_ASSISTANT, &[&asker, &assistant])
+            .await
+            .or_port()?
+            .try_get(0)
+            .or_port()?;
+        Ok::<_, PortError>(newest == Some(question_id))
+    }
+    .await;
+    match checked {
+        Ok(true) => {}
+        Ok(false) => {
+            client.batch_execute("ROLLBACK").await.or_port()?;
+            return Ok(None);
+        }
+        Err(error) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(error);
+        }
+    }
+    let (inserted, committed) = tokio::join!(
+        insert_delivered(client, reply),
+        client.batch_execute("COMMIT")
+    );
+    let delivered = inserted?;
+    committed.or_port()?;
+    Ok(Some(delivered))
+}
+
 #[async_trait]
 impl MessageRepository for PostgresStore {
     async fn send_message(&self, job: SendJob) -> Result<Gated<SendOutcome>, PortError> {
@@ -394,6 +439,45 @@ impl MessageRepository for PostgresStore {
             .await
             .or_port()?;
         oldest_first(&found)
+    }
+
+    async fn unanswered_questions(
+        &self,
+        asked_before: Timestamp,
+        scan: u32,
+    ) -> Result<Vec<Message>, PortError> {
+        let assistant = pg_id(UserId::ASSISTANT).unwrap_or(-1);
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql::UNANSWERED_QUESTIONS)
+            .await
+            .or_port()?;
+        let rows = client
+            .query(&stmt, &[&assistant, &naive(asked_before), &i64::from(scan)])
+            .await
+            .or_port()?;
+        rows.iter()
+            .map(rows::message)
+            .collect::<Result<_, _>>()
+            .or_port()
+    }
+
+    async fn reply_if_unanswered(
+        &self,
+        question: &Message,
+        reply: NewMessage,
+    ) -> Result<Option<Delivered>, PortError> {
+        let (Some(question_id), Some(asker)) = (pg_id(question.id), pg_id(question.sender_id))
+        else {
+            return Ok(None);
+        };
+        let client = self.client().await?;
+        // Run to its end even if the caller goes away, as `send_message` does.
+        tokio::spawn(
+            async move { reply_in_transaction(&client, (question_id, asker), reply).await },
+        )
+        .await
+        .map_err(|e| PortError::unexpected(format!("the reply task failed: {e}")))?
     }
 
     async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {

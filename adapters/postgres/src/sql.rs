@@ -365,6 +365,22 @@ pub const MESSAGES_BETWEEN: &str = concat!(
     " FROM messages WHERE id > $3 AND ((sender_id = $1 AND recipient_id = $2) \
      OR (sender_id = $2 AND recipient_id = $1)) ORDER BY id DESC LIMIT $4"
 );
+/// Of the newest $3 questions to the assistant ($1) asked before $2, those no message
+/// between their sender and the assistant came after; oldest first.
+pub const UNANSWERED_QUESTIONS: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages q WHERE q.id IN (SELECT id FROM messages WHERE recipient_id = $1 \
+     AND created_at < $2 ORDER BY id DESC LIMIT $3) AND NOT EXISTS (SELECT 1 FROM messages n \
+     WHERE n.id > q.id AND ((n.sender_id = q.sender_id AND n.recipient_id = $1) \
+     OR (n.sender_id = $1 AND n.recipient_id = q.sender_id))) ORDER BY q.id"
+);
+/// The newest message between a user ($1) and the assistant ($2).
+pub const NEWEST_WITH_ASSISTANT: &str = "SELECT max(id) FROM messages WHERE \
+     (sender_id = $1 AND recipient_id = $2) OR (sender_id = $2 AND recipient_id = $1)";
+/// Waits for every send involving the user ($1) to end: each one updates this row.
+pub const LOCK_DELIVERY_COUNTER: &str =
+    "SELECT user_id FROM delivery_counters WHERE user_id = $1 FOR UPDATE";
 pub const ASSISTANT_CLEAR_POINT: &str =
     "SELECT after_message_id FROM assistant_history_clears WHERE user_id = $1";
 pub const SET_ASSISTANT_CLEAR_POINT: &str = "INSERT INTO assistant_history_clears \

@@ -294,6 +294,50 @@ impl MessageRepository for SqliteStore {
             .await
     }
 
+    async fn unanswered_questions(
+        &self,
+        asked_before: Timestamp,
+        scan: u32,
+    ) -> Result<Vec<Message>, PortError> {
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached(sql::UNANSWERED_QUESTIONS)?
+                    .query_map(
+                        params![
+                            UserId::ASSISTANT.get(),
+                            time_text(asked_before),
+                            i64::from(scan)
+                        ],
+                        rows::message,
+                    )?
+                    .collect()
+            })
+            .await
+    }
+
+    async fn reply_if_unanswered(
+        &self,
+        question: &Message,
+        reply: NewMessage,
+    ) -> Result<Option<Delivered>, PortError> {
+        let (question_id, asker) = (question.id.get(), question.sender_id.get());
+        // The single writer runs one write at a time: nothing lands between check and insert.
+        self.db
+            .write(move |tx| {
+                let newest: Option<i64> = tx
+                    .prepare_cached(sql::NEWEST_WITH_ASSISTANT)
+                    .and_then(|mut stmt| {
+                        stmt.query_row(params![asker, UserId::ASSISTANT.get()], |row| row.get(0))
+                    })
+                    .or_port()?;
+                if newest != Some(question_id) {
+                    return Ok(None);
+                }
+                insert_message(tx, reply).or_port().map(Some)
+            })
+            .await
+    }
+
     async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
         self.db
             .read(move |conn| {

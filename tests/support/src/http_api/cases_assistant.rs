@@ -16,6 +16,7 @@ fn settings(history_max: u32) -> AssistantSettings {
         system_prompt: SYSTEM.into(),
         history_max,
         max_concurrency: 8,
+        ..AssistantSettings::default()
     }
 }
 

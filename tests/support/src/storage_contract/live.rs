@@ -780,3 +780,99 @@ pub async fn legacy_cursors_resume_after_the_upgrade(legacy: Legacy, storage: St
         .await,
     );
 }
+
+fn reply_to(question: &Message, created_at: Timestamp) -> NewMessage {
+    NewMessage {
+        sender_id: UserId::ASSISTANT,
+        recipient_id: question.sender_id,
+        content: MessageContent::parse("a late answer").unwrap(),
+        parent_id: None,
+        conversation_id: question.conversation_id.clone().unwrap(),
+        created_at,
+    }
+}
+
+pub async fn forgotten_questions_are_the_newest_unanswered_ones(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let carol = add_user(&storage, "carol").await.id;
+    let assistant = UserId::ASSISTANT;
+    // Alice: answered, then asked twice with no answer (only the newest is pending).
+    add_message(&storage, alice, assistant, "a", at(1)).await;
+    add_message(&storage, assistant, alice, "a", at(2)).await;
+    add_message(&storage, alice, assistant, "a", at(3)).await;
+    let alice_pending = add_message(&storage, alice, assistant, "a", at(4)).await;
+    // Bob: asked, answered.
+    add_message(&storage, bob, assistant, "b", at(5)).await;
+    add_message(&storage, assistant, bob, "b", at(6)).await;
+    // Carol: asked, and talked to Bob since (not to the assistant): still pending.
+    let carol_pending = add_message(&storage, carol, assistant, "c", at(7)).await;
+    add_message(&storage, carol, bob, "cb", at(8)).await;
+    let forgotten = |before: Timestamp, scan: u32| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .messages
+                .unanswered_questions(before, scan)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        forgotten(at(100), 200).await,
+        vec![alice_pending.id, carol_pending.id]
+    );
+    assert_eq!(
+        forgotten(at(7), 200).await,
+        vec![alice_pending.id],
+        "asked before the bound only"
+    );
+    assert_eq!(
+        forgotten(at(100), 1).await,
+        vec![carol_pending.id],
+        "among the newest questions scanned"
+    );
+}
+
+pub async fn a_forgotten_question_is_answered_once(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let question = add_message(&storage, alice, UserId::ASSISTANT, "a", at(1)).await;
+    let first = storage
+        .messages
+        .reply_if_unanswered(&question, reply_to(&question, at(2)))
+        .await
+        .unwrap()
+        .expect("the first reply is stored");
+    assert_eq!(first.message.recipient_id, alice);
+    assert_eq!(
+        first.recipient_position,
+        Some(2),
+        "it takes Alice's next position"
+    );
+    let again = storage
+        .messages
+        .reply_if_unanswered(&question, reply_to(&question, at(3)))
+        .await
+        .unwrap();
+    assert!(again.is_none(), "a second reply is not stored");
+    assert!(
+        storage
+            .messages
+            .unanswered_questions(at(100), 200)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A question overtaken by a newer one is not answered.
+    let old = add_message(&storage, alice, UserId::ASSISTANT, "a", at(4)).await;
+    add_message(&storage, alice, UserId::ASSISTANT, "a", at(5)).await;
+    let overtaken = storage
+        .messages
+        .reply_if_unanswered(&old, reply_to(&old, at(6)))
+        .await
+        .unwrap();
+    assert!(overtaken.is_none());
+}

@@ -68,6 +68,9 @@ macro_rules! storage_contract_tests {
             concurrent_redemptions_of_one_ticket_have_one_winner,
             messages_between_two_users_are_the_newest_page_oldest_first,
             the_assistant_clear_point_is_kept_per_user,
+            forgotten_questions_are_the_newest_unanswered_ones,
+            a_forgotten_question_is_answered_once,
+            racing_replies_to_one_forgotten_question_store_one,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -4,7 +4,7 @@ use ai_message_core::ports::*;
 use ai_message_core::*;
 use chrono::TimeDelta;
 
-use super::{add_session, add_user, at, new_session, t0};
+use super::{add_message, add_session, add_user, at, new_session, t0};
 
 async fn make_superuser(storage: &Storage, name: &str) -> User {
     let user = add_user(storage, name).await;
@@ -328,4 +328,50 @@ pub async fn simultaneous_login_reservations_never_pass_the_quota(storage: Stora
             .unwrap(),
         Reservation::Admitted(_)
     ));
+}
+
+/// Instances sweeping for forgotten questions at once store one reply per question.
+pub async fn racing_replies_to_one_forgotten_question_store_one(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    for round in 0..20 {
+        let question = add_message(&storage, alice, UserId::ASSISTANT, "a", at(round)).await;
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+        let racers: Vec<_> = (0..8)
+            .map(|i| {
+                let storage = storage.clone();
+                let question = question.clone();
+                let start = start.clone();
+                tokio::spawn(async move {
+                    let reply = NewMessage {
+                        sender_id: UserId::ASSISTANT,
+                        recipient_id: alice,
+                        content: MessageContent::parse(format!("answer {i}")).unwrap(),
+                        parent_id: None,
+                        conversation_id: question.conversation_id.clone().unwrap(),
+                        created_at: at(round),
+                    };
+                    start.wait().await;
+                    storage
+                        .messages
+                        .reply_if_unanswered(&question, reply)
+                        .await
+                        .unwrap()
+                        .is_some()
+                })
+            })
+            .collect();
+        let mut stored = 0;
+        for racer in racers {
+            if racer.await.unwrap() {
+                stored += 1;
+            }
+        }
+        assert_eq!(stored, 1, "round {round}: exactly one reply is stored");
+        let replies = storage
+            .messages
+            .messages_between(alice, UserId::ASSISTANT, question.id, 10)
+            .await
+            .unwrap();
+        assert_eq!(replies.len(), 1, "round {round}: {replies:?}");
+    }
 }
