@@ -8,13 +8,34 @@ use unicode_security::GeneralSecurityProfile;
 use unicode_security::MixedScript;
 use unicode_security::confusable_detection::skeleton;
 
-/// The key under which usernames are unique: NFKC, then lower case, then the UTS #39
-/// confusable skeleton (so `Root`, `ｒｏｏｔ` and `rооt` with Cyrillic `о` all key as `root`).
-/// Also the key failed logins of an unknown identifier are counted under.
+/// The key under which usernames are unique: NFKC, then lower case, then diacritics dropped,
+/// then the UTS #39 confusable skeleton (so `Root`, `ｒｏｏｔ`, `rооt` with Cyrillic `о` and
+/// `rȯot` with a combining dot all key as `root`). Also the key failed logins of an unknown
+/// identifier are counted under. Changing it needs a migration that clears the stored keys
+/// (they are computed again at start-up, as for adopted rows; see V8).
 pub fn username_key(name: &str) -> String {
-    let folded: String = name.nfkc().flat_map(char::to_lowercase).collect();
+    let folded: String = name
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .nfd()
+        .filter(|c| !is_diacritic(*c))
+        .collect();
     let skeleton: String = skeleton(&folded).collect();
     skeleton.nfkc().flat_map(char::to_lowercase).collect()
+}
+
+/// A mark of the generic combining-diacritics blocks (accents, dots, rings, overlays), which
+/// hardly changes how a name looks. Marks of a script's own block (Indic vowel signs, say)
+/// are letters of their names and stay.
+fn is_diacritic(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0300}'..='\u{036F}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{FE20}'..='\u{FE2F}'
+    )
 }
 
 /// The key under which emails are unique: the address ignoring case.
@@ -126,6 +147,21 @@ mod tests {
             assert_eq!(username_key(name), username_key("root"), "{name:?}");
         }
         assert_ne!(username_key("rooot"), username_key("root"));
+    }
+
+    #[test]
+    fn combining_marks_do_not_make_a_new_name() {
+        for name in [
+            "ali\u{0307}ce",
+            "ali\u{0301}ce",
+            "alíce",
+            "a\u{0323}lice",
+            "alice\u{20DD}",
+        ] {
+            assert_eq!(username_key(name), username_key("alice"), "{name:?}");
+        }
+        // A script's own marks are letters: these Hindi names differ by a vowel sign.
+        assert_ne!(username_key("कुमार"), username_key("कमार"));
     }
 
     #[test]

@@ -47,6 +47,17 @@ pub async fn lookalike_usernames_are_refused_with_a_reason(server: TestServer) {
             400,
             "Username is too similar to an existing username",
         ),
+        // An accent typed as one letter, and as a separate combining mark.
+        (
+            "róot",
+            400,
+            "Username is too similar to an existing username",
+        ),
+        (
+            "roo\u{0301}t",
+            400,
+            "Username is too similar to an existing username",
+        ),
     ];
     for (i, (name, status, detail)) in refused.into_iter().enumerate() {
         server
