@@ -51,7 +51,8 @@ impl Default for AssistantSettings {
                 .to_string(),
             history_max: 50,
             max_concurrency: 8,
-            forgotten_after: std::time::Duration::from_secs(90),
+            // The default model timeout (60 s), the shutdown grace (10 s) and 5 s to store.
+            forgotten_after: std::time::Duration::from_secs(75),
         }
     }
 }
