@@ -692,10 +692,11 @@ pub struct Legacy {
 }
 
 /// The statements that take a migrated database back to the schema before positions and
-/// conversation bindings (the same on SQLite and PostgreSQL).
+/// conversation bindings (the same on SQLite and PostgreSQL); the migrations after it run
+/// again too (V8 only recomputes username keys).
 pub const UNDO_DELIVERY_POSITIONS: &str = "DROP TABLE message_deliveries; \
      DROP TABLE delivery_counters; DROP TABLE conversation_parties; \
-     DELETE FROM refinery_schema_history WHERE version = 7;";
+     DELETE FROM refinery_schema_history WHERE version >= 7;";
 
 pub async fn seed_legacy(storage: &Storage) -> Legacy {
     let alice = add_user(storage, "alice").await.id;
