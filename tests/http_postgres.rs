@@ -2,4 +2,4 @@
 
 use ai_message_testkit::{http_api_tests, postgres};
 
-http_api_tests!(postgres::fresh_postgres);
+http_api_tests!(postgres::fresh_postgres, skip_when postgres::skip);

@@ -2,11 +2,14 @@
 
 use ai_message_testkit::{postgres, storage_contract_tests};
 
-storage_contract_tests!(postgres::fresh_postgres);
+storage_contract_tests!(postgres::fresh_postgres, skip_when postgres::skip);
 
 /// Two instances on one database count failed logins together: the limit is global.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_counters_are_shared_by_every_instance_on_the_database() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
     use ai_message_core::ports::{Quota, Reservation, ThrottleKey};
     use ai_message_postgres::{PostgresStore, PostgresUrl};
     use chrono::TimeDelta;

@@ -91,6 +91,9 @@ async fn login(http: &reqwest::Client, server: &Server, name: &str, password: &s
 /// The original's newest version has `users.phone_number` (unique, indexed) already.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let db = client(&database.url).await;
     db.batch_execute(ORIGINAL_DDL).await.unwrap();
@@ -126,6 +129,9 @@ async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_of_the_original_implementation_is_adopted() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let db = client(&database.url).await;
     db.batch_execute(ORIGINAL_DDL).await.unwrap();
@@ -214,6 +220,9 @@ async fn a_database_of_the_original_implementation_is_adopted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_sessions_and_messages() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let env = [
         ("DATABASE_URL", database.url.as_str()),
@@ -303,6 +312,9 @@ async fn two_instances_share_sessions_and_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_answer_503_while_the_database_is_away_and_recover_by_themselves() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let mut relay = Relay::start(upstream_address()).await;
     let relayed_url =
@@ -390,6 +402,9 @@ async fn requests_answer_503_while_the_database_is_away_and_recover_by_themselve
 /// restore from an older backup took the newest away).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_requires_every_migration_applied() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let server = Server::start(&[("DATABASE_URL", database.url.as_str())]);
     let http = reqwest::Client::new();
@@ -420,6 +435,9 @@ async fn readiness_requires_every_migration_applied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_connections_are_replaced_and_service_returns_within_15_seconds() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let relay = Relay::start(upstream_address()).await;
     let relayed_url =

@@ -130,6 +130,9 @@ async fn acknowledged_messages_survive_sigkill_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_sigkill_on_postgres() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
     let database = ai_message_testkit::postgres::ScratchDatabase::create().await;
     acknowledged_messages_survive_a_kill(&database.url).await;
 }
@@ -185,6 +188,9 @@ async fn sigterm_lets_in_flight_requests_finish_and_refuses_new_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_no_password_token_or_hash_even_at_debug_level() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
     let database = ai_message_testkit::postgres::ScratchDatabase::create().await;
     let server = Server::start(&[
         ("DATABASE_URL", database.url.as_str()),

@@ -14,6 +14,11 @@ pub mod sqlite;
 pub mod sse;
 pub mod storage_contract;
 
+/// The skip test of a contract suite that always runs (memory, SQLite).
+pub fn never_skip() -> bool {
+    false
+}
+
 #[cfg(test)]
 mod tests {
     /// The case functions a source file defines: `pub async fn <name>(<parameter>`.

@@ -12,6 +12,61 @@ pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_string())
 }
 
+/// Set (to anything) where a PostgreSQL server must answer: `.ci/run` sets it, so CI can never
+/// pass by skipping the PostgreSQL suites.
+pub const REQUIRE_ENV: &str = "TEST_REQUIRE_POSTGRES";
+
+/// True when no PostgreSQL server answers at [`admin_url`] and none is required: the caller
+/// (a PostgreSQL test) returns at once. Says so in one line per test binary. Panics when
+/// [`REQUIRE_ENV`] is set and no server answers.
+pub fn skip() -> bool {
+    static ANSWERS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let answers = *ANSWERS.get_or_init(server_answers);
+    if answers {
+        return false;
+    }
+    if std::env::var_os(REQUIRE_ENV).is_some() {
+        panic!(
+            "no PostgreSQL server at {} ({REQUIRE_ENV} is set, so the PostgreSQL tests may not \
+             be skipped)",
+            admin_url()
+        );
+    }
+    SAID.call_once(|| {
+        // Straight to the process's stderr: the test harness captures `eprintln!`.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "PostgreSQL tests skipped: no server at {}; set TEST_DATABASE_URL",
+            admin_url()
+        );
+    });
+    true
+}
+
+/// Whether something accepts connections at the admin URL's host and port.
+fn server_answers() -> bool {
+    use std::net::ToSocketAddrs;
+    let Ok(config) = admin_url().parse::<tokio_postgres::Config>() else {
+        return false;
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    config.get_hosts().iter().any(|host| match host {
+        tokio_postgres::config::Host::Tcp(name) => (name.as_str(), port)
+            .to_socket_addrs()
+            .map(|mut addrs| {
+                addrs.any(|addr| {
+                    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2))
+                        .is_ok()
+                })
+            })
+            .unwrap_or(false),
+        #[cfg(unix)]
+        tokio_postgres::config::Host::Unix(dir) => dir.join(format!(".s.PGSQL.{port}")).exists(),
+    })
+}
+
 /// The admin URL with another database name.
 pub fn url_for(database: &str) -> String {
     let admin = admin_url();
