@@ -86,6 +86,20 @@ fn tls_env(dir: &Path) -> (String, String) {
     )
 }
 
+/// A server on HTTPS with a leaf certificate of `authority`, and the directory holding its
+/// files (kept as long as the server runs).
+fn start_tls(authority: &Authority, extra: &[(&str, &str)]) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    write_pair(dir.path(), &authority.leaf("first"));
+    let (cert, key) = tls_env(dir.path());
+    let mut env = vec![
+        ("TLS_CERT_FILE", cert.as_str()),
+        ("TLS_KEY_FILE", key.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    (Server::start(&env), dir)
+}
+
 fn port_of(server: &Server) -> u16 {
     let base = server.url("");
     assert!(base.starts_with("https://"), "{base}");
@@ -150,13 +164,7 @@ impl RawTls {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_is_served_with_http2_by_alpn() {
     let authority = Authority::new();
-    let dir = tempfile::tempdir().unwrap();
-    write_pair(dir.path(), &authority.leaf("first"));
-    let (cert, key) = tls_env(dir.path());
-    let server = Server::start(&[
-        ("TLS_CERT_FILE", cert.as_str()),
-        ("TLS_KEY_FILE", key.as_str()),
-    ]);
+    let (server, _files) = start_tls(&authority, &[]);
     let root = reqwest::Certificate::from_pem(authority.pem().as_bytes()).unwrap();
 
     let http2 = reqwest::Client::builder()
@@ -297,14 +305,7 @@ fn bad_tls_settings_stop_start_up_with_one_line() {
 #[test]
 fn a_tls_handshake_that_stalls_is_cut_at_the_head_deadline() {
     let authority = Authority::new();
-    let dir = tempfile::tempdir().unwrap();
-    write_pair(dir.path(), &authority.leaf("first"));
-    let (cert, key) = tls_env(dir.path());
-    let server = Server::start(&[
-        ("TLS_CERT_FILE", cert.as_str()),
-        ("TLS_KEY_FILE", key.as_str()),
-        ("HEADER_READ_TIMEOUT_SECONDS", "1"),
-    ]);
+    let (server, _files) = start_tls(&authority, &[("HEADER_READ_TIMEOUT_SECONDS", "1")]);
     let port = port_of(&server);
     // Silent from the start, and silent after the first bytes of a ClientHello.
     for opening in [&b""[..], &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01][..]] {
@@ -335,14 +336,7 @@ fn three_thousand_unread_streams_over_tls_pin_a_bounded_amount() {
     use ai_message_testkit::server::rss_mib;
 
     let authority = Authority::new();
-    let dir = tempfile::tempdir().unwrap();
-    write_pair(dir.path(), &authority.leaf("first"));
-    let (cert, key) = tls_env(dir.path());
-    let server = Server::start(&[
-        ("TLS_CERT_FILE", cert.as_str()),
-        ("TLS_KEY_FILE", key.as_str()),
-        ("WRITE_TIMEOUT_SECONDS", "2"),
-    ]);
+    let (server, _files) = start_tls(&authority, &[("WRITE_TIMEOUT_SECONDS", "2")]);
     let port = port_of(&server);
     let mut config = (*authority.client_config()).clone();
     config.alpn_protocols = vec![b"h2".to_vec()];

@@ -204,16 +204,16 @@ pub async fn within_budget<E: Endpoint>(
     let mut response = response?.into_response();
     let body: http_body_util::combinators::BoxBody<bytes::Bytes, io::Error> =
         response.take_body().into();
+    // Small bodies go as they are; so do streams (a live stream's events), which have no
+    // exact size and are bounded by their own rules.
     let size = http_body::Body::size_hint(&body).exact();
-    let Some(size) = size.and_then(|s| usize::try_from(s).ok()) else {
-        // A stream (a live stream's events): bounded by its own rules.
+    let Some(size) = size
+        .and_then(|s| usize::try_from(s).ok())
+        .filter(|s| *s > PACED_ABOVE)
+    else {
         response.set_body(Body::from(body));
         return Ok(response);
     };
-    if size <= PACED_ABOVE {
-        response.set_body(Body::from(body));
-        return Ok(response);
-    }
     let Some(permit) = budget.hold(size) else {
         return Ok(ApiError::connection_full().into_response());
     };

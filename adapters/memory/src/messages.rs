@@ -362,14 +362,14 @@ impl MessageRepository for MemoryStore {
     }
 }
 
-/// The newest message between a user and the assistant, either way.
+/// The newest message between a user and the assistant, either way (from the user's index).
 fn newest_with_assistant(t: &Tables, user: UserId) -> Option<MessageId> {
-    t.messages
-        .values()
-        .rev()
-        .find(|m| {
-            (m.sender_id == user && m.recipient_id.is_assistant())
-                || (m.sender_id.is_assistant() && m.recipient_id == user)
-        })
+    t.messages_by_user
+        .get(&user)
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, id)| t.messages.get(id))
+        .filter(|m| m.sender_id.is_assistant() || m.recipient_id.is_assistant())
         .map(|m| m.id)
+        .max()
 }

@@ -207,12 +207,7 @@ impl<S: Read + Write> RawH2<S> {
             }
             let kind = self.pending_in[3];
             let flags = self.pending_in[4];
-            let stream = u32::from_be_bytes([
-                self.pending_in[5],
-                self.pending_in[6],
-                self.pending_in[7],
-                self.pending_in[8],
-            ]) & 0x7fff_ffff;
+            let stream = be_u32(&self.pending_in[5..]) & 0x7fff_ffff;
             let payload: Vec<u8> = self.pending_in[9..9 + length].to_vec();
             self.pending_in.drain(..9 + length);
             match kind {
@@ -232,7 +227,7 @@ impl<S: Read + Write> RawH2<S> {
                     }
                 }
                 RST_STREAM if payload.len() >= 4 => {
-                    let code = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
+                    let code = be_u32(&payload);
                     self.heard.resets.insert(stream, code);
                 }
                 SETTINGS if flags & ACK == 0 => {
@@ -240,9 +235,7 @@ impl<S: Read + Write> RawH2<S> {
                         if u16::from_be_bytes([setting[0], setting[1]])
                             == SETTINGS_INITIAL_WINDOW_SIZE
                         {
-                            let value = u32::from_be_bytes([
-                                setting[2], setting[3], setting[4], setting[5],
-                            ]) as i64;
+                            let value = i64::from(be_u32(&setting[2..]));
                             let change = value - self.stream_window_start;
                             self.stream_window_start = value;
                             for window in self.stream_windows.values_mut() {
@@ -258,9 +251,7 @@ impl<S: Read + Write> RawH2<S> {
                     self.io.flush()?;
                 }
                 WINDOW_UPDATE if payload.len() >= 4 => {
-                    let increment =
-                        (u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
-                            & 0x7fff_ffff) as i64;
+                    let increment = i64::from(be_u32(&payload) & 0x7fff_ffff);
                     if stream == 0 {
                         self.connection_window += increment;
                     } else {
@@ -271,14 +262,17 @@ impl<S: Read + Write> RawH2<S> {
                     }
                 }
                 GOAWAY if payload.len() >= 8 => {
-                    self.heard.goaway = Some(u32::from_be_bytes([
-                        payload[4], payload[5], payload[6], payload[7],
-                    ]));
+                    self.heard.goaway = Some(be_u32(&payload[4..]));
                 }
                 _ => {}
             }
         }
     }
+}
+
+/// The big-endian `u32` at the start of `bytes` (callers checked there are four).
+fn be_u32(bytes: &[u8]) -> u32 {
+    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }
 
 /// An HPACK "literal header field without indexing — new name", lengths as HPACK integers.

@@ -782,7 +782,8 @@ pub async fn legacy_cursors_resume_after_the_upgrade(legacy: Legacy, storage: St
     );
 }
 
-fn reply_to(question: &Message, created_at: Timestamp) -> NewMessage {
+/// The assistant's reply to `question`, as the assistant use case stores it.
+pub(super) fn reply_to(question: &Message, created_at: Timestamp) -> NewMessage {
     NewMessage {
         sender_id: UserId::ASSISTANT,
         recipient_id: question.sender_id,

@@ -4,6 +4,7 @@ use ai_message_core::ports::*;
 use ai_message_core::*;
 use chrono::TimeDelta;
 
+use super::live::reply_to;
 use super::{add_message, add_session, add_user, at, new_session, t0};
 
 async fn make_superuser(storage: &Storage, name: &str) -> User {
@@ -343,12 +344,8 @@ pub async fn racing_replies_to_one_forgotten_question_store_one(storage: Storage
                 let start = start.clone();
                 tokio::spawn(async move {
                     let reply = NewMessage {
-                        sender_id: UserId::ASSISTANT,
-                        recipient_id: alice,
                         content: MessageContent::parse(format!("answer {i}")).unwrap(),
-                        parent_id: None,
-                        conversation_id: question.conversation_id.clone().unwrap(),
-                        created_at: at(round),
+                        ..reply_to(&question, at(round))
                     };
                     start.wait().await;
                     storage
