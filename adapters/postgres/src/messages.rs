@@ -17,10 +17,11 @@ use crate::rows::{self, naive, pg_id};
 use crate::sessions::session_with_user;
 use crate::sql;
 
-/// Inserts a message with its parties' next positions, in one statement (see
-/// [`sql::INSERT_DELIVERED_MESSAGE`]).
+/// Inserts a message with its parties' next positions, in one statement (`stmt`, prepared
+/// from [`sql::INSERT_DELIVERED_MESSAGE`] by the caller: see [`insert_and_commit`]).
 async fn insert_delivered(
     client: &impl GenericClient,
+    stmt: &tokio_postgres::Statement,
     new: NewMessage,
 ) -> Result<Delivered, PortError> {
     let (Some(sender), Some(recipient)) = (pg_id(new.sender_id), pg_id(new.recipient_id)) else {
@@ -33,13 +34,9 @@ async fn insert_delivered(
         .collect();
     parties.sort_unstable();
     parties.dedup();
-    let stmt = client
-        .prepare_cached(sql::INSERT_DELIVERED_MESSAGE)
-        .await
-        .or_port()?;
     let row = client
         .query_one(
-            &stmt,
+            stmt,
             &[
                 &sender,
                 &recipient,
@@ -213,14 +210,30 @@ async fn send_in_transaction(
             return Err(error);
         }
     };
+    let delivered = insert_and_commit(client, new).await?;
+    Ok(Gated::Admitted(admitted, SendOutcome::Sent(delivered)))
+}
+
+/// Ends a transaction whose checks passed: the insert, pipelined with its COMMIT. The
+/// statement is prepared first: a preparation still in flight would let the COMMIT go out
+/// before the insert, which then ran outside the transaction and its locks (seen as two
+/// replies to one forgotten question on a connection's first use).
+async fn insert_and_commit(
+    client: &deadpool_postgres::Object,
+    new: NewMessage,
+) -> Result<Delivered, PortError> {
+    let stmt = client
+        .prepare_cached(sql::INSERT_DELIVERED_MESSAGE)
+        .await
+        .or_port()?;
     let (inserted, committed) = tokio::join!(
-        insert_delivered(client, new),
+        insert_delivered(client, &stmt, new),
         client.batch_execute("COMMIT")
     );
     // A failed insert aborts the transaction; its COMMIT then only ends it.
     let delivered = inserted?;
     committed.or_port()?;
-    Ok(Gated::Admitted(admitted, SendOutcome::Sent(delivered)))
+    Ok(delivered)
 }
 
 /// [`MessageRepository::reply_if_unanswered`] in one transaction: the asker's delivery
@@ -259,13 +272,7 @@ async fn reply_in_transaction(
             return Err(error);
         }
     }
-    let (inserted, committed) = tokio::join!(
-        insert_delivered(client, reply),
-        client.batch_execute("COMMIT")
-    );
-    let delivered = inserted?;
-    committed.or_port()?;
-    Ok(Some(delivered))
+    insert_and_commit(client, reply).await.map(Some)
 }
 
 #[async_trait]
@@ -281,7 +288,11 @@ impl MessageRepository for PostgresStore {
 
     async fn create_message(&self, new: NewMessage) -> Result<Delivered, PortError> {
         let client = self.client().await?;
-        insert_delivered(&client, new).await
+        let stmt = client
+            .prepare_cached(sql::INSERT_DELIVERED_MESSAGE)
+            .await
+            .or_port()?;
+        insert_delivered(&client, &stmt, new).await
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {
