@@ -6,7 +6,6 @@
 
 pub mod domain;
 pub mod ports;
-pub mod system;
 pub mod usecases;
 
 pub use domain::*;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use ai_message_bcrypt::BcryptHasher;
 use ai_message_cli::{Application, Parts};
 use ai_message_core::ports::{MessageScope, ProfileUpdate};
-use ai_message_core::system::ManualClock;
 use ai_message_core::usecases::accounts::{ChangePasswordError, Registration};
 use ai_message_core::usecases::admin::{
     AccountAction, AccountActionError, SuperuserOnlyError, UserLookupError,
@@ -20,6 +19,7 @@ use ai_message_core::usecases::messages::{
 use ai_message_core::usecases::roles::{AssignRolesError, CreateRoleError};
 use ai_message_core::usecases::{Caller, Services};
 use ai_message_core::*;
+use ai_message_local::ManualClock;
 use ai_message_memory::MemoryStore;
 use chrono::{TimeDelta, TimeZone, Utc};
 

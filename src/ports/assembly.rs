@@ -18,39 +18,8 @@ pub struct Storage {
     /// Failed-login counters: in this process unless the store shares them between
     /// instances (PostgreSQL).
     pub login_attempts: std::sync::Arc<dyn super::LoginAttempts>,
-    /// Where use cases tell what happened, and the hub this instance's streams listen on:
-    /// the same hub in process, or fed from the database when instances share one.
+    /// Where use cases tell what happened, and where this instance's streams listen: the
+    /// same place in process, or fed from the database when instances share one.
     pub events: std::sync::Arc<dyn super::EventPublisher>,
-    pub hub: std::sync::Arc<crate::system::EventHub>,
-}
-
-impl Storage {
-    /// Views one store that implements every storage port, with login counters and event
-    /// fan-out kept in this process, and the session check made apart from the read it
-    /// goes with (a store that can do both in one trip replaces `session_reads`).
-    pub fn from_store<S>(store: std::sync::Arc<S>) -> Self
-    where
-        S: UserRepository
-            + RoleRepository
-            + SessionRepository
-            + MessageRepository
-            + StorageHealth
-            + 'static,
-    {
-        let hub = crate::system::EventHub::new();
-        Self {
-            users: store.clone(),
-            roles: store.clone(),
-            sessions: store.clone(),
-            messages: store.clone(),
-            session_reads: std::sync::Arc::new(super::SeparateSessionReads {
-                sessions: store.clone(),
-                messages: store.clone(),
-            }),
-            health: store,
-            login_attempts: std::sync::Arc::new(crate::system::InProcessLoginAttempts::default()),
-            events: std::sync::Arc::new(crate::system::LocalEvents(hub.clone())),
-            hub,
-        }
-    }
+    pub subscriptions: std::sync::Arc<dyn super::EventSubscriptions>,
 }

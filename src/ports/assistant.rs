@@ -1,7 +1,6 @@
 //! The language model behind the AI assistant.
 
 use async_trait::async_trait;
-use tokio::sync::mpsc::UnboundedSender;
 
 use crate::domain::ChatTurn;
 
@@ -36,6 +35,26 @@ pub trait Assistant: Send + Sync {
     async fn reply(
         &self,
         prompt: AssistantPrompt,
-        deltas: Option<UnboundedSender<String>>,
+        deltas: Option<ReplyPieces>,
     ) -> Result<String, AssistantError>;
+}
+
+/// Where the pieces of a reply go as the model produces them.
+pub struct ReplyPieces(Box<dyn Fn(String) + Send + Sync>);
+
+impl ReplyPieces {
+    pub fn new(take: impl Fn(String) + Send + Sync + 'static) -> Self {
+        Self(Box::new(take))
+    }
+
+    /// Passes one piece on; the pieces' concatenation is the reply.
+    pub fn send(&self, piece: String) {
+        (self.0)(piece)
+    }
+}
+
+impl std::fmt::Debug for ReplyPieces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplyPieces")
+    }
 }

@@ -283,7 +283,11 @@ impl AssistantChat {
         prompt: AssistantPrompt,
         question: &Message,
     ) -> Result<String, crate::ports::AssistantError> {
-        let (pieces, mut arriving) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let (sender, mut arriving) = tokio::sync::mpsc::unbounded_channel::<String>();
+        // The forwarder below reads until the model drops these (its reply is done).
+        let pieces = crate::ports::ReplyPieces::new(move |piece| {
+            let _ = sender.send(piece);
+        });
         let user_id = question.sender_id;
         let reply_to = question.id;
         let forward = async {

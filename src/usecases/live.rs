@@ -33,9 +33,9 @@ use crate::domain::{
     DomainEvent, Message, MessageEvent, MessageId, Position, StreamTicketHash, UserId,
 };
 use crate::ports::{
-    Clock, MessageRepository, NewStreamTicket, PortError, SecretSource, SessionRepository,
+    Clock, EventSubscriptions, MessageRepository, NewStreamTicket, Notice, PortError, SecretSource,
+    SessionRepository, StreamLimits, SubscribeError, Subscription,
 };
-use crate::system::{EventHub, Inbox, Notice, RegisterError, StreamLimits};
 
 /// Policy of live streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +124,7 @@ pub struct Live {
     messages: Arc<dyn MessageRepository>,
     sessions: Arc<dyn SessionRepository>,
     auth: Auth,
-    hub: Arc<EventHub>,
+    subscriptions: Arc<dyn EventSubscriptions>,
     clock: Arc<dyn Clock>,
     secrets: Arc<dyn SecretSource>,
     settings: LiveSettings,
@@ -136,7 +136,7 @@ impl Live {
             messages: ports.messages.clone(),
             sessions: ports.sessions.clone(),
             auth,
-            hub: ports.hub.clone(),
+            subscriptions: ports.subscriptions.clone(),
             clock: ports.clock.clone(),
             secrets: ports.secrets.clone(),
             settings,
@@ -145,12 +145,12 @@ impl Live {
 
     /// Streams open on this instance.
     pub fn open_streams(&self) -> usize {
-        self.hub.open_streams()
+        self.subscriptions.open_subscriptions()
     }
 
     /// Ends every stream on this instance and refuses new ones (shutdown).
     pub fn close_all(&self) {
-        self.hub.close_all();
+        self.subscriptions.close_all();
     }
 
     /// A single-use ticket for the caller's session (for clients that cannot send headers).
@@ -191,11 +191,11 @@ impl Live {
     ) -> Result<Feed, OpenStreamError> {
         // Listening starts before storage is read, so nothing committed meanwhile is lost.
         let inbox = self
-            .hub
-            .register(caller.user.id, self.settings.limits)
+            .subscriptions
+            .subscribe(caller.user.id, self.settings.limits)
             .map_err(|e| match e {
-                RegisterError::TooManyStreams(n) => OpenStreamError::TooManyStreams(n),
-                RegisterError::ShuttingDown => OpenStreamError::ShuttingDown,
+                SubscribeError::TooManyStreams(n) => OpenStreamError::TooManyStreams(n),
+                SubscribeError::ShuttingDown => OpenStreamError::ShuttingDown,
             })?;
         let mut feed = Feed {
             live: self.clone(),
@@ -237,7 +237,7 @@ pub struct Feed {
     live: Live,
     caller: Caller,
     /// `None` once the stream is over: its place under the per-user limit is free.
-    inbox: Option<Inbox>,
+    inbox: Option<Box<dyn Subscription>>,
     pending: VecDeque<FeedItem>,
     /// Every position up to here was delivered (see the module doc).
     cursor: Cursor,
@@ -267,7 +267,7 @@ impl Feed {
                 continue;
             }
             let inbox = self.inbox.as_mut()?;
-            let Some(notice) = inbox.recv().await else {
+            let Some(notice) = inbox.next().await else {
                 self.inbox = None;
                 return None;
             };

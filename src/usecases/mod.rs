@@ -17,11 +17,10 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 
 use crate::ports::{
-    Assistant, Background, Clock, EventPublisher, LoginAttempts, MessageRepository, PasswordHasher,
-    Quota, RoleRepository, SecretSource, SessionReads, SessionRepository, Storage, StorageHealth,
-    UserRepository,
+    Assistant, Background, Clock, EventPublisher, EventSubscriptions, LoginAttempts,
+    MessageRepository, PasswordHasher, Quota, RoleRepository, SecretSource, SessionReads,
+    SessionRepository, Storage, StorageHealth, UserRepository,
 };
-use crate::system::EventHub;
 
 /// Everything the core needs from outside, chosen by the composition root.
 #[derive(Clone)]
@@ -34,7 +33,7 @@ pub struct Ports {
     pub health: Arc<dyn StorageHealth>,
     pub login_attempts: Arc<dyn LoginAttempts>,
     pub events: Arc<dyn EventPublisher>,
-    pub hub: Arc<EventHub>,
+    pub subscriptions: Arc<dyn EventSubscriptions>,
     /// The language model of the AI assistant; `None`: the assistant answers 503.
     pub assistant: Option<Arc<dyn Assistant>>,
     /// Where the assistant's replies to sent messages run.
@@ -61,7 +60,7 @@ impl Ports {
             health: storage.health,
             login_attempts: storage.login_attempts,
             events: storage.events,
-            hub: storage.hub,
+            subscriptions: storage.subscriptions,
             assistant: None,
             background,
             hasher,

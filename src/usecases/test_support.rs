@@ -45,6 +45,63 @@ impl EventPublisher for RecordingEvents {
     }
 }
 
+/// Always the same instant.
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+/// Subscriptions whose events the test delivers by hand, in order, without bounds.
+#[derive(Default)]
+pub struct TestHub {
+    subscribers: std::sync::Mutex<Vec<(UserId, tokio::sync::mpsc::UnboundedSender<Notice>)>>,
+}
+
+impl TestHub {
+    pub fn deliver(&self, event: &DomainEvent) {
+        let audience = event.audience();
+        for (user_id, sender) in self.subscribers.lock().unwrap().iter() {
+            if audience.contains(user_id) {
+                let _ = sender.send(Notice::Event(event.clone()));
+            }
+        }
+    }
+}
+
+impl EventSubscriptions for TestHub {
+    fn subscribe(
+        &self,
+        user_id: UserId,
+        _limits: StreamLimits,
+    ) -> Result<Box<dyn Subscription>, SubscribeError> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        self.subscribers.lock().unwrap().push((user_id, sender));
+        Ok(Box::new(TestSubscription(receiver)))
+    }
+
+    fn open_subscriptions(&self) -> usize {
+        let mut subscribers = self.subscribers.lock().unwrap();
+        subscribers.retain(|(_, sender)| !sender.is_closed());
+        subscribers.len()
+    }
+
+    fn close_all(&self) {
+        self.subscribers.lock().unwrap().clear();
+    }
+}
+
+struct TestSubscription(tokio::sync::mpsc::UnboundedReceiver<Notice>);
+
+#[async_trait::async_trait]
+impl Subscription for TestSubscription {
+    async fn next(&mut self) -> Option<Notice> {
+        self.0.recv().await
+    }
+}
+
 /// Background work run on a task of the test's runtime.
 pub struct InlineBackground;
 
@@ -61,7 +118,10 @@ pub struct Mocks {
     pub messages: MockMessageRepository,
     pub health: MockStorageHealth,
     pub hasher: MockPasswordHasher,
+    /// Admits every login attempt unless a test sets other expectations (after `checkpoint`).
+    pub login_attempts: MockLoginAttempts,
     pub events: Arc<RecordingEvents>,
+    pub hub: Arc<TestHub>,
     pub now: Timestamp,
 }
 
@@ -74,7 +134,9 @@ impl Mocks {
             messages: MockMessageRepository::new(),
             health: MockStorageHealth::new(),
             hasher: Self::hasher_with_current_hashes(),
+            login_attempts: Self::attempts_all_admitted(),
             events: Arc::default(),
+            hub: Arc::default(),
             now: fixed_now(),
         }
     }
@@ -100,6 +162,36 @@ impl Mocks {
         hasher
     }
 
+    fn attempts_all_admitted() -> MockLoginAttempts {
+        let mut attempts = MockLoginAttempts::new();
+        attempts
+            .expect_reserve()
+            .returning(|_, _| Ok(Reservation::Admitted(AttemptId(1))));
+        attempts.expect_release().returning(|_, _| Ok(()));
+        attempts.expect_clear().returning(|_| Ok(()));
+        attempts
+    }
+
+    /// Counters that admit `admitted` attempts, then refuse every other for 15 minutes.
+    pub fn attempts_refused_after(&mut self, admitted: i64) {
+        self.login_attempts.checkpoint();
+        let mut reserved = 0;
+        self.login_attempts.expect_reserve().returning(move |_, _| {
+            reserved += 1;
+            Ok(if reserved <= admitted {
+                Reservation::Admitted(AttemptId(reserved))
+            } else {
+                Reservation::Refused {
+                    retry_after: chrono::TimeDelta::minutes(15),
+                }
+            })
+        });
+        self.login_attempts
+            .expect_release()
+            .returning(|_, _| Ok(()));
+        self.login_attempts.expect_clear().returning(|_| Ok(()));
+    }
+
     pub fn into_ports(self) -> Ports {
         let users: Arc<dyn UserRepository> = Arc::new(self.users);
         let sessions: Arc<dyn SessionRepository> = Arc::new(self.sessions);
@@ -114,13 +206,13 @@ impl Mocks {
             sessions,
             messages,
             health: Arc::new(self.health),
-            login_attempts: Arc::new(crate::system::InProcessLoginAttempts::default()),
+            login_attempts: Arc::new(self.login_attempts),
             events: self.events,
-            hub: crate::system::EventHub::new(),
+            subscriptions: self.hub,
             assistant: None,
             background: Arc::new(InlineBackground),
             hasher: Arc::new(self.hasher),
-            clock: Arc::new(crate::system::ManualClock::frozen_at(self.now)),
+            clock: Arc::new(FixedClock(self.now)),
             secrets: Arc::new(CountingSecrets::default()),
         }
     }

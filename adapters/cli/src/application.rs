@@ -8,10 +8,10 @@ use ai_message_bcrypt::BcryptHasher;
 use ai_message_core::ports::{
     Assistant, Background, Clock, PasswordHasher, SecretSource, Storage, Work,
 };
-use ai_message_core::system::{OsSecretSource, SystemClock};
 use ai_message_core::usecases::{Ports, Services, Settings};
 use ai_message_http::limits::{LimitSettings, Limits};
 use ai_message_http::{AccessTokens, AppState, CorsOrigins, TrustedProxies};
+use ai_message_local::{OsSecretSource, SystemClock};
 use chrono::TimeDelta;
 use poem::{Endpoint, Response};
 

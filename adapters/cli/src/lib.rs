@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use ai_message_bcrypt::BcryptHasher;
 use ai_message_core::ports::Storage;
-use ai_message_core::system::StreamLimits;
+use ai_message_core::ports::StreamLimits;
 use ai_message_core::usecases::Settings;
 use ai_message_core::usecases::accounts::{RegisterError, Registration};
 use ai_message_core::usecases::live::LiveSettings;

@@ -176,7 +176,7 @@ fn unread_responses_are_bounded_per_connection_and_end_it_after_the_write_deadli
                 .unwrap();
         }
         attacker.flush().unwrap();
-        let until = Instant::now() + Duration::from_secs(20);
+        let until = Instant::now() + Duration::from_secs(40);
         while !attacker.heard.closed && Instant::now() < until {
             attacker.listen(Duration::from_millis(50));
             if first_page.is_none() && !attacker.heard.ok.is_empty() {

@@ -131,7 +131,7 @@ mod tests {
         AccessTokens::new(
             b"test-secret",
             TimeDelta::minutes(30),
-            Arc::new(ai_message_core::system::SystemClock),
+            Arc::new(ai_message_local::SystemClock),
         )
     }
 

@@ -31,6 +31,6 @@ impl MemoryStore {
 
     /// A fresh empty store, seen through every storage port.
     pub fn storage() -> Storage {
-        Storage::from_store(Self::new())
+        ai_message_local::in_process_storage(Self::new(), ai_message_local::EventHub::new())
     }
 }

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use ai_message_core::ports::ReplyPieces;
 use ai_message_core::ports::{Assistant, AssistantError, AssistantPrompt};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio::sync::mpsc::UnboundedSender;
 
 /// Where the model is and how long to wait for it.
 #[derive(Clone, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl OpenAiAssistant {
     async fn complete(
         &self,
         prompt: AssistantPrompt,
-        deltas: Option<UnboundedSender<String>>,
+        deltas: Option<ReplyPieces>,
     ) -> Result<String, AssistantError> {
         let mut messages = vec![json!({"role": "system", "content": prompt.system})];
         messages.extend(
@@ -151,7 +151,7 @@ impl OpenAiAssistant {
             let mut text = String::new();
             let (piece, _) = take_within(&mut text, &clean(content), max);
             if let Some(deltas) = deltas {
-                let _ = deltas.send(piece);
+                deltas.send(piece);
             }
             text
         };
@@ -182,7 +182,7 @@ async fn read_bounded(response: reqwest::Response, max: usize) -> Result<Vec<u8>
 /// `max` bytes (the pieces sent to `deltas` stop at the same place).
 async fn read_stream(
     response: reqwest::Response,
-    deltas: Option<UnboundedSender<String>>,
+    deltas: Option<ReplyPieces>,
     max: usize,
 ) -> Result<String, AssistantError> {
     let mut body = response.bytes_stream();
@@ -213,7 +213,7 @@ async fn read_stream(
                     if let Some(deltas) = &deltas
                         && !taken.is_empty()
                     {
-                        let _ = deltas.send(taken);
+                        deltas.send(taken);
                     }
                     if full {
                         return Ok(text);
@@ -255,7 +255,7 @@ impl Assistant for OpenAiAssistant {
     async fn reply(
         &self,
         prompt: AssistantPrompt,
-        deltas: Option<UnboundedSender<String>>,
+        deltas: Option<ReplyPieces>,
     ) -> Result<String, AssistantError> {
         let in_flight = CallUnderWay::start();
         let started = std::time::Instant::now();

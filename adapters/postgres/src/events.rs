@@ -7,8 +7,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ai_message_core::ports::EventPublisher;
-use ai_message_core::system::EventHub;
 use ai_message_core::{DomainEvent, MessageEvent, MessageId, Position, UserId};
+use ai_message_local::EventHub;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 

@@ -67,22 +67,20 @@ impl PostgresStore {
     /// connection, which ends when the returned storage (its hub) is dropped. Call it inside
     /// a Tokio runtime.
     pub fn storage(self: &Arc<Self>) -> Storage {
-        let local = Storage::from_store(self.clone());
+        let hub = ai_message_local::EventHub::new();
+        let local = ai_message_local::in_process_storage(self.clone(), hub.clone());
         let origin = events::new_origin();
         tokio::spawn(events::listen(
             self.url.clone(),
             origin.clone(),
-            Arc::downgrade(&local.hub),
+            Arc::downgrade(&hub),
         ));
         let (lines, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(events::notify(self.clone(), origin, queue));
         Storage {
             session_reads: self.clone(),
             login_attempts: self.clone(),
-            events: Arc::new(events::NotifyEvents {
-                lines,
-                hub: local.hub.clone(),
-            }),
+            events: Arc::new(events::NotifyEvents { lines, hub }),
             ..local
         }
     }

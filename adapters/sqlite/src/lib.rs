@@ -77,7 +77,7 @@ impl SqliteStore {
     pub fn storage(self: &Arc<Self>) -> Storage {
         Storage {
             session_reads: self.clone(),
-            ..Storage::from_store(self.clone())
+            ..ai_message_local::in_process_storage(self.clone(), ai_message_local::EventHub::new())
         }
     }
 

@@ -296,6 +296,7 @@ async fn wrong_current_passwords_are_throttled_and_end_the_session() {
         .with(eq(uid(1)), eq(sid(100)), eq(fixed_now()))
         .times(1)
         .returning(|_, _, _| Ok(true));
+    mocks.attempts_refused_after(5);
     let events = mocks.events.clone();
     let accounts = Accounts::new(&mocks.into_ports(), LoginLimits::default(), 64);
     let new = Password::parse("new password").unwrap();

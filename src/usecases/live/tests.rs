@@ -149,8 +149,8 @@ async fn an_unknown_or_used_ticket_is_refused() {
 async fn resume_replays_then_skips_the_live_copies_of_what_it_replayed() {
     let mut mocks = Mocks::new();
     storage_up_to(&mut mocks, 6);
+    let hub = mocks.hub.clone();
     let ports = mocks.into_ports();
-    let hub = ports.hub.clone();
     let mut feed = live(&ports).open(caller(1), Some("4")).await.unwrap();
     // Committed while the stream was catching up: already replayed.
     hub.deliver(&created(16, 6));
@@ -167,8 +167,8 @@ async fn the_next_position_with_its_row_is_delivered_without_a_storage_read() {
     mocks.messages.expect_latest_position().returning(|_| Ok(3));
     mocks.messages.expect_messages_after().never();
     mocks.messages.expect_get_message().never();
+    let hub = mocks.hub.clone();
     let ports = mocks.into_ports();
-    let hub = ports.hub.clone();
     let mut feed = live(&ports).open(caller(1), None).await.unwrap();
     assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 3 }));
     hub.deliver(&created(14, 4));
@@ -189,8 +189,8 @@ async fn an_event_that_overtakes_an_earlier_one_fills_the_gap_from_storage() {
         .with(eq(uid(1)), eq(4), eq(REPLAY_PAGE))
         .times(1)
         .returning(|_, _, _| Ok(stored_at(5..=6)));
+    let hub = mocks.hub.clone();
     let ports = mocks.into_ports();
-    let hub = ports.hub.clone();
     let mut feed = live(&ports).open(caller(1), None).await.unwrap();
     assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 4 }));
     hub.deliver(&created(16, 6));
@@ -207,8 +207,8 @@ async fn an_event_that_overtakes_an_earlier_one_fills_the_gap_from_storage() {
 async fn an_event_from_another_instance_is_read_from_storage() {
     let mut mocks = Mocks::new();
     storage_up_to(&mut mocks, 2);
+    let hub = mocks.hub.clone();
     let ports = mocks.into_ports();
-    let hub = ports.hub.clone();
     let mut feed = live(&ports).open(caller(1), Some("1")).await.unwrap();
     assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 1 }));
     assert_eq!(created_ids(&mut feed, 1).await, vec![12]);
@@ -246,8 +246,8 @@ async fn a_cursor_beyond_the_newest_position_resets_the_stream() {
     ] {
         let mut mocks = Mocks::new();
         storage_up_to(&mut mocks, 50);
+        let hub = mocks.hub.clone();
         let ports = mocks.into_ports();
-        let hub = ports.hub.clone();
         let mut feed = live(&ports).open(caller(1), Some(cursor)).await.unwrap();
         assert_eq!(
             feed.next().await,
@@ -267,13 +267,13 @@ async fn an_access_change_ends_the_stream_once_its_session_is_gone() {
         .sessions
         .expect_get_session_with_user()
         .returning(|_| Ok(None));
+    let hub = mocks.hub.clone();
     let ports = mocks.into_ports();
-    let hub = ports.hub.clone();
     let mut feed = live(&ports).open(caller(1), None).await.unwrap();
     assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 0 }));
     hub.deliver(&DomainEvent::AccessChanged { user_id: uid(1) });
     assert_eq!(feed.next().await, None);
-    assert_eq!(hub.open_streams(), 0, "its place is free again");
+    assert_eq!(hub.open_subscriptions(), 0, "its place is free again");
 }
 
 #[tokio::test]
@@ -281,8 +281,8 @@ async fn a_late_notification_of_a_message_the_stream_started_after_is_not_news()
     let mut mocks = Mocks::new();
     mocks.messages.expect_latest_position().returning(|_| Ok(8));
     mocks.messages.expect_messages_after().never();
+    let hub = mocks.hub.clone();
     let ports = mocks.into_ports();
-    let hub = ports.hub.clone();
     let mut feed = live(&ports).open(caller(1), None).await.unwrap();
     assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 8 }));
     // Position 8 was stored before the stream opened; its notification comes late.
@@ -299,8 +299,8 @@ async fn an_edit_after_a_live_delivery_reaches_the_stream() {
         .messages
         .expect_get_message()
         .returning(|id| Ok(Some(sample_message(id.get(), 2, 1))));
+    let hub = mocks.hub.clone();
     let ports = mocks.into_ports();
-    let hub = ports.hub.clone();
     let mut feed = live(&ports).open(caller(1), None).await.unwrap();
     assert_eq!(feed.next().await, Some(FeedItem::Opened { cursor: 0 }));
     hub.deliver(&created(11, 1));

@@ -89,6 +89,7 @@ async fn a_wrong_password_is_refused_before_hashing_once_over_the_limit() {
         .expect_verify()
         .times(2)
         .returning(|_, _| Ok(false));
+    mocks.attempts_refused_after(2);
     let limits = crate::usecases::LoginLimits {
         per_account_and_address: crate::ports::Quota::new(2, TimeDelta::minutes(15)),
         ..crate::usecases::LoginLimits::off()

@@ -392,7 +392,7 @@ pub async fn missing_or_bad_credentials_are_401(server: TestServer) {
     let foreign = ai_message_http::AccessTokens::new(
         b"another-key",
         TimeDelta::minutes(5),
-        std::sync::Arc::new(ai_message_core::system::SystemClock),
+        std::sync::Arc::new(ai_message_local::SystemClock),
     );
     let user = server
         .services

@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::{MessageEvent, MessageId};
+use ai_message_core::domain::{MessageEvent, MessageId};
 
 const LIMITS: StreamLimits = StreamLimits {
     max_per_user: 10,
@@ -72,7 +72,7 @@ fn the_per_user_limit_counts_open_streams_and_frees_a_place_on_drop() {
     let _second = hub.register(uid(1), TWO_PER_USER).unwrap();
     assert_eq!(
         hub.register(uid(1), TWO_PER_USER).err(),
-        Some(RegisterError::TooManyStreams(2))
+        Some(SubscribeError::TooManyStreams(2))
     );
     assert!(
         hub.register(uid(2), TWO_PER_USER).is_ok(),
@@ -105,6 +105,6 @@ async fn closing_ends_every_stream_and_refuses_new_ones() {
     assert_eq!(alice.recv().await, None);
     assert_eq!(
         hub.register(uid(1), LIMITS).err(),
-        Some(RegisterError::ShuttingDown)
+        Some(SubscribeError::ShuttingDown)
     );
 }

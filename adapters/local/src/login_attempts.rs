@@ -1,90 +1,12 @@
-//! The real clock, the operating system's random generator, in-process login counters and
-//! the in-process event hub, behind their ports.
-
-mod hub;
-
-pub use hub::{EventHub, Inbox, LocalEvents, Notice, RegisterError, StreamLimits};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DurationRound, TimeDelta, Utc};
+//! Failed-login counters kept in this process: right for one instance.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+use ai_message_core::domain::Timestamp;
+use ai_message_core::ports::{AttemptId, LoginAttempts, PortError, Reservation, ThrottleKey};
 use async_trait::async_trait;
-
-use crate::domain::Timestamp;
-use crate::ports::{
-    AttemptId, Clock, LoginAttempts, PortError, Reservation, SecretSource, ThrottleKey,
-};
-
-/// Wall-clock UTC time, truncated to microseconds so that what storage returns equals what
-/// was written.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let now = Utc::now();
-        now.duration_trunc(TimeDelta::microseconds(1))
-            .unwrap_or(now)
-    }
-}
-
-/// A clock that tests move: frozen at an instant, or following the system clock, plus an
-/// offset that only grows when the test says so. The one test clock of the project.
-#[derive(Debug)]
-pub struct ManualClock {
-    /// `None`: the system clock.
-    start: Option<Timestamp>,
-    offset: Mutex<TimeDelta>,
-}
-
-impl ManualClock {
-    /// Always `start` (plus what the test advanced).
-    pub fn frozen_at(start: Timestamp) -> Self {
-        Self {
-            start: Some(start),
-            offset: Mutex::new(TimeDelta::zero()),
-        }
-    }
-
-    /// The system time, plus what the test advanced.
-    pub fn following_system() -> Self {
-        Self {
-            start: None,
-            offset: Mutex::new(TimeDelta::zero()),
-        }
-    }
-
-    pub fn advance(&self, by: TimeDelta) {
-        *self.offset.lock().unwrap_or_else(|p| p.into_inner()) += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        let offset = *self.offset.lock().unwrap_or_else(|p| p.into_inner());
-        self.start.unwrap_or_else(|| SystemClock.now()) + offset
-    }
-}
-
-/// Secrets of 256 bits from the operating system's CSPRNG, as 43 URL-safe base64 characters.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OsSecretSource;
-
-impl OsSecretSource {
-    pub const SECRET_BYTES: usize = 32;
-}
-
-impl SecretSource for OsSecretSource {
-    fn secret(&self) -> Result<String, PortError> {
-        let mut bytes = [0u8; Self::SECRET_BYTES];
-        getrandom::fill(&mut bytes).map_err(|e| PortError::unexpected(e.to_string()))?;
-        Ok(URL_SAFE_NO_PAD.encode(bytes))
-    }
-}
+use chrono::TimeDelta;
 
 /// Login attempt counters in this process's memory: right for one instance (memory and
 /// SQLite storage). Memory stays bounded: expired attempts are dropped, and past
@@ -199,8 +121,7 @@ impl LoginAttempts for InProcessLoginAttempts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::Quota;
-    use std::collections::HashSet;
+    use ai_message_core::ports::Quota;
 
     fn key(name: &str, max: u32) -> ThrottleKey {
         ThrottleKey {
@@ -257,22 +178,5 @@ mod tests {
             attempts.reserve(&keys, t(0)).await.unwrap(),
             Reservation::Admitted(_)
         ));
-    }
-
-    #[test]
-    fn secrets_carry_256_bits_and_do_not_repeat() {
-        let source = OsSecretSource;
-        let secrets: HashSet<String> = (0..1000).map(|_| source.secret().unwrap()).collect();
-        assert_eq!(secrets.len(), 1000);
-        for secret in &secrets {
-            let decoded = URL_SAFE_NO_PAD.decode(secret).unwrap();
-            assert_eq!(decoded.len(), 32);
-        }
-    }
-
-    #[test]
-    fn clock_keeps_microseconds_only() {
-        let now = SystemClock.now();
-        assert_eq!(now.timestamp_subsec_nanos() % 1000, 0);
     }
 }

@@ -6,26 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::domain::{DomainEvent, UserId};
-use crate::ports::EventPublisher;
-
-/// What a stream's inbox receives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    Event(DomainEvent),
-    /// Events may have been lost (the instance's link to the other instances dropped and came
-    /// back): check the session again and catch up from storage.
-    MayHaveMissed,
-}
-
-/// Why a stream could not be opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum RegisterError {
-    #[error("the user has {0} streams open on this instance already")]
-    TooManyStreams(usize),
-    #[error("the server is shutting down")]
-    ShuttingDown,
-}
+use ai_message_core::domain::{DomainEvent, UserId};
+use ai_message_core::ports::{
+    EventPublisher, EventSubscriptions, Notice, StreamLimits, SubscribeError, Subscription,
+};
 
 struct Entry {
     id: u64,
@@ -46,24 +30,13 @@ struct State {
 /// client resumes from its cursor.
 #[derive(Default)]
 pub struct EventHub {
-    state: Mutex<State>,
+    /// Shared with each inbox's registration, which takes the inbox out when dropped.
+    state: Arc<Mutex<State>>,
 }
 
-/// How many streams one user may have open on this instance, and how many notices each
-/// stream's inbox holds before the stream counts as fallen behind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamLimits {
-    pub max_per_user: usize,
-    pub inbox_capacity: usize,
-}
-
-impl Default for StreamLimits {
-    fn default() -> Self {
-        Self {
-            max_per_user: 10,
-            inbox_capacity: 256,
-        }
-    }
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    // No code panics while holding the lock; a poisoned lock still holds consistent maps.
+    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl EventHub {
@@ -72,33 +45,28 @@ impl EventHub {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        // No code panics while holding the lock; a poisoned lock still holds consistent maps.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// Opens an inbox for one stream of `user_id`, unless the user has as many open as the
     /// limits allow.
-    pub fn register(
-        self: &Arc<Self>,
-        user_id: UserId,
-        limits: StreamLimits,
-    ) -> Result<Inbox, RegisterError> {
+    pub fn register(&self, user_id: UserId, limits: StreamLimits) -> Result<Inbox, SubscribeError> {
         let (sender, receiver) = mpsc::channel(limits.inbox_capacity.max(1));
         let mut state = self.state();
         if state.closed {
-            return Err(RegisterError::ShuttingDown);
+            return Err(SubscribeError::ShuttingDown);
         }
         state.next_id += 1;
         let id = state.next_id;
         let streams = state.by_user.entry(user_id).or_default();
         if streams.len() >= limits.max_per_user {
-            return Err(RegisterError::TooManyStreams(streams.len()));
+            return Err(SubscribeError::TooManyStreams(streams.len()));
         }
         streams.push(Entry { id, sender });
         Ok(Inbox {
             receiver,
             registration: Registration {
-                hub: Arc::clone(self),
+                state: Arc::clone(&self.state),
                 user_id,
                 id,
             },
@@ -137,16 +105,6 @@ impl EventHub {
     pub fn open_streams(&self) -> usize {
         self.state().by_user.values().map(Vec::len).sum()
     }
-
-    fn unregister(&self, user_id: UserId, id: u64) {
-        let mut state = self.state();
-        if let Some(streams) = state.by_user.get_mut(&user_id) {
-            streams.retain(|entry| entry.id != id);
-            if streams.is_empty() {
-                state.by_user.remove(&user_id);
-            }
-        }
-    }
 }
 
 /// One stream's share of the hub: what was delivered to it, in order. Dropping it frees the
@@ -174,14 +132,20 @@ impl Inbox {
 }
 
 struct Registration {
-    hub: Arc<EventHub>,
+    state: Arc<Mutex<State>>,
     user_id: UserId,
     id: u64,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.hub.unregister(self.user_id, self.id);
+        let mut state = lock(&self.state);
+        if let Some(streams) = state.by_user.get_mut(&self.user_id) {
+            streams.retain(|entry| entry.id != self.id);
+            if streams.is_empty() {
+                state.by_user.remove(&self.user_id);
+            }
+        }
     }
 }
 
@@ -194,6 +158,31 @@ impl EventPublisher for LocalEvents {
         for event in events {
             self.0.deliver(event);
         }
+    }
+}
+
+impl EventSubscriptions for EventHub {
+    fn subscribe(
+        &self,
+        user_id: UserId,
+        limits: StreamLimits,
+    ) -> Result<Box<dyn Subscription>, SubscribeError> {
+        Ok(Box::new(self.register(user_id, limits)?))
+    }
+
+    fn open_subscriptions(&self) -> usize {
+        self.open_streams()
+    }
+
+    fn close_all(&self) {
+        EventHub::close_all(self);
+    }
+}
+
+#[async_trait]
+impl Subscription for Inbox {
+    async fn next(&mut self) -> Option<Notice> {
+        self.recv().await
     }
 }
 
