@@ -15,12 +15,16 @@ use tokio::sync::Semaphore;
 /// bcrypt reads at most this many bytes of a password.
 const MAX_PASSWORD_BYTES: usize = 72;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a hasher could not be set up.
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("bcrypt cost must be between 4 and 31, got {0}")]
     CostOutOfRange(u32),
     #[error("the operating system's random generator failed: {0}")]
-    Random(String),
+    Random(#[source] getrandom::Error),
+    /// The hash of the unknown-user path could not be made.
+    #[error("bcrypt could not hash: {0}")]
+    Hashing(#[source] bcrypt::BcryptError),
 }
 
 #[derive(Clone)]
@@ -65,10 +69,10 @@ impl BcryptHasher {
         }
         // Nobody may log in as "unknown user" by guessing the dummy's password.
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| ConfigError::Random(e.to_string()))?;
+        getrandom::fill(&mut seed).map_err(ConfigError::Random)?;
         let dummy_password: String = seed.iter().map(|b| format!("{b:02x}")).collect();
-        let dummy_hash = bcrypt::non_truncating_hash(dummy_password, cost)
-            .map_err(|_| ConfigError::CostOutOfRange(cost))?;
+        let dummy_hash =
+            bcrypt::non_truncating_hash(dummy_password, cost).map_err(ConfigError::Hashing)?;
         let max_concurrent = max_concurrent.max(1);
         Ok(Self {
             cost,

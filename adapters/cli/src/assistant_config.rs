@@ -68,7 +68,7 @@ pub fn assistant_config(
             };
             // Checked here so a bad URL stops start-up, not the first question.
             ai_message_openai::OpenAiAssistant::new(config.clone())
-                .map_err(|problem| ConfigError::new(base_name, problem))?;
+                .map_err(|problem| ConfigError::new(base_name, problem.to_string()))?;
             Some(config)
         }
     };

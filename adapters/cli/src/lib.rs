@@ -30,28 +30,102 @@ pub use application::{Application, Parts};
 use config::{Config, ConfigError, FirstSuperuser, SecretKey};
 use database::DatabaseUrl;
 
-/// Why the program could not do what it was asked; each prints as one line.
+/// Why the program could not do what it was asked. Each prints as one line that starts with
+/// the setting (or command) to look at, and keeps its cause as its `source`.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("DATABASE_URL: {0}")]
-    Storage(String),
+    Database(#[source] DatabaseError),
     #[error("BCRYPT_COST: {0}")]
-    Hasher(#[from] ai_message_bcrypt::ConfigError),
-    #[error("cannot listen on {address}: {source}")]
+    HasherCost(#[source] ai_message_bcrypt::ConfigError),
+    #[error("cannot set up the password hasher: {0}")]
+    Hasher(#[source] ai_message_bcrypt::ConfigError),
+    #[error("AI_API_BASE: {0}")]
+    AssistantBase(#[source] ai_message_openai::SetupError),
+    #[error("cannot set up the assistant: {0}")]
+    Assistant(#[source] ai_message_openai::SetupError),
+    #[error("HOST / PORT: cannot listen on {address}: {source}")]
     Bind {
         address: SocketAddr,
+        #[source]
         source: std::io::Error,
     },
-    #[error("{context}: {detail}")]
-    Superuser { context: String, detail: String },
+    #[error("FIRST_SUPERUSER_{setting}: {0}", setting = superuser_setting(.0))]
+    FirstSuperuser(#[source] SuperuserError),
+    #[error("create-superuser: {0}")]
+    CreateSuperuser(#[source] SuperuserError),
     #[error("server failed: {0}")]
-    Serve(std::io::Error),
-    #[error("TLS_CERT_FILE / TLS_KEY_FILE: {0}")]
-    Tls(String),
+    Serve(#[source] std::io::Error),
+    #[error("{setting}: {0}", setting = .0.setting())]
+    Tls(#[source] tls::TlsError),
     #[error("METRICS_ADDR: {0}")]
-    Metrics(String),
+    Metrics(#[source] telemetry::MetricsError),
+}
+
+/// Why the database `DATABASE_URL` names could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error(transparent)]
+    Sqlite(#[from] ai_message_sqlite::OpenError),
+    #[error(transparent)]
+    Postgres(#[from] ai_message_postgres::ConnectError),
+    #[error("memory:// keeps no schema to migrate")]
+    NoSchema,
+}
+
+impl From<ai_message_sqlite::OpenError> for StartupError {
+    fn from(error: ai_message_sqlite::OpenError) -> Self {
+        Self::Database(error.into())
+    }
+}
+
+impl From<ai_message_postgres::ConnectError> for StartupError {
+    fn from(error: ai_message_postgres::ConnectError) -> Self {
+        Self::Database(error.into())
+    }
+}
+
+impl From<ai_message_bcrypt::ConfigError> for StartupError {
+    fn from(error: ai_message_bcrypt::ConfigError) -> Self {
+        match error {
+            ai_message_bcrypt::ConfigError::CostOutOfRange(_) => Self::HasherCost(error),
+            _ => Self::Hasher(error),
+        }
+    }
+}
+
+impl From<ai_message_openai::SetupError> for StartupError {
+    fn from(error: ai_message_openai::SetupError) -> Self {
+        match error {
+            ai_message_openai::SetupError::NotHttp(_) => Self::AssistantBase(error),
+            _ => Self::Assistant(error),
+        }
+    }
+}
+
+/// Why a superuser could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum SuperuserError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Refused(#[from] RegisterError),
+}
+
+/// The `FIRST_SUPERUSER_*` variable a failure is about.
+fn superuser_setting(error: &SuperuserError) -> &'static str {
+    match error {
+        SuperuserError::Invalid(invalid) => match invalid.field {
+            "username" => "USERNAME",
+            "email" => "EMAIL",
+            _ => "PASSWORD",
+        },
+        SuperuserError::Refused(RegisterError::EmailTaken) => "EMAIL",
+        SuperuserError::Refused(RegisterError::PhoneTaken | RegisterError::Port(_)) => "*",
+        SuperuserError::Refused(_) => "USERNAME",
+    }
 }
 
 /// The SQLite location a `DATABASE_URL` names, if it names one.
@@ -77,17 +151,13 @@ async fn open_storage_with_probe(
         DatabaseUrl::Memory => Ok((MemoryStore::storage(), None)),
         DatabaseUrl::SqliteInMemory | DatabaseUrl::SqliteFile(_) => {
             let location = sqlite_location(url).expect("an SQLite URL");
-            let store = SqliteStore::open(&location)
-                .await
-                .map_err(|e| StartupError::Storage(e.to_string()))?;
+            let store = SqliteStore::open(&location).await?;
             let probe = store.clone();
             Ok((store.storage(), Some(Arc::new(move || probe.pool_stats()))))
         }
         DatabaseUrl::Postgres(raw) => {
             let url = postgres_url(raw)?;
-            let store = PostgresStore::open(&url, config.database_pool_size)
-                .await
-                .map_err(|e| StartupError::Storage(e.to_string()))?;
+            let store = PostgresStore::open(&url, config.database_pool_size).await?;
             let probe = store.clone();
             Ok((store.storage(), Some(Arc::new(move || probe.pool_stats()))))
         }
@@ -95,82 +165,41 @@ async fn open_storage_with_probe(
 }
 
 fn postgres_url(raw: &str) -> Result<PostgresUrl, StartupError> {
-    PostgresUrl::parse(raw).map_err(|e| StartupError::Storage(e.to_string()))
+    Ok(PostgresUrl::parse(raw)?)
 }
 
 /// `ai-message migrate …`: the original's Alembic workflow.
 pub mod migrate {
     use super::*;
-
-    /// One migration as the commands print it.
-    struct Line {
-        version: i64,
-        name: String,
-        applied_on: Option<String>,
-    }
-
-    impl Line {
-        fn show(&self) -> String {
-            match &self.applied_on {
-                Some(when) => format!("V{} {} (applied {when})", self.version, self.name),
-                None => format!("V{} {} (pending)", self.version, self.name),
-            }
-        }
-    }
-
-    macro_rules! lines {
-        ($list:expr) => {
-            $list
-                .into_iter()
-                .map(|m| Line {
-                    version: m.version,
-                    name: m.name,
-                    applied_on: m.applied_on,
-                })
-                .collect::<Vec<Line>>()
-        };
-    }
-
-    fn storage_error(error: impl std::fmt::Display) -> StartupError {
-        StartupError::Storage(error.to_string())
-    }
+    use ai_message_sql::MigrationStatus;
 
     /// (applied, pending) of the database `url` names.
-    async fn status(url: &DatabaseUrl) -> Result<(Vec<Line>, Vec<Line>), StartupError> {
+    async fn status(url: &DatabaseUrl) -> Result<MigrationStatus, StartupError> {
         match url {
             DatabaseUrl::Postgres(raw) => {
-                let status = ai_message_postgres::migrations::status(&postgres_url(raw)?)
+                ai_message_postgres::migrations::status(&postgres_url(raw)?)
                     .await
-                    .map_err(storage_error)?;
-                Ok((lines!(status.applied), lines!(status.pending)))
+                    .map_err(StartupError::from)
             }
-            _ => {
-                let status = ai_message_sqlite::migrations::status(&sqlite_only(url)?)
-                    .await
-                    .map_err(storage_error)?;
-                Ok((lines!(status.applied), lines!(status.pending)))
-            }
+            _ => ai_message_sqlite::migrations::status(&sqlite_only(url)?)
+                .await
+                .map_err(StartupError::from),
         }
     }
 
     fn sqlite_only(url: &DatabaseUrl) -> Result<Location, StartupError> {
-        sqlite_location(url)
-            .ok_or_else(|| StartupError::Storage("memory:// keeps no schema to migrate".into()))
+        sqlite_location(url).ok_or(StartupError::Database(DatabaseError::NoSchema))
     }
 
     /// Applies every pending migration; returns one line per migration applied.
     pub async fn up(url: &DatabaseUrl) -> Result<Vec<String>, StartupError> {
         let applied = match url {
-            DatabaseUrl::Postgres(raw) => lines!(
-                ai_message_postgres::migrations::up(&postgres_url(raw)?)
-                    .await
-                    .map_err(storage_error)?
-            ),
-            _ => lines!(
-                ai_message_sqlite::migrations::up(&sqlite_only(url)?)
-                    .await
-                    .map_err(storage_error)?
-            ),
+            DatabaseUrl::Postgres(raw) => ai_message_postgres::migrations::up(&postgres_url(raw)?)
+                .await
+                .map_err(StartupError::from)?,
+            _ => ai_message_sqlite::migrations::up(&sqlite_only(url)?)
+                .await
+                .map_err(StartupError::from)?,
         };
         Ok(applied
             .iter()
@@ -180,20 +209,23 @@ pub mod migrate {
 
     /// The newest applied migration, or a note that none is.
     pub async fn current(url: &DatabaseUrl) -> Result<String, StartupError> {
-        let (applied, pending) = status(url).await?;
+        let MigrationStatus { applied, pending } = status(url).await?;
         Ok(match applied.iter().max_by_key(|m| m.version) {
-            Some(newest) if pending.is_empty() => format!("{} (head)", newest.show()),
-            Some(newest) => format!("{} ({} pending)", newest.show(), pending.len()),
+            Some(newest) if pending.is_empty() => format!("{newest} (head)"),
+            Some(newest) => format!("{newest} ({} pending)", pending.len()),
             None => "no migration applied yet".to_string(),
         })
     }
 
     /// Every migration the binary knows, applied or pending, oldest first.
     pub async fn history(url: &DatabaseUrl) -> Result<Vec<String>, StartupError> {
-        let (mut all, pending) = status(url).await?;
+        let MigrationStatus {
+            applied: mut all,
+            pending,
+        } = status(url).await?;
         all.extend(pending);
         all.sort_by_key(|m| m.version);
-        Ok(all.iter().map(Line::show).collect())
+        Ok(all.iter().map(ToString::to_string).collect())
     }
 
     /// Writes the next numbered, empty migration into each dialect folder under `root`.
@@ -273,10 +305,9 @@ pub fn application(config: &Config, storage: Storage) -> Result<Application, Sta
             ipv6_limit_prefix: config.ipv6_limit_prefix,
         },
         assistant: match &config.assistant_model {
-            Some(model) => Some(Arc::new(
-                ai_message_openai::OpenAiAssistant::new(model.clone())
-                    .map_err(|e| StartupError::Storage(format!("AI_API_BASE: {e}")))?,
-            )),
+            Some(model) => Some(Arc::new(ai_message_openai::OpenAiAssistant::new(
+                model.clone(),
+            )?)),
             None => None,
         },
         limits: config.limits,
@@ -312,15 +343,10 @@ async fn ensure_first_superuser(
     app: &Application,
     first: &FirstSuperuser,
 ) -> Result<(), StartupError> {
-    let context = "FIRST_SUPERUSER_*".to_string();
     let rules = &app.services().password_rules;
     let registration =
-        superuser_registration(&first.username, &first.email, &first.password, rules).map_err(
-            |e| StartupError::Superuser {
-                context: context.clone(),
-                detail: e.to_string(),
-            },
-        )?;
+        superuser_registration(&first.username, &first.email, &first.password, rules)
+            .map_err(|e| StartupError::FirstSuperuser(e.into()))?;
     match app.services().admin.ensure_superuser(registration).await {
         Ok(Some(user)) => {
             tracing::info!(user_id = user.id.get(), username = %user.username, "created the first superuser");
@@ -330,10 +356,7 @@ async fn ensure_first_superuser(
             tracing::info!(username = %first.username, "first superuser exists already");
             Ok(())
         }
-        Err(error) => Err(StartupError::Superuser {
-            context,
-            detail: error.to_string(),
-        }),
+        Err(error) => Err(StartupError::FirstSuperuser(error.into())),
     }
 }
 
@@ -345,20 +368,14 @@ pub async fn create_superuser(
     password: &str,
 ) -> Result<User, StartupError> {
     let registration = superuser_registration(username, email, password, &config.password_rules)
-        .map_err(|e| StartupError::Superuser {
-            context: "create-superuser".into(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| StartupError::CreateSuperuser(e.into()))?;
     let storage = open_storage(config).await?;
     application(config, storage)?
         .services()
         .admin
         .create_superuser(registration)
         .await
-        .map_err(|error: RegisterError| StartupError::Superuser {
-            context: "create-superuser".into(),
-            detail: error.to_string(),
-        })
+        .map_err(|error| StartupError::CreateSuperuser(error.into()))
 }
 
 /// Raises the soft limit on open files to the hard limit (systemd's soft default of 1024 runs
@@ -426,7 +443,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
             let configs = files
                 .clone()
                 .reloaded_on_hangup(first)
-                .map_err(|e| StartupError::Tls(format!("cannot watch SIGHUP: {e}")))?;
+                .map_err(|e| StartupError::Tls(tls::TlsError::Hangup(e)))?;
             let acceptor = tls::CertificateFirstListener(listener)
                 .rustls(configs)
                 .into_acceptor()

@@ -25,9 +25,25 @@ const REQUEST_BUCKETS: [f64; 13] = [
 /// Model calls take seconds.
 const MODEL_BUCKETS: [f64; 9] = [0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0];
 
+/// Why metrics could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("cannot install the metrics recorder: {0}")]
+    Recorder(#[source] metrics_exporter_prometheus::BuildError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Installs the recorder, starts sampling `pool` and serves `/metrics` on `address`;
 /// returns where it listens.
-pub async fn start(address: SocketAddr, pool: Option<PoolProbe>) -> Result<SocketAddr, String> {
+pub async fn start(
+    address: SocketAddr,
+    pool: Option<PoolProbe>,
+) -> Result<SocketAddr, MetricsError> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full(ai_message_http::metrics::DURATION.into()),
@@ -40,7 +56,7 @@ pub async fn start(address: SocketAddr, pool: Option<PoolProbe>) -> Result<Socke
             )
         })
         .and_then(PrometheusBuilder::install_recorder)
-        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+        .map_err(MetricsError::Recorder)?;
     ai_message_http::metrics::describe();
     ai_message_bcrypt::describe_metrics();
     ai_message_openai::describe_metrics();
@@ -60,7 +76,7 @@ pub async fn start(address: SocketAddr, pool: Option<PoolProbe>) -> Result<Socke
     let acceptor = TcpListener::bind(address)
         .into_acceptor()
         .await
-        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        .map_err(|source| MetricsError::Bind { address, source })?;
     let bound = acceptor
         .local_addr()
         .first()

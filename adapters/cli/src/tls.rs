@@ -17,22 +17,80 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// Why the certificate and key could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        setting: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: no PEM certificate{}", path.display(), source.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    Certificate {
+        path: PathBuf,
+        #[source]
+        source: Option<rustls::pki_types::pem::Error>,
+    },
+    #[error("{}: no PEM private key: {source}", path.display())]
+    Key {
+        path: PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("{} and {} do not make a TLS configuration: {source}", cert.display(), key.display())]
+    Mismatch {
+        cert: PathBuf,
+        key: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("cannot watch SIGHUP: {0}")]
+    Hangup(#[source] std::io::Error),
+}
+
+impl TlsError {
+    /// The setting to look at.
+    pub fn setting(&self) -> &'static str {
+        match self {
+            Self::Read { setting, .. } => setting,
+            Self::Certificate { .. } => "TLS_CERT_FILE",
+            Self::Key { .. } => "TLS_KEY_FILE",
+            Self::Mismatch { .. } | Self::Hangup(_) => "TLS_CERT_FILE / TLS_KEY_FILE",
+        }
+    }
+}
+
 impl TlsFiles {
     /// Reads both files and checks that they make a server configuration (the key parses
     /// and belongs to the first certificate).
-    pub fn load(&self) -> Result<RustlsConfig, String> {
-        let cert = std::fs::read(&self.cert)
-            .map_err(|e| format!("cannot read {}: {e}", self.cert.display()))?;
-        let key = std::fs::read(&self.key)
-            .map_err(|e| format!("cannot read {}: {e}", self.key.display()))?;
+    pub fn load(&self) -> Result<RustlsConfig, TlsError> {
+        let read = |path: &PathBuf, setting| {
+            std::fs::read(path).map_err(|source| TlsError::Read {
+                setting,
+                path: path.clone(),
+                source,
+            })
+        };
+        let cert = read(&self.cert, "TLS_CERT_FILE")?;
+        let key = read(&self.key, "TLS_KEY_FILE")?;
         let chain = CertificateDer::pem_slice_iter(&cert)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{}: no PEM certificate: {e}", self.cert.display()))?;
+            .map_err(|source| TlsError::Certificate {
+                path: self.cert.clone(),
+                source: Some(source),
+            })?;
         if chain.is_empty() {
-            return Err(format!("{}: no PEM certificate", self.cert.display()));
+            return Err(TlsError::Certificate {
+                path: self.cert.clone(),
+                source: None,
+            });
         }
-        let private = PrivateKeyDer::from_pem_slice(&key)
-            .map_err(|e| format!("{}: no PEM private key: {e}", self.key.display()))?;
+        let private = PrivateKeyDer::from_pem_slice(&key).map_err(|source| TlsError::Key {
+            path: self.key.clone(),
+            source,
+        })?;
         rustls::ServerConfig::builder_with_provider(
             rustls::crypto::ring::default_provider().into(),
         )
@@ -42,12 +100,10 @@ impl TlsFiles {
                 .with_no_client_auth()
                 .with_single_cert(chain, private)
         })
-        .map_err(|e| {
-            format!(
-                "{} and {} do not make a TLS configuration: {e}",
-                self.cert.display(),
-                self.key.display()
-            )
+        .map_err(|source| TlsError::Mismatch {
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            source,
         })?;
         Ok(RustlsConfig::new().fallback(RustlsCertificate::new().cert(cert).key(key)))
     }

@@ -419,3 +419,141 @@ fn a_server_ends_with_the_test_that_started_it_even_on_panic() {
             .is_ok_and(|stat| stat.contains(") Z "));
     assert!(!alive, "process {pid} outlived its test");
 }
+
+/// Runs the binary with only `env`, and its exit status and standard error once it exits. A
+/// process still running after 30 s is killed (also when the test panics) and fails the test.
+fn exit_of(args: &[&str], env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut command = Command::new(binary());
+    command
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = KillOnDrop(command.spawn().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{args:?} {env:?} is still running: it should have refused to start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
+}
+
+/// Failures found only once start-up uses a setting (the database, files, ports) name that
+/// setting at the start of the one line they print.
+#[test]
+fn each_start_up_failure_names_its_setting_on_the_first_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port().to_string();
+    let taken_address = format!("127.0.0.1:{taken_port}");
+    let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let memory = ("DATABASE_URL", "memory://");
+    /// Arguments, environment, and how the error line starts.
+    type Case<'a> = (&'a [&'a str], Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            &[],
+            vec![("DATABASE_URL", "sqlite:////definitely/not/here/app.db")],
+            "DATABASE_URL: the directory /definitely/not/here does not exist",
+        ),
+        (
+            &[],
+            vec![(
+                "DATABASE_URL",
+                "postgresql://postgres@127.0.0.1:1/nothing?connect_timeout=2",
+            )],
+            "DATABASE_URL: cannot connect to PostgreSQL",
+        ),
+        (
+            &["migrate", "up"],
+            vec![memory],
+            "DATABASE_URL: memory:// keeps no schema to migrate",
+        ),
+        (
+            &[],
+            vec![
+                memory,
+                ("TLS_CERT_FILE", "/definitely/not/here/cert.pem"),
+                ("TLS_KEY_FILE", "/definitely/not/here/key.pem"),
+            ],
+            "TLS_CERT_FILE: cannot read /definitely/not/here/cert.pem",
+        ),
+        (
+            &[],
+            vec![
+                memory,
+                ("TLS_CERT_FILE", not_pem),
+                ("TLS_KEY_FILE", "/definitely/not/here/key.pem"),
+            ],
+            "TLS_KEY_FILE: cannot read /definitely/not/here/key.pem",
+        ),
+        (
+            &[],
+            vec![
+                memory,
+                ("TLS_CERT_FILE", not_pem),
+                ("TLS_KEY_FILE", not_pem),
+            ],
+            "TLS_CERT_FILE: ",
+        ),
+        (
+            &[],
+            vec![memory, ("METRICS_ADDR", &taken_address)],
+            "METRICS_ADDR: cannot listen on",
+        ),
+        (
+            &[],
+            vec![memory, ("HOST", "127.0.0.1"), ("PORT", &taken_port)],
+            "HOST / PORT: cannot listen on",
+        ),
+        (
+            &[],
+            vec![
+                memory,
+                ("FIRST_SUPERUSER_USERNAME", "admin"),
+                ("FIRST_SUPERUSER_EMAIL", "admin@example.com"),
+                ("FIRST_SUPERUSER_PASSWORD", "short"),
+            ],
+            "FIRST_SUPERUSER_PASSWORD: ",
+        ),
+        (
+            &[],
+            vec![
+                memory,
+                ("FIRST_SUPERUSER_USERNAME", "admin"),
+                ("FIRST_SUPERUSER_EMAIL", "not an email"),
+                ("FIRST_SUPERUSER_PASSWORD", "a long enough password"),
+            ],
+            "FIRST_SUPERUSER_EMAIL: ",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let (status, stderr) = exit_of(args, &env);
+        assert!(!status.success(), "{env:?} must fail");
+        let first = stderr
+            .lines()
+            .find(|line| line.contains("error:"))
+            .unwrap_or_default();
+        assert!(
+            first.starts_with(&format!("ai-message: error: {expected}")),
+            "{env:?}: the error line names the setting: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    drop(taken);
+}

@@ -85,16 +85,27 @@ pub struct OpenAiAssistant {
     config: ModelConfig,
 }
 
+/// Why an assistant could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The base URL (`AI_API_BASE`) is not an http(s) URL.
+    #[error("{0:?} is not an http(s) URL")]
+    NotHttp(String),
+    /// The HTTP client could not be built (its TLS roots, say).
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
 impl OpenAiAssistant {
-    pub fn new(config: ModelConfig) -> Result<Self, String> {
+    pub fn new(config: ModelConfig) -> Result<Self, SetupError> {
         let base = config.base_url.trim_end_matches('/');
         if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(format!("{base:?} is not an http(s) URL"));
+            return Err(SetupError::NotHttp(base.to_string()));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(SetupError::Client)?;
         Ok(Self {
             http,
             endpoint: format!("{base}/chat/completions"),

@@ -1,5 +1,5 @@
-//! Helpers shared by the repositories: error conversion, paging, guarded inserts, and
-//! ending a user's sessions.
+//! Helpers shared by the repositories: error conversion, guarded writes, and ending a
+//! user's sessions.
 
 use ai_message_core::ports::{InsertError, PortError};
 use deadpool_postgres::Transaction;
@@ -18,31 +18,10 @@ impl<T> OrPortError<T> for Result<T, tokio_postgres::Error> {
     }
 }
 
-/// The outcome of an `INSERT … RETURNING` guarded by unique constraints: the new row, or
-/// `Duplicate` when a constraint refused it.
-pub(crate) fn inserted_row<T>(
-    result: Result<tokio_postgres::Row, tokio_postgres::Error>,
-    row: fn(&tokio_postgres::Row) -> Result<T, tokio_postgres::Error>,
-) -> Result<T, InsertError> {
-    Ok(row(&unique(result)?).or_port()?)
-}
-
-/// A statement guarded by unique constraints: `PhoneTaken` when the phone number's index
-/// refused it, `Duplicate` when another one did.
+/// A write guarded by unique indexes, as the core sees its outcome (the rule is
+/// [`ai_message_sql::unique`]'s).
 pub(crate) fn unique<T>(result: Result<T, tokio_postgres::Error>) -> Result<T, InsertError> {
-    result.map_err(|error| {
-        if !rows::is_unique_violation(&error) {
-            InsertError::Port(port_error(error))
-        } else if error
-            .as_db_error()
-            .and_then(|e| e.constraint())
-            .is_some_and(|name| name == "ix_users_phone_number")
-        {
-            InsertError::PhoneTaken
-        } else {
-            InsertError::Duplicate
-        }
-    })
+    ai_message_sql::unique(result, rows::refused_by, port_error)
 }
 
 /// Ends the user's sessions except `keep`, and uses up their other refresh tokens.
@@ -52,21 +31,12 @@ pub(crate) async fn end_sessions_of_user(
     keep: Option<i32>,
     now: chrono::NaiveDateTime,
 ) -> Result<u64, PortError> {
-    let ended = match keep {
-        Some(keep) => {
-            tx.execute(sql::END_OTHER_SESSIONS, &[&user_id, &keep, &now])
-                .await
-        }
-        None => tx.execute(sql::END_USER_SESSIONS, &[&user_id, &now]).await,
-    }
-    .or_port()?;
-    match keep {
-        Some(keep) => {
-            tx.execute(sql::USE_UP_OTHER_TOKENS, &[&user_id, &keep, &now])
-                .await
-        }
-        None => tx.execute(sql::USE_UP_USER_TOKENS, &[&user_id, &now]).await,
-    }
-    .or_port()?;
+    let ended = tx
+        .execute(sql::END_SESSIONS_OF_USER, &[&user_id, &keep, &now])
+        .await
+        .or_port()?;
+    tx.execute(sql::USE_UP_TOKENS_OF_USER, &[&user_id, &keep, &now])
+        .await
+        .or_port()?;
     Ok(ended)
 }

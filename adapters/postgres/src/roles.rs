@@ -7,7 +7,7 @@ use ai_message_core::{Role, RoleId, Timestamp, UserId};
 use async_trait::async_trait;
 
 use crate::PostgresStore;
-use crate::helpers::{OrPortError, inserted_row};
+use crate::helpers::{OrPortError, unique};
 use crate::rows::{self, naive, pg_id};
 use crate::sql;
 
@@ -25,7 +25,7 @@ impl RoleRepository for PostgresStore {
                 ],
             )
             .await;
-        inserted_row(result, rows::role)
+        unique(result.and_then(|row| rows::role(&row)))
     }
 
     async fn list_roles(&self) -> Result<Vec<Role>, PortError> {

@@ -147,8 +147,17 @@ pub(crate) fn conversation_summary(
     })
 }
 
-pub(crate) fn is_unique_violation(error: &tokio_postgres::Error) -> bool {
-    error.code() == Some(&SqlState::UNIQUE_VIOLATION)
+/// The unique index that refused a write, if one did.
+pub(crate) fn refused_by(error: &tokio_postgres::Error) -> Option<ai_message_sql::UniqueIndex> {
+    if error.code() != Some(&SqlState::UNIQUE_VIOLATION) {
+        return None;
+    }
+    let constraint = error.as_db_error().and_then(|e| e.constraint());
+    Some(if constraint == Some("ix_users_phone_number") {
+        ai_message_sql::UniqueIndex::PhoneNumber
+    } else {
+        ai_message_sql::UniqueIndex::Other
+    })
 }
 
 /// Connection trouble (the server gone, shutting down, refusing) may pass: 503. Anything the

@@ -1,110 +1,7 @@
 //! Every statement the adapter runs. All take parameters (`$1`…); no value is ever spliced
 //! into SQL text. Ids are `INTEGER` (i32) and timestamps `TIMESTAMP` (UTC, no time zone).
 
-macro_rules! user_columns {
-    ($p:literal) => {
-        concat!(
-            $p,
-            "id, ",
-            $p,
-            "username, ",
-            $p,
-            "email, ",
-            $p,
-            "hashed_password, ",
-            $p,
-            "is_active, ",
-            $p,
-            "is_superuser, ",
-            $p,
-            "full_name, ",
-            $p,
-            "bio, ",
-            $p,
-            "created_at, ",
-            $p,
-            "updated_at, ",
-            $p,
-            "phone_number"
-        )
-    };
-}
-
-macro_rules! session_columns {
-    ($p:literal) => {
-        concat!(
-            $p,
-            "id, ",
-            $p,
-            "user_id, ",
-            $p,
-            "session_token, ",
-            $p,
-            "device_info, ",
-            $p,
-            "ip_address, ",
-            $p,
-            "is_active, ",
-            $p,
-            "expires_at, ",
-            $p,
-            "created_at, ",
-            $p,
-            "updated_at"
-        )
-    };
-}
-
-macro_rules! token_columns {
-    () => {
-        "id, user_id, token, expires_at, is_used, session_id, created_at, updated_at"
-    };
-}
-
-macro_rules! role_columns {
-    ($p:literal) => {
-        concat!(
-            $p,
-            "id, ",
-            $p,
-            "name, ",
-            $p,
-            "description, ",
-            $p,
-            "created_at, ",
-            $p,
-            "updated_at"
-        )
-    };
-}
-
-macro_rules! message_columns {
-    () => {
-        message_columns!("")
-    };
-    ($p:literal) => {
-        concat!(
-            $p,
-            "id, ",
-            $p,
-            "sender_id, ",
-            $p,
-            "recipient_id, ",
-            $p,
-            "content, ",
-            $p,
-            "is_read, ",
-            $p,
-            "parent_id, ",
-            $p,
-            "conversation_id, ",
-            $p,
-            "created_at, ",
-            $p,
-            "updated_at"
-        )
-    };
-}
+use ai_message_sql::{message_columns, role_columns, session_columns, token_columns, user_columns};
 
 // ---- users -----------------------------------------------------------------------------
 
@@ -231,15 +128,13 @@ pub const END_SESSION: &str = "UPDATE sessions SET is_active = false, updated_at
      WHERE id = $1 AND user_id = $2 AND is_active = true";
 pub const USE_UP_SESSION_TOKENS: &str = "UPDATE refresh_tokens SET is_used = true, \
      updated_at = $2 WHERE session_id = $1 AND is_used = false";
-pub const END_USER_SESSIONS: &str = "UPDATE sessions SET is_active = false, updated_at = $2 \
-     WHERE user_id = $1 AND is_active = true";
-pub const USE_UP_USER_TOKENS: &str = "UPDATE refresh_tokens SET is_used = true, updated_at = $2 \
-     WHERE user_id = $1 AND is_used = false";
-pub const END_OTHER_SESSIONS: &str = "UPDATE sessions SET is_active = false, updated_at = $3 \
-     WHERE user_id = $1 AND id <> $2 AND is_active = true";
-pub const USE_UP_OTHER_TOKENS: &str = "UPDATE refresh_tokens SET is_used = true, \
-     updated_at = $3 WHERE user_id = $1 AND (session_id IS NULL OR session_id <> $2) \
-     AND is_used = false";
+/// The user's active sessions but the one `$2` names (`NULL`: all of them).
+pub const END_SESSIONS_OF_USER: &str = "UPDATE sessions SET is_active = false, \
+     updated_at = $3 WHERE user_id = $1 AND is_active = true AND COALESCE(id <> $2, true)";
+/// The user's unused refresh tokens but those of the session `$2` names (`NULL`: all).
+pub const USE_UP_TOKENS_OF_USER: &str = "UPDATE refresh_tokens SET is_used = true, \
+     updated_at = $3 WHERE user_id = $1 AND is_used = false \
+     AND COALESCE(session_id <> $2, true)";
 pub const TOKEN_BY_HASH: &str = concat!(
     "SELECT ",
     token_columns!(),
@@ -274,12 +169,6 @@ pub const INSERT_DELIVERED_MESSAGE: &str = concat!(
     message_columns!("m."),
     ", (SELECT last_position FROM positions WHERE user_id = $1), \
      (SELECT last_position FROM positions WHERE user_id = $2) FROM message m"
-);
-pub const INSERT_MESSAGE: &str = concat!(
-    "INSERT INTO messages (sender_id, recipient_id, content, is_read, parent_id, \
-     conversation_id, created_at, updated_at) VALUES ($1, $2, $3, false, $4, $5, $6, $6) \
-     RETURNING ",
-    message_columns!()
 );
 pub const MESSAGE_BY_ID: &str = concat!(
     "SELECT ",

@@ -7,7 +7,7 @@ use deadpool_postgres::ClientWrapper;
 use deadpool_postgres::Transaction;
 
 use crate::PostgresStore;
-use crate::helpers::{OrPortError, end_sessions_of_user, inserted_row, unique};
+use crate::helpers::{OrPortError, end_sessions_of_user, unique};
 use crate::rows::{self, naive, pg_id};
 use crate::sql;
 
@@ -69,7 +69,7 @@ impl UserRepository for PostgresStore {
                 ],
             )
             .await;
-        let user = inserted_row(result, rows::user)?;
+        let user = unique(result.and_then(|row| rows::user(&row)))?;
         let id = pg_id(user.id).unwrap_or_default();
         unique(
             tx.execute(

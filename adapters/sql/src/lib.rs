@@ -1,5 +1,34 @@
-//! What the SQLite and PostgreSQL adapters share beyond their SQL text: how a migration is
+//! What the SQLite and PostgreSQL adapters share beyond their SQL text: the tables' column
+//! lists, how a write refused by a unique index reads to the core, how a migration is
 //! reported to the operator, and small conversions of domain values for the drivers.
+
+mod columns;
+
+use ai_message_core::ports::{InsertError, PortError};
+
+/// Which unique index refused a write, as the adapter reads it from its driver's error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueIndex {
+    /// `ix_users_phone_number`: another account has the number.
+    PhoneNumber,
+    /// Any other (username, email, role name, a key of `user_identity_keys`…).
+    Other,
+}
+
+/// A write guarded by unique indexes, as the core sees its outcome: `PhoneTaken` when the
+/// phone number's index refused it, `Duplicate` when another one did, and any other failure
+/// through `port_error`. `refused_by` is the dialect's reading of a driver error.
+pub fn unique<T, E>(
+    result: Result<T, E>,
+    refused_by: impl FnOnce(&E) -> Option<UniqueIndex>,
+    port_error: impl FnOnce(E) -> PortError,
+) -> Result<T, InsertError> {
+    result.map_err(|error| match refused_by(&error) {
+        Some(UniqueIndex::PhoneNumber) => InsertError::PhoneTaken,
+        Some(UniqueIndex::Other) => InsertError::Duplicate,
+        None => InsertError::Port(port_error(error)),
+    })
+}
 
 /// One migration, as the history table or the binary knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +48,16 @@ impl From<&refinery::Migration> for MigrationInfo {
                 t.format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_else(|_| t.to_string())
             }),
+        }
+    }
+}
+
+/// As the operator commands print it: `V3 add_positions (applied 2026-…)` or `… (pending)`.
+impl std::fmt::Display for MigrationInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.applied_on {
+            Some(when) => write!(f, "V{} {} (applied {when})", self.version, self.name),
+            None => write!(f, "V{} {} (pending)", self.version, self.name),
         }
     }
 }

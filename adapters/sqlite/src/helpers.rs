@@ -1,5 +1,5 @@
-//! Helpers shared by the repositories: error conversion, paging, guarded inserts, and
-//! ending a user's sessions.
+//! Helpers shared by the repositories: cached statements, error conversion, guarded writes,
+//! and ending a user's sessions.
 
 use ai_message_core::ports::{InsertError, PortError};
 use ai_message_core::{SessionId, UserId};
@@ -45,32 +45,10 @@ impl<T> OrPortError<T> for rusqlite::Result<T> {
     }
 }
 
-/// A statement guarded by unique constraints: `PhoneTaken` when the phone number's index
-/// refused it, `Duplicate` when another one did.
+/// A write guarded by unique indexes, as the core sees its outcome (the rule is
+/// [`ai_message_sql::unique`]'s).
 pub(crate) fn unique<T>(result: rusqlite::Result<T>) -> Result<T, InsertError> {
-    result.map_err(|error| {
-        if !rows::is_unique_violation(&error) {
-            InsertError::Port(port_error(error))
-        } else if error.to_string().contains("users.phone_number") {
-            InsertError::PhoneTaken
-        } else {
-            InsertError::Duplicate
-        }
-    })
-}
-
-/// The outcome of an insert guarded by unique constraints: the new row, read back by its id
-/// with `select`, or `Duplicate` when a constraint refused it.
-pub(crate) fn inserted_row<T>(
-    tx: &Transaction<'_>,
-    inserted: rusqlite::Result<usize>,
-    select: &str,
-    row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<T, InsertError> {
-    unique(inserted)?;
-    Ok(tx
-        .query_row_cached(select, [tx.last_insert_rowid()], row)
-        .or_port()?)
+    ai_message_sql::unique(result, rows::refused_by, port_error)
 }
 
 /// Ends the user's sessions except `keep`, and uses up their other refresh tokens.
@@ -80,19 +58,11 @@ pub(crate) fn end_sessions_of_user(
     keep: Option<SessionId>,
     now: &str,
 ) -> rusqlite::Result<u64> {
-    let ended = match keep {
-        Some(keep) => tx.execute_cached(
-            sql::END_OTHER_SESSIONS,
-            params![user_id.get(), keep.get(), now],
-        )?,
-        None => tx.execute_cached(sql::END_USER_SESSIONS, params![user_id.get(), now])?,
-    };
-    match keep {
-        Some(keep) => tx.execute_cached(
-            sql::USE_UP_OTHER_TOKENS,
-            params![user_id.get(), keep.get(), now],
-        )?,
-        None => tx.execute_cached(sql::USE_UP_USER_TOKENS, params![user_id.get(), now])?,
-    };
+    let keep = keep.map(SessionId::get);
+    let ended = tx.execute_cached(sql::END_SESSIONS_OF_USER, params![user_id.get(), keep, now])?;
+    tx.execute_cached(
+        sql::USE_UP_TOKENS_OF_USER,
+        params![user_id.get(), keep, now],
+    )?;
     Ok(ended as u64)
 }

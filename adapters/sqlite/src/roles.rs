@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::SqliteStore;
 use crate::helpers::CachedStatements;
-use crate::helpers::{OrPortError, inserted_row};
+use crate::helpers::{OrPortError, unique};
 use crate::rows::{self, time_text};
 use crate::sql;
 
@@ -18,15 +18,15 @@ impl RoleRepository for SqliteStore {
     async fn create_role(&self, new: NewRole) -> Result<Role, InsertError> {
         self.db
             .write(move |tx| {
-                let inserted = tx.execute_cached(
+                unique(tx.query_row_cached(
                     sql::INSERT_ROLE,
                     params![
                         new.name.as_str(),
                         new.description.as_ref().map(|d| d.as_str()),
                         time_text(new.created_at)
                     ],
-                );
-                inserted_row(tx, inserted, sql::ROLE_BY_ID, rows::role)
+                    rows::role,
+                ))
             })
             .await
     }

@@ -152,12 +152,26 @@ pub(crate) fn conversation_summary(row: &Row<'_>) -> rusqlite::Result<Conversati
 }
 
 /// Whether an insert failed on a UNIQUE constraint.
-pub(crate) fn is_unique_violation(error: &rusqlite::Error) -> bool {
-    matches!(
-        error,
-        rusqlite::Error::SqliteFailure(e, _)
-            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+/// The unique index that refused a write, if one did.
+pub(crate) fn refused_by(error: &rusqlite::Error) -> Option<ai_message_sql::UniqueIndex> {
+    let rusqlite::Error::SqliteFailure(e, message) = error else {
+        return None;
+    };
+    if e.extended_code != rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        && e.extended_code != rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    {
+        return None;
+    }
+    // SQLite names the columns, not the index: "UNIQUE constraint failed: users.phone_number".
+    Some(
+        if message
+            .as_deref()
+            .is_some_and(|m| m.contains("users.phone_number"))
+        {
+            ai_message_sql::UniqueIndex::PhoneNumber
+        } else {
+            ai_message_sql::UniqueIndex::Other
+        },
     )
 }
 

@@ -1,116 +1,16 @@
 //! Every statement the adapter runs, in one place so tests can `EXPLAIN QUERY PLAN` them.
 //! All take parameters (`?1`…); no value is ever spliced into SQL text.
 
-macro_rules! user_columns {
-    ($p:literal) => {
-        concat!(
-            $p,
-            "id, ",
-            $p,
-            "username, ",
-            $p,
-            "email, ",
-            $p,
-            "hashed_password, ",
-            $p,
-            "is_active, ",
-            $p,
-            "is_superuser, ",
-            $p,
-            "full_name, ",
-            $p,
-            "bio, ",
-            $p,
-            "created_at, ",
-            $p,
-            "updated_at, ",
-            $p,
-            "phone_number"
-        )
-    };
-}
-
-macro_rules! session_columns {
-    ($p:literal) => {
-        concat!(
-            $p,
-            "id, ",
-            $p,
-            "user_id, ",
-            $p,
-            "session_token, ",
-            $p,
-            "device_info, ",
-            $p,
-            "ip_address, ",
-            $p,
-            "is_active, ",
-            $p,
-            "expires_at, ",
-            $p,
-            "created_at, ",
-            $p,
-            "updated_at"
-        )
-    };
-}
-
-macro_rules! token_columns {
-    () => {
-        "id, user_id, token, expires_at, is_used, session_id, created_at, updated_at"
-    };
-}
-
-macro_rules! role_columns {
-    ($p:literal) => {
-        concat!(
-            $p,
-            "id, ",
-            $p,
-            "name, ",
-            $p,
-            "description, ",
-            $p,
-            "created_at, ",
-            $p,
-            "updated_at"
-        )
-    };
-}
-
-macro_rules! message_columns {
-    () => {
-        message_columns!("")
-    };
-    ($p:literal) => {
-        concat!(
-            $p,
-            "id, ",
-            $p,
-            "sender_id, ",
-            $p,
-            "recipient_id, ",
-            $p,
-            "content, ",
-            $p,
-            "is_read, ",
-            $p,
-            "parent_id, ",
-            $p,
-            "conversation_id, ",
-            $p,
-            "created_at, ",
-            $p,
-            "updated_at"
-        )
-    };
-}
+use ai_message_sql::{message_columns, role_columns, session_columns, token_columns, user_columns};
 
 // ---- users -----------------------------------------------------------------------------
 
-pub const INSERT_USER: &str = "INSERT INTO users (username, email, hashed_password, is_active, \
+pub const INSERT_USER: &str = concat!(
+    "INSERT INTO users (username, email, hashed_password, is_active, \
      is_superuser, full_name, bio, created_at, updated_at, phone_number) \
-     VALUES (?1, ?2, ?3, 1, ?4, ?5, NULL, ?6, ?6, ?7)";
+     VALUES (?1, ?2, ?3, 1, ?4, ?5, NULL, ?6, ?6, ?7) RETURNING ",
+    user_columns!("")
+);
 pub const USER_BY_ID: &str = concat!("SELECT ", user_columns!(""), " FROM users WHERE id = ?1");
 pub const USER_BY_USERNAME: &str = concat!(
     "SELECT ",
@@ -159,8 +59,11 @@ pub const DELETE_USER: &str = "DELETE FROM users WHERE id = ?1";
 
 // ---- roles -----------------------------------------------------------------------------
 
-pub const INSERT_ROLE: &str =
-    "INSERT INTO roles (name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)";
+pub const INSERT_ROLE: &str = concat!(
+    "INSERT INTO roles (name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) \
+     RETURNING ",
+    role_columns!("")
+);
 pub const ROLE_BY_ID: &str = concat!("SELECT ", role_columns!(""), " FROM roles WHERE id = ?1");
 pub const LIST_ROLES: &str = concat!("SELECT ", role_columns!(""), " FROM roles ORDER BY id");
 pub const DELETE_ROLE_LINKS: &str = "DELETE FROM user_roles WHERE role_id = ?1";
@@ -211,14 +114,12 @@ pub const END_SESSION: &str = "UPDATE sessions SET is_active = 0, updated_at = ?
      WHERE id = ?1 AND user_id = ?2 AND is_active = 1";
 pub const USE_UP_SESSION_TOKENS: &str = "UPDATE refresh_tokens SET is_used = 1, updated_at = ?2 \
      WHERE session_id = ?1 AND is_used = 0";
-pub const END_USER_SESSIONS: &str = "UPDATE sessions SET is_active = 0, updated_at = ?2 \
-     WHERE user_id = ?1 AND is_active = 1";
-pub const USE_UP_USER_TOKENS: &str = "UPDATE refresh_tokens SET is_used = 1, updated_at = ?2 \
-     WHERE user_id = ?1 AND is_used = 0";
-pub const END_OTHER_SESSIONS: &str = "UPDATE sessions SET is_active = 0, updated_at = ?3 \
-     WHERE user_id = ?1 AND id <> ?2 AND is_active = 1";
-pub const USE_UP_OTHER_TOKENS: &str = "UPDATE refresh_tokens SET is_used = 1, updated_at = ?3 \
-     WHERE user_id = ?1 AND (session_id IS NULL OR session_id <> ?2) AND is_used = 0";
+/// The user's active sessions but the one `?2` names (`NULL`: all of them).
+pub const END_SESSIONS_OF_USER: &str = "UPDATE sessions SET is_active = 0, updated_at = ?3 \
+     WHERE user_id = ?1 AND is_active = 1 AND COALESCE(id <> ?2, 1)";
+/// The user's unused refresh tokens but those of the session `?2` names (`NULL`: all).
+pub const USE_UP_TOKENS_OF_USER: &str = "UPDATE refresh_tokens SET is_used = 1, updated_at = ?3 \
+     WHERE user_id = ?1 AND is_used = 0 AND COALESCE(session_id <> ?2, 1)";
 pub const TOKEN_BY_HASH: &str = concat!(
     "SELECT ",
     token_columns!(),
@@ -405,6 +306,8 @@ pub const INDEXED_READS: &[(&str, &str)] = &[
     ("conversation summaries", CONVERSATION_SUMMARIES),
     ("messages after", MESSAGES_AFTER),
     ("latest position", LATEST_POSITION),
+    ("ending a user's sessions", END_SESSIONS_OF_USER),
+    ("using up a user's tokens", USE_UP_TOKENS_OF_USER),
 ];
 
 /// The versions of the applied migrations (refinery's history table).

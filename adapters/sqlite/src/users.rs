@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::SqliteStore;
 use crate::helpers::CachedStatements;
-use crate::helpers::{OrPortError, end_sessions_of_user, inserted_row, unique};
+use crate::helpers::{OrPortError, end_sessions_of_user, unique};
 use crate::rows::{self, time_text};
 use crate::sql;
 
@@ -52,7 +52,7 @@ impl UserRepository for SqliteStore {
     async fn create_user(&self, new: NewUser) -> Result<User, InsertError> {
         self.db
             .write(move |tx| {
-                let inserted = tx.execute_cached(
+                let user = unique(tx.query_row_cached(
                     sql::INSERT_USER,
                     params![
                         new.username.as_str(),
@@ -63,8 +63,8 @@ impl UserRepository for SqliteStore {
                         time_text(new.created_at),
                         new.phone_number.as_ref().map(|p| p.as_str()),
                     ],
-                );
-                let user = inserted_row(tx, inserted, sql::USER_BY_ID, rows::user)?;
+                    rows::user,
+                ))?;
                 unique(tx.execute_cached(
                     sql::INSERT_IDENTITY_KEYS,
                     params![user.id.get(), new.username.key(), new.email.key()],
