@@ -296,9 +296,12 @@ string_value!(
 impl PhoneNumber {
     /// E.164 allows at most 15 digits after the `+`.
     pub const MAX_DIGITS: usize = 15;
+    /// Room for the digits and the separators people write between them.
+    pub const MAX_CHARS: usize = 32;
 
     pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
         let value = value.into();
+        check_chars("phone_number", &value, 0, Self::MAX_CHARS)?;
         let compact: String = value
             .trim()
             .chars()

@@ -1,31 +1,23 @@
 //! The security scheme: an OAuth2 password flow whose token URL is `/auth/login` (so Swagger
 //! UI's Authorize button logs in), carried as `Authorization: Bearer <JWT>`. Every request
-//! is checked against its session through the core, so revocation is immediate.
-
-use std::sync::{Arc, OnceLock};
+//! is checked against its session through the core, so revocation is immediate, and before
+//! any verdict on its other inputs.
 
 use ai_message_core::usecases::{AccessClaim, Caller};
-use poem::{Endpoint, IntoResponse, Request, Response};
-use poem_openapi::SecurityScheme;
+use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::registry::{MetaParamIn, MetaRequest, MetaSchemaRef, Registry};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 
 use crate::AppState;
 use crate::errors::{ApiError, INVALID_CREDENTIALS};
 
-/// Log in with username and password; the access token is sent as a Bearer token.
-#[derive(SecurityScheme)]
-#[oai(
-    rename = "OAuth2PasswordBearer",
-    ty = "oauth2",
-    flows(password(token_url = "/auth/login")),
-    checker = "check_access_token"
-)]
-pub struct Authenticated(pub Caller);
-
-// The same token, checked here for signature and expiry only: the route's use case checks
-// the session in storage in the same trip as its read, and answers nothing unless the
-// session admits the claim. Only for use cases that take an `AccessClaim`. (The doc line
-// below is the scheme's description in the document, the same as `Authenticated`'s.)
+// The one security scheme of the API: a Bearer access token, checked here for signature
+// and expiry. Its session is checked next, before any other input of the request is looked
+// at: by `Authenticated` as it is extracted, or, on routes whose use case checks the
+// session in the same storage trip as its read or send, in that trip, with every other
+// input of the route taken through `Checked` (whose refusals wait for the session's
+// verdict). The doc line below is the scheme's description in the document.
 /// Log in with username and password; the access token is sent as a Bearer token.
 #[derive(SecurityScheme)]
 #[oai(
@@ -37,45 +29,140 @@ pub struct Authenticated(pub Caller);
 pub struct Claimed(pub AccessClaim);
 
 /// What a Bearer token claims, once its signature and expiry are checked.
-fn verified_claim(state: &AppState, bearer: &Bearer) -> poem::Result<AccessClaim> {
+fn verified_claim(state: &AppState, token: &str) -> poem::Result<AccessClaim> {
     let (user_id, session_id) = state
         .tokens
-        .verify(&bearer.token)
+        .verify(token)
         .ok_or_else(|| ApiError::unauthorized(INVALID_CREDENTIALS).into_poem_error())?;
     Ok(AccessClaim::new(user_id, session_id))
 }
 
 async fn check_access_claim(request: &Request, bearer: Bearer) -> poem::Result<AccessClaim> {
-    let claim = verified_claim(app_state(request)?, &bearer)?;
-    if let Some(ClaimSlot(slot)) = request.data::<ClaimSlot>() {
-        let _ = slot.set(claim);
-    }
-    Ok(claim)
+    verified_claim(app_state(request)?, &bearer.token)
 }
 
-/// Where [`Claimed`] leaves the claim of the request, for [`session_before_input_errors`].
-#[derive(Clone, Default)]
-struct ClaimSlot(Arc<OnceLock<AccessClaim>>);
+/// The caller of a request whose token's session still holds: [`Claimed`], with the
+/// session checked as it is extracted (so before every input declared after it).
+pub struct Authenticated(pub Caller);
 
-/// Keeps "authentication before validation" on routes that take a [`Claimed`]: their
-/// parameters are validated before the session is looked at, so a refused input from a
-/// token whose session has ended would otherwise answer 422 where every other route
-/// answers 401. On such an answer the session is checked, and its refusal wins.
-pub(crate) async fn session_before_input_errors<E: Endpoint>(
-    endpoint: Arc<E>,
-    mut request: Request,
-    auth: ai_message_core::usecases::auth::Auth,
-) -> poem::Result<Response> {
-    let slot = ClaimSlot::default();
-    request.extensions_mut().insert(slot.clone());
-    let response = endpoint.call(request).await?.into_response();
-    let input_refused = matches!(response.status().as_u16(), 400 | 413 | 415 | 422);
-    match slot.0.get() {
-        Some(claim) if input_refused => match auth.check_claim(claim).await {
-            Ok(_) => Ok(response),
-            Err(refusal) => Ok(ApiError::from(refusal).into_response()),
-        },
-        _ => Ok(response),
+impl<'a> ApiExtractor<'a> for Authenticated {
+    const TYPES: &'static [ApiExtractorType] = Claimed::TYPES;
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        Claimed::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        Claimed::security_schemes()
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        param_opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        let Claimed(claim) = Claimed::from_request(request, body, param_opts).await?;
+        let caller = app_state(request)?
+            .services
+            .auth
+            .check_claim(&claim)
+            .await
+            .map_err(|refusal| ApiError::from(refusal).into_poem_error())?;
+        Ok(Self(caller))
+    }
+}
+
+/// An input of a route that takes a [`Claimed`] (its session checked later, in the use
+/// case's storage trip). Extracted as `T`; when `T` refuses, the session is checked first,
+/// and its refusal wins: a token whose session ended hears 401 whatever it sent, as on
+/// routes that take [`Authenticated`]. Such inputs carry no `#[oai(validator)]` (the
+/// operation would apply it after extraction, unchecked): their rules are the domain's.
+/// Not for `Path`: poem-openapi finds path parameters by the type's name (and a `String`
+/// path cannot fail to extract).
+pub struct Checked<T>(pub T);
+
+impl<'a, T: ApiExtractor<'a> + Send> ApiExtractor<'a> for Checked<T> {
+    const TYPES: &'static [ApiExtractorType] = T::TYPES;
+    const PARAM_IS_REQUIRED: bool = T::PARAM_IS_REQUIRED;
+    type ParamType = T::ParamType;
+    type ParamRawType = T::ParamRawType;
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn param_in() -> Option<MetaParamIn> {
+        T::param_in()
+    }
+
+    fn param_schema_ref() -> Option<MetaSchemaRef> {
+        T::param_schema_ref()
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        T::request_meta()
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        param_opts: ExtractParamOptions<T::ParamType>,
+    ) -> poem::Result<Self> {
+        // Boxed: the compiler cannot yet prove the bounds of a generic extractor's future
+        // here (rust-lang/rust#100013, the workaround poem uses too).
+        let extracted =
+            futures_util::FutureExt::boxed(T::from_request(request, body, param_opts)).await;
+        let refused = match extracted {
+            Ok(input) => return Ok(Self(input)),
+            Err(refused) => refused,
+        };
+        Err(session_first(request, refused).await)
+    }
+}
+
+impl Claimed {
+    /// `parsed`, or its refusal once the session has been checked (see [`Checked`]): for
+    /// what a route parses itself.
+    pub async fn checked<T>(
+        &self,
+        state: &AppState,
+        parsed: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        match parsed {
+            Ok(input) => Ok(input),
+            Err(refused) => match state.services.auth.check_claim(&self.0).await {
+                Ok(_) => Err(refused),
+                Err(refusal) => Err(refusal.into()),
+            },
+        }
+    }
+}
+
+/// The refusal of an input, unless the request's session refuses first.
+async fn session_first(request: &Request, refused: poem::Error) -> poem::Error {
+    let Ok(state) = app_state(request) else {
+        return refused;
+    };
+    // The route's `Claimed` was extracted before this input: the token is there and valid.
+    let Some(token) = request
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+    else {
+        return refused;
+    };
+    let claim = match verified_claim(state, token) {
+        Ok(claim) => claim,
+        Err(invalid) => return invalid,
+    };
+    match state.services.auth.check_claim(&claim).await {
+        Ok(_) => refused,
+        Err(refusal) => ApiError::from(refusal).into_poem_error(),
     }
 }
 
@@ -125,15 +212,4 @@ fn app_state(request: &Request) -> poem::Result<&AppState> {
             poem::http::StatusCode::INTERNAL_SERVER_ERROR,
         )
     })
-}
-
-async fn check_access_token(request: &Request, bearer: Bearer) -> poem::Result<Caller> {
-    let state = app_state(request)?;
-    let claim = verified_claim(state, &bearer)?;
-    state
-        .services
-        .auth
-        .check_claim(&claim)
-        .await
-        .map_err(|error| ApiError::from(error).into_poem_error())
 }

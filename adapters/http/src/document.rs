@@ -11,6 +11,7 @@ pub fn corrected(spec: &str, password_min_bytes: usize) -> String {
         return spec.to_string();
     };
     mark_optional_fields_nullable(&mut document);
+    state_input_limits(&mut document);
     state_password_minimum(&mut document, password_min_bytes);
     describe_event_stream(&mut document);
     if let Some(schemes) = document
@@ -105,6 +106,128 @@ fn describe_event_stream(document: &mut Value) {
     {
         schemas.remove("StreamEvent");
         schemas.remove("StreamData");
+    }
+}
+
+/// The length limits of request body fields: (schema, field, least, most characters; bytes
+/// for passwords), read from the domain values that enforce them, so the document cannot
+/// state a limit the server does not apply.
+pub const BODY_FIELD_LIMITS: [(&str, &str, Option<usize>, usize); 18] = {
+    use ai_message_core::*;
+    let password = (Some(Password::MIN_BYTES), Password::MAX_BYTES);
+    let content = (Some(1), MessageContent::MAX_CHARS);
+    let conversation = (Some(1), ConversationId::MAX_CHARS);
+    [
+        ("RegisterRequest", "username", Some(1), Username::MAX_CHARS),
+        ("RegisterRequest", "email", None, Email::MAX_CHARS),
+        ("RegisterRequest", "password", password.0, password.1),
+        ("RegisterRequest", "full_name", None, FullName::MAX_CHARS),
+        (
+            "RegisterRequest",
+            "phone_number",
+            None,
+            PhoneNumber::MAX_CHARS,
+        ),
+        (
+            "ProfileUpdateRequest",
+            "full_name",
+            None,
+            FullName::MAX_CHARS,
+        ),
+        ("ProfileUpdateRequest", "bio", None, Bio::MAX_CHARS),
+        (
+            "ProfileUpdateRequest",
+            "phone_number",
+            None,
+            PhoneNumber::MAX_CHARS,
+        ),
+        (
+            "PhoneUpdateRequest",
+            "phone_number",
+            None,
+            PhoneNumber::MAX_CHARS,
+        ),
+        (
+            "PasswordChangeRequest",
+            "new_password",
+            password.0,
+            password.1,
+        ),
+        ("RoleCreateRequest", "name", Some(1), RoleName::MAX_CHARS),
+        (
+            "RoleCreateRequest",
+            "description",
+            None,
+            RoleDescription::MAX_CHARS,
+        ),
+        ("MessageCreateRequest", "content", content.0, content.1),
+        (
+            "MessageCreateRequest",
+            "conversation_id",
+            conversation.0,
+            conversation.1,
+        ),
+        ("AssistantRequest", "content", content.0, content.1),
+        (
+            "AssistantRequest",
+            "conversation_id",
+            conversation.0,
+            conversation.1,
+        ),
+        ("MessageUpdateRequest", "content", content.0, content.1),
+        (
+            "ConversationMessageRequest",
+            "content",
+            content.0,
+            content.1,
+        ),
+    ]
+};
+
+/// States the limits of request body fields ([`BODY_FIELD_LIMITS`]) and of the paging
+/// parameters (from [`ai_message_core::Page`]) on the schemas poem-openapi wrote.
+fn state_input_limits(document: &mut Value) {
+    for (schema, field, least, most) in BODY_FIELD_LIMITS {
+        let pointer = format!("/components/schemas/{schema}/properties/{field}");
+        let Some(property) = document
+            .pointer_mut(&pointer)
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        if let Some(least) = least {
+            property.insert("minLength".into(), Value::from(least));
+        }
+        property.insert("maxLength".into(), Value::from(most));
+    }
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let operations = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|operations| operations.values_mut());
+    for operation in operations {
+        let Some(parameters) = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for parameter in parameters {
+            let (least, most) = match parameter["name"].as_str() {
+                Some("skip") => (0.0, None),
+                Some("limit") => (1.0, Some(f64::from(ai_message_core::Page::MAX_LIMIT))),
+                _ => continue,
+            };
+            let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            schema.insert("minimum".into(), Value::from(least));
+            if let Some(most) = most {
+                schema.insert("maximum".into(), Value::from(most));
+            }
+        }
     }
 }
 

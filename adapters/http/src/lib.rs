@@ -132,7 +132,6 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
     let body_timeout = state.limits.settings.body_read_timeout;
     let trusted_proxies = state.trusted_proxies.clone();
     let budgets = state.limits.connections.clone();
-    let auth = state.services.auth.clone();
     Route::new()
         .nest("/", api)
         .at("/docs", fixed("text/html; charset=utf-8", swagger_html))
@@ -147,9 +146,6 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
                 response.set_data(pattern);
             }
             response
-        })
-        .around(move |endpoint, request| {
-            auth::session_before_input_errors(endpoint, request, auth.clone())
         })
         .around(move |endpoint, request| {
             let allowed = allowed.clone();

@@ -79,6 +79,7 @@ mod tests {
                 include_str!("http_api/cases_assistant.rs"),
                 include_str!("http_api/cases_hardening.rs"),
                 include_str!("http_api/cases_identity.rs"),
+                include_str!("http_api/cases_limits.rs"),
                 include_str!("http_api/cases_messages.rs"),
                 include_str!("http_api/cases_stream.rs"),
             ],

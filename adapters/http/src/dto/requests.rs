@@ -10,21 +10,16 @@ use serde::Deserialize;
 #[oai(example)]
 pub struct RegisterRequest {
     /// 1 to 100 characters, no control characters.
-    #[oai(validator(min_length = 1, max_length = 100))]
     pub username: String,
     /// A valid address, at most 255 characters.
-    #[oai(validator(max_length = 255))]
     pub email: String,
     /// 8 to 72 bytes of UTF-8 (bcrypt's limit; longer passwords are refused, not cut).
-    #[oai(validator(min_length = 8, max_length = 72))]
     pub password: String,
     /// At most 255 characters.
-    #[oai(validator(max_length = 255))]
     #[serde(default)]
     pub full_name: Option<String>,
     /// E.164, such as `+60123456789` (spaces, hyphens, dots and parentheses are dropped);
     /// unique among users. Empty means none.
-    #[oai(validator(max_length = 32))]
     #[serde(default)]
     pub phone_number: Option<String>,
 }
@@ -73,16 +68,13 @@ pub struct LogoutRequest {
 #[oai(example)]
 pub struct ProfileUpdateRequest {
     /// At most 255 characters.
-    #[oai(validator(max_length = 255))]
     #[serde(default)]
     pub full_name: Option<String>,
     /// At most 10,000 characters.
-    #[oai(validator(max_length = 10000))]
     #[serde(default)]
     pub bio: Option<String>,
     /// E.164, such as `+60123456789`; unique among users. To remove it, use
     /// `PUT /auth/me/phone` with `null`.
-    #[oai(validator(max_length = 32))]
     #[serde(default)]
     pub phone_number: Option<String>,
 }
@@ -93,7 +85,6 @@ pub struct ProfileUpdateRequest {
 pub struct PhoneUpdateRequest {
     /// E.164, such as `+60123456789` (spaces, hyphens, dots and parentheses are dropped);
     /// unique among users.
-    #[oai(validator(max_length = 32))]
     pub phone_number: Option<String>,
 }
 
@@ -110,7 +101,6 @@ impl Example for PhoneUpdateRequest {
 pub struct PasswordChangeRequest {
     pub current_password: String,
     /// 8 to 72 bytes of UTF-8.
-    #[oai(validator(min_length = 8, max_length = 72))]
     pub new_password: String,
 }
 
@@ -124,10 +114,8 @@ pub struct SuperuserRequest {
 #[oai(example)]
 pub struct RoleCreateRequest {
     /// 1 to 100 characters.
-    #[oai(validator(min_length = 1, max_length = 100))]
     pub name: String,
     /// At most 255 characters.
-    #[oai(validator(max_length = 255))]
     #[serde(default)]
     pub description: Option<String>,
 }
@@ -144,10 +132,8 @@ pub struct RoleAssignRequest {
 pub struct MessageCreateRequest {
     pub recipient_id: i64,
     /// 1 to 65,536 characters, not only whitespace.
-    #[oai(validator(min_length = 1, max_length = 65536))]
     pub content: String,
     /// Defaults to the parent's conversation, else `conv_<smaller id>_<larger id>`.
-    #[oai(validator(min_length = 1, max_length = 100))]
     #[serde(default)]
     pub conversation_id: Option<String>,
     /// Makes this a reply to a message the caller can see.
@@ -160,10 +146,8 @@ pub struct MessageCreateRequest {
 #[oai(example)]
 pub struct AssistantRequest {
     /// 1 to 65,536 characters, not only whitespace.
-    #[oai(validator(min_length = 1, max_length = 65536))]
     pub content: String,
     /// Defaults to `conv_-1_<your user id>`.
-    #[oai(validator(min_length = 1, max_length = 100))]
     #[serde(default)]
     pub conversation_id: Option<String>,
 }
@@ -181,7 +165,6 @@ impl Example for AssistantRequest {
 #[oai(example)]
 pub struct MessageUpdateRequest {
     /// 1 to 65,536 characters, not only whitespace; absent leaves the message unchanged.
-    #[oai(validator(min_length = 1, max_length = 65536))]
     #[serde(default)]
     pub content: Option<String>,
 }
@@ -191,7 +174,6 @@ pub struct MessageUpdateRequest {
 pub struct ConversationMessageRequest {
     pub recipient_id: i64,
     /// 1 to 65,536 characters, not only whitespace.
-    #[oai(validator(min_length = 1, max_length = 65536))]
     pub content: String,
 }
 

@@ -50,10 +50,8 @@ impl AdminApi {
         &self,
         auth: Authenticated,
         /// How many users to skip (≥ 0).
-        #[oai(validator(minimum(value = "0")))]
         skip: Query<Option<i64>>,
         /// At most this many users (1 to 500, default 100).
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<i64>>,
     ) -> Result<Json<Vec<UserOut>>, ApiError> {
         let page = page(skip.0, limit.0)?;

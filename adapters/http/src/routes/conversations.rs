@@ -8,7 +8,7 @@ use poem_openapi::payload::Json;
 use super::messages::{MessageCreated, messages_out};
 use super::{ApiTags, page};
 use crate::AppState;
-use crate::auth::{Authenticated, Claimed};
+use crate::auth::{Authenticated, Checked, Claimed};
 use crate::body::JsonBody;
 use crate::dto::*;
 use crate::errors::ApiError;
@@ -54,14 +54,14 @@ impl ConversationsApi {
         /// 1 to 100 characters.
         conversation_id: Path<String>,
         /// How many of the newest messages to skip (≥ 0).
-        #[oai(validator(minimum(value = "0")))]
-        skip: Query<Option<i64>>,
+        skip: Checked<Query<Option<i64>>>,
         /// At most this many messages (1 to 500, default 100).
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
-        limit: Query<Option<i64>>,
+        limit: Checked<Query<Option<i64>>>,
     ) -> Result<JsonReply<Vec<MessageOut>>, ApiError> {
-        let conversation_id = ConversationId::parse(conversation_id.0)?;
-        let page = page(skip.0, limit.0)?;
+        let parsed = ConversationId::parse(conversation_id.0)
+            .map_err(ApiError::from)
+            .and_then(|id| Ok((id, page(skip.0.0, limit.0.0)?)));
+        let (conversation_id, page) = claim.checked(&self.state, parsed).await?;
         let messages = self
             .state
             .services
@@ -84,10 +84,13 @@ impl ConversationsApi {
         claim: Claimed,
         /// 1 to 100 characters.
         conversation_id: Path<String>,
-        body: JsonBody<ConversationMessageRequest>,
+        body: Checked<JsonBody<ConversationMessageRequest>>,
     ) -> Result<MessageCreated, ApiError> {
-        let conversation_id = ConversationId::parse(conversation_id.0)?;
-        let content = MessageContent::parse(body.0.content)?;
+        let body = body.0.0;
+        let parsed = ConversationId::parse(conversation_id.0)
+            .and_then(|id| Ok((id, MessageContent::parse(body.content)?)))
+            .map_err(ApiError::from);
+        let (conversation_id, content) = claim.checked(&self.state, parsed).await?;
         let message = self
             .state
             .services
@@ -95,7 +98,7 @@ impl ConversationsApi {
             .send(
                 &claim.0,
                 conversation_id,
-                UserId::new(body.0.recipient_id),
+                UserId::new(body.recipient_id),
                 content,
             )
             .await?;

@@ -9,7 +9,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::{ApiTags, page};
 use crate::AppState;
-use crate::auth::{Authenticated, Claimed};
+use crate::auth::{Authenticated, Checked, Claimed};
 use crate::body::JsonBody;
 use crate::dto::*;
 use crate::errors::ApiError;
@@ -31,7 +31,7 @@ impl MessagesApi {
         skip: Option<i64>,
         limit: Option<i64>,
     ) -> Result<JsonReply<Vec<MessageOut>>, ApiError> {
-        let page = page(skip, limit)?;
+        let page = claim.checked(&self.state, page(skip, limit)).await?;
         let messages = self
             .state
             .services
@@ -156,20 +156,18 @@ impl MessagesApi {
         &self,
         claim: Claimed,
         /// How many of the newest messages to skip (≥ 0).
-        #[oai(validator(minimum(value = "0")))]
-        skip: Query<Option<i64>>,
+        skip: Checked<Query<Option<i64>>>,
         /// At most this many messages (1 to 500, default 100).
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
-        limit: Query<Option<i64>>,
+        limit: Checked<Query<Option<i64>>>,
         /// Only received messages not yet read.
-        unread_only: Query<Option<bool>>,
+        unread_only: Checked<Query<Option<bool>>>,
     ) -> Result<JsonReply<Vec<MessageOut>>, ApiError> {
-        let scope = if unread_only.0.unwrap_or(false) {
+        let scope = if unread_only.0.0.unwrap_or(false) {
             MessageScope::UnreadReceived
         } else {
             MessageScope::SentOrReceived
         };
-        self.list(&claim, scope, skip.0, limit.0).await
+        self.list(&claim, scope, skip.0.0, limit.0.0).await
     }
 
     /// Messages I sent
@@ -180,13 +178,12 @@ impl MessagesApi {
         &self,
         claim: Claimed,
         /// How many of the newest messages to skip (≥ 0).
-        #[oai(validator(minimum(value = "0")))]
-        skip: Query<Option<i64>>,
+        skip: Checked<Query<Option<i64>>>,
         /// At most this many messages (1 to 500, default 100).
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
-        limit: Query<Option<i64>>,
+        limit: Checked<Query<Option<i64>>>,
     ) -> Result<JsonReply<Vec<MessageOut>>, ApiError> {
-        self.list(&claim, MessageScope::Sent, skip.0, limit.0).await
+        self.list(&claim, MessageScope::Sent, skip.0.0, limit.0.0)
+            .await
     }
 
     /// Messages I received
@@ -202,20 +199,18 @@ impl MessagesApi {
         &self,
         claim: Claimed,
         /// How many of the newest messages to skip (≥ 0).
-        #[oai(validator(minimum(value = "0")))]
-        skip: Query<Option<i64>>,
+        skip: Checked<Query<Option<i64>>>,
         /// At most this many messages (1 to 500, default 100).
-        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
-        limit: Query<Option<i64>>,
+        limit: Checked<Query<Option<i64>>>,
         /// Only messages not yet read.
-        unread_only: Query<Option<bool>>,
+        unread_only: Checked<Query<Option<bool>>>,
     ) -> Result<JsonReply<Vec<MessageOut>>, ApiError> {
-        let scope = if unread_only.0.unwrap_or(false) {
+        let scope = if unread_only.0.0.unwrap_or(false) {
             MessageScope::UnreadReceived
         } else {
             MessageScope::Received
         };
-        self.list(&claim, scope, skip.0, limit.0).await
+        self.list(&claim, scope, skip.0.0, limit.0.0).await
     }
 
     /// How many unread
@@ -248,18 +243,21 @@ impl MessagesApi {
     async fn send(
         &self,
         claim: Claimed,
-        body: JsonBody<MessageCreateRequest>,
+        body: Checked<JsonBody<MessageCreateRequest>>,
     ) -> Result<MessageCreated, ApiError> {
-        let body = body.0;
-        let outgoing = Outgoing {
-            recipient_id: UserId::new(body.recipient_id),
-            content: MessageContent::parse(body.content)?,
-            conversation_id: body
-                .conversation_id
-                .map(ConversationId::parse)
-                .transpose()?,
-            parent_id: body.parent_id.map(MessageId::new),
-        };
+        let body = body.0.0;
+        let parsed = (|| {
+            Ok::<_, ApiError>(Outgoing {
+                recipient_id: UserId::new(body.recipient_id),
+                content: MessageContent::parse(body.content)?,
+                conversation_id: body
+                    .conversation_id
+                    .map(ConversationId::parse)
+                    .transpose()?,
+                parent_id: body.parent_id.map(MessageId::new),
+            })
+        })();
+        let outgoing = claim.checked(&self.state, parsed).await?;
         let message = self
             .state
             .services

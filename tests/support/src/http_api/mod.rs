@@ -6,6 +6,7 @@ mod cases_admin;
 mod cases_assistant;
 mod cases_hardening;
 mod cases_identity;
+mod cases_limits;
 mod cases_messages;
 mod cases_stream;
 pub mod harness;
@@ -15,6 +16,7 @@ pub use cases_admin::*;
 pub use cases_assistant::*;
 pub use cases_hardening::*;
 pub use cases_identity::*;
+pub use cases_limits::*;
 pub use cases_messages::*;
 pub use cases_stream::*;
 
@@ -102,6 +104,7 @@ macro_rules! http_api_tests {
             one_question_at_a_time_per_user_and_bounded_model_calls,
             every_send_route_reaches_the_assistant_and_keeps_the_parent,
             a_hostile_model_reply_is_bounded_and_cleaned,
+            every_documented_limit_is_the_one_enforced,
         );
     };
     (@cases $factory:expr; $skip:expr; $($case:ident),* $(,)?) => {
