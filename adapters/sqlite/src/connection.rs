@@ -291,7 +291,6 @@ impl Db {
         result.map_err(port_error)
     }
 
-    /// Fails while the database file is gone from its path (see [`FileIdentity`]).
     /// Connections (the writer and the readers) and jobs queued for their threads.
     pub fn pool_stats(&self) -> ai_message_sql::PoolStats {
         let readers = self.readers.as_ref();
@@ -302,6 +301,7 @@ impl Db {
         }
     }
 
+    /// Fails while the database file is gone from its path (see [`FileIdentity`]).
     pub fn check_file(&self) -> Result<(), PortError> {
         self.file.as_ref().map_or(Ok(()), |file| file.check())
     }
