@@ -43,7 +43,7 @@ fn declared(dir: &str, keyword: &str) -> Vec<String> {
     names
 }
 
-fn missing<'a>(names: &'a [String], wrap: impl Fn(&str) -> String) -> Vec<&'a String> {
+fn missing(names: &[String], wrap: impl Fn(&str) -> String) -> Vec<&String> {
     let map = map();
     names.iter().filter(|n| !map.contains(&wrap(n))).collect()
 }
