@@ -5,6 +5,8 @@ pub mod application;
 mod assistant_config;
 pub mod config;
 pub mod database;
+mod errors;
+pub mod migrate;
 pub mod telemetry;
 pub mod tls;
 
@@ -16,7 +18,7 @@ use ai_message_bcrypt::BcryptHasher;
 use ai_message_core::ports::Storage;
 use ai_message_core::ports::StreamLimits;
 use ai_message_core::usecases::Settings;
-use ai_message_core::usecases::accounts::{RegisterError, Registration};
+use ai_message_core::usecases::accounts::Registration;
 use ai_message_core::usecases::live::LiveSettings;
 use ai_message_core::{Email, PasswordRules, User, Username, ValidationError};
 use ai_message_http::connections::{ConnectionLimits, GuardedAcceptor};
@@ -26,107 +28,10 @@ use ai_message_sqlite::{Location, SqliteStore};
 use poem::listener::{Acceptor, Listener, TcpListener};
 
 pub use application::{Application, Parts};
+pub use errors::{DatabaseError, StartupError, SuperuserError};
 
-use config::{Config, ConfigError, FirstSuperuser, SecretKey};
+use config::{Config, FirstSuperuser, SecretKey};
 use database::DatabaseUrl;
-
-/// Why the program could not do what it was asked. Each prints as one line that starts with
-/// the setting (or command) to look at, and keeps its cause as its `source`.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("DATABASE_URL: {0}")]
-    Database(#[source] DatabaseError),
-    #[error("BCRYPT_COST: {0}")]
-    HasherCost(#[source] ai_message_bcrypt::ConfigError),
-    #[error("cannot set up the password hasher: {0}")]
-    Hasher(#[source] ai_message_bcrypt::ConfigError),
-    #[error("AI_API_BASE: {0}")]
-    AssistantBase(#[source] ai_message_openai::SetupError),
-    #[error("cannot set up the assistant: {0}")]
-    Assistant(#[source] ai_message_openai::SetupError),
-    #[error("HOST / PORT: cannot listen on {address}: {source}")]
-    Bind {
-        address: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("FIRST_SUPERUSER_{setting}: {0}", setting = superuser_setting(.0))]
-    FirstSuperuser(#[source] SuperuserError),
-    #[error("create-superuser: {0}")]
-    CreateSuperuser(#[source] SuperuserError),
-    #[error("server failed: {0}")]
-    Serve(#[source] std::io::Error),
-    #[error("{setting}: {0}", setting = .0.setting())]
-    Tls(#[source] tls::TlsError),
-    #[error("METRICS_ADDR: {0}")]
-    Metrics(#[source] telemetry::MetricsError),
-}
-
-/// Why the database `DATABASE_URL` names could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum DatabaseError {
-    #[error(transparent)]
-    Sqlite(#[from] ai_message_sqlite::OpenError),
-    #[error(transparent)]
-    Postgres(#[from] ai_message_postgres::ConnectError),
-    #[error("memory:// keeps no schema to migrate")]
-    NoSchema,
-}
-
-impl From<ai_message_sqlite::OpenError> for StartupError {
-    fn from(error: ai_message_sqlite::OpenError) -> Self {
-        Self::Database(error.into())
-    }
-}
-
-impl From<ai_message_postgres::ConnectError> for StartupError {
-    fn from(error: ai_message_postgres::ConnectError) -> Self {
-        Self::Database(error.into())
-    }
-}
-
-impl From<ai_message_bcrypt::ConfigError> for StartupError {
-    fn from(error: ai_message_bcrypt::ConfigError) -> Self {
-        match error {
-            ai_message_bcrypt::ConfigError::CostOutOfRange(_) => Self::HasherCost(error),
-            _ => Self::Hasher(error),
-        }
-    }
-}
-
-impl From<ai_message_openai::SetupError> for StartupError {
-    fn from(error: ai_message_openai::SetupError) -> Self {
-        match error {
-            ai_message_openai::SetupError::NotHttp(_) => Self::AssistantBase(error),
-            _ => Self::Assistant(error),
-        }
-    }
-}
-
-/// Why a superuser could not be created.
-#[derive(Debug, thiserror::Error)]
-pub enum SuperuserError {
-    #[error(transparent)]
-    Invalid(#[from] ValidationError),
-    #[error(transparent)]
-    Refused(#[from] RegisterError),
-}
-
-/// The `FIRST_SUPERUSER_*` variable a failure is about.
-fn superuser_setting(error: &SuperuserError) -> &'static str {
-    match error {
-        SuperuserError::Invalid(invalid) => match invalid.field {
-            "username" => "USERNAME",
-            "email" => "EMAIL",
-            _ => "PASSWORD",
-        },
-        SuperuserError::Refused(RegisterError::EmailTaken) => "EMAIL",
-        SuperuserError::Refused(RegisterError::PhoneTaken | RegisterError::Port(_)) => "*",
-        SuperuserError::Refused(_) => "USERNAME",
-    }
-}
 
 /// The SQLite location a `DATABASE_URL` names, if it names one.
 fn sqlite_location(url: &DatabaseUrl) -> Option<Location> {
@@ -166,121 +71,6 @@ async fn open_storage_with_probe(
 
 fn postgres_url(raw: &str) -> Result<PostgresUrl, StartupError> {
     Ok(PostgresUrl::parse(raw)?)
-}
-
-/// `ai-message migrate …`: the original's Alembic workflow.
-pub mod migrate {
-    use super::*;
-    use ai_message_sql::MigrationStatus;
-
-    /// (applied, pending) of the database `url` names.
-    async fn status(url: &DatabaseUrl) -> Result<MigrationStatus, StartupError> {
-        match url {
-            DatabaseUrl::Postgres(raw) => {
-                ai_message_postgres::migrations::status(&postgres_url(raw)?)
-                    .await
-                    .map_err(StartupError::from)
-            }
-            _ => ai_message_sqlite::migrations::status(&sqlite_only(url)?)
-                .await
-                .map_err(StartupError::from),
-        }
-    }
-
-    fn sqlite_only(url: &DatabaseUrl) -> Result<Location, StartupError> {
-        sqlite_location(url).ok_or(StartupError::Database(DatabaseError::NoSchema))
-    }
-
-    /// Applies every pending migration; returns one line per migration applied.
-    pub async fn up(url: &DatabaseUrl) -> Result<Vec<String>, StartupError> {
-        let applied = match url {
-            DatabaseUrl::Postgres(raw) => ai_message_postgres::migrations::up(&postgres_url(raw)?)
-                .await
-                .map_err(StartupError::from)?,
-            _ => ai_message_sqlite::migrations::up(&sqlite_only(url)?)
-                .await
-                .map_err(StartupError::from)?,
-        };
-        Ok(applied
-            .iter()
-            .map(|m| format!("applied V{} {}", m.version, m.name))
-            .collect())
-    }
-
-    /// The newest applied migration, or a note that none is.
-    pub async fn current(url: &DatabaseUrl) -> Result<String, StartupError> {
-        let MigrationStatus { applied, pending } = status(url).await?;
-        Ok(match applied.iter().max_by_key(|m| m.version) {
-            Some(newest) if pending.is_empty() => format!("{newest} (head)"),
-            Some(newest) => format!("{newest} ({} pending)", pending.len()),
-            None => "no migration applied yet".to_string(),
-        })
-    }
-
-    /// Every migration the binary knows, applied or pending, oldest first.
-    pub async fn history(url: &DatabaseUrl) -> Result<Vec<String>, StartupError> {
-        let MigrationStatus {
-            applied: mut all,
-            pending,
-        } = status(url).await?;
-        all.extend(pending);
-        all.sort_by_key(|m| m.version);
-        Ok(all.iter().map(ToString::to_string).collect())
-    }
-
-    /// Writes the next numbered, empty migration into each dialect folder under `root`.
-    pub fn new_files(
-        root: &std::path::Path,
-        name: &str,
-    ) -> Result<Vec<std::path::PathBuf>, String> {
-        let slug: String = name
-            .trim()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let slug = slug.trim_matches('_').to_string();
-        if slug.is_empty() {
-            return Err("the migration needs a name made of letters or digits".into());
-        }
-        let dialects = ["sqlite", "postgres"];
-        let mut highest = 0u32;
-        for dialect in dialects {
-            let folder = root.join("migrations").join(dialect);
-            let entries = std::fs::read_dir(&folder)
-                .map_err(|e| format!("cannot read {}: {e}", folder.display()))?;
-            for entry in entries.flatten() {
-                let file = entry.file_name().to_string_lossy().to_string();
-                if let Some(version) = file
-                    .strip_prefix('V')
-                    .and_then(|rest| rest.split("__").next())
-                    .and_then(|v| v.parse::<u32>().ok())
-                {
-                    highest = highest.max(version);
-                }
-            }
-        }
-        let next = highest + 1;
-        let mut written = Vec::new();
-        for dialect in dialects {
-            let path = root
-                .join("migrations")
-                .join(dialect)
-                .join(format!("V{next}__{slug}.sql"));
-            let header = format!(
-                "-- V{next}: {name} ({dialect}). Additive changes only: the spec's columns stay.\n"
-            );
-            std::fs::write(&path, header)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            written.push(path);
-        }
-        Ok(written)
-    }
 }
 
 /// The application as the configuration describes it, around one storage.
