@@ -519,6 +519,20 @@ pub async fn an_ended_session_is_refused_before_its_input(server: TestServer) {
         )
         .await
         .assert_error(401, "Could not validate credentials");
+    // A body of the wrong type, and none at all, are input refusals too.
+    for (path, content_type) in [
+        ("/messages", "text/plain"),
+        ("/auth/conversations/team/messages", "application/xml"),
+    ] {
+        server
+            .post_raw(path, Some(&alice.access), content_type, "late")
+            .await
+            .assert_error(401, "Could not validate credentials");
+        server
+            .post_raw(path, Some(&alice.access), "application/json", "")
+            .await
+            .assert_error(401, "Could not validate credentials");
+    }
     let again = server.login("alice").await;
     let sent = server.get("/messages/sent", Some(&again.access)).await;
     assert_eq!(
