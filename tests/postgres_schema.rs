@@ -90,6 +90,25 @@ fn expected_columns(table: &str) -> Vec<Column> {
             created,
             updated,
         ],
+        // Added by V9 (the original's newest schema).
+        "reports" => vec![
+            id,
+            ("reporter_id", "integer", None, true, None),
+            ("title", "character varying", Some(255), true, None),
+            ("content", "text", None, true, None),
+            (
+                "status",
+                "character varying",
+                Some(50),
+                true,
+                Some("'open'"),
+            ),
+            ("comment", "text", None, false, None),
+            ("resolved_at", ts, None, false, None),
+            ("resolved_by", "integer", None, false, None),
+            created,
+            updated,
+        ],
         other => panic!("no table {other}"),
     }
 }
@@ -128,6 +147,7 @@ const SPEC_INDEXES: &[(&str, &str, bool, &str)] = &[
         false,
         "conversation_id",
     ),
+    ("reports", "ix_reports_id", false, "id"),
 ];
 
 async fn client(database: &ScratchDatabase) -> tokio_postgres::Client {
@@ -152,6 +172,7 @@ async fn columns_match_the_spec() {
         "sessions",
         "refresh_tokens",
         "messages",
+        "reports",
     ] {
         let rows = client
             .query(
@@ -238,21 +259,25 @@ async fn foreign_keys_cascade() {
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect();
+    // ('c': ON DELETE CASCADE, 'n': ON DELETE SET NULL.)
     let expected: Vec<(String, String, String, String)> = [
-        ("assistant_history_clears", "user_id", "users"),
+        ("assistant_history_clears", "user_id", "users", "c"),
         // A deleted message takes its places in the delivery sequences with it.
-        ("message_deliveries", "message_id", "messages"),
-        ("refresh_tokens", "session_id", "sessions"),
-        ("refresh_tokens", "user_id", "users"),
-        ("sessions", "user_id", "users"),
-        ("user_identity_keys", "user_id", "users"),
-        ("user_roles", "role_id", "roles"),
-        ("user_roles", "user_id", "users"),
+        ("message_deliveries", "message_id", "messages", "c"),
+        ("refresh_tokens", "session_id", "sessions", "c"),
+        ("refresh_tokens", "user_id", "users", "c"),
+        ("reports", "reporter_id", "users", "c"),
+        // A report keeps its resolution when the resolver's account goes.
+        ("reports", "resolved_by", "users", "n"),
+        ("sessions", "user_id", "users", "c"),
+        ("user_identity_keys", "user_id", "users", "c"),
+        ("user_roles", "role_id", "roles", "c"),
+        ("user_roles", "user_id", "users", "c"),
     ]
     .iter()
-    .map(|(t, c, r)| (t.to_string(), c.to_string(), r.to_string(), "c".to_string()))
+    .map(|(t, c, r, d)| (t.to_string(), c.to_string(), r.to_string(), d.to_string()))
     .collect();
-    assert_eq!(found, expected, "foreign keys, all ON DELETE CASCADE ('c')");
+    assert_eq!(found, expected, "foreign keys and their ON DELETE");
 }
 
 /// A database from before delivery positions (V7): its messages keep their ids as

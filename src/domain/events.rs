@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{Delivered, Message, MessageId, Position, UserId};
+use super::{Delivered, Message, MessageId, Position, ReportId, ReportView, UserId};
 
 /// A change to a message, with the two users it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +111,61 @@ impl MessageEvent {
     }
 }
 
+/// A change to a facility report. Its reporter's streams hear of it; superusers' streams
+/// hear of new reports too (they manage them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportEvent {
+    Created {
+        id: ReportId,
+        reporter_id: UserId,
+        /// The stored report, while the event stays in this process.
+        report: Option<Arc<ReportView>>,
+    },
+    /// Edited by its reporter, or answered by a superuser (comment, status).
+    Updated {
+        id: ReportId,
+        reporter_id: UserId,
+        report: Option<Arc<ReportView>>,
+    },
+}
+
+impl ReportEvent {
+    pub fn created(report: &ReportView) -> Self {
+        Self::Created {
+            id: report.report.id,
+            reporter_id: report.report.reporter_id,
+            report: Some(Arc::new(report.clone())),
+        }
+    }
+
+    pub fn updated(report: &ReportView) -> Self {
+        Self::Updated {
+            id: report.report.id,
+            reporter_id: report.report.reporter_id,
+            report: Some(Arc::new(report.clone())),
+        }
+    }
+
+    pub fn id(&self) -> ReportId {
+        match *self {
+            Self::Created { id, .. } | Self::Updated { id, .. } => id,
+        }
+    }
+
+    pub fn reporter_id(&self) -> UserId {
+        match *self {
+            Self::Created { reporter_id, .. } | Self::Updated { reporter_id, .. } => reporter_id,
+        }
+    }
+
+    /// The report as it was stored, when the event carries it.
+    pub fn report(&self) -> Option<&Arc<ReportView>> {
+        match self {
+            Self::Created { report, .. } | Self::Updated { report, .. } => report.as_ref(),
+        }
+    }
+}
+
 /// Everything live streams are told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DomainEvent {
@@ -127,16 +182,24 @@ pub enum DomainEvent {
         reply_to: MessageId,
         text: std::sync::Arc<str>,
     },
+    Report(ReportEvent),
 }
 
 impl DomainEvent {
-    /// The users whose streams receive it.
+    /// The users whose streams receive it (besides superusers', see
+    /// [`DomainEvent::for_superusers`]).
     pub fn audience(&self) -> Vec<UserId> {
         match self {
             Self::Message(message) => message.audience(),
             Self::AccessChanged { user_id } | Self::AssistantDelta { user_id, .. } => {
                 vec![*user_id]
             }
+            Self::Report(report) => vec![report.reporter_id()],
         }
+    }
+
+    /// Whether every superuser's streams receive it too: new reports, which they manage.
+    pub fn for_superusers(&self) -> bool {
+        matches!(self, Self::Report(ReportEvent::Created { .. }))
     }
 }

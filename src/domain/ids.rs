@@ -52,6 +52,10 @@ id_type!(
     /// `messages.id`.
     MessageId
 );
+id_type!(
+    /// `reports.id`.
+    ReportId
+);
 
 impl UserId {
     /// The AI assistant: a participant of messages without a row in `users` (the original's

@@ -1,4 +1,4 @@
-//! Entities of the six tables, their ids, and the validated values that go into them.
+//! Entities of the tables, their ids, and the validated values that go into them.
 
 /// `value == "text"` for a newtype over `String` (tests and lookups read naturally).
 macro_rules! compares_with_str {
@@ -25,6 +25,7 @@ mod entities;
 mod events;
 mod identity;
 mod ids;
+mod reports;
 mod values;
 
 pub use access::*;
@@ -35,4 +36,5 @@ pub use entities::*;
 pub use events::*;
 pub use identity::{KeyCollision, assign_identity_keys, email_key, username_key};
 pub use ids::*;
+pub use reports::*;
 pub use values::*;

@@ -524,5 +524,8 @@ impl Default for Page {
     }
 }
 
+mod report_values;
+pub use report_values::*;
+
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,8 @@
 //! One storage adapter, and what goes with it, seen through the core's ports.
 
 use super::{
-    MessageRepository, RoleRepository, SessionReads, SessionRepository, StorageHealth,
-    UserRepository,
+    MessageRepository, ReportRepository, RoleRepository, SessionReads, SessionRepository,
+    StorageHealth, UserRepository,
 };
 
 /// One storage adapter seen through all its ports; cheap to clone.
@@ -12,6 +12,7 @@ pub struct Storage {
     pub roles: std::sync::Arc<dyn RoleRepository>,
     pub sessions: std::sync::Arc<dyn SessionRepository>,
     pub messages: std::sync::Arc<dyn MessageRepository>,
+    pub reports: std::sync::Arc<dyn ReportRepository>,
     /// The session check and a read in one storage trip, where the store can.
     pub session_reads: std::sync::Arc<dyn SessionReads>,
     pub health: std::sync::Arc<dyn StorageHealth>,

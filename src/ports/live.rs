@@ -52,16 +52,25 @@ pub enum SubscribeError {
     ShuttingDown,
 }
 
+/// Whose stream subscribes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subscriber {
+    pub user_id: UserId,
+    /// Superusers also receive the events meant for every superuser
+    /// ([`DomainEvent::for_superusers`]).
+    pub is_superuser: bool,
+}
+
 /// The events that reach this instance, routed to the streams of the users they concern.
 pub trait EventSubscriptions: Send + Sync {
-    /// Starts receiving, in publication order, every event whose audience includes `user_id`,
-    /// unless the user already has `limits.max_per_user` subscriptions here or the instance
-    /// is shutting down. A subscription that holds `limits.inbox_capacity` notices untaken
+    /// Starts receiving, in publication order, every event whose audience includes the
+    /// subscriber (or that is for superusers, when the subscriber is one), unless the user
+    /// already has `limits.max_per_user` subscriptions here or the instance is shutting down. A subscription that holds `limits.inbox_capacity` notices untaken
     /// is dropped (it ends after what it holds): memory stays bounded however slowly a
     /// client reads, and the client resumes from its cursor.
     fn subscribe(
         &self,
-        user_id: UserId,
+        subscriber: Subscriber,
         limits: StreamLimits,
     ) -> Result<Box<dyn Subscription>, SubscribeError>;
 

@@ -30,11 +30,13 @@ use chrono::TimeDelta;
 use super::auth::{Auth, AuthenticateError, sha256_hex};
 use super::{Caller, Ports};
 use crate::domain::{
-    DomainEvent, Message, MessageEvent, MessageId, Position, StreamTicketHash, UserId,
+    DomainEvent, Message, MessageEvent, MessageId, Position, ReportEvent, ReportView,
+    StreamTicketHash, UserId,
 };
 use crate::ports::{
-    Clock, EventSubscriptions, MessageRepository, NewStreamTicket, Notice, PortError, SecretSource,
-    SessionRepository, StreamLimits, SubscribeError, Subscription,
+    Clock, EventSubscriptions, MessageRepository, NewStreamTicket, Notice, PortError,
+    ReportRepository, SecretSource, SessionRepository, StreamLimits, SubscribeError, Subscriber,
+    Subscription,
 };
 
 /// Policy of live streams.
@@ -117,11 +119,22 @@ pub enum FeedItem {
         text: std::sync::Arc<str>,
         cursor: Cursor,
     },
+    /// A report was filed: the caller's own, or any (for a superuser).
+    ReportCreated {
+        report: ReportView,
+        cursor: Cursor,
+    },
+    /// The caller's report was edited or answered.
+    ReportUpdated {
+        report: ReportView,
+        cursor: Cursor,
+    },
 }
 
 #[derive(Clone)]
 pub struct Live {
     messages: Arc<dyn MessageRepository>,
+    reports: Arc<dyn ReportRepository>,
     sessions: Arc<dyn SessionRepository>,
     auth: Auth,
     subscriptions: Arc<dyn EventSubscriptions>,
@@ -134,6 +147,7 @@ impl Live {
     pub fn new(ports: &Ports, auth: Auth, settings: LiveSettings) -> Self {
         Self {
             messages: ports.messages.clone(),
+            reports: ports.reports.clone(),
             sessions: ports.sessions.clone(),
             auth,
             subscriptions: ports.subscriptions.clone(),
@@ -192,7 +206,13 @@ impl Live {
         // Listening starts before storage is read, so nothing committed meanwhile is lost.
         let inbox = self
             .subscriptions
-            .subscribe(caller.user.id, self.settings.limits)
+            .subscribe(
+                Subscriber {
+                    user_id: caller.user.id,
+                    is_superuser: caller.user.is_superuser,
+                },
+                self.settings.limits,
+            )
             .map_err(|e| match e {
                 SubscribeError::TooManyStreams(n) => OpenStreamError::TooManyStreams(n),
                 SubscribeError::ShuttingDown => OpenStreamError::ShuttingDown,
@@ -297,6 +317,7 @@ impl Feed {
                     cursor: self.cursor,
                 }))
             }
+            Notice::Event(DomainEvent::Report(event)) => self.report_event(event).await,
             Notice::MayHaveMissed => {
                 self.check_session().await?;
                 self.resume().await.map_err(|_| Ended)?;
@@ -343,6 +364,27 @@ impl Feed {
                 cursor: self.cursor,
             }),
         })
+    }
+
+    /// A report the caller may see, as it was stored (or as it is now, for an event from
+    /// another instance, which carries ids only).
+    async fn report_event(&self, event: ReportEvent) -> Result<Option<FeedItem>, Ended> {
+        let report = match event.report() {
+            Some(report) => ReportView::clone(report),
+            None => match self.live.reports.get_report(event.id()).await {
+                Ok(Some(report)) => report,
+                Ok(None) => return Ok(None),
+                Err(_) => return Err(Ended),
+            },
+        };
+        if !report.report.is_visible_to(&self.caller.user) {
+            return Ok(None);
+        }
+        let cursor = self.cursor;
+        Ok(Some(match event {
+            ReportEvent::Created { .. } => FeedItem::ReportCreated { report, cursor },
+            ReportEvent::Updated { .. } => FeedItem::ReportUpdated { report, cursor },
+        }))
     }
 
     /// The message as it is now, if it still exists and is the caller's.

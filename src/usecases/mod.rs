@@ -7,6 +7,7 @@ pub mod auth;
 pub mod conversations;
 pub mod live;
 pub mod messages;
+pub mod reports;
 pub mod roles;
 
 #[cfg(test)]
@@ -18,8 +19,8 @@ use chrono::TimeDelta;
 
 use crate::ports::{
     Assistant, Background, Clock, EventPublisher, EventSubscriptions, LoginAttempts,
-    MessageRepository, PasswordHasher, Quota, RoleRepository, SecretSource, SessionReads,
-    SessionRepository, Storage, StorageHealth, UserRepository,
+    MessageRepository, PasswordHasher, Quota, ReportRepository, RoleRepository, SecretSource,
+    SessionReads, SessionRepository, Storage, StorageHealth, UserRepository,
 };
 
 /// Everything the core needs from outside, chosen by the composition root.
@@ -29,6 +30,7 @@ pub struct Ports {
     pub roles: Arc<dyn RoleRepository>,
     pub sessions: Arc<dyn SessionRepository>,
     pub messages: Arc<dyn MessageRepository>,
+    pub reports: Arc<dyn ReportRepository>,
     pub session_reads: Arc<dyn SessionReads>,
     pub health: Arc<dyn StorageHealth>,
     pub login_attempts: Arc<dyn LoginAttempts>,
@@ -56,6 +58,7 @@ impl Ports {
             roles: storage.roles,
             sessions: storage.sessions,
             messages: storage.messages,
+            reports: storage.reports,
             session_reads: storage.session_reads,
             health: storage.health,
             login_attempts: storage.login_attempts,
@@ -151,6 +154,7 @@ pub struct Services {
     pub roles: roles::Roles,
     pub messages: messages::Messages,
     pub conversations: conversations::Conversations,
+    pub reports: reports::Reports,
     pub live: live::Live,
     pub assistant: assistant::AssistantChat,
     pub health: Arc<dyn StorageHealth>,
@@ -178,6 +182,7 @@ impl Services {
             assistant,
             auth,
             admin: admin::Admin::new(&ports),
+            reports: reports::Reports::new(&ports),
             roles: roles::Roles::new(&ports),
             messages,
             health: ports.health,

@@ -57,14 +57,16 @@ impl Clock for FixedClock {
 /// Subscriptions whose events the test delivers by hand, in order, without bounds.
 #[derive(Default)]
 pub struct TestHub {
-    subscribers: std::sync::Mutex<Vec<(UserId, tokio::sync::mpsc::UnboundedSender<Notice>)>>,
+    subscribers: std::sync::Mutex<Vec<(Subscriber, tokio::sync::mpsc::UnboundedSender<Notice>)>>,
 }
 
 impl TestHub {
     pub fn deliver(&self, event: &DomainEvent) {
         let audience = event.audience();
-        for (user_id, sender) in self.subscribers.lock().unwrap().iter() {
-            if audience.contains(user_id) {
+        for (subscriber, sender) in self.subscribers.lock().unwrap().iter() {
+            if audience.contains(&subscriber.user_id)
+                || (subscriber.is_superuser && event.for_superusers())
+            {
                 let _ = sender.send(Notice::Event(event.clone()));
             }
         }
@@ -74,11 +76,11 @@ impl TestHub {
 impl EventSubscriptions for TestHub {
     fn subscribe(
         &self,
-        user_id: UserId,
+        subscriber: Subscriber,
         _limits: StreamLimits,
     ) -> Result<Box<dyn Subscription>, SubscribeError> {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        self.subscribers.lock().unwrap().push((user_id, sender));
+        self.subscribers.lock().unwrap().push((subscriber, sender));
         Ok(Box::new(TestSubscription(receiver)))
     }
 
@@ -116,6 +118,7 @@ pub struct Mocks {
     pub roles: MockRoleRepository,
     pub sessions: MockSessionRepository,
     pub messages: MockMessageRepository,
+    pub reports: MockReportRepository,
     pub health: MockStorageHealth,
     pub hasher: MockPasswordHasher,
     /// Admits every login attempt unless a test sets other expectations (after `checkpoint`).
@@ -132,6 +135,7 @@ impl Mocks {
             roles: MockRoleRepository::new(),
             sessions: MockSessionRepository::new(),
             messages: MockMessageRepository::new(),
+            reports: MockReportRepository::new(),
             health: MockStorageHealth::new(),
             hasher: Self::hasher_with_current_hashes(),
             login_attempts: Self::attempts_all_admitted(),
@@ -205,6 +209,7 @@ impl Mocks {
             roles: Arc::new(self.roles),
             sessions,
             messages,
+            reports: Arc::new(self.reports),
             health: Arc::new(self.health),
             login_attempts: Arc::new(self.login_attempts),
             events: self.events,

@@ -34,7 +34,7 @@ pub fn corrected(spec: &str, password_min_bytes: usize) -> String {
 }
 
 /// Each event of the live stream and the schema of its `data`, by event name.
-pub const STREAM_EVENTS: [(&str, &str); 7] = [
+pub const STREAM_EVENTS: [(&str, &str); 9] = [
     ("stream.open", "StreamCursorOut"),
     ("stream.reset", "StreamCursorOut"),
     ("message.created", "Message"),
@@ -42,6 +42,8 @@ pub const STREAM_EVENTS: [(&str, &str); 7] = [
     ("message.read", "ReadReceiptOut"),
     ("message.deleted", "DeletedMessageOut"),
     ("assistant.delta", "AssistantDeltaOut"),
+    ("report.created", "Report"),
+    ("report.updated", "Report"),
 ];
 
 const STREAM_SCHEMA: &str =
@@ -82,7 +84,7 @@ fn describe_event_stream(document: &mut Value) {
             for): the cursor for `stream.open` and `stream.reset`, the message \
             for `message.created` and `message.updated`, `{\"id\", \"reader_id\"}` for \
             `message.read`, `{\"id\"}` for `message.deleted`, `{\"reply_to\", \"delta\"}` \
-            for `assistant.delta`.",
+            for `assistant.delta`, the report for `report.created` and `report.updated`.",
         "required": ["event", "id", "data"],
         "properties": {
             "event": {"type": "string", "enum": names},
@@ -112,11 +114,13 @@ fn describe_event_stream(document: &mut Value) {
 /// The length limits of request body fields: (schema, field, least, most characters; bytes
 /// for passwords), read from the domain values that enforce them, so the document cannot
 /// state a limit the server does not apply.
-pub const BODY_FIELD_LIMITS: [(&str, &str, Option<usize>, usize); 18] = {
+pub const BODY_FIELD_LIMITS: [(&str, &str, Option<usize>, usize); 24] = {
     use ai_message_core::*;
     let password = (Some(Password::MIN_BYTES), Password::MAX_BYTES);
     let content = (Some(1), MessageContent::MAX_CHARS);
     let conversation = (Some(1), ConversationId::MAX_CHARS);
+    let report_title = (Some(1), ReportTitle::MAX_CHARS);
+    let report_content = (Some(1), ReportContent::MAX_CHARS);
     [
         ("RegisterRequest", "username", Some(1), Username::MAX_CHARS),
         ("RegisterRequest", "email", None, Email::MAX_CHARS),
@@ -180,6 +184,42 @@ pub const BODY_FIELD_LIMITS: [(&str, &str, Option<usize>, usize); 18] = {
             "content",
             content.0,
             content.1,
+        ),
+        (
+            "ReportCreateRequest",
+            "title",
+            report_title.0,
+            report_title.1,
+        ),
+        (
+            "ReportCreateRequest",
+            "content",
+            report_content.0,
+            report_content.1,
+        ),
+        (
+            "ReportUpdateRequest",
+            "title",
+            report_title.0,
+            report_title.1,
+        ),
+        (
+            "ReportUpdateRequest",
+            "content",
+            report_content.0,
+            report_content.1,
+        ),
+        (
+            "ReportCommentRequest",
+            "comment",
+            None,
+            ReportComment::MAX_CHARS,
+        ),
+        (
+            "ReportResolveRequest",
+            "comment",
+            None,
+            ReportComment::MAX_CHARS,
         ),
     ]
 };

@@ -69,6 +69,7 @@ type Apis = (
     routes::auth::AuthApi,
     routes::admin::AdminApi,
     routes::messages::MessagesApi,
+    routes::reports::ReportsApi,
     routes::stream::StreamApi,
     routes::assistant::AssistantApi,
     routes::conversations::ConversationsApi,
@@ -80,12 +81,13 @@ fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
         routes::auth::AuthApi::new(state.clone()),
         routes::admin::AdminApi::new(state.clone()),
         routes::messages::MessagesApi::new(state.clone()),
+        routes::reports::ReportsApi::new(state.clone()),
         routes::stream::StreamApi::new(state.clone()),
         routes::assistant::AssistantApi::new(state.clone()),
         routes::conversations::ConversationsApi::new(state.clone()),
     );
     OpenApiService::new(apis, API_TITLE, env!("CARGO_PKG_VERSION")).description(
-        "Accounts, roles, login sessions and direct messages. Log in with the Authorize \
+        "Accounts, roles, login sessions, direct messages and facility reports. Log in with the Authorize \
          button (username or email, and password); every error answers \
          `{\"detail\": \"…\"}`.",
     )

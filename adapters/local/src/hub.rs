@@ -8,11 +8,13 @@ use tokio::sync::mpsc;
 
 use ai_message_core::domain::{DomainEvent, UserId};
 use ai_message_core::ports::{
-    EventPublisher, EventSubscriptions, Notice, StreamLimits, SubscribeError, Subscription,
+    EventPublisher, EventSubscriptions, Notice, StreamLimits, SubscribeError, Subscriber,
+    Subscription,
 };
 
 struct Entry {
     id: u64,
+    is_superuser: bool,
     sender: mpsc::Sender<Notice>,
 }
 
@@ -48,9 +50,14 @@ impl EventHub {
         lock(&self.state)
     }
 
-    /// Opens an inbox for one stream of `user_id`, unless the user has as many open as the
-    /// limits allow.
-    pub fn register(&self, user_id: UserId, limits: StreamLimits) -> Result<Inbox, SubscribeError> {
+    /// Opens an inbox for one stream of the subscriber, unless the user has as many open as
+    /// the limits allow.
+    pub fn register(
+        &self,
+        subscriber: Subscriber,
+        limits: StreamLimits,
+    ) -> Result<Inbox, SubscribeError> {
+        let user_id = subscriber.user_id;
         let (sender, receiver) = mpsc::channel(limits.inbox_capacity.max(1));
         let mut state = self.state();
         if state.closed {
@@ -62,7 +69,11 @@ impl EventHub {
         if streams.len() >= limits.max_per_user {
             return Err(SubscribeError::TooManyStreams(streams.len()));
         }
-        streams.push(Entry { id, sender });
+        streams.push(Entry {
+            id,
+            is_superuser: subscriber.is_superuser,
+            sender,
+        });
         Ok(Inbox {
             receiver,
             registration: Registration {
@@ -73,12 +84,25 @@ impl EventHub {
         })
     }
 
-    /// Delivers an event to the streams of the users it concerns.
+    /// Delivers an event to the streams of the users it concerns (and of every superuser,
+    /// when it is for them).
     pub fn deliver(&self, event: &DomainEvent) {
         let mut state = self.state();
-        for user_id in event.audience() {
-            if let Some(streams) = state.by_user.get_mut(&user_id) {
+        let audience = event.audience();
+        for user_id in &audience {
+            if let Some(streams) = state.by_user.get_mut(user_id) {
                 streams.retain(|entry| entry.sender.try_send(Notice::Event(event.clone())).is_ok());
+            }
+        }
+        if event.for_superusers() {
+            for (user_id, streams) in state.by_user.iter_mut() {
+                if audience.contains(user_id) {
+                    continue;
+                }
+                streams.retain(|entry| {
+                    !entry.is_superuser
+                        || entry.sender.try_send(Notice::Event(event.clone())).is_ok()
+                });
             }
         }
         state.by_user.retain(|_, streams| !streams.is_empty());
@@ -164,10 +188,10 @@ impl EventPublisher for LocalEvents {
 impl EventSubscriptions for EventHub {
     fn subscribe(
         &self,
-        user_id: UserId,
+        subscriber: Subscriber,
         limits: StreamLimits,
     ) -> Result<Box<dyn Subscription>, SubscribeError> {
-        Ok(Box::new(self.register(user_id, limits)?))
+        Ok(Box::new(self.register(subscriber, limits)?))
     }
 
     fn open_subscriptions(&self) -> usize {

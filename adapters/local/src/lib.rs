@@ -10,8 +10,8 @@ mod secrets;
 use std::sync::Arc;
 
 use ai_message_core::ports::{
-    MessageRepository, RoleRepository, SeparateSessionReads, SessionRepository, Storage,
-    StorageHealth, UserRepository,
+    MessageRepository, ReportRepository, RoleRepository, SeparateSessionReads, SessionRepository,
+    Storage, StorageHealth, UserRepository,
 };
 
 pub use clock::{ManualClock, SystemClock};
@@ -28,6 +28,7 @@ where
         + RoleRepository
         + SessionRepository
         + MessageRepository
+        + ReportRepository
         + StorageHealth
         + 'static,
 {
@@ -36,6 +37,7 @@ where
         roles: store.clone(),
         sessions: store.clone(),
         messages: store.clone(),
+        reports: store.clone(),
         session_reads: Arc::new(SeparateSessionReads {
             sessions: store.clone(),
             messages: store.clone(),

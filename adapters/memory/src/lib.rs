@@ -6,6 +6,7 @@
 //! method is atomic against concurrent callers.
 
 mod messages;
+mod reports;
 mod roles;
 mod sessions;
 mod tables;

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use ai_message_core::ports::NewStreamTicket;
 use ai_message_core::{
     ConversationId, Message, MessageId, Page, Pair, Position, RefreshToken, RefreshTokenHash,
-    RefreshTokenId, Role, RoleId, RoleName, Session, SessionId, SessionToken, StreamTicketHash,
-    Timestamp, User, UserId, UserRole, UserRoleId,
+    RefreshTokenId, Report, ReportId, Role, RoleId, RoleName, Session, SessionId, SessionToken,
+    StreamTicketHash, Timestamp, User, UserId, UserRole, UserRoleId,
 };
 
 /// Applies `skip` and `limit` to an iterator.
@@ -50,6 +50,8 @@ pub(crate) struct Tables {
     /// The pair each non-canonical conversation id was bound to by its first message.
     pub conversation_parties: HashMap<ConversationId, Pair>,
 
+    pub reports: BTreeMap<ReportId, Report>,
+
     pub sequences: Sequences,
 }
 
@@ -62,6 +64,7 @@ pub(crate) struct Sequences {
     session: i64,
     refresh_token: i64,
     message: i64,
+    report: i64,
 }
 
 macro_rules! next_id {
@@ -82,6 +85,7 @@ next_id!(
     next_session => session: SessionId,
     next_refresh_token => refresh_token: RefreshTokenId,
     next_message => message: MessageId,
+    next_report => report: ReportId,
 );
 
 impl Tables {
@@ -185,6 +189,14 @@ impl Tables {
             .retain(|_, token_id| self.refresh_tokens.contains_key(token_id));
         self.user_roles.retain(|_, link| link.user_id != user_id);
         self.assistant_clears.remove(&user_id);
+        // reports.reporter_id: ON DELETE CASCADE; reports.resolved_by: ON DELETE SET NULL.
+        self.reports
+            .retain(|_, report| report.reporter_id != user_id);
+        for report in self.reports.values_mut() {
+            if report.resolved_by == Some(user_id) {
+                report.resolved_by = None;
+            }
+        }
         true
     }
 

@@ -7,7 +7,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ai_message_core::ports::EventPublisher;
-use ai_message_core::{DomainEvent, MessageEvent, MessageId, Position, UserId};
+use ai_message_core::{
+    DomainEvent, MessageEvent, MessageId, Position, ReportEvent, ReportId, UserId,
+};
 use ai_message_local::EventHub;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
@@ -70,6 +72,12 @@ pub(crate) fn encode(event: &DomainEvent) -> String {
             "t:{user_id}:{reply_to}:{}",
             serde_json::Value::from(text.as_ref())
         ),
+        DomainEvent::Report(ReportEvent::Created {
+            id, reporter_id, ..
+        }) => format!("pc:{id}:{reporter_id}"),
+        DomainEvent::Report(ReportEvent::Updated {
+            id, reporter_id, ..
+        }) => format!("pu:{id}:{reporter_id}"),
     }
 }
 
@@ -153,6 +161,25 @@ pub(crate) fn decode(payload: &str) -> Option<DomainEvent> {
             [user] => Some(DomainEvent::AccessChanged {
                 user_id: UserId::new(user),
             }),
+            _ => None,
+        },
+        "pc" | "pu" => match numbers[..] {
+            [id, reporter] => {
+                let (id, reporter_id) = (ReportId::new(id), UserId::new(reporter));
+                Some(DomainEvent::Report(if kind == "pc" {
+                    ReportEvent::Created {
+                        id,
+                        reporter_id,
+                        report: None,
+                    }
+                } else {
+                    ReportEvent::Updated {
+                        id,
+                        reporter_id,
+                        report: None,
+                    }
+                }))
+            }
             _ => None,
         },
         _ => None,
@@ -374,6 +401,16 @@ mod tests {
                 reply_to: id,
                 text: "a: b\nc ✓".into(),
             },
+            DomainEvent::Report(ReportEvent::Created {
+                id: ReportId::new(9),
+                reporter_id: a,
+                report: None,
+            }),
+            DomainEvent::Report(ReportEvent::Updated {
+                id: ReportId::new(9),
+                reporter_id: b,
+                report: None,
+            }),
         ];
         for event in events {
             assert_eq!(decode(&encode(&event)), Some(event));

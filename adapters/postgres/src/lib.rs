@@ -11,6 +11,7 @@ mod helpers;
 mod login_attempts;
 mod messages;
 pub mod migrations;
+mod reports;
 mod roles;
 mod rows;
 mod session_reads;

@@ -3,7 +3,8 @@
 use ai_message_core::{
     Bio, ConversationId, ConversationSummary, DeviceInfo, Email, FullName, IpAddress, Message,
     MessageContent, MessageId, PasswordHash, PhoneNumber, PortError, RefreshToken,
-    RefreshTokenHash, RefreshTokenId, Role, RoleDescription, RoleId, RoleName, Session, SessionId,
+    RefreshTokenHash, RefreshTokenId, Report, ReportComment, ReportContent, ReportId, ReportStatus,
+    ReportTitle, ReportView, Role, RoleDescription, RoleId, RoleName, Session, SessionId,
     SessionToken, Timestamp, User, UserId, Username,
 };
 use chrono::NaiveDateTime;
@@ -25,7 +26,14 @@ macro_rules! row_ids {
     };
 }
 
-row_ids!(UserId, RoleId, SessionId, RefreshTokenId, MessageId);
+row_ids!(
+    UserId,
+    RoleId,
+    SessionId,
+    RefreshTokenId,
+    MessageId,
+    ReportId
+);
 
 /// The core's ids as the schema's INTEGER. An id beyond its range names no row.
 pub(crate) fn pg_id(id: impl RowId) -> Option<i32> {
@@ -88,6 +96,41 @@ pub(crate) fn role(row: &Row) -> Result<Role, tokio_postgres::Error> {
         created_at: utc(row, 3)?,
         updated_at: utc(row, 4)?,
     })
+}
+
+/// A status as stored; one the original never wrote is a row that does not parse.
+pub(crate) fn report_status(row: &Row, index: usize) -> Result<ReportStatus, PortError> {
+    let text: String = row.try_get(index).map_err(port_error)?;
+    ReportStatus::parse(&text).ok_or_else(|| {
+        PortError::unexpected(format!("reports.status {text:?} is not a known status"))
+    })
+}
+
+/// `report_columns!("r.")`, then the reporter's and the resolver's usernames.
+pub(crate) fn report_view(row: &Row) -> Result<ReportView, PortError> {
+    let read = || -> Result<ReportView, tokio_postgres::Error> {
+        Ok(ReportView {
+            report: Report {
+                id: ReportId::new(id(row, 0)?),
+                reporter_id: UserId::new(id(row, 1)?),
+                title: ReportTitle::from_storage(text(row, 2)?),
+                content: ReportContent::from_storage(text(row, 3)?),
+                status: ReportStatus::Open,
+                comment: optional_text(row, 5)?.map(ReportComment::from_storage),
+                resolved_at: row
+                    .try_get::<_, Option<NaiveDateTime>>(6)?
+                    .map(|t| t.and_utc()),
+                resolved_by: optional_id(row, 7)?.map(UserId::new),
+                created_at: utc(row, 8)?,
+                updated_at: utc(row, 9)?,
+            },
+            reporter_username: optional_text(row, 10)?.map(Username::from_storage),
+            resolver_username: optional_text(row, 11)?.map(Username::from_storage),
+        })
+    };
+    let mut view = read().map_err(port_error)?;
+    view.report.status = report_status(row, 4)?;
+    Ok(view)
 }
 
 /// Number of session columns, where a joined user's columns start.

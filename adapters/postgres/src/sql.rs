@@ -1,7 +1,9 @@
 //! Every statement the adapter runs. All take parameters (`$1`…); no value is ever spliced
 //! into SQL text. Ids are `INTEGER` (i32) and timestamps `TIMESTAMP` (UTC, no time zone).
 
-use ai_message_sql::{message_columns, role_columns, session_columns, token_columns, user_columns};
+use ai_message_sql::{
+    message_columns, report_columns, role_columns, session_columns, token_columns, user_columns,
+};
 
 // ---- users -----------------------------------------------------------------------------
 
@@ -330,3 +332,42 @@ pub const PRUNE_THROTTLE_KEY: &str =
 
 /// The versions of the applied migrations (refinery's history table).
 pub const APPLIED_MIGRATIONS: &str = "SELECT version FROM refinery_schema_history";
+
+// ---- reports ---------------------------------------------------------------------------
+
+/// A report with the names of its reporter and resolver (`NULL` once the account is gone).
+macro_rules! report_view {
+    ($where:literal) => {
+        concat!(
+            "SELECT ",
+            report_columns!("r."),
+            ", u.username, v.username FROM reports r \
+             LEFT JOIN users u ON u.id = r.reporter_id \
+             LEFT JOIN users v ON v.id = r.resolved_by ",
+            $where
+        )
+    };
+}
+
+pub const INSERT_REPORT: &str = "INSERT INTO reports (reporter_id, title, content, status, \
+     created_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $4) RETURNING id";
+pub const REPORT_VIEW_BY_ID: &str = report_view!("WHERE r.id = $1");
+/// A reporter's reports, newest first, optionally in one status.
+pub const LIST_REPORTS_OF: &str = report_view!(
+    "WHERE r.reporter_id = $1 AND ($2::text IS NULL OR r.status = $2) \
+     ORDER BY r.created_at DESC, r.id DESC LIMIT $3 OFFSET $4"
+);
+/// Everyone's reports, newest first, optionally in one status.
+pub const LIST_ALL_REPORTS: &str = report_view!(
+    "WHERE ($1::text IS NULL OR r.status = $1) \
+     ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3"
+);
+/// Locks the report for the transaction that changes it.
+pub const REPORT_STATE_FOR_UPDATE: &str = "SELECT reporter_id, status, resolved_at, \
+     resolved_by FROM reports WHERE id = $1 FOR UPDATE";
+pub const EDIT_REPORT: &str = "UPDATE reports SET title = COALESCE($2, title), \
+     content = COALESCE($3, content), updated_at = $4 WHERE id = $1";
+pub const ANSWER_REPORT: &str = "UPDATE reports SET comment = COALESCE($2, comment), \
+     status = $3, resolved_at = $4, resolved_by = $5, updated_at = $6 WHERE id = $1";
+pub const DELETE_USER_REPORTS: &str = "DELETE FROM reports WHERE reporter_id = $1";
+pub const FORGET_RESOLVER: &str = "UPDATE reports SET resolved_by = NULL WHERE resolved_by = $1";

@@ -271,6 +271,8 @@ impl UserRepository for PostgresStore {
             sql::DELETE_USER_KEYS,
             sql::DELETE_USER_DELIVERIES,
             sql::DELETE_USER_COUNTER,
+            sql::DELETE_USER_REPORTS,
+            sql::FORGET_RESOLVER,
         ] {
             tx.execute(statement, &[&id]).await.or_port()?;
         }

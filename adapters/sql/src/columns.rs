@@ -1,4 +1,4 @@
-//! The column lists of the six tables, in the order the adapters' row mappers read them. Both
+//! The column lists of the tables, in the order the adapters' row mappers read them. Both
 //! dialects select with them, so a column added to a table is added here once.
 //!
 //! Each macro expands to a string literal for `concat!`; `user_columns!("u.")` qualifies
@@ -65,6 +65,17 @@ macro_rules! message_columns {
     ($p:literal) => {
         $crate::prefixed_columns!($p; "id", "sender_id", "recipient_id", "content",
             "is_read", "parent_id", "conversation_id", "created_at", "updated_at")
+    };
+}
+
+#[macro_export]
+macro_rules! report_columns {
+    () => {
+        $crate::report_columns!("")
+    };
+    ($p:literal) => {
+        $crate::prefixed_columns!($p; "id", "reporter_id", "title", "content", "status",
+            "comment", "resolved_at", "resolved_by", "created_at", "updated_at")
     };
 }
 

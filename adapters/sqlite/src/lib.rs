@@ -11,6 +11,7 @@ mod connection;
 mod helpers;
 mod messages;
 pub mod migrations;
+mod reports;
 mod roles;
 mod rows;
 mod session_reads;

@@ -4,7 +4,8 @@
 use ai_message_core::{
     Bio, ConversationId, ConversationSummary, DeviceInfo, Email, FullName, IpAddress, Message,
     MessageContent, MessageId, PasswordHash, PhoneNumber, RefreshToken, RefreshTokenHash,
-    RefreshTokenId, Role, RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken,
+    RefreshTokenId, Report, ReportComment, ReportContent, ReportId, ReportStatus, ReportTitle,
+    ReportView, Role, RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken,
     Timestamp, User, UserId, Username,
 };
 use std::sync::LazyLock;
@@ -87,6 +88,51 @@ pub(crate) fn role(row: &Row<'_>) -> rusqlite::Result<Role> {
             .map(RoleDescription::from_storage),
         created_at: time_at(row, 3)?,
         updated_at: time_at(row, 4)?,
+    })
+}
+
+/// A status as stored; one the original never wrote is refused as a conversion failure.
+pub(crate) fn report_status(row: &Row<'_>, index: usize) -> rusqlite::Result<ReportStatus> {
+    let text = row.get_ref(index)?.as_str()?;
+    ReportStatus::parse(text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            Type::Text,
+            format!("reports.status {text:?} is not a known status").into(),
+        )
+    })
+}
+
+fn optional_time_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Timestamp>> {
+    match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => time_at(row, index).map(Some),
+    }
+}
+
+/// `report_columns!("r.")`, then the reporter's and the resolver's usernames.
+pub(crate) fn report_view(row: &Row<'_>) -> rusqlite::Result<ReportView> {
+    Ok(ReportView {
+        report: Report {
+            id: ReportId::new(row.get(0)?),
+            reporter_id: UserId::new(row.get(1)?),
+            title: ReportTitle::from_storage(row.get(2)?),
+            content: ReportContent::from_storage(row.get(3)?),
+            status: report_status(row, 4)?,
+            comment: row
+                .get::<_, Option<String>>(5)?
+                .map(ReportComment::from_storage),
+            resolved_at: optional_time_at(row, 6)?,
+            resolved_by: row.get::<_, Option<i64>>(7)?.map(UserId::new),
+            created_at: time_at(row, 8)?,
+            updated_at: time_at(row, 9)?,
+        },
+        reporter_username: row
+            .get::<_, Option<String>>(10)?
+            .map(Username::from_storage),
+        resolver_username: row
+            .get::<_, Option<String>>(11)?
+            .map(Username::from_storage),
     })
 }
 

@@ -263,6 +263,10 @@ impl UserRepository for SqliteStore {
                     .or_port()?;
                 tx.execute_cached(sql::DELETE_USER_COUNTER, [id.get()])
                     .or_port()?;
+                tx.execute_cached(sql::DELETE_USER_REPORTS, [id.get()])
+                    .or_port()?;
+                tx.execute_cached(sql::FORGET_RESOLVER, [id.get()])
+                    .or_port()?;
                 let deleted = tx.execute_cached(sql::DELETE_USER, [id.get()]).or_port()?;
                 Ok(AccountChange::from_affected_rows(deleted as u64))
             })

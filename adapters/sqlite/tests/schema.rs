@@ -73,6 +73,19 @@ fn expected_columns(table: &str) -> Vec<Column> {
             created,
             updated,
         ],
+        // Added by V9 (the original's newest schema).
+        "reports" => vec![
+            id,
+            ("reporter_id", "INTEGER", true, None, false),
+            ("title", "VARCHAR(255)", true, None, false),
+            ("content", "TEXT", true, None, false),
+            ("status", "VARCHAR(50)", true, Some("'open'"), false),
+            ("comment", "TEXT", false, None, false),
+            ("resolved_at", "DATETIME", false, None, false),
+            ("resolved_by", "INTEGER", false, None, false),
+            created,
+            updated,
+        ],
         other => panic!("no such table {other}"),
     }
 }
@@ -113,6 +126,7 @@ fn expected_indexes(table: &str) -> Vec<(&'static str, bool, Vec<&'static str>)>
                 vec!["conversation_id"],
             ),
         ],
+        "reports" => vec![("ix_reports_id", false, vec!["id"])],
         other => panic!("no such table {other}"),
     }
 }
@@ -131,17 +145,22 @@ fn expected_foreign_keys(
             ("session_id", "sessions", "id", "CASCADE"),
             ("user_id", "users", "id", "CASCADE"),
         ],
+        "reports" => vec![
+            ("reporter_id", "users", "id", "CASCADE"),
+            ("resolved_by", "users", "id", "SET NULL"),
+        ],
         _ => vec![],
     }
 }
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "users",
     "roles",
     "user_roles",
     "sessions",
     "refresh_tokens",
     "messages",
+    "reports",
 ];
 
 async fn migrated_database() -> (tempfile::TempDir, Connection) {
@@ -265,7 +284,7 @@ async fn connections_use_wal_and_enforce_foreign_keys() {
 }
 
 /// Table names of the schema; a `SCAN` of one of them without an index is a full scan.
-const REAL_TABLES: [&str; 6] = TABLES;
+const REAL_TABLES: [&str; 7] = TABLES;
 
 #[tokio::test]
 async fn every_list_count_and_summary_uses_an_index() {

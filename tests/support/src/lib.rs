@@ -81,6 +81,7 @@ mod tests {
                 include_str!("http_api/cases_identity.rs"),
                 include_str!("http_api/cases_limits.rs"),
                 include_str!("http_api/cases_messages.rs"),
+                include_str!("http_api/cases_reports.rs"),
                 include_str!("http_api/cases_stream.rs"),
             ],
             "server: TestServer",

@@ -231,13 +231,15 @@ pub enum StreamData {
     Deleted(DeletedMessageOut),
     Cursor(StreamCursorOut),
     AssistantDelta(AssistantDeltaOut),
+    Report(super::ReportOut),
 }
 
 /// One server-sent event: sent as `event: <event>`, `id: <id>`, `data: <data as JSON>`.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct StreamEvent {
     /// `stream.open`, `stream.reset`, `message.created`, `message.updated`,
-    /// `message.read` or `message.deleted`.
+    /// `message.read`, `message.deleted`, `assistant.delta`, `report.created` or
+    /// `report.updated`.
     pub event: String,
     /// The cursor to resume from (`Last-Event-ID`).
     pub id: String,

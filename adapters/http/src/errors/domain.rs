@@ -14,6 +14,9 @@ use ai_message_core::usecases::live::OpenStreamError;
 use ai_message_core::usecases::messages::{
     DeleteMessageError, EditMessageError, GetMessageError, MarkReadError, SendError,
 };
+use ai_message_core::usecases::reports::{
+    AnswerReportError, EditReportError, GetReportError, ListAllReportsError,
+};
 use ai_message_core::usecases::roles::{AssignRolesError, CreateRoleError, DeleteRoleError};
 
 use super::{ApiError, INVALID_CREDENTIALS};
@@ -56,6 +59,10 @@ mod detail {
     pub const ASSISTANT_REPLY_IN_FLIGHT: &str =
         "The assistant is still answering your previous message";
     pub const ASSISTANT_BUSY: &str = "AI assistant is busy, please retry";
+    pub const REPORT_NOT_FOUND: &str = "Report not found";
+    pub const REPORT_NOT_VISIBLE: &str = "Not authorized to view this report";
+    pub const REPORT_NOT_EDITABLE: &str = "Not authorized to update this report";
+    pub const REPORT_NOT_OPEN: &str = "Cannot update a report that is not in open status";
 }
 
 impl From<RegisterError> for ApiError {
@@ -325,6 +332,46 @@ impl From<DeleteMessageError> for ApiError {
             DeleteMessageError::NotFound => Self::not_found(detail::MESSAGE_NOT_FOUND),
             DeleteMessageError::NotAParty => Self::forbidden(detail::NO_DELETE_PERMISSION),
             DeleteMessageError::Port(e) => e.into(),
+        }
+    }
+}
+
+impl From<GetReportError> for ApiError {
+    fn from(error: GetReportError) -> Self {
+        match error {
+            GetReportError::NotFound => Self::not_found(detail::REPORT_NOT_FOUND),
+            GetReportError::NotAuthorized => Self::forbidden(detail::REPORT_NOT_VISIBLE),
+            GetReportError::Port(e) => e.into(),
+        }
+    }
+}
+
+impl From<EditReportError> for ApiError {
+    fn from(error: EditReportError) -> Self {
+        match error {
+            EditReportError::NotFound => Self::not_found(detail::REPORT_NOT_FOUND),
+            EditReportError::NotAuthorized => Self::forbidden(detail::REPORT_NOT_EDITABLE),
+            EditReportError::NotOpen => Self::bad_request(detail::REPORT_NOT_OPEN),
+            EditReportError::Port(e) => e.into(),
+        }
+    }
+}
+
+impl From<AnswerReportError> for ApiError {
+    fn from(error: AnswerReportError) -> Self {
+        match error {
+            AnswerReportError::NotSuperuser(e) => e.into(),
+            AnswerReportError::NotFound => Self::not_found(detail::REPORT_NOT_FOUND),
+            AnswerReportError::Port(e) => e.into(),
+        }
+    }
+}
+
+impl From<ListAllReportsError> for ApiError {
+    fn from(error: ListAllReportsError) -> Self {
+        match error {
+            ListAllReportsError::NotSuperuser(e) => e.into(),
+            ListAllReportsError::Port(e) => e.into(),
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod assistant;
 pub mod auth;
 pub mod conversations;
 pub mod messages;
+pub mod reports;
 pub mod service;
 pub mod stream;
 
@@ -27,6 +28,9 @@ pub enum ApiTags {
     Messages,
     /// Messages grouped by conversation.
     Conversations,
+    /// Facility reports: filed by users, answered by superusers.
+    #[oai(rename = "Reports")]
+    Reports,
 }
 
 /// `skip` and `limit` query values as a validated page (defaults 0 and 100).

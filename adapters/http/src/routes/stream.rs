@@ -97,6 +97,12 @@ fn stream_event(item: FeedItem) -> StreamEvent {
                 delta: text.to_string(),
             }),
         ),
+        FeedItem::ReportCreated { report, cursor } => {
+            event("report.created", cursor, StreamData::Report(report.into()))
+        }
+        FeedItem::ReportUpdated { report, cursor } => {
+            event("report.updated", cursor, StreamData::Report(report.into()))
+        }
     }
 }
 
@@ -116,7 +122,9 @@ impl StreamApi {
     /// `message.updated` (both parties), `message.read` (`{"id", "reader_id"}`, to the
     /// sender; marking all read sends one per message) and `message.deleted` (`{"id"}`,
     /// both parties), and `assistant.delta` (`{"reply_to", "delta"}`: the assistant's
-    /// reply to your message as the model writes it). Every event's `id` is the stream's
+    /// reply to your message as the model writes it), `report.created` (a report you
+    /// filed; superusers: anyone's) and `report.updated` (your report edited or answered).
+    /// Every event's `id` is the stream's
     /// cursor: reconnect with
     /// `Last-Event-ID` (or `last_event_id` beside a ticket) to receive first every message
     /// created meanwhile, then live events. A cursor that is too old (over 1,000 missed) or

@@ -44,6 +44,14 @@ pub async fn every_documented_limit_is_the_one_enforced(server: TestServer) {
     let mut root_password = password_of("root");
     let message = server.send_message(&root, bob.id, "first").await;
     let message_id = message["id"].as_i64().unwrap();
+    let report = server
+        .post(
+            "/reports",
+            Some(&root.access),
+            json!({"title": "Lift", "content": "Broken"}),
+        )
+        .await;
+    let report_id = report.assert_status(201)["id"].as_i64().unwrap();
     let document = server.get("/openapi.json", None).await;
     let document = document.assert_status(200).clone();
 
@@ -54,6 +62,8 @@ pub async fn every_documented_limit_is_the_one_enforced(server: TestServer) {
                 "{id}",
                 &if path.starts_with("/messages") {
                     message_id
+                } else if path.starts_with("/reports") {
+                    report_id
                 } else {
                     bob.id
                 }
@@ -151,6 +161,8 @@ pub async fn every_documented_limit_is_the_one_enforced(server: TestServer) {
         "post /auth/register username",
         "post /messages content",
         "put /auth/me/phone phone_number",
+        "post /reports title",
+        "get /reports/admin/all limit",
         "get /messages limit",
         "get /auth/users skip",
     ] {

@@ -8,6 +8,7 @@ mod cases_hardening;
 mod cases_identity;
 mod cases_limits;
 mod cases_messages;
+mod cases_reports;
 mod cases_stream;
 pub mod harness;
 
@@ -18,6 +19,7 @@ pub use cases_hardening::*;
 pub use cases_identity::*;
 pub use cases_limits::*;
 pub use cases_messages::*;
+pub use cases_reports::*;
 pub use cases_stream::*;
 
 /// Expands to one `#[tokio::test]` per case. `($factory)().await` gives a fresh storage and a
@@ -105,6 +107,13 @@ macro_rules! http_api_tests {
             every_send_route_reaches_the_assistant_and_keeps_the_parent,
             a_hostile_model_reply_is_bounded_and_cleaned,
             every_documented_limit_is_the_one_enforced,
+            reports_are_filed_and_shown_to_their_reporter_and_superusers,
+            a_report_is_edited_by_its_reporter_while_open,
+            superusers_answer_move_and_resolve_reports,
+            report_lists_filter_by_status_and_page,
+            report_titles_and_contents_are_validated,
+            reports_go_with_their_reporter_and_keep_their_resolution,
+            report_events_reach_the_reporter_and_superusers,
         );
     };
     (@cases $factory:expr; $skip:expr; $($case:ident),* $(,)?) => {

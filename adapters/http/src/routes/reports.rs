@@ -1,0 +1,233 @@
+//! `/reports`: facility reports (the original's newest version). Users file and follow their
+//! own; superusers see them all, answer them and move them along.
+
+use ai_message_core::usecases::reports::ReportChanges;
+use ai_message_core::{
+    ReportComment, ReportContent, ReportId, ReportStatus, ReportTitle, ReportView,
+};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::{ApiTags, page};
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::body::JsonBody;
+use crate::dto::*;
+use crate::errors::ApiError;
+use crate::reply::JsonReply;
+
+pub struct ReportsApi {
+    state: AppState,
+}
+
+impl ReportsApi {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+#[derive(ApiResponse)]
+pub(crate) enum ReportCreated {
+    /// The stored report, `open`.
+    #[oai(status = 201)]
+    Created(JsonReply<ReportOut>),
+}
+
+fn report_out(report: ReportView) -> JsonReply<ReportOut> {
+    JsonReply(report.into())
+}
+
+fn reports_out(reports: Vec<ReportView>) -> JsonReply<Vec<ReportOut>> {
+    JsonReply(reports.into_iter().map(ReportOut::from).collect())
+}
+
+/// A `status_filter` or `status` value: one of the three statuses, exactly.
+fn status(field: &str, value: Option<String>) -> Result<Option<ReportStatus>, ApiError> {
+    value
+        .map(|text| {
+            ReportStatus::parse(&text).ok_or_else(|| {
+                ApiError::unprocessable(format!(
+                    "{field}: must be one of: {}",
+                    ReportStatus::allowed()
+                ))
+            })
+        })
+        .transpose()
+}
+
+#[OpenApi(prefix_path = "/reports", tag = "ApiTags::Reports")]
+impl ReportsApi {
+    /// File a report
+    ///
+    /// Something broken, and where; it starts `open`. Superusers' live streams hear of it
+    /// (`report.created`).
+    #[oai(path = "/", method = "post", operation_id = "create_report")]
+    async fn create(
+        &self,
+        auth: Authenticated,
+        body: JsonBody<ReportCreateRequest>,
+    ) -> Result<ReportCreated, ApiError> {
+        let title = ReportTitle::parse(body.0.title)?;
+        let content = ReportContent::parse(body.0.content)?;
+        let report = self
+            .state
+            .services
+            .reports
+            .create(&auth.0, title, content)
+            .await?;
+        Ok(ReportCreated::Created(report_out(report)))
+    }
+
+    /// My reports
+    ///
+    /// The caller's reports, newest first, optionally in one status.
+    #[oai(path = "/", method = "get", operation_id = "list_my_reports")]
+    async fn list_mine(
+        &self,
+        auth: Authenticated,
+        /// `open`, `in_progress` or `resolved`.
+        status_filter: Query<Option<String>>,
+        /// How many of the newest reports to skip (≥ 0).
+        skip: Query<Option<i64>>,
+        /// At most this many reports (1 to 500, default 100).
+        limit: Query<Option<i64>>,
+    ) -> Result<JsonReply<Vec<ReportOut>>, ApiError> {
+        let status = status("status_filter", status_filter.0)?;
+        let page = page(skip.0, limit.0)?;
+        let reports = self
+            .state
+            .services
+            .reports
+            .list_mine(&auth.0, status, page)
+            .await?;
+        Ok(reports_out(reports))
+    }
+
+    /// All reports
+    ///
+    /// Everyone's reports, newest first, optionally in one status (superusers).
+    #[oai(path = "/admin/all", method = "get", operation_id = "list_all_reports")]
+    async fn list_all(
+        &self,
+        auth: Authenticated,
+        /// `open`, `in_progress` or `resolved`.
+        status_filter: Query<Option<String>>,
+        /// How many of the newest reports to skip (≥ 0).
+        skip: Query<Option<i64>>,
+        /// At most this many reports (1 to 500, default 100).
+        limit: Query<Option<i64>>,
+    ) -> Result<JsonReply<Vec<ReportOut>>, ApiError> {
+        let status = status("status_filter", status_filter.0)?;
+        let page = page(skip.0, limit.0)?;
+        let reports = self
+            .state
+            .services
+            .reports
+            .list_all(&auth.0, status, page)
+            .await?;
+        Ok(reports_out(reports))
+    }
+
+    /// Get a report
+    ///
+    /// For its reporter and superusers.
+    #[oai(path = "/:id", method = "get", operation_id = "get_report")]
+    async fn get(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+    ) -> Result<JsonReply<ReportOut>, ApiError> {
+        let report = self
+            .state
+            .services
+            .reports
+            .get(&auth.0, ReportId::new(id.0))
+            .await?;
+        Ok(report_out(report))
+    }
+
+    /// Edit my report
+    ///
+    /// Its reporter changes the title or the content while the report is `open`.
+    #[oai(path = "/:id", method = "put", operation_id = "update_report")]
+    async fn edit(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+        body: JsonBody<ReportUpdateRequest>,
+    ) -> Result<JsonReply<ReportOut>, ApiError> {
+        let changes = ReportChanges {
+            title: body.0.title.map(ReportTitle::parse).transpose()?,
+            content: body.0.content.map(ReportContent::parse).transpose()?,
+        };
+        let report = self
+            .state
+            .services
+            .reports
+            .edit(&auth.0, ReportId::new(id.0), changes)
+            .await?;
+        Ok(report_out(report))
+    }
+
+    /// Answer a report
+    ///
+    /// A superuser's response, and optionally a new status; the reporter's live streams
+    /// hear of it (`report.updated`).
+    #[oai(
+        path = "/:id/comment",
+        method = "post",
+        operation_id = "comment_report"
+    )]
+    async fn comment(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+        body: JsonBody<ReportCommentRequest>,
+    ) -> Result<JsonReply<ReportOut>, ApiError> {
+        let comment = ReportComment::parse(body.0.comment)?;
+        let status = body
+            .0
+            .status
+            .filter(|s| !s.is_empty())
+            .map(|text| {
+                ReportStatus::parse(&text).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Invalid status. Must be one of: {}",
+                        ReportStatus::allowed()
+                    ))
+                })
+            })
+            .transpose()?;
+        let report = self
+            .state
+            .services
+            .reports
+            .answer(&auth.0, ReportId::new(id.0), comment, status)
+            .await?;
+        Ok(report_out(report))
+    }
+
+    /// Resolve a report
+    ///
+    /// Marks it `resolved` (a superuser), with a response when one is given.
+    #[oai(path = "/:id/resolve", method = "put", operation_id = "resolve_report")]
+    async fn resolve(
+        &self,
+        auth: Authenticated,
+        id: Path<i64>,
+        body: JsonBody<Option<ReportResolveRequest>>,
+    ) -> Result<JsonReply<ReportOut>, ApiError> {
+        let comment = body
+            .0
+            .and_then(|b| b.comment)
+            .map(ReportComment::parse)
+            .transpose()?;
+        let report = self
+            .state
+            .services
+            .reports
+            .resolve(&auth.0, ReportId::new(id.0), comment)
+            .await?;
+        Ok(report_out(report))
+    }
+}

@@ -1,0 +1,368 @@
+//! `/reports`: facility reports, as the original's newest frontend uses them, and what this
+//! server does better (validation, paging, live events).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::harness::{Client, TestServer};
+use crate::sse::Next;
+
+async fn file(server: &TestServer, reporter: &Client, title: &str) -> Value {
+    let response = server
+        .post(
+            "/reports",
+            Some(&reporter.access),
+            json!({"title": title, "content": format!("{title}: broken")}),
+        )
+        .await;
+    response.assert_status(201).clone()
+}
+
+fn ids(reports: &Value) -> Vec<i64> {
+    reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect()
+}
+
+pub async fn reports_are_filed_and_shown_to_their_reporter_and_superusers(server: TestServer) {
+    let root = server.superuser("root").await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let created = file(&server, &alice, "Lift on level 3").await;
+    assert_eq!(created["status"], "open");
+    assert_eq!(created["reporter_id"], alice.id);
+    assert_eq!(created["reporter_username"], "alice");
+    assert_eq!(created["title"], "Lift on level 3");
+    assert_eq!(created["content"], "Lift on level 3: broken");
+    for empty in ["comment", "resolved_at", "resolved_by", "resolver_username"] {
+        assert_eq!(created[empty], Value::Null, "{empty}");
+    }
+    assert_eq!(created["created_at"], created["updated_at"]);
+    let id = created["id"].as_i64().unwrap();
+    let path = format!("/reports/{id}");
+
+    let own = server.get(&path, Some(&alice.access)).await;
+    assert_eq!(own.assert_status(200), &created);
+    server
+        .get(&path, Some(&root.access))
+        .await
+        .assert_status(200);
+    server
+        .get(&path, Some(&bob.access))
+        .await
+        .assert_error(403, "Not authorized to view this report");
+    server
+        .get("/reports/987654", Some(&alice.access))
+        .await
+        .assert_error(404, "Report not found");
+    server
+        .get(&path, None)
+        .await
+        .assert_error(401, "Not authenticated");
+
+    let second = file(&server, &alice, "Broken window").await;
+    file(&server, &bob, "Bob's projector").await;
+    let mine = server.get("/reports", Some(&alice.access)).await;
+    assert_eq!(
+        ids(mine.assert_status(200)),
+        vec![second["id"].as_i64().unwrap(), id],
+        "the caller's own, newest first"
+    );
+    let bobs = server.get("/reports", Some(&bob.access)).await;
+    assert_eq!(bobs.assert_status(200).as_array().unwrap().len(), 1);
+}
+
+pub async fn a_report_is_edited_by_its_reporter_while_open(server: TestServer) {
+    let root = server.superuser("root").await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let created = file(&server, &alice, "Lift").await;
+    let path = format!("/reports/{}", created["id"]);
+
+    server
+        .put(&path, Some(&bob.access), json!({"title": "mine now"}))
+        .await
+        .assert_error(403, "Not authorized to update this report");
+    server
+        .put(
+            &path,
+            Some(&root.access),
+            json!({"title": "superusers answer, not edit"}),
+        )
+        .await
+        .assert_error(403, "Not authorized to update this report");
+    let edited = server
+        .put(
+            &path,
+            Some(&alice.access),
+            json!({"content": "Stuck at floor 2"}),
+        )
+        .await;
+    let edited = edited.assert_status(200);
+    assert_eq!(edited["title"], "Lift", "what is absent stays");
+    assert_eq!(edited["content"], "Stuck at floor 2");
+    assert_ne!(edited["updated_at"], created["updated_at"]);
+
+    server
+        .post(
+            &format!("{path}/comment"),
+            Some(&root.access),
+            json!({"comment": "On it", "status": "in_progress"}),
+        )
+        .await
+        .assert_status(200);
+    server
+        .put(&path, Some(&alice.access), json!({"content": "too late"}))
+        .await
+        .assert_error(400, "Cannot update a report that is not in open status");
+    server
+        .put(
+            "/reports/987654",
+            Some(&alice.access),
+            json!({"content": "x"}),
+        )
+        .await
+        .assert_error(404, "Report not found");
+}
+
+pub async fn superusers_answer_move_and_resolve_reports(server: TestServer) {
+    let root = server.superuser("root").await;
+    let alice = server.user("alice").await;
+    let created = file(&server, &alice, "Lift").await;
+    let id = created["id"].as_i64().unwrap();
+    let comment = format!("/reports/{id}/comment");
+    let resolve = format!("/reports/{id}/resolve");
+
+    for (method_path, body) in [
+        (comment.as_str(), json!({"comment": "no"})),
+        (resolve.as_str(), json!({"comment": "no"})),
+    ] {
+        let response = if method_path.ends_with("comment") {
+            server.post(method_path, Some(&alice.access), body).await
+        } else {
+            server.put(method_path, Some(&alice.access), body).await
+        };
+        response.assert_error(403, "Superuser access required");
+    }
+    server
+        .get("/reports/admin/all", Some(&alice.access))
+        .await
+        .assert_error(403, "Superuser access required");
+
+    server
+        .post(
+            &comment,
+            Some(&root.access),
+            json!({"comment": "x", "status": "done"}),
+        )
+        .await
+        .assert_error(
+            400,
+            "Invalid status. Must be one of: open, in_progress, resolved",
+        );
+    let answered = server
+        .post(&comment, Some(&root.access), json!({"comment": "Seen"}))
+        .await;
+    let answered = answered.assert_status(200);
+    assert_eq!(answered["comment"], "Seen");
+    assert_eq!(answered["status"], "open", "no status: unchanged");
+
+    let resolved = server
+        .put(&resolve, Some(&root.access), json!({"comment": "Repaired"}))
+        .await;
+    let resolved = resolved.assert_status(200).clone();
+    assert_eq!(resolved["status"], "resolved");
+    assert_eq!(resolved["comment"], "Repaired");
+    assert_eq!(resolved["resolved_by"], root.id);
+    assert_eq!(resolved["resolver_username"], "root");
+    assert!(resolved["resolved_at"].is_string());
+
+    let again = server
+        .put(&resolve, Some(&root.access), json!({"comment": ""}))
+        .await;
+    let again = again.assert_status(200);
+    assert_eq!(
+        again["comment"], "Repaired",
+        "an empty comment keeps the answer"
+    );
+    assert_eq!(
+        again["resolved_at"], resolved["resolved_at"],
+        "still resolved"
+    );
+
+    let seen_by_reporter = server
+        .get(&format!("/reports/{id}"), Some(&alice.access))
+        .await;
+    assert_eq!(seen_by_reporter.assert_status(200)["comment"], "Repaired");
+
+    let reopened = server
+        .post(
+            &comment,
+            Some(&root.access),
+            json!({"comment": "It broke again", "status": "open"}),
+        )
+        .await;
+    let reopened = reopened.assert_status(200);
+    assert_eq!(reopened["status"], "open");
+    assert_eq!(
+        reopened["resolved_at"],
+        Value::Null,
+        "reopening clears the resolution"
+    );
+    assert_eq!(reopened["resolver_username"], Value::Null);
+    server
+        .put("/reports/987654/resolve", Some(&root.access), json!({}))
+        .await
+        .assert_error(404, "Report not found");
+}
+
+pub async fn report_lists_filter_by_status_and_page(server: TestServer) {
+    let root = server.superuser("root").await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let mut filed = Vec::new();
+    for (reporter, title) in [(&alice, "a1"), (&bob, "b1"), (&alice, "a2"), (&bob, "b2")] {
+        filed.push(file(&server, reporter, title).await["id"].as_i64().unwrap());
+    }
+    server
+        .put(
+            &format!("/reports/{}/resolve", filed[0]),
+            Some(&root.access),
+            json!({}),
+        )
+        .await
+        .assert_status(200);
+    let all = server.get("/reports/admin/all", Some(&root.access)).await;
+    let newest_first: Vec<i64> = filed.iter().rev().copied().collect();
+    assert_eq!(ids(all.assert_status(200)), newest_first);
+    let resolved = server
+        .get(
+            "/reports/admin/all?status_filter=resolved",
+            Some(&root.access),
+        )
+        .await;
+    assert_eq!(ids(resolved.assert_status(200)), vec![filed[0]]);
+    let alices_open = server
+        .get("/reports?status_filter=open", Some(&alice.access))
+        .await;
+    assert_eq!(ids(alices_open.assert_status(200)), vec![filed[2]]);
+    let window = server
+        .get("/reports/admin/all?skip=1&limit=2", Some(&root.access))
+        .await;
+    assert_eq!(ids(window.assert_status(200)), vec![filed[2], filed[1]]);
+    for path in [
+        "/reports?status_filter=closed",
+        "/reports/admin/all?status_filter=OPEN",
+    ] {
+        let response = server.get(path, Some(&root.access)).await;
+        assert_eq!(response.status.as_u16(), 422, "{path}");
+        assert_eq!(
+            response.detail(),
+            "status_filter: must be one of: open, in_progress, resolved"
+        );
+    }
+    let bad_page = server.get("/reports?limit=0", Some(&alice.access)).await;
+    assert_eq!(bad_page.status.as_u16(), 422);
+}
+
+pub async fn report_titles_and_contents_are_validated(server: TestServer) {
+    let alice = server.user("alice").await;
+    let token = Some(alice.access.as_str());
+    for (body, field) in [
+        (json!({"title": "", "content": "x"}), "title"),
+        (json!({"title": "   ", "content": "x"}), "title"),
+        (json!({"title": "t".repeat(256), "content": "x"}), "title"),
+        (json!({"title": "t", "content": " \n "}), "content"),
+        (json!({"title": "t"}), "content"),
+        (json!({"title": 5, "content": "x"}), "title"),
+    ] {
+        let response = server.post("/reports", token, body.clone()).await;
+        assert_eq!(response.status.as_u16(), 422, "{body}: {}", response.text);
+        assert!(
+            response.detail().starts_with(field),
+            "{body}: {}",
+            response.text
+        );
+    }
+    let longest = server
+        .post(
+            "/reports",
+            token,
+            json!({"title": "t".repeat(255), "content": "x"}),
+        )
+        .await;
+    longest.assert_status(201);
+    let listed = server.get("/reports", token).await;
+    assert_eq!(listed.assert_status(200).as_array().unwrap().len(), 1);
+}
+
+pub async fn reports_go_with_their_reporter_and_keep_their_resolution(server: TestServer) {
+    let root = server.superuser("root").await;
+    let helper = server.superuser("helper").await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    file(&server, &alice, "alice's").await;
+    let bobs = file(&server, &bob, "bob's").await;
+    let bobs_path = format!("/reports/{}", bobs["id"]);
+    server
+        .put(
+            &format!("{bobs_path}/resolve"),
+            Some(&helper.access),
+            json!({}),
+        )
+        .await
+        .assert_status(200);
+    for user in [alice.id, helper.id] {
+        server
+            .delete(&format!("/auth/users/{user}"), Some(&root.access))
+            .await
+            .assert_status(200);
+    }
+    let all = server.get("/reports/admin/all", Some(&root.access)).await;
+    assert_eq!(
+        ids(all.assert_status(200)),
+        vec![bobs["id"].as_i64().unwrap()]
+    );
+    let kept = server.get(&bobs_path, Some(&bob.access)).await;
+    let kept = kept.assert_status(200);
+    assert_eq!(kept["status"], "resolved");
+    assert_eq!(kept["resolved_by"], Value::Null);
+    assert_eq!(kept["resolver_username"], Value::Null);
+}
+
+pub async fn report_events_reach_the_reporter_and_superusers(server: TestServer) {
+    let root = server.superuser("root").await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let (mut roots, _) = server.stream_of(&root).await;
+    let (mut alices, _) = server.stream_of(&alice).await;
+    let (mut bobs, _) = server.stream_of(&bob).await;
+
+    let created = file(&server, &alice, "Lift").await;
+    let announced = roots.next_event().await;
+    assert_eq!(announced.event, "report.created");
+    assert_eq!(announced.data, created, "the report as the API shows it");
+    let own = alices.next_event().await;
+    assert_eq!(own.event, "report.created", "the reporter's other devices");
+
+    let answered = server
+        .post(
+            &format!("/reports/{}/comment", created["id"]),
+            Some(&root.access),
+            json!({"comment": "On it", "status": "in_progress"}),
+        )
+        .await;
+    let answered = answered.assert_status(200).clone();
+    let told = alices.next_event().await;
+    assert_eq!(told.event, "report.updated");
+    assert_eq!(told.data, answered);
+    assert_eq!(
+        bobs.next_within(Duration::from_millis(300)).await,
+        Next::Quiet,
+        "nobody else hears of it"
+    );
+}
