@@ -90,7 +90,7 @@ async fn login(http: &reqwest::Client, server: &Server, name: &str, password: &s
 
 /// The original's newest version has `users.phone_number` (unique, indexed) already.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers() {
+async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers_and_reports() {
     if ai_message_testkit::postgres::skip() {
         return;
     }
@@ -111,10 +111,50 @@ async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers() {
     )
     .await
     .unwrap();
+    db.batch_execute(
+        "CREATE TABLE reports (
+            id SERIAL NOT NULL, reporter_id INTEGER NOT NULL, title VARCHAR(255) NOT NULL,
+            content TEXT NOT NULL, status VARCHAR(50) NOT NULL, comment TEXT,
+            resolved_at TIMESTAMP WITHOUT TIME ZONE, resolved_by INTEGER,
+            created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+            updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, PRIMARY KEY (id),
+            FOREIGN KEY(reporter_id) REFERENCES users (id) ON DELETE CASCADE,
+            FOREIGN KEY(resolved_by) REFERENCES users (id) ON DELETE SET NULL);
+         CREATE INDEX ix_reports_id ON reports (id);
+         INSERT INTO reports (reporter_id, title, content, status, comment, resolved_at,
+             resolved_by, created_at, updated_at) VALUES
+             (1, 'Lift', 'Stuck on 3', 'resolved', 'Fixed', '2024-05-03 08:00:00.5', 1,
+              '2024-05-02 09:00:00', '2024-05-03 08:00:00.5'),
+             (1, 'Window', 'Cracked', 'open', NULL, NULL, NULL,
+              '2024-05-04 09:00:00', '2024-05-04 09:00:00');",
+    )
+    .await
+    .unwrap();
     let server = Server::start(&[("DATABASE_URL", database.url.as_str())]);
     let http = reqwest::Client::new();
     let session = login(&http, &server, "legacy", "correct horse battery").await;
     assert_eq!(session["user"]["phone_number"], "+60123456789");
+    let token = session["access_token"].as_str().unwrap();
+    let reports: Value = json_of(
+        http.get(server.url("/reports"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reports[0]["title"], "Window", "newest first");
+    assert_eq!(reports[1]["status"], "resolved");
+    assert_eq!(reports[1]["resolver_username"], "legacy");
+    assert_eq!(reports[1]["resolved_at"], "2024-05-03T08:00:00.500000Z");
+    let filed = http
+        .post(server.url("/reports"))
+        .bearer_auth(token)
+        .json(&json!({"title": "Door", "content": "Squeaks"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(filed.status(), 201, "the adopted table takes new reports");
     let taken = http
         .post(server.url("/auth/register"))
         .json(&json!({"username": "newer", "email": "newer@example.com",

@@ -6,6 +6,19 @@ use serde_json::{Value, json};
 
 /// The DDL SQLAlchemy emitted for the original implementation's models on SQLite: no server
 /// defaults, no AUTOINCREMENT, foreign keys without cascade, no `refresh_tokens.session_id`.
+/// The `reports` table as SQLAlchemy made it for the original's newest version (its
+/// `default="open"` is Python's, not the table's).
+const ORIGINAL_REPORTS_DDL: &str = "
+CREATE TABLE reports (
+	id INTEGER NOT NULL, reporter_id INTEGER NOT NULL, title VARCHAR(255) NOT NULL,
+	content TEXT NOT NULL, status VARCHAR(50) NOT NULL, comment TEXT, resolved_at DATETIME,
+	resolved_by INTEGER, created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(reporter_id) REFERENCES users (id) ON DELETE CASCADE,
+	FOREIGN KEY(resolved_by) REFERENCES users (id) ON DELETE SET NULL);
+CREATE INDEX ix_reports_id ON reports (id);
+";
+
 const ORIGINAL_DDL: &str = "
 CREATE TABLE users (
 	id INTEGER NOT NULL,
@@ -102,7 +115,7 @@ fn sqlite_url(path: &std::path::Path) -> String {
 /// The original's newest version has `users.phone_number` (unique, indexed) already: the
 /// migration adopts the column and its index instead of failing on them.
 #[tokio::test]
-async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers() {
+async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("newest.db");
     {
@@ -121,6 +134,16 @@ async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers() {
             [PYTHON_HASH],
         )
         .unwrap();
+        conn.execute_batch(ORIGINAL_REPORTS_DDL).unwrap();
+        conn.execute_batch(
+            "INSERT INTO reports (reporter_id, title, content, status, comment, resolved_at, \
+             resolved_by, created_at, updated_at) VALUES \
+             (1, 'Lift', 'Stuck on 3', 'resolved', 'Fixed', '2024-05-03 08:00:00.5', 1, \
+              '2024-05-02 09:00:00.123456', '2024-05-03 08:00:00.5'), \
+             (1, 'Window', 'Cracked', 'open', NULL, NULL, NULL, \
+              '2024-05-04 09:00:00', '2024-05-04 09:00:00');",
+        )
+        .unwrap();
     }
     let url = sqlite_url(&path);
     let server = Server::start(&[("DATABASE_URL", url.as_str())]);
@@ -135,6 +158,28 @@ async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers() {
         .await
         .unwrap();
     assert_eq!(login["user"]["phone_number"], "+60123456789");
+    let token = login["access_token"].as_str().unwrap();
+    let reports: Value = http
+        .get(server.url("/reports"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reports[0]["title"], "Window", "newest first");
+    assert_eq!(reports[1]["status"], "resolved");
+    assert_eq!(reports[1]["resolver_username"], "legacy");
+    assert_eq!(reports[1]["resolved_at"], "2024-05-03T08:00:00.500000Z");
+    let filed = http
+        .post(server.url("/reports"))
+        .bearer_auth(token)
+        .json(&json!({"title": "Door", "content": "Squeaks"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(filed.status(), 201, "the adopted table takes new reports");
     let taken = http
         .post(server.url("/auth/register"))
         .json(&json!({"username": "newer", "email": "newer@example.com",

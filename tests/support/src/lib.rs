@@ -66,7 +66,8 @@ mod tests {
         let module = include_str!("storage_contract/mod.rs");
         let races = include_str!("storage_contract/races.rs");
         let live = include_str!("storage_contract/live.rs");
-        assert_all_listed(module, &[module, races, live], "storage: Storage");
+        let reports = include_str!("storage_contract/reports.rs");
+        assert_all_listed(module, &[module, races, live, reports], "storage: Storage");
     }
 
     #[test]

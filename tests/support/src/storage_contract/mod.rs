@@ -7,8 +7,10 @@ use std::collections::BTreeSet;
 
 mod live;
 mod races;
+mod reports;
 pub use live::*;
 pub use races::*;
+pub use reports::*;
 
 use ai_message_core::ports::*;
 use ai_message_core::*;
@@ -75,6 +77,12 @@ macro_rules! storage_contract_tests {
             forgotten_questions_are_the_newest_unanswered_ones,
             a_forgotten_question_is_answered_once,
             racing_replies_to_one_forgotten_question_store_one,
+            a_report_is_stored_open_with_its_names,
+            report_lists_are_newest_first_filtered_and_paged,
+            only_the_reporter_edits_an_open_report,
+            answers_stamp_and_clear_the_resolution,
+            a_users_deletion_takes_their_reports_and_keeps_what_they_resolved,
+            an_edit_racing_an_answer_never_changes_a_report_in_progress,
         );
     };
     (@cases $factory:expr; $skip:expr; $($case:ident),* $(,)?) => {
