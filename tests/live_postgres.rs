@@ -69,6 +69,43 @@ async fn a_stream_on_one_instance_receives_what_another_instance_stores() {
     }
 }
 
+/// A report filed on B reaches a superuser's stream on A, and its answer on A reaches the
+/// reporter's stream on B, with the report as it is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_events_cross_instances() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
+    let (a, b, _database) = two_instances().await;
+    let root = a.superuser("root").await;
+    let alice = b.user("alice").await;
+    let (mut roots, _) = a.stream_of(&root).await;
+    let (mut alices, _) = b.stream_of(&alice).await;
+    let filed = b
+        .post(
+            "/reports",
+            Some(&alice.access),
+            serde_json::json!({"title": "Lift", "content": "Stuck"}),
+        )
+        .await;
+    let filed = filed.assert_status(201).clone();
+    let created = roots.next_event().await;
+    assert_eq!(created.event, "report.created");
+    assert_eq!(created.data, filed, "read from storage on the other instance");
+    assert_eq!(alices.next_event().await.event, "report.created");
+    let answered = a
+        .post(
+            &format!("/reports/{}/comment", filed["id"]),
+            Some(&root.access),
+            serde_json::json!({"comment": "On it", "status": "in_progress"}),
+        )
+        .await;
+    let answered = answered.assert_status(200).clone();
+    let updated = alices.next_event().await;
+    assert_eq!(updated.event, "report.updated");
+    assert_eq!(updated.data, answered);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_listening_connection_loses_no_message() {
     if ai_message_testkit::postgres::skip() {
