@@ -91,7 +91,10 @@ async fn report_events_cross_instances() {
     let filed = filed.assert_status(201).clone();
     let created = roots.next_event().await;
     assert_eq!(created.event, "report.created");
-    assert_eq!(created.data, filed, "read from storage on the other instance");
+    assert_eq!(
+        created.data, filed,
+        "read from storage on the other instance"
+    );
     assert_eq!(alices.next_event().await.event, "report.created");
     let answered = a
         .post(

@@ -18,6 +18,14 @@ from ai_message_client.api.messages import (
     list_sent_messages,
     send_message,
 )
+from ai_message_client.api.reports import (
+    comment_report,
+    create_report,
+    get_report,
+    list_all_reports,
+    list_my_reports,
+    resolve_report,
+)
 from ai_message_client.api.service import health
 from ai_message_client.models import (
     AuthResponse,
@@ -29,6 +37,10 @@ from ai_message_client.models import (
     MessageCreateRequest,
     RefreshRequest,
     RegisterRequest,
+    Report,
+    ReportCommentRequest,
+    ReportCreateRequest,
+    ReportResolveRequest,
     Token,
     UnreadCount,
     User,
@@ -125,6 +137,37 @@ def main(base_url: str, admin_name: str, admin_password: str) -> None:
     users = list_users.sync(client=admin, limit=500)
     assert {alice_name, bob_name} <= {u.username for u in users}
     assert get_user_roles.sync(client=admin, id=bob_id) == []
+
+    # A facility report, filed by Bob, answered and resolved by the superuser.
+    filed = expect(
+        create_report.sync(
+            client=bob,
+            body=ReportCreateRequest(title="Lift on level 3", content="Stuck between floors"),
+        ),
+        Report,
+        "create report",
+    )
+    assert filed.status == "open" and filed.reporter_username == bob_name
+    assert [r.id for r in list_my_reports.sync(client=bob, status_filter="open")] == [filed.id]
+    assert filed.id in [r.id for r in list_all_reports.sync(client=admin)]
+    answered = expect(
+        comment_report.sync(
+            client=admin,
+            id=filed.id,
+            body=ReportCommentRequest(comment="Technician on Monday", status="in_progress"),
+        ),
+        Report,
+        "comment report",
+    )
+    assert answered.status == "in_progress"
+    resolved = expect(
+        resolve_report.sync(client=admin, id=filed.id, body=ReportResolveRequest(comment="Fixed")),
+        Report,
+        "resolve report",
+    )
+    assert resolved.status == "resolved" and resolved.resolver_username == admin_name
+    seen = expect(get_report.sync(client=bob, id=filed.id), Report, "get report")
+    assert seen.comment == "Fixed" and seen.resolved_at is not None
     print("client scenario: 1 passed, 0 failed")
 
 

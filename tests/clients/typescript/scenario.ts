@@ -126,6 +126,41 @@ async function main(baseUrl: string, adminName: string, adminPassword: string): 
     "roles",
   );
   check(roles.length === 0, "no roles");
+
+  // A facility report, filed by Bob, answered and resolved by the superuser.
+  const filed = ok(
+    await bob.POST("/reports", {
+      body: { title: "Lift on level 3", content: "Stuck between floors" },
+    }),
+    "create report",
+  );
+  check(filed.status === "open" && filed.reporter_username === bobAccount.name, "filed open");
+  const mine = ok(
+    await bob.GET("/reports", { params: { query: { status_filter: "open" } } }),
+    "my reports",
+  );
+  check(mine.length === 1 && mine[0]?.id === filed.id, "my open report listed");
+  const answered = ok(
+    await admin.POST("/reports/{id}/comment", {
+      params: { path: { id: filed.id } },
+      body: { comment: "Technician on Monday", status: "in_progress" },
+    }),
+    "comment report",
+  );
+  check(answered.status === "in_progress", "in progress");
+  const resolved = ok(
+    await admin.PUT("/reports/{id}/resolve", {
+      params: { path: { id: filed.id } },
+      body: { comment: "Fixed" },
+    }),
+    "resolve report",
+  );
+  check(resolved.status === "resolved" && resolved.resolver_username === adminName, "resolved");
+  const seen = ok(
+    await bob.GET("/reports/{id}", { params: { path: { id: filed.id } } }),
+    "get report",
+  );
+  check(seen.comment === "Fixed" && seen.resolved_at !== null, "the reporter sees the answer");
   console.log("typescript client scenario: 1 passed, 0 failed");
 }
 

@@ -41,9 +41,11 @@ fn reports_out(reports: Vec<ReportView>) -> JsonReply<Vec<ReportOut>> {
     JsonReply(reports.into_iter().map(ReportOut::from).collect())
 }
 
-/// A `status_filter` or `status` value: one of the three statuses, exactly.
+/// A `status_filter` value: one of the three statuses, exactly; empty means none (as the
+/// original reads it: its frontend sends `?status_filter=` for "all").
 fn status(field: &str, value: Option<String>) -> Result<Option<ReportStatus>, ApiError> {
     value
+        .filter(|text| !text.is_empty())
         .map(|text| {
             ReportStatus::parse(&text).ok_or_else(|| {
                 ApiError::unprocessable(format!(

@@ -250,6 +250,14 @@ pub async fn report_lists_filter_by_status_and_page(server: TestServer) {
         .get("/reports?status_filter=open", Some(&alice.access))
         .await;
     assert_eq!(ids(alices_open.assert_status(200)), vec![filed[2]]);
+    let unfiltered = server
+        .get("/reports/admin/all?status_filter=", Some(&root.access))
+        .await;
+    assert_eq!(
+        ids(unfiltered.assert_status(200)),
+        newest_first,
+        "an empty filter is none"
+    );
     let window = server
         .get("/reports/admin/all?skip=1&limit=2", Some(&root.access))
         .await;
