@@ -2,14 +2,125 @@
 
 use async_trait::async_trait;
 
-use crate::domain::ChatTurn;
+use crate::domain::{ChatTurn, ReportView};
 
 /// What the model is asked: the system prompt, then the turns in order (the last one is the
-/// user's new message).
+/// user's new message), the tools it may call, and the calls it made for this answer so far
+/// with their results.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssistantPrompt {
     pub system: String,
     pub turns: Vec<ChatTurn>,
+    /// Empty: plain chat.
+    pub tools: Vec<Tool>,
+    pub exchanges: Vec<ToolExchange>,
+}
+
+/// What the model answered: its reply, or tools to call before it replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelReply {
+    Text(String),
+    ToolCalls(Vec<ToolCall>),
+}
+
+/// The tools the assistant offers the model: the user's facility reports, used as the user
+/// who is talking, under the rules of the HTTP routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tool {
+    GetMyReports,
+    GetReport,
+    CreateReport,
+    UpdateReport,
+}
+
+impl Tool {
+    pub const ALL: [Tool; 4] = [
+        Self::GetMyReports,
+        Self::GetReport,
+        Self::CreateReport,
+        Self::UpdateReport,
+    ];
+
+    /// The function name the model calls.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::GetMyReports => "get_my_reports",
+            Self::GetReport => "get_report",
+            Self::CreateReport => "create_report",
+            Self::UpdateReport => "update_report",
+        }
+    }
+
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::GetMyReports => {
+                "List the user's facility reports, newest first, optionally only those in one \
+                 status (open, in_progress or resolved)."
+            }
+            Self::GetReport => "Show one of the user's facility reports by its id.",
+            Self::CreateReport => {
+                "File a new facility report for the user: a short title (at most 255 \
+                 characters) and what is wrong, and where."
+            }
+            Self::UpdateReport => {
+                "Change the title or the content of one of the user's reports while it is \
+                 still open."
+            }
+        }
+    }
+
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|tool| tool.name() == name)
+    }
+}
+
+/// A tool call as the model made it. `request` is its arguments read (by the adapter, which
+/// knows their encoding), or why they could not be: an unknown tool, arguments that do not
+/// parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The model's id for the call, quoted back with its result.
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model wrote them, given back to it with the call.
+    pub arguments: String,
+    pub request: Result<ToolRequest, String>,
+}
+
+/// What a tool call asks, its arguments typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolRequest {
+    GetMyReports {
+        status: Option<String>,
+    },
+    GetReport {
+        report_id: i64,
+    },
+    CreateReport {
+        title: String,
+        content: String,
+    },
+    UpdateReport {
+        report_id: i64,
+        title: Option<String>,
+        content: Option<String>,
+    },
+}
+
+/// The result of a tool call, given back to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolOutcome {
+    Reports(Vec<ReportView>),
+    Report(ReportView),
+    /// Not done, and why (the user may not, the report does not exist, bad arguments…).
+    Refused(String),
+}
+
+/// One round of tool calls and their results, in the order the model made them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolExchange {
+    pub calls: Vec<ToolCall>,
+    pub results: Vec<ToolOutcome>,
 }
 
 /// Why the model gave no reply. The texts never hold the API key or the user's words.
@@ -30,13 +141,15 @@ pub enum AssistantError {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait Assistant: Send + Sync {
-    /// The model's reply. When `deltas` is given, the reply's text is also sent there piece by
-    /// piece as the model produces it (their concatenation is the reply).
+    /// The model's answer: its reply, or tool calls (only of `prompt.tools`; a model that
+    /// cannot call tools answers plain text). When `deltas` is given, the reply's text is
+    /// also sent there piece by piece as the model produces it (their concatenation is the
+    /// reply).
     async fn reply(
         &self,
         prompt: AssistantPrompt,
         deltas: Option<ReplyPieces>,
-    ) -> Result<String, AssistantError>;
+    ) -> Result<ModelReply, AssistantError>;
 }
 
 /// Where the pieces of a reply go as the model produces them.

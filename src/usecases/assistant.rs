@@ -9,14 +9,17 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::auth::AuthenticateError;
 use super::messages::{SendError, send_one};
+use super::reports::{ReportChanges, Reports};
 use super::{Caller, Ports};
 use crate::domain::{
     ChatRole, ChatTurn, ConversationId, DomainEvent, Message, MessageContent, MessageEvent,
-    MessageId, SessionGate, UserId,
+    MessageId, Page, ReportContent, ReportId, ReportStatus, ReportTitle, SessionGate, SessionId,
+    UserId,
 };
 use crate::ports::{
-    Assistant, AssistantPrompt, Background, Clock, EventPublisher, MessageRepository, NewMessage,
-    PortError, SendJob,
+    Assistant, AssistantError, AssistantPrompt, Background, Clock, EventPublisher,
+    MessageRepository, ModelReply, NewMessage, PortError, SendJob, Tool, ToolCall, ToolExchange,
+    ToolOutcome, ToolRequest, UserRepository,
 };
 
 /// What the assistant answers when the model fails (the original's words).
@@ -36,6 +39,9 @@ pub struct AssistantSettings {
     pub history_max: u32,
     /// Model calls in flight at once on this instance.
     pub max_concurrency: usize,
+    /// Rounds of tool calls one answer may take (`AI_MAX_TOOL_ROUNDS`); a model still
+    /// calling tools after them gets the fallback reply.
+    pub max_tool_rounds: u32,
     /// A question with no reply this old was forgotten (the process that was answering it
     /// died) and is answered again: longer than any model call and the shutdown grace, so no
     /// instance can still be working on it.
@@ -47,12 +53,16 @@ impl Default for AssistantSettings {
         Self {
             name: "AI Assistant".to_string(),
             system_prompt: "You are a helpful assistant inside a messaging app. Answer the \
-                            user's messages clearly and concisely, in the language they write in."
+                            user's messages clearly and concisely, in the language they write in. \
+                            With the tools you can file the user's facility reports (something \
+                            broken, and where), list them, show one and change an open one."
                 .to_string(),
             history_max: 50,
             max_concurrency: 8,
-            // The default model timeout (60 s), the shutdown grace (10 s) and 5 s to store.
-            forgotten_after: std::time::Duration::from_secs(75),
+            max_tool_rounds: 5,
+            // The default model timeout (60 s) for each of up to six calls (five rounds of
+            // tools and the reply), the shutdown grace (10 s) and 5 s to store.
+            forgotten_after: std::time::Duration::from_secs(6 * 60 + 15),
         }
     }
 }
@@ -97,6 +107,9 @@ impl From<SendError> for AskError {
 pub struct AssistantChat {
     assistant: Option<Arc<dyn Assistant>>,
     messages: Arc<dyn MessageRepository>,
+    users: Arc<dyn UserRepository>,
+    /// What the model's tool calls do, as the user who is talking.
+    reports: Reports,
     events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
     background: Arc<dyn Background>,
@@ -130,6 +143,8 @@ impl AssistantChat {
         Self {
             assistant: ports.assistant.clone(),
             messages: ports.messages.clone(),
+            users: ports.users.clone(),
+            reports: Reports::new(ports),
             events: ports.events.clone(),
             clock: ports.clock.clone(),
             background: ports.background.clone(),
@@ -251,9 +266,16 @@ impl AssistantChat {
         let prompt = AssistantPrompt {
             system: self.settings.system_prompt.clone(),
             turns,
+            // No rounds of tools: plain chat.
+            tools: if self.settings.max_tool_rounds > 0 {
+                Tool::ALL.to_vec()
+            } else {
+                Vec::new()
+            },
+            exchanges: Vec::new(),
         };
         let text = match &self.assistant {
-            Some(assistant) => match self.reply_live(assistant.as_ref(), prompt, question).await {
+            Some(assistant) => match self.converse(assistant.as_ref(), prompt, question).await {
                 Ok(text) if !text.trim().is_empty() => text,
                 Ok(_) => {
                     tracing::warn!(user_id = %user_id, "the model answered nothing");
@@ -276,13 +298,136 @@ impl AssistantChat {
         Ok((content, conversation_id))
     }
 
+    /// The model's reply to `question`, after running the tools it calls (as the user who
+    /// asked), round by round, up to the round limit.
+    async fn converse(
+        &self,
+        assistant: &dyn Assistant,
+        mut prompt: AssistantPrompt,
+        question: &Message,
+    ) -> Result<String, AssistantError> {
+        let mut caller = None;
+        loop {
+            let calls = match self.reply_live(assistant, prompt.clone(), question).await? {
+                ModelReply::Text(text) => return Ok(text),
+                ModelReply::ToolCalls(calls) => calls,
+            };
+            if prompt.exchanges.len() >= self.settings.max_tool_rounds as usize {
+                return Err(AssistantError::Malformed(format!(
+                    "still calling tools after {} rounds",
+                    self.settings.max_tool_rounds
+                )));
+            }
+            if caller.is_none() {
+                caller = Some(self.caller_of(question.sender_id).await?);
+            }
+            let caller = caller.as_ref().expect("set above");
+            let mut results = Vec::with_capacity(calls.len());
+            for call in &calls {
+                results.push(self.run_tool(caller, call).await);
+            }
+            prompt.exchanges.push(ToolExchange { calls, results });
+        }
+    }
+
+    /// The user who is talking, as the tools act for them (their account as it is now).
+    async fn caller_of(&self, user_id: UserId) -> Result<Caller, AssistantError> {
+        let unavailable = |what: String| AssistantError::Unreachable(what);
+        let user = self
+            .users
+            .get_user(user_id)
+            .await
+            .map_err(|e| unavailable(format!("the user's account: {e}")))?
+            .ok_or_else(|| unavailable("the user's account is gone".into()))?;
+        // Tools act under the rules of the routes, which look at the user, not the session.
+        Ok(Caller {
+            user,
+            session_id: SessionId::new(0),
+        })
+    }
+
+    /// Runs one tool call as `caller`; what it cannot do is told to the model as a refusal.
+    async fn run_tool(&self, caller: &Caller, call: &ToolCall) -> ToolOutcome {
+        let request = match &call.request {
+            Ok(request) => request.clone(),
+            Err(reason) => return ToolOutcome::Refused(reason.clone()),
+        };
+        let outcome = match request {
+            ToolRequest::GetMyReports { status } => {
+                let status = match status.as_deref().filter(|s| !s.is_empty()) {
+                    None => None,
+                    Some(text) => match ReportStatus::parse(text) {
+                        Some(status) => Some(status),
+                        None => {
+                            return ToolOutcome::Refused(format!(
+                                "status must be one of: {}",
+                                ReportStatus::allowed()
+                            ));
+                        }
+                    },
+                };
+                self.reports
+                    .list_mine(
+                        caller,
+                        status,
+                        Page::new(0, TOOL_LIST_MAX).unwrap_or_default(),
+                    )
+                    .await
+                    .map(ToolOutcome::Reports)
+                    .map_err(|e| e.to_string())
+            }
+            ToolRequest::GetReport { report_id } => self
+                .reports
+                .get(caller, ReportId::new(report_id))
+                .await
+                .map(ToolOutcome::Report)
+                .map_err(|e| e.to_string()),
+            ToolRequest::CreateReport { title, content } => {
+                match (ReportTitle::parse(title), ReportContent::parse(content)) {
+                    (Ok(title), Ok(content)) => self
+                        .reports
+                        .create(caller, title, content)
+                        .await
+                        .map(ToolOutcome::Report)
+                        .map_err(|e| e.to_string()),
+                    (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+                }
+            }
+            ToolRequest::UpdateReport {
+                report_id,
+                title,
+                content,
+            } => {
+                let changes = title.map(ReportTitle::parse).transpose().and_then(|title| {
+                    Ok(ReportChanges {
+                        title,
+                        content: content.map(ReportContent::parse).transpose()?,
+                    })
+                });
+                match changes {
+                    Ok(changes) => self
+                        .reports
+                        .edit(caller, ReportId::new(report_id), changes)
+                        .await
+                        .map(ToolOutcome::Report)
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        };
+        outcome.unwrap_or_else(|reason| {
+            tracing::info!(tool = %call.name, reason = %reason, "a tool call was refused");
+            ToolOutcome::Refused(reason)
+        })
+    }
+
     /// The model's reply, its pieces told to the user's live streams as they come.
     async fn reply_live(
         &self,
         assistant: &dyn Assistant,
         prompt: AssistantPrompt,
         question: &Message,
-    ) -> Result<String, crate::ports::AssistantError> {
+    ) -> Result<ModelReply, AssistantError> {
         let (sender, mut arriving) = tokio::sync::mpsc::unbounded_channel::<String>();
         // The forwarder below reads until the model drops these (its reply is done).
         let pieces = crate::ports::ReplyPieces::new(move |piece| {
@@ -315,7 +460,7 @@ impl AssistantChat {
             tokio::select! {
                 reply = assistant.reply(prompt, Some(pieces)) => reply,
                 _ = closing.wait_for(|closing| *closing) => Err(
-                    crate::ports::AssistantError::Unreachable("the server is shutting down".into()),
+                    AssistantError::Unreachable("the server is shutting down".into()),
                 ),
             }
         };
@@ -412,6 +557,9 @@ impl AssistantChat {
             .await;
     }
 }
+
+/// Reports a tool lists at most (the newest).
+const TOOL_LIST_MAX: u32 = 20;
 
 /// Questions looked at per sweep for forgotten ones (the newest asked).
 const FORGOTTEN_SCAN: u32 = 200;

@@ -18,6 +18,12 @@ pub fn assistant_config(
 ) -> Result<(Option<ModelConfig>, AssistantSettings), ConfigError> {
     let defaults = AssistantSettings::default();
     let timeout = Duration::from_secs(number(lookup, &["AI_TIMEOUT_SECONDS"], 60u64, 1..=3_600)?);
+    let max_tool_rounds = number(
+        lookup,
+        &["AI_MAX_TOOL_ROUNDS"],
+        defaults.max_tool_rounds,
+        0..=20,
+    )?;
     let settings = AssistantSettings {
         name: read(lookup, &["AI_ASSISTANT_NAME"]).map_or(defaults.name, |(_, v)| v),
         system_prompt: read(lookup, &["AI_SYSTEM_PROMPT"])
@@ -34,8 +40,10 @@ pub fn assistant_config(
             defaults.max_concurrency,
             1..=10_000,
         )?,
-        // Longer than a model call, its grace at shutdown, and the reply's write after it.
-        forgotten_after: timeout + crate::SHUTDOWN_GRACE + FORGOTTEN_MARGIN,
+        max_tool_rounds,
+        // Longer than an answer's model calls (one per round of tools, and the reply), the
+        // grace at shutdown, and the reply's write after it.
+        forgotten_after: timeout * (max_tool_rounds + 1) + crate::SHUTDOWN_GRACE + FORGOTTEN_MARGIN,
     };
     let base = read(lookup, &["AI_API_BASE", "LITELLM_BASEURL"]);
     let model = read(lookup, &["AI_MODEL", "LITELLM_MODEL"]);
@@ -109,6 +117,19 @@ mod tests {
         assert_eq!(model.api_key.as_deref(), Some("sk-test"));
         assert_eq!(model.model, "openai/gpt-4o-mini");
         assert_eq!(settings.history_max, 20);
+    }
+
+    #[test]
+    fn tool_rounds_are_bounded_and_widen_the_forgotten_question_age() {
+        let (_, settings) = assistant_config(&lookup(&[
+            ("AI_MAX_TOOL_ROUNDS", "2"),
+            ("AI_TIMEOUT_SECONDS", "10"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.max_tool_rounds, 2);
+        assert_eq!(settings.forgotten_after, Duration::from_secs(3 * 10 + 15));
+        let error = assistant_config(&lookup(&[("AI_MAX_TOOL_ROUNDS", "21")])).unwrap_err();
+        assert_eq!(error.variable, "AI_MAX_TOOL_ROUNDS");
     }
 
     #[test]

@@ -361,12 +361,14 @@ async fn a_question_a_crash_left_unanswered_is_answered_after_restart() {
     ]);
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite:///{}", dir.path().join("crash.db").display());
-    // A 1 s model timeout: a question is forgotten once 1 + 10 (grace) + 5 s old.
+    // A 1 s model timeout and no tool rounds (one model call per answer): a question is
+    // forgotten once 1 + 10 (grace) + 5 s old.
     let env = [
         ("DATABASE_URL", database.as_str()),
         ("AI_API_BASE", model.base_url.as_str()),
         ("AI_MODEL", "slow-model"),
         ("AI_TIMEOUT_SECONDS", "1"),
+        ("AI_MAX_TOOL_ROUNDS", "0"),
     ];
     let server = Server::start(&env);
     let http = reqwest::Client::new();

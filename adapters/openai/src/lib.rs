@@ -1,11 +1,15 @@
 //! The assistant port over OpenAI-compatible Chat Completions: `POST {base}/chat/completions`
-//! with `model` and `messages`, a bearer key, and `"stream": true`. Works with LiteLLM's
-//! proxy, vLLM, Ollama and OpenAI alike.
+//! with `model`, `messages`, the `tools` on offer, a bearer key, and `"stream": true`. Works
+//! with LiteLLM's proxy, vLLM, Ollama and OpenAI alike; a model that refuses `tools` is
+//! asked without them from then on.
 
+mod tools;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ai_message_core::ports::ReplyPieces;
-use ai_message_core::ports::{Assistant, AssistantError, AssistantPrompt};
+use ai_message_core::ports::{Assistant, AssistantError, AssistantPrompt, ModelReply};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -83,6 +87,8 @@ pub struct OpenAiAssistant {
     http: reqwest::Client,
     endpoint: String,
     config: ModelConfig,
+    /// The model answered 400 to a request offering tools: it is asked without them.
+    tools_refused: AtomicBool,
 }
 
 /// Why an assistant could not be set up.
@@ -110,6 +116,7 @@ impl OpenAiAssistant {
             http,
             endpoint: format!("{base}/chat/completions"),
             config,
+            tools_refused: AtomicBool::new(false),
         })
     }
 
@@ -117,28 +124,17 @@ impl OpenAiAssistant {
         &self,
         prompt: AssistantPrompt,
         deltas: Option<ReplyPieces>,
-    ) -> Result<String, AssistantError> {
-        let mut messages = vec![json!({"role": "system", "content": prompt.system})];
-        messages.extend(
-            prompt
-                .turns
-                .iter()
-                .map(|turn| json!({"role": turn.role.as_str(), "content": turn.content})),
-        );
-        let body = json!({
-            "model": endpoint_model(&self.config.model),
-            "messages": messages,
-            "stream": true,
-        });
-        let mut request = self.http.post(&self.endpoint).json(&body);
-        if let Some(key) = &self.config.api_key {
-            request = request.bearer_auth(key);
+    ) -> Result<ModelReply, AssistantError> {
+        let offer_tools = !prompt.tools.is_empty() && !self.tools_refused.load(Ordering::Relaxed);
+        let mut response = self.send(&prompt, offer_tools).await?;
+        if offer_tools && response.status() == reqwest::StatusCode::BAD_REQUEST {
+            tracing::warn!(
+                model = %self.config.model,
+                "the model refused a request offering tools (400): asking it without tools from now on"
+            );
+            self.tools_refused.store(true, Ordering::Relaxed);
+            response = self.send(&prompt, false).await?;
         }
-        // The error's text names the URL, never the key or the prompt.
-        let response = request
-            .send()
-            .await
-            .map_err(|e| AssistantError::Unreachable(e.without_url().to_string()))?;
         let status = response.status();
         if !status.is_success() {
             return Err(AssistantError::Status(status.as_u16()));
@@ -149,28 +145,83 @@ impl OpenAiAssistant {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("text/event-stream"));
         let max = self.config.max_reply_bytes;
-        let text = if streamed {
+        let answer = if streamed {
             read_stream(response, deltas, max).await?
         } else {
             // A server that ignores `stream` answers one JSON object, read up to a bound.
             let body = read_bounded(response, max_body_bytes(max)).await?;
             let value: Value = serde_json::from_slice(&body)
                 .map_err(|e| AssistantError::Malformed(e.to_string()))?;
-            let content = value["choices"][0]["message"]["content"]
-                .as_str()
-                .ok_or_else(|| AssistantError::Malformed("no choices[0].message.content".into()))?;
-            let mut text = String::new();
-            let (piece, _) = take_within(&mut text, &clean(content), max);
-            if let Some(deltas) = deltas {
-                deltas.send(piece);
+            let message = &value["choices"][0]["message"];
+            let mut answer = Answer::default();
+            if let Some(calls) = message["tool_calls"].as_array() {
+                for (index, call) in calls.iter().enumerate() {
+                    answer.calls.add(index, call);
+                }
             }
-            text
+            if let Some(content) = message["content"].as_str() {
+                let (piece, _) = take_within(&mut answer.text, &clean(content), max);
+                if let Some(deltas) = deltas {
+                    deltas.send(piece);
+                }
+            } else if answer.calls.is_empty() {
+                return Err(AssistantError::Malformed(
+                    "no choices[0].message.content".into(),
+                ));
+            }
+            answer
         };
-        if text.trim().is_empty() {
+        if offer_tools && !answer.calls.is_empty() {
+            return Ok(ModelReply::ToolCalls(answer.calls.finish()));
+        }
+        if answer.text.trim().is_empty() {
             return Err(AssistantError::Malformed("an empty reply".into()));
         }
-        Ok(text)
+        Ok(ModelReply::Text(answer.text))
     }
+
+    /// Posts the prompt (with its tools when `offer_tools`); the response, whatever its
+    /// status.
+    async fn send(
+        &self,
+        prompt: &AssistantPrompt,
+        offer_tools: bool,
+    ) -> Result<reqwest::Response, AssistantError> {
+        let mut messages = vec![json!({"role": "system", "content": prompt.system})];
+        messages.extend(
+            prompt
+                .turns
+                .iter()
+                .map(|turn| json!({"role": turn.role.as_str(), "content": turn.content})),
+        );
+        if offer_tools {
+            tools::add_exchanges(&mut messages, &prompt.exchanges);
+        }
+        let mut body = json!({
+            "model": endpoint_model(&self.config.model),
+            "messages": messages,
+            "stream": true,
+        });
+        if offer_tools {
+            body["tools"] = tools::offered(&prompt.tools);
+        }
+        let mut request = self.http.post(&self.endpoint).json(&body);
+        if let Some(key) = &self.config.api_key {
+            request = request.bearer_auth(key);
+        }
+        // The error's text names the URL, never the key or the prompt.
+        request
+            .send()
+            .await
+            .map_err(|e| AssistantError::Unreachable(e.without_url().to_string()))
+    }
+}
+
+/// A completion as read: its text, and the tool calls it makes.
+#[derive(Default)]
+struct Answer {
+    text: String,
+    calls: tools::CallsUnderWay,
 }
 
 /// A whole answer body, refused past `max` bytes.
@@ -189,18 +240,20 @@ async fn read_bounded(response: reqwest::Response, max: usize) -> Result<Vec<u8>
     Ok(read)
 }
 
-/// The text of a streamed completion: `data: {json}` lines until `data: [DONE]`, cut at
-/// `max` bytes (the pieces sent to `deltas` stop at the same place).
+/// A streamed completion: `data: {json}` lines until `data: [DONE]`, its text cut at `max`
+/// bytes (the pieces sent to `deltas` stop at the same place) and its tool calls assembled
+/// from their pieces.
 async fn read_stream(
     response: reqwest::Response,
     deltas: Option<ReplyPieces>,
     max: usize,
-) -> Result<String, AssistantError> {
+) -> Result<Answer, AssistantError> {
     let mut body = response.bytes_stream();
     let mut pending = Vec::new();
     // Bytes of `pending` already searched for a line end: a long line is scanned once.
     let mut scanned = 0;
-    let mut text = String::new();
+    let mut answer = Answer::default();
+    let mut full = false;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| AssistantError::Unreachable(e.without_url().to_string()))?;
         pending.extend_from_slice(&chunk);
@@ -218,17 +271,22 @@ async fn read_stream(
             scanned = 0;
             let line = String::from_utf8_lossy(&line);
             match data_line(line.trim_end()) {
-                Some(Piece::Done) => return Ok(text),
-                Some(Piece::Text(piece)) => {
-                    let (taken, full) = take_within(&mut text, &clean(&piece), max);
-                    if let Some(deltas) = &deltas
-                        && !taken.is_empty()
-                    {
-                        deltas.send(taken);
+                Some(Piece::Done) => return Ok(answer),
+                Some(Piece::Delta { text, tool_calls }) => {
+                    for call in &tool_calls {
+                        let index = call["index"].as_u64().unwrap_or(0) as usize;
+                        answer.calls.add(index, call);
                     }
-                    if full {
-                        return Ok(text);
+                    if let Some(piece) = text.filter(|_| !full) {
+                        let (taken, reached) = take_within(&mut answer.text, &clean(&piece), max);
+                        full = reached;
+                        if let Some(deltas) = &deltas
+                            && !taken.is_empty()
+                        {
+                            deltas.send(taken);
+                        }
                     }
+                    answer.calls.check_size()?;
                 }
                 Some(Piece::Error(message)) => return Err(AssistantError::Malformed(message)),
                 None => {}
@@ -236,12 +294,16 @@ async fn read_stream(
         }
     }
     // The stream ended without `[DONE]`: keep what came, if anything did.
-    Ok(text)
+    Ok(answer)
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 enum Piece {
-    Text(String),
+    /// A chunk's text and tool-call pieces.
+    Delta {
+        text: Option<String>,
+        tool_calls: Vec<Value>,
+    },
     Done,
     Error(String),
 }
@@ -255,10 +317,13 @@ fn data_line(line: &str) -> Option<Piece> {
     if value.get("error").is_some() {
         return Some(Piece::Error("the stream reported an error".into()));
     }
-    value["choices"][0]["delta"]["content"]
+    let delta = &value["choices"][0]["delta"];
+    let text = delta["content"]
         .as_str()
         .filter(|piece| !piece.is_empty())
-        .map(|piece| Piece::Text(piece.to_string()))
+        .map(str::to_string);
+    let tool_calls = delta["tool_calls"].as_array().cloned().unwrap_or_default();
+    (text.is_some() || !tool_calls.is_empty()).then_some(Piece::Delta { text, tool_calls })
 }
 
 #[async_trait]
@@ -267,7 +332,7 @@ impl Assistant for OpenAiAssistant {
         &self,
         prompt: AssistantPrompt,
         deltas: Option<ReplyPieces>,
-    ) -> Result<String, AssistantError> {
+    ) -> Result<ModelReply, AssistantError> {
         let in_flight = CallUnderWay::start();
         let started = std::time::Instant::now();
         let answer = tokio::time::timeout(self.config.timeout, self.complete(prompt, deltas))
@@ -338,7 +403,19 @@ mod tests {
     fn stream_lines_are_read_as_openai_writes_them() {
         assert_eq!(
             data_line(r#"data: {"choices":[{"delta":{"content":"Bonjour"}}]}"#),
-            Some(Piece::Text("Bonjour".into()))
+            Some(Piece::Delta {
+                text: Some("Bonjour".into()),
+                tool_calls: Vec::new()
+            })
+        );
+        assert_eq!(
+            data_line(
+                r#"data: {"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"ti"}}]}}]}"#
+            ),
+            Some(Piece::Delta {
+                text: None,
+                tool_calls: vec![json!({"index": 0, "function": {"arguments": "{\"ti"}})]
+            })
         );
         assert_eq!(data_line("data: [DONE]"), Some(Piece::Done));
         assert_eq!(

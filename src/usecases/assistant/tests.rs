@@ -1,5 +1,5 @@
 use super::*;
-use crate::ports::{AssistantError, MockAssistant};
+use crate::ports::MockAssistant;
 use crate::usecases::test_support::*;
 use mockall::predicate::always;
 
@@ -76,7 +76,7 @@ async fn a_model_error_or_an_empty_answer_stores_the_fallback_reply() {
             .expect_reply()
             .with(always(), always())
             .times(1)
-            .returning(move |_, _| outcome.clone());
+            .returning(move |_, _| outcome.clone().map(ModelReply::Text));
         let reply = chat(mocks, Some(model), 8)
             .ask(&caller(1), MessageContent::parse("hi").unwrap(), None)
             .await
@@ -129,7 +129,7 @@ async fn the_model_gets_the_system_prompt_and_the_turns_in_order() {
                     ]
         })
         .times(1)
-        .returning(|_, _| Ok("fine".into()));
+        .returning(|_, _| Ok(ModelReply::Text("fine".into())));
     let chat = chat(mocks, Some(model), 8);
     let slot = chat.reserve(uid(1)).unwrap();
     chat.answer(slot, &sample_message(5, 1, -1)).await.unwrap();

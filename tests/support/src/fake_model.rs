@@ -22,6 +22,16 @@ pub enum Answer {
     Status(u16),
     /// Waits, then streams the text.
     Slow(Duration, String),
+    /// Streamed tool calls, `(name, arguments as JSON text)`, each in pieces, as OpenAI
+    /// streams them.
+    ToolCalls(Vec<(String, String)>),
+}
+
+impl Answer {
+    /// One call of `name` with `arguments`.
+    pub fn tool_call(name: &str, arguments: serde_json::Value) -> Self {
+        Self::ToolCalls(vec![(name.to_string(), arguments.to_string())])
+    }
 }
 
 /// One request as the fake received it.
@@ -137,7 +147,33 @@ async fn completions(
             tokio::time::sleep(wait).await;
             streamed(&text)
         }
+        Answer::ToolCalls(calls) => streamed_calls(&calls),
     }
+}
+
+fn streamed_calls(calls: &[(String, String)]) -> Response {
+    let mut events =
+        String::from("data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n");
+    for (index, (name, arguments)) in calls.iter().enumerate() {
+        let head = json!({"choices": [{"index": 0, "delta": {"tool_calls": [{
+            "index": index, "id": format!("call_{index}"), "type": "function",
+            "function": {"name": name, "arguments": ""}
+        }]}}]});
+        events.push_str(&format!("data: {head}\n\n"));
+        let chars: Vec<char> = arguments.chars().collect();
+        for piece in chars.chunks(5) {
+            let piece: String = piece.iter().collect();
+            let chunk = json!({"choices": [{"index": 0, "delta": {"tool_calls": [{
+                "index": index, "function": {"arguments": piece}
+            }]}}]});
+            events.push_str(&format!("data: {chunk}\n\n"));
+        }
+    }
+    let finish = json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]});
+    events.push_str(&format!("data: {finish}\n\ndata: [DONE]\n\n"));
+    Response::builder()
+        .content_type("text/event-stream")
+        .body(Body::from_string(events))
 }
 
 fn streamed(text: &str) -> Response {

@@ -4,6 +4,7 @@
 mod cases_account;
 mod cases_admin;
 mod cases_assistant;
+mod cases_assistant_tools;
 mod cases_hardening;
 mod cases_identity;
 mod cases_limits;
@@ -15,6 +16,7 @@ pub mod harness;
 pub use cases_account::*;
 pub use cases_admin::*;
 pub use cases_assistant::*;
+pub use cases_assistant_tools::*;
 pub use cases_hardening::*;
 pub use cases_identity::*;
 pub use cases_limits::*;
@@ -114,6 +116,12 @@ macro_rules! http_api_tests {
             report_titles_and_contents_are_validated,
             reports_go_with_their_reporter_and_keep_their_resolution,
             report_events_reach_the_reporter_and_superusers,
+            a_chat_files_a_report_that_the_reports_list_shows,
+            the_assistant_shows_only_the_callers_reports,
+            a_tool_call_on_another_users_report_is_refused_and_changes_nothing,
+            malformed_tool_calls_are_answered_as_errors_and_the_reply_still_arrives,
+            a_model_that_calls_tools_forever_gets_the_fallback_reply,
+            a_model_without_tools_is_asked_plainly_once_it_refuses_them,
         );
     };
     (@cases $factory:expr; $skip:expr; $($case:ident),* $(,)?) => {
