@@ -83,3 +83,50 @@ impl Report {
         self.resolved_by = resolution.resolved_by;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn moving_into_resolved_stamps_leaving_clears_staying_keeps() {
+        let (at, later) = (
+            Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 1, 2, 9, 0, 0).unwrap(),
+        );
+        let (first, second) = (UserId::new(1), UserId::new(2));
+        let open = Resolution {
+            status: ReportStatus::Open,
+            resolved_at: None,
+            resolved_by: None,
+        };
+        assert_eq!(open.moved(None, first, at), open, "no status given");
+        let resolved = open.moved(Some(ReportStatus::Resolved), first, at);
+        assert_eq!(
+            (resolved.resolved_at, resolved.resolved_by),
+            (Some(at), Some(first))
+        );
+        let again = resolved.moved(Some(ReportStatus::Resolved), second, later);
+        assert_eq!(again, resolved, "the first resolution stays");
+        let reopened = resolved.moved(Some(ReportStatus::InProgress), second, later);
+        assert_eq!(
+            reopened,
+            Resolution {
+                status: ReportStatus::InProgress,
+                resolved_at: None,
+                resolved_by: None,
+            }
+        );
+    }
+
+    #[test]
+    fn statuses_read_exactly_as_stored() {
+        for status in ReportStatus::ALL {
+            assert_eq!(ReportStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(ReportStatus::parse("Open"), None);
+        assert_eq!(ReportStatus::parse(""), None);
+        assert_eq!(ReportStatus::allowed(), "open, in_progress, resolved");
+    }
+}
