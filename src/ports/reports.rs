@@ -37,6 +37,20 @@ pub struct ReportEdit {
     pub now: Timestamp,
 }
 
+impl ReportEdit {
+    /// Why the edit cannot be made to a report filed by `reporter` and now in `status`, if
+    /// it cannot: the rule every store applies inside its transaction.
+    pub fn refusal(&self, reporter: UserId, status: ReportStatus) -> Option<ReportEditOutcome> {
+        if reporter != self.editor_id {
+            Some(ReportEditOutcome::NotReporter)
+        } else if status != ReportStatus::Open {
+            Some(ReportEditOutcome::NotOpen)
+        } else {
+            None
+        }
+    }
+}
+
 /// Outcome of [`ReportRepository::edit_open_report`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReportEditOutcome {

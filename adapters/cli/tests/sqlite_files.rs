@@ -1,6 +1,8 @@
 //! The binary on SQLite files: a database made by the original implementation is adopted,
 //! and data survives a restart.
 
+mod common;
+
 use ai_message_testkit::server::Server;
 use serde_json::{Value, json};
 
@@ -159,27 +161,7 @@ async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers_and_
         .unwrap();
     assert_eq!(login["user"]["phone_number"], "+60123456789");
     let token = login["access_token"].as_str().unwrap();
-    let reports: Value = http
-        .get(server.url("/reports"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(reports[0]["title"], "Window", "newest first");
-    assert_eq!(reports[1]["status"], "resolved");
-    assert_eq!(reports[1]["resolver_username"], "legacy");
-    assert_eq!(reports[1]["resolved_at"], "2024-05-03T08:00:00.500000Z");
-    let filed = http
-        .post(server.url("/reports"))
-        .bearer_auth(token)
-        .json(&json!({"title": "Door", "content": "Squeaks"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(filed.status(), 201, "the adopted table takes new reports");
+    common::the_originals_reports_are_kept(&http, &server, token).await;
     let taken = http
         .post(server.url("/auth/register"))
         .json(&json!({"username": "newer", "email": "newer@example.com",

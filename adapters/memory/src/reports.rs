@@ -75,11 +75,8 @@ impl ReportRepository for MemoryStore {
         let Some(report) = t.reports.get_mut(&edit.id) else {
             return Ok(ReportEditOutcome::NotFound);
         };
-        if report.reporter_id != edit.editor_id {
-            return Ok(ReportEditOutcome::NotReporter);
-        }
-        if report.status != ReportStatus::Open {
-            return Ok(ReportEditOutcome::NotOpen);
+        if let Some(refused) = edit.refusal(report.reporter_id, report.status) {
+            return Ok(refused);
         }
         if let Some(title) = edit.title {
             report.title = title;

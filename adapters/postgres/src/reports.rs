@@ -127,11 +127,8 @@ impl ReportRepository for PostgresStore {
         let Some((reporter, resolution)) = locked_state(&tx, id).await? else {
             return Ok(ReportEditOutcome::NotFound);
         };
-        if reporter != edit.editor_id {
-            return Ok(ReportEditOutcome::NotReporter);
-        }
-        if resolution.status != ReportStatus::Open {
-            return Ok(ReportEditOutcome::NotOpen);
+        if let Some(refused) = edit.refusal(reporter, resolution.status) {
+            return Ok(refused);
         }
         tx.execute(
             sql::EDIT_REPORT,

@@ -79,6 +79,22 @@ macro_rules! report_columns {
     };
 }
 
+/// A report with the names of its reporter and resolver (`NULL` once the account is gone),
+/// then `$where` (the dialect's placeholders).
+#[macro_export]
+macro_rules! report_view_select {
+    ($where:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::report_columns!("r."),
+            ", u.username, v.username FROM reports r \
+             LEFT JOIN users u ON u.id = r.reporter_id \
+             LEFT JOIN users v ON v.id = r.resolved_by ",
+            $where
+        )
+    };
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -101,11 +101,8 @@ impl ReportRepository for SqliteStore {
                 let Some((reporter, resolution)) = report_state(tx, edit.id).or_port()? else {
                     return Ok(ReportEditOutcome::NotFound);
                 };
-                if reporter != edit.editor_id {
-                    return Ok(ReportEditOutcome::NotReporter);
-                }
-                if resolution.status != ai_message_core::ReportStatus::Open {
-                    return Ok(ReportEditOutcome::NotOpen);
+                if let Some(refused) = edit.refusal(reporter, resolution.status) {
+                    return Ok(refused);
                 }
                 tx.execute_cached(
                     sql::EDIT_REPORT,

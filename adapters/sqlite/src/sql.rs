@@ -2,7 +2,7 @@
 //! All take parameters (`?1`…); no value is ever spliced into SQL text.
 
 use ai_message_sql::{
-    message_columns, report_columns, role_columns, session_columns, token_columns, user_columns,
+    message_columns, report_view_select, role_columns, session_columns, token_columns, user_columns,
 };
 
 // ---- users -----------------------------------------------------------------------------
@@ -293,30 +293,16 @@ ORDER BY l.position DESC";
 
 // ---- reports ---------------------------------------------------------------------------
 
-/// A report with the names of its reporter and resolver (`NULL` once the account is gone).
-macro_rules! report_view {
-    ($where:literal) => {
-        concat!(
-            "SELECT ",
-            report_columns!("r."),
-            ", u.username, v.username FROM reports r \
-             LEFT JOIN users u ON u.id = r.reporter_id \
-             LEFT JOIN users v ON v.id = r.resolved_by ",
-            $where
-        )
-    };
-}
-
 pub const INSERT_REPORT: &str = "INSERT INTO reports (reporter_id, title, content, status, \
      created_at, updated_at) VALUES (?1, ?2, ?3, 'open', ?4, ?4) RETURNING id";
-pub const REPORT_VIEW_BY_ID: &str = report_view!("WHERE r.id = ?1");
+pub const REPORT_VIEW_BY_ID: &str = report_view_select!("WHERE r.id = ?1");
 /// A reporter's reports, newest first, optionally in one status.
-pub const LIST_REPORTS_OF: &str = report_view!(
+pub const LIST_REPORTS_OF: &str = report_view_select!(
     "WHERE r.reporter_id = ?1 AND (?2 IS NULL OR r.status = ?2) \
      ORDER BY r.created_at DESC, r.id DESC LIMIT ?3 OFFSET ?4"
 );
 /// Everyone's reports, newest first, optionally in one status.
-pub const LIST_ALL_REPORTS: &str = report_view!(
+pub const LIST_ALL_REPORTS: &str = report_view_select!(
     "WHERE (?1 IS NULL OR r.status = ?1) \
      ORDER BY r.created_at DESC, r.id DESC LIMIT ?2 OFFSET ?3"
 );

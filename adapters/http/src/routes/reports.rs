@@ -3,7 +3,7 @@
 
 use ai_message_core::usecases::reports::ReportChanges;
 use ai_message_core::{
-    ReportComment, ReportContent, ReportId, ReportStatus, ReportTitle, ReportView,
+    Page, ReportComment, ReportContent, ReportId, ReportStatus, ReportTitle, ReportView,
 };
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
@@ -41,20 +41,25 @@ fn reports_out(reports: Vec<ReportView>) -> JsonReply<Vec<ReportOut>> {
     JsonReply(reports.into_iter().map(ReportOut::from).collect())
 }
 
-/// A `status_filter` value: one of the three statuses, exactly; empty means none (as the
-/// original reads it: its frontend sends `?status_filter=` for "all").
-fn status(field: &str, value: Option<String>) -> Result<Option<ReportStatus>, ApiError> {
-    value
+/// A list's query: `status_filter` one of the three statuses, exactly (empty means none,
+/// as the original reads it), and the page.
+fn list_query(
+    status_filter: Option<String>,
+    skip: Option<i64>,
+    limit: Option<i64>,
+) -> Result<(Option<ReportStatus>, Page), ApiError> {
+    let status = status_filter
         .filter(|text| !text.is_empty())
         .map(|text| {
             ReportStatus::parse(&text).ok_or_else(|| {
                 ApiError::unprocessable(format!(
-                    "{field}: must be one of: {}",
+                    "status_filter: must be one of: {}",
                     ReportStatus::allowed()
                 ))
             })
         })
-        .transpose()
+        .transpose()?;
+    Ok((status, page(skip, limit)?))
 }
 
 #[OpenApi(prefix_path = "/reports", tag = "ApiTags::Reports")]
@@ -94,8 +99,7 @@ impl ReportsApi {
         /// At most this many reports (1 to 500, default 100).
         limit: Query<Option<i64>>,
     ) -> Result<JsonReply<Vec<ReportOut>>, ApiError> {
-        let status = status("status_filter", status_filter.0)?;
-        let page = page(skip.0, limit.0)?;
+        let (status, page) = list_query(status_filter.0, skip.0, limit.0)?;
         let reports = self
             .state
             .services
@@ -119,8 +123,7 @@ impl ReportsApi {
         /// At most this many reports (1 to 500, default 100).
         limit: Query<Option<i64>>,
     ) -> Result<JsonReply<Vec<ReportOut>>, ApiError> {
-        let status = status("status_filter", status_filter.0)?;
-        let page = page(skip.0, limit.0)?;
+        let (status, page) = list_query(status_filter.0, skip.0, limit.0)?;
         let reports = self
             .state
             .services
