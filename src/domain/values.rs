@@ -285,44 +285,6 @@ impl FullName {
 }
 
 string_value!(
-    /// A phone number in E.164 form: `+`, a country code not starting with 0, and at most 15
-    /// digits in all (`+60123456789`). Spaces, hyphens, dots and parentheses between the
-    /// digits are accepted on input and dropped, so one number has one stored form and
-    /// cannot be registered twice in two spellings (column `users.phone_number`,
-    /// VARCHAR(20), unique).
-    PhoneNumber
-);
-
-impl PhoneNumber {
-    /// E.164 allows at most 15 digits after the `+`.
-    pub const MAX_DIGITS: usize = 15;
-    /// Room for the digits and the separators people write between them.
-    pub const MAX_CHARS: usize = 32;
-
-    pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
-        let value = value.into();
-        check_chars("phone_number", &value, 0, Self::MAX_CHARS)?;
-        let compact: String = value
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-            .collect();
-        let digits = compact.strip_prefix('+').unwrap_or_default();
-        let well_formed = compact.starts_with('+')
-            && (2..=Self::MAX_DIGITS).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0');
-        if !well_formed {
-            return Err(ValidationError::new(
-                "phone_number",
-                "must be an international number in E.164 form, such as +60123456789",
-            ));
-        }
-        Ok(Self(compact))
-    }
-}
-
-string_value!(
     /// At most 10,000 characters.
     Bio
 );
@@ -524,7 +486,9 @@ impl Default for Page {
     }
 }
 
+mod phone;
 mod report_values;
+pub use phone::*;
 pub use report_values::*;
 
 #[cfg(test)]

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::PortError;
 use crate::domain::{
-    ConversationId, ConversationSummary, Delivered, Gated, Message, MessageContent, MessageId,
-    Page, Position, PositionedMessage, SessionGate, Timestamp, UserId,
+    ChannelMessageId, ConversationId, ConversationSummary, Delivered, Gated, Message,
+    MessageContent, MessageId, Page, Position, PositionedMessage, SessionGate, Timestamp, UserId,
 };
 
 /// A message marked read, for the receipt its sender gets.
@@ -115,6 +115,16 @@ pub trait MessageRepository: Send + Sync {
     /// 1, 2, 3… with no gap or repeat, in commit order, and never reused, even after
     /// deletes.
     async fn create_message(&self, new: NewMessage) -> Result<Delivered, PortError>;
+
+    /// [`Self::create_message`], unless a message was already received under `receipt` (a
+    /// channel's own id of an incoming message): `None` then, and nothing is written. The
+    /// receipt is remembered in the same transaction as the insert, so a delivery the
+    /// channel retries is stored once, whichever instance it reaches.
+    async fn create_message_once(
+        &self,
+        receipt: &ChannelMessageId,
+        new: NewMessage,
+    ) -> Result<Option<Delivered>, PortError>;
 
     /// The message with this id, if any.
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError>;

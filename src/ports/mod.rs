@@ -4,6 +4,7 @@
 mod assembly;
 mod assistant;
 mod background;
+mod channels;
 mod error;
 mod live;
 mod messages;
@@ -16,6 +17,7 @@ mod throttle;
 pub use assembly::*;
 pub use assistant::*;
 pub use background::*;
+pub use channels::*;
 pub use error::*;
 pub use live::*;
 pub use messages::*;

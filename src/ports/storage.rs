@@ -87,6 +87,9 @@ pub trait UserRepository: Send + Sync {
     /// [`email_key`]: crate::domain::email_key
     async fn find_user_by_email_key(&self, key: &str) -> Result<Option<User>, PortError>;
 
+    /// The user whose phone number is exactly `phone` (stored numbers are unique).
+    async fn find_user_by_phone(&self, phone: &PhoneNumber) -> Result<Option<User>, PortError>;
+
     /// Users ordered by id, `page.skip()` skipped, at most `page.limit()` returned.
     async fn list_users(&self, page: Page) -> Result<Vec<User>, PortError>;
 

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::auth::AuthenticateError;
 use super::messages::{SendError, send_one};
@@ -116,6 +116,8 @@ pub struct AssistantChat {
     settings: Arc<AssistantSettings>,
     replying_to: Arc<Mutex<HashSet<UserId>>>,
     model_calls: Arc<Semaphore>,
+    /// Told whenever a reply's place is given back, for those waiting for one.
+    freed: Arc<Notify>,
     /// Set when the server shuts down: model calls under way end with the fallback reply,
     /// so every question in flight is answered before the process exits.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
@@ -126,6 +128,7 @@ pub struct AssistantChat {
 pub struct ReplySlot {
     user_id: UserId,
     replying_to: Arc<Mutex<HashSet<UserId>>>,
+    freed: Arc<Notify>,
     _call: OwnedSemaphorePermit,
 }
 
@@ -135,6 +138,7 @@ impl Drop for ReplySlot {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&self.user_id);
+        self.freed.notify_waiters();
     }
 }
 
@@ -151,6 +155,7 @@ impl AssistantChat {
             model_calls: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
             settings: Arc::new(settings),
             replying_to: Arc::default(),
+            freed: Arc::default(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
@@ -182,6 +187,29 @@ impl AssistantChat {
         if self.assistant.is_none() {
             return Err(AskError::NotConfigured);
         }
+        self.take_slot(user_id)
+    }
+
+    /// Takes a reply's place for the user once their reply in flight is done and a model
+    /// call is free (a question that came in on a channel waits its turn rather than being
+    /// refused). `None` when the server shuts down first.
+    pub async fn reserve_when_free(&self, user_id: UserId) -> Option<ReplySlot> {
+        loop {
+            // Listening before trying: a place given back in between is not missed.
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Ok(slot) = self.take_slot(user_id) {
+                return Some(slot);
+            }
+            tokio::select! {
+                () = &mut freed => {}
+                () = self.closed() => return None,
+            }
+        }
+    }
+
+    pub(crate) fn take_slot(&self, user_id: UserId) -> Result<ReplySlot, AskError> {
         // The user's own reply in flight is the more telling answer: checked first.
         let mut replying_to = self
             .replying_to
@@ -200,6 +228,7 @@ impl AssistantChat {
         Ok(ReplySlot {
             user_id,
             replying_to: self.replying_to.clone(),
+            freed: self.freed.clone(),
             _call: call,
         })
     }

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod assistant;
 pub mod auth;
+pub mod channels;
 pub mod conversations;
 pub mod live;
 pub mod messages;
@@ -18,9 +19,9 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 
 use crate::ports::{
-    Assistant, Background, Clock, EventPublisher, EventSubscriptions, LoginAttempts,
-    MessageRepository, PasswordHasher, Quota, ReportRepository, RoleRepository, SecretSource,
-    SessionReads, SessionRepository, Storage, StorageHealth, UserRepository,
+    Assistant, Background, ChannelReplies, Clock, EventPublisher, EventSubscriptions,
+    LoginAttempts, MessageRepository, PasswordHasher, Quota, ReportRepository, RoleRepository,
+    SecretSource, SessionReads, SessionRepository, Storage, StorageHealth, UserRepository,
 };
 
 /// Everything the core needs from outside, chosen by the composition root.
@@ -38,6 +39,8 @@ pub struct Ports {
     pub subscriptions: Arc<dyn EventSubscriptions>,
     /// The language model of the AI assistant; `None`: the assistant answers 503.
     pub assistant: Option<Arc<dyn Assistant>>,
+    /// Where replies to texts from a phone go out; `None` when no channel is set up.
+    pub channel_replies: Option<Arc<dyn ChannelReplies>>,
     /// Where the assistant's replies to sent messages run.
     pub background: Arc<dyn Background>,
     pub hasher: Arc<dyn PasswordHasher>,
@@ -65,6 +68,7 @@ impl Ports {
             events: storage.events,
             subscriptions: storage.subscriptions,
             assistant: None,
+            channel_replies: None,
             background,
             hasher,
             clock,
@@ -84,8 +88,11 @@ pub struct Settings {
     pub login_limits: LoginLimits,
     pub live: live::LiveSettings,
     pub assistant: assistant::AssistantSettings,
+    pub channels: channels::ChannelSettings,
     /// How short a new password may be (`PASSWORD_MIN_LENGTH`).
     pub password_rules: crate::domain::PasswordRules,
+    /// How typed phone numbers are read (`PHONE_DEFAULT_REGION`).
+    pub phone_rules: crate::domain::PhoneRules,
     /// IPv6 clients are counted by the limits per this prefix (`IPV6_LIMIT_PREFIX`).
     pub ipv6_limit_prefix: u8,
 }
@@ -98,7 +105,9 @@ impl Default for Settings {
             login_limits: LoginLimits::default(),
             live: live::LiveSettings::default(),
             assistant: assistant::AssistantSettings::default(),
+            channels: channels::ChannelSettings::default(),
             password_rules: crate::domain::PasswordRules::default(),
+            phone_rules: crate::domain::PhoneRules::default(),
             ipv6_limit_prefix: 64,
         }
     }
@@ -157,9 +166,12 @@ pub struct Services {
     pub reports: reports::Reports,
     pub live: live::Live,
     pub assistant: assistant::AssistantChat,
+    pub phone_chat: channels::PhoneChat,
     pub health: Arc<dyn StorageHealth>,
     /// What a new password must be; the inbound adapter parses passwords with it.
     pub password_rules: crate::domain::PasswordRules,
+    /// How a typed phone number is read; the inbound adapters parse numbers with it.
+    pub phone_rules: crate::domain::PhoneRules,
 }
 
 impl Services {
@@ -179,6 +191,7 @@ impl Services {
                 messages.clone(),
                 &settings.assistant.name,
             ),
+            phone_chat: channels::PhoneChat::new(&ports, assistant.clone(), settings.channels),
             assistant,
             auth,
             admin: admin::Admin::new(&ports),
@@ -187,6 +200,7 @@ impl Services {
             messages,
             health: ports.health,
             password_rules: settings.password_rules,
+            phone_rules: settings.phone_rules,
         }
     }
 }

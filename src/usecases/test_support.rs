@@ -215,6 +215,7 @@ impl Mocks {
             events: self.events,
             subscriptions: self.hub,
             assistant: None,
+            channel_replies: None,
             background: Arc::new(InlineBackground),
             hasher: Arc::new(self.hasher),
             clock: Arc::new(FixedClock(self.now)),

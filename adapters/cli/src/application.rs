@@ -6,14 +6,15 @@ use std::sync::Arc;
 
 use ai_message_bcrypt::BcryptHasher;
 use ai_message_core::ports::{
-    Assistant, Background, Clock, PasswordHasher, SecretSource, Storage, Work,
+    Assistant, Background, ChannelReplies, Clock, PasswordHasher, SecretSource, Storage, Work,
 };
 use ai_message_core::usecases::{Ports, Services, Settings};
 use ai_message_http::limits::{LimitSettings, Limits};
-use ai_message_http::{AccessTokens, AppState, CorsOrigins, TrustedProxies};
+use ai_message_http::{AccessTokens, AppState, CorsOrigins, ExtraRoute, TrustedProxies};
 use ai_message_local::{OsSecretSource, SystemClock};
+use ai_message_twilio::{TwilioSender, TwilioSettings};
 use chrono::TimeDelta;
-use poem::{Endpoint, Response};
+use poem::{Endpoint, EndpointExt, Response};
 
 /// Everything the application is made of.
 pub struct Parts {
@@ -30,6 +31,10 @@ pub struct Parts {
     pub cors: CorsOrigins,
     /// The assistant's language model; `None`: the assistant answers 503.
     pub assistant: Option<Arc<dyn Assistant>>,
+    /// WhatsApp and SMS through Twilio; `None`: the webhook is not served (404).
+    pub twilio: Option<TwilioSettings>,
+    /// The server listens with TLS (a webhook URL rebuilt from `Host` is `https`).
+    pub tls: bool,
 }
 
 impl Parts {
@@ -50,6 +55,19 @@ impl Parts {
             trusted_proxies: TrustedProxies::none(),
             cors: CorsOrigins::Any,
             assistant: None,
+            twilio: None,
+            tls: false,
+        }
+    }
+}
+
+/// The sender of replies on WhatsApp and SMS, when the settings allow one.
+fn twilio_sender(twilio: &TwilioSettings) -> Option<Arc<dyn ChannelReplies>> {
+    match TwilioSender::new(twilio) {
+        Ok(sender) => Some(Arc::new(sender)),
+        Err(problem) => {
+            tracing::warn!("replies to WhatsApp and SMS messages will not be sent: {problem}");
+            None
         }
     }
 }
@@ -71,14 +89,17 @@ impl Background for TokioBackground {
 pub struct Application {
     pub state: AppState,
     cors: CorsOrigins,
+    twilio: Option<(TwilioSettings, bool)>,
     background: Arc<TokioBackground>,
 }
 
 impl Application {
     pub fn build(parts: Parts) -> Self {
         let background = Arc::new(TokioBackground::default());
+        let channel_replies = parts.twilio.as_ref().and_then(twilio_sender);
         let ports = Ports {
             assistant: parts.assistant,
+            channel_replies,
             ..Ports::new(
                 parts.storage,
                 parts.hasher,
@@ -96,6 +117,7 @@ impl Application {
         Self {
             state,
             cors: parts.cors,
+            twilio: parts.twilio.map(|twilio| (twilio, parts.tls)),
             background,
         }
     }
@@ -123,7 +145,20 @@ impl Application {
 
     /// The HTTP application.
     pub fn endpoint(&self) -> impl Endpoint<Output = Response> + use<> {
-        ai_message_http::app(self.state.clone(), &self.cors)
+        let mut extra: Vec<ExtraRoute> = Vec::new();
+        if let Some((twilio, tls)) = &self.twilio {
+            let services = &self.state.services;
+            let hook = ai_message_twilio::webhook(
+                twilio,
+                services.phone_chat.clone(),
+                services.phone_rules,
+                *tls,
+            );
+            for path in twilio.webhook_paths() {
+                extra.push((path, hook.clone().boxed()));
+            }
+        }
+        ai_message_http::app_with(self.state.clone(), &self.cors, extra)
     }
 
     /// The budgets of open connections, which the connection layer registers.

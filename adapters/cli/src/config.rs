@@ -115,6 +115,11 @@ pub struct Config {
     pub password_rules: ai_message_core::PasswordRules,
     /// HTTPS: the certificate chain and key files; `None` serves plain HTTP.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// How typed phone numbers are read (`PHONE_DEFAULT_REGION`).
+    pub phone_rules: ai_message_core::PhoneRules,
+    /// WhatsApp and SMS through Twilio (`TWILIO_*`).
+    pub twilio: ai_message_twilio::TwilioSettings,
+    pub channels: ai_message_core::usecases::channels::ChannelSettings,
     /// Where Prometheus metrics are served (`METRICS_ADDR`); `None`: not at all.
     pub metrics_address: Option<std::net::SocketAddr>,
 }
@@ -414,6 +419,8 @@ impl Config {
         )?;
         let password_rules = PasswordRules::with_min_bytes(password_min)
             .ok_or_else(|| ConfigError::new("PASSWORD_MIN_LENGTH", "must be 6 to 72"))?;
+        let phone_rules = crate::channel_config::phone_rules(lookup)?;
+        let (twilio, channels) = crate::channel_config::channel_config(lookup)?;
         let tls = tls_files(lookup)?;
         let metrics_address = match read(lookup, &["METRICS_ADDR"]) {
             Some((name, raw)) => Some(raw.trim().parse().map_err(|_| {
@@ -426,6 +433,9 @@ impl Config {
         };
         Ok(Self {
             metrics_address,
+            phone_rules,
+            twilio,
+            channels,
             tls,
             password_rules,
             assistant_model,

@@ -3,6 +3,7 @@
 
 pub mod application;
 mod assistant_config;
+mod channel_config;
 pub mod config;
 pub mod database;
 mod errors;
@@ -77,7 +78,7 @@ fn postgres_url(raw: &str) -> Result<PostgresUrl, StartupError> {
 pub fn application(config: &Config, storage: Storage) -> Result<Application, StartupError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let hasher = BcryptHasher::with_queue(config.bcrypt_cost, cores, config.bcrypt_max_queue)?;
-    Ok(Application::build(Parts {
+    let app = Application::build(Parts {
         hasher: Arc::new(hasher),
         settings: Settings {
             refresh_token_ttl: config.refresh_token_ttl,
@@ -92,8 +93,15 @@ pub fn application(config: &Config, storage: Storage) -> Result<Application, Sta
             },
             assistant: config.assistant.clone(),
             password_rules: config.password_rules,
+            phone_rules: config.phone_rules,
+            channels: config.channels.clone(),
             ipv6_limit_prefix: config.ipv6_limit_prefix,
         },
+        twilio: config
+            .twilio
+            .webhook_enabled()
+            .then(|| config.twilio.clone()),
+        tls: config.tls.is_some(),
         assistant: match &config.assistant_model {
             Some(model) => Some(Arc::new(ai_message_openai::OpenAiAssistant::new(
                 model.clone(),
@@ -106,7 +114,44 @@ pub fn application(config: &Config, storage: Storage) -> Result<Application, Sta
         trusted_proxies: config.trusted_proxies.clone(),
         cors: config.cors.clone(),
         ..Parts::around(storage)
-    }))
+    });
+    check_channel(config, &app)?;
+    Ok(app)
+}
+
+/// The webhook's paths must not hide a route of the API; what the operator opened without
+/// a signature check is said at start.
+fn check_channel(config: &Config, app: &Application) -> Result<(), StartupError> {
+    let twilio = &config.twilio;
+    if !twilio.webhook_enabled() {
+        return Ok(());
+    }
+    let document: serde_json::Value =
+        serde_json::from_str(&app.openapi_document()).unwrap_or_default();
+    for path in twilio.webhook_paths() {
+        let taken = ["/docs", "/redoc", "/openapi.json"].contains(&path.as_str())
+            || document["paths"].get(&path).is_some();
+        if taken {
+            return Err(config::ConfigError::new(
+                "TWILIO_WEBHOOK_PATH",
+                format!("'{path}' is a route of the API; choose another path"),
+            )
+            .into());
+        }
+    }
+    if twilio.allow_unsigned {
+        tracing::warn!(
+            "TWILIO_ALLOW_UNSIGNED=true: webhook requests without a signature are taken, so              anyone who can reach {paths:?} can write as any registered phone number",
+            paths = twilio.webhook_paths()
+        );
+    }
+    if twilio.auth_token.is_some() && twilio.webhook_url.is_none() {
+        tracing::warn!(
+            "TWILIO_WEBHOOK_URL is not set: signatures are checked against the URL each request              names; behind a proxy, set it to the URL configured in Twilio"
+        );
+    }
+    tracing::info!(paths = ?twilio.webhook_paths(), "WhatsApp and SMS webhook on");
+    Ok(())
 }
 
 /// The OpenAPI document, as the server serves it at `/openapi.json`.

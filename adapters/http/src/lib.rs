@@ -112,8 +112,22 @@ fn fixed(content_type: &'static str, text: String) -> impl Endpoint<Output = Res
     })
 }
 
+/// An endpoint another inbound adapter serves beside the API (a channel's webhook), for
+/// POST at its path, behind the same limits, access log and error rendering. It is not part
+/// of the OpenAPI document: it speaks to one outside service, not to API clients.
+pub type ExtraRoute = (String, poem::endpoint::BoxEndpoint<'static, Response>);
+
 /// The whole HTTP application: API routes, documentation, CORS, error rendering, access log.
 pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Response> + use<> {
+    app_with(state, cors, Vec::new())
+}
+
+/// [`app`] with other adapters' endpoints beside the API.
+pub fn app_with(
+    state: AppState,
+    cors: &CorsOrigins,
+    extra: Vec<ExtraRoute>,
+) -> impl Endpoint<Output = Response> + use<> {
     let api = api_service(&state);
     // poem-openapi embeds its own document in both UIs; swap in the corrected one.
     let original = api.spec();
@@ -134,11 +148,16 @@ pub fn app(state: AppState, cors: &CorsOrigins) -> impl Endpoint<Output = Respon
     let body_timeout = state.limits.settings.body_read_timeout;
     let trusted_proxies = state.trusted_proxies.clone();
     let budgets = state.limits.connections.clone();
-    Route::new()
+    let routes_of_app = Route::new()
         .nest("/", api)
         .at("/docs", fixed("text/html; charset=utf-8", swagger_html))
         .at("/redoc", fixed("text/html; charset=utf-8", redoc_html))
-        .at("/openapi.json", fixed("application/json", corrected))
+        .at("/openapi.json", fixed("application/json", corrected));
+    extra
+        .into_iter()
+        .fold(routes_of_app, |routes, (path, endpoint)| {
+            routes.at(path, poem::post(endpoint))
+        })
         .data(state)
         .catch_all_error(|error: poem::Error| async move {
             // Keep the route template on the rendered error, for the request metrics.

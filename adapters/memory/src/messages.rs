@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use ai_message_core::ports::*;
 use ai_message_core::{
-    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
-    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
+    ChannelMessageId, ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated,
+    Message, MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
     conversation_access, conversation_of,
 };
 use async_trait::async_trait;
@@ -115,6 +115,18 @@ impl MessageRepository for MemoryStore {
 
     async fn create_message(&self, new: NewMessage) -> Result<Delivered, PortError> {
         Ok(self.tables.write().insert_message(new))
+    }
+
+    async fn create_message_once(
+        &self,
+        receipt: &ChannelMessageId,
+        new: NewMessage,
+    ) -> Result<Option<Delivered>, PortError> {
+        let mut t = self.tables.write();
+        if !t.channel_receipts.insert(receipt.clone()) {
+            return Ok(None);
+        }
+        Ok(Some(t.insert_message(new)))
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {

@@ -21,6 +21,8 @@ pub(crate) type MessageKey = (Timestamp, MessageId);
 #[derive(Default)]
 pub(crate) struct Tables {
     pub users: BTreeMap<UserId, User>,
+    /// Ids of messages taken in from a channel (each once).
+    pub channel_receipts: std::collections::HashSet<ai_message_core::ChannelMessageId>,
     pub user_by_username: HashMap<String, UserId>,
     pub user_by_email: HashMap<String, UserId>,
     /// Unique indexes of the normalised keys (lookalike usernames, email case).

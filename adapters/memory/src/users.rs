@@ -64,6 +64,14 @@ impl UserRepository for MemoryStore {
             .cloned())
     }
 
+    async fn find_user_by_phone(&self, phone: &PhoneNumber) -> Result<Option<User>, PortError> {
+        let t = self.tables.read();
+        Ok(t.users
+            .values()
+            .find(|user| user.phone_number.as_ref() == Some(phone))
+            .cloned())
+    }
+
     async fn find_user_by_username_key(&self, key: &str) -> Result<Option<User>, PortError> {
         let t = self.tables.read();
         Ok(t.user_by_username_key

@@ -4,8 +4,8 @@ use ai_message_core::ports::*;
 use std::sync::Arc;
 
 use ai_message_core::{
-    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
-    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
+    ChannelMessageId, ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated,
+    Message, MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
     conversation_access, conversation_of,
 };
 use async_trait::async_trait;
@@ -275,6 +275,34 @@ async fn reply_in_transaction(
     insert_and_commit(client, reply).await.map(Some)
 }
 
+/// [`MessageRepository::create_message_once`] in one transaction: of two instances taking
+/// one receipt at once, the second waits on the first's row and then finds it taken.
+async fn create_once_in_transaction(
+    client: &deadpool_postgres::Object,
+    receipt: &str,
+    new: NewMessage,
+) -> Result<Option<Delivered>, PortError> {
+    client.batch_execute("BEGIN").await.or_port()?;
+    let taken = client
+        .execute(
+            sql::TAKE_CHANNEL_RECEIPT,
+            &[&receipt, &naive(new.created_at)],
+        )
+        .await
+        .or_port();
+    match taken {
+        Ok(1) => insert_and_commit(client, new).await.map(Some),
+        Ok(_) => {
+            client.batch_execute("ROLLBACK").await.or_port()?;
+            Ok(None)
+        }
+        Err(error) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(error)
+        }
+    }
+}
+
 #[async_trait]
 impl MessageRepository for PostgresStore {
     async fn send_message(&self, job: SendJob) -> Result<Gated<SendOutcome>, PortError> {
@@ -293,6 +321,19 @@ impl MessageRepository for PostgresStore {
             .await
             .or_port()?;
         insert_delivered(&client, &stmt, new).await
+    }
+
+    async fn create_message_once(
+        &self,
+        receipt: &ChannelMessageId,
+        new: NewMessage,
+    ) -> Result<Option<Delivered>, PortError> {
+        let client = self.client().await?;
+        let receipt = receipt.as_str().to_string();
+        // Run to its end even if the caller goes away, as `send_message` does.
+        tokio::spawn(async move { create_once_in_transaction(&client, &receipt, new).await })
+            .await
+            .map_err(|e| PortError::unexpected(format!("the insert task failed: {e}")))?
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {

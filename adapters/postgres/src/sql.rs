@@ -21,6 +21,14 @@ pub const USER_BY_USERNAME: &str = concat!(
 );
 pub const USER_BY_EMAIL: &str =
     concat!("SELECT ", user_columns!(""), " FROM users WHERE email = $1");
+pub const USER_BY_PHONE: &str = concat!(
+    "SELECT ",
+    user_columns!(""),
+    " FROM users WHERE phone_number = $1"
+);
+/// Takes a channel's message id; no row when it was taken before.
+pub const TAKE_CHANNEL_RECEIPT: &str = "INSERT INTO channel_receipts (external_id, received_at) \
+     VALUES ($1, $2) ON CONFLICT (external_id) DO NOTHING";
 pub const USER_BY_USERNAME_KEY: &str = concat!(
     "SELECT ",
     user_columns!("u."),

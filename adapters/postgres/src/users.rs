@@ -95,6 +95,10 @@ impl UserRepository for PostgresStore {
         self.one_user(sql::USER_BY_EMAIL, email).await
     }
 
+    async fn find_user_by_phone(&self, phone: &PhoneNumber) -> Result<Option<User>, PortError> {
+        self.one_user(sql::USER_BY_PHONE, phone.as_str()).await
+    }
+
     async fn find_user_by_username_key(&self, key: &str) -> Result<Option<User>, PortError> {
         self.one_user(sql::USER_BY_USERNAME_KEY, key).await
     }

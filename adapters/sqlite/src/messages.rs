@@ -4,8 +4,8 @@ use ai_message_core::ports::*;
 use std::sync::Arc;
 
 use ai_message_core::{
-    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
-    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
+    ChannelMessageId, ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated,
+    Message, MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
     conversation_access, conversation_of,
 };
 use async_trait::async_trait;
@@ -130,6 +130,28 @@ impl MessageRepository for SqliteStore {
     async fn create_message(&self, new: NewMessage) -> Result<Delivered, PortError> {
         self.db
             .write(move |tx| insert_message(tx, new).or_port())
+            .await
+    }
+
+    async fn create_message_once(
+        &self,
+        receipt: &ChannelMessageId,
+        new: NewMessage,
+    ) -> Result<Option<Delivered>, PortError> {
+        let receipt = receipt.as_str().to_string();
+        self.db
+            .write(move |tx| {
+                let taken = tx
+                    .execute_cached(
+                        sql::TAKE_CHANNEL_RECEIPT,
+                        params![receipt, time_text(new.created_at)],
+                    )
+                    .or_port()?;
+                if taken == 0 {
+                    return Ok(None);
+                }
+                insert_message(tx, new).or_port().map(Some)
+            })
             .await
     }
 

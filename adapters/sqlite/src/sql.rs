@@ -21,6 +21,14 @@ pub const USER_BY_USERNAME: &str = concat!(
 );
 pub const USER_BY_EMAIL: &str =
     concat!("SELECT ", user_columns!(""), " FROM users WHERE email = ?1");
+pub const USER_BY_PHONE: &str = concat!(
+    "SELECT ",
+    user_columns!(""),
+    " FROM users WHERE phone_number = ?1"
+);
+/// Takes a channel's message id; no row when it was taken before.
+pub const TAKE_CHANNEL_RECEIPT: &str = "INSERT INTO channel_receipts (external_id, received_at) \
+     VALUES (?1, ?2) ON CONFLICT (external_id) DO NOTHING";
 pub const USER_BY_USERNAME_KEY: &str = concat!(
     "SELECT ",
     user_columns!("u."),
@@ -319,6 +327,7 @@ pub const FORGET_RESOLVER: &str = "UPDATE reports SET resolved_by = NULL WHERE r
 pub const INDEXED_READS: &[(&str, &str)] = &[
     ("user by username", USER_BY_USERNAME),
     ("user by email", USER_BY_EMAIL),
+    ("user by phone", USER_BY_PHONE),
     ("session with user", SESSION_WITH_USER),
     ("live sessions", LIVE_SESSIONS),
     ("refresh token by hash", TOKEN_BY_HASH),

@@ -89,6 +89,11 @@ impl UserRepository for SqliteStore {
             .await
     }
 
+    async fn find_user_by_phone(&self, phone: &PhoneNumber) -> Result<Option<User>, PortError> {
+        self.one_user(sql::USER_BY_PHONE, phone.as_str().to_string().into())
+            .await
+    }
+
     async fn find_user_by_username_key(&self, key: &str) -> Result<Option<User>, PortError> {
         self.one_user(sql::USER_BY_USERNAME_KEY, key.to_string().into())
             .await

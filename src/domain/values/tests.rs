@@ -228,3 +228,49 @@ fn phone_numbers_are_e164_with_one_stored_form() {
         assert_eq!(error.field, "phone_number", "{refused:?}");
     }
 }
+
+#[test]
+fn national_spellings_are_read_in_the_default_region_and_stored_in_e164() {
+    let malaysia = PhoneRules::new(Some(PhoneRegion::parse("my").unwrap()));
+    for (input, stored) in [
+        ("012-7903 8038", "+601279038038"),
+        ("012-345 6789", "+60123456789"),
+        ("0123456789", "+60123456789"),
+        ("00 60 12-345 6789", "+60123456789"),
+        // International numbers keep today's rule, valid in a plan or not.
+        ("+60 12-345 6789", "+60123456789"),
+        ("+15551234567", "+15551234567"),
+    ] {
+        assert_eq!(malaysia.parse(input).unwrap().as_str(), stored, "{input}");
+    }
+    for refused in ["12", "abc", "012-34", "0123456789012345678", "", "+0123"] {
+        let error = malaysia.parse(refused).unwrap_err();
+        assert_eq!(error.field, "phone_number", "{refused:?}");
+    }
+    let reason = malaysia.parse("12").unwrap_err().rule;
+    assert!(
+        reason.contains("MY"),
+        "the refusal names the region: {reason}"
+    );
+}
+
+#[test]
+fn without_a_default_region_only_international_numbers_are_accepted() {
+    let rules = PhoneRules::default();
+    assert_eq!(
+        rules.parse("+60 12-345 6789").unwrap().as_str(),
+        "+60123456789"
+    );
+    let error = rules.parse("012-7903 8038").unwrap_err();
+    assert!(error.rule.contains("E.164"), "{}", error.rule);
+}
+
+#[test]
+fn a_default_region_must_name_a_numbering_plan() {
+    assert!(PhoneRegion::parse("MY").is_some());
+    assert!(PhoneRegion::parse(" gb ").is_some());
+    for unknown in ["", "XX", "Malaysia", "60"] {
+        assert!(PhoneRegion::parse(unknown).is_none(), "{unknown:?}");
+    }
+    assert_eq!(PhoneRegion::parse("my").unwrap().to_string(), "MY");
+}

@@ -68,7 +68,12 @@ mod tests {
         let races = include_str!("storage_contract/races.rs");
         let live = include_str!("storage_contract/live.rs");
         let reports = include_str!("storage_contract/reports.rs");
-        assert_all_listed(module, &[module, races, live, reports], "storage: Storage");
+        let channels = include_str!("storage_contract/channels.rs");
+        assert_all_listed(
+            module,
+            &[module, races, live, reports, channels],
+            "storage: Storage",
+        );
     }
 
     #[test]

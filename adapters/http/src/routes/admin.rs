@@ -86,7 +86,11 @@ impl AdminApi {
         auth: Authenticated,
         body: JsonBody<RegisterRequest>,
     ) -> Result<UserCreated, ApiError> {
-        let registration = registration(body.0, &self.state.services.password_rules)?;
+        let registration = registration(
+            body.0,
+            &self.state.services.password_rules,
+            &self.state.services.phone_rules,
+        )?;
         let user = self
             .state
             .services

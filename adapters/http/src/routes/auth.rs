@@ -4,7 +4,8 @@ use ai_message_core::ports::ProfileUpdate;
 use ai_message_core::usecases::accounts::Registration;
 use ai_message_core::usecases::auth::LoginRequest as LoginCommand;
 use ai_message_core::{
-    Bio, Email, FullName, PasswordRules, PhoneNumber, SessionId, User, Username, ValidationError,
+    Bio, Email, FullName, PasswordRules, PhoneNumber, PhoneRules, SessionId, User, Username,
+    ValidationError,
 };
 use poem::Request;
 use poem_openapi::param::Path;
@@ -36,21 +37,25 @@ impl AuthApi {
 pub(crate) fn registration(
     request: RegisterRequest,
     password_rules: &PasswordRules,
+    phone_rules: &PhoneRules,
 ) -> Result<Registration, ValidationError> {
     Ok(Registration {
         username: Username::parse(request.username)?,
         email: Email::parse(request.email)?,
         password: password_rules.parse("password", request.password)?,
         full_name: request.full_name.map(FullName::parse).transpose()?,
-        phone_number: phone(request.phone_number)?,
+        phone_number: phone(phone_rules, request.phone_number)?,
     })
 }
 
 /// A phone number from a body: absent, null or blank is none.
-fn phone(value: Option<String>) -> Result<Option<PhoneNumber>, ValidationError> {
+fn phone(
+    rules: &PhoneRules,
+    value: Option<String>,
+) -> Result<Option<PhoneNumber>, ValidationError> {
     value
         .filter(|text| !text.trim().is_empty())
-        .map(PhoneNumber::parse)
+        .map(|text| rules.parse(&text))
         .transpose()
 }
 
@@ -109,7 +114,11 @@ impl AuthApi {
                 wait,
             ));
         }
-        let registration = registration(body.0, &self.state.services.password_rules)?;
+        let registration = registration(
+            body.0,
+            &self.state.services.password_rules,
+            &self.state.services.phone_rules,
+        )?;
         let user = self.state.services.accounts.register(registration).await?;
         Ok(user.into())
     }
@@ -243,7 +252,7 @@ impl AuthApi {
         let update = ProfileUpdate {
             full_name: body.0.full_name.map(FullName::parse).transpose()?,
             bio: body.0.bio.map(Bio::parse).transpose()?,
-            phone_number: phone(body.0.phone_number)?,
+            phone_number: phone(&self.state.services.phone_rules, body.0.phone_number)?,
         };
         let user = self
             .state
@@ -264,7 +273,7 @@ impl AuthApi {
         auth: Authenticated,
         body: JsonBody<PhoneUpdateRequest>,
     ) -> Result<Json<UserOut>, ApiError> {
-        let phone_number = phone(body.0.phone_number)?;
+        let phone_number = phone(&self.state.services.phone_rules, body.0.phone_number)?;
         let user = self
             .state
             .services

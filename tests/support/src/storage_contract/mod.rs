@@ -5,9 +5,11 @@
 
 use std::collections::BTreeSet;
 
+mod channels;
 mod live;
 mod races;
 mod reports;
+pub use channels::*;
 pub use live::*;
 pub use races::*;
 pub use reports::*;
@@ -83,6 +85,9 @@ macro_rules! storage_contract_tests {
             answers_stamp_and_clear_the_resolution,
             a_users_deletion_takes_their_reports_and_keeps_what_they_resolved,
             an_edit_racing_an_answer_never_changes_a_report_in_progress,
+            a_user_is_found_by_their_exact_phone_number,
+            a_channel_message_is_stored_once_per_id,
+            racing_deliveries_of_one_channel_message_store_it_once,
         );
     };
     (@cases $factory:expr; $skip:expr; $($case:ident),* $(,)?) => {

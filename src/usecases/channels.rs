@@ -1,0 +1,178 @@
+//! Talking to the assistant from a phone (WhatsApp, SMS): a text that came in on a channel
+//! is the sender's message to the assistant, stored once; the reply is stored too and goes
+//! back out on the channel. The same conversation continues on the web.
+
+use std::sync::Arc;
+
+use super::Ports;
+use super::assistant::AssistantChat;
+use crate::domain::{
+    ChannelMessageId, ConversationId, DomainEvent, MessageContent, MessageEvent, PhoneNumber,
+    UserId,
+};
+use crate::ports::{
+    Background, ChannelReplies, Clock, EventPublisher, MessageRepository, NewMessage, PortError,
+    ReplyRoute, UserRepository,
+};
+
+/// What a channel answers on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelSettings {
+    /// The reply to a number that is no active user's (`TWILIO_UNREGISTERED_REPLY`).
+    pub unregistered_reply: String,
+    /// The reply to a message without text (a photo, a voice note).
+    pub no_text_reply: String,
+}
+
+impl Default for ChannelSettings {
+    fn default() -> Self {
+        Self {
+            unregistered_reply: "This number is not registered with AI Message. Add it to your \
+                                 profile in the app, then write again."
+                .to_string(),
+            no_text_reply: "Only text messages can be read here. Please write your message."
+                .to_string(),
+        }
+    }
+}
+
+/// A text that came in on a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingText {
+    /// The channel's id of the message: it is taken once.
+    pub id: ChannelMessageId,
+    /// The sender's number in E.164; `None` when the channel's sender is not a phone
+    /// number (it then matches no user).
+    pub sender: Option<PhoneNumber>,
+    /// Where a reply to the sender goes.
+    pub route: ReplyRoute,
+    pub text: String,
+}
+
+/// What became of an incoming text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// Stored as the user's message to the assistant; the reply follows on the channel.
+    Accepted { user_id: UserId },
+    /// This id was taken before (the channel retried): nothing more is done.
+    AlreadyReceived,
+    /// The number is no active user's: the fixed reply goes out, nothing is stored.
+    Unregistered,
+    /// The message holds no text to store: a fixed reply goes out.
+    NoText,
+}
+
+#[derive(Clone)]
+pub struct PhoneChat {
+    users: Arc<dyn UserRepository>,
+    messages: Arc<dyn MessageRepository>,
+    events: Arc<dyn EventPublisher>,
+    clock: Arc<dyn Clock>,
+    background: Arc<dyn Background>,
+    replies: Option<Arc<dyn ChannelReplies>>,
+    assistant: AssistantChat,
+    settings: Arc<ChannelSettings>,
+}
+
+impl PhoneChat {
+    pub fn new(ports: &Ports, assistant: AssistantChat, settings: ChannelSettings) -> Self {
+        Self {
+            users: ports.users.clone(),
+            messages: ports.messages.clone(),
+            events: ports.events.clone(),
+            clock: ports.clock.clone(),
+            background: ports.background.clone(),
+            replies: ports.channel_replies.clone(),
+            assistant,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// Takes an incoming text: the sender must be an active user with exactly this number.
+    /// Their message is stored (once per channel id) and announced before this returns;
+    /// the assistant's reply is made, stored and sent in the background.
+    pub async fn receive(&self, incoming: IncomingText) -> Result<Received, PortError> {
+        let user = match &incoming.sender {
+            Some(number) => self.users.find_user_by_phone(number).await?,
+            None => None,
+        };
+        let Some(user) = user.filter(|user| user.is_active) else {
+            // A disabled account is answered as an unknown number: the reply tells nobody
+            // which numbers have accounts.
+            tracing::info!(reference = %incoming.id, "a text from an unregistered number");
+            self.send_later(incoming, self.settings.unregistered_reply.clone());
+            return Ok(Received::Unregistered);
+        };
+        let Ok(content) = MessageContent::parse(incoming.text.clone()) else {
+            self.send_later(incoming, self.settings.no_text_reply.clone());
+            return Ok(Received::NoText);
+        };
+        let question = NewMessage {
+            sender_id: user.id,
+            recipient_id: UserId::ASSISTANT,
+            content,
+            parent_id: None,
+            conversation_id: ConversationId::between(UserId::ASSISTANT, user.id),
+            created_at: self.clock.now(),
+        };
+        let Some(delivered) = self
+            .messages
+            .create_message_once(&incoming.id, question)
+            .await?
+        else {
+            tracing::info!(reference = %incoming.id, "a text taken before came again");
+            return Ok(Received::AlreadyReceived);
+        };
+        self.events
+            .publish(&[DomainEvent::Message(MessageEvent::created(&delivered))])
+            .await;
+        let chat = self.clone();
+        let question = delivered.message;
+        self.background.spawn(Box::pin(async move {
+            // Waits its turn behind the user's reply in flight, if any.
+            let Some(slot) = chat.assistant.reserve_when_free(question.sender_id).await else {
+                tracing::warn!(
+                    reference = %incoming.id,
+                    "shutting down before the assistant could answer a text"
+                );
+                return;
+            };
+            match chat.assistant.answer(slot, &question).await {
+                Ok(reply) => chat.send(&incoming, reply.content.as_str()).await,
+                Err(error) => tracing::warn!(
+                    reference = %incoming.id,
+                    error = %error,
+                    "could not store the assistant's reply to a text"
+                ),
+            }
+        }));
+        Ok(Received::Accepted { user_id: user.id })
+    }
+
+    fn send_later(&self, incoming: IncomingText, text: String) {
+        let chat = self.clone();
+        self.background
+            .spawn(Box::pin(async move { chat.send(&incoming, &text).await }));
+    }
+
+    /// Sends on the channel; a failure is logged (what was stored stays stored).
+    async fn send(&self, incoming: &IncomingText, text: &str) {
+        let Some(replies) = &self.replies else {
+            tracing::warn!(reference = %incoming.id, "no channel to send the reply on");
+            return;
+        };
+        if let Err(error) = replies
+            .send(&incoming.route, text, incoming.id.as_str())
+            .await
+        {
+            tracing::warn!(
+                reference = %incoming.id,
+                error = %error,
+                "gave up sending a reply on the channel"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

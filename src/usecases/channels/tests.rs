@@ -1,0 +1,234 @@
+use super::*;
+use crate::domain::User;
+use crate::ports::{Assistant, ChannelSendError};
+use crate::usecases::assistant::{AssistantSettings, FALLBACK_REPLY};
+use crate::usecases::test_support::*;
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+/// A channel that hands each reply to the test.
+struct RecordingReplies(mpsc::UnboundedSender<(ReplyRoute, String, String)>);
+
+#[async_trait]
+impl ChannelReplies for RecordingReplies {
+    async fn send(
+        &self,
+        route: &ReplyRoute,
+        text: &str,
+        reference: &str,
+    ) -> Result<(), ChannelSendError> {
+        let _ = self
+            .0
+            .send((route.clone(), text.to_string(), reference.to_string()));
+        Ok(())
+    }
+}
+
+type Sent = mpsc::UnboundedReceiver<(ReplyRoute, String, String)>;
+
+fn phone_chat(mocks: Mocks) -> (PhoneChat, Sent) {
+    let (sender, sent) = mpsc::unbounded_channel();
+    let ports = Ports {
+        channel_replies: Some(Arc::new(RecordingReplies(sender))),
+        assistant: None::<Arc<dyn Assistant>>,
+        ..mocks.into_ports()
+    };
+    let assistant = AssistantChat::new(&ports, AssistantSettings::default());
+    let chat = PhoneChat::new(&ports, assistant, ChannelSettings::default());
+    (chat, sent)
+}
+
+fn text_from(number: &str, id: &str) -> IncomingText {
+    IncomingText {
+        id: ChannelMessageId::parse(id).unwrap(),
+        sender: Some(PhoneNumber::parse(number).unwrap()),
+        route: ReplyRoute {
+            to: format!("whatsapp:{number}"),
+            from: "whatsapp:+14155238886".into(),
+        },
+        text: "The projector in room 4 is broken".into(),
+    }
+}
+
+fn user_with_phone(id: i64, number: &str, active: bool) -> User {
+    User {
+        phone_number: Some(PhoneNumber::parse(number).unwrap()),
+        is_active: active,
+        ..sample_user(id)
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_number_gets_the_fixed_reply_and_nothing_is_stored() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_user_by_phone()
+        .returning(|_| Ok(None));
+    mocks.messages.expect_create_message_once().never();
+    mocks.messages.expect_create_message().never();
+    let (chat, mut sent) = phone_chat(mocks);
+
+    let received = chat
+        .receive(text_from("+60123456789", "SM1"))
+        .await
+        .unwrap();
+
+    assert_eq!(received, Received::Unregistered);
+    let (route, text, reference) = sent.recv().await.unwrap();
+    assert_eq!(route.to, "whatsapp:+60123456789");
+    assert_eq!(text, ChannelSettings::default().unregistered_reply);
+    assert_eq!(reference, "SM1");
+}
+
+#[tokio::test]
+async fn a_disabled_user_is_answered_as_an_unknown_number() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_user_by_phone()
+        .returning(|phone| Ok(Some(user_with_phone(7, phone.as_str(), false))));
+    mocks.messages.expect_create_message_once().never();
+    let (chat, mut sent) = phone_chat(mocks);
+
+    let received = chat
+        .receive(text_from("+60123456789", "SM2"))
+        .await
+        .unwrap();
+
+    assert_eq!(received, Received::Unregistered);
+    assert_eq!(
+        sent.recv().await.unwrap().1,
+        ChannelSettings::default().unregistered_reply
+    );
+}
+
+#[tokio::test]
+async fn a_text_is_the_users_message_to_the_assistant_and_the_reply_goes_back_out() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_user_by_phone()
+        .withf(|phone| phone.as_str() == "+60123456789")
+        .returning(|phone| Ok(Some(user_with_phone(7, phone.as_str(), true))));
+    mocks
+        .messages
+        .expect_create_message_once()
+        .withf(|receipt, new| {
+            receipt.as_str() == "SM3"
+                && new.sender_id == uid(7)
+                && new.recipient_id == UserId::ASSISTANT
+                && new.conversation_id.as_str() == "conv_-1_7"
+        })
+        .times(1)
+        .returning(|_, new| Ok(Some(delivered(20, new))));
+    mocks
+        .messages
+        .expect_assistant_clear_point()
+        .returning(|_| Ok(None));
+    mocks
+        .messages
+        .expect_messages_between()
+        .returning(|_, _, _, _| Ok(Vec::new()));
+    mocks
+        .messages
+        .expect_create_message()
+        .withf(|new| new.sender_id == UserId::ASSISTANT && new.recipient_id == uid(7))
+        .times(1)
+        .returning(|new| Ok(delivered(21, new)));
+    let events = mocks.events.clone();
+    let (chat, mut sent) = phone_chat(mocks);
+
+    let received = chat
+        .receive(text_from("+60123456789", "SM3"))
+        .await
+        .unwrap();
+
+    assert_eq!(received, Received::Accepted { user_id: uid(7) });
+    // Without a model the assistant answers its fallback reply, which still goes out.
+    let (route, text, reference) = sent.recv().await.unwrap();
+    assert_eq!(route.to, "whatsapp:+60123456789");
+    assert_eq!(text, FALLBACK_REPLY);
+    assert_eq!(reference, "SM3");
+    let created: Vec<_> = events
+        .published()
+        .into_iter()
+        .filter_map(|event| match event {
+            DomainEvent::Message(MessageEvent::Created { id, .. }) => Some(id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created, [mid(20), mid(21)], "both turns are announced");
+}
+
+#[tokio::test]
+async fn a_text_taken_before_is_not_stored_announced_or_answered_again() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_user_by_phone()
+        .returning(|phone| Ok(Some(user_with_phone(7, phone.as_str(), true))));
+    mocks
+        .messages
+        .expect_create_message_once()
+        .returning(|_, _| Ok(None));
+    mocks.messages.expect_create_message().never();
+    let events = mocks.events.clone();
+    let (chat, mut sent) = phone_chat(mocks);
+
+    let received = chat
+        .receive(text_from("+60123456789", "SM4"))
+        .await
+        .unwrap();
+
+    assert_eq!(received, Received::AlreadyReceived);
+    tokio::task::yield_now().await;
+    assert!(sent.try_recv().is_err(), "no reply goes out");
+    assert!(events.published().is_empty());
+}
+
+#[tokio::test]
+async fn a_text_without_words_gets_a_fixed_reply_and_nothing_is_stored() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_user_by_phone()
+        .returning(|phone| Ok(Some(user_with_phone(7, phone.as_str(), true))));
+    mocks.messages.expect_create_message_once().never();
+    let (chat, mut sent) = phone_chat(mocks);
+
+    let received = chat
+        .receive(IncomingText {
+            text: String::new(),
+            ..text_from("+60123456789", "MM5")
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(received, Received::NoText);
+    assert_eq!(
+        sent.recv().await.unwrap().1,
+        ChannelSettings::default().no_text_reply
+    );
+}
+
+#[tokio::test]
+async fn a_question_from_a_phone_waits_for_the_users_reply_in_flight() {
+    let mut mocks = Mocks::new();
+    mocks.messages.expect_create_message().never();
+    let (chat, _) = phone_chat(mocks);
+    let assistant = chat.assistant.clone();
+    let first = assistant.take_slot(uid(7)).unwrap();
+
+    let waiting = tokio::spawn({
+        let assistant = assistant.clone();
+        async move { assistant.reserve_when_free(uid(7)).await.is_some() }
+    });
+    tokio::task::yield_now().await;
+    assert!(!waiting.is_finished(), "the second waits for the first");
+    drop(first);
+    assert!(
+        waiting.await.unwrap(),
+        "and takes its place when it is done"
+    );
+}

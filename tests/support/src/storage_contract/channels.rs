@@ -1,0 +1,136 @@
+//! Texts from a channel (WhatsApp, SMS): the sender found by their exact number, and each
+//! of the channel's message ids taken once, even by racing instances.
+
+use std::collections::BTreeSet;
+
+use ai_message_core::ports::*;
+use ai_message_core::*;
+
+use super::{add_user, at};
+
+fn question_from(user: UserId, text: &str, seconds: i64) -> NewMessage {
+    NewMessage {
+        sender_id: user,
+        recipient_id: UserId::ASSISTANT,
+        content: MessageContent::parse(text).unwrap(),
+        parent_id: None,
+        conversation_id: ConversationId::between(UserId::ASSISTANT, user),
+        created_at: at(seconds),
+    }
+}
+
+fn receipt(id: &str) -> ChannelMessageId {
+    ChannelMessageId::parse(id).unwrap()
+}
+
+pub async fn a_user_is_found_by_their_exact_phone_number(storage: Storage) {
+    let alice = add_user(&storage, "alice").await;
+    add_user(&storage, "bob").await;
+    let number = PhoneNumber::parse("+60123456789").unwrap();
+    storage
+        .users
+        .set_phone_number(alice.id, Some(number.clone()), at(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let found = storage.users.find_user_by_phone(&number).await.unwrap();
+    assert_eq!(found.map(|u| u.id), Some(alice.id));
+    // No prefix, suffix or substring match: "60" is in every Malaysian number.
+    for other in [
+        "+60",
+        "+6012345678",
+        "+601234567890",
+        "+160123456789",
+        "+23456789",
+    ] {
+        let other = PhoneNumber::parse(other).unwrap();
+        let found = storage.users.find_user_by_phone(&other).await.unwrap();
+        assert_eq!(found, None, "{other}");
+    }
+}
+
+pub async fn a_channel_message_is_stored_once_per_id(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let first = storage
+        .messages
+        .create_message_once(&receipt("SM0001"), question_from(alice, "hello", 1))
+        .await
+        .unwrap()
+        .expect("a new id is taken");
+    assert_eq!(
+        first.message.conversation_id.as_ref().map(|c| c.as_str().to_string()),
+        Some(format!("conv_-1_{alice}"))
+    );
+    assert_eq!(first.message.recipient_id, UserId::ASSISTANT);
+    assert_eq!(first.sender_position, Some(1));
+    let again = storage
+        .messages
+        .create_message_once(&receipt("SM0001"), question_from(alice, "hello", 2))
+        .await
+        .unwrap();
+    assert_eq!(again, None, "the same id again writes nothing");
+    // Ids are compared exactly: another case is another id.
+    let other = storage
+        .messages
+        .create_message_once(&receipt("sm0001"), question_from(alice, "again", 3))
+        .await
+        .unwrap();
+    assert!(other.is_some());
+    let stored = storage
+        .messages
+        .messages_between(alice, UserId::ASSISTANT, MessageId::new(0), 10)
+        .await
+        .unwrap();
+    let texts: Vec<&str> = stored.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(texts, ["hello", "again"]);
+    assert_eq!(
+        storage.messages.latest_position(alice).await.unwrap(),
+        2,
+        "a refused duplicate takes no position"
+    );
+}
+
+pub async fn racing_deliveries_of_one_channel_message_store_it_once(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let mut tasks = Vec::new();
+    for round in 0..20 {
+        for copy in 0..5 {
+            let storage = storage.clone();
+            tasks.push(tokio::spawn(async move {
+                storage
+                    .messages
+                    .create_message_once(
+                        &receipt(&format!("SM{round:04}")),
+                        question_from(alice, &format!("text {round} copy {copy}"), round),
+                    )
+                    .await
+                    .unwrap()
+                    .map(|d| d.message.id)
+            }));
+        }
+    }
+    let mut stored = BTreeSet::new();
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Some(id) => assert!(stored.insert(id)),
+            None => refused += 1,
+        }
+    }
+    assert_eq!(
+        (stored.len(), refused),
+        (20, 80),
+        "one copy of each id is stored"
+    );
+    let kept = storage
+        .messages
+        .messages_between(alice, UserId::ASSISTANT, MessageId::new(0), 100)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 20);
+    assert_eq!(
+        storage.messages.latest_position(alice).await.unwrap(),
+        20,
+        "positions without gaps"
+    );
+}
