@@ -109,6 +109,82 @@ async fn report_events_cross_instances() {
     assert_eq!(updated.data, answered);
 }
 
+/// Posts a text as Twilio would, signed; the status.
+async fn post_signed(server: &TestServer, params: &[(&str, &str)]) -> u16 {
+    use ai_message_testkit::fake_twilio::*;
+    use ai_message_testkit::http_api::harness::Body;
+    let signature = twilio_signature(AUTH_TOKEN, WEBHOOK_URL, params);
+    let body = Body::Raw("application/x-www-form-urlencoded", form_body(params));
+    let headers = [("X-Twilio-Signature", signature.as_str())];
+    let response = server
+        .send(
+            poem::http::Method::POST,
+            "/twilio_webhook",
+            None,
+            body,
+            &headers,
+        )
+        .await;
+    response.status.as_u16()
+}
+
+/// Twilio retries a webhook it saw no answer to, and a load balancer may hand each copy to
+/// another instance: copies racing on both instances store one question and send one reply,
+/// and the reply reaches the user's stream on either instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_twilio_message_is_taken_once_across_instances() {
+    use ai_message_testkit::fake_model::{Answer, FakeModel};
+    use ai_message_testkit::fake_twilio::*;
+
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
+    let (a, b, _database) = two_instances().await;
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    model.script([
+        Answer::Plain("Taken once.".into()),
+        Answer::Plain("Twice?!".into()),
+    ]);
+    let settings = ai_message_core::usecases::Settings::default();
+    let a = a.with_twilio(twilio.settings(), Some(&model), settings.clone());
+    let b = b.with_twilio(twilio.settings(), Some(&model), settings);
+    let alice = a.user("alice").await;
+    a.put(
+        "/auth/me/phone",
+        Some(&alice.access),
+        serde_json::json!({"phone_number": "+60123456789"}),
+    )
+    .await
+    .assert_status(200);
+    let (mut on_b, _) = b.stream_of(&alice).await;
+
+    for round in 0..5 {
+        let sid = format!("SM{round:032}");
+        let text = format!("question {round}");
+        let params = incoming_text(&sid, "whatsapp:+60123456789", &text);
+        let statuses = tokio::join!(
+            post_signed(&a, &params),
+            post_signed(&b, &params),
+            post_signed(&a, &params),
+            post_signed(&b, &params)
+        );
+        assert_eq!(statuses, (200, 200, 200, 200));
+    }
+    let sent = twilio.wait_for_delivered(5).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(twilio.calls().len(), 5, "one reply per message: {sent:?}");
+    assert_eq!(model.recorded().len(), 5, "one model call per message");
+    let history = a.get("/messages/history", Some(&alice.access)).await;
+    assert_eq!(history.assert_status(200)["message_count"], 10);
+    let mut created = 0;
+    while created < 10 {
+        if on_b.next_event().await.event == "message.created" {
+            created += 1;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_listening_connection_loses_no_message() {
     if ai_message_testkit::postgres::skip() {

@@ -541,6 +541,25 @@ fn each_start_up_failure_names_its_setting_on_the_first_line() {
             ],
             "FIRST_SUPERUSER_EMAIL: ",
         ),
+        (
+            &[],
+            vec![
+                memory,
+                ("TWILIO_AUTH_TOKEN", "token"),
+                ("TWILIO_WEBHOOK_PATH", "/messages"),
+            ],
+            "TWILIO_WEBHOOK_PATH: '/messages' is a route of the API",
+        ),
+        (
+            &[],
+            vec![memory, ("TWILIO_WEBHOOK_URL", "/twilio_webhook")],
+            "TWILIO_WEBHOOK_URL: ",
+        ),
+        (
+            &[],
+            vec![memory, ("PHONE_DEFAULT_REGION", "Malaysia")],
+            "PHONE_DEFAULT_REGION: ",
+        ),
     ];
     for (args, env, expected) in cases {
         let (status, stderr) = exit_of(args, &env);

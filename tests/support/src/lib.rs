@@ -5,6 +5,7 @@
 
 pub mod completeness;
 pub mod fake_model;
+pub mod fake_twilio;
 pub mod http_api;
 pub mod postgres;
 pub mod raw_h2;
@@ -91,6 +92,7 @@ mod tests {
                 include_str!("http_api/cases_messages.rs"),
                 include_str!("http_api/cases_reports.rs"),
                 include_str!("http_api/cases_stream.rs"),
+                include_str!("http_api/cases_twilio.rs"),
             ],
             "server: TestServer",
         );

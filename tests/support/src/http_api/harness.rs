@@ -153,19 +153,32 @@ impl TestServer {
         assistant: AssistantSettings,
         timeout: std::time::Duration,
     ) -> Self {
-        let openai = ai_message_openai::OpenAiAssistant::new(ai_message_openai::ModelConfig {
-            base_url: model.base_url.clone(),
-            api_key: Some("sk-test".into()),
-            model: "openai/test-model".into(),
-            timeout,
-            max_reply_bytes: ai_message_openai::DEFAULT_MAX_REPLY_BYTES,
-        })
-        .unwrap();
         let settings = Settings {
             login_limits: LoginLimits::off(),
             assistant,
             ..Settings::default()
         };
+        self.with_parts(settings, Some(openai(model, timeout)), None)
+    }
+
+    /// Another server on the same storage and clock with WhatsApp and SMS through
+    /// `twilio`, its assistant asking `model` when one is given.
+    pub fn with_twilio(
+        &self,
+        twilio: ai_message_twilio::TwilioSettings,
+        model: Option<&crate::fake_model::FakeModel>,
+        settings: Settings,
+    ) -> Self {
+        let assistant = model.map(|model| openai(model, std::time::Duration::from_secs(10)));
+        self.with_parts(settings, assistant, Some(twilio))
+    }
+
+    fn with_parts(
+        &self,
+        settings: Settings,
+        assistant: Option<Arc<dyn ai_message_core::ports::Assistant>>,
+        twilio: Option<ai_message_twilio::TwilioSettings>,
+    ) -> Self {
         let application = Application::build(Parts {
             hasher: Arc::new(BcryptHasher::new(4, 4).unwrap()),
             clock: self.clock.clone(),
@@ -173,7 +186,8 @@ impl TestServer {
             limits: LimitSettings::without_rate_limits(),
             signing_key: SECRET.to_vec(),
             trusted_proxies: TrustedProxies::any(),
-            assistant: Some(Arc::new(openai)),
+            assistant,
+            twilio,
             ..Parts::around(self.storage.clone())
         });
         Self {
@@ -453,4 +467,21 @@ pub fn ids(value: &Value) -> Vec<i64> {
         .iter()
         .map(|item| item["id"].as_i64().unwrap())
         .collect()
+}
+
+/// The assistant over the fake model: key `sk-test`, model `openai/test-model`.
+fn openai(
+    model: &crate::fake_model::FakeModel,
+    timeout: std::time::Duration,
+) -> Arc<dyn ai_message_core::ports::Assistant> {
+    Arc::new(
+        ai_message_openai::OpenAiAssistant::new(ai_message_openai::ModelConfig {
+            base_url: model.base_url.clone(),
+            api_key: Some("sk-test".into()),
+            model: "openai/test-model".into(),
+            timeout,
+            max_reply_bytes: ai_message_openai::DEFAULT_MAX_REPLY_BYTES,
+        })
+        .unwrap(),
+    )
 }

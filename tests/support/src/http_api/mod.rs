@@ -11,6 +11,7 @@ mod cases_limits;
 mod cases_messages;
 mod cases_reports;
 mod cases_stream;
+mod cases_twilio;
 pub mod harness;
 
 pub use cases_account::*;
@@ -23,6 +24,7 @@ pub use cases_limits::*;
 pub use cases_messages::*;
 pub use cases_reports::*;
 pub use cases_stream::*;
+pub use cases_twilio::*;
 
 /// Expands to one `#[tokio::test]` per case. `($factory)().await` gives a fresh storage and a
 /// guard that keeps it alive for the test.
@@ -122,6 +124,17 @@ macro_rules! http_api_tests {
             malformed_tool_calls_are_answered_as_errors_and_the_reply_still_arrives,
             a_model_that_calls_tools_forever_gets_the_fallback_reply,
             a_model_without_tools_is_asked_plainly_once_it_refuses_them,
+            a_whatsapp_text_is_answered_on_whatsapp_and_the_web_shows_both_turns,
+            an_sms_is_answered_by_sms_and_its_form_is_decoded,
+            unsigned_forged_and_altered_webhooks_are_refused_and_store_nothing,
+            a_retried_message_sid_is_processed_once,
+            unknown_and_disabled_numbers_get_the_fixed_reply_and_nothing_is_stored,
+            a_long_reply_is_sent_in_parts_within_twilios_limit,
+            twilio_failures_are_retried_then_given_up_and_the_reply_stays_stored,
+            without_a_token_the_webhook_is_not_served,
+            a_bad_webhook_body_is_a_clear_4xx,
+            a_webhook_path_of_its_own_is_served_beside_the_default,
+            national_numbers_need_a_default_region_and_are_stored_in_e164,
         );
     };
     (@cases $factory:expr; $skip:expr; $($case:ident),* $(,)?) => {

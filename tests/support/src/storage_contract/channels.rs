@@ -58,7 +58,11 @@ pub async fn a_channel_message_is_stored_once_per_id(storage: Storage) {
         .unwrap()
         .expect("a new id is taken");
     assert_eq!(
-        first.message.conversation_id.as_ref().map(|c| c.as_str().to_string()),
+        first
+            .message
+            .conversation_id
+            .as_ref()
+            .map(|c| c.as_str().to_string()),
         Some(format!("conv_-1_{alice}"))
     );
     assert_eq!(first.message.recipient_id, UserId::ASSISTANT);

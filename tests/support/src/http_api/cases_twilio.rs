@@ -1,0 +1,562 @@
+//! WhatsApp and SMS through Twilio: the signed webhook in, the Messages API out (a fake
+//! Twilio), the assistant's conversation shared with the web.
+
+use std::time::Duration;
+
+use ai_message_core::usecases::Settings;
+use ai_message_core::usecases::channels::ChannelSettings;
+use ai_message_core::{PhoneRegion, PhoneRules};
+use ai_message_twilio::TwilioSettings;
+use poem::http::Method;
+use serde_json::{Value, json};
+
+use super::harness::{Body, Client, TestResponse, TestServer};
+use crate::fake_model::{Answer, FakeModel};
+use crate::fake_twilio::*;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const ALICE_PHONE: &str = "+60123456789";
+
+/// Posts `params` to `path`, signed for `url` with `token` (no header when `None`).
+async fn post_webhook(
+    server: &TestServer,
+    path: &str,
+    params: &[(&str, &str)],
+    signature: Option<String>,
+) -> TestResponse {
+    let headers: Vec<(&str, &str)> = signature
+        .as_deref()
+        .map(|s| vec![("X-Twilio-Signature", s)])
+        .unwrap_or_default();
+    server
+        .send(
+            Method::POST,
+            path,
+            None,
+            Body::Raw(FORM, form_body(params)),
+            &headers,
+        )
+        .await
+}
+
+/// Posts `params` to `/twilio_webhook`, signed as Twilio signs for [`WEBHOOK_URL`].
+async fn post_signed(server: &TestServer, params: &[(&str, &str)]) -> TestResponse {
+    let signature = twilio_signature(AUTH_TOKEN, WEBHOOK_URL, params);
+    post_webhook(server, "/twilio_webhook", params, Some(signature)).await
+}
+
+fn assert_empty_twiml(response: &TestResponse) {
+    assert_eq!(response.status, 200, "{}", response.text);
+    assert_eq!(response.text, "<Response/>");
+    assert!(
+        response
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/xml"),
+        "{:?}",
+        response.header("content-type")
+    );
+}
+
+/// A user whose profile holds `phone`.
+async fn user_with_phone(server: &TestServer, name: &str, phone: &str) -> Client {
+    let client = server.user(name).await;
+    server
+        .put(
+            "/auth/me/phone",
+            Some(&client.access),
+            json!({ "phone_number": phone }),
+        )
+        .await
+        .assert_status(200);
+    client
+}
+
+async fn history(server: &TestServer, client: &Client) -> Vec<(String, String)> {
+    let history = server.get("/messages/history", Some(&client.access)).await;
+    history.assert_status(200)["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|turn| {
+            (
+                turn["role"].as_str().unwrap().to_string(),
+                turn["content"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn turns(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(role, content)| (role.to_string(), content.to_string()))
+        .collect()
+}
+
+/// Waits until the user's history holds `count` turns (the reply is stored in the
+/// background).
+async fn history_of_length(
+    server: &TestServer,
+    client: &Client,
+    count: usize,
+) -> Vec<(String, String)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let turns = history(server, client).await;
+        if turns.len() >= count || tokio::time::Instant::now() > deadline {
+            return turns;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn no_limits() -> Settings {
+    Settings {
+        login_limits: ai_message_core::usecases::LoginLimits::off(),
+        ..Settings::default()
+    }
+}
+
+pub async fn a_whatsapp_text_is_answered_on_whatsapp_and_the_web_shows_both_turns(
+    server: TestServer,
+) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    model.script([Answer::Streamed(
+        "Filed: the lift in block B is broken.".into(),
+    )]);
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
+    let (mut stream, _) = server.stream_of(&alice).await;
+
+    let response = post_signed(
+        &server,
+        &incoming_text(
+            "SM1000",
+            "whatsapp:+60123456789",
+            "The lift in block B is broken",
+        ),
+    )
+    .await;
+
+    assert_empty_twiml(&response);
+    let sent = twilio.wait_for_delivered(1).await;
+    assert_eq!(
+        sent,
+        [SentMessage {
+            account_sid: ACCOUNT_SID.into(),
+            authorization: Some(basic_auth()),
+            to: "whatsapp:+60123456789".into(),
+            from: "whatsapp:+14155238886".into(),
+            body: "Filed: the lift in block B is broken.".into(),
+            accepted: true,
+        }]
+    );
+    assert_eq!(
+        model.recorded()[0].messages().last().unwrap(),
+        &(
+            "user".to_string(),
+            "The lift in block B is broken".to_string()
+        ),
+        "the model is asked the text"
+    );
+    assert_eq!(
+        history(&server, &alice).await,
+        turns(&[
+            ("user", "The lift in block B is broken"),
+            ("assistant", "Filed: the lift in block B is broken."),
+        ])
+    );
+    let mut created = Vec::new();
+    while created.len() < 2 {
+        let event = stream.next_event().await;
+        if event.event == "message.created" {
+            created.push(event.data);
+        }
+    }
+    assert_eq!(created[0]["sender_id"], alice.id);
+    assert_eq!(created[0]["recipient_id"], -1);
+    assert_eq!(
+        created[0]["conversation_id"],
+        format!("conv_-1_{}", alice.id)
+    );
+    assert_eq!(created[1]["sender_id"], -1);
+    assert_eq!(
+        created[1]["content"],
+        "Filed: the lift in block B is broken."
+    );
+
+    // The same conversation goes on from the web.
+    model.script([Answer::Plain("Still on it.".into())]);
+    let reply = server
+        .post(
+            "/messages/ai",
+            Some(&alice.access),
+            json!({"content": "Any news?"}),
+        )
+        .await;
+    assert_eq!(reply.assert_status(200)["content"], "Still on it.");
+    let asked = model.recorded()[1].messages();
+    assert!(
+        asked.contains(&("user".into(), "The lift in block B is broken".into())),
+        "the web question comes with the phone's turns: {asked:?}"
+    );
+}
+
+pub async fn an_sms_is_answered_by_sms_and_its_form_is_decoded(server: TestServer) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    model.script([Answer::Plain("Noted.".into())]);
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
+    let text = "Room 4: tap leaks & 1+1=2 100% ☕";
+
+    let response = post_signed(&server, &incoming_text("SM2000", ALICE_PHONE, text)).await;
+
+    assert_empty_twiml(&response);
+    let sent = twilio.wait_for_delivered(1).await;
+    assert_eq!(
+        (sent[0].to.as_str(), sent[0].from.as_str()),
+        (ALICE_PHONE, SERVICE_NUMBER)
+    );
+    assert_eq!(
+        history_of_length(&server, &alice, 2).await[0],
+        ("user".to_string(), text.to_string()),
+        "`+`, `%` and `:` arrive as they were typed"
+    );
+}
+
+pub async fn unsigned_forged_and_altered_webhooks_are_refused_and_store_nothing(
+    server: TestServer,
+) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
+    let params = incoming_text("SM3000", "whatsapp:+60123456789", "List my reports");
+    let good = twilio_signature(AUTH_TOKEN, WEBHOOK_URL, &params);
+    let altered = incoming_text("SM3000", "whatsapp:+60123456789", "Delete everything");
+    let other_number = incoming_text("SM3000", "whatsapp:+60199999999", "List my reports");
+    let attempts = [
+        ("no signature", params.clone(), None),
+        ("empty", params.clone(), Some(String::new())),
+        (
+            "garbage",
+            params.clone(),
+            Some("bm90IGEgc2lnbmF0dXJl".into()),
+        ),
+        (
+            "another token",
+            params.clone(),
+            Some(twilio_signature("not-the-token", WEBHOOK_URL, &params)),
+        ),
+        (
+            "another URL",
+            params.clone(),
+            Some(twilio_signature(
+                AUTH_TOKEN,
+                "https://evil.example/twilio_webhook",
+                &params,
+            )),
+        ),
+        ("replayed with another body", altered, Some(good.clone())),
+        (
+            "replayed from another number",
+            other_number,
+            Some(good.clone()),
+        ),
+    ];
+    for (what, params, signature) in attempts {
+        let response = post_webhook(&server, "/twilio_webhook", &params, signature).await;
+        response.assert_error(403, "Invalid Twilio signature");
+        assert!(
+            history(&server, &alice).await.is_empty(),
+            "{what}: stored nothing"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(twilio.calls().is_empty(), "nothing was answered");
+    assert!(model.recorded().is_empty(), "the model was not asked");
+
+    // The genuine request still goes through afterwards.
+    model.script([Answer::Plain("You have no reports.".into())]);
+    assert_empty_twiml(&post_signed(&server, &params).await);
+    assert_eq!(
+        twilio.wait_for_delivered(1).await[0].body,
+        "You have no reports."
+    );
+}
+
+pub async fn a_retried_message_sid_is_processed_once(server: TestServer) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    model.script([Answer::Plain("Once.".into())]);
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
+    let params = incoming_text("SM4000", "whatsapp:+60123456789", "Is anyone there?");
+
+    // Twilio retries a webhook it did not see answered: the copies may arrive at once.
+    let copies = (0..6).map(|_| post_signed(&server, &params));
+    for response in futures_util::future::join_all(copies).await {
+        assert_empty_twiml(&response);
+    }
+    assert_empty_twiml(&post_signed(&server, &params).await);
+
+    assert_eq!(twilio.wait_for_delivered(1).await.len(), 1);
+    assert_eq!(
+        history_of_length(&server, &alice, 2).await,
+        turns(&[("user", "Is anyone there?"), ("assistant", "Once.")])
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(twilio.calls().len(), 1, "one reply in all");
+    assert_eq!(model.recorded().len(), 1, "one model call in all");
+    assert_eq!(history(&server, &alice).await.len(), 2);
+}
+
+pub async fn unknown_and_disabled_numbers_get_the_fixed_reply_and_nothing_is_stored(
+    server: TestServer,
+) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let root = server.superuser("root").await;
+    let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
+    let bob = user_with_phone(&server, "bob", "+60198765432").await;
+    let disabled = server
+        .put_empty(
+            &format!("/auth/users/{}/disable", bob.id),
+            Some(&root.access),
+        )
+        .await;
+    disabled.assert_status(200);
+
+    let senders = [
+        ("SM5001", "whatsapp:+60"),          // a prefix of every Malaysian number
+        ("SM5002", "whatsapp:+6012345678"),  // alice's number less a digit
+        ("SM5003", "+160123456789"),         // alice's number after another digit
+        ("SM5004", "whatsapp:+60198765432"), // bob, disabled
+        ("SM5005", "TWILIO"),                // not a phone number at all
+    ];
+    for (sid, from) in senders {
+        assert_empty_twiml(&post_signed(&server, &incoming_text(sid, from, "hello")).await);
+    }
+    let sent = twilio.wait_for_delivered(senders.len()).await;
+    let mut answered: Vec<&str> = sent.iter().map(|m| m.to.as_str()).collect();
+    answered.sort_unstable();
+    let mut expected: Vec<&str> = senders.iter().map(|(_, from)| *from).collect();
+    expected.sort_unstable();
+    assert_eq!(answered, expected);
+    let fixed = ChannelSettings::default().unregistered_reply;
+    assert!(sent.iter().all(|m| m.body == fixed), "{sent:?}");
+    assert!(fixed.starts_with("This number is not registered"));
+    assert!(model.recorded().is_empty(), "the model was not asked");
+    assert!(history(&server, &alice).await.is_empty());
+}
+
+pub async fn a_long_reply_is_sent_in_parts_within_twilios_limit(server: TestServer) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    let words: Vec<String> = (0..700).map(|i| format!("step{i}")).collect();
+    let long = words.join(" ");
+    model.script([Answer::Plain(long.clone())]);
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
+
+    let params = incoming_text("SM6000", "whatsapp:+60123456789", "How do I reset it?");
+    assert_empty_twiml(&post_signed(&server, &params).await);
+
+    let parts = long.chars().count().div_ceil(1_600);
+    let sent = twilio.wait_for_delivered(parts).await;
+    assert!(
+        sent.len() >= parts && sent.len() <= parts + 1,
+        "{} parts",
+        sent.len()
+    );
+    assert!(sent.iter().all(|m| m.body.chars().count() <= 1_600));
+    let joined: Vec<&str> = sent.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(joined.join(" "), long, "in order, nothing lost");
+    assert_eq!(
+        history_of_length(&server, &alice, 2).await[1].1,
+        long,
+        "stored whole"
+    );
+}
+
+pub async fn twilio_failures_are_retried_then_given_up_and_the_reply_stays_stored(
+    server: TestServer,
+) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    model.script([
+        Answer::Plain("First reply".into()),
+        Answer::Plain("Second reply".into()),
+    ]);
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
+
+    // Down twice, then up: the third try goes through.
+    twilio.fail_next([503, 500]);
+    let first = incoming_text("SM7001", "whatsapp:+60123456789", "one");
+    assert_empty_twiml(&post_signed(&server, &first).await);
+    let calls = twilio.wait_for_delivered(1).await;
+    assert_eq!(twilio.calls().len(), 3, "{calls:?}");
+    assert!(twilio.calls().iter().all(|m| m.body == "First reply"));
+
+    // Refused on every try: given up after three.
+    twilio.fail_next([400, 429, 500, 500]);
+    let second = incoming_text("SM7002", "whatsapp:+60123456789", "two");
+    assert_empty_twiml(&post_signed(&server, &second).await);
+    twilio.wait_for_calls(6).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(twilio.calls().len(), 6, "three tries, then no more");
+    assert_eq!(twilio.delivered().len(), 1);
+    assert_eq!(
+        history_of_length(&server, &alice, 4).await,
+        turns(&[
+            ("user", "one"),
+            ("assistant", "First reply"),
+            ("user", "two"),
+            ("assistant", "Second reply"),
+        ]),
+        "the reply stays stored for the web"
+    );
+}
+
+pub async fn without_a_token_the_webhook_is_not_served(server: TestServer) {
+    let params = incoming_text("SM8000", ALICE_PHONE, "hello");
+    let signature = twilio_signature(AUTH_TOKEN, WEBHOOK_URL, &params);
+    let response = post_webhook(&server, "/twilio_webhook", &params, Some(signature)).await;
+    assert_eq!(response.status, 404, "{}", response.text);
+}
+
+pub async fn a_bad_webhook_body_is_a_clear_4xx(server: TestServer) {
+    let twilio = FakeTwilio::start().await;
+    let server = server.with_twilio(twilio.settings(), None, no_limits());
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (
+            &[("From", ALICE_PHONE), ("Body", "hi")],
+            "MessageSid is required",
+        ),
+        (
+            &[("MessageSid", "SM9001"), ("Body", "hi")],
+            "From is required",
+        ),
+        (
+            &[("MessageSid", "SM 9002"), ("From", ALICE_PHONE)],
+            "MessageSid: must be printable ASCII without spaces",
+        ),
+    ];
+    for (params, detail) in cases {
+        post_signed(&server, params).await.assert_error(400, detail);
+    }
+    let params = incoming_text("SM9003", ALICE_PHONE, "hi");
+    // Signed, but not posted as a form.
+    let signature = twilio_signature(AUTH_TOKEN, WEBHOOK_URL, &params);
+    let json_body = server
+        .send(
+            Method::POST,
+            "/twilio_webhook",
+            None,
+            Body::Raw("text/plain", form_body(&params)),
+            &[("X-Twilio-Signature", &signature)],
+        )
+        .await;
+    json_body.assert_error(415, "Twilio posts application/x-www-form-urlencoded");
+    let get = server.get("/twilio_webhook", None).await;
+    assert_eq!(get.status, 405);
+    assert_empty_twiml(&post_signed(&server, &params).await);
+}
+
+pub async fn a_webhook_path_of_its_own_is_served_beside_the_default(server: TestServer) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    model.script([Answer::Plain("A".into()), Answer::Plain("B".into())]);
+    let settings = TwilioSettings {
+        webhook_path: Some("/hooks/twilio".into()),
+        webhook_url: Some("https://school.example/hooks/twilio".into()),
+        ..twilio.settings()
+    };
+    let server = server.with_twilio(settings, Some(&model), no_limits());
+    let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
+
+    let first = incoming_text("SM9101", "whatsapp:+60123456789", "on the custom path");
+    let signature = twilio_signature(AUTH_TOKEN, "https://school.example/hooks/twilio", &first);
+    assert_empty_twiml(&post_webhook(&server, "/hooks/twilio", &first, Some(signature)).await);
+    // The default path, signed for the URL Twilio would have called on the same host.
+    let second = incoming_text("SM9102", "whatsapp:+60123456789", "on the default path");
+    let signature = twilio_signature(AUTH_TOKEN, "https://school.example/twilio_webhook", &second);
+    assert_empty_twiml(&post_webhook(&server, "/twilio_webhook", &second, Some(signature)).await);
+    assert_eq!(twilio.wait_for_delivered(2).await.len(), 2);
+    assert_eq!(history_of_length(&server, &alice, 4).await.len(), 4);
+}
+
+pub async fn national_numbers_need_a_default_region_and_are_stored_in_e164(server: TestServer) {
+    let alice = server.user("alice").await;
+    let national = json!({"phone_number": "012-7903 8038"});
+    let refused = server
+        .put("/auth/me/phone", Some(&alice.access), national.clone())
+        .await;
+    assert_eq!(refused.status, 422, "without a region: international only");
+
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    model.script([Answer::Plain("Hello Malaysia".into())]);
+    let malaysia = Settings {
+        phone_rules: PhoneRules::new(PhoneRegion::parse("MY")),
+        ..no_limits()
+    };
+    let server = server.with_twilio(twilio.settings(), Some(&model), malaysia);
+    let set = server
+        .put("/auth/me/phone", Some(&alice.access), national)
+        .await;
+    assert_eq!(set.assert_status(200)["phone_number"], "+601279038038");
+    let profile = server
+        .put(
+            "/auth/me",
+            Some(&alice.access),
+            json!({"phone_number": "012-345 6789"}),
+        )
+        .await;
+    assert_eq!(profile.assert_status(200)["phone_number"], "+60123456789");
+    let invalid = server
+        .put(
+            "/auth/me/phone",
+            Some(&alice.access),
+            json!({"phone_number": "012-34"}),
+        )
+        .await;
+    assert_eq!(invalid.status, 422, "{}", invalid.text);
+    assert!(
+        invalid.text.contains("MY"),
+        "the reason names the region: {}",
+        invalid.text
+    );
+    let registered = server
+        .post(
+            "/auth/register",
+            None,
+            json!({
+                "username": "bob",
+                "email": "bob@example.com",
+                "password": "correct horse battery",
+                "phone_number": "03-2615 8188",
+            }),
+        )
+        .await;
+    assert_eq!(
+        registered.assert_status(201)["phone_number"],
+        "+60326158188"
+    );
+
+    // The webhook matches the stored E.164 form.
+    let params = incoming_text("SM9201", "whatsapp:+60123456789", "Hi from my phone");
+    assert_empty_twiml(&post_signed(&server, &params).await);
+    assert_eq!(twilio.wait_for_delivered(1).await[0].body, "Hello Malaysia");
+    let turns: Vec<Value> = history_of_length(&server, &alice, 2)
+        .await
+        .into_iter()
+        .map(|(role, content)| json!([role, content]))
+        .collect();
+    assert_eq!(turns[0], json!(["user", "Hi from my phone"]));
+}
