@@ -60,6 +60,7 @@ pub async fn start(
     ai_message_http::metrics::describe();
     ai_message_bcrypt::describe_metrics();
     ai_message_openai::describe_metrics();
+    ai_message_twilio::describe_metrics();
     metrics::describe_gauge!(POOL_CONNECTIONS, "Storage connections open");
     metrics::describe_gauge!(POOL_IDLE, "Storage connections idle (PostgreSQL)");
     metrics::describe_gauge!(

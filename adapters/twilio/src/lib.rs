@@ -15,6 +15,24 @@ pub use sender::{MAX_BODY_CHARS, SetupError, TwilioSender, split_for_twilio};
 pub use signature::{SIGNATURE_HEADER, signature};
 pub use webhook::{TwilioWebhook, webhook};
 
+/// Texts that reached the webhook, by what became of them.
+pub const TEXTS: &str = "twilio_webhook_texts_total";
+/// Replies sent through the Messages API, or given up after the retries.
+pub const REPLIES: &str = "twilio_replies_total";
+
+/// Describes the channel's metrics for the exposition's `# HELP` lines.
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        TEXTS,
+        "Twilio webhook requests by outcome (accepted, already_received, unregistered, \
+         no_text, bad_signature, bad_request, unavailable)"
+    );
+    metrics::describe_counter!(
+        REPLIES,
+        "Replies through Twilio by outcome (sent, given_up)"
+    );
+}
+
 /// The path Twilio posts to unless `TWILIO_WEBHOOK_PATH` names another (both are served).
 pub const DEFAULT_WEBHOOK_PATH: &str = "/twilio_webhook";
 /// Twilio's REST API.

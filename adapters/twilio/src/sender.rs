@@ -103,6 +103,7 @@ impl TwilioSender {
             match self.post(route, body).await {
                 Ok(()) => return Ok(()),
                 Err(problem) if attempt == self.attempts => {
+                    metrics::counter!(crate::REPLIES, "outcome" => "given_up").increment(1);
                     return Err(ChannelSendError(format!(
                         "{problem}; gave up after {attempt} tries"
                     )));
@@ -136,6 +137,7 @@ impl ChannelReplies for TwilioSender {
         for part in split_for_twilio(text, MAX_BODY_CHARS) {
             self.post_with_retries(route, &part, reference).await?;
         }
+        metrics::counter!(crate::REPLIES, "outcome" => "sent").increment(1);
         tracing::info!(reference, "a reply went out through Twilio");
         Ok(())
     }

@@ -79,6 +79,7 @@ impl Webhook {
         // the signature covers them all.
         let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
         if let Some(refused) = self.refuse_unsigned(&request, &params) {
+            count("bad_signature");
             return Ok(refused);
         }
         let is_form = request
@@ -90,6 +91,7 @@ impl Webhook {
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             });
         if !is_form {
+            count("bad_request");
             return Ok(refusal(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Twilio posts application/x-www-form-urlencoded",
@@ -97,17 +99,21 @@ impl Webhook {
         }
         let incoming = match self.incoming(&params) {
             Ok(incoming) => incoming,
-            Err(detail) => return Ok(refusal(StatusCode::BAD_REQUEST, &detail)),
+            Err(detail) => {
+                count("bad_request");
+                return Ok(refusal(StatusCode::BAD_REQUEST, &detail));
+            }
         };
         let reference = incoming.id.clone();
         match self.chat.receive(incoming).await {
             Ok(received) => {
                 let outcome = match received {
                     Received::Accepted { .. } => "accepted",
-                    Received::AlreadyReceived => "already received",
-                    Received::Unregistered => "unregistered sender",
-                    Received::NoText => "no text",
+                    Received::AlreadyReceived => "already_received",
+                    Received::Unregistered => "unregistered",
+                    Received::NoText => "no_text",
                 };
+                count(outcome);
                 tracing::info!(reference = %reference, outcome, "a text came in through Twilio");
                 Ok(Response::builder()
                     .content_type("text/xml; charset=utf-8")
@@ -116,10 +122,15 @@ impl Webhook {
             Err(error) => {
                 // Nothing was taken: Twilio's retry may succeed.
                 tracing::error!(reference = %reference, error = %error, "could not take a text");
-                Ok(refusal(
+                count("unavailable");
+                let mut response = refusal(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "The message could not be stored; try again",
-                ))
+                );
+                response
+                    .headers_mut()
+                    .insert("retry-after", poem::http::HeaderValue::from_static("1"));
+                Ok(response)
             }
         }
     }
@@ -211,6 +222,10 @@ impl Webhook {
             text: field(params, "Body").unwrap_or_default().to_string(),
         })
     }
+}
+
+fn count(outcome: &'static str) {
+    metrics::counter!(crate::TEXTS, "outcome" => outcome).increment(1);
 }
 
 /// `scheme://authority` of a URL.

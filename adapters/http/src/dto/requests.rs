@@ -18,8 +18,9 @@ pub struct RegisterRequest {
     /// At most 255 characters.
     #[serde(default)]
     pub full_name: Option<String>,
-    /// E.164, such as `+60123456789` (spaces, hyphens, dots and parentheses are dropped);
-    /// unique among users. Empty means none.
+    /// International, such as `+60123456789` (spaces, hyphens, dots and parentheses are
+    /// dropped), or national (`012-345 6789`) when the server has a default region; stored
+    /// in E.164 and unique among users. Empty means none.
     #[serde(default)]
     pub phone_number: Option<String>,
 }
@@ -73,7 +74,8 @@ pub struct ProfileUpdateRequest {
     /// At most 10,000 characters.
     #[serde(default)]
     pub bio: Option<String>,
-    /// E.164, such as `+60123456789`; unique among users. To remove it, use
+    /// International, such as `+60123456789`, or national when the server has a default
+    /// region; stored in E.164 and unique among users. To remove it, use
     /// `PUT /auth/me/phone` with `null`.
     #[serde(default)]
     pub phone_number: Option<String>,
@@ -83,8 +85,9 @@ pub struct ProfileUpdateRequest {
 #[derive(Debug, Clone, Deserialize, Object)]
 #[oai(example)]
 pub struct PhoneUpdateRequest {
-    /// E.164, such as `+60123456789` (spaces, hyphens, dots and parentheses are dropped);
-    /// unique among users.
+    /// International, such as `+60123456789` (spaces, hyphens, dots and parentheses are
+    /// dropped), or national (`012-345 6789`) when the server has a default region; stored
+    /// in E.164 and unique among users.
     pub phone_number: Option<String>,
 }
 
