@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use poem::http::StatusCode;
-use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Json;
 use poem::{Body, EndpointExt, IntoResponse, Response, Route, handler, post};
 use serde_json::{Value, json};
@@ -68,33 +67,20 @@ pub struct FakeModel {
     /// `http://127.0.0.1:<port>/v1`: what `AI_API_BASE` would be.
     pub base_url: String,
     state: Arc<State>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeModel {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: crate::loopback::LoopbackServer,
 }
 
 impl FakeModel {
     pub async fn start() -> Self {
         let state = Arc::new(State::default());
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .unwrap();
-        let port = acceptor.local_addr()[0].as_socket_addr().unwrap().port();
         let app = Route::new()
             .at("/v1/chat/completions", post(completions))
             .data(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
-        });
+        let server = crate::loopback::LoopbackServer::start(app).await;
         Self {
-            base_url: format!("http://127.0.0.1:{port}/v1"),
+            base_url: format!("http://127.0.0.1:{}/v1", server.port),
             state,
-            server,
+            _server: server,
         }
     }
 

@@ -10,7 +10,6 @@ use std::time::Duration;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use poem::http::StatusCode;
-use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Path;
 use poem::{EndpointExt, Response, Route, handler, post};
 
@@ -45,33 +44,20 @@ pub struct FakeTwilio {
     /// `http://127.0.0.1:<port>`: what `TWILIO_API_BASE` would be.
     pub api_base: String,
     state: Arc<State>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeTwilio {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: crate::loopback::LoopbackServer,
 }
 
 impl FakeTwilio {
     pub async fn start() -> Self {
         let state = Arc::new(State::default());
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .unwrap();
-        let port = acceptor.local_addr()[0].as_socket_addr().unwrap().port();
         let app = Route::new()
             .at("/2010-04-01/Accounts/:sid/Messages.json", post(messages))
             .data(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
-        });
+        let server = crate::loopback::LoopbackServer::start(app).await;
         Self {
-            api_base: format!("http://127.0.0.1:{port}"),
+            api_base: format!("http://127.0.0.1:{}", server.port),
             state,
-            server,
+            _server: server,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod completeness;
 pub mod fake_model;
 pub mod fake_twilio;
 pub mod http_api;
+pub mod loopback;
 pub mod postgres;
 pub mod raw_h2;
 pub mod relay;
