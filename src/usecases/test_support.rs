@@ -196,6 +196,16 @@ impl Mocks {
         self.login_attempts.expect_clear().returning(|_| Ok(()));
     }
 
+    /// Storage in which nobody has talked to the assistant yet (nor cleared that history).
+    pub fn without_assistant_history(&mut self) {
+        self.messages
+            .expect_assistant_clear_point()
+            .returning(|_| Ok(None));
+        self.messages
+            .expect_messages_between()
+            .returning(|_, _, _, _| Ok(Vec::new()));
+    }
+
     pub fn into_ports(self) -> Ports {
         let users: Arc<dyn UserRepository> = Arc::new(self.users);
         let sessions: Arc<dyn SessionRepository> = Arc::new(self.sessions);

@@ -20,14 +20,7 @@ fn chat(mocks: Mocks, model: Option<MockAssistant>, max_concurrency: usize) -> A
 
 /// Storage that echoes inserts (ids from 10) and holds no earlier turns.
 fn storage_echoing(mocks: &mut Mocks) {
-    mocks
-        .messages
-        .expect_assistant_clear_point()
-        .returning(|_| Ok(None));
-    mocks
-        .messages
-        .expect_messages_between()
-        .returning(|_, _, _, _| Ok(Vec::new()));
+    mocks.without_assistant_history();
     mocks.sends_answer(|_| None);
     mocks
         .messages

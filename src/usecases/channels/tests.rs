@@ -122,14 +122,7 @@ async fn a_text_is_the_users_message_to_the_assistant_and_the_reply_goes_back_ou
         })
         .times(1)
         .returning(|_, new| Ok(Some(delivered(20, new))));
-    mocks
-        .messages
-        .expect_assistant_clear_point()
-        .returning(|_| Ok(None));
-    mocks
-        .messages
-        .expect_messages_between()
-        .returning(|_, _, _, _| Ok(Vec::new()));
+    mocks.without_assistant_history();
     mocks
         .messages
         .expect_create_message()
