@@ -55,7 +55,8 @@ pub fn build_release_binary(workspace_dir: &str) {
     assert!(status.success(), "the release server builds");
 }
 
-/// A running server and the base URL it announced.
+/// A running server and the base URL it announced. Dropping it ends the process, so no
+/// server outlives the test that started it, even one that panics.
 pub struct Server {
     child: Child,
     base: String,
