@@ -1,6 +1,6 @@
 //! `ai-message`: the AI Message backend server and its operator commands.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use ai_message_cli::config::Config;
@@ -87,14 +87,18 @@ fn read_password() -> Result<String, String> {
         return Ok(password);
     }
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("Password: ");
-    }
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let line = if stdin.is_terminal() {
+        // Typed at a terminal: not echoed.
+        rpassword::prompt_password("Password: ")
+            .map_err(|e| format!("cannot read the password from the terminal: {e}"))?
+    } else {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+        line
+    };
     let password = line.trim_end_matches(['\r', '\n']).to_string();
     if password.is_empty() {
         return Err(
@@ -104,12 +108,25 @@ fn read_password() -> Result<String, String> {
     Ok(password)
 }
 
+/// Writes to standard output like a Unix tool: a reader that stops early (`| head -1`) ends
+/// the output quietly, without a panic or an error.
+fn print_lines(lines: impl IntoIterator<Item = String>) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    let written = lines
+        .into_iter()
+        .try_for_each(|line| writeln!(out, "{line}"))
+        .and_then(|()| out.flush());
+    match written {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to standard output: {error}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn run(command: Command) -> Result<(), String> {
     match command {
-        Command::Openapi => {
-            println!("{}", openapi_document());
-            Ok(())
-        }
+        Command::Openapi => print_lines([openapi_document()]),
         Command::Serve => {
             let config = Config::from_env().map_err(|e| e.to_string())?;
             serve(config).await.map_err(|e: StartupError| e.to_string())
@@ -146,10 +163,7 @@ async fn run(command: Command) -> Result<(), String> {
                     .await
                     .map_err(|e| e.to_string())?,
             };
-            for line in lines {
-                println!("{line}");
-            }
-            Ok(())
+            print_lines(lines)
         }
         Command::CreateSuperuser { username, email } => {
             let config = Config::from_env().map_err(|e| e.to_string())?;
@@ -157,8 +171,10 @@ async fn run(command: Command) -> Result<(), String> {
             let user = create_superuser(&config, &username, &email, &password)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("created superuser {} (id {})", user.username, user.id);
-            Ok(())
+            print_lines([format!(
+                "created superuser {} (id {})",
+                user.username, user.id
+            )])
         }
     }
 }

@@ -576,3 +576,41 @@ fn each_start_up_failure_names_its_setting_on_the_first_line() {
     }
     drop(taken);
 }
+
+/// The testkit's server ends with its test: a test that panics leaves no process behind.
+#[test]
+fn a_server_ends_with_the_test_that_started_it_even_one_that_panics() {
+    let pid = std::sync::Mutex::new(None);
+    let outcome = std::panic::catch_unwind(|| {
+        let server = Server::start(&[]);
+        *pid.lock().unwrap() = Some(server.pid());
+        panic!("a test that fails while its server runs");
+    });
+    assert!(outcome.is_err());
+    let pid = pid.lock().unwrap().expect("the server started");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "process {pid} outlived its test"
+    );
+}
+
+/// A reader that stops early (`ai-message openapi | head -c 10`) ends the output quietly:
+/// no panic, no error line, a successful exit.
+#[test]
+fn output_to_a_reader_that_stops_early_ends_quietly() {
+    use std::io::Read;
+    let mut child = Command::new(binary())
+        .arg("openapi")
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe's reader is gone; the document (over 64 KiB) cannot all have fitted in it.
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
