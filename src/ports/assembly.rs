@@ -16,6 +16,8 @@ pub struct Storage {
     /// The session check and a read in one storage trip, where the store can.
     pub session_reads: std::sync::Arc<dyn SessionReads>,
     pub health: std::sync::Arc<dyn StorageHealth>,
+    /// Copies of the whole database taken while it serves (backups).
+    pub snapshots: std::sync::Arc<dyn super::StorageSnapshots>,
     /// Failed-login counters: in this process unless the store shares them between
     /// instances (PostgreSQL).
     pub login_attempts: std::sync::Arc<dyn super::LoginAttempts>,

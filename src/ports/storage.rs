@@ -338,3 +338,23 @@ pub trait StorageHealth: Send + Sync {
     /// applied, oldest first; empty when its schema is current (for readiness).
     async fn pending_migrations(&self) -> Result<Vec<i64>, PortError>;
 }
+
+/// Why no snapshot was taken.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// This store is not copied by the server; the text says how it is backed up.
+    #[error("{0}")]
+    Unsupported(&'static str),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// A consistent copy of the whole database, taken while it serves.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait StorageSnapshots: Send + Sync {
+    /// Writes the database as of one moment, every write acknowledged before the call
+    /// included, into the new file `to` (which must not exist), without stopping writes
+    /// for longer than a read takes.
+    async fn snapshot(&self, to: &std::path::Path) -> Result<(), SnapshotError>;
+}

@@ -7,7 +7,8 @@ use super::auth::tell_access_changed;
 use super::{Caller, Ports};
 use crate::domain::{Page, User, UserId};
 use crate::ports::{
-    AccountChange, Clock, EventPublisher, PasswordHasher, PortError, UserRepository,
+    AccountChange, Clock, EventPublisher, PasswordHasher, PortError, SnapshotError,
+    StorageSnapshots, UserRepository,
 };
 
 /// The caller is not a superuser: what every administrative operation can be refused with.
@@ -101,7 +102,12 @@ pub enum AccountActionError {
     Port(#[from] PortError),
 }
 
-refusable_by_non_superusers!(UserLookupError, CreateUserError, AccountActionError);
+refusable_by_non_superusers!(
+    UserLookupError,
+    CreateUserError,
+    AccountActionError,
+    BackupError
+);
 
 #[derive(Clone)]
 pub struct Admin {
@@ -109,6 +115,19 @@ pub struct Admin {
     hasher: Arc<dyn PasswordHasher>,
     events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
+    snapshots: Arc<dyn StorageSnapshots>,
+}
+
+/// Why no backup was taken.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("the caller is not a superuser")]
+    NotSuperuser,
+    /// The store is backed up with other tools; the text names them.
+    #[error("{0}")]
+    Unsupported(&'static str),
+    #[error(transparent)]
+    Port(#[from] PortError),
 }
 
 impl Admin {
@@ -118,7 +137,21 @@ impl Admin {
             hasher: ports.hasher.clone(),
             events: ports.events.clone(),
             clock: ports.clock.clone(),
+            snapshots: ports.snapshots.clone(),
         }
+    }
+
+    /// Writes a consistent copy of the whole database, taken while it serves, to the new
+    /// file `to`: a superuser's backup.
+    pub async fn back_up(&self, caller: &Caller, to: &std::path::Path) -> Result<(), BackupError> {
+        require_superuser(caller)?;
+        self.snapshots
+            .snapshot(to)
+            .await
+            .map_err(|error| match error {
+                SnapshotError::Unsupported(how) => BackupError::Unsupported(how),
+                SnapshotError::Port(error) => BackupError::Port(error),
+            })
     }
 
     /// A deleted or disabled user's streams close.

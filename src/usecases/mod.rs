@@ -21,7 +21,8 @@ use chrono::TimeDelta;
 use crate::ports::{
     Assistant, Background, ChannelReplies, Clock, EventPublisher, EventSubscriptions,
     LoginAttempts, MessageRepository, PasswordHasher, Quota, ReportRepository, RoleRepository,
-    SecretSource, SessionReads, SessionRepository, Storage, StorageHealth, UserRepository,
+    SecretSource, SessionReads, SessionRepository, Storage, StorageHealth, StorageSnapshots,
+    UserRepository,
 };
 
 /// Everything the core needs from outside, chosen by the composition root.
@@ -34,6 +35,7 @@ pub struct Ports {
     pub reports: Arc<dyn ReportRepository>,
     pub session_reads: Arc<dyn SessionReads>,
     pub health: Arc<dyn StorageHealth>,
+    pub snapshots: Arc<dyn StorageSnapshots>,
     pub login_attempts: Arc<dyn LoginAttempts>,
     pub events: Arc<dyn EventPublisher>,
     pub subscriptions: Arc<dyn EventSubscriptions>,
@@ -64,6 +66,7 @@ impl Ports {
             reports: storage.reports,
             session_reads: storage.session_reads,
             health: storage.health,
+            snapshots: storage.snapshots,
             login_attempts: storage.login_attempts,
             events: storage.events,
             subscriptions: storage.subscriptions,

@@ -221,6 +221,7 @@ impl Mocks {
             messages,
             reports: Arc::new(self.reports),
             health: Arc::new(self.health),
+            snapshots: Arc::new(MockStorageSnapshots::new()),
             login_attempts: Arc::new(self.login_attempts),
             events: self.events,
             subscriptions: self.hub,

@@ -45,27 +45,46 @@ fn sqlite_location(url: &DatabaseUrl) -> Option<Location> {
 
 /// Opens the storage `DATABASE_URL` names, applying pending migrations.
 pub async fn open_storage(config: &Config) -> Result<Storage, StartupError> {
-    Ok(open_storage_with_probe(config).await?.0)
+    Ok(open_storage_with_probe(config).await?.storage)
 }
 
-/// [`open_storage`], with a probe of how busy its connections are (none for `memory://`).
-async fn open_storage_with_probe(
-    config: &Config,
-) -> Result<(Storage, Option<telemetry::PoolProbe>), StartupError> {
+/// A storage as `serve` opens it.
+struct Opened {
+    storage: Storage,
+    /// How busy its connections are (none for `memory://`).
+    probe: Option<telemetry::PoolProbe>,
+    /// The SQLite store, whose log is moved into its file at shutdown.
+    sqlite: Option<Arc<SqliteStore>>,
+}
+
+/// [`open_storage`], with what `serve` needs besides.
+async fn open_storage_with_probe(config: &Config) -> Result<Opened, StartupError> {
     let url = &config.database;
     match url {
-        DatabaseUrl::Memory => Ok((MemoryStore::storage(), None)),
+        DatabaseUrl::Memory => Ok(Opened {
+            storage: MemoryStore::storage(),
+            probe: None,
+            sqlite: None,
+        }),
         DatabaseUrl::SqliteInMemory | DatabaseUrl::SqliteFile(_) => {
             let location = sqlite_location(url).expect("an SQLite URL");
             let store = SqliteStore::open(&location).await?;
             let probe = store.clone();
-            Ok((store.storage(), Some(Arc::new(move || probe.pool_stats()))))
+            Ok(Opened {
+                storage: store.storage(),
+                probe: Some(Arc::new(move || probe.pool_stats())),
+                sqlite: Some(store),
+            })
         }
         DatabaseUrl::Postgres(raw) => {
             let url = postgres_url(raw)?;
             let store = PostgresStore::open(&url, config.database_pool_size).await?;
             let probe = store.clone();
-            Ok((store.storage(), Some(Arc::new(move || probe.pool_stats()))))
+            Ok(Opened {
+                storage: store.storage(),
+                probe: Some(Arc::new(move || probe.pool_stats())),
+                sqlite: None,
+            })
         }
     }
 }
@@ -249,9 +268,13 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         );
     }
     let descriptors = raise_open_file_limit();
-    let (storage, pool) = open_storage_with_probe(&config).await?;
+    let Opened {
+        storage,
+        probe,
+        sqlite,
+    } = open_storage_with_probe(&config).await?;
     if let Some(address) = config.metrics_address {
-        let bound = telemetry::start(address, pool)
+        let bound = telemetry::start(address, probe)
             .await
             .map_err(StartupError::Metrics)?;
         tracing::info!("metrics on http://{bound}/metrics");
@@ -285,6 +308,13 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
                 .await
                 .map_err(|source| StartupError::Bind { address, source })?;
             run_server(&config, &app, acceptor, "https", descriptors).await?;
+        }
+    }
+    if let Some(sqlite) = sqlite {
+        // Last: the main file alone then holds every write, for a copy taken after the stop.
+        match sqlite.checkpoint().await {
+            Ok(()) => tracing::info!("the database file holds every write (log checkpointed)"),
+            Err(error) => tracing::warn!(error = %error, "could not checkpoint the database log"),
         }
     }
     tracing::info!("stopped");

@@ -398,6 +398,186 @@ async fn data_and_sessions_survive_a_restart() {
     assert!(exit.success());
 }
 
+/// After a clean stop the main file alone holds every acknowledged write: a copy of it
+/// without its `-wal` file is the whole database (README's backup advice).
+#[tokio::test]
+async fn after_sigterm_the_database_file_alone_holds_every_acknowledged_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backend.db");
+    let url = sqlite_url(&path);
+    let http = reqwest::Client::new();
+    let server = Server::start(&[("DATABASE_URL", url.as_str())]);
+    let register = http
+        .post(server.url("/auth/register"))
+        .json(&json!({"username": "alice", "email": "alice@example.com", "password": "alice-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), 201);
+    let login: Value = http
+        .post(server.url("/auth/login"))
+        .json(&json!({"username": "alice", "password": "alice-password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_string();
+    let sends = (0..200).map(|n| {
+        http.post(server.url("/messages"))
+            .bearer_auth(&token)
+            .json(&json!({"recipient_id": 1, "content": format!("note {n} {}", "x".repeat(2_000))}))
+            .send()
+    });
+    let acknowledged = futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .filter(|sent| sent.as_ref().is_ok_and(|r| r.status() == 201))
+        .count();
+    assert_eq!(acknowledged, 200);
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).unwrap();
+    let wal = std::fs::metadata(dir.path().join("backend.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(wal, 0, "the log was moved into the file and emptied");
+    let copied = rusqlite::Connection::open(&copy).unwrap();
+    let stored: i64 = copied
+        .query_row("SELECT count(*) FROM messages", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(
+        stored, 200,
+        "every acknowledged message is in the file alone"
+    );
+}
+
+async fn token_of(http: &reqwest::Client, server: &Server, name: &str, password: &str) -> String {
+    let login: Value = http
+        .post(server.url("/auth/login"))
+        .json(&json!({"username": name, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["access_token"].as_str().unwrap().to_string()
+}
+
+/// A superuser backs up the running server while messages keep arriving: every message
+/// acknowledged before the backup was asked for is in it, and a fresh server starts on it.
+#[tokio::test]
+async fn a_backup_taken_under_load_holds_every_acknowledged_message_and_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir.path().join("live.db"));
+    let http = reqwest::Client::new();
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("FIRST_SUPERUSER_USERNAME", "root"),
+        ("FIRST_SUPERUSER_EMAIL", "root@example.com"),
+        ("FIRST_SUPERUSER_PASSWORD", "root-password"),
+    ];
+    let server = Server::start(&env);
+    let register = http
+        .post(server.url("/auth/register"))
+        .json(&json!({"username": "alice", "email": "alice@example.com", "password": "alice-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), 201);
+    let alice = token_of(&http, &server, "alice", "alice-password").await;
+    let root = token_of(&http, &server, "root", "root-password").await;
+    let refused = http
+        .get(server.url("/auth/backup"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403, "superusers only");
+
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<i64>::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let (http, url, alice, acknowledged) = (
+                http.clone(),
+                server.url("/messages"),
+                alice.clone(),
+                acknowledged.clone(),
+            );
+            tokio::spawn(async move {
+                for n in 0..60 {
+                    let sent: Value = http
+                        .post(&url)
+                        .bearer_auth(&alice)
+                        .json(&json!({"recipient_id": 1, "content": format!("w{writer} n{n}")}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    acknowledged
+                        .lock()
+                        .unwrap()
+                        .push(sent["id"].as_i64().unwrap());
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < 80 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let before: Vec<i64> = acknowledged.lock().unwrap().clone();
+    let backup = http
+        .get(server.url("/auth/backup"))
+        .bearer_auth(&root)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(backup.status(), 200);
+    assert_eq!(
+        backup.headers()["content-type"].to_str().unwrap(),
+        "application/vnd.sqlite3"
+    );
+    let bytes = backup.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"SQLite format 3\0"));
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+
+    let restored_path = dir.path().join("restored.db");
+    std::fs::write(&restored_path, &bytes).unwrap();
+    let restored_url = sqlite_url(&restored_path);
+    let restored = Server::start(&[("DATABASE_URL", restored_url.as_str())]);
+    let alice = token_of(&http, &restored, "alice", "alice-password").await;
+    let first = http
+        .get(restored.url(&format!("/messages/{}", before[0])))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200, "the restored server serves the backup");
+    let (exit, _) = restored.terminate();
+    assert!(exit.success());
+    let kept: std::collections::BTreeSet<i64> = rusqlite::Connection::open(&restored_path)
+        .unwrap()
+        .prepare("SELECT id FROM messages")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let missing: Vec<&i64> = before.iter().filter(|id| !kept.contains(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged before the backup, missing: {missing:?}"
+    );
+}
+
 /// Readiness follows the file: an instance whose database file was deleted under it is
 /// alive but not ready.
 #[tokio::test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ai_message_core::ports::{
     MessageRepository, ReportRepository, RoleRepository, SeparateSessionReads, SessionRepository,
-    Storage, StorageHealth, UserRepository,
+    Storage, StorageHealth, StorageSnapshots, UserRepository,
 };
 
 pub use clock::{ManualClock, SystemClock};
@@ -30,6 +30,7 @@ where
         + MessageRepository
         + ReportRepository
         + StorageHealth
+        + StorageSnapshots
         + 'static,
 {
     Storage {
@@ -42,7 +43,8 @@ where
             sessions: store.clone(),
             messages: store.clone(),
         }),
-        health: store,
+        health: store.clone(),
+        snapshots: store,
         login_attempts: Arc::new(InProcessLoginAttempts::default()),
         events: Arc::new(LocalEvents(hub.clone())),
         subscriptions: hub,

@@ -233,3 +233,12 @@ impl StorageHealth for MemoryStore {
         Ok(Vec::new())
     }
 }
+
+#[async_trait]
+impl StorageSnapshots for MemoryStore {
+    async fn snapshot(&self, _to: &std::path::Path) -> Result<(), SnapshotError> {
+        Err(SnapshotError::Unsupported(
+            "memory:// keeps nothing beyond the process: there is nothing to back up",
+        ))
+    }
+}

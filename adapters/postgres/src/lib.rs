@@ -22,7 +22,7 @@ mod users;
 use std::sync::Arc;
 
 use ai_message_core::PortError;
-use ai_message_core::ports::{Storage, StorageHealth};
+use ai_message_core::ports::{SnapshotError, Storage, StorageHealth, StorageSnapshots};
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 
@@ -98,6 +98,16 @@ impl PostgresStore {
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, PortError> {
         self.pool.get().await.map_err(rows::pool_error)
+    }
+}
+
+#[async_trait]
+impl StorageSnapshots for PostgresStore {
+    async fn snapshot(&self, _to: &std::path::Path) -> Result<(), SnapshotError> {
+        Err(SnapshotError::Unsupported(
+            "PostgreSQL is backed up with its own tools: pg_dump (a consistent copy while \
+             the server runs) or continuous archiving",
+        ))
     }
 }
 

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ai_message_core::PortError;
-use ai_message_core::ports::{Storage, StorageHealth};
+use ai_message_core::ports::{SnapshotError, Storage, StorageHealth, StorageSnapshots};
 use async_trait::async_trait;
 
 pub use connection::Db;
@@ -86,6 +86,27 @@ impl SqliteStore {
     pub fn db(&self) -> &Db {
         &self.db
     }
+
+    /// Moves everything the write-ahead log holds into the main file and empties the log
+    /// (`wal_checkpoint(TRUNCATE)`): after it, the main file alone is the whole database.
+    /// A clean shutdown calls it last. Errs when a reader kept the log from being emptied.
+    pub async fn checkpoint(&self) -> Result<(), PortError> {
+        let busy = self
+            .db
+            .with_writer(|conn| {
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .map_err(|e| e.to_string())
+            })
+            .await?;
+        if busy != 0 {
+            return Err(PortError::unexpected(
+                "a reader kept the write-ahead log from being emptied",
+            ));
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn file_path(location: &Location) -> &Path {
@@ -99,6 +120,20 @@ impl SqliteStore {
     /// How busy the connections are, for metrics.
     pub fn pool_stats(&self) -> ai_message_sql::PoolStats {
         self.db.pool_stats()
+    }
+}
+
+#[async_trait]
+impl StorageSnapshots for SqliteStore {
+    /// `VACUUM INTO` on a reader: one read transaction's view, written compactly to `to`;
+    /// writers go on meanwhile (the log keeps what they add).
+    async fn snapshot(&self, to: &std::path::Path) -> Result<(), SnapshotError> {
+        self.db.check_file()?;
+        let target = to.to_string_lossy().into_owned();
+        self.db
+            .read(move |conn| conn.execute("VACUUM INTO ?1", [target]))
+            .await?;
+        Ok(())
     }
 }
 

@@ -3,8 +3,8 @@
 
 use ai_message_core::usecases::accounts::{ChangePasswordError, RegisterError, UpdateProfileError};
 use ai_message_core::usecases::admin::{
-    AccountAction, AccountActionError, CreateUserError, NotSuperuser, SuperuserOnlyError,
-    UserLookupError,
+    AccountAction, AccountActionError, BackupError, CreateUserError, NotSuperuser,
+    SuperuserOnlyError, UserLookupError,
 };
 use ai_message_core::usecases::assistant::AskError;
 use ai_message_core::usecases::auth::{
@@ -158,6 +158,16 @@ impl From<EndSessionError> for ApiError {
 impl From<NotSuperuser> for ApiError {
     fn from(_: NotSuperuser) -> Self {
         Self::forbidden(detail::SUPERUSER_REQUIRED)
+    }
+}
+
+impl From<BackupError> for ApiError {
+    fn from(error: BackupError) -> Self {
+        match error {
+            BackupError::NotSuperuser => NotSuperuser.into(),
+            BackupError::Unsupported(how) => Self::bad_request(how),
+            BackupError::Port(e) => e.into(),
+        }
     }
 }
 

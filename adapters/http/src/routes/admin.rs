@@ -1,8 +1,10 @@
 //! Superuser routes under `/auth`: users and roles.
 
-use ai_message_core::{Role, RoleDescription, RoleId, RoleName, UserId, ValidationError};
+use ai_message_core::{
+    PortError, Role, RoleDescription, RoleId, RoleName, UserId, ValidationError,
+};
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
+use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::auth::{UserCreated, registration};
@@ -36,12 +38,57 @@ impl From<Role> for RoleCreated {
     }
 }
 
+#[derive(ApiResponse)]
+enum BackupFile {
+    /// The whole database as of the request: an SQLite file to keep, or to start a server
+    /// on (`DATABASE_URL=sqlite:////path/to/it.db`).
+    #[oai(status = 200, content_type = "application/vnd.sqlite3")]
+    Snapshot(
+        Binary<poem::Body>,
+        /// `attachment`, with a file name that says when it was taken.
+        #[oai(header = "Content-Disposition")]
+        String,
+    ),
+}
+
 fn roles_out(roles: Vec<Role>) -> Json<Vec<RoleOut>> {
     Json(roles.into_iter().map(RoleOut::from).collect())
 }
 
 #[OpenApi(prefix_path = "/auth", tag = "ApiTags::Admin")]
 impl AdminApi {
+    /// Back up the database
+    ///
+    /// A consistent copy of the whole SQLite database, taken while the server serves (writes
+    /// go on meanwhile; every write answered before this request is in it). On PostgreSQL,
+    /// 400 naming `pg_dump`; on `memory://`, 400: nothing to back up. Superusers only.
+    #[oai(path = "/backup", method = "get", operation_id = "backup_database")]
+    async fn backup(&self, auth: Authenticated) -> Result<BackupFile, ApiError> {
+        // Written beside the system's other temporary files (TMPDIR), read back through an
+        // open handle, and gone from the directory before the first byte is sent.
+        let place =
+            std::env::temp_dir().join(format!("ai-message-backup-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&place).map_err(PortError::unexpected)?;
+        let path = place.join("backup.db");
+        let opened = async {
+            self.state.services.admin.back_up(&auth.0, &path).await?;
+            tokio::fs::File::open(&path)
+                .await
+                .map_err(|e| ApiError::from(PortError::unexpected(e)))
+        }
+        .await;
+        let _ = std::fs::remove_dir_all(&place);
+        let file = opened?;
+        let name = format!(
+            "attachment; filename=\"ai-message-backup-{}.db\"",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        );
+        Ok(BackupFile::Snapshot(
+            Binary(poem::Body::from_async_read(file)),
+            name,
+        ))
+    }
+
     /// List users
     ///
     /// Every account, by id.

@@ -417,3 +417,31 @@ pub async fn roles_are_assigned_atomically(server: TestServer) {
     let cleared = server.get(&path, token).await;
     assert!(ids(cleared.assert_status(200)).is_empty());
 }
+
+/// A backup is a superuser's: others get 403, and a store the server cannot copy says which
+/// tool backs it up (PostgreSQL: `pg_dump`; `memory://`: nothing to keep). SQLite's copy is
+/// checked whole, under load, in `cli/tests/sqlite_files`.
+pub async fn backups_are_for_superusers_and_name_the_tool_where_the_server_takes_none(
+    server: TestServer,
+) {
+    let alice = server.user("alice").await;
+    let root = server.superuser("root").await;
+    server
+        .get("/auth/backup", Some(&alice.access))
+        .await
+        .assert_error(403, "Superuser access required");
+    assert_eq!(server.get("/auth/backup", None).await.status, 401);
+    let backup = server.get("/auth/backup", Some(&root.access)).await;
+    match backup.status.as_u16() {
+        200 => assert!(
+            backup.text.starts_with("SQLite format 3\0"),
+            "an SQLite file"
+        ),
+        400 => assert!(
+            backup.detail().contains("pg_dump") || backup.detail().contains("memory://"),
+            "{}",
+            backup.detail()
+        ),
+        other => panic!("backup answered {other}: {}", backup.text),
+    }
+}

@@ -124,6 +124,7 @@ macro_rules! http_api_tests {
             malformed_tool_calls_are_answered_as_errors_and_the_reply_still_arrives,
             a_model_that_calls_tools_forever_gets_the_fallback_reply,
             a_model_without_tools_is_asked_plainly_once_it_refuses_them,
+            backups_are_for_superusers_and_name_the_tool_where_the_server_takes_none,
             a_whatsapp_text_is_answered_on_whatsapp_and_the_web_shows_both_turns,
             an_sms_is_answered_by_sms_and_its_form_is_decoded,
             unsigned_forged_and_altered_webhooks_are_refused_and_store_nothing,
