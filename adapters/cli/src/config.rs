@@ -182,6 +182,43 @@ pub(crate) fn weak_secret_key(key: &str) -> Option<String> {
     None
 }
 
+/// An IP address, or a name (`localhost`) resolved to one, IPv4 first.
+fn host_address(raw: &str) -> Option<IpAddr> {
+    if let Ok(address) = raw.parse() {
+        return Some(address);
+    }
+    use std::net::ToSocketAddrs;
+    let resolved: Vec<IpAddr> = (raw, 0).to_socket_addrs().ok()?.map(|a| a.ip()).collect();
+    resolved
+        .iter()
+        .find(|ip| ip.is_ipv4())
+        .or(resolved.first())
+        .copied()
+}
+
+/// `*`, or comma-separated origins as browsers send them: `scheme://host[:port]`, no path.
+fn check_origins(value: &str) -> Result<(), String> {
+    for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        if origin == "*" {
+            continue;
+        }
+        let parsed: Option<poem::http::Uri> = origin.parse().ok();
+        let is_origin = parsed.is_some_and(|uri| {
+            matches!(uri.scheme_str(), Some("http" | "https"))
+                && uri.host().is_some_and(|host| !host.is_empty())
+                && uri.path_and_query().is_none_or(|pq| pq.as_str() == "/")
+                && !origin.ends_with('/')
+        });
+        if !is_origin {
+            return Err(format!(
+                "'{origin}' is not an origin such as https://app.example.org (scheme, host and \
+                 port only), nor *"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Reads a variable, then its `AI_MESSAGE_` twin; empty counts as unset.
 pub(crate) fn read(
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -245,10 +282,12 @@ impl Config {
             1..=1000,
         )?;
         let host = match read(lookup, &["HOST", "AI_MESSAGE_HOST"]) {
-            Some((name, raw)) => raw
-                .trim()
-                .parse()
-                .map_err(|_| ConfigError::new(name, format!("'{raw}' is not an IP address")))?,
+            Some((name, raw)) => host_address(raw.trim()).ok_or_else(|| {
+                ConfigError::new(
+                    name,
+                    format!("'{raw}' is neither an IP address nor a name of this machine"),
+                )
+            })?,
             None => IpAddr::from([127, 0, 0, 1]),
         };
         let port = number(lookup, &["PORT", "AI_MESSAGE_PORT"], 8000u16, 0..=u16::MAX)?;
@@ -283,11 +322,13 @@ impl Config {
         let grace_seconds = number(lookup, &["REFRESH_REUSE_GRACE_SECONDS"], 10i64, 0..=3600)?;
         let bcrypt_cost = number(lookup, &["BCRYPT_COST"], 12u32, 4..=31)?;
         let first_superuser = first_superuser(lookup)?;
-        let cors = CorsOrigins::parse(
-            &read(lookup, &["CORS_ALLOW_ORIGINS"])
-                .map(|(_, value)| value)
-                .unwrap_or_else(|| "*".to_string()),
-        );
+        let cors = match read(lookup, &["CORS_ALLOW_ORIGINS"]) {
+            Some((name, value)) => {
+                check_origins(&value).map_err(|problem| ConfigError::new(name, problem))?;
+                CorsOrigins::parse(&value)
+            }
+            None => CorsOrigins::Any,
+        };
         let login_defaults = LoginLimits::default();
         let login_window = TimeDelta::seconds(number(
             lookup,
@@ -526,6 +567,8 @@ fn random_key() -> Result<String, ConfigError> {
         .map_err(|e| ConfigError::new("SECRET_KEY", format!("cannot generate one: {e}")))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
+
+pub mod names;
 
 #[cfg(test)]
 mod tests;

@@ -268,6 +268,10 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         );
     }
     let descriptors = raise_open_file_limit();
+    let address = SocketAddr::new(config.host, config.port);
+    // A port in use is said before migrations change anything.
+    std::net::TcpListener::bind(address)
+        .map_err(|source| StartupError::Bind { address, source })?;
     let Opened {
         storage,
         probe,
@@ -284,7 +288,6 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         ensure_first_superuser(&app, first).await?;
     }
     tokio::spawn(answer_forgotten_questions(app.services().assistant.clone()));
-    let address = SocketAddr::new(config.host, config.port);
     let listener = TcpListener::bind(address);
     match &config.tls {
         None => {

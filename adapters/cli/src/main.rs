@@ -59,11 +59,18 @@ enum MigrateAction {
 /// warnings, so their output stays readable. `LOG_FORMAT=json` writes one JSON object per
 /// line (a request's lines carry its `request_id` under `span`).
 fn init_logging(default: &str) -> Result<(), String> {
-    let requested = std::env::var("RUST_LOG").unwrap_or_else(|_| default.into());
+    let requested = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| default.into());
     // tokio-postgres logs statements with their parameters (password hashes among them) at
     // debug level: never let that through, whatever RUST_LOG asks for.
-    let filter = EnvFilter::try_new(format!("{requested},tokio_postgres=info"))
-        .unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=info"));
+    let filter = EnvFilter::builder()
+        .with_regex(false)
+        .parse(format!("{requested},tokio_postgres=info"))
+        .map_err(|error| {
+            format!("RUST_LOG: '{requested}' is not a log filter such as info or warn,ai_message_cli=debug ({error})")
+        })?;
     let format = std::env::var("LOG_FORMAT").unwrap_or_default();
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     match format.trim().to_ascii_lowercase().as_str() {
@@ -179,7 +186,36 @@ async fn run(command: Command) -> Result<(), String> {
     }
 }
 
+/// Reads `ENV_FILE`, else the nearest `.env` (as the original's `load_dotenv` did); the real
+/// environment wins. Before any thread starts: it sets process variables.
+fn load_env_file() -> Result<Option<std::path::PathBuf>, String> {
+    if let Some(path) = std::env::var_os("ENV_FILE").filter(|p| !p.is_empty()) {
+        let path = std::path::PathBuf::from(path);
+        return dotenvy::from_path(&path)
+            .map(|()| Some(path.clone()))
+            .map_err(|error| format!("ENV_FILE: cannot read {}: {error}", path.display()));
+    }
+    match dotenvy::dotenv() {
+        Ok(path) => Ok(Some(path)),
+        Err(error) if error.not_found() => Ok(None),
+        Err(error) => Err(format!(".env: {error}")),
+    }
+}
+
+/// A variable that looks like a setting but is none (`DATABSE_URL`) would be ignored in
+/// silence: say which one was meant.
+fn warn_about_lookalike_settings() {
+    let known = ai_message_cli::config::names::known_settings();
+    let present = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+    for (given, meant) in ai_message_cli::config::names::lookalikes(present, &known) {
+        tracing::warn!(
+            "{given} is not a setting of ai-message and is ignored; did you mean {meant}?"
+        );
+    }
+}
+
 fn main() -> ExitCode {
+    let env_file = load_env_file();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
     if let Err(message) = init_logging(match command {
@@ -189,6 +225,15 @@ fn main() -> ExitCode {
         eprintln!("ai-message: error: {message}");
         return ExitCode::FAILURE;
     }
+    match env_file {
+        Ok(Some(path)) => tracing::info!("settings read from {} too", path.display()),
+        Ok(None) => {}
+        Err(message) => {
+            eprintln!("ai-message: error: {message}");
+            return ExitCode::FAILURE;
+        }
+    }
+    warn_about_lookalike_settings();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -560,6 +560,32 @@ fn each_start_up_failure_names_its_setting_on_the_first_line() {
             vec![memory, ("PHONE_DEFAULT_REGION", "Malaysia")],
             "PHONE_DEFAULT_REGION: ",
         ),
+        (
+            &[],
+            vec![memory, ("RUST_LOG", "info,my_crate=loud")],
+            "RUST_LOG: 'info,my_crate=loud' is not a log filter",
+        ),
+        (
+            &[],
+            vec![
+                memory,
+                (
+                    "CORS_ALLOW_ORIGINS",
+                    "https://app.example.org/, app.example.org",
+                ),
+            ],
+            "CORS_ALLOW_ORIGINS: 'https://app.example.org/' is not an origin",
+        ),
+        (
+            &[],
+            vec![memory, ("HOST", "no-such-host.invalid")],
+            "HOST: 'no-such-host.invalid' is neither an IP address nor a name",
+        ),
+        (
+            &[],
+            vec![memory, ("ENV_FILE", "/definitely/not/here/.env")],
+            "ENV_FILE: cannot read /definitely/not/here/.env",
+        ),
     ];
     for (args, env, expected) in cases {
         let (status, stderr) = exit_of(args, &env);
@@ -613,4 +639,69 @@ fn output_to_a_reader_that_stops_early_ends_quietly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
+}
+
+/// A port in use is reported before migrations run: the database is not even created.
+#[test]
+fn a_port_in_use_is_reported_before_the_database_is_touched() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("untouched.db");
+    let url = format!("sqlite:///{}", database.display());
+    let (status, stderr) = exit_of(
+        &[],
+        &[
+            ("DATABASE_URL", &url),
+            ("HOST", "127.0.0.1"),
+            ("PORT", &port),
+        ],
+    );
+    assert!(!status.success());
+    assert!(stderr.contains("HOST / PORT: cannot listen on"), "{stderr}");
+    assert!(!database.exists(), "no migration ran");
+}
+
+/// Settings from `.env` (the original's habit) apply under the real environment; a
+/// misspelt one is named at start with the setting meant; `HOST=localhost` works.
+#[tokio::test]
+async fn settings_come_from_dotenv_under_the_environment_and_typos_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("settings.env");
+    std::fs::write(
+        &env_file,
+        "AI_MESSAGE_HOST=localhost\nREGISTER_MAX_PER_HOUR=1\nPASSWORD_MIN_LENGTH=30\n",
+    )
+    .unwrap();
+    let server = Server::start(&[
+        ("ENV_FILE", env_file.to_str().unwrap()),
+        ("PASSWORD_MIN_LENGTH", "6"),
+        ("DATABSE_URL", "sqlite:///./typo.db"),
+    ]);
+    let log = server.startup_log().join("\n");
+    assert!(
+        log.contains(
+            "DATABSE_URL is not a setting of ai-message and is ignored; did you mean DATABASE_URL?"
+        ),
+        "{log}"
+    );
+    assert!(
+        server.url("/").starts_with("http://127.0.0.1:"),
+        "HOST=localhost"
+    );
+    let http = reqwest::Client::new();
+    let six = http
+        .post(server.url("/auth/register"))
+        .json(&json!({"username": "sam", "email": "sam@example.com", "password": "sixsix"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(six.status(), 201, "the environment's 6 beats the file's 30");
+    let second = http
+        .post(server.url("/auth/register"))
+        .json(&json!({"username": "tom", "email": "tom@example.com", "password": "sixsix"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 429, "the file's REGISTER_MAX_PER_HOUR=1 applies");
 }

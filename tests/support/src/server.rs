@@ -92,6 +92,8 @@ impl Server {
             .env("BCRYPT_COST", "4")
             .env("SECRET_KEY", "binary-test-key-of-at-least-32-bytes")
             .env("RUST_LOG", "info")
+            // Settings come from the test alone, never from a developer's `.env`.
+            .env("ENV_FILE", "/dev/null")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (name, value) in env {
