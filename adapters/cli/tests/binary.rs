@@ -703,5 +703,9 @@ async fn settings_come_from_dotenv_under_the_environment_and_typos_are_named() {
         .send()
         .await
         .unwrap();
-    assert_eq!(second.status(), 429, "the file's REGISTER_MAX_PER_HOUR=1 applies");
+    assert_eq!(
+        second.status(),
+        429,
+        "the file's REGISTER_MAX_PER_HOUR=1 applies"
+    );
 }

@@ -127,4 +127,20 @@ mod tests {
         assert!(unknown.is_empty(), "read but not known: {unknown:?}");
         assert!(known.contains("DATABASE_URL") && known.contains("TWILIO_AUTH_TOKEN"));
     }
+
+    /// `.env.example` lists every setting, so a newcomer's copy can name any of them.
+    #[test]
+    fn the_example_env_file_lists_every_setting() {
+        let example = include_str!("../../../../.env.example");
+        let listed: BTreeSet<&str> = example
+            .lines()
+            .filter_map(|line| line.trim_start_matches(['#', ' ']).split_once('='))
+            .map(|(name, _)| name.trim())
+            .collect();
+        let missing: Vec<String> = known_settings()
+            .into_iter()
+            .filter(|name| name != "ENV_FILE" && !listed.contains(name.as_str()))
+            .collect();
+        assert!(missing.is_empty(), ".env.example lacks {missing:?}");
+    }
 }
