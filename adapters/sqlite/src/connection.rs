@@ -11,7 +11,7 @@
 //! 503, the server lives, and readers still run beside the writer. The price: no other
 //! process can open the database while the server runs (README, "SQLite").
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -126,6 +126,51 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Whether this user may create a file in `dir` (a probe file, removed at once).
+fn probe_writable(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".ai-message-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
+/// Why `file` cannot be opened, when the reason is permissions: the file not readable and
+/// writable by this user, or, when it does not exist yet, its directory not writable.
+pub(crate) fn permission_problem(
+    file: &Path,
+    can_create_in: impl Fn(&Path) -> std::io::Result<()>,
+) -> Option<String> {
+    use std::io::ErrorKind;
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file)
+    {
+        Err(error) if error.kind() == ErrorKind::PermissionDenied => Some(format!(
+            "{} is not readable and writable by this user",
+            file.display()
+        )),
+        Err(error) if error.kind() == ErrorKind::NotFound => {
+            let dir = file
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            match can_create_in(dir) {
+                Err(error) if error.kind() == ErrorKind::PermissionDenied => Some(format!(
+                    "the directory {} is not writable by this user, so {} cannot be created \
+                     in it",
+                    dir.display(),
+                    file.display()
+                )),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 /// Classifies a SQLite failure: lock contention and file trouble may pass; the rest is a bug.
 pub(crate) fn port_error(error: rusqlite::Error) -> PortError {
     use rusqlite::ErrorCode::*;
@@ -176,8 +221,12 @@ impl Db {
         };
         let mut writer = match location {
             Location::File(file) => {
-                Connection::open_with_flags_and_vfs(file, OpenFlags::default(), VFS)
-                    .map_err(open_error)?
+                Connection::open_with_flags_and_vfs(file, OpenFlags::default(), VFS).map_err(
+                    |source| {
+                        permission_problem(file, probe_writable)
+                            .map_or_else(|| open_error(source), OpenError::PermissionDenied)
+                    },
+                )?
             }
             Location::Memory => Connection::open_in_memory().map_err(open_error)?,
         };
@@ -357,5 +406,49 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<T, String> + Send + 'static,
     {
         self.on_writer(work).await?.map_err(PortError::unexpected)
+    }
+}
+
+#[cfg(test)]
+mod permission_tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_that_refuses_new_files_is_named_as_permission_denied() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.db");
+        let refused = |_: &Path| Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        let problem = permission_problem(&file, refused).unwrap();
+        assert!(
+            problem.starts_with(&format!(
+                "the directory {} is not writable",
+                dir.path().display()
+            )),
+            "{problem}"
+        );
+        let allowed = |_: &Path| Ok(());
+        assert_eq!(
+            permission_problem(&file, allowed),
+            None,
+            "not a permission problem"
+        );
+        assert_eq!(
+            OpenError::PermissionDenied(problem)
+                .to_string()
+                .split(':')
+                .next(),
+            Some("permission denied")
+        );
+    }
+
+    #[test]
+    fn a_writable_directory_is_no_permission_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.db");
+        assert_eq!(permission_problem(&file, probe_writable), None);
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "the probe is gone"
+        );
     }
 }

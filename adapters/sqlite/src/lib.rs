@@ -47,6 +47,9 @@ pub enum OpenError {
         #[source]
         source: rusqlite::Error,
     },
+    /// SQLite says only "unable to open database file"; the file system says why.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
     #[error("{0} is read-only: the server must be able to write its database")]
     ReadOnly(PathBuf),
     #[error("{path} is not writable: {source}")]
