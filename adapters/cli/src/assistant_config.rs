@@ -25,7 +25,11 @@ pub fn assistant_config(
         0..=20,
     )?;
     let settings = AssistantSettings {
-        name: read(lookup, &["AI_ASSISTANT_NAME"]).map_or(defaults.name, |(_, v)| v),
+        name: {
+            crate::config::names::note_default(&["AI_ASSISTANT_NAME"], &defaults.name);
+            read(lookup, &["AI_ASSISTANT_NAME"])
+        }
+        .map_or(defaults.name, |(_, v)| v),
         system_prompt: read(lookup, &["AI_SYSTEM_PROMPT"])
             .map_or(defaults.system_prompt, |(_, v)| v),
         history_max: number(

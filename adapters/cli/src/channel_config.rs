@@ -38,6 +38,7 @@ pub fn channel_config(
         }
         None => None,
     };
+    crate::config::names::note_default(&["TWILIO_ALLOW_UNSIGNED"], "false");
     let allow_unsigned = match read(lookup, &["TWILIO_ALLOW_UNSIGNED"]) {
         Some((name, raw)) => match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => true,
@@ -51,6 +52,7 @@ pub fn channel_config(
         },
         None => false,
     };
+    crate::config::names::note_default(&["TWILIO_API_BASE"], &defaults.api_base);
     let api_base = text("TWILIO_API_BASE").unwrap_or(defaults.api_base);
     if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
         return Err(ConfigError::new(

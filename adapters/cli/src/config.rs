@@ -224,6 +224,7 @@ pub(crate) fn read(
     lookup: &dyn Fn(&str) -> Option<String>,
     names: &[&'static str],
 ) -> Option<(&'static str, String)> {
+    names::note(names, None, None);
     names.iter().find_map(|name| {
         lookup(name)
             .filter(|value| !value.trim().is_empty())
@@ -240,6 +241,11 @@ pub(crate) fn number<T>(
 where
     T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
+    names::note(
+        names,
+        Some(default.to_string()),
+        Some(format!("{} to {}", range.start(), range.end())),
+    );
     let Some((name, raw)) = read(lookup, names) else {
         return Ok(default);
     };
@@ -268,6 +274,10 @@ impl Config {
 
     /// Reads variables through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        names::note_default(
+            &["DATABASE_URL", "AI_MESSAGE_DATABASE_URL"],
+            DEFAULT_DATABASE_URL,
+        );
         let database = match read(lookup, &["DATABASE_URL", "AI_MESSAGE_DATABASE_URL"]) {
             Some((name, url)) => {
                 DatabaseUrl::parse(&url).map_err(|problem| ConfigError::new(name, problem))?
@@ -281,6 +291,7 @@ impl Config {
             ai_message_postgres::DEFAULT_POOL_SIZE,
             1..=1000,
         )?;
+        names::note_default(&["HOST", "AI_MESSAGE_HOST"], "127.0.0.1");
         let host = match read(lookup, &["HOST", "AI_MESSAGE_HOST"]) {
             Some((name, raw)) => host_address(raw.trim()).ok_or_else(|| {
                 ConfigError::new(
@@ -291,6 +302,7 @@ impl Config {
             None => IpAddr::from([127, 0, 0, 1]),
         };
         let port = number(lookup, &["PORT", "AI_MESSAGE_PORT"], 8000u16, 0..=u16::MAX)?;
+        names::note_default(&["SECRET_KEY"], "random per start (at least 32 bytes)");
         let secret_key = match read(lookup, &["SECRET_KEY"]) {
             Some((name, key)) if key.len() < MIN_SECRET_KEY_BYTES => {
                 return Err(ConfigError::new(
@@ -322,6 +334,7 @@ impl Config {
         let grace_seconds = number(lookup, &["REFRESH_REUSE_GRACE_SECONDS"], 10i64, 0..=3600)?;
         let bcrypt_cost = number(lookup, &["BCRYPT_COST"], 12u32, 4..=31)?;
         let first_superuser = first_superuser(lookup)?;
+        names::note_default(&["CORS_ALLOW_ORIGINS"], "*");
         let cors = match read(lookup, &["CORS_ALLOW_ORIGINS"]) {
             Some((name, value)) => {
                 check_origins(&value).map_err(|problem| ConfigError::new(name, problem))?;
@@ -428,6 +441,7 @@ impl Config {
             }
             None => TrustedProxies::none(),
         };
+        names::note_default(&["FORWARDED_HEADER"], "x-forwarded-for");
         let trusted_proxies = match read(lookup, &["FORWARDED_HEADER"]) {
             Some((name, value)) => trusted_proxies.reading(
                 ForwardingHeader::parse(&value)
@@ -435,6 +449,10 @@ impl Config {
             ),
             None => trusted_proxies,
         };
+        names::note_default(
+            &["MAX_CONNECTIONS"],
+            "the open-file limit less 128, at most 10000",
+        );
         let max_connections = match read(lookup, &["MAX_CONNECTIONS"]) {
             Some(_) => Some(number(lookup, &["MAX_CONNECTIONS"], 0usize, 1..=1_000_000)?),
             None => None,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use ai_message_cli::config::Config;
 use ai_message_cli::{StartupError, create_superuser, migrate, openapi_document, serve};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the HTTP API (the default). Configured by environment variables; see README.
+    /// Serve the HTTP API (the default). `serve --help` lists every setting.
     Serve,
     /// Print the OpenAPI document to standard output.
     Openapi,
@@ -216,7 +216,12 @@ fn warn_about_lookalike_settings() {
 
 fn main() -> ExitCode {
     let env_file = load_env_file();
-    let cli = Cli::parse();
+    let matches = Cli::command()
+        .mut_subcommand("serve", |serve| {
+            serve.after_help(ai_message_cli::config::names::settings_help())
+        })
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let command = cli.command.unwrap_or(Command::Serve);
     if let Err(message) = init_logging(match command {
         Command::Serve => "info",

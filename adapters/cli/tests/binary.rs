@@ -709,3 +709,40 @@ async fn settings_come_from_dotenv_under_the_environment_and_typos_are_named() {
         "the file's REGISTER_MAX_PER_HOUR=1 applies"
     );
 }
+
+/// `serve --help` lists every setting with its default and range, as the code reads them.
+#[test]
+fn serve_help_lists_every_setting_with_its_default_and_range() {
+    let output = Command::new(binary())
+        .args(["serve", "--help"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    let line_of = |name: &str| {
+        help.lines()
+            .find(|line| line.trim_start().starts_with(&format!("{name} ")) || line.trim() == name)
+            .unwrap_or_else(|| panic!("{name} is not listed:\n{help}"))
+            .to_string()
+    };
+    assert!(line_of("DATABASE_URL").contains("default sqlite:///./backend.db"));
+    assert!(line_of("BCRYPT_COST").contains("default 12, 4 to 31"));
+    assert!(line_of("TWILIO_SEND_ATTEMPTS").contains("default 4, 1 to 10"));
+    let example = include_str!("../../../.env.example");
+    for line in example
+        .lines()
+        .filter(|l| l.starts_with("# ") && l.contains('='))
+    {
+        let name = line[2..].split('=').next().unwrap();
+        if name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
+            assert!(
+                help.contains(name),
+                "{name} is in .env.example but not in serve --help"
+            );
+        }
+    }
+}

@@ -1,36 +1,119 @@
-//! The names of every setting, and the environment variables that look like one of them but
-//! are not (a typo that would otherwise be ignored in silence).
+//! Every setting as the code reads it (names, default, range), for `serve --help` and for
+//! the environment variables that look like a setting but are none (a typo that would
+//! otherwise be ignored in silence).
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use super::Config;
 
+/// One setting as the configuration code reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// The name first, then the older names also read.
+    pub names: Vec<&'static str>,
+    pub default: Option<String>,
+    /// For numbers: `low to high`.
+    pub range: Option<String>,
+}
+
+thread_local! {
+    /// The settings read while [`settings`] walks the configuration; `None` otherwise.
+    static SEEN: RefCell<Option<Vec<Setting>>> = const { RefCell::new(None) };
+}
+
+/// Records a setting as it is read (only while [`settings`] is listing them).
+pub(crate) fn note(names: &[&'static str], default: Option<String>, range: Option<String>) {
+    SEEN.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        let Some(seen) = seen.as_mut() else {
+            return;
+        };
+        match seen.iter_mut().find(|setting| setting.names == names) {
+            Some(setting) => {
+                setting.default = setting.default.take().or(default);
+                setting.range = setting.range.take().or(range);
+            }
+            None => seen.push(Setting {
+                names: names.to_vec(),
+                default,
+                range,
+            }),
+        }
+    });
+}
+
+/// Settings with a default that is not a number: said where they are read, for the list.
+pub(crate) fn note_default(names: &[&'static str], default: &str) {
+    note(names, Some(default.to_string()), None);
+}
+
+/// Every setting, in the order the configuration reads them: the configuration is read once
+/// with nothing set, and each setting it asks for is noted with its default and range.
+pub fn settings() -> Vec<Setting> {
+    SEEN.with(|seen| *seen.borrow_mut() = Some(Vec::new()));
+    let _ = Config::from_lookup(&|_| None);
+    let mut all = SEEN
+        .with(|seen| seen.borrow_mut().take())
+        .unwrap_or_default();
+    for (name, default) in READ_ELSEWHERE_WITH_DEFAULTS {
+        all.push(Setting {
+            names: vec![name],
+            default: default.map(str::to_string),
+            range: None,
+        });
+    }
+    all
+}
+
+/// `serve --help`'s list of settings.
+pub fn settings_help() -> String {
+    let mut text = String::from(
+        "Settings (environment variables; a .env file too, under the environment; README's \
+         Configuration section says what each one does):\n",
+    );
+    for setting in settings() {
+        let mut line = format!("  {}", setting.names[0]);
+        if setting.names.len() > 1 {
+            line.push_str(&format!(" (also {})", setting.names[1..].join(", ")));
+        }
+        let mut facts = Vec::new();
+        if let Some(default) = &setting.default {
+            facts.push(format!("default {default}"));
+        }
+        if let Some(range) = &setting.range {
+            facts.push(range.clone());
+        }
+        if !facts.is_empty() {
+            line = format!("{line:<56} {}", facts.join(", "));
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
 /// Settings read outside [`Config::from_lookup`], or only when another setting is set.
-const READ_ELSEWHERE: &[&str] = &[
-    "RUST_LOG",
-    "LOG_FORMAT",
-    "ENV_FILE",
-    "AI_MESSAGE_SUPERUSER_PASSWORD",
-    "AI_API_KEY",
-    "LITELLM_API_KEY",
-    "AI_MAX_REPLY_BYTES",
+const READ_ELSEWHERE_WITH_DEFAULTS: [(&str, Option<&str>); 7] = [
+    ("RUST_LOG", Some("info")),
+    ("LOG_FORMAT", Some("text")),
+    ("ENV_FILE", Some(".env")),
+    ("AI_MESSAGE_SUPERUSER_PASSWORD", None),
+    ("AI_API_KEY", None),
+    ("LITELLM_API_KEY", None),
+    ("AI_MAX_REPLY_BYTES", Some("65536")),
 ];
 
 /// Prefixes that only our settings use: an unknown name with one is a mistake.
 const OUR_PREFIXES: &[&str] = &["AI_MESSAGE_", "TWILIO_"];
 
-/// Every setting's name: each one [`Config::from_lookup`] asks for, and the others.
+/// Every setting's name, older names included.
 pub fn known_settings() -> BTreeSet<String> {
-    let asked = RefCell::new(BTreeSet::new());
-    // Nothing set: every unconditional setting is asked for and takes its default.
-    let _ = Config::from_lookup(&|name| {
-        asked.borrow_mut().insert(name.to_string());
-        None
-    });
-    let mut known = asked.into_inner();
-    known.extend(READ_ELSEWHERE.iter().map(|name| name.to_string()));
-    known
+    settings()
+        .into_iter()
+        .flat_map(|setting| setting.names)
+        .map(str::to_string)
+        .collect()
 }
 
 /// `(given, meant)` for each of `names` that is no setting but looks like `meant`: one
