@@ -407,23 +407,7 @@ async fn after_sigterm_the_database_file_alone_holds_every_acknowledged_message(
     let url = sqlite_url(&path);
     let http = reqwest::Client::new();
     let server = Server::start(&[("DATABASE_URL", url.as_str())]);
-    let register = http
-        .post(server.url("/auth/register"))
-        .json(&json!({"username": "alice", "email": "alice@example.com", "password": "alice-password"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(register.status(), 201);
-    let login: Value = http
-        .post(server.url("/auth/login"))
-        .json(&json!({"username": "alice", "password": "alice-password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_string();
+    let token = register_alice(&http, &server).await;
     let sends = (0..200).map(|n| {
         http.post(server.url("/messages"))
             .bearer_auth(&token)
@@ -453,6 +437,18 @@ async fn after_sigterm_the_database_file_alone_holds_every_acknowledged_message(
     );
 }
 
+/// Registers alice and logs her in: her access token.
+async fn register_alice(http: &reqwest::Client, server: &Server) -> String {
+    let register = http
+        .post(server.url("/auth/register"))
+        .json(&json!({"username": "alice", "email": "alice@example.com", "password": "alice-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), 201);
+    token_of(http, server, "alice", "alice-password").await
+}
+
 async fn token_of(http: &reqwest::Client, server: &Server, name: &str, password: &str) -> String {
     let login: Value = http
         .post(server.url("/auth/login"))
@@ -480,14 +476,7 @@ async fn a_backup_taken_under_load_holds_every_acknowledged_message_and_restores
         ("FIRST_SUPERUSER_PASSWORD", "root-password"),
     ];
     let server = Server::start(&env);
-    let register = http
-        .post(server.url("/auth/register"))
-        .json(&json!({"username": "alice", "email": "alice@example.com", "password": "alice-password"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(register.status(), 201);
-    let alice = token_of(&http, &server, "alice", "alice-password").await;
+    let alice = register_alice(&http, &server).await;
     let root = token_of(&http, &server, "root", "root-password").await;
     let refused = http
         .get(server.url("/auth/backup"))
