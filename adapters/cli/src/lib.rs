@@ -301,12 +301,10 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
             let first = files.load().map_err(StartupError::Tls)?;
             // One crypto provider for the process: the one the rest of it uses.
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let configs = files
+            let acceptor = files
                 .clone()
-                .reloaded_on_hangup(first)
-                .map_err(|e| StartupError::Tls(tls::TlsError::Hangup(e)))?;
-            let acceptor = tls::CertificateFirstListener(listener)
-                .rustls(configs)
+                .listen(listener, first)
+                .map_err(|e| StartupError::Tls(tls::TlsError::Hangup(e)))?
                 .into_acceptor()
                 .await
                 .map_err(|source| StartupError::Bind { address, source })?;

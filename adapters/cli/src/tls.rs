@@ -1,14 +1,26 @@
-//! HTTPS served directly: rustls with a certificate chain and key from PEM files, HTTP/2 or
-//! HTTP/1.1 by ALPN (poem's rustls listener offers both). SIGHUP reads the files again:
-//! new connections get the new certificate, open ones carry on; a pair that does not load
-//! is logged and the one in service stays.
+//! HTTPS served directly: rustls (ring) with a certificate chain and key from PEM files,
+//! HTTP/2 or HTTP/1.1 by ALPN. SIGHUP reads the files again: new connections get the new
+//! certificate, open ones carry on; a pair that does not load is logged and the one in
+//! service stays.
+//!
+//! The listener is ours rather than poem's `rustls` feature: that feature turns on
+//! tokio-rustls' default provider, aws-lc-rs, a second crypto library (a C build of several
+//! minutes) beside the ring the rest of the binary uses.
 
+use std::io;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use futures_util::{Stream, StreamExt};
-use poem::listener::{RustlsCertificate, RustlsConfig};
+use poem::listener::{Acceptor, Listener};
+use poem::web::{LocalAddr, RemoteAddr};
+use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
 
 /// Where the certificate chain and its private key are (PEM).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +77,7 @@ impl TlsError {
 impl TlsFiles {
     /// Reads both files and checks that they make a server configuration (the key parses
     /// and belongs to the first certificate).
-    pub fn load(&self) -> Result<RustlsConfig, TlsError> {
+    pub fn load(&self) -> Result<Arc<ServerConfig>, TlsError> {
         let read = |path: &PathBuf, setting| {
             std::fs::read(path).map_err(|source| TlsError::Read {
                 setting,
@@ -91,95 +103,178 @@ impl TlsFiles {
             path: self.key.clone(),
             source,
         })?;
-        rustls::ServerConfig::builder_with_provider(
-            rustls::crypto::ring::default_provider().into(),
-        )
-        .with_safe_default_protocol_versions()
-        .and_then(|builder| {
-            builder
-                .with_no_client_auth()
-                .with_single_cert(chain, private)
-        })
-        .map_err(|source| TlsError::Mismatch {
-            cert: self.cert.clone(),
-            key: self.key.clone(),
-            source,
-        })?;
-        Ok(RustlsConfig::new().fallback(RustlsCertificate::new().cert(cert).key(key)))
+        let mut config =
+            ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+                .with_safe_default_protocol_versions()
+                .and_then(|builder| {
+                    builder
+                        .with_no_client_auth()
+                        .with_single_cert(chain, private)
+                })
+                .map_err(|source| TlsError::Mismatch {
+                    cert: self.cert.clone(),
+                    key: self.key.clone(),
+                    source,
+                })?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
     }
 
-    /// The configuration in service: `first`, then the files again after every SIGHUP.
-    pub fn reloaded_on_hangup(
-        self,
-        first: RustlsConfig,
-    ) -> std::io::Result<impl Stream<Item = RustlsConfig> + Send + 'static> {
-        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-        let reloads = futures_util::stream::unfold(
-            (hangups, self),
-            |(mut hangups, files)| async move {
-                loop {
-                    hangups.recv().await?;
-                    match files.load() {
-                        Ok(config) => {
-                            tracing::info!("SIGHUP: TLS certificate reloaded");
-                            return Some((config, (hangups, files)));
-                        }
-                        Err(error) => {
-                            tracing::error!(%error, "SIGHUP: TLS certificate not reloaded; the previous one stays");
+    /// A listener serving TLS over `inner` with `first`, then with the files again after
+    /// every SIGHUP (read by a task that ends with the runtime).
+    pub fn listen<L>(self, inner: L, first: Arc<ServerConfig>) -> io::Result<TlsListener<L>> {
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let (sender, configs) = watch::channel(first);
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match self.load() {
+                    Ok(config) => {
+                        tracing::info!("SIGHUP: TLS certificate reloaded");
+                        if sender.send(config).is_err() {
+                            return;
                         }
                     }
+                    Err(error) => {
+                        tracing::error!(%error, "SIGHUP: TLS certificate not reloaded; the previous one stays");
+                    }
                 }
-            },
-        );
-        Ok(futures_util::stream::once(async { first }).chain(reloads))
+            }
+        });
+        Ok(TlsListener { inner, configs })
     }
 }
 
-/// The TCP acceptor under poem's TLS one, holding back the first connection for one turn.
-///
-/// poem's TLS acceptor waits on its configuration stream and on new connections at once and
-/// takes whichever is ready, at random when both are: a client that connects as the server
-/// starts (it read the port from the log) could be taken before the first certificate and
-/// be reset. Answering "not yet" to the first poll lets the certificate, ready from the
-/// start, win that race.
-pub struct CertificateFirst<A> {
-    inner: A,
-    started: bool,
+/// A poem listener that serves TLS over another one (TCP).
+pub struct TlsListener<L> {
+    inner: L,
+    configs: watch::Receiver<Arc<ServerConfig>>,
 }
 
-/// The listener whose acceptor is [`CertificateFirst`]; wrap it with `.rustls(…)`.
-pub struct CertificateFirstListener<L>(pub L);
+impl<L: Listener> Listener for TlsListener<L> {
+    type Acceptor = TlsAcceptor<L::Acceptor>;
 
-impl<L: poem::listener::Listener> poem::listener::Listener for CertificateFirstListener<L> {
-    type Acceptor = CertificateFirst<L::Acceptor>;
-
-    async fn into_acceptor(self) -> std::io::Result<Self::Acceptor> {
-        Ok(CertificateFirst {
-            inner: self.0.into_acceptor().await?,
-            started: false,
+    async fn into_acceptor(self) -> io::Result<Self::Acceptor> {
+        Ok(TlsAcceptor {
+            inner: self.inner.into_acceptor().await?,
+            configs: self.configs,
         })
     }
 }
 
-impl<A: poem::listener::Acceptor> poem::listener::Acceptor for CertificateFirst<A> {
-    type Io = A::Io;
+/// Accepts connections with the configuration in service at that moment.
+pub struct TlsAcceptor<A> {
+    inner: A,
+    configs: watch::Receiver<Arc<ServerConfig>>,
+}
 
-    fn local_addr(&self) -> Vec<poem::web::LocalAddr> {
+impl<A: Acceptor> Acceptor for TlsAcceptor<A> {
+    type Io = TlsConnection<A::Io>;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
         self.inner.local_addr()
     }
 
     async fn accept(
         &mut self,
-    ) -> std::io::Result<(
-        Self::Io,
-        poem::web::LocalAddr,
-        poem::web::RemoteAddr,
-        poem::http::uri::Scheme,
-    )> {
-        if !self.started {
-            self.started = true;
-            tokio::task::yield_now().await;
+    ) -> io::Result<(Self::Io, LocalAddr, RemoteAddr, poem::http::uri::Scheme)> {
+        let (stream, local, remote, _) = self.inner.accept().await?;
+        let config = self.configs.borrow().clone();
+        let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+        Ok((
+            TlsConnection::Handshaking(Box::new(handshake)),
+            local,
+            remote,
+            poem::http::uri::Scheme::HTTPS,
+        ))
+    }
+}
+
+/// A TLS connection whose handshake runs on its first read or write, in the connection's
+/// own task: a slow or silent client never holds up `accept`, and the server's deadline for
+/// a request's head covers the handshake too.
+pub enum TlsConnection<S> {
+    Handshaking(Box<tokio_rustls::Accept<S>>),
+    Ready(Box<TlsStream<S>>),
+    Failed,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> TlsConnection<S> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&mut TlsStream<S>>> {
+        if let Self::Handshaking(handshake) = self {
+            match Pin::new(handshake.as_mut()).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(stream)) => *self = Self::Ready(Box::new(stream)),
+                Poll::Ready(Err(error)) => {
+                    *self = Self::Failed;
+                    return Poll::Ready(Err(error));
+                }
+            }
         }
-        self.inner.accept().await
+        match self {
+            Self::Ready(stream) => Poll::Ready(Ok(stream)),
+            _ => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the TLS handshake failed",
+            ))),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsConnection<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut().poll_ready(cx) {
+            Poll::Ready(Ok(stream)) => Pin::new(stream).poll_read(cx, buf),
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsConnection<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut().poll_ready(cx) {
+            Poll::Ready(Ok(stream)) => Pin::new(stream).poll_write(cx, buf),
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut().poll_ready(cx) {
+            Poll::Ready(Ok(stream)) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Ready(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Ready(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+            // Nothing was said over TLS yet: closing the socket (on drop) is the whole goodbye.
+            _ => Poll::Ready(Ok(())),
+        }
     }
 }

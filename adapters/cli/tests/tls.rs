@@ -311,6 +311,17 @@ fn a_tls_handshake_that_stalls_is_cut_at_the_head_deadline() {
     for opening in [&b""[..], &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01][..]] {
         let mut socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
         socket.write_all(opening).unwrap();
+        // The stalled handshake holds up no one else: another client is served meanwhile.
+        let mut other = RawTls::open(port, authority.client_config());
+        assert_eq!(other.get("/health").0, 200);
+        socket.set_nonblocking(true).unwrap();
+        let still_open = socket.peek(&mut [0u8; 1]);
+        assert!(
+            matches!(&still_open, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "the other client was served while the stalled handshake was still pending: \
+             {still_open:?}"
+        );
+        socket.set_nonblocking(false).unwrap();
         socket
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
