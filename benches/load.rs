@@ -832,6 +832,99 @@ fn ratio_table(rows: &[Row], options: &Options) -> Vec<Value> {
     table
 }
 
+/// Issue 27's measure: CPU time per request (server process, plus PostgreSQL's processes for
+/// the PostgreSQL adapter) and its ratio to the memory adapter's in the same run, the floor
+/// of HTTP, JSON, JWT and the use case with no storage. Printed as a table; also returned for
+/// the JSON. Every cell is produced in smoke mode too (`check_cost_table`), values unjudged.
+fn cost_table(rows: &[Row], options: &Options) -> Vec<Value> {
+    let cost = |adapter: &str, prefix: &str| {
+        find(rows, adapter, prefix)
+            .filter(|r| r.requests > 0)
+            .map(|r| (r.server_cpu_us, r.database_cpu_us))
+    };
+    let read = format!("read, {} messages", options.small_messages);
+    let conversations = format!("conversations, {}", options.conversations);
+    // (name, row prefix, SQLite target, PostgreSQL target) as × the floor.
+    let scenarios: [(&str, &str, f64, f64); 3] = [
+        ("authenticated read, 20 messages", read.as_str(), 1.6, 2.5),
+        ("send", "POST /messages", 2.0, 5.0),
+        (conversations.as_str(), conversations.as_str(), 2.0, 3.0),
+    ];
+    let micros = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0}"));
+    let times = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.2}×"));
+    println!(
+        "\nCPU per request, µs (server process; PostgreSQL: server + database processes):\n\n\
+         | scenario | memory (floor) | SQLite | × floor | target | PostgreSQL: server + database \
+         | × floor | target | PostgreSQL server alone × floor |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut table = Vec::new();
+    for (name, prefix, sqlite_target, postgres_target) in scenarios {
+        let floor = cost("memory", prefix).map(|(server, _)| server);
+        let sqlite = cost("sqlite", prefix).map(|(server, _)| server);
+        let postgres = cost("postgres", prefix);
+        let over_floor = |v: Option<f64>| v.zip(floor).map(|(v, f)| v / f.max(f64::MIN_POSITIVE));
+        let postgres_total = postgres.map(|(server, database)| server + database);
+        println!(
+            "| {name} | {} | {} | {} | ≤ {sqlite_target}× | {} | {} | ≤ {postgres_target}× | {} |",
+            micros(floor),
+            micros(sqlite),
+            times(over_floor(sqlite)),
+            postgres.map_or("—".to_string(), |(server, database)| format!(
+                "{server:.0} + {database:.0} = {:.0}",
+                server + database
+            )),
+            times(over_floor(postgres_total)),
+            times(over_floor(postgres.map(|(server, _)| server))),
+        );
+        table.push(json!({
+            "scenario": name,
+            "memory_us": floor,
+            "sqlite_us": sqlite,
+            "sqlite_x_floor": over_floor(sqlite),
+            "sqlite_target_x": sqlite_target,
+            "postgres_server_us": postgres.map(|(server, _)| server),
+            "postgres_database_us": postgres.map(|(_, database)| database),
+            "postgres_x_floor": over_floor(postgres_total),
+            "postgres_target_x": postgres_target,
+            "postgres_server_x_floor": over_floor(postgres.map(|(server, _)| server)),
+        }));
+    }
+    table
+}
+
+/// The cost table has a figure in every column for every adapter that ran (never judged:
+/// a smoke run on a debug binary says nothing about cost).
+fn check_cost_table(table: &[Value], adapters: &[Adapter]) -> Result<(), String> {
+    let columns: &[(Adapter, &[&str])] = &[
+        (Adapter::Memory, &["memory_us"]),
+        (Adapter::Sqlite, &["sqlite_us", "sqlite_x_floor"]),
+        (
+            Adapter::Postgres,
+            &[
+                "postgres_server_us",
+                "postgres_database_us",
+                "postgres_x_floor",
+                "postgres_server_x_floor",
+            ],
+        ),
+    ];
+    for line in table {
+        for (adapter, names) in columns {
+            let needs_floor = *adapter == Adapter::Memory || adapters.contains(&Adapter::Memory);
+            if !adapters.contains(adapter) || !needs_floor {
+                continue;
+            }
+            for name in *names {
+                if !line[name].as_f64().is_some_and(f64::is_finite) {
+                    return Err(format!("cost table: {name} missing for {}", line["scenario"]));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let options = options();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -899,9 +992,11 @@ fn main() {
         ratios.push(line);
     }
     let targets = ratio_table(&rows, &options);
+    let cost = cost_table(&rows, &options);
     let errors: u64 = rows.iter().map(|r| r.errors).sum();
     let report = json!({
         "targets": targets,
+        "cpu_per_request": cost,
         "mode": if options.full { "full" } else { "smoke" },
         "machine": {
             "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -924,6 +1019,10 @@ fn main() {
     println!("\nwrote {}", file.display());
     if errors > 0 {
         eprintln!("bench: {errors} requests failed or answered non-2xx");
+        std::process::exit(1);
+    }
+    if let Err(missing) = check_cost_table(&cost, &options.adapters) {
+        eprintln!("bench: {missing}");
         std::process::exit(1);
     }
 }

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ai_message_core::PortError;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, MAIN_DB, OpenFlags, Transaction};
 
 use crate::writer::{Ran, WriteJob};
@@ -121,6 +122,12 @@ const STATEMENT_CACHE: usize = 128;
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // The query planner stability guarantee: plans never depend on bound values. Without it
+    // SQLite marks a statement whose plan could use a parameter's value (`LIMIT ?`, a join
+    // on `s.id = ?`, a query the partial unread index might serve) to be compiled again after
+    // every new binding, so the hottest reads were parsed and planned on every request
+    // despite the statement cache. Every statement here has one right plan anyway.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
@@ -406,6 +413,39 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<T, String> + Send + 'static,
     {
         self.on_writer(work).await?.map_err(PortError::unexpected)
+    }
+}
+
+#[cfg(test)]
+mod statement_cache_tests {
+    use super::*;
+    use rusqlite::StatementStatus;
+
+    /// Every indexed read, run three times with different values through the statement
+    /// cache, is compiled once: SQLite never re-prepares it for a new binding.
+    #[test]
+    fn hot_statements_are_compiled_once_whatever_their_parameters() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        configure(&conn).unwrap();
+        migrations::run(&mut conn).unwrap();
+        for (name, sql) in crate::sql::INDEXED_READS {
+            for round in 1..=3_i64 {
+                let mut statement = conn.prepare_cached(sql).unwrap();
+                let values: Vec<i64> = (0..statement.parameter_count() as i64)
+                    .map(|i| round * 10 + i)
+                    .collect();
+                let mut rows = statement
+                    .query(rusqlite::params_from_iter(values))
+                    .unwrap();
+                while rows.next().unwrap().is_some() {}
+                drop(rows);
+                assert_eq!(
+                    statement.get_status(StatementStatus::RePrepare),
+                    0,
+                    "{name} was compiled again on run {round}"
+                );
+            }
+        }
     }
 }
 
