@@ -917,7 +917,10 @@ fn check_cost_table(table: &[Value], adapters: &[Adapter]) -> Result<(), String>
             }
             for name in *names {
                 if !line[name].as_f64().is_some_and(f64::is_finite) {
-                    return Err(format!("cost table: {name} missing for {}", line["scenario"]));
+                    return Err(format!(
+                        "cost table: {name} missing for {}",
+                        line["scenario"]
+                    ));
                 }
             }
         }

@@ -285,11 +285,12 @@ pub(crate) async fn notify(
         }
         let sent = async {
             let client = store.client().await?;
+            let stmt = client
+                .prepare_cached("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+                .await
+                .map_err(crate::rows::port_error)?;
             client
-                .execute(
-                    "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
-                    &[&CHANNEL, &payloads],
-                )
+                .execute(&stmt, &[&CHANNEL, &payloads])
                 .await
                 .map_err(crate::rows::port_error)
         };

@@ -14,6 +14,7 @@ pub mod migrations;
 mod reports;
 mod roles;
 mod rows;
+mod send_batches;
 mod session_reads;
 mod sessions;
 pub mod sql;
@@ -36,6 +37,8 @@ pub struct PostgresStore {
     pool: Pool,
     /// Where the listening connection of live events goes.
     url: PostgresUrl,
+    /// Sends, committed in groups (see [`send_batches`]).
+    sends: send_batches::SendBatches,
 }
 
 impl PostgresStore {
@@ -55,6 +58,7 @@ impl PostgresStore {
                 .map_err(|e| url.unreachable(e.to_string()))?,
         );
         Ok(Arc::new(Self {
+            sends: send_batches::SendBatches::start(pool.clone()),
             pool,
             url: url.clone(),
         }))

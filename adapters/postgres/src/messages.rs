@@ -19,7 +19,7 @@ use crate::sql;
 
 /// Inserts a message with its parties' next positions, in one statement (`stmt`, prepared
 /// from [`sql::INSERT_DELIVERED_MESSAGE`] by the caller: see [`insert_and_commit`]).
-async fn insert_delivered(
+pub(crate) async fn insert_delivered(
     client: &impl GenericClient,
     stmt: &tokio_postgres::Statement,
     new: NewMessage,
@@ -81,7 +81,10 @@ async fn bound_pair(
     .or_port()
 }
 
-async fn user_exists(tx: &impl GenericClient, user_id: UserId) -> Result<bool, PortError> {
+pub(crate) async fn user_exists(
+    tx: &impl GenericClient,
+    user_id: UserId,
+) -> Result<bool, PortError> {
     if user_id.is_assistant() {
         return Ok(true);
     }
@@ -96,7 +99,7 @@ async fn user_exists(tx: &impl GenericClient, user_id: UserId) -> Result<bool, P
         .or_port()
 }
 
-async fn message_in(
+pub(crate) async fn message_in(
     tx: &impl GenericClient,
     id: Option<MessageId>,
 ) -> Result<Option<Message>, PortError> {
@@ -108,10 +111,9 @@ async fn message_in(
     row.as_ref().map(rows::message).transpose().or_port()
 }
 
-/// The checks of a send after its session admitted it, then the insert.
 /// The checks of a send after its session admitted it, inside the job's transaction; the
 /// row to insert when they pass.
-async fn check_send(
+pub(crate) async fn check_send(
     tx: &impl GenericClient,
     sender_id: UserId,
     job: SendJob,
@@ -173,7 +175,7 @@ async fn check_send(
 /// pipelines requests in flight together on one connection. Every statement sent is awaited
 /// (`join!`, not `try_join!`), so the transaction always ends before the connection goes
 /// back to the pool.
-async fn send_in_transaction(
+pub(crate) async fn send_in_transaction(
     client: &deadpool_postgres::Object,
     job: SendJob,
 ) -> Result<Gated<SendOutcome>, PortError> {
@@ -306,12 +308,9 @@ async fn create_once_in_transaction(
 #[async_trait]
 impl MessageRepository for PostgresStore {
     async fn send_message(&self, job: SendJob) -> Result<Gated<SendOutcome>, PortError> {
-        let client = self.client().await?;
-        // On a task of its own, so that a caller who goes away cannot stop the job between
-        // `BEGIN` and its end and hand the pool a connection inside a transaction.
-        tokio::spawn(async move { send_in_transaction(&client, job).await })
-            .await
-            .map_err(|e| PortError::unexpected(format!("the send job failed: {e}")))?
+        // Committed with the sends queued beside it, by a worker task: a caller who goes
+        // away cannot stop the job between `BEGIN` and its end.
+        self.sends.send(job).await
     }
 
     async fn create_message(&self, new: NewMessage) -> Result<Delivered, PortError> {

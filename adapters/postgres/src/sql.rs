@@ -280,6 +280,11 @@ pub const NEWEST_WITH_ASSISTANT: &str = "SELECT max(id) FROM messages WHERE \
 /// Waits for every send involving the user ($1) to end: each one updates this row.
 pub const LOCK_DELIVERY_COUNTER: &str =
     "SELECT user_id FROM delivery_counters WHERE user_id = $1 FOR UPDATE";
+/// A send batch's counters, locked in ascending order in one pass (see `send_batches`): a
+/// missing row is created at 0, which reads as "no position yet" like no row at all.
+pub const LOCK_DELIVERY_COUNTERS: &str = "INSERT INTO delivery_counters AS c \
+     (user_id, last_position) SELECT party, 0 FROM unnest($1::int[]) AS party ORDER BY party \
+     ON CONFLICT (user_id) DO UPDATE SET last_position = c.last_position";
 pub const ASSISTANT_CLEAR_POINT: &str =
     "SELECT after_message_id FROM assistant_history_clears WHERE user_id = $1";
 pub const SET_ASSISTANT_CLEAR_POINT: &str = "INSERT INTO assistant_history_clears \

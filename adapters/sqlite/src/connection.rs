@@ -453,9 +453,7 @@ mod statement_cache_tests {
                 let values: Vec<i64> = (0..statement.parameter_count() as i64)
                     .map(|i| round * 10 + i)
                     .collect();
-                let mut rows = statement
-                    .query(rusqlite::params_from_iter(values))
-                    .unwrap();
+                let mut rows = statement.query(rusqlite::params_from_iter(values)).unwrap();
                 while rows.next().unwrap().is_some() {}
                 drop(rows);
                 assert_eq!(

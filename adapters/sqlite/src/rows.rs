@@ -10,8 +10,8 @@ use ai_message_core::{
 };
 use std::sync::LazyLock;
 
-use chrono::NaiveDateTime;
 use chrono::format::{Item, Parsed, StrftimeItems};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use rusqlite::Row;
 use rusqlite::types::Type;
 
@@ -40,10 +40,49 @@ fn parse_time(text: &str, format: &[Item<'static>]) -> chrono::ParseResult<Naive
     parsed.to_naive_datetime_with_offset(0)
 }
 
+/// The exact shape this adapter writes, `YYYY-MM-DD HH:MM:SS.ffffff`, read field by field:
+/// chrono's general parser cost more than the SQL of a page of messages. Anything else
+/// (the original's shapes, leap seconds, garbage) is left to it.
+fn written_shape(text: &str) -> Option<NaiveDateTime> {
+    let b = text.as_bytes();
+    let separators = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b' '),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+    ];
+    if b.len() != 26 || separators.iter().any(|&(at, byte)| b[at] != byte) {
+        return None;
+    }
+    let number = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u32, |value, &digit| {
+            digit
+                .is_ascii_digit()
+                .then(|| value * 10 + u32::from(digit - b'0'))
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(number(0, 4)? as i32, number(5, 7)?, number(8, 10)?)?;
+    let time = NaiveTime::from_hms_micro_opt(
+        number(11, 13)?,
+        number(14, 16)?,
+        number(17, 19)?,
+        number(20, 26)?,
+    )?;
+    Some(date.and_time(time))
+}
+
+fn read_time(text: &str) -> chrono::ParseResult<NaiveDateTime> {
+    match written_shape(text) {
+        Some(time) => Ok(time),
+        None => parse_time(text, &READ_SPACE).or_else(|_| parse_time(text, &READ_T)),
+    }
+}
+
 pub(crate) fn time_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Timestamp> {
     let text = row.get_ref(index)?.as_str()?;
-    parse_time(text, &READ_SPACE)
-        .or_else(|_| parse_time(text, &READ_T))
+    read_time(text)
         .map(|naive| naive.and_utc())
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
 }
@@ -246,16 +285,40 @@ mod tests {
             "2026-01-02",
             "yesterday",
             "",
+            // The written shape, and near misses of it.
+            "2026-02-29 03:04:05.000007",
+            "2024-02-29 23:59:59.999999",
+            "2026-01-02 24:04:05.000007",
+            "2026-01-02 03:04:60.000007",
+            "2026-01-02 03:04:05,000007",
+            "2026-01-02 03:04:05.00000a",
+            "+026-01-02 03:04:05.000007",
+            "2026-1-02 03:04:05.0000007",
+            "0000-01-01 00:00:00.000000",
         ];
         for text in texts {
-            let ours = parse_time(text, &READ_SPACE)
-                .or_else(|_| parse_time(text, &READ_T))
-                .ok();
+            let ours = read_time(text).ok();
             let chrono = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
                 .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f"))
                 .ok();
             assert_eq!(ours, chrono, "{text:?}");
         }
         assert!(parse_time("2026-01-02 03:04:05", &READ_SPACE).is_ok());
+    }
+
+    /// Whatever this adapter writes, the fast path reads back exactly, as chrono would.
+    #[test]
+    fn written_timestamps_read_back_exactly() {
+        let mut t = Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap();
+        // Steps coprime to every field's period walk dates, hours and fractions widely.
+        for _ in 0..20_000 {
+            t += TimeDelta::microseconds(3_155_760_012_345);
+            let text = time_text(t);
+            assert_eq!(written_shape(&text), Some(t.naive_utc()), "{text}");
+            assert_eq!(
+                NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f").ok(),
+                Some(t.naive_utc())
+            );
+        }
     }
 }

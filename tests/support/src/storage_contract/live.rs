@@ -878,3 +878,76 @@ pub async fn a_forgotten_question_is_answered_once(storage: Storage) {
         .unwrap();
     assert!(overtaken.is_none());
 }
+
+/// Sends of every outcome at once (a store may commit them together): each caller gets the
+/// answer of its own job, only the accepted ones are stored, each with its own content and
+/// sender, and every party's positions stay dense.
+pub async fn concurrent_sends_of_every_outcome_each_get_their_own_answer(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let bob = add_user(&storage, "bob").await.id;
+    let carol = add_user(&storage, "carol").await.id;
+    let (alices, _) = add_session(&storage, alice, "a", t0()).await;
+    let (carols, _) = add_session(&storage, carol, "c", t0()).await;
+    let hidden = add_message(&storage, bob, carol, "not alice's", at(1)).await;
+    let bound = sent(
+        send(
+            &storage,
+            send_job(alice, alices.id, bob, Some("alice-and-bob"), None),
+        )
+        .await,
+    );
+    const ROUNDS: usize = 12;
+    let mut tasks = Vec::new();
+    for round in 0..ROUNDS {
+        for kind in 0..6 {
+            let storage = storage.clone();
+            let (alices, carols) = (alices.id, carols.id);
+            let content = format!("{kind}-{round}");
+            tasks.push(tokio::spawn(async move {
+                let mut job = match kind {
+                    0 => send_job(alice, alices, bob, None, None),
+                    1 => send_job(alice, SessionId::new(9_999), bob, None, None),
+                    2 => send_job(alice, alices, UserId::new(424_242), None, None),
+                    3 => send_job(alice, alices, bob, None, Some(hidden.id)),
+                    4 => send_job(carol, carols, alice, None, None),
+                    _ => send_job(carol, carols, alice, Some("alice-and-bob"), None),
+                };
+                job.content = MessageContent::parse(content.clone()).unwrap();
+                let answer = storage.messages.send_message(job).await.unwrap();
+                (kind, content, answer)
+            }));
+        }
+    }
+    let mut stored = Vec::new();
+    for task in tasks {
+        let (kind, content, answer) = task.await.unwrap();
+        match (kind, answer) {
+            (0 | 4, Gated::Admitted(admitted, SendOutcome::Sent(delivered))) => {
+                let sender = if kind == 0 { alice } else { carol };
+                assert_eq!(admitted.caller().user.id, sender);
+                assert_eq!(delivered.message.sender_id, sender, "{content}");
+                assert_eq!(delivered.message.content.as_str(), content);
+                stored.push(delivered.message.id);
+            }
+            (1, Gated::Refused(SessionRefusal::InvalidCredentials)) => {}
+            (2, Gated::Admitted(_, SendOutcome::RecipientNotFound)) => {}
+            (3, Gated::Admitted(_, SendOutcome::ParentNotFound)) => {}
+            (5, Gated::Admitted(_, SendOutcome::NotAParticipant)) => {}
+            (kind, other) => panic!("job {content} (kind {kind}) answered {other:?}"),
+        }
+    }
+    assert_eq!(stored.len(), 2 * ROUNDS);
+    // Alice: the bound message, then every stored one; each at one position, none skipped.
+    let replay = storage
+        .messages
+        .messages_after(alice, 0, 10_000)
+        .await
+        .unwrap();
+    let positions: Vec<i64> = replay.iter().map(|m| m.position).collect();
+    assert_eq!(positions, (1..=1 + 2 * ROUNDS as i64).collect::<Vec<_>>());
+    let mut replayed: Vec<MessageId> = replay.iter().map(|m| m.message.id).collect();
+    assert_eq!(replayed.remove(0), bound.id);
+    replayed.sort();
+    stored.sort();
+    assert_eq!(replayed, stored, "exactly the accepted sends are stored");
+}

@@ -67,6 +67,7 @@ macro_rules! storage_contract_tests {
             positions_count_each_users_messages_without_gap_or_reuse,
             messages_after_are_what_a_stream_missed_in_position_order,
             concurrent_sends_to_one_user_take_every_position_once,
+            concurrent_sends_of_every_outcome_each_get_their_own_answer,
             a_send_checks_session_recipient_parent_and_conversation_in_one_job,
             a_refused_send_writes_nothing,
             a_canonical_conversation_holds_only_its_pair,
