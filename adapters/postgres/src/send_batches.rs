@@ -102,24 +102,10 @@ async fn work(pool: Pool, jobs: Arc<Mutex<mpsc::UnboundedReceiver<Queued>>>) {
 async fn run(pool: &Pool, batch: Vec<Queued>) {
     let client = match pool.get().await {
         Ok(client) => client,
-        Err(error) => {
-            let error = rows::pool_error(error).to_string();
-            for queued in batch {
-                let _ = queued.reply.send(Err(PortError::Unavailable {
-                    what: "the PostgreSQL database",
-                    source: error.clone().into(),
-                }));
-            }
-            return;
-        }
+        Err(error) => return unavailable_to_all(batch, &rows::pool_error(error)),
     };
     if batch.len() == 1 {
-        for queued in batch {
-            let _ = queued
-                .reply
-                .send(send_in_transaction(&client, queued.job).await);
-        }
-        return;
+        return one_by_one(&client, batch).await;
     }
     let jobs: Vec<SendJob> = batch.iter().map(|queued| queued.job.clone()).collect();
     match send_together(&client, jobs).await {
@@ -130,21 +116,29 @@ async fn run(pool: &Pool, batch: Vec<Queued>) {
         }
         Err(Failed::RolledBack(error)) => {
             tracing::debug!(%error, jobs = batch.len(), "a send batch was rolled back; sending one by one");
-            for queued in batch {
-                let _ = queued
-                    .reply
-                    .send(send_in_transaction(&client, queued.job).await);
-            }
+            one_by_one(&client, batch).await;
         }
-        Err(Failed::Commit(error)) => {
-            let error = error.to_string();
-            for queued in batch {
-                let _ = queued.reply.send(Err(PortError::Unavailable {
-                    what: "the PostgreSQL database",
-                    source: error.clone().into(),
-                }));
-            }
-        }
+        Err(Failed::Commit(error)) => unavailable_to_all(batch, &error),
+    }
+}
+
+/// Each job in a transaction of its own (see [`send_in_transaction`]).
+async fn one_by_one(client: &deadpool_postgres::Object, batch: Vec<Queued>) {
+    for queued in batch {
+        let _ = queued
+            .reply
+            .send(send_in_transaction(client, queued.job).await);
+    }
+}
+
+/// Tells every job of the batch that the database failed it, and how.
+fn unavailable_to_all(batch: Vec<Queued>, error: &PortError) {
+    let error = error.to_string();
+    for queued in batch {
+        let _ = queued.reply.send(Err(PortError::Unavailable {
+            what: "the PostgreSQL database",
+            source: error.clone().into(),
+        }));
     }
 }
 
