@@ -107,3 +107,186 @@ async fn batched_sends_of_two_instances_over_crossing_pairs_all_land_in_order() 
         assert_eq!(positions, (1..=count).collect::<Vec<_>>(), "user {user}");
     }
 }
+
+/// A server on this machine is reached without TLS unless the URL asks for it (TLS on
+/// loopback cost ~50 µs of CPU per request on each side and protects nothing); an explicit
+/// `sslmode=prefer` still takes TLS when the server offers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_server_is_reached_without_tls_unless_the_url_asks_for_it() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
+    use ai_message_postgres::{PostgresStore, PostgresUrl};
+
+    let database = postgres::ScratchDatabase::create().await;
+    let (observer, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let encrypted_sessions = |application: &'static str| {
+        let observer = &observer;
+        let name = database.name.clone();
+        async move {
+            observer
+                .query(
+                    "SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+                     WHERE a.datname = $1 AND a.application_name = $2",
+                    &[&name, &application],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<_, bool>(0))
+                .collect::<Vec<bool>>()
+        }
+    };
+    let host = database.url.split('@').nth(1).unwrap_or_default();
+    let on_loopback = host.starts_with("127.") || host.starts_with("localhost");
+    if !on_loopback || database.url.contains("sslmode") {
+        eprintln!("TEST_DATABASE_URL names a remote server or an sslmode: nothing to check");
+        return;
+    }
+
+    let separator = if database.url.contains('?') { '&' } else { '?' };
+    let plain = PostgresUrl::parse(&format!(
+        "{}{separator}application_name=plain-probe",
+        database.url
+    ))
+    .unwrap();
+    let store = PostgresStore::open(&plain, 2).await.unwrap().storage();
+    store.users.find_user_by_username("nobody").await.unwrap();
+    let sessions = encrypted_sessions("plain-probe").await;
+    assert!(!sessions.is_empty(), "the pool's connection is seen");
+    assert!(sessions.iter().all(|ssl| !ssl), "{sessions:?}");
+
+    let tls_offered = observer
+        .query_one("SHOW ssl", &[])
+        .await
+        .unwrap()
+        .get::<_, String>(0)
+        == "on";
+    let preferring = PostgresUrl::parse(&format!(
+        "{}{separator}sslmode=prefer&application_name=tls-probe",
+        database.url
+    ))
+    .unwrap();
+    let store = PostgresStore::open(&preferring, 2).await.unwrap().storage();
+    store.users.find_user_by_username("nobody").await.unwrap();
+    let sessions = encrypted_sessions("tls-probe").await;
+    assert!(!sessions.is_empty(), "the pool's connection is seen");
+    assert!(
+        sessions.iter().all(|ssl| *ssl == tls_offered),
+        "TLS offered: {tls_offered}, sessions: {sessions:?}"
+    );
+}
+
+/// A local server that takes only encrypted connections (`hostssl` lines alone in
+/// `pg_hba.conf`) refuses the plain first try; the adapter then connects with TLS, for the
+/// pool and for the live-events listener alike. The refusal comes from a proxy in front of
+/// the real server that answers a plain start-up as PostgreSQL does and passes TLS through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_server_that_refuses_plain_connections_is_reached_with_tls() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
+    use ai_message_postgres::{PostgresStore, PostgresUrl};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let database = postgres::ScratchDatabase::create().await;
+    let (observer, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let tls_offered: String = observer.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+    let config: tokio_postgres::Config = database.url.parse().unwrap();
+    let (Some(tokio_postgres::config::Host::Tcp(host)), Some(port)) =
+        (config.get_hosts().first(), config.get_ports().first())
+    else {
+        eprintln!("TEST_DATABASE_URL is not a TCP address: nothing to check");
+        return;
+    };
+    if tls_offered != "on" || database.url.contains("sslmode") {
+        eprintln!("the server offers no TLS or the URL names an sslmode: nothing to check");
+        return;
+    }
+    let upstream = format!("{host}:{port}");
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_port = proxy.local_addr().unwrap().port();
+    let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = refused.clone();
+    let proxying = tokio::spawn(async move {
+        loop {
+            let (mut client, _) = proxy.accept().await.unwrap();
+            let upstream = upstream.clone();
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut first = [0u8; 8];
+                if client.read_exact(&mut first).await.is_err() {
+                    return;
+                }
+                // SSLRequest: length 8, code 80877103.
+                if first == [0, 0, 0, 8, 4, 210, 22, 47] {
+                    let mut server = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                    server.write_all(&first).await.unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                } else {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let mut fields = Vec::new();
+                    for (code, text) in [
+                        (b'S', "FATAL"),
+                        (b'V', "FATAL"),
+                        (b'C', "28000"),
+                        (
+                            b'M',
+                            "no pg_hba.conf entry for host \"127.0.0.1\", no encryption",
+                        ),
+                    ] {
+                        fields.push(code);
+                        fields.extend_from_slice(text.as_bytes());
+                        fields.push(0);
+                    }
+                    fields.push(0);
+                    let mut reply = vec![b'E'];
+                    reply.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+                    reply.extend_from_slice(&fields);
+                    let _ = client.write_all(&reply).await;
+                }
+            });
+        }
+    });
+
+    let through_proxy = database
+        .url
+        .replace(&format!(":{port}/"), &format!(":{proxy_port}/"));
+    assert_ne!(through_proxy, database.url);
+    let separator = if through_proxy.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let url = PostgresUrl::parse(&format!(
+        "{through_proxy}{separator}application_name=hostssl-probe"
+    ))
+    .unwrap();
+    let store = PostgresStore::open(&url, 2)
+        .await
+        .expect("opens over TLS after the plain refusal")
+        .storage();
+    store.users.find_user_by_username("nobody").await.unwrap();
+    let encrypted: Vec<bool> = observer
+        .query(
+            "SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+             WHERE a.datname = $1 AND a.client_port IS NOT NULL \
+             AND a.application_name IN ('hostssl-probe', $2)",
+            &[&database.name, &PostgresUrl::LISTENER_NAME],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(encrypted.len() >= 2, "pool and listener: {encrypted:?}");
+    assert!(encrypted.iter().all(|ssl| *ssl), "{encrypted:?}");
+    assert!(refused.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    proxying.abort();
+}

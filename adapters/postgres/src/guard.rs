@@ -144,6 +144,34 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ReplyDeadline<S> {
 /// timeout set on the socket. Unix-socket hosts (local, no middlebox) connect as usual.
 pub(crate) struct GuardedConnect {
     pub(crate) tls: MakeRustlsConnect,
+    pub(crate) security: crate::connect::Security,
+}
+
+impl GuardedConnect {
+    async fn connect_with(
+        &self,
+        config: tokio_postgres::Config,
+    ) -> Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error> {
+        let mut tls = self.tls.clone();
+        match open_tcp(&config).await {
+            Ok((stream, host)) => {
+                let stream = ReplyDeadline::new(stream, REPLY_DEADLINE);
+                // Bad host names surface at the handshake; building the connector cannot fail.
+                let Ok(tls) = <MakeRustlsConnect as MakeTlsConnect<
+                    ReplyDeadline<TcpStream>,
+                >>::make_tls_connect(&mut tls, &host);
+                let (client, connection) = config.connect_raw(stream, tls).await?;
+                Ok((client, spawn_connection(connection)))
+            }
+            // A Unix socket, or a TCP connect that failed: tokio-postgres connects (or
+            // says why it cannot) in its own words.
+            Err(error) => {
+                tracing::debug!(%error, "PostgreSQL: connecting without the reply guard");
+                let (client, connection) = config.connect(tls).await?;
+                Ok((client, spawn_connection(connection)))
+            }
+        }
+    }
 }
 
 async fn open_tcp(config: &tokio_postgres::Config) -> io::Result<(TcpStream, String)> {
@@ -192,26 +220,11 @@ impl Connect for GuardedConnect {
         Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error>,
     > {
         let config = config.clone();
-        let mut tls = self.tls.clone();
         Box::pin(async move {
-            match open_tcp(&config).await {
-                Ok((stream, host)) => {
-                    let stream = ReplyDeadline::new(stream, REPLY_DEADLINE);
-                    // Bad host names surface at the handshake; building the connector cannot fail.
-                    let Ok(tls) = <MakeRustlsConnect as MakeTlsConnect<
-                        ReplyDeadline<TcpStream>,
-                    >>::make_tls_connect(&mut tls, &host);
-                    let (client, connection) = config.connect_raw(stream, tls).await?;
-                    Ok((client, spawn_connection(connection)))
-                }
-                // A Unix socket, or a TCP connect that failed: tokio-postgres connects (or
-                // says why it cannot) in its own words.
-                Err(error) => {
-                    tracing::debug!(%error, "PostgreSQL: connecting without the reply guard");
-                    let (client, connection) = config.connect(tls).await?;
-                    Ok((client, spawn_connection(connection)))
-                }
-            }
+            crate::connect::with_tls_fallback(self.security, &config, |config| {
+                self.connect_with(config)
+            })
+            .await
         })
     }
 }
