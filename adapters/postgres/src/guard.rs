@@ -58,7 +58,10 @@ pub(crate) struct ReplyDeadline<S> {
     deadline: Duration,
     /// Bytes were written and nothing has been read since.
     awaiting_reply: bool,
-    timer: Option<Pin<Box<Sleep>>>,
+    /// One timer for the connection's life, moved forward at each request: pushing a
+    /// registered deadline later is a lock-free update in tokio, where a new timer per
+    /// request took the timer wheel's lock twice and an allocation.
+    timer: Pin<Box<Sleep>>,
 }
 
 impl<S> ReplyDeadline<S> {
@@ -67,7 +70,7 @@ impl<S> ReplyDeadline<S> {
             inner,
             deadline,
             awaiting_reply: false,
-            timer: None,
+            timer: Box::pin(tokio::time::sleep(deadline)),
         }
     }
 }
@@ -82,17 +85,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReplyDeadline<S> {
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 if buf.filled().len() > before {
+                    // The timer stays armed; firing while idle is one harmless wake-up.
                     self.awaiting_reply = false;
-                    self.timer = None;
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Pending if self.awaiting_reply => {
-                let expired = self
-                    .timer
-                    .as_mut()
-                    .is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
-                if expired {
+                if self.timer.as_mut().poll(cx).is_ready() {
                     Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!(
@@ -124,9 +123,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ReplyDeadline<S> {
             // that went idle before this write (tokio-postgres reads, then writes, in one
             // poll) is woken when the deadline passes.
             self.awaiting_reply = true;
-            let mut timer = Box::pin(tokio::time::sleep(self.deadline));
-            let _ = timer.as_mut().poll(cx);
-            self.timer = Some(timer);
+            let deadline = tokio::time::Instant::now() + self.deadline;
+            self.timer.as_mut().reset(deadline);
+            let _ = self.timer.as_mut().poll(cx);
         }
         written
     }
@@ -289,5 +288,34 @@ mod tests {
         guarded.write_all(b"Q").await.unwrap();
         let error = guarded.read(&mut byte).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+    }
+
+    /// The one timer moves with each request: requests answered in time never fail, however
+    /// long the connection has lived, and one left unanswered still does, a deadline after it
+    /// was written.
+    #[tokio::test]
+    async fn each_request_gets_the_whole_deadline_however_long_the_connection_lived() {
+        let (client, mut server) = tokio::io::duplex(64);
+        let mut guarded = ReplyDeadline::new(client, Duration::from_millis(100));
+        let mut byte = [0u8; 1];
+        for _ in 0..6 {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            guarded.write_all(b"Q").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            server.write_all(b"R").await.unwrap();
+            assert_eq!(
+                guarded.read(&mut byte).await.unwrap(),
+                1,
+                "answered in time"
+            );
+        }
+        let asked = tokio::time::Instant::now();
+        guarded.write_all(b"Q").await.unwrap();
+        let error = guarded.read(&mut byte).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert!(
+            asked.elapsed() >= Duration::from_millis(100),
+            "not before the deadline"
+        );
     }
 }
