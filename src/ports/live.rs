@@ -17,10 +17,12 @@ pub trait EventPublisher: Send + Sync {
     async fn publish(&self, events: &[DomainEvent]);
 }
 
-/// What a stream's subscription receives.
+/// What a stream's subscription receives. An event is shared by every stream it goes to:
+/// fan-out costs a reference count per stream, not a copy of the event, and a slot of a
+/// stream's inbox is a pointer (the inbox of an idle stream was 2.5 KiB of event slots).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    Event(DomainEvent),
+    Event(std::sync::Arc<DomainEvent>),
     /// Events may have been lost (the instance's link to the other instances dropped and came
     /// back): check the session again and catch up from storage.
     MayHaveMissed,

@@ -304,25 +304,29 @@ impl Feed {
     }
 
     async fn handle(&mut self, notice: Notice) -> Result<Option<FeedItem>, Ended> {
-        match notice {
-            Notice::Event(DomainEvent::Message(event)) => self.message_event(event).await,
-            Notice::Event(DomainEvent::AccessChanged { .. }) => {
+        let event = match notice {
+            // The last stream to take a shared event takes it without a copy.
+            Notice::Event(shared) => Arc::unwrap_or_clone(shared),
+            Notice::MayHaveMissed => {
+                self.check_session().await?;
+                self.resume().await.map_err(|_| Ended)?;
+                return Ok(None);
+            }
+        };
+        match event {
+            DomainEvent::Message(event) => self.message_event(event).await,
+            DomainEvent::AccessChanged { .. } => {
                 self.check_session().await?;
                 Ok(None)
             }
-            Notice::Event(DomainEvent::AssistantDelta { reply_to, text, .. }) => {
+            DomainEvent::AssistantDelta { reply_to, text, .. } => {
                 Ok(Some(FeedItem::AssistantDelta {
                     reply_to,
                     text,
                     cursor: self.cursor,
                 }))
             }
-            Notice::Event(DomainEvent::Report(event)) => self.report_event(event).await,
-            Notice::MayHaveMissed => {
-                self.check_session().await?;
-                self.resume().await.map_err(|_| Ended)?;
-                Ok(None)
-            }
+            DomainEvent::Report(event) => self.report_event(event).await,
         }
     }
 

@@ -67,7 +67,7 @@ impl TestHub {
             if audience.contains(&subscriber.user_id)
                 || (subscriber.is_superuser && event.for_superusers())
             {
-                let _ = sender.send(Notice::Event(event.clone()));
+                let _ = sender.send(Notice::Event(Arc::new(event.clone())));
             }
         }
     }

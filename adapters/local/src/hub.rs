@@ -87,11 +87,13 @@ impl EventHub {
     /// Delivers an event to the streams of the users it concerns (and of every superuser,
     /// when it is for them).
     pub fn deliver(&self, event: &DomainEvent) {
+        let shared = Arc::new(event.clone());
         let mut state = self.state();
         let audience = event.audience();
         for user_id in &audience {
             if let Some(streams) = state.by_user.get_mut(user_id) {
-                streams.retain(|entry| entry.sender.try_send(Notice::Event(event.clone())).is_ok());
+                streams
+                    .retain(|entry| entry.sender.try_send(Notice::Event(shared.clone())).is_ok());
             }
         }
         if event.for_superusers() {
@@ -101,7 +103,7 @@ impl EventHub {
                 }
                 streams.retain(|entry| {
                     !entry.is_superuser
-                        || entry.sender.try_send(Notice::Event(event.clone())).is_ok()
+                        || entry.sender.try_send(Notice::Event(shared.clone())).is_ok()
                 });
             }
         }

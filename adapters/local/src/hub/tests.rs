@@ -50,8 +50,14 @@ fn events_reach_only_the_streams_of_the_users_they_concern() {
     let mut bob = hub.register(user(2), LIMITS).unwrap();
     let mut carol = hub.register(user(3), LIMITS).unwrap();
     hub.deliver(&created(7, 1, 2));
-    assert_eq!(alice.try_recv(), Some(Notice::Event(created(7, 1, 2))));
-    assert_eq!(bob.try_recv(), Some(Notice::Event(created(7, 1, 2))));
+    assert_eq!(
+        alice.try_recv(),
+        Some(Notice::Event(Arc::new(created(7, 1, 2))))
+    );
+    assert_eq!(
+        bob.try_recv(),
+        Some(Notice::Event(Arc::new(created(7, 1, 2))))
+    );
     assert_eq!(carol.try_recv(), None);
 }
 
@@ -66,7 +72,7 @@ fn a_read_receipt_goes_to_the_sender_only() {
         reader_id: uid(2),
     });
     hub.deliver(&receipt);
-    assert_eq!(sender.try_recv(), Some(Notice::Event(receipt)));
+    assert_eq!(sender.try_recv(), Some(Notice::Event(Arc::new(receipt))));
     assert_eq!(reader.try_recv(), None);
 }
 
@@ -103,8 +109,14 @@ async fn a_stream_that_falls_behind_is_dropped_after_what_it_holds() {
     for id in 1..=5 {
         hub.deliver(&created(id, 2, 1));
     }
-    assert_eq!(slow.recv().await, Some(Notice::Event(created(1, 2, 1))));
-    assert_eq!(slow.recv().await, Some(Notice::Event(created(2, 2, 1))));
+    assert_eq!(
+        slow.recv().await,
+        Some(Notice::Event(Arc::new(created(1, 2, 1))))
+    );
+    assert_eq!(
+        slow.recv().await,
+        Some(Notice::Event(Arc::new(created(2, 2, 1))))
+    );
     assert_eq!(slow.recv().await, None, "dropped, not blocked");
     assert_eq!(hub.open_streams(), 0);
 }
@@ -150,4 +162,15 @@ fn a_new_report_reaches_its_reporter_and_every_superuser_once() {
     assert_eq!(count(&mut other), 0);
     assert_eq!(count(&mut admin), 2, "both new reports, not the update");
     assert_eq!(count(&mut admin_who_reports), 2, "each new report once");
+}
+
+/// An inbox slot holds a pointer to a shared event, not the event: an idle stream's inbox
+/// is its capacity times this, allocated up front.
+#[test]
+fn an_inbox_slot_is_a_pointer() {
+    assert!(
+        std::mem::size_of::<Notice>() <= 2 * std::mem::size_of::<usize>(),
+        "{} bytes",
+        std::mem::size_of::<Notice>()
+    );
 }
