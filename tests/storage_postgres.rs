@@ -273,18 +273,26 @@ async fn a_local_server_that_refuses_plain_connections_is_reached_with_tls() {
         .expect("opens over TLS after the plain refusal")
         .storage();
     store.users.find_user_by_username("nobody").await.unwrap();
-    let encrypted: Vec<bool> = observer
-        .query(
-            "SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
-             WHERE a.datname = $1 AND a.client_port IS NOT NULL \
-             AND a.application_name IN ('hostssl-probe', $2)",
-            &[&database.name, &PostgresUrl::LISTENER_NAME],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    // The live-events listener connects in the background: wait for it.
+    let mut encrypted: Vec<bool> = Vec::new();
+    for _ in 0..200 {
+        encrypted = observer
+            .query(
+                "SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+                 WHERE a.datname = $1 AND a.client_port IS NOT NULL \
+                 AND a.application_name IN ('hostssl-probe', $2)",
+                &[&database.name, &PostgresUrl::LISTENER_NAME],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        if encrypted.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(encrypted.len() >= 2, "pool and listener: {encrypted:?}");
     assert!(encrypted.iter().all(|ssl| *ssl), "{encrypted:?}");
     assert!(refused.load(std::sync::atomic::Ordering::SeqCst) >= 2);
