@@ -291,8 +291,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedConnection<T> {
                     "the client closed the connection",
                 )));
             }
-            let fresh = buf.filled()[before..].to_vec();
-            self.on_read(&fresh, cx);
+            self.on_read(&buf.filled()[before..], cx);
         }
         polled
     }
