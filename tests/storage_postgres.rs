@@ -108,6 +108,46 @@ async fn batched_sends_of_two_instances_over_crossing_pairs_all_land_in_order() 
     }
 }
 
+/// A scratch database, and a plain connection to it that watches the others' encryption.
+async fn observed_database() -> (postgres::ScratchDatabase, tokio_postgres::Client) {
+    let database = postgres::ScratchDatabase::create().await;
+    let (observer, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    (database, observer)
+}
+
+/// Whether the server offers TLS at all (`ssl = on`).
+async fn tls_offered(observer: &tokio_postgres::Client) -> bool {
+    observer
+        .query_one("SHOW ssl", &[])
+        .await
+        .unwrap()
+        .get::<_, String>(0)
+        == "on"
+}
+
+/// For each TCP session on `database` named one of `applications`: is it encrypted?
+async fn encryption_of(
+    observer: &tokio_postgres::Client,
+    database: &str,
+    applications: &[&str],
+) -> Vec<bool> {
+    observer
+        .query(
+            "SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+             WHERE a.datname = $1 AND a.client_port IS NOT NULL \
+             AND a.application_name = ANY($2)",
+            &[&database, &applications],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
 /// A server on this machine is reached without TLS unless the URL asks for it (TLS on
 /// loopback cost ~50 µs of CPU per request on each side and protects nothing); an explicit
 /// `sslmode=prefer` still takes TLS when the server offers it.
@@ -118,28 +158,7 @@ async fn a_local_server_is_reached_without_tls_unless_the_url_asks_for_it() {
     }
     use ai_message_postgres::{PostgresStore, PostgresUrl};
 
-    let database = postgres::ScratchDatabase::create().await;
-    let (observer, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    let encrypted_sessions = |application: &'static str| {
-        let observer = &observer;
-        let name = database.name.clone();
-        async move {
-            observer
-                .query(
-                    "SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
-                     WHERE a.datname = $1 AND a.application_name = $2",
-                    &[&name, &application],
-                )
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| row.get::<_, bool>(0))
-                .collect::<Vec<bool>>()
-        }
-    };
+    let (database, observer) = observed_database().await;
     let host = database.url.split('@').nth(1).unwrap_or_default();
     let on_loopback = host.starts_with("127.") || host.starts_with("localhost");
     if !on_loopback || database.url.contains("sslmode") {
@@ -155,16 +174,11 @@ async fn a_local_server_is_reached_without_tls_unless_the_url_asks_for_it() {
     .unwrap();
     let store = PostgresStore::open(&plain, 2).await.unwrap().storage();
     store.users.find_user_by_username("nobody").await.unwrap();
-    let sessions = encrypted_sessions("plain-probe").await;
+    let sessions = encryption_of(&observer, &database.name, &["plain-probe"]).await;
     assert!(!sessions.is_empty(), "the pool's connection is seen");
     assert!(sessions.iter().all(|ssl| !ssl), "{sessions:?}");
 
-    let tls_offered = observer
-        .query_one("SHOW ssl", &[])
-        .await
-        .unwrap()
-        .get::<_, String>(0)
-        == "on";
+    let tls_offered = tls_offered(&observer).await;
     let preferring = PostgresUrl::parse(&format!(
         "{}{separator}sslmode=prefer&application_name=tls-probe",
         database.url
@@ -172,7 +186,7 @@ async fn a_local_server_is_reached_without_tls_unless_the_url_asks_for_it() {
     .unwrap();
     let store = PostgresStore::open(&preferring, 2).await.unwrap().storage();
     store.users.find_user_by_username("nobody").await.unwrap();
-    let sessions = encrypted_sessions("tls-probe").await;
+    let sessions = encryption_of(&observer, &database.name, &["tls-probe"]).await;
     assert!(!sessions.is_empty(), "the pool's connection is seen");
     assert!(
         sessions.iter().all(|ssl| *ssl == tls_offered),
@@ -192,12 +206,7 @@ async fn a_local_server_that_refuses_plain_connections_is_reached_with_tls() {
     use ai_message_postgres::{PostgresStore, PostgresUrl};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let database = postgres::ScratchDatabase::create().await;
-    let (observer, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    let tls_offered: String = observer.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+    let (database, observer) = observed_database().await;
     let config: tokio_postgres::Config = database.url.parse().unwrap();
     let (Some(tokio_postgres::config::Host::Tcp(host)), Some(port)) =
         (config.get_hosts().first(), config.get_ports().first())
@@ -205,7 +214,7 @@ async fn a_local_server_that_refuses_plain_connections_is_reached_with_tls() {
         eprintln!("TEST_DATABASE_URL is not a TCP address: nothing to check");
         return;
     };
-    if tls_offered != "on" || database.url.contains("sslmode") {
+    if !tls_offered(&observer).await || database.url.contains("sslmode") {
         eprintln!("the server offers no TLS or the URL names an sslmode: nothing to check");
         return;
     }
@@ -276,18 +285,12 @@ async fn a_local_server_that_refuses_plain_connections_is_reached_with_tls() {
     // The live-events listener connects in the background: wait for it.
     let mut encrypted: Vec<bool> = Vec::new();
     for _ in 0..200 {
-        encrypted = observer
-            .query(
-                "SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
-                 WHERE a.datname = $1 AND a.client_port IS NOT NULL \
-                 AND a.application_name IN ('hostssl-probe', $2)",
-                &[&database.name, &PostgresUrl::LISTENER_NAME],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
+        encrypted = encryption_of(
+            &observer,
+            &database.name,
+            &["hostssl-probe", PostgresUrl::LISTENER_NAME],
+        )
+        .await;
         if encrypted.len() >= 2 {
             break;
         }

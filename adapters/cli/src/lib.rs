@@ -8,7 +8,6 @@ pub mod config;
 pub mod database;
 mod errors;
 pub mod migrate;
-mod serving;
 pub mod telemetry;
 pub mod tls;
 
@@ -381,14 +380,12 @@ async fn run_server<A: Acceptor + 'static>(
         live.close_all();
         assistant.close();
     };
-    let options = serving::ServeOptions {
-        idle_timeout: config.idle_timeout,
+    poem::Server::new_with_acceptor(acceptor)
+        .idle_timeout(config.idle_timeout)
         // One HTTP/2 connection opening thousands of streams pinned gigabytes.
-        http2_max_concurrent_streams: config.http2_max_concurrent_streams,
-        http2_max_header_list_size: ai_message_http::connections::MAX_HEAD_BYTES as u32,
-        grace: SHUTDOWN_GRACE,
-    };
-    serving::serve(acceptor, app.endpoint(), options, shutdown)
+        .http2_max_concurrent_streams(config.http2_max_concurrent_streams)
+        .http2_max_header_list_size(ai_message_http::connections::MAX_HEAD_BYTES as u32)
+        .run_with_graceful_shutdown(app.endpoint(), shutdown, Some(SHUTDOWN_GRACE))
         .await
         .map_err(StartupError::Serve)?;
     // Replies to questions sent to the assistant are stored before the process ends.
