@@ -29,6 +29,37 @@ async fn an_upgraded_database_keeps_the_cursors_it_handed_out() {
     legacy_cursors_resume_after_the_upgrade(legacy, upgraded).await;
 }
 
+/// A database from before conversation lists were kept (V11): the migration fills them in
+/// from the stored messages, including rows the original wrote without a conversation.
+#[tokio::test]
+async fn an_upgraded_database_lists_the_conversations_it_held() {
+    use ai_message_testkit::storage_contract::{
+        UNDO_CONVERSATION_HEADS_SQLITE, conversation_lists_survive_the_upgrade, seed_conversations,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let location = ai_message_sqlite::Location::File(dir.path().join("lists.db"));
+    let store = ai_message_sqlite::SqliteStore::open(&location)
+        .await
+        .unwrap();
+    let users = seed_conversations(&store.storage()).await;
+    drop(store);
+    let raw = rusqlite::Connection::open(dir.path().join("lists.db")).unwrap();
+    raw.execute_batch(UNDO_CONVERSATION_HEADS_SQLITE).unwrap();
+    raw.execute(
+        "INSERT INTO messages (sender_id, recipient_id, content, is_read, created_at, \
+             updated_at) VALUES (?1, ?2, 'no conversation', 0, '2026-01-01 00:00:09.000000', \
+             '2026-01-01 00:00:09.000000')",
+        [users[1].get(), users[0].get()],
+    )
+    .unwrap();
+    drop(raw);
+    let upgraded = ai_message_sqlite::SqliteStore::open(&location)
+        .await
+        .unwrap()
+        .storage();
+    conversation_lists_survive_the_upgrade(upgraded, &users).await;
+}
+
 /// A database from before username keys ignored diacritics (V8): stored keys are computed
 /// again, so a name an older binary let in with a combining accent now holds the plain
 /// name's key, and nobody can register the plain lookalike next to it.

@@ -117,7 +117,8 @@ pub struct ConversationSummary {
     pub other_user_id: UserId,
     /// `None` when that user no longer exists.
     pub other_user_name: Option<Username>,
-    /// The last message, whole; lists show its [`preview`](Self::preview).
+    /// The last message's first [`PREVIEW_CHARS`](Self::PREVIEW_CHARS) characters: all a
+    /// list shows, and all storage keeps per conversation.
     pub last_message: MessageContent,
     pub last_message_at: Timestamp,
     /// The user's unread received messages in the conversation.
@@ -130,7 +131,12 @@ impl ConversationSummary {
 
     /// The first [`PREVIEW_CHARS`](Self::PREVIEW_CHARS) characters of the last message.
     pub fn preview(&self) -> &str {
-        let content = self.last_message.as_str();
+        Self::preview_of(self.last_message.as_str())
+    }
+
+    /// The first [`PREVIEW_CHARS`](Self::PREVIEW_CHARS) characters (Unicode scalar values,
+    /// as SQLite's `substr` and PostgreSQL's `left` count them) of `content`.
+    pub fn preview_of(content: &str) -> &str {
         match content.char_indices().nth(Self::PREVIEW_CHARS) {
             Some((end, _)) => &content[..end],
             None => content,

@@ -228,7 +228,8 @@ pub trait MessageRepository: Send + Sync {
 
     /// One summary per non-null `conversation_id` the user sent or received a message in,
     /// computed in a fixed number of queries, ordered by the last message newest first (ties
-    /// by descending message id). The last message is the newest by (`created_at`, id).
+    /// by descending message id). The last message is the newest by (`created_at`, id), and
+    /// a summary holds its preview ([`ConversationSummary::preview_of`]).
     async fn conversation_summaries(
         &self,
         user_id: UserId,

@@ -365,7 +365,9 @@ impl MessageRepository for MemoryStore {
                 conversation_id: cid.clone(),
                 other_user_id,
                 other_user_name: t.users.get(&other_user_id).map(|u| u.username.clone()),
-                last_message: message.content.clone(),
+                last_message: MessageContent::from_storage(
+                    ConversationSummary::preview_of(message.content.as_str()).to_owned(),
+                ),
                 last_message_at: message.created_at,
                 unread_count: unread,
             });

@@ -9,10 +9,12 @@ mod channels;
 mod live;
 mod races;
 mod reports;
+mod summaries;
 pub use channels::*;
 pub use live::*;
 pub use races::*;
 pub use reports::*;
+pub use summaries::*;
 
 use ai_message_core::ports::*;
 use ai_message_core::*;
@@ -55,6 +57,8 @@ macro_rules! storage_contract_tests {
             unread_count_and_mark_all_read,
             conversation_summaries_describe_each_conversation,
             conversation_summaries_break_time_ties_by_id,
+            conversation_lists_follow_every_kind_of_write,
+            conversation_lists_stay_exact_under_concurrent_writes,
             session_reads_answer_what_the_two_calls_would,
             concurrent_message_inserts_are_all_stored,
             ping_answers,
