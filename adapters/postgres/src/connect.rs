@@ -195,19 +195,27 @@ impl PostgresUrl {
 
     /// One connection outside the pool (migrations hold an advisory lock on it).
     pub async fn connect_once(&self) -> Result<tokio_postgres::Client, ConnectError> {
-        let tls = self.tls()?;
-        let (client, connection) = with_tls_fallback(self.security, &self.config, |config| {
-            let tls = tls.clone();
-            async move { config.connect(tls).await }
-        })
-        .await
-        .map_err(|e| self.unreachable_error(&e))?;
+        let (client, connection) = self.connect_unpooled(&self.config).await?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(error = %error, "PostgreSQL connection closed");
             }
         });
         Ok(client)
+    }
+
+    /// A connection outside the pool, with `config` and this URL's TLS settings.
+    async fn connect_unpooled(
+        &self,
+        config: &tokio_postgres::Config,
+    ) -> Result<(tokio_postgres::Client, UnpooledConnection), ConnectError> {
+        let tls = self.tls()?;
+        with_tls_fallback(self.security, config, |config| {
+            let tls = tls.clone();
+            async move { config.connect(tls).await }
+        })
+        .await
+        .map_err(|e| self.unreachable_error(&e))
     }
 
     /// The `application_name` of every instance's live-events connection.
@@ -223,13 +231,7 @@ impl PostgresUrl {
         let mut config = self.config.clone();
         // Named, so that an operator (or a test) can tell it from the pool's connections.
         config.application_name(Self::LISTENER_NAME);
-        let tls = self.tls()?;
-        let (client, mut connection) = with_tls_fallback(self.security, &config, |config| {
-            let tls = tls.clone();
-            async move { config.connect(tls).await }
-        })
-        .await
-        .map_err(|e| self.unreachable_error(&e))?;
+        let (client, mut connection) = self.connect_unpooled(&config).await?;
         tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
             while let Some(message) = messages.next().await {
@@ -307,10 +309,16 @@ fn on_this_machine(config: &tokio_postgres::Config) -> bool {
         })
 }
 
+/// The task side of a connection made outside the pool.
+type UnpooledConnection = tokio_postgres::Connection<
+    tokio_postgres::Socket,
+    <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>>::Stream,
+>;
+
 /// Whether a server refused a connection for being unencrypted: `pg_hba.conf` has no line
 /// for it (only `hostssl` ones), which PostgreSQL reports as an invalid authorization
 /// specification before any password is asked.
-pub(crate) fn refused_without_tls(error: &tokio_postgres::Error) -> bool {
+fn refused_without_tls(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&tokio_postgres::error::SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
 }
 
