@@ -305,38 +305,3 @@ async fn an_upgraded_database_keeps_the_cursors_it_handed_out() {
         .storage();
     legacy_cursors_resume_after_the_upgrade(legacy, upgraded).await;
 }
-
-/// A database from before conversation lists were kept (V11): the migration fills them in
-/// from the stored messages, including rows the original wrote without a conversation.
-#[tokio::test]
-async fn an_upgraded_database_lists_the_conversations_it_held() {
-    if ai_message_testkit::postgres::skip() {
-        return;
-    }
-    use ai_message_testkit::storage_contract::{
-        UNDO_CONVERSATION_HEADS_POSTGRES, conversation_lists_survive_the_upgrade,
-        seed_conversations,
-    };
-    let (storage, database) = fresh_postgres().await;
-    let users = seed_conversations(&storage).await;
-    drop(storage);
-    let raw = client(&database).await;
-    raw.batch_execute(UNDO_CONVERSATION_HEADS_POSTGRES)
-        .await
-        .unwrap();
-    raw.execute(
-        "INSERT INTO messages (sender_id, recipient_id, content, is_read, created_at, \
-             updated_at) VALUES ($1, $2, 'no conversation', false, \
-             '2026-01-01 00:00:09', '2026-01-01 00:00:09')",
-        &[&(users[1].get() as i32), &(users[0].get() as i32)],
-    )
-    .await
-    .unwrap();
-    drop(raw);
-    let url = ai_message_postgres::PostgresUrl::parse(&database.url).unwrap();
-    let upgraded = ai_message_postgres::PostgresStore::open(&url, 2)
-        .await
-        .unwrap()
-        .storage();
-    conversation_lists_survive_the_upgrade(upgraded, &users).await;
-}

@@ -57,7 +57,7 @@ async fn an_upgraded_database_lists_the_conversations_it_held() {
         .await
         .unwrap()
         .storage();
-    conversation_lists_survive_the_upgrade(upgraded, &users).await;
+    conversation_lists_survive_the_upgrade(&users, upgraded).await;
 }
 
 /// A database from before username keys ignored diacritics (V8): stored keys are computed

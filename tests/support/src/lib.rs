@@ -71,9 +71,10 @@ mod tests {
         let live = include_str!("storage_contract/live.rs");
         let reports = include_str!("storage_contract/reports.rs");
         let channels = include_str!("storage_contract/channels.rs");
+        let summaries = include_str!("storage_contract/summaries.rs");
         assert_all_listed(
             module,
-            &[module, races, live, reports, channels],
+            &[module, races, live, reports, channels, summaries],
             "storage: Storage",
         );
     }

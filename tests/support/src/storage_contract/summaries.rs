@@ -249,16 +249,6 @@ pub const UNDO_CONVERSATION_HEADS_SQLITE: &str = "\
      DROP TRIGGER conversation_heads_after_user_delete; DROP TABLE conversation_heads; \
      DELETE FROM refinery_schema_history WHERE version >= 11;";
 
-/// Takes a migrated PostgreSQL database back to before `conversation_heads` (migration 11).
-pub const UNDO_CONVERSATION_HEADS_POSTGRES: &str = "\
-     DROP TABLE conversation_heads; \
-     DROP FUNCTION conversation_heads_after_insert() CASCADE; \
-     DROP FUNCTION conversation_heads_after_read() CASCADE; \
-     DROP FUNCTION conversation_heads_after_delete() CASCADE; \
-     DROP FUNCTION conversation_heads_after_edit() CASCADE; \
-     DROP FUNCTION conversation_heads_after_user_delete() CASCADE; \
-     DELETE FROM refinery_schema_history WHERE version >= 11;";
-
 /// Conversations of every shape an upgraded database may hold: read and unread, notes to
 /// self, the assistant, a deleted partner, ties in time. Returns the users still there.
 pub async fn seed_conversations(storage: &Storage) -> Vec<UserId> {
@@ -296,7 +286,7 @@ pub async fn seed_conversations(storage: &Storage) -> Vec<UserId> {
 }
 
 /// After the upgrade every list is what the user's messages say.
-pub async fn conversation_lists_survive_the_upgrade(storage: Storage, users: &[UserId]) {
+pub async fn conversation_lists_survive_the_upgrade(users: &[UserId], storage: Storage) {
     assert!(
         !storage
             .messages
