@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS conversation_heads (
     other_user_name VARCHAR(100),
     unread_count INTEGER NOT NULL,
     PRIMARY KEY (user_id, conversation_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ix_conversation_heads_latest
     ON conversation_heads (user_id, last_created_at, last_message_id);
 CREATE INDEX IF NOT EXISTS ix_conversation_heads_other_user_id
