@@ -4,6 +4,29 @@ use ai_message_testkit::{sqlite, storage_contract_tests};
 
 storage_contract_tests!(sqlite::fresh_sqlite);
 
+/// A database written through the adapter by `seed`, taken back to an older schema on the
+/// file itself by `downgrade`, then opened again (which migrates it up): what `seed`
+/// returned, and the upgraded storage with the directory that holds it.
+async fn upgraded<T>(
+    seed: impl AsyncFnOnce(&ai_message_core::ports::Storage) -> T,
+    downgrade: impl FnOnce(&rusqlite::Connection),
+) -> (T, ai_message_core::ports::Storage, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("upgraded.db");
+    let location = ai_message_sqlite::Location::File(path.clone());
+    let store = ai_message_sqlite::SqliteStore::open(&location)
+        .await
+        .unwrap();
+    let seeded = seed(&store.storage()).await;
+    drop(store);
+    downgrade(&rusqlite::Connection::open(&path).unwrap());
+    let storage = ai_message_sqlite::SqliteStore::open(&location)
+        .await
+        .unwrap()
+        .storage();
+    (seeded, storage, dir)
+}
+
 /// A database from before delivery positions (V7): its messages keep their ids as
 /// positions, so cursors handed out then still resume.
 #[tokio::test]
@@ -11,21 +34,10 @@ async fn an_upgraded_database_keeps_the_cursors_it_handed_out() {
     use ai_message_testkit::storage_contract::{
         UNDO_DELIVERY_POSITIONS, legacy_cursors_resume_after_the_upgrade, seed_legacy,
     };
-    let dir = tempfile::tempdir().unwrap();
-    let location = ai_message_sqlite::Location::File(dir.path().join("legacy.db"));
-    let store = ai_message_sqlite::SqliteStore::open(&location)
-        .await
-        .unwrap();
-    let legacy = seed_legacy(&store.storage()).await;
-    drop(store);
-    rusqlite::Connection::open(dir.path().join("legacy.db"))
-        .unwrap()
-        .execute_batch(UNDO_DELIVERY_POSITIONS)
-        .unwrap();
-    let upgraded = ai_message_sqlite::SqliteStore::open(&location)
-        .await
-        .unwrap()
-        .storage();
+    let (legacy, upgraded, _dir) = upgraded(seed_legacy, |raw| {
+        raw.execute_batch(UNDO_DELIVERY_POSITIONS).unwrap();
+    })
+    .await;
     legacy_cursors_resume_after_the_upgrade(legacy, upgraded).await;
 }
 
@@ -36,27 +48,18 @@ async fn an_upgraded_database_lists_the_conversations_it_held() {
     use ai_message_testkit::storage_contract::{
         UNDO_CONVERSATION_HEADS_SQLITE, conversation_lists_survive_the_upgrade, seed_conversations,
     };
-    let dir = tempfile::tempdir().unwrap();
-    let location = ai_message_sqlite::Location::File(dir.path().join("lists.db"));
-    let store = ai_message_sqlite::SqliteStore::open(&location)
-        .await
+    let (users, upgraded, _dir) = upgraded(seed_conversations, |raw| {
+        raw.execute_batch(UNDO_CONVERSATION_HEADS_SQLITE).unwrap();
+        // A message the original stored without a conversation: in no list.
+        raw.execute_batch(
+            "INSERT INTO messages (sender_id, recipient_id, content, is_read, created_at, \
+                 updated_at) SELECT b.id, a.id, 'no conversation', 0, \
+                 '2026-01-01 00:00:09.000000', '2026-01-01 00:00:09.000000' \
+                 FROM users a, users b WHERE a.username = 'alice' AND b.username = 'bob'",
+        )
         .unwrap();
-    let users = seed_conversations(&store.storage()).await;
-    drop(store);
-    let raw = rusqlite::Connection::open(dir.path().join("lists.db")).unwrap();
-    raw.execute_batch(UNDO_CONVERSATION_HEADS_SQLITE).unwrap();
-    raw.execute(
-        "INSERT INTO messages (sender_id, recipient_id, content, is_read, created_at, \
-             updated_at) VALUES (?1, ?2, 'no conversation', 0, '2026-01-01 00:00:09.000000', \
-             '2026-01-01 00:00:09.000000')",
-        [users[1].get(), users[0].get()],
-    )
-    .unwrap();
-    drop(raw);
-    let upgraded = ai_message_sqlite::SqliteStore::open(&location)
-        .await
-        .unwrap()
-        .storage();
+    })
+    .await;
     conversation_lists_survive_the_upgrade(&users, upgraded).await;
 }
 
@@ -66,30 +69,23 @@ async fn an_upgraded_database_lists_the_conversations_it_held() {
 #[tokio::test]
 async fn an_upgraded_database_keys_usernames_again_ignoring_diacritics() {
     use ai_message_testkit::storage_contract::{add_user, new_user};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("keys.db");
-    let location = ai_message_sqlite::Location::File(path.clone());
-    let store = ai_message_sqlite::SqliteStore::open(&location)
-        .await
-        .unwrap();
-    let first = add_user(&store.storage(), "alice").await;
-    drop(store);
-    // What an older binary stored: the accented name under a key of its own.
-    let raw = rusqlite::Connection::open(&path).unwrap();
-    raw.execute_batch(
-        "INSERT INTO users (email, username, hashed_password, is_active, is_superuser, \
-             created_at, updated_at) VALUES ('r@example.com', 'roo\u{0301}t', 'x', 1, 0, \
-             '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000');
-         INSERT INTO user_identity_keys (user_id, username_key, email_key)
-             SELECT id, 'roo\u{0301}t', 'r@example.com' FROM users WHERE email = 'r@example.com';
-         DELETE FROM refinery_schema_history WHERE version >= 8;",
+    let (first, storage, _dir) = upgraded(
+        async |storage| add_user(storage, "alice").await,
+        |raw| {
+            // What an older binary stored: the accented name under a key of its own.
+            raw.execute_batch(
+                "INSERT INTO users (email, username, hashed_password, is_active, is_superuser, \
+                     created_at, updated_at) VALUES ('r@example.com', 'roo\u{0301}t', 'x', 1, 0, \
+                     '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000');
+                 INSERT INTO user_identity_keys (user_id, username_key, email_key)
+                     SELECT id, 'roo\u{0301}t', 'r@example.com' FROM users \
+                     WHERE email = 'r@example.com';
+                 DELETE FROM refinery_schema_history WHERE version >= 8;",
+            )
+            .unwrap();
+        },
     )
-    .unwrap();
-    drop(raw);
-    let storage = ai_message_sqlite::SqliteStore::open(&location)
-        .await
-        .unwrap()
-        .storage();
+    .await;
     let accented = storage
         .users
         .find_user_by_username("roo\u{0301}t")
