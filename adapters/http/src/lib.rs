@@ -9,6 +9,7 @@ pub mod connections;
 mod document;
 pub mod dto;
 pub mod errors;
+mod event_stream;
 pub mod limits;
 pub mod metrics;
 mod reply;

@@ -1,10 +1,10 @@
 //! `/messages/stream`: server-sent events of the caller's messages, live.
 
 use ai_message_core::usecases::live::FeedItem;
+use bytes::Bytes;
 use futures_util::stream::BoxStream;
-use poem::web::sse::Event;
 use poem_openapi::param::{Header, Query};
-use poem_openapi::payload::{EventStream, Json};
+use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::auth::{Authenticated, StreamAuthenticated};
 use crate::dto::*;
 use crate::errors::ApiError;
+use crate::event_stream::{EventStream, encode_event};
 
 pub struct StreamApi {
     state: AppState,
@@ -29,7 +30,7 @@ pub(crate) enum StreamOpened {
     /// its cursor) or the server shuts down; a comment line every
     /// `STREAM_HEARTBEAT_SECONDS` keeps proxies from closing it.
     #[oai(status = 200)]
-    Events(EventStream<BoxStream<'static, StreamEvent>>),
+    Events(EventStream<StreamEvent>),
 }
 
 #[derive(ApiResponse)]
@@ -106,11 +107,9 @@ fn stream_event(item: FeedItem) -> StreamEvent {
     }
 }
 
-fn sse(event: StreamEvent) -> Event {
+fn sse(event: StreamEvent) -> Bytes {
     use poem_openapi::types::ToJSON as _;
-    Event::message(event.data.to_json_string())
-        .event_type(event.event)
-        .id(event.id)
+    encode_event(&event.id, &event.event, &event.data.to_json_string())
 }
 
 #[OpenApi(prefix_path = "/messages", tag = "ApiTags::Messages")]
@@ -160,9 +159,7 @@ impl StreamApi {
             },
         ));
         Ok(StreamOpened::Events(
-            EventStream::new(events)
-                .keep_alive(self.state.limits.settings.stream_heartbeat)
-                .to_event(sse),
+            EventStream::new(events, sse).heartbeat(self.state.limits.settings.stream_heartbeat),
         ))
     }
 
