@@ -301,3 +301,141 @@ async fn a_local_server_that_refuses_plain_connections_is_reached_with_tls() {
     assert!(refused.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     proxying.abort();
 }
+
+/// The server processes of `observed`'s database other than the observer's own.
+async fn backends_of(observer: &tokio_postgres::Client) -> i64 {
+    observer
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The session checks and message pages of many requests at once pipeline on one shared
+/// connection instead of taking one pooled connection each, and every request still gets
+/// its own answer: its own session and user, its own page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_hot_reads_share_one_connection_and_each_gets_its_own_answer() {
+    if postgres::skip() {
+        return;
+    }
+    use ai_message_core::ports::MessageScope;
+    use ai_message_core::{AccessClaim, Gated, Page, SessionGate};
+    use ai_message_postgres::{PostgresStore, PostgresUrl};
+    use ai_message_testkit::storage_contract::{add_message, add_session, add_user, at};
+    let (database, observer) = observed_database().await;
+    let url = PostgresUrl::parse(&database.url).unwrap();
+    let store = PostgresStore::open(&url, 8).await.unwrap();
+    let storage = store.storage();
+    let mut people = Vec::new();
+    for n in 0..16usize {
+        let user = add_user(&storage, &format!("reader{n}")).await;
+        let partner = add_user(&storage, &format!("partner{n}")).await;
+        for k in 0..=n {
+            add_message(
+                &storage,
+                user.id,
+                partner.id,
+                &format!("c{n}"),
+                at(k as i64),
+            )
+            .await;
+        }
+        let (session, _) = add_session(&storage, user.id, &format!("r{n}"), at(0)).await;
+        people.push((user, session, n + 1));
+    }
+    let before = backends_of(&observer).await;
+    let mut reads = tokio::task::JoinSet::new();
+    for round in 0..8 {
+        for (user, session, sent) in people.clone() {
+            let storage = storage.clone();
+            reads.spawn(async move {
+                let (found, owner) = storage
+                    .sessions
+                    .get_session_with_user(session.id)
+                    .await
+                    .unwrap()
+                    .expect("the session exists");
+                assert_eq!((found.id, owner.id), (session.id, user.id));
+                let gate = SessionGate::new(AccessClaim::new(user.id, session.id), at(1));
+                let read = storage
+                    .session_reads
+                    .messages_with_session(gate, MessageScope::Sent, Page::new(0, 100).unwrap())
+                    .await
+                    .unwrap();
+                let Gated::Admitted(_, page) = read else {
+                    panic!("the session admits its own user");
+                };
+                assert_eq!(
+                    page.len(),
+                    sent,
+                    "round {round}: {}'s own page",
+                    user.username
+                );
+                assert!(page.iter().all(|m| m.sender_id == user.id));
+            });
+        }
+    }
+    while let Some(read) = reads.join_next().await {
+        read.unwrap();
+    }
+    let after = backends_of(&observer).await;
+    assert!(
+        after <= before + 1,
+        "128 concurrent requests' reads opened {} connections ({before} before)",
+        after - before
+    );
+}
+
+/// A shared connection whose server process is killed is replaced: reads go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_shared_connection_is_replaced_and_reads_go_on() {
+    if postgres::skip() {
+        return;
+    }
+    use ai_message_postgres::{PostgresStore, PostgresUrl};
+    use ai_message_testkit::storage_contract::{add_session, add_user, at};
+    let (database, observer) = observed_database().await;
+    let url = PostgresUrl::parse(&database.url).unwrap();
+    let storage = PostgresStore::open(&url, 4).await.unwrap().storage();
+    let user = add_user(&storage, "reader").await;
+    let (session, _) = add_session(&storage, user.id, "r", at(0)).await;
+    let check = || storage.sessions.get_session_with_user(session.id);
+    assert!(check().await.unwrap().is_some());
+    let killed: i64 = observer
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1);
+    // The first read may meet the dying connection (503 to one request); the ones after it
+    // must get a fresh one.
+    let mut failures = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match check().await {
+            Ok(found) => {
+                assert_eq!(found.expect("the session exists").0.id, session.id);
+                break;
+            }
+            Err(_) => failures += 1,
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reads never recovered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(failures <= 1, "{failures} reads failed after the kill");
+    for _ in 0..20 {
+        assert!(check().await.unwrap().is_some());
+    }
+}

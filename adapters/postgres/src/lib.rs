@@ -17,6 +17,7 @@ mod rows;
 mod send_batches;
 mod session_reads;
 mod sessions;
+mod shared_reads;
 pub mod sql;
 mod users;
 
@@ -39,6 +40,8 @@ pub struct PostgresStore {
     url: PostgresUrl,
     /// Sends, committed in groups (see [`send_batches`]).
     sends: send_batches::SendBatches,
+    /// The connection the hot reads pipeline on (see [`shared_reads`]).
+    reads: shared_reads::SharedReads,
 }
 
 impl PostgresStore {
@@ -59,6 +62,7 @@ impl PostgresStore {
         );
         Ok(Arc::new(Self {
             sends: send_batches::SendBatches::start(pool.clone()),
+            reads: shared_reads::SharedReads::new(pool.clone()),
             pool,
             url: url.clone(),
         }))

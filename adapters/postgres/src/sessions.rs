@@ -77,8 +77,9 @@ impl SessionRepository for PostgresStore {
         &self,
         id: SessionId,
     ) -> Result<Option<(Session, User)>, PortError> {
-        let client = self.client().await?;
-        session_with_user(&client, id).await
+        // The check of every authenticated request: on the shared connection.
+        let client = self.reads.client().await?;
+        session_with_user(client.as_ref(), id).await
     }
 
     async fn list_live_sessions(
