@@ -300,14 +300,19 @@ pub const TAKE_TICKET: &str =
 
 /// One row per conversation of user $1: its last message (by created_at, id), the other
 /// party of that message with their name, and the user's unread count. One statement.
-/// The last message of each conversation by `DISTINCT ON`, the unread counts by `GROUP BY`:
-/// about 1.6 times faster at 1,000 conversations than numbering rows with window functions.
-/// The grouping sorts by bytes (`COLLATE "C"`: the database's collation would call
-/// `strcoll` per comparison, and only equality matters), and each message's preview travels
-/// with it instead of a join back to `messages`: 2.2 → 1.7 ms of PostgreSQL CPU per list of
-/// 1,000 (pgbench). Computed on read, unlike SQLite's `conversation_heads`:
-/// keeping such a table here cost every send 70–90 µs of PostgreSQL CPU (an upsert of two
-/// rows; BENCHMARKS.md, issue 27), more than a list saves.
+/// The last message of each conversation by `DISTINCT ON`, its unread count by a window
+/// over the same sort (one sort of the user's messages serves both), the other party's name
+/// by a join. The grouping sorts by bytes (`COLLATE "C"`: the database's collation would
+/// call `strcoll` per comparison, and only equality matters), and each message's preview
+/// travels with it instead of a join back to `messages`.
+///
+/// No join between two derived tables: a prepared statement runs on PostgreSQL's generic
+/// plan after five executions, which guesses a handful of rows for each, and the earlier
+/// form (unread counts grouped apart, joined back by conversation) became a nested loop
+/// comparing every conversation with every other: 25 ms for a list of 1,000 instead of 4.
+/// Computed on read, unlike SQLite's `conversation_heads`: keeping such a table here cost
+/// every send 70–90 µs of PostgreSQL CPU (an upsert of two rows; BENCHMARKS.md, issue 27),
+/// more than a list saves.
 pub const CONVERSATION_SUMMARIES: &str = "\
 WITH mine AS (
     SELECT id, sender_id, recipient_id, is_read, conversation_id, created_at,
@@ -319,17 +324,18 @@ WITH mine AS (
     FROM messages WHERE recipient_id = $1 AND sender_id <> $1 AND conversation_id IS NOT NULL
 ), latest AS (
     SELECT DISTINCT ON (conversation_id COLLATE \"C\")
-           conversation_id, id, sender_id, recipient_id, created_at, preview
+           conversation_id, id, sender_id, recipient_id, created_at, preview,
+           count(*) FILTER (WHERE recipient_id = $1 AND NOT is_read) OVER (
+               PARTITION BY conversation_id COLLATE \"C\"
+               ORDER BY created_at DESC, id DESC
+               ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+           ) AS unread
     FROM mine ORDER BY conversation_id COLLATE \"C\", created_at DESC, id DESC
-), unread AS (
-    SELECT conversation_id, count(*) AS unread FROM mine
-    WHERE recipient_id = $1 AND is_read = false GROUP BY conversation_id
 )
 SELECT l.conversation_id,
        CASE WHEN l.sender_id = $1 THEN l.recipient_id ELSE l.sender_id END AS other_id,
-       u.username, l.preview, l.created_at, COALESCE(n.unread, 0)
+       u.username, l.preview, l.created_at, l.unread
 FROM latest l
-LEFT JOIN unread n ON n.conversation_id = l.conversation_id
 LEFT JOIN users u ON u.id = CASE WHEN l.sender_id = $1 THEN l.recipient_id ELSE l.sender_id END
 ORDER BY l.created_at DESC, l.id DESC";
 
