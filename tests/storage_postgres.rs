@@ -302,6 +302,21 @@ async fn a_local_server_that_refuses_plain_connections_is_reached_with_tls() {
     proxying.abort();
 }
 
+/// A store with a pool of `pool_size` on a fresh database, and an observer of that database.
+async fn observed_store(
+    pool_size: usize,
+) -> (
+    postgres::ScratchDatabase,
+    tokio_postgres::Client,
+    std::sync::Arc<ai_message_postgres::PostgresStore>,
+) {
+    use ai_message_postgres::{PostgresStore, PostgresUrl};
+    let (database, observer) = observed_database().await;
+    let url = PostgresUrl::parse(&database.url).unwrap();
+    let store = PostgresStore::open(&url, pool_size).await.unwrap();
+    (database, observer, store)
+}
+
 /// The server processes of `observed`'s database other than the observer's own.
 async fn backends_of(observer: &tokio_postgres::Client) -> i64 {
     observer
@@ -325,11 +340,8 @@ async fn concurrent_hot_reads_share_one_connection_and_each_gets_its_own_answer(
     }
     use ai_message_core::ports::MessageScope;
     use ai_message_core::{AccessClaim, Gated, Page, SessionGate};
-    use ai_message_postgres::{PostgresStore, PostgresUrl};
     use ai_message_testkit::storage_contract::{add_message, add_session, add_user, at};
-    let (database, observer) = observed_database().await;
-    let url = PostgresUrl::parse(&database.url).unwrap();
-    let store = PostgresStore::open(&url, 8).await.unwrap();
+    let (_database, observer, store) = observed_store(8).await;
     let storage = store.storage();
     let mut people = Vec::new();
     for n in 0..16usize {
@@ -397,11 +409,9 @@ async fn a_killed_shared_connection_is_replaced_and_reads_go_on() {
     if postgres::skip() {
         return;
     }
-    use ai_message_postgres::{PostgresStore, PostgresUrl};
     use ai_message_testkit::storage_contract::{add_session, add_user, at};
-    let (database, observer) = observed_database().await;
-    let url = PostgresUrl::parse(&database.url).unwrap();
-    let storage = PostgresStore::open(&url, 4).await.unwrap().storage();
+    let (_database, observer, store) = observed_store(4).await;
+    let storage = store.storage();
     let user = add_user(&storage, "reader").await;
     let (session, _) = add_session(&storage, user.id, "r", at(0)).await;
     let check = || storage.sessions.get_session_with_user(session.id);
@@ -450,11 +460,10 @@ async fn the_conversation_list_has_no_quadratic_join_in_its_generic_plan() {
     if postgres::skip() {
         return;
     }
-    use ai_message_postgres::{PostgresStore, PostgresUrl, sql};
+    use ai_message_postgres::sql;
     use ai_message_testkit::storage_contract::{add_message, add_user, at};
-    let (database, observer) = observed_database().await;
-    let url = PostgresUrl::parse(&database.url).unwrap();
-    let storage = PostgresStore::open(&url, 2).await.unwrap().storage();
+    let (_database, observer, store) = observed_store(2).await;
+    let storage = store.storage();
     let hub = add_user(&storage, "hub").await;
     for n in 0..400 {
         let peer = add_user(&storage, &format!("peer{n}")).await;
