@@ -456,6 +456,55 @@ async fn readiness_requires_every_migration_applied() {
     assert!(exit.success());
 }
 
+/// After a pause, the connection the hot reads share is checked before it serves, as the
+/// pool checks its idle connections: a path that went silent meanwhile costs its short
+/// check (2 s), not a request waiting out the reply deadline (10 s) and failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_read_connection_silent_after_a_pause_is_checked_not_waited_on() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
+    let database = ScratchDatabase::create().await;
+    let relay = Relay::start(upstream_address()).await;
+    let relayed_url =
+        database
+            .url
+            .replacen(&upstream_address(), &format!("127.0.0.1:{}", relay.port), 1);
+    let server = Server::start(&[
+        ("DATABASE_URL", relayed_url.as_str()),
+        ("DATABASE_POOL_SIZE", "3"),
+    ]);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let registered = http
+        .post(server.url("/auth/register"))
+        .json(&json!({"username": "alice", "email": "alice@example.com", "password": "alice-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let session = login(&http, &server, "alice", "alice-password").await;
+    let token = session["access_token"].as_str().unwrap().to_string();
+    let me = || http.get(server.url("/auth/me")).bearer_auth(&token).send();
+    assert_eq!(me().await.unwrap().status(), 200);
+    // Longer than the idle check's threshold (5 s), then every open path goes silent.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    relay.freeze_open_links();
+    let asked = Instant::now();
+    let status = me().await.unwrap().status();
+    let took = asked.elapsed();
+    println!("first request after the pause and the freeze: {status} in {took:?}");
+    assert_eq!(status, 200, "answered on fresh connections");
+    assert!(
+        took < Duration::from_secs(8),
+        "the request waited {took:?}: the silent connection was not checked first"
+    );
+    let (exit, _) = server.terminate();
+    assert!(exit.success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_connections_are_replaced_and_service_returns_within_15_seconds() {
     if ai_message_testkit::postgres::skip() {

@@ -18,8 +18,8 @@ use crate::guard;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A pooled connection unused this long is pinged before it serves a request: a network
 /// path that lost its state is found here rather than by a request.
-const IDLE_CHECK_AFTER: Duration = Duration::from_secs(5);
-const IDLE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const IDLE_CHECK_AFTER: Duration = Duration::from_secs(5);
+pub(crate) const IDLE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
