@@ -456,14 +456,9 @@ async fn readiness_requires_every_migration_applied() {
     assert!(exit.success());
 }
 
-/// After a pause, the connection the hot reads share is checked before it serves, as the
-/// pool checks its idle connections: a path that went silent meanwhile costs its short
-/// check (2 s), not a request waiting out the reply deadline (10 s) and failing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shared_read_connection_silent_after_a_pause_is_checked_not_waited_on() {
-    if ai_message_testkit::postgres::skip() {
-        return;
-    }
+/// A server on a fresh database reached through a relay the test can freeze (a pool of 3),
+/// a client with a 30 s timeout, and the access token of a user registered there.
+async fn behind_a_relay_with_alice() -> (ScratchDatabase, Relay, Server, reqwest::Client, String) {
     let database = ScratchDatabase::create().await;
     let relay = Relay::start(upstream_address()).await;
     let relayed_url =
@@ -487,6 +482,18 @@ async fn a_shared_read_connection_silent_after_a_pause_is_checked_not_waited_on(
     assert_eq!(registered.status(), 201);
     let session = login(&http, &server, "alice", "alice-password").await;
     let token = session["access_token"].as_str().unwrap().to_string();
+    (database, relay, server, http, token)
+}
+
+/// After a pause, the connection the hot reads share is checked before it serves, as the
+/// pool checks its idle connections: a path that went silent meanwhile costs its short
+/// check (2 s), not a request waiting out the reply deadline (10 s) and failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_read_connection_silent_after_a_pause_is_checked_not_waited_on() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
+    let (_database, relay, server, http, token) = behind_a_relay_with_alice().await;
     let me = || http.get(server.url("/auth/me")).bearer_auth(&token).send();
     assert_eq!(me().await.unwrap().status(), 200);
     // Longer than the idle check's threshold (5 s), then every open path goes silent.
@@ -510,29 +517,7 @@ async fn silent_connections_are_replaced_and_service_returns_within_15_seconds()
     if ai_message_testkit::postgres::skip() {
         return;
     }
-    let database = ScratchDatabase::create().await;
-    let relay = Relay::start(upstream_address()).await;
-    let relayed_url =
-        database
-            .url
-            .replacen(&upstream_address(), &format!("127.0.0.1:{}", relay.port), 1);
-    let server = Server::start(&[
-        ("DATABASE_URL", relayed_url.as_str()),
-        ("DATABASE_POOL_SIZE", "3"),
-    ]);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
-    let registered = http
-        .post(server.url("/auth/register"))
-        .json(&json!({"username": "alice", "email": "alice@example.com", "password": "alice-password"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(registered.status(), 201);
-    let session = login(&http, &server, "alice", "alice-password").await;
-    let token = session["access_token"].as_str().unwrap().to_string();
+    let (_database, relay, server, http, token) = behind_a_relay_with_alice().await;
     // Warm every pooled connection, then cut their paths while they are fresh (no idle check).
     let warm: Vec<_> = (0..6)
         .map(|_| http.get(server.url("/auth/me")).bearer_auth(&token).send())

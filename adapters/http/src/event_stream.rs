@@ -90,12 +90,9 @@ impl<E: Type + Send> Payload for EventStream<E> {
 
 impl<E: Send + 'static> IntoResponse for EventStream<E> {
     fn into_response(self) -> Response {
-        let heartbeat = self.heartbeat.map(|period| {
-            Box::pin(tokio::time::interval_at(
-                tokio::time::Instant::now() + period,
-                period,
-            ))
-        });
+        let heartbeat = self
+            .heartbeat
+            .map(|period| tokio::time::interval_at(tokio::time::Instant::now() + period, period));
         let body = EncodedEvents {
             events: self.events,
             encode: self.encode,
@@ -113,7 +110,7 @@ impl<E: Send + 'static> IntoResponse for EventStream<E> {
 struct EncodedEvents<E> {
     events: Pin<Box<dyn Stream<Item = E> + Send>>,
     encode: fn(E) -> Bytes,
-    heartbeat: Option<Pin<Box<tokio::time::Interval>>>,
+    heartbeat: Option<tokio::time::Interval>,
 }
 
 impl<E> Stream for EncodedEvents<E> {
@@ -125,7 +122,6 @@ impl<E> Stream for EncodedEvents<E> {
         }
         match self.heartbeat.as_mut() {
             Some(heartbeat) => heartbeat
-                .as_mut()
                 .poll_tick(cx)
                 .map(|_| Some(Ok(Bytes::from_static(HEARTBEAT)))),
             None => Poll::Pending,
@@ -174,10 +170,10 @@ mod tests {
         let mut body = EncodedEvents {
             events,
             encode: |data| encode_event("", "", data),
-            heartbeat: Some(Box::pin(tokio::time::interval_at(
+            heartbeat: Some(tokio::time::interval_at(
                 tokio::time::Instant::now() + Duration::from_millis(50),
                 Duration::from_millis(50),
-            ))),
+            )),
         };
         tx.send("first").unwrap();
         assert_eq!(
