@@ -3,6 +3,8 @@
 //! is checked against its session through the core, so revocation is immediate, and before
 //! any verdict on its other inputs.
 
+use std::sync::Arc;
+
 use ai_message_core::usecases::{AccessClaim, Caller};
 use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
@@ -206,10 +208,13 @@ async fn check_stream_ticket(request: &Request, ticket: ApiKey) -> poem::Result<
 }
 
 fn app_state(request: &Request) -> poem::Result<&AppState> {
-    request.data::<AppState>().ok_or_else(|| {
-        poem::Error::from_string(
-            "application state missing",
-            poem::http::StatusCode::INTERNAL_SERVER_ERROR,
-        )
-    })
+    request
+        .data::<Arc<AppState>>()
+        .map(Arc::as_ref)
+        .ok_or_else(|| {
+            poem::Error::from_string(
+                "application state missing",
+                poem::http::StatusCode::INTERNAL_SERVER_ERROR,
+            )
+        })
 }

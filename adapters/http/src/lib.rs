@@ -159,7 +159,8 @@ pub fn app_with(
         .fold(routes_of_app, |routes, (path, endpoint)| {
             routes.at(path, poem::post(endpoint))
         })
-        .data(state)
+        // Shared, not copied: poem clones the data into every request.
+        .data(Arc::new(state))
         .catch_all_error(|error: poem::Error| async move {
             // Keep the route template on the rendered error, for the request metrics.
             let pattern = error.data::<poem::PathPattern>().cloned();
