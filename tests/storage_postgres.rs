@@ -501,3 +501,62 @@ async fn the_conversation_list_has_no_quadratic_join_in_its_generic_plan() {
         "a join compares pairs of rows:\n{plan}"
     );
 }
+
+/// A steady stream of events (one every ~150 µs, as under load) goes out gathered: at most
+/// one notifying transaction per millisecond, and every event reaches the other instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_events_are_gathered_into_few_notifications_and_none_is_lost() {
+    if postgres::skip() {
+        return;
+    }
+    use ai_message_core::{DomainEvent, UserId};
+    use std::time::{Duration, Instant};
+
+    let (database, _observer, store) = observed_store(4).await;
+    let (other_instance, mut connection) =
+        tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    let (heard, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+    let listening = tokio::spawn(async move {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let Ok(tokio_postgres::AsyncMessage::Notification(notice)) = message {
+                let _ = heard.send(notice.payload().to_string());
+            }
+        }
+    });
+    other_instance
+        .batch_execute(&format!("LISTEN {}", ai_message_postgres::CHANNEL))
+        .await
+        .unwrap();
+    let storage = store.storage();
+    const EVENTS: i64 = 300;
+    let started = Instant::now();
+    for user in 1..=EVENTS {
+        storage
+            .events
+            .publish(&[DomainEvent::AccessChanged {
+                user_id: UserId::new(user),
+            }])
+            .await;
+        // Blocks this worker on purpose: Tokio's timers cannot wait less than 1 ms.
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    let publishing = started.elapsed();
+    let mut lines = std::collections::HashSet::new();
+    let mut count = 0u128;
+    while lines.len() < EVENTS as usize {
+        let payload = tokio::time::timeout(Duration::from_secs(10), notifications.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{} of {EVENTS} events heard", lines.len()))
+            .unwrap();
+        count += 1;
+        lines.extend(payload.lines().skip(1).map(str::to_string));
+    }
+    let allowed = publishing.as_millis() + 2;
+    assert!(
+        count <= allowed,
+        "{count} notifications for {EVENTS} events published over {publishing:?}"
+    );
+    listening.abort();
+}

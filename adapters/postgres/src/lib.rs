@@ -29,6 +29,7 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 
 pub use connect::{ConnectError, PostgresUrl};
+pub use events::CHANNEL;
 
 /// Default number of pooled connections per instance.
 pub const DEFAULT_POOL_SIZE: usize = 10;
