@@ -87,6 +87,7 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
                         self.write_timeout,
                     );
                     io.budget = remote.as_socket_addr().map(|peer| self.budgets.open(*peer));
+                    io.first_read = FirstRead::AheadOfSniff;
                     return Ok((io, local, remote, scheme));
                 }
                 Err(error) => {
@@ -125,6 +126,25 @@ enum Head {
 /// client's, and hyper would otherwise buffer up to 400 kB of it per connection.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
+/// How many bytes a connection's first read takes ahead of the protocol sniff: a request
+/// head of this size or less then reaches hyper in one read.
+const READ_AHEAD: usize = 4096;
+
+/// The first read of a connection served through poem, whose server (hyper-util's `auto`
+/// builder) first reads 24 bytes to tell the HTTP/2 preface from HTTP/1 and hands them back
+/// on their own. hyper's HTTP/1 server then reads the rest of the head in a second read, and
+/// making room for it doubles its read buffer to 16 KiB for the life of the connection. So
+/// the first read here takes the whole head at once; for HTTP/1 the sniff is given a read of
+/// nothing (which it takes as HTTP/1, as at an end of input) and hyper the head.
+enum FirstRead {
+    /// Reads pass straight through.
+    Through,
+    /// The sniff's read has not come yet.
+    AheadOfSniff,
+    /// Read ahead, not yet handed on.
+    Held(Vec<u8>),
+}
+
 /// One accepted connection: holds its slot until dropped and enforces the head deadline.
 pub struct GuardedConnection<T> {
     inner: T,
@@ -142,6 +162,7 @@ pub struct GuardedConnection<T> {
     /// What this connection may hold (`connection_budget`); a response that stalls there
     /// ends the connection here.
     budget: Option<Registration>,
+    first_read: FirstRead,
 }
 
 const HTTP2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0";
@@ -166,6 +187,7 @@ impl<T> GuardedConnection<T> {
             stalled_write: None,
             responding: false,
             budget: None,
+            first_read: FirstRead::Through,
         }
     }
 
@@ -249,6 +271,36 @@ impl<T> GuardedConnection<T> {
     }
 }
 
+impl<T: AsyncRead + Unpin> GuardedConnection<T> {
+    /// The connection's first read (see [`FirstRead`]).
+    fn read_ahead(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let mut ahead = [std::mem::MaybeUninit::<u8>::uninit(); READ_AHEAD];
+        let mut ahead = ReadBuf::uninit(&mut ahead);
+        match Pin::new(&mut self.inner).poll_read(cx, &mut ahead) {
+            Poll::Pending => {
+                self.first_read = FirstRead::AheadOfSniff;
+                return Poll::Pending;
+            }
+            Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+            Poll::Ready(Ok(())) => {}
+        }
+        let read = ahead.filled();
+        self.on_read(read, cx);
+        // HTTP/2's preface (or a start of it) goes to the sniff as it came; an HTTP/1 head
+        // waits for hyper's HTTP/1 server, and the sniff reads nothing.
+        let handed = if self.http2 {
+            read.len().min(buf.remaining())
+        } else {
+            0
+        };
+        buf.put_slice(&read[..handed]);
+        if handed < read.len() {
+            self.first_read = FirstRead::Held(read[handed..].to_vec());
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<T: AsyncRead + Unpin> AsyncRead for GuardedConnection<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -275,6 +327,25 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedConnection<T> {
                 io::ErrorKind::InvalidData,
                 "request head too large",
             )));
+        }
+        match std::mem::replace(&mut self.first_read, FirstRead::Through) {
+            FirstRead::Through => {}
+            FirstRead::AheadOfSniff => return self.read_ahead(cx, buf),
+            FirstRead::Held(mut held) => {
+                let taken = held.len().min(buf.remaining());
+                buf.put_slice(&held[..taken]);
+                if taken < held.len() {
+                    held.drain(..taken);
+                    self.first_read = FirstRead::Held(held);
+                    return Poll::Ready(Ok(()));
+                }
+                // Whatever else has arrived joins it, so hyper finds the head whole.
+                let before = buf.filled().len();
+                if let Poll::Ready(Ok(())) = Pin::new(&mut self.inner).poll_read(cx, buf) {
+                    self.on_read(&buf.filled()[before..], cx);
+                }
+                return Poll::Ready(Ok(()));
+            }
         }
         let before = buf.filled().len();
         let room = buf.remaining();
@@ -512,5 +583,77 @@ mod tests {
             // Quiet between requests longer than the head deadline: the idle timeout's job.
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    }
+
+    /// As the connection layer sets it up under poem's server.
+    fn sniffed_connection(
+        io: tokio::io::DuplexStream,
+    ) -> GuardedConnection<tokio::io::DuplexStream> {
+        let mut guarded = connection(io);
+        guarded.first_read = FirstRead::AheadOfSniff;
+        guarded
+    }
+
+    /// The 24-byte read hyper-util's `auto` builder makes first, to look for the preface.
+    async fn sniff(guarded: &mut GuardedConnection<tokio::io::DuplexStream>) -> Vec<u8> {
+        let mut preface = [0u8; 24];
+        let read = guarded.read(&mut preface).await.unwrap();
+        preface[..read].to_vec()
+    }
+
+    #[tokio::test]
+    async fn an_http1_head_reaches_hyper_whole_in_one_read_after_an_empty_sniff() {
+        let (server_side, mut client) = tokio::io::duplex(16 * 1024);
+        let mut guarded = sniffed_connection(server_side);
+        // Larger than what is read ahead: the rest joins it in the same read.
+        let head = format!("GET / HTTP/1.1\r\nCookie: {}\r\n\r\n", "c".repeat(6_000));
+        client.write_all(head.as_bytes()).await.unwrap();
+        assert_eq!(
+            sniff(&mut guarded).await,
+            b"",
+            "the sniff reads nothing: HTTP/1"
+        );
+        let mut hyper_buffer = vec![0u8; 8 * 1024];
+        let read = guarded.read(&mut hyper_buffer).await.unwrap();
+        assert_eq!(&hyper_buffer[..read], head.as_bytes());
+        // The head deadline saw the head end: the response goes out as usual.
+        guarded.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_http2_preface_goes_to_the_sniff_and_what_came_with_it_follows() {
+        let (server_side, mut client) = tokio::io::duplex(1024);
+        let mut guarded = sniffed_connection(server_side);
+        let settings = [0u8, 0, 0, 4, 0, 0, 0, 0, 0];
+        client
+            .write_all(&[&b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..], &settings].concat())
+            .await
+            .unwrap();
+        assert_eq!(
+            sniff(&mut guarded).await,
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+        );
+        let mut frames = [0u8; 64];
+        let read = guarded.read(&mut frames).await.unwrap();
+        assert_eq!(&frames[..read], &settings);
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_before_a_byte_reads_as_ended() {
+        let (server_side, client) = tokio::io::duplex(1024);
+        let mut guarded = sniffed_connection(server_side);
+        drop(client);
+        assert_eq!(sniff(&mut guarded).await, b"");
+        let mut buffer = [0u8; 64];
+        assert_eq!(guarded.read(&mut buffer).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_client_silent_after_connecting_is_still_cut_at_the_head_deadline() {
+        let (server_side, _client) = tokio::io::duplex(1024);
+        let mut guarded = sniffed_connection(server_side);
+        let mut preface = [0u8; 24];
+        let error = guarded.read(&mut preface).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
     }
 }
