@@ -264,8 +264,9 @@ const PAYLOAD_BYTES: usize = 7_500;
 /// Least time between the starts of two notifying transactions. Each one is a transaction
 /// of its own and wakes every listening instance: under steady sends, one per send batch
 /// cost PostgreSQL ~20 µs of CPU per message. Gathering a millisecond's events into one
-/// costs other instances' streams at most that much latency; an event after a quiet spell
-/// goes at once, and this instance's own streams never wait (they are told directly).
+/// costs other instances' streams that much latency, or a timer tick more; an event after a
+/// quiet spell goes at once, and this instance's own streams never wait (they are told
+/// directly).
 const NOTIFY_EVERY: Duration = Duration::from_millis(1);
 
 /// Sends queued event lines, several per notification, until the publisher is dropped.
