@@ -653,7 +653,9 @@ mod tests {
         let (server_side, _client) = tokio::io::duplex(1024);
         let mut guarded = sniffed_connection(server_side);
         let mut preface = [0u8; 24];
-        let error = guarded.read(&mut preface).await.unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        let outcome = tokio::time::timeout(Duration::from_secs(2), guarded.read(&mut preface))
+            .await
+            .expect("cut within the deadline");
+        assert_eq!(outcome.unwrap_err().kind(), io::ErrorKind::TimedOut);
     }
 }
