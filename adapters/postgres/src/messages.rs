@@ -14,7 +14,7 @@ use deadpool_postgres::{ClientWrapper, GenericClient};
 use crate::PostgresStore;
 use crate::helpers::OrPortError;
 use crate::rows::{self, naive, pg_id};
-use crate::sessions::session_with_user;
+use crate::sessions::sender_session_and_recipient;
 use crate::sql;
 
 /// Inserts a message with its parties' next positions, in one statement (`stmt`, prepared
@@ -79,24 +79,6 @@ async fn bound_pair(
     })
     .transpose()
     .or_port()
-}
-
-pub(crate) async fn user_exists(
-    tx: &impl GenericClient,
-    user_id: UserId,
-) -> Result<bool, PortError> {
-    if user_id.is_assistant() {
-        return Ok(true);
-    }
-    let Some(id) = pg_id(user_id) else {
-        return Ok(false);
-    };
-    let stmt = tx.prepare_cached(sql::USER_EXISTS_CHECK).await.or_port()?;
-    tx.query_one(&stmt, &[&id])
-        .await
-        .or_port()?
-        .try_get(0)
-        .or_port()
 }
 
 pub(crate) async fn message_in(
@@ -179,21 +161,21 @@ pub(crate) async fn send_in_transaction(
     client: &deadpool_postgres::Object,
     job: SendJob,
 ) -> Result<Gated<SendOutcome>, PortError> {
-    let (begun, found, recipient_exists, parent) = tokio::join!(
+    let (begun, checks, parent) = tokio::join!(
         client.batch_execute("BEGIN"),
-        session_with_user(client, job.gate.session_id()),
-        user_exists(client, job.recipient_id),
+        sender_session_and_recipient(client, job.gate.session_id(), job.recipient_id),
         message_in(client, job.parent_id),
     );
     begun.or_port()?;
     let checked = async {
-        let admitted = match job.gate.check(found?) {
+        let (found, recipient_exists) = checks?;
+        let admitted = match job.gate.check(found) {
             Ok(admitted) => admitted,
             Err(refusal) => return Ok(Err(Gated::Refused(refusal))),
         };
         let sender_id = admitted.caller().user.id;
         Ok(
-            match check_send(client, sender_id, job, recipient_exists?, parent?).await? {
+            match check_send(client, sender_id, job, recipient_exists, parent?).await? {
                 Ok(new) => Ok((admitted, new)),
                 Err(refused) => Err(Gated::Admitted(admitted, refused)),
             },

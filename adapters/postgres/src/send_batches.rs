@@ -3,9 +3,9 @@
 //!
 //! A send's own transaction cost PostgreSQL more in its commit than in its insert, and
 //! sends of one user queue on that user's `delivery_counters` row until each commit's flush
-//! is done. A batch reads every job's session, recipient and parent in one pipelined round
-//! trip, judges them in order as [`send_in_transaction`] does, pipelines the inserts, and
-//! commits once. Positions are taken in the batch's order, inside the transaction, so the
+//! is done. A batch reads every job's session with its recipient, and its parent, in one
+//! pipelined round trip, judges them in order as [`send_in_transaction`] does, pipelines the
+//! inserts, and commits once. Positions are taken in the batch's order, inside the transaction, so the
 //! delivery order guarantees are those of single sends.
 //!
 //! Deadlocks: every transaction here takes its locks in one order: conversation bindings
@@ -30,9 +30,9 @@ use futures_util::future::join_all;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::helpers::OrPortError;
-use crate::messages::{check_send, insert_delivered, message_in, send_in_transaction, user_exists};
+use crate::messages::{check_send, insert_delivered, message_in, send_in_transaction};
 use crate::rows::{self, pg_id};
-use crate::sessions::session_with_user;
+use crate::sessions::sender_session_and_recipient;
 use crate::sql;
 
 /// Batches in flight at once (each holds one pooled connection while it runs).
@@ -238,8 +238,7 @@ async fn check_together(
 ) -> Result<(Vec<Option<Gated<SendOutcome>>>, Vec<Pending>), PortError> {
     let reads = join_all(jobs.iter().map(|job| async move {
         tokio::join!(
-            session_with_user(client, job.gate.session_id()),
-            user_exists(client, job.recipient_id),
+            sender_session_and_recipient(client, job.gate.session_id(), job.recipient_id),
             message_in(client, job.parent_id),
         )
     }));
@@ -247,9 +246,9 @@ async fn check_together(
     begun.or_port()?;
     let mut answers = Vec::with_capacity(jobs.len());
     let mut pending = Vec::new();
-    for (index, (job, (found, recipient_exists, parent))) in jobs.into_iter().zip(reads).enumerate()
-    {
-        let admitted = match job.gate.check(found?) {
+    for (index, (job, (checks, parent))) in jobs.into_iter().zip(reads).enumerate() {
+        let (found, recipient_exists) = checks?;
+        let admitted = match job.gate.check(found) {
             Ok(admitted) => admitted,
             Err(refusal) => {
                 answers.push(Some(Gated::Refused(refusal)));
@@ -257,7 +256,7 @@ async fn check_together(
             }
         };
         let sender_id: UserId = admitted.caller().user.id;
-        match check_send(client, sender_id, job, recipient_exists?, parent?).await? {
+        match check_send(client, sender_id, job, recipient_exists, parent?).await? {
             Ok(new) => {
                 answers.push(None);
                 pending.push((index, admitted, new));

@@ -303,3 +303,34 @@ pub(crate) async fn session_with_user(
     let user = rows::user_at(&row, SESSION_WIDTH).or_port()?;
     Ok(Some((session, user)))
 }
+
+/// The sender's session with its user, and whether the recipient exists (the assistant
+/// always does): one statement where a send asked twice. The recipient reads as missing when
+/// the session is unknown; a send stops at the session then.
+pub(crate) async fn sender_session_and_recipient(
+    client: &impl deadpool_postgres::GenericClient,
+    session: SessionId,
+    recipient: UserId,
+) -> Result<(Option<(Session, User)>, bool), PortError> {
+    let Some(session) = pg_id(session) else {
+        return Ok((None, false));
+    };
+    let stmt = client
+        .prepare_cached(sql::SESSION_WITH_USER_AND_RECIPIENT)
+        .await
+        .or_port()?;
+    let Some(row) = client
+        .query_opt(&stmt, &[&session, &pg_id(recipient)])
+        .await
+        .or_port()?
+    else {
+        return Ok((None, false));
+    };
+    let found = (
+        rows::session(&row).or_port()?,
+        rows::user_at(&row, SESSION_WIDTH).or_port()?,
+    );
+    let recipient_exists =
+        recipient.is_assistant() || row.try_get::<_, bool>(row.len() - 1).or_port()?;
+    Ok((Some(found), recipient_exists))
+}

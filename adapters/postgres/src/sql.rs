@@ -128,6 +128,16 @@ pub const SESSION_WITH_USER: &str = concat!(
     user_columns!("u."),
     " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
 );
+/// [`SESSION_WITH_USER`] and, last, whether user $2 exists: the checks a send starts with,
+/// in one statement. No row when the session is unknown (the recipient then does not matter).
+pub const SESSION_WITH_USER_AND_RECIPIENT: &str = concat!(
+    "SELECT ",
+    session_columns!("s."),
+    ", ",
+    user_columns!("u."),
+    ", EXISTS (SELECT 1 FROM users r WHERE r.id = $2) \
+     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+);
 pub const LIVE_SESSIONS: &str = concat!(
     "SELECT ",
     session_columns!(""),
@@ -255,7 +265,6 @@ pub const CONVERSATION_PARTIES: &str =
 pub const BIND_CONVERSATION: &str = "INSERT INTO conversation_parties \
      (conversation_id, low_user_id, high_user_id) VALUES ($1, $2, $3) \
      ON CONFLICT (conversation_id) DO NOTHING RETURNING 1";
-pub const USER_EXISTS_CHECK: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)";
 
 /// The newest $4 messages between $1 and $2 with an id above $3, newest first.
 pub const MESSAGES_BETWEEN: &str = concat!(
