@@ -327,3 +327,114 @@ async fn a_listener_killed_under_concurrent_senders_loses_nothing() {
     .await;
     report.assert_complete();
 }
+
+/// `database`'s URL through the server's Unix socket, when the server runs on this machine
+/// and listens on one: `postgresql://user@%2Fvar%2Frun%2Fpostgresql:5432/name`.
+async fn unix_socket_url(database: &postgres::ScratchDatabase) -> Option<String> {
+    let config: tokio_postgres::Config = database.url.parse().unwrap();
+    let local = config.get_hosts().iter().all(|host| match host {
+        tokio_postgres::config::Host::Tcp(name) => {
+            name == "localhost"
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    });
+    if !local {
+        return None;
+    }
+    let (client, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let directories: String = client
+        .query_one("SHOW unix_socket_directories", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let directory = directories.split(',').map(str::trim).find(|dir| {
+        std::path::Path::new(dir)
+            .join(format!(".s.PGSQL.{port}"))
+            .exists()
+    })?;
+    let user = config.get_user().unwrap_or("postgres");
+    let password = config
+        .get_password()
+        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
+    Some(format!(
+        "postgresql://{user}{password}@{}:{port}/{}",
+        directory.replace('/', "%2F"),
+        database.name
+    ))
+}
+
+/// An instance on the server's Unix socket (the cheaper way to a server on the same
+/// machine: BENCHMARKS.md, issue 27) works as one over TCP: its pool, its shared reads, its
+/// send batches, its notifier and its listener all go through the socket, and live events
+/// cross to and from an instance on TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_on_the_unix_socket_serves_and_streams_with_one_on_tcp() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
+    let (on_tcp, database) = postgres::fresh_postgres().await;
+    let Some(url) = unix_socket_url(&database).await else {
+        eprintln!("the PostgreSQL server is not on this machine's Unix socket: nothing to check");
+        return;
+    };
+    let over_socket = PostgresStore::open(&PostgresUrl::parse(&url).unwrap(), 2)
+        .await
+        .expect("the store opens over the Unix socket")
+        .storage();
+    let (a, b) = (TestServer::new(on_tcp), TestServer::new(over_socket));
+    let alice = b.user("alice").await;
+    let bob = a.user("bob").await;
+    let (mut on_a, _) = a.stream_of(&bob).await;
+    let (mut on_b, _) = b.stream_of(&alice).await;
+    for _ in 0..3 {
+        let to_bob = b.send_message(&alice, bob.id, "over the socket").await;
+        match on_a.next_within(Duration::from_secs(2)).await {
+            Next::Event(event) => assert_eq!(event.data["id"], to_bob["id"]),
+            other => panic!("the send over the socket did not reach TCP: {other:?}"),
+        }
+        let to_alice = a.send_message(&bob, alice.id, "over TCP").await;
+        // Alice's own send first, then Bob's from the other instance.
+        let mut heard = Vec::new();
+        while heard.len() < 2 {
+            match on_b.next_within(Duration::from_secs(2)).await {
+                Next::Event(event) => heard.push(event.data["id"].clone()),
+                other => panic!("the stream over the socket missed a send: {other:?}"),
+            }
+        }
+        assert_eq!(heard, [to_bob["id"].clone(), to_alice["id"].clone()]);
+        match on_a.next_within(Duration::from_secs(2)).await {
+            Next::Event(event) => assert_eq!(event.data["id"], to_alice["id"]),
+            other => panic!("bob's own send did not reach his stream: {other:?}"),
+        }
+    }
+    let page = b
+        .get("/messages/received?limit=20", Some(&alice.access))
+        .await;
+    assert_eq!(page.assert_status(200).as_array().map(Vec::len), Some(3));
+
+    let (observer, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let on_socket: i64 = observer
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND client_port = -1 AND application_name = $1",
+            &[&PostgresUrl::LISTENER_NAME],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        on_socket, 1,
+        "the socket instance listens through the socket"
+    );
+}
