@@ -160,13 +160,15 @@ fn check_channel(config: &Config, app: &Application) -> Result<(), StartupError>
     }
     if twilio.allow_unsigned {
         tracing::warn!(
-            "TWILIO_ALLOW_UNSIGNED=true: webhook requests without a signature are taken, so              anyone who can reach {paths:?} can write as any registered phone number",
+            "TWILIO_ALLOW_UNSIGNED=true: webhook requests without a signature are taken, so \
+             anyone who can reach {paths:?} can write as any registered phone number",
             paths = twilio.webhook_paths()
         );
     }
     if twilio.auth_token.is_some() && twilio.webhook_url.is_none() {
         tracing::warn!(
-            "TWILIO_WEBHOOK_URL is not set: signatures are checked against the URL each request              names; behind a proxy, set it to the URL configured in Twilio"
+            "TWILIO_WEBHOOK_URL is not set: signatures are checked against the URL each request \
+             names; behind a proxy, set it to the URL configured in Twilio"
         );
     }
     tracing::info!(paths = ?twilio.webhook_paths(), "WhatsApp and SMS webhook on");
