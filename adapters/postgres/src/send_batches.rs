@@ -5,8 +5,8 @@
 //! sends of one user queue on that user's `delivery_counters` row until each commit's flush
 //! is done. A batch reads every job's session with its recipient, and its parent, in one
 //! pipelined round trip, judges them in order as [`send_in_transaction`] does, pipelines the
-//! inserts, and commits once. Positions are taken in the batch's order, inside the transaction, so the
-//! delivery order guarantees are those of single sends.
+//! inserts, and commits once. Positions are taken in the batch's order, inside the
+//! transaction, so the delivery order guarantees are those of single sends.
 //!
 //! Deadlocks: every transaction here takes its locks in one order: conversation bindings
 //! (one per job at most), then delivery counters in ascending user id. A single send does
