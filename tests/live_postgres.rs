@@ -332,19 +332,10 @@ async fn a_listener_killed_under_concurrent_senders_loses_nothing() {
 /// postgresql:5432/name`) when the server runs on this machine; `None` when it is remote.
 /// A local server without a socket fails the test where PostgreSQL tests are required.
 async fn unix_socket_url(database: &postgres::ScratchDatabase) -> Option<String> {
-    let config: tokio_postgres::Config = database.url.parse().unwrap();
-    let local = config.get_hosts().iter().all(|host| match host {
-        tokio_postgres::config::Host::Tcp(name) => {
-            name == "localhost"
-                || name
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
-        _ => false,
-    });
-    if !local {
+    if !postgres::on_loopback(&database.url) {
         return None;
     }
+    let config: tokio_postgres::Config = database.url.parse().unwrap();
     let (client, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
         .await
         .unwrap();

@@ -159,9 +159,7 @@ async fn a_local_server_is_reached_without_tls_unless_the_url_asks_for_it() {
     use ai_message_postgres::{PostgresStore, PostgresUrl};
 
     let (database, observer) = observed_database().await;
-    let host = database.url.split('@').nth(1).unwrap_or_default();
-    let on_loopback = host.starts_with("127.") || host.starts_with("localhost");
-    if !on_loopback || database.url.contains("sslmode") {
+    if !postgres::on_loopback(&database.url) || database.url.contains("sslmode") {
         eprintln!("TEST_DATABASE_URL names a remote server or an sslmode: nothing to check");
         return;
     }

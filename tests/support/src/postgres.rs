@@ -12,6 +12,26 @@ pub fn admin_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_string())
 }
 
+/// Whether `url` reaches its server over TCP on this machine (a loopback address or
+/// `localhost`): what only a local server offers (its Unix socket, plain connections by
+/// default) is checked there.
+pub fn on_loopback(url: &str) -> bool {
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+        return false;
+    };
+    let hosts = config.get_hosts();
+    !hosts.is_empty()
+        && hosts.iter().all(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => {
+                name.eq_ignore_ascii_case("localhost")
+                    || name
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            _ => false,
+        })
+}
+
 /// Set (to anything) where a PostgreSQL server must answer: `.ci/run` sets it, so CI can never
 /// pass by skipping the PostgreSQL suites.
 pub const REQUIRE_ENV: &str = "TEST_REQUIRE_POSTGRES";
