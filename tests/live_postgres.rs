@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ai_message_postgres::{PostgresStore, PostgresUrl};
 use ai_message_testkit::completeness::{self, Load};
-use ai_message_testkit::http_api::harness::TestServer;
+use ai_message_testkit::http_api::harness::{Client, TestServer};
 use ai_message_testkit::postgres;
 use ai_message_testkit::relay::{Relay, upstream_address};
 use ai_message_testkit::sse::Next;
@@ -66,6 +66,48 @@ async fn a_stream_on_one_instance_receives_what_another_instance_stores() {
             Next::Quiet => panic!("the stream on A outlived the logout on B by 2 s"),
             Next::Event(_) => {}
         }
+    }
+}
+
+async fn file_report(server: &TestServer, reporter: &Client, title: &str) -> serde_json::Value {
+    let body = serde_json::json!({"title": title, "content": "broken"});
+    let response = server.post("/reports", Some(&reporter.access), body).await;
+    response.assert_status(201).clone()
+}
+
+/// A superuser demoted on one instance stops hearing of other users' reports on every
+/// instance at once: both of his streams, on A and on B, get only his own next report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_superuser_demoted_on_one_instance_stops_hearing_of_reports_on_both() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
+    let (a, b, _database) = two_instances().await;
+    let root = a.superuser("root").await;
+    let warden_on_a = a.superuser("warden").await;
+    let warden_on_b = b.login("warden").await;
+    let alice = b.user("alice").await;
+    let (mut on_a, _) = a.stream_of(&warden_on_a).await;
+    let (mut on_b, _) = b.stream_of(&warden_on_b).await;
+    file_report(&b, &alice, "Before").await;
+    for stream in [&mut on_a, &mut on_b] {
+        assert_eq!(stream.next_event().await.event, "report.created");
+    }
+
+    b.put(
+        &format!("/auth/users/{}/superuser", warden_on_a.id),
+        Some(&root.access),
+        serde_json::json!({"is_superuser": false}),
+    )
+    .await
+    .assert_status(200);
+    // Both filed on B, one after the other: every stream hears B's events in that order.
+    file_report(&b, &alice, "After").await;
+    let own = file_report(&b, &warden_on_b, "Mine").await;
+    for stream in [&mut on_a, &mut on_b] {
+        let next = stream.next_event().await;
+        assert_eq!(next.event, "report.created");
+        assert_eq!(next.data, own, "only his own report, not alice's");
     }
 }
 

@@ -372,7 +372,12 @@ impl Feed {
 
     /// A report the caller may see, as it was stored (or as it is now, for an event from
     /// another instance, which carries ids only).
-    async fn report_event(&self, event: ReportEvent) -> Result<Option<FeedItem>, Ended> {
+    async fn report_event(&mut self, event: ReportEvent) -> Result<Option<FeedItem>, Ended> {
+        // Another user's report reaches this stream by superuser rights alone, and a demotion
+        // (made on any instance) leaves the session standing: read the rights as they are now.
+        if event.reporter_id() != self.caller.user.id {
+            self.check_session().await?;
+        }
         let report = match event.report() {
             Some(report) => ReportView::clone(report),
             None => match self.live.reports.get_report(event.id()).await {
@@ -402,14 +407,16 @@ impl Feed {
         Ok(message.filter(|m| m.is_visible_to(self.caller.user.id)))
     }
 
-    /// Ends the stream unless its session still holds.
-    async fn check_session(&self) -> Result<(), Ended> {
-        self.live
+    /// Ends the stream unless its session still holds; otherwise takes the caller's account
+    /// as it is now (rights included) for what the stream shows next.
+    async fn check_session(&mut self) -> Result<(), Ended> {
+        self.caller = self
+            .live
             .auth
             .authenticate(self.caller.user.id, self.caller.session_id)
             .await
-            .map(|_| ())
-            .map_err(|_| Ended)
+            .map_err(|_| Ended)?;
+        Ok(())
     }
 
     /// Replays what was stored after the cursor (a resume, or events that may have been

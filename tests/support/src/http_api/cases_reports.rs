@@ -374,3 +374,34 @@ pub async fn report_events_reach_the_reporter_and_superusers(server: TestServer)
         "nobody else hears of it"
     );
 }
+
+/// A superuser's rights are read when an event arrives, not when the stream opened: once
+/// demoted, his open stream stops hearing of other users' reports at once, while his own
+/// still reach him.
+pub async fn a_demoted_superusers_stream_stops_hearing_of_others_reports(server: TestServer) {
+    let root = server.superuser("root").await;
+    let warden = server.superuser("warden").await;
+    let alice = server.user("alice").await;
+    let (mut wardens, _) = server.stream_of(&warden).await;
+    file(&server, &alice, "Before").await;
+    assert_eq!(
+        wardens.next_event().await.event,
+        "report.created",
+        "a superuser hears of new reports"
+    );
+
+    server
+        .put(
+            &format!("/auth/users/{}/superuser", warden.id),
+            Some(&root.access),
+            json!({"is_superuser": false}),
+        )
+        .await
+        .assert_status(200);
+    file(&server, &alice, "After").await;
+    let own = file(&server, &warden, "Mine").await;
+    // Events reach a stream in publication order: alice's report came first.
+    let next = wardens.next_event().await;
+    assert_eq!(next.event, "report.created");
+    assert_eq!(next.data, own, "only his own report, not alice's");
+}

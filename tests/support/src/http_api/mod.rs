@@ -118,6 +118,7 @@ macro_rules! http_api_tests {
             report_titles_and_contents_are_validated,
             reports_go_with_their_reporter_and_keep_their_resolution,
             report_events_reach_the_reporter_and_superusers,
+            a_demoted_superusers_stream_stops_hearing_of_others_reports,
             a_chat_files_a_report_that_the_reports_list_shows,
             the_assistant_shows_only_the_callers_reports,
             a_tool_call_on_another_users_report_is_refused_and_changes_nothing,
