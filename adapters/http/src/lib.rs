@@ -143,7 +143,11 @@ pub fn app_with(
             .iter()
             .fold(exposing, |cors, origin| cors.allow_origin(origin.as_str())),
     };
-    let allowed = Arc::new(AllowedMethods::from_document(&corrected));
+    let outside_document = ["/docs", "/redoc", "/openapi.json"]
+        .into_iter()
+        .map(str::to_string)
+        .chain(extra.iter().map(|(path, _)| path.clone()));
+    let allowed = Arc::new(AllowedMethods::from_document(&corrected, outside_document));
     let routes = Arc::new(metrics::RouteNames::from_document(&corrected));
     let max_body = state.limits.settings.max_body_bytes;
     let body_timeout = state.limits.settings.body_read_timeout;
@@ -172,7 +176,12 @@ pub fn app_with(
         })
         .around(move |endpoint, request| {
             let allowed = allowed.clone();
-            async move { allowed.add_allow_header(endpoint, request).await }
+            async move {
+                if let Some(redirect) = allowed.without_trailing_slash(&request) {
+                    return Ok(redirect);
+                }
+                allowed.add_allow_header(endpoint, request).await
+            }
         })
         .with(cors)
         .around(move |endpoint, request| {
@@ -187,14 +196,16 @@ pub fn app_with(
 }
 
 /// The methods each path of the document serves, for the `Allow` header that RFC 9110
-/// requires on a 405.
+/// requires on a 405, and which paths exist at all, for the trailing-slash redirect.
 struct AllowedMethods {
     /// (path segments, with `None` for a parameter; methods, upper case)
     paths: Vec<(Vec<Option<String>>, Vec<String>)>,
+    /// Routes served beside the document (its UIs, other adapters' endpoints).
+    outside_document: Vec<String>,
 }
 
 impl AllowedMethods {
-    fn from_document(document: &str) -> Self {
+    fn from_document(document: &str, outside_document: impl Iterator<Item = String>) -> Self {
         let parsed: serde_json::Value = serde_json::from_str(document).unwrap_or_default();
         let mut paths = Vec::new();
         if let Some(entries) = parsed["paths"].as_object() {
@@ -213,7 +224,38 @@ impl AllowedMethods {
                 paths.push((segments, methods));
             }
         }
-        Self { paths }
+        Self {
+            paths,
+            outside_document: outside_document.collect(),
+        }
+    }
+
+    /// A 307 to the route without the trailing slash, as the original (FastAPI) answers:
+    /// the method, body and query are kept. Only for a path that is a route once its
+    /// trailing slashes go, and is written without empty segments, so the `Location` is
+    /// always a path on this server (`//host/` would be another host's address).
+    fn without_trailing_slash(&self, request: &Request) -> Option<Response> {
+        let path = request.uri().path();
+        let trimmed = path.trim_end_matches('/');
+        if trimmed.len() == path.len() || trimmed.is_empty() || trimmed.contains("//") {
+            return None;
+        }
+        let routed = self.outside_document.iter().any(|p| p == trimmed)
+            || self.methods_for(trimmed).is_some();
+        if !routed {
+            return None;
+        }
+        let location = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_string(),
+        };
+        let location = poem::http::HeaderValue::from_str(&location).ok()?;
+        Some(
+            Response::builder()
+                .status(poem::http::StatusCode::TEMPORARY_REDIRECT)
+                .header(poem::http::header::LOCATION, location)
+                .finish(),
+        )
     }
 
     /// The methods of the most specific path matching `path` (literal segments win, as

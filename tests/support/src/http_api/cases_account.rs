@@ -83,6 +83,45 @@ pub async fn unknown_routes_and_methods_answer_json(server: TestServer) {
     assert_eq!(trace.header("allow"), Some("GET, PUT, DELETE"));
 }
 
+/// A path with a trailing slash is redirected to the route without it, as the original
+/// (FastAPI) does: 307 keeps the method and body, the query is kept; a path that names no
+/// route stays a 404, and no Location can point off the server.
+pub async fn trailing_slashes_redirect_to_the_route_keeping_method_and_query(server: TestServer) {
+    let alice = server.user("alice").await;
+    let cases = [
+        (Method::GET, "/reports/?status=open", "/reports?status=open"),
+        (Method::POST, "/messages/", "/messages"),
+        (Method::GET, "/auth/users/", "/auth/users"),
+        (Method::PUT, "/auth/me/", "/auth/me"),
+        (Method::GET, "/auth/me//", "/auth/me"),
+        (Method::DELETE, "/messages/7/", "/messages/7"),
+        (Method::GET, "/docs/", "/docs"),
+    ];
+    for (method, path, location) in cases {
+        let response = server
+            .send(method.clone(), path, Some(&alice.access), Body::Empty, &[])
+            .await;
+        assert_eq!(response.status, 307, "{method} {path}");
+        assert_eq!(
+            response.header("location"),
+            Some(location),
+            "{method} {path}"
+        );
+    }
+    for path in [
+        "/nowhere/",
+        "//reports/",
+        "//evil.example/",
+        "/reports/7/nothing/",
+    ] {
+        server.get(path, None).await.assert_error(404, "Not Found");
+    }
+    server
+        .get("/reports", Some(&alice.access))
+        .await
+        .assert_status(200);
+}
+
 pub async fn register_returns_the_user_without_secrets(server: TestServer) {
     let response = server
         .post(

@@ -39,6 +39,7 @@ macro_rules! http_api_tests {
             service_routes_answer,
             documentation_is_served,
             unknown_routes_and_methods_answer_json,
+            trailing_slashes_redirect_to_the_route_keeping_method_and_query,
             register_returns_the_user_without_secrets,
             register_refuses_taken_names_and_emails,
             register_validates_every_field,
