@@ -403,8 +403,8 @@ pub async fn twilio_failures_are_retried_then_given_up_and_the_reply_stays_store
     assert_eq!(twilio.calls().len(), 3, "{calls:?}");
     assert!(twilio.calls().iter().all(|m| m.body == "First reply"));
 
-    // Refused on every try: given up after three.
-    twilio.fail_next([400, 429, 500, 500]);
+    // Failing on every try: given up after three.
+    twilio.fail_next([500, 429, 503]);
     let second = incoming_text("SM7002", "whatsapp:+60123456789", "two");
     assert_empty_twiml(&post_signed(&server, &second).await);
     twilio.wait_for_calls(6).await;
