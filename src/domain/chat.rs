@@ -76,7 +76,10 @@ mod tests {
             answered: true,
             ..claimed
         };
-        assert!(!answered.may_claim(at(59)), "answered questions stay answered");
+        assert!(
+            !answered.may_claim(at(59)),
+            "answered questions stay answered"
+        );
     }
 
     #[test]

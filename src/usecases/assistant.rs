@@ -13,13 +13,13 @@ use super::reports::{ReportChanges, Reports};
 use super::{Caller, Ports};
 use crate::domain::{
     ChatRole, ChatTurn, ConversationId, Delivered, DomainEvent, Message, MessageContent,
-    MessageEvent, MessageId, Page, ReportContent, ReportId, ReportStatus, ReportTitle,
-    SessionGate, SessionId, Timestamp, UserId,
+    MessageEvent, MessageId, Page, ReportContent, ReportId, ReportStatus, ReportTitle, SessionGate,
+    SessionId, Timestamp, UserId,
 };
 use crate::ports::{
     Assistant, AssistantError, AssistantPrompt, Background, ChannelReplies, Clock, EventPublisher,
-    MessageRepository, ModelReply, NewMessage, PendingQuestion, PortError, SendJob, Tool,
-    ToolCall, ToolExchange, ToolOutcome, ToolRequest, UserRepository,
+    MessageRepository, ModelReply, NewMessage, PendingQuestion, PortError, SendJob, Tool, ToolCall,
+    ToolExchange, ToolOutcome, ToolRequest, UserRepository,
 };
 
 /// What the assistant answers when the model fails (the original's words).

@@ -119,11 +119,7 @@ impl PhoneChat {
             receipt: incoming.id.clone(),
             route: incoming.route.clone(),
         };
-        let Some(delivered) = self
-            .messages
-            .create_message_once(&origin, question)
-            .await?
-        else {
+        let Some(delivered) = self.messages.create_message_once(&origin, question).await? else {
             tracing::info!(reference = %incoming.id, "a text taken before came again");
             return Ok(Received::AlreadyReceived);
         };

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use ai_message_core::ports::*;
 use ai_message_core::{
-    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated,
-    Message, MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
+    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
+    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
     conversation_access, conversation_of,
 };
 use async_trait::async_trait;
@@ -287,7 +287,11 @@ impl MessageRepository for MemoryStore {
             .take(scan as usize)
             .filter(|m| newest_with_assistant(&t, m.sender_id) == Some(m.id))
             .map(|m| {
-                let record = t.assistant_questions.get(&m.id).cloned().unwrap_or_default();
+                let record = t
+                    .assistant_questions
+                    .get(&m.id)
+                    .cloned()
+                    .unwrap_or_default();
                 PendingQuestion {
                     question: m.clone(),
                     state: record.state,

@@ -4,9 +4,9 @@ use ai_message_core::ports::*;
 use std::sync::Arc;
 
 use ai_message_core::{
-    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated,
-    Message, MessageContent, MessageId, Page, Pair, Position, PositionedMessage, QuestionState, Timestamp, UserId,
-    conversation_access, conversation_of,
+    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
+    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, QuestionState, Timestamp,
+    UserId, conversation_access, conversation_of,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{ClientWrapper, GenericClient};
@@ -354,8 +354,11 @@ async fn create_once_in_transaction(
             return Err(error);
         }
     }
-    let params: [&(dyn ToSql + Sync); 3] =
-        [&origin.receipt.as_str(), &origin.route.to, &origin.route.from];
+    let params: [&(dyn ToSql + Sync); 3] = [
+        &origin.receipt.as_str(),
+        &origin.route.to,
+        &origin.route.from,
+    ];
     let (inserted, kept, committed) = tokio::join!(
         insert_delivered(client, &insert, new),
         client.execute(&keep, &params),

@@ -4,9 +4,9 @@ use ai_message_core::ports::*;
 use std::sync::Arc;
 
 use ai_message_core::{
-    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated,
-    Message, MessageContent, MessageId, Page, Pair, Position, PositionedMessage, QuestionState, Timestamp, UserId,
-    conversation_access, conversation_of,
+    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
+    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, QuestionState, Timestamp,
+    UserId, conversation_access, conversation_of,
 };
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};

@@ -3,11 +3,11 @@
 
 use ai_message_core::ports::{ChannelOrigin, PendingQuestion, ReplyRoute};
 use ai_message_core::{
-    Bio, ChannelMessageId, ConversationId, ConversationSummary, DeviceInfo, Email, FullName, IpAddress, Message,
-    MessageContent, MessageId, PasswordHash, PhoneNumber, QuestionState, RefreshToken, RefreshTokenHash,
-    RefreshTokenId, Report, ReportComment, ReportContent, ReportId, ReportStatus, ReportTitle,
-    ReportView, Role, RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken,
-    Timestamp, User, UserId, Username,
+    Bio, ChannelMessageId, ConversationId, ConversationSummary, DeviceInfo, Email, FullName,
+    IpAddress, Message, MessageContent, MessageId, PasswordHash, PhoneNumber, QuestionState,
+    RefreshToken, RefreshTokenHash, RefreshTokenId, Report, ReportComment, ReportContent, ReportId,
+    ReportStatus, ReportTitle, ReportView, Role, RoleDescription, RoleId, RoleName, Session,
+    SessionId, SessionToken, Timestamp, User, UserId, Username,
 };
 use std::sync::LazyLock;
 

@@ -144,7 +144,10 @@ async fn a_question_another_instance_claimed_is_not_put_to_the_model() {
     let slot = chat.reserve(uid(1)).unwrap();
     let answer = chat.answer(slot, &sample_message(5, 1, -1)).await.unwrap();
     assert_eq!(answer, None);
-    assert!(chat.reserve(uid(1)).is_ok(), "the reply's place is free again");
+    assert!(
+        chat.reserve(uid(1)).is_ok(),
+        "the reply's place is free again"
+    );
 }
 
 #[tokio::test]

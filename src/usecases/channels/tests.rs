@@ -134,9 +134,7 @@ async fn a_text_is_the_users_message_to_the_assistant_and_the_reply_goes_back_ou
         .messages
         .expect_store_reply()
         .withf(|question, new| {
-            *question == mid(20)
-                && new.sender_id == UserId::ASSISTANT
-                && new.recipient_id == uid(7)
+            *question == mid(20) && new.sender_id == UserId::ASSISTANT && new.recipient_id == uid(7)
         })
         .times(1)
         .returning(|_, new| Ok(Some(delivered(21, new))));

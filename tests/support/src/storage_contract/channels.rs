@@ -107,7 +107,11 @@ pub async fn a_channel_message_is_stored_once_per_id(storage: Storage) {
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].question.id, other.unwrap().message.id);
     assert_eq!(pending[0].origin, Some(receipt("sm0001")));
-    assert_eq!(pending[0].state, QuestionState::default(), "nobody took it yet");
+    assert_eq!(
+        pending[0].state,
+        QuestionState::default(),
+        "nobody took it yet"
+    );
 }
 
 pub async fn racing_deliveries_of_one_channel_message_store_it_once(storage: Storage) {

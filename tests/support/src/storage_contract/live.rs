@@ -895,7 +895,10 @@ pub async fn a_question_is_claimed_until_its_deadline_and_answered_once(storage:
         2,
         "nor takes a position"
     );
-    assert!(!claim(100, 200).await, "an answered question is not taken again");
+    assert!(
+        !claim(100, 200).await,
+        "an answered question is not taken again"
+    );
     // Its reply deleted, the question is the newest again, but stays answered.
     storage
         .messages

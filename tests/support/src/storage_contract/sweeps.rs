@@ -70,11 +70,7 @@ impl Assistant for HeldModel {
         _deltas: Option<ReplyPieces>,
     ) -> Result<ModelReply, AssistantError> {
         self.calls.send_modify(|calls| *calls += 1);
-        self.release
-            .acquire()
-            .await
-            .expect("never closed")
-            .forget();
+        self.release.acquire().await.expect("never closed").forget();
         Ok(ModelReply::Text(format!("answer from {}", self.name)))
     }
 }
@@ -321,7 +317,11 @@ pub async fn an_expired_claim_is_taken_by_exactly_one_sweeper(storage: Storage) 
     stuck.answer(1);
     a.background.settle().await;
     assert_eq!(replies_to(&storage, user).await, ["answer from a sweeper"]);
-    let sent: Vec<String> = channel.sent().into_iter().map(|(_, text, _)| text).collect();
+    let sent: Vec<String> = channel
+        .sent()
+        .into_iter()
+        .map(|(_, text, _)| text)
+        .collect();
     assert_eq!(sent, ["answer from a sweeper"]);
 }
 
@@ -384,7 +384,11 @@ pub async fn racing_replies_to_a_question_store_one_and_send_one(storage: Storag
         a.background.settle().await;
         let stored = replies_to(&storage, user).await;
         assert_eq!(stored.len(), 1, "round {round}: {stored:?}");
-        let sent: Vec<String> = channel.sent().into_iter().map(|(_, text, _)| text).collect();
+        let sent: Vec<String> = channel
+            .sent()
+            .into_iter()
+            .map(|(_, text, _)| text)
+            .collect();
         assert_eq!(sent, stored, "round {round}: what is stored goes out, once");
     }
 }
