@@ -262,6 +262,8 @@ async fn foreign_keys_cascade() {
     // ('c': ON DELETE CASCADE, 'n': ON DELETE SET NULL.)
     let expected: Vec<(String, String, String, String)> = [
         ("assistant_history_clears", "user_id", "users", "c"),
+        // A question's claim, answer mark and channel route go with its message.
+        ("assistant_questions", "question_id", "messages", "c"),
         // A deleted message takes its places in the delivery sequences with it.
         ("message_deliveries", "message_id", "messages", "c"),
         ("refresh_tokens", "session_id", "sessions", "c"),

@@ -2,6 +2,8 @@
 
 use async_trait::async_trait;
 
+use crate::domain::ChannelMessageId;
+
 /// Where a channel delivers a reply, in the channel's own addresses: opaque to the core,
 /// handed back as the inbound adapter gave them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +12,15 @@ pub struct ReplyRoute {
     pub to: String,
     /// The address they wrote to, as the channel names it.
     pub from: String,
+}
+
+/// Where a message came in from a channel: the channel's own id of it, and where replies to
+/// its sender go. Stored with the message, so an answer any instance makes later (after a
+/// crash) still goes back out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelOrigin {
+    pub receipt: ChannelMessageId,
+    pub route: ReplyRoute,
 }
 
 /// A reply the channel would not take, after the adapter's retries.

@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 
-use super::PortError;
+use super::{ChannelOrigin, PortError};
 use crate::domain::{
-    ChannelMessageId, ConversationId, ConversationSummary, Delivered, Gated, Message,
-    MessageContent, MessageId, Page, Position, PositionedMessage, SessionGate, Timestamp, UserId,
+    ConversationId, ConversationSummary, Delivered, Gated, Message, MessageContent, MessageId,
+    Page, Position, PositionedMessage, QuestionState, SessionGate, Timestamp, UserId,
 };
 
 /// A message marked read, for the receipt its sender gets.
@@ -84,6 +84,17 @@ pub enum SendOutcome {
     NotAParticipant,
 }
 
+/// A question to the assistant with no reply after it, as a sweep for forgotten questions
+/// finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingQuestion {
+    pub question: Message,
+    /// Who is answering it (the default when storage holds nothing about it).
+    pub state: QuestionState,
+    /// The channel it came in on, where its answer goes too.
+    pub origin: Option<ChannelOrigin>,
+}
+
 /// Which of a user's messages a list shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageScope {
@@ -116,13 +127,14 @@ pub trait MessageRepository: Send + Sync {
     /// deletes.
     async fn create_message(&self, new: NewMessage) -> Result<Delivered, PortError>;
 
-    /// [`Self::create_message`], unless a message was already received under `receipt` (a
-    /// channel's own id of an incoming message): `None` then, and nothing is written. The
-    /// receipt is remembered in the same transaction as the insert, so a delivery the
-    /// channel retries is stored once, whichever instance it reaches.
+    /// [`Self::create_message`], unless a message was already received under
+    /// `origin.receipt` (a channel's own id of an incoming message): `None` then, and nothing
+    /// is written. The receipt is remembered in the same transaction as the insert, so a
+    /// delivery the channel retries is stored once, whichever instance it reaches; the origin
+    /// is kept with the message ([`PendingQuestion::origin`]).
     async fn create_message_once(
         &self,
-        receipt: &ChannelMessageId,
+        origin: &ChannelOrigin,
         new: NewMessage,
     ) -> Result<Option<Delivered>, PortError>;
 
@@ -197,20 +209,31 @@ pub trait MessageRepository: Send + Sync {
 
     /// Questions to the assistant that are still the newest message between their sender and
     /// the assistant (no reply came: the process died while the model thought), among the
-    /// newest `scan` questions asked before `asked_before`; oldest first.
+    /// newest `scan` questions asked before `asked_before`; oldest first, each with its state
+    /// and origin.
     async fn unanswered_questions(
         &self,
         asked_before: Timestamp,
         scan: u32,
-    ) -> Result<Vec<Message>, PortError>;
+    ) -> Result<Vec<PendingQuestion>, PortError>;
 
-    /// Stores `reply` as [`Self::create_message`] does, but only while `question` is still
-    /// the newest message between its sender and the assistant, checked in the insert's
-    /// transaction (two instances answering one forgotten question store one reply).
-    /// `None` when something came after it.
-    async fn reply_if_unanswered(
+    /// Takes the question for the caller until `until`, when [`QuestionState::may_claim`]
+    /// allows it at `now`, checked and written atomically: of instances claiming one question
+    /// at once, one gets `true`. `false` when refused or the question is gone.
+    async fn claim_question(
         &self,
-        question: &Message,
+        question: MessageId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, PortError>;
+
+    /// Stores `reply` as [`Self::create_message`] does and marks `question` answered, when
+    /// [`QuestionState::may_store_reply`] allows it, in one transaction: of replies racing
+    /// to one question, the first stored wins. `None` when refused or the question is gone;
+    /// nothing is written then.
+    async fn store_reply(
+        &self,
+        question: MessageId,
         reply: NewMessage,
     ) -> Result<Option<Delivered>, PortError>;
 

@@ -12,14 +12,14 @@ use super::messages::{SendError, send_one};
 use super::reports::{ReportChanges, Reports};
 use super::{Caller, Ports};
 use crate::domain::{
-    ChatRole, ChatTurn, ConversationId, DomainEvent, Message, MessageContent, MessageEvent,
-    MessageId, Page, ReportContent, ReportId, ReportStatus, ReportTitle, SessionGate, SessionId,
-    UserId,
+    ChatRole, ChatTurn, ConversationId, Delivered, DomainEvent, Message, MessageContent,
+    MessageEvent, MessageId, Page, ReportContent, ReportId, ReportStatus, ReportTitle, SessionGate,
+    SessionId, Timestamp, UserId,
 };
 use crate::ports::{
-    Assistant, AssistantError, AssistantPrompt, Background, Clock, EventPublisher,
-    MessageRepository, ModelReply, NewMessage, PortError, SendJob, Tool, ToolCall, ToolExchange,
-    ToolOutcome, ToolRequest, UserRepository,
+    Assistant, AssistantError, AssistantPrompt, Background, ChannelReplies, Clock, EventPublisher,
+    MessageRepository, ModelReply, NewMessage, PendingQuestion, PortError, SendJob, Tool, ToolCall,
+    ToolExchange, ToolOutcome, ToolRequest, UserRepository,
 };
 
 /// What the assistant answers when the model fails (the original's words).
@@ -42,9 +42,10 @@ pub struct AssistantSettings {
     /// Rounds of tool calls one answer may take (`AI_MAX_TOOL_ROUNDS`); a model still
     /// calling tools after them gets the fallback reply.
     pub max_tool_rounds: u32,
-    /// A question with no reply this old was forgotten (the process that was answering it
-    /// died) and is answered again: longer than any model call and the shutdown grace, so no
-    /// instance can still be working on it.
+    /// How long this instance may take to answer one question: all its model calls, the
+    /// shutdown grace and a margin. An instance answering a question claims it for this long
+    /// (others leave it alone meanwhile); a question nobody claimed is forgotten (the
+    /// process that took it died) once this old, and another instance's sweep answers it.
     pub forgotten_after: std::time::Duration,
 }
 
@@ -113,6 +114,8 @@ pub struct AssistantChat {
     events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
     background: Arc<dyn Background>,
+    /// Where answers to texts from a phone go out (those the sweep makes; see `PhoneChat`).
+    channel_replies: Option<Arc<dyn ChannelReplies>>,
     settings: Arc<AssistantSettings>,
     replying_to: Arc<Mutex<HashSet<UserId>>>,
     model_calls: Arc<Semaphore>,
@@ -152,6 +155,7 @@ impl AssistantChat {
             events: ports.events.clone(),
             clock: ports.clock.clone(),
             background: ports.background.clone(),
+            channel_replies: ports.channel_replies.clone(),
             model_calls: Arc::new(Semaphore::new(settings.max_concurrency.max(1))),
             settings: Arc::new(settings),
             replying_to: Arc::default(),
@@ -245,40 +249,97 @@ impl AssistantChat {
     }
 
     /// Asks the model about the user's history, stores its reply (the fallback reply when
-    /// the model fails: the user always gets an answer) and returns it.
-    pub async fn answer(&self, slot: ReplySlot, question: &Message) -> Result<Message, PortError> {
+    /// the model fails: the user always gets an answer) and returns it. `None` when another
+    /// instance is answering the question, or stored its reply first: that reply is the one
+    /// kept (and sent).
+    pub async fn answer(
+        &self,
+        slot: ReplySlot,
+        question: &Message,
+    ) -> Result<Option<Message>, PortError> {
+        let delivered = self.answer_once(slot, question).await?;
+        Ok(delivered.map(|delivered| Message::clone(&delivered.message)))
+    }
+
+    /// [`Self::answer`]: claims the question until this instance's deadline, asks the model,
+    /// stores the reply unless another was stored first, and announces it.
+    async fn answer_once(
+        &self,
+        slot: ReplySlot,
+        question: &Message,
+    ) -> Result<Option<Delivered>, PortError> {
+        let now = self.clock.now();
+        let claimed = self
+            .messages
+            .claim_question(question.id, now, self.answer_deadline(now))
+            .await?;
+        if !claimed {
+            tracing::info!(question_id = %question.id, "another instance answers this question");
+            return Ok(None);
+        }
         let (content, conversation_id) = self.think(slot, question).await?;
         let reply = self.reply_to(question, content, conversation_id);
-        let delivered = self.messages.create_message(reply).await?;
+        let Some(delivered) = self.messages.store_reply(question.id, reply).await? else {
+            tracing::info!(
+                question_id = %question.id,
+                "another instance stored its answer first: this one is dropped"
+            );
+            return Ok(None);
+        };
         self.announce(&delivered).await;
-        Ok(Message::clone(&delivered.message))
+        Ok(Some(delivered))
+    }
+
+    /// When an answer begun at `now` is stored at the latest, or its instance died.
+    fn answer_deadline(&self, now: Timestamp) -> Timestamp {
+        chrono::Duration::from_std(self.settings.forgotten_after)
+            .ok()
+            .and_then(|budget| now.checked_add_signed(budget))
+            .unwrap_or(Timestamp::MAX_UTC)
     }
 
     /// Answers the questions whose reply never came (the process answering them died), as
-    /// [`Self::answer`] does, each stored only if nothing came after it meanwhile. Questions
-    /// whose user has a reply in flight here, or that find no free model call, wait for the
-    /// next sweep. Returns how many were answered.
+    /// [`Self::answer`] does: those nobody claimed that are older than this instance's
+    /// answer time, and those whose claim expired. An answer to a text goes back out on its
+    /// channel. Questions whose user has a reply in flight here, or that find no free model
+    /// call, wait for the next sweep. Returns how many were answered.
     pub async fn answer_forgotten(&self) -> Result<usize, PortError> {
         let Ok(age) = chrono::Duration::from_std(self.settings.forgotten_after) else {
             return Ok(0);
         };
         let asked_before = self.clock.now() - age;
-        let questions = self
+        let pending = self
             .messages
             .unanswered_questions(asked_before, FORGOTTEN_SCAN)
             .await?;
         let mut answered = 0;
-        for question in questions {
+        for PendingQuestion {
+            question,
+            state,
+            origin,
+        } in pending
+        {
+            // Another instance's claim is live: its deadline stands (the claim checks again).
+            if !state.may_claim(self.clock.now()) {
+                continue;
+            }
             let Ok(slot) = self.reserve(question.sender_id) else {
                 continue;
             };
-            let (content, conversation_id) = self.think(slot, &question).await?;
-            let reply = self.reply_to(&question, content, conversation_id);
-            if let Some(delivered) = self.messages.reply_if_unanswered(&question, reply).await? {
-                tracing::info!(question_id = %question.id, "answered a forgotten question");
-                self.announce(&delivered).await;
-                answered += 1;
+            let Some(delivered) = self.answer_once(slot, &question).await? else {
+                continue;
+            };
+            tracing::info!(question_id = %question.id, "answered a forgotten question");
+            if let Some(origin) = origin {
+                super::channels::send_on_channel(
+                    self.channel_replies.as_deref(),
+                    &origin.route,
+                    origin.receipt.as_str(),
+                    delivered.message.content.as_str(),
+                )
+                .await;
             }
+            answered += 1;
         }
         Ok(answered)
     }
@@ -515,7 +576,11 @@ impl AssistantChat {
             created_at: now,
         };
         let (_, question) = send_one(self.messages.as_ref(), self.events.as_ref(), job).await?;
-        Ok(self.answer(slot, &question.message).await?)
+        // Refused only when another instance took the question in the meantime (its clock
+        // ahead by more than an answer's time): its reply comes.
+        self.answer(slot, &question.message)
+            .await?
+            .ok_or(AskError::ReplyInFlight)
     }
 
     /// The caller's turns with the assistant since their last clear, oldest first, at most
@@ -562,7 +627,6 @@ impl AssistantChat {
             .collect())
     }
 
-    /// Stores the assistant's reply to the user who asked `question`, and announces it.
     /// The assistant's reply to `question`, as stored.
     fn reply_to(
         &self,
@@ -580,7 +644,7 @@ impl AssistantChat {
         }
     }
 
-    async fn announce(&self, delivered: &crate::Delivered) {
+    async fn announce(&self, delivered: &Delivered) {
         self.events
             .publish(&[DomainEvent::Message(MessageEvent::created(delivered))])
             .await;

@@ -11,8 +11,8 @@ use crate::domain::{
     UserId,
 };
 use crate::ports::{
-    Background, ChannelReplies, Clock, EventPublisher, MessageRepository, NewMessage, PortError,
-    ReplyRoute, UserRepository,
+    Background, ChannelOrigin, ChannelReplies, Clock, EventPublisher, MessageRepository,
+    NewMessage, PortError, ReplyRoute, UserRepository,
 };
 
 /// What a channel answers on its own.
@@ -115,11 +115,11 @@ impl PhoneChat {
             conversation_id: ConversationId::between(UserId::ASSISTANT, user.id),
             created_at: self.clock.now(),
         };
-        let Some(delivered) = self
-            .messages
-            .create_message_once(&incoming.id, question)
-            .await?
-        else {
+        let origin = ChannelOrigin {
+            receipt: incoming.id.clone(),
+            route: incoming.route.clone(),
+        };
+        let Some(delivered) = self.messages.create_message_once(&origin, question).await? else {
             tracing::info!(reference = %incoming.id, "a text taken before came again");
             return Ok(Received::AlreadyReceived);
         };
@@ -138,7 +138,9 @@ impl PhoneChat {
                 return;
             };
             match chat.assistant.answer(slot, &question).await {
-                Ok(reply) => chat.send(&incoming, reply.content.as_str()).await,
+                Ok(Some(reply)) => chat.send(&incoming, reply.content.as_str()).await,
+                // Another instance answered it (and sends its answer).
+                Ok(None) => {}
                 Err(error) => tracing::warn!(
                     reference = %incoming.id,
                     error = %error,
@@ -157,20 +159,34 @@ impl PhoneChat {
 
     /// Sends on the channel; a failure is logged (what was stored stays stored).
     async fn send(&self, incoming: &IncomingText, text: &str) {
-        let Some(replies) = &self.replies else {
-            tracing::warn!(reference = %incoming.id, "no channel to send the reply on");
-            return;
-        };
-        if let Err(error) = replies
-            .send(&incoming.route, text, incoming.id.as_str())
-            .await
-        {
-            tracing::warn!(
-                reference = %incoming.id,
-                error = %error,
-                "gave up sending a reply on the channel"
-            );
-        }
+        send_on_channel(
+            self.replies.as_deref(),
+            &incoming.route,
+            incoming.id.as_str(),
+            text,
+        )
+        .await;
+    }
+}
+
+/// Sends `text` on the channel (`reference`: the incoming message's id there); a failure is
+/// logged (what was stored stays stored).
+pub(super) async fn send_on_channel(
+    replies: Option<&dyn ChannelReplies>,
+    route: &ReplyRoute,
+    reference: &str,
+    text: &str,
+) {
+    let Some(replies) = replies else {
+        tracing::warn!(reference, "no channel to send the reply on");
+        return;
+    };
+    if let Err(error) = replies.send(route, text, reference).await {
+        tracing::warn!(
+            reference,
+            error = %error,
+            "gave up sending a reply on the channel"
+        );
     }
 }
 

@@ -206,6 +206,17 @@ impl Mocks {
             .returning(|_, _, _, _| Ok(Vec::new()));
     }
 
+    /// Storage in which every question is free to claim and every reply is stored, with
+    /// `reply_id` (the assistant's side of the sweep's rules).
+    pub fn replies_stored_as(&mut self, reply_id: i64) {
+        self.messages
+            .expect_claim_question()
+            .returning(|_, _, _| Ok(true));
+        self.messages
+            .expect_store_reply()
+            .returning(move |_, new| Ok(Some(delivered(reply_id, new))));
+    }
+
     pub fn into_ports(self) -> Ports {
         let users: Arc<dyn UserRepository> = Arc::new(self.users);
         let sessions: Arc<dyn SessionRepository> = Arc::new(self.sessions);

@@ -326,7 +326,8 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
 
 /// Answers questions to the assistant that a process died before answering: at start-up
 /// and then regularly (a question counts as forgotten only once no instance can still be
-/// answering it), until shutdown.
+/// answering it: its claim expired, or nobody claimed it in an answer's time), until
+/// shutdown.
 async fn answer_forgotten_questions(chat: ai_message_core::usecases::assistant::AssistantChat) {
     let every = (chat.forgotten_after() / 4).clamp(Duration::from_secs(1), Duration::from_secs(30));
     loop {

@@ -4,15 +4,15 @@ use std::collections::HashMap;
 
 use ai_message_core::ports::*;
 use ai_message_core::{
-    ChannelMessageId, ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated,
-    Message, MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
+    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
+    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
     conversation_access, conversation_of,
 };
 use async_trait::async_trait;
 
 use crate::MemoryStore;
 use crate::tables::paged;
-use crate::tables::{MessageKey, Tables};
+use crate::tables::{MessageKey, QuestionRecord, Tables};
 
 impl Tables {
     /// Keys of the messages a scope draws from, newest first, with the filter it needs.
@@ -119,14 +119,22 @@ impl MessageRepository for MemoryStore {
 
     async fn create_message_once(
         &self,
-        receipt: &ChannelMessageId,
+        origin: &ChannelOrigin,
         new: NewMessage,
     ) -> Result<Option<Delivered>, PortError> {
         let mut t = self.tables.write();
-        if !t.channel_receipts.insert(receipt.clone()) {
+        if !t.channel_receipts.insert(origin.receipt.clone()) {
             return Ok(None);
         }
-        Ok(Some(t.insert_message(new)))
+        let delivered = t.insert_message(new);
+        t.assistant_questions.insert(
+            delivered.message.id,
+            QuestionRecord {
+                origin: Some(origin.clone()),
+                ..QuestionRecord::default()
+            },
+        );
+        Ok(Some(delivered))
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {
@@ -269,30 +277,64 @@ impl MessageRepository for MemoryStore {
         &self,
         asked_before: Timestamp,
         scan: u32,
-    ) -> Result<Vec<Message>, PortError> {
+    ) -> Result<Vec<PendingQuestion>, PortError> {
         let t = self.tables.read();
-        let mut unanswered: Vec<Message> = t
+        let mut unanswered: Vec<PendingQuestion> = t
             .messages
             .values()
             .rev()
             .filter(|m| m.recipient_id.is_assistant() && m.created_at < asked_before)
             .take(scan as usize)
             .filter(|m| newest_with_assistant(&t, m.sender_id) == Some(m.id))
-            .cloned()
+            .map(|m| {
+                let record = t
+                    .assistant_questions
+                    .get(&m.id)
+                    .cloned()
+                    .unwrap_or_default();
+                PendingQuestion {
+                    question: m.clone(),
+                    state: record.state,
+                    origin: record.origin,
+                }
+            })
             .collect();
         unanswered.reverse();
         Ok(unanswered)
     }
 
-    async fn reply_if_unanswered(
+    async fn claim_question(
         &self,
-        question: &Message,
+        question: MessageId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, PortError> {
+        let mut t = self.tables.write();
+        if !t.messages.contains_key(&question) {
+            return Ok(false);
+        }
+        let record = t.assistant_questions.entry(question).or_default();
+        if !record.state.may_claim(now) {
+            return Ok(false);
+        }
+        record.state.claimed_until = Some(until);
+        Ok(true)
+    }
+
+    async fn store_reply(
+        &self,
+        question: MessageId,
         reply: NewMessage,
     ) -> Result<Option<Delivered>, PortError> {
         let mut t = self.tables.write();
-        if newest_with_assistant(&t, question.sender_id) != Some(question.id) {
+        if !t.messages.contains_key(&question) {
             return Ok(None);
         }
+        let record = t.assistant_questions.entry(question).or_default();
+        if !record.state.may_store_reply() {
+            return Ok(None);
+        }
+        record.state.answered = true;
         Ok(Some(t.insert_message(reply)))
     }
 

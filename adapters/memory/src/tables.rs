@@ -40,6 +40,9 @@ pub(crate) struct Tables {
     pub stream_tickets: HashMap<StreamTicketHash, NewStreamTicket>,
     /// Where each user last cleared their chat with the assistant.
     pub assistant_clears: HashMap<UserId, MessageId>,
+    /// What is known of questions to the assistant: who answers them, whether a reply was
+    /// stored, the channel they came in on. They go with their message.
+    pub assistant_questions: HashMap<MessageId, QuestionRecord>,
 
     pub messages: BTreeMap<MessageId, Message>,
     /// Messages each user sent or received.
@@ -55,6 +58,13 @@ pub(crate) struct Tables {
     pub reports: BTreeMap<ReportId, Report>,
 
     pub sequences: Sequences,
+}
+
+/// A row of `assistant_questions`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QuestionRecord {
+    pub state: ai_message_core::QuestionState,
+    pub origin: Option<ai_message_core::ports::ChannelOrigin>,
 }
 
 /// Auto-increment counters: like Postgres `SERIAL`, an id is never handed out twice.
@@ -229,6 +239,7 @@ impl Tables {
     }
 
     pub fn unindex_message(&mut self, message: &Message) {
+        self.assistant_questions.remove(&message.id);
         for user_id in [message.sender_id, message.recipient_id] {
             if let Some(positions) = self.deliveries.get_mut(&user_id) {
                 positions.retain(|_, id| *id != message.id);

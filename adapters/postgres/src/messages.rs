@@ -4,12 +4,13 @@ use ai_message_core::ports::*;
 use std::sync::Arc;
 
 use ai_message_core::{
-    ChannelMessageId, ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated,
-    Message, MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
-    conversation_access, conversation_of,
+    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
+    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, QuestionState, Timestamp,
+    UserId, conversation_access, conversation_of,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{ClientWrapper, GenericClient};
+use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
 use crate::helpers::OrPortError;
@@ -220,63 +221,33 @@ async fn insert_and_commit(
     Ok(delivered)
 }
 
-/// [`MessageRepository::reply_if_unanswered`] in one transaction: the asker's delivery
-/// counter is locked first (every send involving them updates it), so the check reads every
-/// message committed before and none can commit until the reply has.
-async fn reply_in_transaction(
+/// Begins a transaction holding the question's message row (see [`sql::LOCK_QUESTION`]),
+/// in one round trip; the question's state, or `None` (the transaction ended) when the
+/// question is gone.
+async fn begin_with_question(
     client: &deadpool_postgres::Object,
-    question: (i32, i32),
-    reply: NewMessage,
-) -> Result<Option<Delivered>, PortError> {
-    let (question_id, asker) = question;
-    let assistant = pg_id(UserId::ASSISTANT).unwrap_or(-1);
-    client.batch_execute("BEGIN").await.or_port()?;
-    let checked = async {
-        client
-            .query(sql::LOCK_DELIVERY_COUNTER, &[&asker])
-            .await
-            .or_port()?;
-        let newest: Option<i32> = client
-            .query_one(sql::NEWEST_WITH_ASSISTANT, &[&asker, &assistant])
-            .await
-            .or_port()?
-            .try_get(0)
-            .or_port()?;
-        Ok::<_, PortError>(newest == Some(question_id))
-    }
-    .await;
-    match checked {
-        Ok(true) => {}
-        Ok(false) => {
-            client.batch_execute("ROLLBACK").await.or_port()?;
+    question: i32,
+) -> Result<Option<QuestionState>, PortError> {
+    let lock = client.prepare_cached(sql::LOCK_QUESTION).await.or_port()?;
+    let read = client.prepare_cached(sql::QUESTION_STATE).await.or_port()?;
+    let params: [&(dyn ToSql + Sync); 1] = [&question];
+    let (begun, locked, found) = tokio::join!(
+        client.batch_execute("BEGIN"),
+        client.query_opt(&lock, &params),
+        client.query_opt(&read, &params)
+    );
+    let state = async {
+        begun.or_port()?;
+        if locked.or_port()?.is_none() {
             return Ok(None);
         }
-        Err(error) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(error);
-        }
+        let state = found.or_port()?.map(|row| rows::question_state(&row, 0));
+        Ok(Some(state.transpose().or_port()?.unwrap_or_default()))
     }
-    insert_and_commit(client, reply).await.map(Some)
-}
-
-/// [`MessageRepository::create_message_once`] in one transaction: of two instances taking
-/// one receipt at once, the second waits on the first's row and then finds it taken.
-async fn create_once_in_transaction(
-    client: &deadpool_postgres::Object,
-    receipt: &str,
-    new: NewMessage,
-) -> Result<Option<Delivered>, PortError> {
-    client.batch_execute("BEGIN").await.or_port()?;
-    let taken = client
-        .execute(
-            sql::TAKE_CHANNEL_RECEIPT,
-            &[&receipt, &naive(new.created_at)],
-        )
-        .await
-        .or_port();
-    match taken {
-        Ok(1) => insert_and_commit(client, new).await.map(Some),
-        Ok(_) => {
+    .await;
+    match state {
+        Ok(Some(state)) => Ok(Some(state)),
+        Ok(None) => {
             client.batch_execute("ROLLBACK").await.or_port()?;
             Ok(None)
         }
@@ -285,6 +256,118 @@ async fn create_once_in_transaction(
             Err(error)
         }
     }
+}
+
+/// [`MessageRepository::claim_question`] in one transaction: the state is read under the
+/// question's row lock, the core decides, the claim is written with the COMMIT.
+async fn claim_in_transaction(
+    client: &deadpool_postgres::Object,
+    question: i32,
+    now: Timestamp,
+    until: Timestamp,
+) -> Result<bool, PortError> {
+    let claim = client.prepare_cached(sql::CLAIM_QUESTION).await.or_port()?;
+    let Some(state) = begin_with_question(client, question).await? else {
+        return Ok(false);
+    };
+    if !state.may_claim(now) {
+        client.batch_execute("ROLLBACK").await.or_port()?;
+        return Ok(false);
+    }
+    let until = naive(until);
+    let params: [&(dyn ToSql + Sync); 2] = [&question, &until];
+    let (claimed, committed) = tokio::join!(
+        client.execute(&claim, &params),
+        client.batch_execute("COMMIT")
+    );
+    // A failed claim aborts the transaction; its COMMIT then only ends it.
+    claimed.or_port()?;
+    committed.or_port()?;
+    Ok(true)
+}
+
+/// [`MessageRepository::store_reply`] in one transaction: the state is read under the
+/// question's row lock (a racing reply waits, then finds it answered), the core decides,
+/// then the mark, the insert and the COMMIT go together.
+async fn reply_in_transaction(
+    client: &deadpool_postgres::Object,
+    question: i32,
+    reply: NewMessage,
+) -> Result<Option<Delivered>, PortError> {
+    let mark = client.prepare_cached(sql::MARK_ANSWERED).await.or_port()?;
+    let insert = client
+        .prepare_cached(sql::INSERT_DELIVERED_MESSAGE)
+        .await
+        .or_port()?;
+    let Some(state) = begin_with_question(client, question).await? else {
+        return Ok(None);
+    };
+    if !state.may_store_reply() {
+        client.batch_execute("ROLLBACK").await.or_port()?;
+        return Ok(None);
+    }
+    let params: [&(dyn ToSql + Sync); 1] = [&question];
+    let (marked, inserted, committed) = tokio::join!(
+        client.execute(&mark, &params),
+        insert_delivered(client, &insert, reply),
+        client.batch_execute("COMMIT")
+    );
+    marked.or_port()?;
+    let delivered = inserted?;
+    committed.or_port()?;
+    Ok(Some(delivered))
+}
+
+/// [`MessageRepository::create_message_once`] in one transaction: of two instances taking
+/// one receipt at once, the second waits on the first's row and then finds it taken. The
+/// message's origin is written with it.
+async fn create_once_in_transaction(
+    client: &deadpool_postgres::Object,
+    origin: ChannelOrigin,
+    new: NewMessage,
+) -> Result<Option<Delivered>, PortError> {
+    // Prepared before anything is sent: see `insert_and_commit`.
+    let insert = client
+        .prepare_cached(sql::INSERT_DELIVERED_MESSAGE)
+        .await
+        .or_port()?;
+    let keep = client
+        .prepare_cached(sql::KEEP_CHANNEL_ORIGIN)
+        .await
+        .or_port()?;
+    client.batch_execute("BEGIN").await.or_port()?;
+    let taken = client
+        .execute(
+            sql::TAKE_CHANNEL_RECEIPT,
+            &[&origin.receipt.as_str(), &naive(new.created_at)],
+        )
+        .await
+        .or_port();
+    match taken {
+        Ok(1) => {}
+        Ok(_) => {
+            client.batch_execute("ROLLBACK").await.or_port()?;
+            return Ok(None);
+        }
+        Err(error) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(error);
+        }
+    }
+    let params: [&(dyn ToSql + Sync); 3] = [
+        &origin.receipt.as_str(),
+        &origin.route.to,
+        &origin.route.from,
+    ];
+    let (inserted, kept, committed) = tokio::join!(
+        insert_delivered(client, &insert, new),
+        client.execute(&keep, &params),
+        client.batch_execute("COMMIT")
+    );
+    let delivered = inserted?;
+    kept.or_port()?;
+    committed.or_port()?;
+    Ok(Some(delivered))
 }
 
 #[async_trait]
@@ -306,13 +389,13 @@ impl MessageRepository for PostgresStore {
 
     async fn create_message_once(
         &self,
-        receipt: &ChannelMessageId,
+        origin: &ChannelOrigin,
         new: NewMessage,
     ) -> Result<Option<Delivered>, PortError> {
         let client = self.client().await?;
-        let receipt = receipt.as_str().to_string();
+        let origin = origin.clone();
         // Run to its end even if the caller goes away, as `send_message` does.
-        tokio::spawn(async move { create_once_in_transaction(&client, &receipt, new).await })
+        tokio::spawn(async move { create_once_in_transaction(&client, origin, new).await })
             .await
             .map_err(|e| PortError::unexpected(format!("the insert task failed: {e}")))?
     }
@@ -478,7 +561,7 @@ impl MessageRepository for PostgresStore {
         &self,
         asked_before: Timestamp,
         scan: u32,
-    ) -> Result<Vec<Message>, PortError> {
+    ) -> Result<Vec<PendingQuestion>, PortError> {
         let assistant = pg_id(UserId::ASSISTANT).unwrap_or(-1);
         let client = self.client().await?;
         let stmt = client
@@ -490,27 +573,40 @@ impl MessageRepository for PostgresStore {
             .await
             .or_port()?;
         rows.iter()
-            .map(rows::message)
+            .map(rows::pending_question)
             .collect::<Result<_, _>>()
             .or_port()
     }
 
-    async fn reply_if_unanswered(
+    async fn claim_question(
         &self,
-        question: &Message,
+        question: MessageId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, PortError> {
+        let Some(question) = pg_id(question) else {
+            return Ok(false);
+        };
+        let client = self.client().await?;
+        // Run to its end even if the caller goes away, as `send_message` does.
+        tokio::spawn(async move { claim_in_transaction(&client, question, now, until).await })
+            .await
+            .map_err(|e| PortError::unexpected(format!("the claim task failed: {e}")))?
+    }
+
+    async fn store_reply(
+        &self,
+        question: MessageId,
         reply: NewMessage,
     ) -> Result<Option<Delivered>, PortError> {
-        let (Some(question_id), Some(asker)) = (pg_id(question.id), pg_id(question.sender_id))
-        else {
+        let Some(question) = pg_id(question) else {
             return Ok(None);
         };
         let client = self.client().await?;
         // Run to its end even if the caller goes away, as `send_message` does.
-        tokio::spawn(
-            async move { reply_in_transaction(&client, (question_id, asker), reply).await },
-        )
-        .await
-        .map_err(|e| PortError::unexpected(format!("the reply task failed: {e}")))?
+        tokio::spawn(async move { reply_in_transaction(&client, question, reply).await })
+            .await
+            .map_err(|e| PortError::unexpected(format!("the reply task failed: {e}")))?
     }
 
     async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {

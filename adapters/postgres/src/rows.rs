@@ -1,11 +1,12 @@
 //! Rows to entities, ids between i64 (the core) and INTEGER (the schema), and error mapping.
 
+use ai_message_core::ports::{ChannelOrigin, PendingQuestion, ReplyRoute};
 use ai_message_core::{
-    Bio, ConversationId, ConversationSummary, DeviceInfo, Email, FullName, IpAddress, Message,
-    MessageContent, MessageId, PasswordHash, PhoneNumber, PortError, RefreshToken,
-    RefreshTokenHash, RefreshTokenId, Report, ReportComment, ReportContent, ReportId, ReportStatus,
-    ReportTitle, ReportView, Role, RoleDescription, RoleId, RoleName, Session, SessionId,
-    SessionToken, Timestamp, User, UserId, Username,
+    Bio, ChannelMessageId, ConversationId, ConversationSummary, DeviceInfo, Email, FullName,
+    IpAddress, Message, MessageContent, MessageId, PasswordHash, PhoneNumber, PortError,
+    QuestionState, RefreshToken, RefreshTokenHash, RefreshTokenId, Report, ReportComment,
+    ReportContent, ReportId, ReportStatus, ReportTitle, ReportView, Role, RoleDescription, RoleId,
+    RoleName, Session, SessionId, SessionToken, Timestamp, User, UserId, Username,
 };
 use chrono::NaiveDateTime;
 use tokio_postgres::Row;
@@ -174,6 +175,39 @@ pub(crate) fn message(row: &Row) -> Result<Message, tokio_postgres::Error> {
         conversation_id: optional_text(row, 6)?.map(ConversationId::from_storage),
         created_at: utc(row, 7)?,
         updated_at: utc(row, 8)?,
+    })
+}
+
+/// A question's state from `claimed_until, answered` at `index` (both NULL: no row).
+pub(crate) fn question_state(
+    row: &Row,
+    index: usize,
+) -> Result<QuestionState, tokio_postgres::Error> {
+    Ok(QuestionState {
+        claimed_until: row
+            .try_get::<_, Option<NaiveDateTime>>(index)?
+            .map(|time| time.and_utc()),
+        answered: flag(row, index + 1, false)?,
+    })
+}
+
+/// `message_columns!("q.")`, the question's state, then its channel's id and route.
+pub(crate) fn pending_question(row: &Row) -> Result<PendingQuestion, tokio_postgres::Error> {
+    let origin = match (
+        optional_text(row, 11)?,
+        optional_text(row, 12)?,
+        optional_text(row, 13)?,
+    ) {
+        (Some(receipt), Some(to), Some(from)) => Some(ChannelOrigin {
+            receipt: ChannelMessageId::from_storage(receipt),
+            route: ReplyRoute { to, from },
+        }),
+        _ => None,
+    };
+    Ok(PendingQuestion {
+        question: message(row)?,
+        state: question_state(row, 9)?,
+        origin,
     })
 }
 

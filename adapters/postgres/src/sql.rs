@@ -275,20 +275,35 @@ pub const MESSAGES_BETWEEN: &str = concat!(
 );
 /// Of the newest $3 questions to the assistant ($1) asked before $2, those no message
 /// between their sender and the assistant came after; oldest first.
+/// Questions to the assistant ($1) asked before $2, among the newest $3, with no message
+/// between their sender and the assistant after them; with what is known of each.
 pub const UNANSWERED_QUESTIONS: &str = concat!(
     "SELECT ",
-    message_columns!(),
-    " FROM messages q WHERE q.id IN (SELECT id FROM messages WHERE recipient_id = $1 \
+    message_columns!("q."),
+    ", a.claimed_until, a.answered, a.channel_message_id, a.reply_to, a.reply_from \
+     FROM messages q LEFT JOIN assistant_questions a ON a.question_id = q.id \
+     WHERE q.id IN (SELECT id FROM messages WHERE recipient_id = $1 \
      AND created_at < $2 ORDER BY id DESC LIMIT $3) AND NOT EXISTS (SELECT 1 FROM messages n \
      WHERE n.id > q.id AND ((n.sender_id = q.sender_id AND n.recipient_id = $1) \
      OR (n.sender_id = $1 AND n.recipient_id = q.sender_id))) ORDER BY q.id"
 );
-/// The newest message between a user ($1) and the assistant ($2).
-pub const NEWEST_WITH_ASSISTANT: &str = "SELECT max(id) FROM messages WHERE \
-     (sender_id = $1 AND recipient_id = $2) OR (sender_id = $2 AND recipient_id = $1)";
-/// Waits for every send involving the user ($1) to end: each one updates this row.
-pub const LOCK_DELIVERY_COUNTER: &str =
-    "SELECT user_id FROM delivery_counters WHERE user_id = $1 FOR UPDATE";
+/// Locks a question's message row until the transaction ends: claims and replies to one
+/// question take turns, and it is not deleted in between. No row: the question is gone.
+pub const LOCK_QUESTION: &str = "SELECT 1 FROM messages WHERE id = $1 FOR NO KEY UPDATE";
+/// A question's state (`claimed_until, answered`), read by a statement of its own after
+/// [`LOCK_QUESTION`]: a statement that waited for a lock re-reads only the locked row, so a
+/// join in it would still show the claim as it was before the wait.
+pub const QUESTION_STATE: &str =
+    "SELECT claimed_until, answered FROM assistant_questions WHERE question_id = $1";
+pub const CLAIM_QUESTION: &str = "INSERT INTO assistant_questions (question_id, claimed_until) \
+     VALUES ($1, $2) ON CONFLICT (question_id) DO UPDATE SET claimed_until = $2";
+pub const MARK_ANSWERED: &str = "INSERT INTO assistant_questions (question_id, answered) \
+     VALUES ($1, true) ON CONFLICT (question_id) DO UPDATE SET answered = true";
+/// Where the answer to the message just inserted on this connection goes: `currval` is the
+/// id this session's insert took.
+pub const KEEP_CHANNEL_ORIGIN: &str = "INSERT INTO assistant_questions \
+     (question_id, channel_message_id, reply_to, reply_from) \
+     VALUES (currval(pg_get_serial_sequence('messages', 'id')), $1, $2, $3)";
 /// A send batch's counters, locked in ascending order in one pass (see `send_batches`): a
 /// missing row is created at 0, which reads as "no position yet" like no row at all.
 pub const LOCK_DELIVERY_COUNTERS: &str = "INSERT INTO delivery_counters AS c \

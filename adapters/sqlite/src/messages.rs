@@ -4,9 +4,9 @@ use ai_message_core::ports::*;
 use std::sync::Arc;
 
 use ai_message_core::{
-    ChannelMessageId, ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated,
-    Message, MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
-    conversation_access, conversation_of,
+    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
+    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, QuestionState, Timestamp,
+    UserId, conversation_access, conversation_of,
 };
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -60,6 +60,17 @@ fn take_position(
         tx.query_row_cached(sql::TAKE_POSITION, [user_id.get()], |row| row.get(0))?;
     tx.execute_cached(sql::INSERT_DELIVERY, params![user_id.get(), position, id])?;
     Ok(Some(position))
+}
+
+/// What is known of a question; `None` when it is gone.
+fn question_state(
+    tx: &Transaction<'_>,
+    question: MessageId,
+) -> rusqlite::Result<Option<QuestionState>> {
+    tx.query_row_cached(sql::QUESTION_STATE, [question.get()], |row| {
+        rows::question_state(row, 0)
+    })
+    .optional()
 }
 
 /// The checks of a send, then the insert (see [`MessageRepository::send_message`]).
@@ -135,12 +146,13 @@ impl MessageRepository for SqliteStore {
 
     async fn create_message_once(
         &self,
-        receipt: &ChannelMessageId,
+        origin: &ChannelOrigin,
         new: NewMessage,
     ) -> Result<Option<Delivered>, PortError> {
-        let receipt = receipt.as_str().to_string();
+        let origin = origin.clone();
         self.db
             .write(move |tx| {
+                let receipt = origin.receipt.as_str();
                 let taken = tx
                     .execute_cached(
                         sql::TAKE_CHANNEL_RECEIPT,
@@ -150,7 +162,18 @@ impl MessageRepository for SqliteStore {
                 if taken == 0 {
                     return Ok(None);
                 }
-                insert_message(tx, new).or_port().map(Some)
+                let delivered = insert_message(tx, new).or_port()?;
+                tx.execute_cached(
+                    sql::KEEP_CHANNEL_ORIGIN,
+                    params![
+                        delivered.message.id.get(),
+                        receipt,
+                        origin.route.to,
+                        origin.route.from
+                    ],
+                )
+                .or_port()?;
+                Ok(Some(delivered))
             })
             .await
     }
@@ -320,7 +343,7 @@ impl MessageRepository for SqliteStore {
         &self,
         asked_before: Timestamp,
         scan: u32,
-    ) -> Result<Vec<Message>, PortError> {
+    ) -> Result<Vec<PendingQuestion>, PortError> {
         self.db
             .read(move |conn| {
                 conn.prepare_cached(sql::UNANSWERED_QUESTIONS)?
@@ -330,31 +353,53 @@ impl MessageRepository for SqliteStore {
                             time_text(asked_before),
                             i64::from(scan)
                         ],
-                        rows::message,
+                        rows::pending_question,
                     )?
                     .collect()
             })
             .await
     }
 
-    async fn reply_if_unanswered(
+    async fn claim_question(
         &self,
-        question: &Message,
-        reply: NewMessage,
-    ) -> Result<Option<Delivered>, PortError> {
-        let (question_id, asker) = (question.id.get(), question.sender_id.get());
-        // The single writer runs one write at a time: nothing lands between check and insert.
+        question: MessageId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, PortError> {
+        // The single writer runs one write at a time: nothing lands between check and claim.
         self.db
             .write(move |tx| {
-                let newest: Option<i64> = tx
-                    .prepare_cached(sql::NEWEST_WITH_ASSISTANT)
-                    .and_then(|mut stmt| {
-                        stmt.query_row(params![asker, UserId::ASSISTANT.get()], |row| row.get(0))
-                    })
-                    .or_port()?;
-                if newest != Some(question_id) {
+                let Some(state) = question_state(tx, question).or_port()? else {
+                    return Ok(false);
+                };
+                if !state.may_claim(now) {
+                    return Ok(false);
+                }
+                tx.execute_cached(
+                    sql::CLAIM_QUESTION,
+                    params![question.get(), time_text(until)],
+                )
+                .or_port()?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn store_reply(
+        &self,
+        question: MessageId,
+        reply: NewMessage,
+    ) -> Result<Option<Delivered>, PortError> {
+        self.db
+            .write(move |tx| {
+                let Some(state) = question_state(tx, question).or_port()? else {
+                    return Ok(None);
+                };
+                if !state.may_store_reply() {
                     return Ok(None);
                 }
+                tx.execute_cached(sql::MARK_ANSWERED, [question.get()])
+                    .or_port()?;
                 insert_message(tx, reply).or_port().map(Some)
             })
             .await

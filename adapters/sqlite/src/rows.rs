@@ -1,12 +1,13 @@
 //! Rows to entities and back: timestamps as `YYYY-MM-DD HH:MM:SS.ffffff` text (what the
 //! original implementation wrote), booleans as 0/1 with the schema's defaults for NULL.
 
+use ai_message_core::ports::{ChannelOrigin, PendingQuestion, ReplyRoute};
 use ai_message_core::{
-    Bio, ConversationId, ConversationSummary, DeviceInfo, Email, FullName, IpAddress, Message,
-    MessageContent, MessageId, PasswordHash, PhoneNumber, RefreshToken, RefreshTokenHash,
-    RefreshTokenId, Report, ReportComment, ReportContent, ReportId, ReportStatus, ReportTitle,
-    ReportView, Role, RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken,
-    Timestamp, User, UserId, Username,
+    Bio, ChannelMessageId, ConversationId, ConversationSummary, DeviceInfo, Email, FullName,
+    IpAddress, Message, MessageContent, MessageId, PasswordHash, PhoneNumber, QuestionState,
+    RefreshToken, RefreshTokenHash, RefreshTokenId, Report, ReportComment, ReportContent, ReportId,
+    ReportStatus, ReportTitle, ReportView, Role, RoleDescription, RoleId, RoleName, Session,
+    SessionId, SessionToken, Timestamp, User, UserId, Username,
 };
 use std::sync::LazyLock;
 
@@ -222,6 +223,34 @@ pub(crate) fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
             .map(ConversationId::from_storage),
         created_at: time_at(row, 7)?,
         updated_at: time_at(row, 8)?,
+    })
+}
+
+/// A question's state from `claimed_until, answered` at `index` (both NULL: no row).
+pub(crate) fn question_state(row: &Row<'_>, index: usize) -> rusqlite::Result<QuestionState> {
+    Ok(QuestionState {
+        claimed_until: optional_time_at(row, index)?,
+        answered: flag(row, index + 1, false)?,
+    })
+}
+
+/// `message_columns!("q.")`, the question's state, then its channel's id and route.
+pub(crate) fn pending_question(row: &Row<'_>) -> rusqlite::Result<PendingQuestion> {
+    let origin = match (
+        row.get::<_, Option<String>>(11)?,
+        row.get::<_, Option<String>>(12)?,
+        row.get::<_, Option<String>>(13)?,
+    ) {
+        (Some(receipt), Some(to), Some(from)) => Some(ChannelOrigin {
+            receipt: ChannelMessageId::from_storage(receipt),
+            route: ReplyRoute { to, from },
+        }),
+        _ => None,
+    };
+    Ok(PendingQuestion {
+        question: message(row)?,
+        state: question_state(row, 9)?,
+        origin,
     })
 }
 

@@ -247,17 +247,27 @@ pub const MESSAGES_BETWEEN: &str = concat!(
 );
 /// Of the newest ?3 questions to the assistant (?1) asked before ?2, those no message
 /// between their sender and the assistant came after; oldest first.
+/// Questions to the assistant (?1) asked before ?2, among the newest ?3, with no message
+/// between their sender and the assistant after them; with what is known of each.
 pub const UNANSWERED_QUESTIONS: &str = concat!(
     "SELECT ",
-    message_columns!(),
-    " FROM messages q WHERE q.id IN (SELECT id FROM messages WHERE recipient_id = ?1 \
+    message_columns!("q."),
+    ", a.claimed_until, a.answered, a.channel_message_id, a.reply_to, a.reply_from \
+     FROM messages q LEFT JOIN assistant_questions a ON a.question_id = q.id \
+     WHERE q.id IN (SELECT id FROM messages WHERE recipient_id = ?1 \
      AND created_at < ?2 ORDER BY id DESC LIMIT ?3) AND NOT EXISTS (SELECT 1 FROM messages n \
      WHERE n.id > q.id AND ((n.sender_id = q.sender_id AND n.recipient_id = ?1) \
      OR (n.sender_id = ?1 AND n.recipient_id = q.sender_id))) ORDER BY q.id"
 );
-/// The newest message between a user (?1) and the assistant (?2).
-pub const NEWEST_WITH_ASSISTANT: &str = "SELECT max(id) FROM messages WHERE \
-     (sender_id = ?1 AND recipient_id = ?2) OR (sender_id = ?2 AND recipient_id = ?1)";
+/// A question's state (`claimed_until, answered`); no row: the question is gone.
+pub const QUESTION_STATE: &str = "SELECT a.claimed_until, a.answered FROM messages m \
+     LEFT JOIN assistant_questions a ON a.question_id = m.id WHERE m.id = ?1";
+pub const CLAIM_QUESTION: &str = "INSERT INTO assistant_questions (question_id, claimed_until) \
+     VALUES (?1, ?2) ON CONFLICT (question_id) DO UPDATE SET claimed_until = ?2";
+pub const MARK_ANSWERED: &str = "INSERT INTO assistant_questions (question_id, answered) \
+     VALUES (?1, 1) ON CONFLICT (question_id) DO UPDATE SET answered = 1";
+pub const KEEP_CHANNEL_ORIGIN: &str = "INSERT INTO assistant_questions \
+     (question_id, channel_message_id, reply_to, reply_from) VALUES (?1, ?2, ?3, ?4)";
 pub const ASSISTANT_CLEAR_POINT: &str =
     "SELECT after_message_id FROM assistant_history_clears WHERE user_id = ?1";
 pub const SET_ASSISTANT_CLEAR_POINT: &str = "INSERT INTO assistant_history_clears \

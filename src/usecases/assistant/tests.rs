@@ -22,16 +22,13 @@ fn chat(mocks: Mocks, model: Option<MockAssistant>, max_concurrency: usize) -> A
 fn storage_echoing(mocks: &mut Mocks) {
     mocks.without_assistant_history();
     mocks.sends_answer(|_| None);
-    mocks
-        .messages
-        .expect_create_message()
-        .returning(|new| Ok(delivered(10, new)));
+    mocks.replies_stored_as(10);
 }
 
 #[tokio::test]
 async fn without_a_model_nothing_is_asked_or_stored() {
     let mut mocks = Mocks::new();
-    mocks.messages.expect_create_message().never();
+    mocks.messages.expect_store_reply().never();
     mocks.messages.expect_send_message().never();
     let chat = chat(mocks, None, 8);
     let err = chat
@@ -100,10 +97,7 @@ async fn the_model_gets_the_system_prompt_and_the_turns_in_order() {
             answer.content = MessageContent::parse("answer").unwrap();
             Ok(vec![question, answer])
         });
-    mocks
-        .messages
-        .expect_create_message()
-        .returning(|new| Ok(delivered(7, new)));
+    mocks.replies_stored_as(7);
     let mut model = MockAssistant::new();
     model
         .expect_reply()
@@ -126,4 +120,64 @@ async fn the_model_gets_the_system_prompt_and_the_turns_in_order() {
     let chat = chat(mocks, Some(model), 8);
     let slot = chat.reserve(uid(1)).unwrap();
     chat.answer(slot, &sample_message(5, 1, -1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_question_another_instance_claimed_is_not_put_to_the_model() {
+    let mut mocks = Mocks::new();
+    mocks
+        .messages
+        .expect_claim_question()
+        .withf(|question, now, until| {
+            *question == mid(5)
+                && *now == fixed_now()
+                && *until - *now
+                    == chrono::Duration::from_std(AssistantSettings::default().forgotten_after)
+                        .unwrap()
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(false));
+    mocks.messages.expect_store_reply().never();
+    let mut model = MockAssistant::new();
+    model.expect_reply().never();
+    let chat = chat(mocks, Some(model), 8);
+    let slot = chat.reserve(uid(1)).unwrap();
+    let answer = chat.answer(slot, &sample_message(5, 1, -1)).await.unwrap();
+    assert_eq!(answer, None);
+    assert!(
+        chat.reserve(uid(1)).is_ok(),
+        "the reply's place is free again"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_stored_second_is_dropped_unannounced() {
+    let mut mocks = Mocks::new();
+    mocks.without_assistant_history();
+    mocks
+        .messages
+        .expect_claim_question()
+        .returning(|_, _, _| Ok(true));
+    mocks
+        .messages
+        .expect_store_reply()
+        .times(1)
+        .returning(|_, _| Ok(None));
+    let events = mocks.events.clone();
+    let mut model = MockAssistant::new();
+    model
+        .expect_reply()
+        .times(1)
+        .returning(|_, _| Ok(ModelReply::Text("late".into())));
+    let chat = chat(mocks, Some(model), 8);
+    let slot = chat.reserve(uid(1)).unwrap();
+    let answer = chat.answer(slot, &sample_message(5, 1, -1)).await.unwrap();
+    assert_eq!(answer, None);
+    assert!(
+        !events
+            .published()
+            .iter()
+            .any(|event| matches!(event, DomainEvent::Message(_))),
+        "nothing is announced"
+    );
 }

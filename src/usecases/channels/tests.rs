@@ -66,7 +66,7 @@ async fn an_unknown_number_gets_the_fixed_reply_and_nothing_is_stored() {
         .expect_find_user_by_phone()
         .returning(|_| Ok(None));
     mocks.messages.expect_create_message_once().never();
-    mocks.messages.expect_create_message().never();
+    mocks.messages.expect_store_reply().never();
     let (chat, mut sent) = phone_chat(mocks);
 
     let received = chat
@@ -114,8 +114,9 @@ async fn a_text_is_the_users_message_to_the_assistant_and_the_reply_goes_back_ou
     mocks
         .messages
         .expect_create_message_once()
-        .withf(|receipt, new| {
-            receipt.as_str() == "SM3"
+        .withf(|origin, new| {
+            origin.receipt.as_str() == "SM3"
+                && origin.route.to == "whatsapp:+60123456789"
                 && new.sender_id == uid(7)
                 && new.recipient_id == UserId::ASSISTANT
                 && new.conversation_id.as_str() == "conv_-1_7"
@@ -125,10 +126,18 @@ async fn a_text_is_the_users_message_to_the_assistant_and_the_reply_goes_back_ou
     mocks.without_assistant_history();
     mocks
         .messages
-        .expect_create_message()
-        .withf(|new| new.sender_id == UserId::ASSISTANT && new.recipient_id == uid(7))
+        .expect_claim_question()
+        .withf(|question, _, _| *question == mid(20))
         .times(1)
-        .returning(|new| Ok(delivered(21, new)));
+        .returning(|_, _, _| Ok(true));
+    mocks
+        .messages
+        .expect_store_reply()
+        .withf(|question, new| {
+            *question == mid(20) && new.sender_id == UserId::ASSISTANT && new.recipient_id == uid(7)
+        })
+        .times(1)
+        .returning(|_, new| Ok(Some(delivered(21, new))));
     let events = mocks.events.clone();
     let (chat, mut sent) = phone_chat(mocks);
 
@@ -165,7 +174,7 @@ async fn a_text_taken_before_is_not_stored_announced_or_answered_again() {
         .messages
         .expect_create_message_once()
         .returning(|_, _| Ok(None));
-    mocks.messages.expect_create_message().never();
+    mocks.messages.expect_store_reply().never();
     let events = mocks.events.clone();
     let (chat, mut sent) = phone_chat(mocks);
 
@@ -208,7 +217,7 @@ async fn a_text_without_words_gets_a_fixed_reply_and_nothing_is_stored() {
 #[tokio::test]
 async fn a_question_from_a_phone_waits_for_the_users_reply_in_flight() {
     let mut mocks = Mocks::new();
-    mocks.messages.expect_create_message().never();
+    mocks.messages.expect_store_reply().never();
     let (chat, _) = phone_chat(mocks);
     let assistant = chat.assistant.clone();
     let first = assistant.take_slot(uid(7)).unwrap();

@@ -19,8 +19,14 @@ fn question_from(user: UserId, text: &str, seconds: i64) -> NewMessage {
     }
 }
 
-fn receipt(id: &str) -> ChannelMessageId {
-    ChannelMessageId::parse(id).unwrap()
+fn receipt(id: &str) -> ChannelOrigin {
+    ChannelOrigin {
+        receipt: ChannelMessageId::parse(id).unwrap(),
+        route: ReplyRoute {
+            to: "whatsapp:+60123456789".into(),
+            from: format!("whatsapp:+1415523{}", id.len()),
+        },
+    }
 }
 
 pub async fn a_user_is_found_by_their_exact_phone_number(storage: Storage) {
@@ -91,6 +97,20 @@ pub async fn a_channel_message_is_stored_once_per_id(storage: Storage) {
         storage.messages.latest_position(alice).await.unwrap(),
         2,
         "a refused duplicate takes no position"
+    );
+    // Where its answer goes is kept with the question, for whichever instance answers it.
+    let pending = storage
+        .messages
+        .unanswered_questions(at(100), 10)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].question.id, other.unwrap().message.id);
+    assert_eq!(pending[0].origin, Some(receipt("sm0001")));
+    assert_eq!(
+        pending[0].state,
+        QuestionState::default(),
+        "nobody took it yet"
     );
 }
 

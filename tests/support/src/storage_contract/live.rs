@@ -819,7 +819,7 @@ pub async fn forgotten_questions_are_the_newest_unanswered_ones(storage: Storage
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|m| m.id)
+                .map(|pending| pending.question.id)
                 .collect::<Vec<_>>()
         }
     };
@@ -839,12 +839,42 @@ pub async fn forgotten_questions_are_the_newest_unanswered_ones(storage: Storage
     );
 }
 
-pub async fn a_forgotten_question_is_answered_once(storage: Storage) {
+pub async fn a_question_is_claimed_until_its_deadline_and_answered_once(storage: Storage) {
     let alice = add_user(&storage, "alice").await.id;
     let question = add_message(&storage, alice, UserId::ASSISTANT, "a", at(1)).await;
+    let state = |storage: Storage| async move {
+        let pending = storage
+            .messages
+            .unanswered_questions(at(1000), 10)
+            .await
+            .unwrap();
+        pending.first().map(|pending| pending.state)
+    };
+    assert_eq!(state(storage.clone()).await, Some(QuestionState::default()));
+    let claim = |now: i64, until: i64| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .messages
+                .claim_question(question.id, at(now), at(until))
+                .await
+                .unwrap()
+        }
+    };
+    assert!(claim(2, 10).await, "an unclaimed question is taken");
+    assert!(!claim(9, 100).await, "a live claim stands");
+    assert!(claim(10, 20).await, "an expired one is taken again");
+    assert_eq!(
+        state(storage.clone()).await,
+        Some(QuestionState {
+            claimed_until: Some(at(20)),
+            answered: false,
+        })
+    );
+
     let first = storage
         .messages
-        .reply_if_unanswered(&question, reply_to(&question, at(2)))
+        .store_reply(question.id, reply_to(&question, at(12)))
         .await
         .unwrap()
         .expect("the first reply is stored");
@@ -856,27 +886,55 @@ pub async fn a_forgotten_question_is_answered_once(storage: Storage) {
     );
     let again = storage
         .messages
-        .reply_if_unanswered(&question, reply_to(&question, at(3)))
+        .store_reply(question.id, reply_to(&question, at(13)))
         .await
         .unwrap();
     assert!(again.is_none(), "a second reply is not stored");
+    assert_eq!(
+        storage.messages.latest_position(alice).await.unwrap(),
+        2,
+        "nor takes a position"
+    );
+    assert!(
+        !claim(100, 200).await,
+        "an answered question is not taken again"
+    );
+    // Its reply deleted, the question is the newest again, but stays answered.
+    storage
+        .messages
+        .delete_message(first.message.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        state(storage.clone()).await.map(|state| state.answered),
+        Some(true)
+    );
+
+    // A reply needs no claim (the first stored wins); a question gone takes neither.
+    let unclaimed = add_message(&storage, alice, UserId::ASSISTANT, "a", at(20)).await;
+    let stored = storage
+        .messages
+        .store_reply(unclaimed.id, reply_to(&unclaimed, at(21)))
+        .await
+        .unwrap();
+    assert!(stored.is_some());
+    let gone = add_message(&storage, alice, UserId::ASSISTANT, "a", at(22)).await;
+    storage.messages.delete_message(gone.id).await.unwrap();
+    assert!(
+        !storage
+            .messages
+            .claim_question(gone.id, at(23), at(30))
+            .await
+            .unwrap()
+    );
     assert!(
         storage
             .messages
-            .unanswered_questions(at(100), 200)
+            .store_reply(gone.id, reply_to(&gone, at(23)))
             .await
             .unwrap()
-            .is_empty()
+            .is_none()
     );
-    // A question overtaken by a newer one is not answered.
-    let old = add_message(&storage, alice, UserId::ASSISTANT, "a", at(4)).await;
-    add_message(&storage, alice, UserId::ASSISTANT, "a", at(5)).await;
-    let overtaken = storage
-        .messages
-        .reply_if_unanswered(&old, reply_to(&old, at(6)))
-        .await
-        .unwrap();
-    assert!(overtaken.is_none());
 }
 
 /// Sends of every outcome at once (a store may commit them together): each caller gets the

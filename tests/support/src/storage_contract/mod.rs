@@ -10,11 +10,13 @@ mod live;
 mod races;
 mod reports;
 mod summaries;
+mod sweeps;
 pub use channels::*;
 pub use live::*;
 pub use races::*;
 pub use reports::*;
 pub use summaries::*;
+pub use sweeps::*;
 
 use ai_message_core::ports::*;
 use ai_message_core::*;
@@ -82,8 +84,12 @@ macro_rules! storage_contract_tests {
             messages_between_two_users_are_the_newest_page_oldest_first,
             the_assistant_clear_point_is_kept_per_user,
             forgotten_questions_are_the_newest_unanswered_ones,
-            a_forgotten_question_is_answered_once,
-            racing_replies_to_one_forgotten_question_store_one,
+            a_question_is_claimed_until_its_deadline_and_answered_once,
+            racing_claims_and_replies_to_one_question_have_one_winner_each,
+            a_sweep_leaves_a_question_another_instance_is_answering,
+            an_expired_claim_is_taken_by_exactly_one_sweeper,
+            racing_replies_to_a_question_store_one_and_send_one,
+            a_swept_answer_to_a_text_goes_out_on_its_channel,
             a_report_is_stored_open_with_its_names,
             report_lists_are_newest_first_filtered_and_paged,
             only_the_reporter_edits_an_open_report,

@@ -331,8 +331,8 @@ pub async fn simultaneous_login_reservations_never_pass_the_quota(storage: Stora
     ));
 }
 
-/// Instances sweeping for forgotten questions at once store one reply per question.
-pub async fn racing_replies_to_one_forgotten_question_store_one(storage: Storage) {
+/// Instances claiming one question at once: one wins; replies to it racing: one is stored.
+pub async fn racing_claims_and_replies_to_one_question_have_one_winner_each(storage: Storage) {
     let alice = add_user(&storage, "alice").await.id;
     for round in 0..20 {
         let question = add_message(&storage, alice, UserId::ASSISTANT, "a", at(round)).await;
@@ -343,26 +343,34 @@ pub async fn racing_replies_to_one_forgotten_question_store_one(storage: Storage
                 let question = question.clone();
                 let start = start.clone();
                 tokio::spawn(async move {
+                    start.wait().await;
+                    let claimed = storage
+                        .messages
+                        .claim_question(question.id, at(round), at(round + 60))
+                        .await
+                        .unwrap();
                     let reply = NewMessage {
                         content: MessageContent::parse(format!("answer {i}")).unwrap(),
                         ..reply_to(&question, at(round))
                     };
                     start.wait().await;
-                    storage
+                    let stored = storage
                         .messages
-                        .reply_if_unanswered(&question, reply)
+                        .store_reply(question.id, reply)
                         .await
                         .unwrap()
-                        .is_some()
+                        .is_some();
+                    (claimed, stored)
                 })
             })
             .collect();
-        let mut stored = 0;
+        let (mut claimed, mut stored) = (0, 0);
         for racer in racers {
-            if racer.await.unwrap() {
-                stored += 1;
-            }
+            let (won_claim, won_reply) = racer.await.unwrap();
+            claimed += usize::from(won_claim);
+            stored += usize::from(won_reply);
         }
+        assert_eq!(claimed, 1, "round {round}: exactly one claim is taken");
         assert_eq!(stored, 1, "round {round}: exactly one reply is stored");
         let replies = storage
             .messages
