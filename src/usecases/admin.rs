@@ -1,6 +1,7 @@
 //! Superuser operations on accounts, with the rules that stop a superuser locking themself out.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::accounts::{RegisterError, Registration, create_account};
 use super::auth::tell_access_changed;
@@ -116,6 +117,22 @@ pub struct Admin {
     events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
     snapshots: Arc<dyn StorageSnapshots>,
+    /// Whether a [`BackupTurn`] is held.
+    backup_under_way: Arc<AtomicBool>,
+}
+
+/// One backup at a time: the turn is held from the snapshot until its copy is delivered
+/// (dropped), since each copy holds a reader while it is taken and disk space until its
+/// download ends, and several at once starved other users' reads.
+#[derive(Debug)]
+pub struct BackupTurn {
+    under_way: Arc<AtomicBool>,
+}
+
+impl Drop for BackupTurn {
+    fn drop(&mut self) {
+        self.under_way.store(false, Ordering::Release);
+    }
 }
 
 /// Why no backup was taken.
@@ -123,6 +140,9 @@ pub struct Admin {
 pub enum BackupError {
     #[error("the caller is not a superuser")]
     NotSuperuser,
+    /// Another backup is being taken or delivered: one at a time.
+    #[error("another backup is under way")]
+    UnderWay,
     /// The store is backed up with other tools; the text names them.
     #[error("{0}")]
     Unsupported(&'static str),
@@ -138,13 +158,28 @@ impl Admin {
             events: ports.events.clone(),
             clock: ports.clock.clone(),
             snapshots: ports.snapshots.clone(),
+            backup_under_way: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// Writes a consistent copy of the whole database, taken while it serves, to the new
-    /// file `to`: a superuser's backup.
-    pub async fn back_up(&self, caller: &Caller, to: &std::path::Path) -> Result<(), BackupError> {
+    /// A superuser's turn to back up, while no other backup is under way.
+    pub fn backup_turn(&self, caller: &Caller) -> Result<BackupTurn, BackupError> {
         require_superuser(caller)?;
+        self.backup_under_way
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .map_err(|_| BackupError::UnderWay)?;
+        Ok(BackupTurn {
+            under_way: self.backup_under_way.clone(),
+        })
+    }
+
+    /// Writes a consistent copy of the whole database, taken while it serves, to the new
+    /// (or empty) file `to`, in the turn taken.
+    pub async fn back_up(
+        &self,
+        _turn: &BackupTurn,
+        to: &std::path::Path,
+    ) -> Result<(), BackupError> {
         self.snapshots
             .snapshot(to)
             .await

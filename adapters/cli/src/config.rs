@@ -152,8 +152,21 @@ const PLACEHOLDER_WORDS: [&str; 8] = [
     "placeholder",
 ];
 
+/// An HS256 key is attacked offline, from any one token, at billions of guesses a second.
+/// zxcvbn estimates how many guesses find a key through its patterns (dictionary words and
+/// their repeats, runs such as `0123…` or `abcd…`, keyboard walks, dates); it counts them in
+/// a `u64`, so its estimate stops near 1.8·10^19, where a random key of 32 characters or more
+/// lands at once. A key must come within a factor of two of that: 10^19 guesses at 10^10 a
+/// second take thirty years, while every patterned key tried scored below 10^18.
+const MIN_SECRET_KEY_GUESSES_LOG10: f64 = 19.0;
+
+/// zxcvbn's work grows faster than the key's length: the first characters decide (a key
+/// whose beginning is that hard to guess is at least as hard as its beginning).
+const SECRET_KEY_CHARS_ESTIMATED: usize = 128;
+
 /// Why a key of sufficient length is still no secret: a published sample, one character
-/// (or a handful) repeated, or a phrase of the samples' kind (`my-default-secret-key-…`).
+/// (or a handful) repeated, a phrase of the samples' kind (`my-default-secret-key-…`), or
+/// patterns that make it guessable (`passwordpassword…`, `0123456789…`, `qwertyuiop…`).
 pub(crate) fn weak_secret_key(key: &str) -> Option<String> {
     let normalised = key.trim().to_lowercase();
     if PUBLISHED_SECRET_KEYS.contains(&normalised.as_str()) {
@@ -178,6 +191,15 @@ pub(crate) fn weak_secret_key(key: &str) -> Option<String> {
                 "reads like a sample's placeholder (the word '{word}')"
             ));
         }
+    }
+    let estimated: String = key.chars().take(SECRET_KEY_CHARS_ESTIMATED).collect();
+    let guesses_log10 = zxcvbn::zxcvbn(&estimated, &[]).guesses_log10();
+    if guesses_log10 < MIN_SECRET_KEY_GUESSES_LOG10 {
+        return Some(format!(
+            "could be guessed in about 10^{guesses_log10:.0} tries (words, repeats, runs such \
+             as 0123 or abcd, keyboard walks such as qwerty are patterns that crackers try \
+             first)"
+        ));
     }
     None
 }
@@ -320,7 +342,7 @@ impl Config {
                     return Err(ConfigError::new(
                         name,
                         format!(
-                            "{why}: anyone who has read it can sign tokens; generate one with \
+                            "{why}: anyone who knows or guesses it can sign tokens; generate one with \
                              `openssl rand -base64 48`"
                         ),
                     ));

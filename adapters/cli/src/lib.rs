@@ -274,6 +274,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     // A port in use is said before migrations change anything.
     std::net::TcpListener::bind(address)
         .map_err(|source| StartupError::Bind { address, source })?;
+    sweep_backup_leftovers();
     let Opened {
         storage,
         probe,
@@ -322,6 +323,25 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A server killed while it took a backup left the copy (password hashes included) in the
+/// temporary directory: remove it before serving.
+fn sweep_backup_leftovers() {
+    let parent = std::env::temp_dir();
+    match ai_message_http::backup_files::sweep_leftovers(&parent) {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(
+            removed,
+            "removed backups that a stopped server left in {}",
+            parent.display()
+        ),
+        Err(error) => tracing::warn!(
+            %error,
+            "could not look for backups left in {}",
+            parent.display()
+        ),
+    }
 }
 
 /// Answers questions to the assistant that a process died before answering: at start-up

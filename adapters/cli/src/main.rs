@@ -186,8 +186,10 @@ async fn run(command: Command) -> Result<(), String> {
     }
 }
 
-/// Reads `ENV_FILE`, else the nearest `.env` (as the original's `load_dotenv` did); the real
-/// environment wins. Before any thread starts: it sets process variables.
+/// Reads `ENV_FILE`, else `.env` in the working directory; the real environment wins. Never a
+/// parent directory's `.env`: a server started under `/tmp` would take settings from
+/// `/tmp/.env`, which any local user may write. Before any thread starts: it sets process
+/// variables.
 fn load_env_file() -> Result<Option<std::path::PathBuf>, String> {
     if let Some(path) = std::env::var_os("ENV_FILE").filter(|p| !p.is_empty()) {
         let path = std::path::PathBuf::from(path);
@@ -195,8 +197,11 @@ fn load_env_file() -> Result<Option<std::path::PathBuf>, String> {
             .map(|()| Some(path.clone()))
             .map_err(|error| format!("ENV_FILE: cannot read {}: {error}", path.display()));
     }
-    match dotenvy::dotenv() {
-        Ok(path) => Ok(Some(path)),
+    let here = std::path::Path::new(".env");
+    match dotenvy::from_path(here) {
+        Ok(()) => Ok(Some(
+            std::env::current_dir().map_or_else(|_| here.to_path_buf(), |dir| dir.join(here)),
+        )),
         Err(error) if error.not_found() => Ok(None),
         Err(error) => Err(format!(".env: {error}")),
     }

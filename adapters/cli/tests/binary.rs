@@ -324,6 +324,11 @@ fn bad_configuration_is_one_clear_line_and_a_failure() {
             "SECRET_KEY: is a published sample key",
         ),
         (
+            "SECRET_KEY",
+            "passwordpasswordpasswordpassword",
+            "SECRET_KEY: could be guessed in about 10^",
+        ),
+        (
             "FORWARDED_ALLOW_IPS",
             "10.0.0.0/8, proxy",
             "FORWARDED_ALLOW_IPS: 'proxy' is not an IP address or a CIDR network",
@@ -660,6 +665,47 @@ fn a_port_in_use_is_reported_before_the_database_is_touched() {
     assert!(!status.success());
     assert!(stderr.contains("HOST / PORT: cannot listen on"), "{stderr}");
     assert!(!database.exists(), "no migration ran");
+}
+
+/// `.env` is read from the working directory alone: one in a parent directory (`/tmp/.env`,
+/// which any local user may write, for a server started under `/tmp`) sets nothing.
+#[test]
+fn a_dotenv_file_in_a_parent_directory_is_not_read() {
+    let parent = tempfile::tempdir().unwrap();
+    let planted = parent.path().join("planted.db");
+    std::fs::write(
+        parent.path().join(".env"),
+        format!("DATABASE_URL=sqlite:///{}\n", planted.display()),
+    )
+    .unwrap();
+    let work = parent.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let migrate_in_work = || {
+        let output = Command::new(binary())
+            .args(["migrate", "up"])
+            .env_clear()
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+    };
+    migrate_in_work();
+    assert!(
+        !planted.exists(),
+        "the parent directory's .env chose the database"
+    );
+    assert!(work.join("backend.db").exists(), "the default database");
+
+    let own = work.join("own.db");
+    std::fs::write(
+        work.join(".env"),
+        format!("DATABASE_URL=sqlite:///{}\n", own.display()),
+    )
+    .unwrap();
+    migrate_in_work();
+    assert!(own.exists(), "the working directory's .env is read");
+    assert!(!planted.exists());
 }
 
 /// Settings from `.env` (the original's habit) apply under the real environment; a

@@ -2,6 +2,7 @@
 //! Swagger UI at `/docs`, ReDoc at `/redoc` and the document at `/openapi.json`.
 
 mod auth;
+pub mod backup_files;
 mod body;
 pub mod client_address;
 pub mod connection_budget;

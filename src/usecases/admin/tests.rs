@@ -324,3 +324,22 @@ async fn operations_on_an_unknown_user_are_not_found() {
         ));
     }
 }
+
+/// One backup at a time, and a superuser's: a second turn is refused while the first is
+/// held, and given once it is dropped.
+#[test]
+fn backups_take_turns_one_at_a_time() {
+    let admin = admin(Mocks::new());
+    assert!(matches!(
+        admin.backup_turn(&caller(1)),
+        Err(BackupError::NotSuperuser)
+    ));
+    let first = admin.backup_turn(&super_caller(1)).unwrap();
+    let other_handle = admin.clone();
+    assert!(matches!(
+        other_handle.backup_turn(&super_caller(2)),
+        Err(BackupError::UnderWay)
+    ));
+    drop(first);
+    assert!(other_handle.backup_turn(&super_caller(2)).is_ok());
+}

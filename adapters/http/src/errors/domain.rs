@@ -165,6 +165,10 @@ impl From<BackupError> for ApiError {
     fn from(error: BackupError) -> Self {
         match error {
             BackupError::NotSuperuser => NotSuperuser.into(),
+            BackupError::UnderWay => Self::too_many(
+                "Another backup is being taken or downloaded: one runs at a time",
+                std::time::Duration::from_secs(30),
+            ),
             BackupError::Unsupported(how) => Self::bad_request(how),
             BackupError::Port(e) => e.into(),
         }

@@ -1,5 +1,6 @@
 //! Superuser routes under `/auth`: users and roles.
 
+use ai_message_core::usecases::admin::BackupTurn;
 use ai_message_core::{
     PortError, Role, RoleDescription, RoleId, RoleName, UserId, ValidationError,
 };
@@ -11,6 +12,7 @@ use super::auth::{UserCreated, registration};
 use super::{ApiTags, page};
 use crate::AppState;
 use crate::auth::Authenticated;
+use crate::backup_files::BackupDir;
 use crate::body::JsonBody;
 use crate::dto::*;
 use crate::errors::ApiError;
@@ -51,6 +53,23 @@ enum BackupFile {
     ),
 }
 
+/// A backup's copy on its way to the client, holding the turn until the body is done
+/// with: sent whole, or dropped when the client goes away.
+struct Delivery {
+    file: tokio::fs::File,
+    _turn: BackupTurn,
+}
+
+impl tokio::io::AsyncRead for Delivery {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.file).poll_read(cx, buf)
+    }
+}
+
 fn roles_out(roles: Vec<Role>) -> Json<Vec<RoleOut>> {
     Json(roles.into_iter().map(RoleOut::from).collect())
 }
@@ -60,31 +79,32 @@ impl AdminApi {
     /// Back up the database
     ///
     /// A consistent copy of the whole SQLite database, taken while the server serves (writes
-    /// go on meanwhile; every write answered before this request is in it). On PostgreSQL,
-    /// 400 naming `pg_dump`; on `memory://`, 400: nothing to back up. Superusers only.
+    /// go on meanwhile; every write answered before this request is in it). One at a time:
+    /// 429 with `Retry-After` while another is taken or downloaded. On PostgreSQL, 400
+    /// naming `pg_dump`; on `memory://`, 400: nothing to back up. Superusers only.
     #[oai(path = "/backup", method = "get", operation_id = "backup_database")]
     async fn backup(&self, auth: Authenticated) -> Result<BackupFile, ApiError> {
-        // Written beside the system's other temporary files (TMPDIR), read back through an
-        // open handle, and gone from the directory before the first byte is sent.
-        let place =
-            std::env::temp_dir().join(format!("ai-message-backup-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir(&place).map_err(PortError::unexpected)?;
-        let path = place.join("backup.db");
-        let opened = async {
-            self.state.services.admin.back_up(&auth.0, &path).await?;
-            tokio::fs::File::open(&path)
+        let admin = self.state.services.admin.clone();
+        let turn = admin.backup_turn(&auth.0)?;
+        // A task of its own, not this handler: a client that goes away drops the handler,
+        // while the snapshot's directory must still go once the store is done writing.
+        let taken = tokio::spawn(async move {
+            let place = BackupDir::create(&std::env::temp_dir()).map_err(PortError::unexpected)?;
+            admin.back_up(&turn, &place.snapshot()).await?;
+            let file = tokio::fs::File::open(place.snapshot())
                 .await
-                .map_err(|e| ApiError::from(PortError::unexpected(e)))
-        }
-        .await;
-        let _ = std::fs::remove_dir_all(&place);
-        let file = opened?;
+                .map_err(PortError::unexpected)?;
+            // Unlinked before the first byte is sent: the open file is all that is left.
+            drop(place);
+            Ok::<_, ApiError>(Delivery { file, _turn: turn })
+        });
+        let delivery = taken.await.map_err(PortError::unexpected)??;
         let name = format!(
             "attachment; filename=\"ai-message-backup-{}.db\"",
             chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
         );
         Ok(BackupFile::Snapshot(
-            Binary(poem::Body::from_async_read(file)),
+            Binary(poem::Body::from_async_read(delivery)),
             name,
         ))
     }
