@@ -119,14 +119,37 @@ impl MessageRepository for MemoryStore {
 
     async fn create_message_once(
         &self,
-        receipt: &ChannelMessageId,
+        receipts: &[ChannelMessageId],
         new: NewMessage,
     ) -> Result<Option<Delivered>, PortError> {
         let mut t = self.tables.write();
-        if !t.channel_receipts.insert(receipt.clone()) {
+        if !take_receipts(&mut t, receipts) {
             return Ok(None);
         }
         Ok(Some(t.insert_message(new)))
+    }
+
+    async fn take_channel_receipts(
+        &self,
+        receipts: &[ChannelMessageId],
+        _received_at: Timestamp,
+    ) -> Result<bool, PortError> {
+        Ok(take_receipts(&mut self.tables.write(), receipts))
+    }
+
+    async fn take_fixed_reply(
+        &self,
+        address: &str,
+        now: Timestamp,
+        quiet_since: Timestamp,
+    ) -> Result<bool, PortError> {
+        let mut t = self.tables.write();
+        let last = t.channel_fixed_replies.get(address);
+        if last.is_some_and(|last| *last > quiet_since) {
+            return Ok(false);
+        }
+        t.channel_fixed_replies.insert(address.to_string(), now);
+        Ok(true)
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {
@@ -386,4 +409,13 @@ fn newest_with_assistant(t: &Tables, user: UserId) -> Option<MessageId> {
         .filter(|m| m.sender_id.is_assistant() || m.recipient_id.is_assistant())
         .map(|m| m.id)
         .max()
+}
+
+/// Takes every receipt, or none when one was taken before.
+fn take_receipts(t: &mut Tables, receipts: &[ChannelMessageId]) -> bool {
+    if receipts.iter().any(|r| t.channel_receipts.contains(r)) {
+        return false;
+    }
+    t.channel_receipts.extend(receipts.iter().cloned());
+    true
 }

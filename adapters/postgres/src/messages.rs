@@ -259,24 +259,45 @@ async fn reply_in_transaction(
     insert_and_commit(client, reply).await.map(Some)
 }
 
-/// [`MessageRepository::create_message_once`] in one transaction: of two instances taking
-/// one receipt at once, the second waits on the first's row and then finds it taken.
+/// Takes each of `receipts` in the open transaction: `false` as soon as one was taken
+/// before. Of two instances taking one receipt at once, the second waits on the first's row
+/// and then finds it taken; taken in sorted order, overlapping sets wait on each other in
+/// one order, never in a cycle.
+async fn take_receipts(
+    client: &deadpool_postgres::Object,
+    receipts: &[String],
+    received_at: Timestamp,
+) -> Result<bool, PortError> {
+    let received_at = naive(received_at);
+    for receipt in receipts {
+        let taken = client
+            .execute(sql::TAKE_CHANNEL_RECEIPT, &[receipt, &received_at])
+            .await
+            .or_port()?;
+        if taken == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// `receipts` as [`take_receipts`] takes them.
+fn sorted_receipts(receipts: &[ChannelMessageId]) -> Vec<String> {
+    let mut sorted: Vec<String> = receipts.iter().map(|r| r.as_str().to_string()).collect();
+    sorted.sort_unstable();
+    sorted
+}
+
+/// [`MessageRepository::create_message_once`] in one transaction.
 async fn create_once_in_transaction(
     client: &deadpool_postgres::Object,
-    receipt: &str,
+    receipts: &[String],
     new: NewMessage,
 ) -> Result<Option<Delivered>, PortError> {
     client.batch_execute("BEGIN").await.or_port()?;
-    let taken = client
-        .execute(
-            sql::TAKE_CHANNEL_RECEIPT,
-            &[&receipt, &naive(new.created_at)],
-        )
-        .await
-        .or_port();
-    match taken {
-        Ok(1) => insert_and_commit(client, new).await.map(Some),
-        Ok(_) => {
+    match take_receipts(client, receipts, new.created_at).await {
+        Ok(true) => insert_and_commit(client, new).await.map(Some),
+        Ok(false) => {
             client.batch_execute("ROLLBACK").await.or_port()?;
             Ok(None)
         }
@@ -285,6 +306,25 @@ async fn create_once_in_transaction(
             Err(error)
         }
     }
+}
+
+/// [`MessageRepository::take_channel_receipts`] in one transaction.
+async fn take_receipts_in_transaction(
+    client: &deadpool_postgres::Object,
+    receipts: &[String],
+    received_at: Timestamp,
+) -> Result<bool, PortError> {
+    client.batch_execute("BEGIN").await.or_port()?;
+    let taken = take_receipts(client, receipts, received_at).await;
+    let end = if matches!(taken, Ok(true)) {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    let ended = client.batch_execute(end).await.or_port();
+    let taken = taken?;
+    ended?;
+    Ok(taken)
 }
 
 #[async_trait]
@@ -306,15 +346,46 @@ impl MessageRepository for PostgresStore {
 
     async fn create_message_once(
         &self,
-        receipt: &ChannelMessageId,
+        receipts: &[ChannelMessageId],
         new: NewMessage,
     ) -> Result<Option<Delivered>, PortError> {
         let client = self.client().await?;
-        let receipt = receipt.as_str().to_string();
+        let receipts = sorted_receipts(receipts);
         // Run to its end even if the caller goes away, as `send_message` does.
-        tokio::spawn(async move { create_once_in_transaction(&client, &receipt, new).await })
+        tokio::spawn(async move { create_once_in_transaction(&client, &receipts, new).await })
             .await
             .map_err(|e| PortError::unexpected(format!("the insert task failed: {e}")))?
+    }
+
+    async fn take_channel_receipts(
+        &self,
+        receipts: &[ChannelMessageId],
+        received_at: Timestamp,
+    ) -> Result<bool, PortError> {
+        let client = self.client().await?;
+        let receipts = sorted_receipts(receipts);
+        tokio::spawn(
+            async move { take_receipts_in_transaction(&client, &receipts, received_at).await },
+        )
+        .await
+        .map_err(|e| PortError::unexpected(format!("the receipt task failed: {e}")))?
+    }
+
+    async fn take_fixed_reply(
+        &self,
+        address: &str,
+        now: Timestamp,
+        quiet_since: Timestamp,
+    ) -> Result<bool, PortError> {
+        let client = self.client().await?;
+        let recorded = client
+            .execute(
+                sql::TAKE_FIXED_REPLY,
+                &[&address, &naive(now), &naive(quiet_since)],
+            )
+            .await
+            .or_port()?;
+        Ok(recorded == 1)
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {

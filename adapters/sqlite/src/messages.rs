@@ -135,22 +135,47 @@ impl MessageRepository for SqliteStore {
 
     async fn create_message_once(
         &self,
-        receipt: &ChannelMessageId,
+        receipts: &[ChannelMessageId],
         new: NewMessage,
     ) -> Result<Option<Delivered>, PortError> {
-        let receipt = receipt.as_str().to_string();
+        let receipts = receipts.to_vec();
         self.db
             .write(move |tx| {
-                let taken = tx
-                    .execute_cached(
-                        sql::TAKE_CHANNEL_RECEIPT,
-                        params![receipt, time_text(new.created_at)],
-                    )
-                    .or_port()?;
-                if taken == 0 {
+                if !take_receipts(tx, &receipts, new.created_at).or_port()? {
                     return Ok(None);
                 }
                 insert_message(tx, new).or_port().map(Some)
+            })
+            .await
+    }
+
+    async fn take_channel_receipts(
+        &self,
+        receipts: &[ChannelMessageId],
+        received_at: Timestamp,
+    ) -> Result<bool, PortError> {
+        let receipts = receipts.to_vec();
+        self.db
+            .write(move |tx| take_receipts(tx, &receipts, received_at).or_port())
+            .await
+    }
+
+    async fn take_fixed_reply(
+        &self,
+        address: &str,
+        now: Timestamp,
+        quiet_since: Timestamp,
+    ) -> Result<bool, PortError> {
+        let address = address.to_string();
+        self.db
+            .write(move |tx| {
+                let recorded = tx
+                    .execute_cached(
+                        sql::TAKE_FIXED_REPLY,
+                        params![address, time_text(now), time_text(quiet_since)],
+                    )
+                    .or_port()?;
+                Ok(recorded == 1)
             })
             .await
     }
@@ -471,4 +496,29 @@ pub(crate) fn summaries_of(
     conn.prepare_cached(sql::CONVERSATION_SUMMARIES)?
         .query_map([user_id.get()], rows::conversation_summary)?
         .collect()
+}
+
+/// Takes every receipt, or none (nothing written) when one was taken before. Writes are
+/// serialised, so nothing can take one between the check and the inserts.
+fn take_receipts(
+    tx: &Transaction<'_>,
+    receipts: &[ChannelMessageId],
+    received_at: Timestamp,
+) -> rusqlite::Result<bool> {
+    for receipt in receipts {
+        let taken = tx
+            .query_row_cached(sql::CHANNEL_RECEIPT_TAKEN, [receipt.as_str()], |_| Ok(()))
+            .optional()?;
+        if taken.is_some() {
+            return Ok(false);
+        }
+    }
+    let received_at = time_text(received_at);
+    for receipt in receipts {
+        tx.execute_cached(
+            sql::TAKE_CHANNEL_RECEIPT,
+            params![receipt.as_str(), received_at],
+        )?;
+    }
+    Ok(true)
 }
