@@ -652,7 +652,9 @@ pub async fn signed_requests_recut_or_padded_are_refused_and_store_nothing(serve
     let sid_with_type = format!("{sid}MessageTypetext");
     let from_with_sid = format!("whatsapp:+60123456789MessageSid{sid}");
     let other_account = "AC00000000000000000000000000000002";
-    let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str)> = vec![
+    /// What was done to the request, the request, and the status and detail it gets.
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "MessageType moved into MessageSid",
             recut(
