@@ -339,3 +339,56 @@ fn origin_of(url: &str) -> Option<String> {
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     Some(format!("{scheme}://{}", &rest[..end]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_sid_is_sm_or_mm_and_32_hex_digits() {
+        let hex = "0123456789abcdef0123456789ABCDEF";
+        assert!(is_message_sid(&format!("SM{hex}")));
+        assert!(is_message_sid(&format!("MM{hex}")));
+        for other in [
+            format!("SM{hex}MessageTypetext"),
+            format!("SM{}", &hex[1..]),
+            format!("MG{hex}"),
+            format!("sm{hex}"),
+            format!("SM{}g", &hex[1..]),
+            "SM1000".to_string(),
+            String::new(),
+        ] {
+            assert!(!is_message_sid(&other), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_name_given_twice_is_found() {
+        let params = |names: &[&str]| -> Vec<(String, String)> {
+            names.iter().map(|n| (n.to_string(), "v".into())).collect()
+        };
+        assert_eq!(repeated_name(&params(&["Body", "From", "To"])), None);
+        assert_eq!(
+            repeated_name(&params(&["Body", "From", "Body"])),
+            Some("Body")
+        );
+    }
+
+    #[test]
+    fn the_query_of_a_url_stops_at_its_fragment() {
+        assert_eq!(query_of("https://a.example/hook"), None);
+        assert_eq!(query_of("https://a.example/hook?x=1"), Some("x=1"));
+        assert_eq!(query_of("https://a.example/hook?x=1#rc=2"), Some("x=1"));
+        assert_eq!(query_of("https://a.example/hook#rc=2"), None);
+    }
+
+    #[test]
+    fn a_delivery_id_is_a_digest_that_no_message_sid_can_equal() {
+        let id = delivery_id("AC123-some-token").unwrap();
+        assert_eq!(id, delivery_id(" AC123-some-token ").unwrap());
+        assert_ne!(id, delivery_id("AC123-other-token").unwrap());
+        assert!(id.as_str().starts_with("delivery:") && !is_message_sid(id.as_str()));
+        assert!(delivery_id(&"x".repeat(10_000)).is_some(), "any length");
+        assert_eq!(delivery_id("  "), None);
+    }
+}
