@@ -227,6 +227,40 @@ async fn a_retried_twilio_message_is_taken_once_across_instances() {
     }
 }
 
+/// A number nobody has, texting both instances at once (copies of one text and a flood of
+/// others), gets one fixed reply in all: the day's reply is taken in the shared database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_number_gets_one_fixed_reply_across_instances() {
+    use ai_message_testkit::fake_twilio::*;
+
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
+    let (a, b, _database) = two_instances().await;
+    let twilio = FakeTwilio::start().await;
+    let settings = ai_message_core::usecases::Settings::default();
+    let a = a.with_twilio(twilio.settings(), None, settings.clone());
+    let b = b.with_twilio(twilio.settings(), None, settings);
+
+    let sids: Vec<String> = (0..10).map(|n| format!("SM{n:032}")).collect();
+    let texts: Vec<_> = sids
+        .iter()
+        .map(|sid| incoming_text(sid, "whatsapp:+60111111111", "who is there?"))
+        .collect();
+    for params in &texts {
+        let statuses = tokio::join!(
+            post_signed(&a, params),
+            post_signed(&b, params),
+            post_signed(&a, params),
+            post_signed(&b, params)
+        );
+        assert_eq!(statuses, (200, 200, 200, 200));
+    }
+    twilio.wait_for_delivered(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(twilio.calls().len(), 1, "one fixed reply in all");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_listening_connection_loses_no_message() {
     if ai_message_testkit::postgres::skip() {

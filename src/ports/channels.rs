@@ -23,6 +23,16 @@ pub struct ChannelOrigin {
     pub route: ReplyRoute,
 }
 
+impl ChannelOrigin {
+    /// What takes the message once: its receipt, and its delivery's id where the channel
+    /// gives one.
+    pub fn receipts(&self, delivery: Option<ChannelMessageId>) -> Vec<ChannelMessageId> {
+        std::iter::once(self.receipt.clone())
+            .chain(delivery)
+            .collect()
+    }
+}
+
 /// A reply the channel would not take, after the adapter's retries.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

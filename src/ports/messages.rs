@@ -4,8 +4,9 @@ use async_trait::async_trait;
 
 use super::{ChannelOrigin, PortError};
 use crate::domain::{
-    ConversationId, ConversationSummary, Delivered, Gated, Message, MessageContent, MessageId,
-    Page, Position, PositionedMessage, QuestionState, SessionGate, Timestamp, UserId,
+    ChannelMessageId, ConversationId, ConversationSummary, Delivered, Gated, Message,
+    MessageContent, MessageId, Page, Position, PositionedMessage, QuestionState, SessionGate,
+    Timestamp, UserId,
 };
 
 /// A message marked read, for the receipt its sender gets.
@@ -128,15 +129,37 @@ pub trait MessageRepository: Send + Sync {
     async fn create_message(&self, new: NewMessage) -> Result<Delivered, PortError>;
 
     /// [`Self::create_message`], unless a message was already received under
-    /// `origin.receipt` (a channel's own id of an incoming message): `None` then, and nothing
-    /// is written. The receipt is remembered in the same transaction as the insert, so a
-    /// delivery the channel retries is stored once, whichever instance it reaches; the origin
-    /// is kept with the message ([`PendingQuestion::origin`]).
+    /// `origin.receipt` (a channel's own id of an incoming message) or under `delivery` (the
+    /// channel's id of this delivery, where it gives one): `None` then, and nothing is
+    /// written. The receipts are remembered in the same transaction as the insert, all or
+    /// none, so a delivery the channel retries is stored once, whichever instance it
+    /// reaches; the origin is kept with the message ([`PendingQuestion::origin`]).
     async fn create_message_once(
         &self,
         origin: &ChannelOrigin,
+        delivery: Option<ChannelMessageId>,
         new: NewMessage,
     ) -> Result<Option<Delivered>, PortError>;
+
+    /// Takes `receipts` (as [`Self::create_message_once`] does) for an incoming message that
+    /// is answered without being stored, at `received_at`: `false` when one of them was
+    /// taken before, and nothing is written. Of racing calls sharing a receipt, one wins.
+    async fn take_channel_receipts(
+        &self,
+        receipts: &[ChannelMessageId],
+        received_at: Timestamp,
+    ) -> Result<bool, PortError>;
+
+    /// Records that a fixed reply goes to `address` (a channel's address of a sender, at most
+    /// [`ChannelMessageId::MAX_CHARS`] characters) at `now`, unless the last one recorded
+    /// for it is later than `quiet_since`: `false` then, and nothing changes. Of racing
+    /// calls for one address, one records.
+    async fn take_fixed_reply(
+        &self,
+        address: &str,
+        now: Timestamp,
+        quiet_since: Timestamp,
+    ) -> Result<bool, PortError>;
 
     /// The message with this id, if any.
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError>;

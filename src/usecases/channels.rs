@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use chrono::TimeDelta;
+
 use super::Ports;
 use super::assistant::AssistantChat;
 use crate::domain::{
@@ -36,17 +38,33 @@ impl Default for ChannelSettings {
     }
 }
 
+/// A number no active user has gets the fixed reply at most once in this time: each reply
+/// costs a send, and a flood of texts must not become a flood of sends.
+pub const UNREGISTERED_REPLY_EVERY: TimeDelta = TimeDelta::hours(24);
+
 /// A text that came in on a channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncomingText {
     /// The channel's id of the message: it is taken once.
     pub id: ChannelMessageId,
+    /// The channel's id of this delivery, the same on its retries, where the channel gives
+    /// one: taken with `id`, so that a delivery is not taken twice under two message ids.
+    pub delivery: Option<ChannelMessageId>,
     /// The sender's number in E.164; `None` when the channel's sender is not a phone
     /// number (it then matches no user).
     pub sender: Option<PhoneNumber>,
     /// Where a reply to the sender goes.
     pub route: ReplyRoute,
     pub text: String,
+}
+
+impl IncomingText {
+    /// What takes this text once: its id, and its delivery's where the channel gives one.
+    fn receipts(&self) -> Vec<ChannelMessageId> {
+        std::iter::once(self.id.clone())
+            .chain(self.delivery.clone())
+            .collect()
+    }
 }
 
 /// What became of an incoming text.
@@ -56,8 +74,9 @@ pub enum Received {
     Accepted { user_id: UserId },
     /// This id was taken before (the channel retried): nothing more is done.
     AlreadyReceived,
-    /// The number is no active user's: the fixed reply goes out, nothing is stored.
-    Unregistered,
+    /// The number is no active user's: nothing is stored; the fixed reply goes out unless
+    /// the number had one within [`UNREGISTERED_REPLY_EVERY`] (`answered: false`).
+    Unregistered { answered: bool },
     /// The message holds no text to store: a fixed reply goes out.
     NoText,
 }
@@ -88,22 +107,24 @@ impl PhoneChat {
         }
     }
 
-    /// Takes an incoming text: the sender must be an active user with exactly this number.
-    /// Their message is stored (once per channel id) and announced before this returns;
+    /// Takes an incoming text once (by its receipts): the sender must be an active user
+    /// with exactly this number. Their message is stored and announced before this returns;
     /// the assistant's reply is made, stored and sent in the background.
     pub async fn receive(&self, incoming: IncomingText) -> Result<Received, PortError> {
         let user = match &incoming.sender {
             Some(number) => self.users.find_user_by_phone(number).await?,
             None => None,
         };
+        let receipts = incoming.receipts();
         let Some(user) = user.filter(|user| user.is_active) else {
             // A disabled account is answered as an unknown number: the reply tells nobody
             // which numbers have accounts.
-            tracing::info!(reference = %incoming.id, "a text from an unregistered number");
-            self.send_later(incoming, self.settings.unregistered_reply.clone());
-            return Ok(Received::Unregistered);
+            return self.answer_unregistered(incoming, &receipts).await;
         };
         let Ok(content) = MessageContent::parse(incoming.text.clone()) else {
+            if !self.take_once(&incoming, &receipts).await? {
+                return Ok(Received::AlreadyReceived);
+            }
             self.send_later(incoming, self.settings.no_text_reply.clone());
             return Ok(Received::NoText);
         };
@@ -119,7 +140,11 @@ impl PhoneChat {
             receipt: incoming.id.clone(),
             route: incoming.route.clone(),
         };
-        let Some(delivered) = self.messages.create_message_once(&origin, question).await? else {
+        let Some(delivered) = self
+            .messages
+            .create_message_once(&origin, incoming.delivery.clone(), question)
+            .await?
+        else {
             tracing::info!(reference = %incoming.id, "a text taken before came again");
             return Ok(Received::AlreadyReceived);
         };
@@ -149,6 +174,52 @@ impl PhoneChat {
             }
         }));
         Ok(Received::Accepted { user_id: user.id })
+    }
+
+    /// The fixed reply, once per text and at most once per [`UNREGISTERED_REPLY_EVERY`] to
+    /// one address, whichever instance takes the texts.
+    async fn answer_unregistered(
+        &self,
+        incoming: IncomingText,
+        receipts: &[ChannelMessageId],
+    ) -> Result<Received, PortError> {
+        if !self.take_once(&incoming, receipts).await? {
+            return Ok(Received::AlreadyReceived);
+        }
+        let now = self.clock.now();
+        let address = incoming.route.to.as_str();
+        // An address longer than storage keeps is no channel's: it gets no reply.
+        let answered = address.chars().count() <= ChannelMessageId::MAX_CHARS
+            && self
+                .messages
+                .take_fixed_reply(address, now, now - UNREGISTERED_REPLY_EVERY)
+                .await?;
+        tracing::info!(
+            reference = %incoming.id,
+            answered,
+            "a text from an unregistered number"
+        );
+        if answered {
+            self.send_later(incoming, self.settings.unregistered_reply.clone());
+        }
+        Ok(Received::Unregistered { answered })
+    }
+
+    /// Takes the receipts of a text that is answered without being stored; `false` when it
+    /// was taken before.
+    async fn take_once(
+        &self,
+        incoming: &IncomingText,
+        receipts: &[ChannelMessageId],
+    ) -> Result<bool, PortError> {
+        let taken = self
+            .messages
+            .take_channel_receipts(receipts, self.clock.now())
+            .await?;
+        if !taken {
+            tracing::info!(reference = %incoming.id, "a text taken before came again");
+        }
+        Ok(taken)
     }
 
     fn send_later(&self, incoming: IncomingText, text: String) {

@@ -33,8 +33,6 @@ pub struct Parts {
     pub assistant: Option<Arc<dyn Assistant>>,
     /// WhatsApp and SMS through Twilio; `None`: the webhook is not served (404).
     pub twilio: Option<TwilioSettings>,
-    /// The server listens with TLS (a webhook URL rebuilt from `Host` is `https`).
-    pub tls: bool,
 }
 
 impl Parts {
@@ -56,7 +54,6 @@ impl Parts {
             cors: CorsOrigins::Any,
             assistant: None,
             twilio: None,
-            tls: false,
         }
     }
 }
@@ -89,7 +86,7 @@ impl Background for TokioBackground {
 pub struct Application {
     pub state: AppState,
     cors: CorsOrigins,
-    twilio: Option<(TwilioSettings, bool)>,
+    twilio: Option<TwilioSettings>,
     background: Arc<TokioBackground>,
 }
 
@@ -117,7 +114,7 @@ impl Application {
         Self {
             state,
             cors: parts.cors,
-            twilio: parts.twilio.map(|twilio| (twilio, parts.tls)),
+            twilio: parts.twilio,
             background,
         }
     }
@@ -146,13 +143,12 @@ impl Application {
     /// The HTTP application.
     pub fn endpoint(&self) -> impl Endpoint<Output = Response> + use<> {
         let mut extra: Vec<ExtraRoute> = Vec::new();
-        if let Some((twilio, tls)) = &self.twilio {
+        if let Some(twilio) = &self.twilio {
             let services = &self.state.services;
             let hook = ai_message_twilio::webhook(
                 twilio,
                 services.phone_chat.clone(),
                 services.phone_rules,
-                *tls,
             );
             for path in twilio.webhook_paths() {
                 extra.push((path, hook.clone().boxed()));

@@ -60,9 +60,19 @@ pub fn channel_config(
             format!("'{api_base}' is not an http(s) URL"),
         ));
     }
+    let auth_token = read(lookup, &["TWILIO_AUTH_TOKEN"]).map(|(_, token)| token);
+    if auth_token.is_some() && webhook_url.is_none() {
+        // Otherwise a signature could only be checked against the URL a request names, and
+        // its `Host` is the caller's to choose.
+        return Err(ConfigError::new(
+            "TWILIO_WEBHOOK_URL",
+            "required with TWILIO_AUTH_TOKEN: the exact URL configured in Twilio, which \
+             Twilio signs (such as https://chat.example.org/twilio_webhook)",
+        ));
+    }
     let twilio = TwilioSettings {
         account_sid: text("TWILIO_ACCOUNT_SID"),
-        auth_token: read(lookup, &["TWILIO_AUTH_TOKEN"]).map(|(_, token)| token),
+        auth_token,
         phone_number: text("TWILIO_PHONE_NUMBER"),
         api_base,
         webhook_url,
@@ -139,7 +149,14 @@ mod tests {
         assert!(!twilio.webhook_enabled());
         assert_eq!(twilio.webhook_paths(), ["/twilio_webhook"]);
         assert_eq!(channels, ChannelSettings::default());
-        let (twilio, _) = channel_config(&lookup(&[("TWILIO_AUTH_TOKEN", "t")])).unwrap();
+        let (twilio, _) = channel_config(&lookup(&[
+            ("TWILIO_AUTH_TOKEN", "t"),
+            (
+                "TWILIO_WEBHOOK_URL",
+                "https://chat.example.org/twilio_webhook",
+            ),
+        ]))
+        .unwrap();
         assert!(twilio.webhook_enabled());
         let (twilio, _) = channel_config(&lookup(&[("TWILIO_ALLOW_UNSIGNED", "true")])).unwrap();
         assert!(twilio.webhook_enabled() && twilio.auth_token.is_none());
@@ -183,6 +200,30 @@ mod tests {
             let error = channel_config(&lookup(&[(name, value)])).unwrap_err();
             assert_eq!(error.variable, name, "{value}");
         }
+    }
+
+    /// Without the URL Twilio signs, the server could only check a signature against the
+    /// URL each request names, and a request names whatever host its sender likes.
+    #[test]
+    fn a_token_needs_the_url_twilio_signs() {
+        for vars in [
+            &[("TWILIO_AUTH_TOKEN", "t")][..],
+            &[
+                ("TWILIO_AUTH_TOKEN", "t"),
+                ("TWILIO_ALLOW_UNSIGNED", "true"),
+            ],
+        ] {
+            let error = channel_config(&lookup(vars)).unwrap_err();
+            assert_eq!(error.variable, "TWILIO_WEBHOOK_URL");
+            assert!(
+                error
+                    .to_string()
+                    .contains("required with TWILIO_AUTH_TOKEN"),
+                "{error}"
+            );
+        }
+        let unsigned_only = channel_config(&lookup(&[("TWILIO_ALLOW_UNSIGNED", "true")]));
+        assert!(unsigned_only.is_ok(), "no token, nothing to check");
     }
 
     #[test]

@@ -120,7 +120,6 @@ pub fn application(config: &Config, storage: Storage) -> Result<Application, Sta
             .twilio
             .webhook_enabled()
             .then(|| config.twilio.clone()),
-        tls: config.tls.is_some(),
         assistant: match &config.assistant_model {
             Some(model) => Some(Arc::new(ai_message_openai::OpenAiAssistant::new(
                 model.clone(),
@@ -163,12 +162,6 @@ fn check_channel(config: &Config, app: &Application) -> Result<(), StartupError>
             "TWILIO_ALLOW_UNSIGNED=true: webhook requests without a signature are taken, so \
              anyone who can reach {paths:?} can write as any registered phone number",
             paths = twilio.webhook_paths()
-        );
-    }
-    if twilio.auth_token.is_some() && twilio.webhook_url.is_none() {
-        tracing::warn!(
-            "TWILIO_WEBHOOK_URL is not set: signatures are checked against the URL each request \
-             names; behind a proxy, set it to the URL configured in Twilio"
         );
     }
     tracing::info!(paths = ?twilio.webhook_paths(), "WhatsApp and SMS webhook on");

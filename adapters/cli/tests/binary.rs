@@ -551,9 +551,15 @@ fn each_start_up_failure_names_its_setting_on_the_first_line() {
             vec![
                 memory,
                 ("TWILIO_AUTH_TOKEN", "token"),
+                ("TWILIO_WEBHOOK_URL", "https://chat.example.org/messages"),
                 ("TWILIO_WEBHOOK_PATH", "/messages"),
             ],
             "TWILIO_WEBHOOK_PATH: '/messages' is a route of the API",
+        ),
+        (
+            &[],
+            vec![memory, ("TWILIO_AUTH_TOKEN", "token")],
+            "TWILIO_WEBHOOK_URL: required with TWILIO_AUTH_TOKEN",
         ),
         (
             &[],

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use ai_message_core::ports::*;
 use ai_message_core::{
-    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
-    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
+    ChannelMessageId, ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated,
+    Message, MessageContent, MessageId, Page, Pair, Position, PositionedMessage, Timestamp, UserId,
     conversation_access, conversation_of,
 };
 use async_trait::async_trait;
@@ -120,10 +120,11 @@ impl MessageRepository for MemoryStore {
     async fn create_message_once(
         &self,
         origin: &ChannelOrigin,
+        delivery: Option<ChannelMessageId>,
         new: NewMessage,
     ) -> Result<Option<Delivered>, PortError> {
         let mut t = self.tables.write();
-        if !t.channel_receipts.insert(origin.receipt.clone()) {
+        if !take_receipts(&mut t, &origin.receipts(delivery)) {
             return Ok(None);
         }
         let delivered = t.insert_message(new);
@@ -135,6 +136,29 @@ impl MessageRepository for MemoryStore {
             },
         );
         Ok(Some(delivered))
+    }
+
+    async fn take_channel_receipts(
+        &self,
+        receipts: &[ChannelMessageId],
+        _received_at: Timestamp,
+    ) -> Result<bool, PortError> {
+        Ok(take_receipts(&mut self.tables.write(), receipts))
+    }
+
+    async fn take_fixed_reply(
+        &self,
+        address: &str,
+        now: Timestamp,
+        quiet_since: Timestamp,
+    ) -> Result<bool, PortError> {
+        let mut t = self.tables.write();
+        let last = t.channel_fixed_replies.get(address);
+        if last.is_some_and(|last| *last > quiet_since) {
+            return Ok(false);
+        }
+        t.channel_fixed_replies.insert(address.to_string(), now);
+        Ok(true)
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {
@@ -428,4 +452,13 @@ fn newest_with_assistant(t: &Tables, user: UserId) -> Option<MessageId> {
         .filter(|m| m.sender_id.is_assistant() || m.recipient_id.is_assistant())
         .map(|m| m.id)
         .max()
+}
+
+/// Takes every receipt, or none when one was taken before.
+fn take_receipts(t: &mut Tables, receipts: &[ChannelMessageId]) -> bool {
+    if receipts.iter().any(|r| t.channel_receipts.contains(r)) {
+        return false;
+    }
+    t.channel_receipts.extend(receipts.iter().cloned());
+    true
 }

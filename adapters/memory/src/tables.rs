@@ -23,6 +23,8 @@ pub(crate) struct Tables {
     pub users: BTreeMap<UserId, User>,
     /// Ids of messages taken in from a channel (each once).
     pub channel_receipts: std::collections::HashSet<ai_message_core::ChannelMessageId>,
+    /// When each channel address last got a fixed reply.
+    pub channel_fixed_replies: HashMap<String, Timestamp>,
     pub user_by_username: HashMap<String, UserId>,
     pub user_by_email: HashMap<String, UserId>,
     /// Unique indexes of the normalised keys (lookalike usernames, email case).

@@ -4,9 +4,9 @@ use ai_message_core::ports::*;
 use std::sync::Arc;
 
 use ai_message_core::{
-    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
-    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, QuestionState, Timestamp,
-    UserId, conversation_access, conversation_of,
+    ChannelMessageId, ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated,
+    Message, MessageContent, MessageId, Page, Pair, Position, PositionedMessage, QuestionState,
+    Timestamp, UserId, conversation_access, conversation_of,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{ClientWrapper, GenericClient};
@@ -258,6 +258,35 @@ async fn begin_with_question(
     }
 }
 
+/// Takes each of `receipts` in the open transaction: `false` as soon as one was taken
+/// before. Of two instances taking one receipt at once, the second waits on the first's row
+/// and then finds it taken; taken in sorted order, overlapping sets wait on each other in
+/// one order, never in a cycle.
+async fn take_receipts(
+    client: &deadpool_postgres::Object,
+    receipts: &[String],
+    received_at: Timestamp,
+) -> Result<bool, PortError> {
+    let received_at = naive(received_at);
+    for receipt in receipts {
+        let taken = client
+            .execute(sql::TAKE_CHANNEL_RECEIPT, &[receipt, &received_at])
+            .await
+            .or_port()?;
+        if taken == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// `receipts` as [`take_receipts`] takes them.
+fn sorted_receipts(receipts: &[ChannelMessageId]) -> Vec<String> {
+    let mut sorted: Vec<String> = receipts.iter().map(|r| r.as_str().to_string()).collect();
+    sorted.sort_unstable();
+    sorted
+}
+
 /// [`MessageRepository::claim_question`] in one transaction: the state is read under the
 /// question's row lock, the core decides, the claim is written with the COMMIT.
 async fn claim_in_transaction(
@@ -319,11 +348,12 @@ async fn reply_in_transaction(
 }
 
 /// [`MessageRepository::create_message_once`] in one transaction: of two instances taking
-/// one receipt at once, the second waits on the first's row and then finds it taken. The
-/// message's origin is written with it.
+/// one receipt at once, the second waits on the first's row and then finds it taken (see
+/// [`take_receipts`]). The message's origin is written with it.
 async fn create_once_in_transaction(
     client: &deadpool_postgres::Object,
     origin: ChannelOrigin,
+    receipts: &[String],
     new: NewMessage,
 ) -> Result<Option<Delivered>, PortError> {
     // Prepared before anything is sent: see `insert_and_commit`.
@@ -336,16 +366,9 @@ async fn create_once_in_transaction(
         .await
         .or_port()?;
     client.batch_execute("BEGIN").await.or_port()?;
-    let taken = client
-        .execute(
-            sql::TAKE_CHANNEL_RECEIPT,
-            &[&origin.receipt.as_str(), &naive(new.created_at)],
-        )
-        .await
-        .or_port();
-    match taken {
-        Ok(1) => {}
-        Ok(_) => {
+    match take_receipts(client, receipts, new.created_at).await {
+        Ok(true) => {}
+        Ok(false) => {
             client.batch_execute("ROLLBACK").await.or_port()?;
             return Ok(None);
         }
@@ -370,6 +393,25 @@ async fn create_once_in_transaction(
     Ok(Some(delivered))
 }
 
+/// [`MessageRepository::take_channel_receipts`] in one transaction.
+async fn take_receipts_in_transaction(
+    client: &deadpool_postgres::Object,
+    receipts: &[String],
+    received_at: Timestamp,
+) -> Result<bool, PortError> {
+    client.batch_execute("BEGIN").await.or_port()?;
+    let taken = take_receipts(client, receipts, received_at).await;
+    let end = if matches!(taken, Ok(true)) {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    let ended = client.batch_execute(end).await.or_port();
+    let taken = taken?;
+    ended?;
+    Ok(taken)
+}
+
 #[async_trait]
 impl MessageRepository for PostgresStore {
     async fn send_message(&self, job: SendJob) -> Result<Gated<SendOutcome>, PortError> {
@@ -390,14 +432,49 @@ impl MessageRepository for PostgresStore {
     async fn create_message_once(
         &self,
         origin: &ChannelOrigin,
+        delivery: Option<ChannelMessageId>,
         new: NewMessage,
     ) -> Result<Option<Delivered>, PortError> {
         let client = self.client().await?;
+        let receipts = sorted_receipts(&origin.receipts(delivery));
         let origin = origin.clone();
         // Run to its end even if the caller goes away, as `send_message` does.
-        tokio::spawn(async move { create_once_in_transaction(&client, origin, new).await })
+        tokio::spawn(
+            async move { create_once_in_transaction(&client, origin, &receipts, new).await },
+        )
+        .await
+        .map_err(|e| PortError::unexpected(format!("the insert task failed: {e}")))?
+    }
+
+    async fn take_channel_receipts(
+        &self,
+        receipts: &[ChannelMessageId],
+        received_at: Timestamp,
+    ) -> Result<bool, PortError> {
+        let client = self.client().await?;
+        let receipts = sorted_receipts(receipts);
+        tokio::spawn(
+            async move { take_receipts_in_transaction(&client, &receipts, received_at).await },
+        )
+        .await
+        .map_err(|e| PortError::unexpected(format!("the receipt task failed: {e}")))?
+    }
+
+    async fn take_fixed_reply(
+        &self,
+        address: &str,
+        now: Timestamp,
+        quiet_since: Timestamp,
+    ) -> Result<bool, PortError> {
+        let client = self.client().await?;
+        let recorded = client
+            .execute(
+                sql::TAKE_FIXED_REPLY,
+                &[&address, &naive(now), &naive(quiet_since)],
+            )
             .await
-            .map_err(|e| PortError::unexpected(format!("the insert task failed: {e}")))?
+            .or_port()?;
+        Ok(recorded == 1)
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>, PortError> {

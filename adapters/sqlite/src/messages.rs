@@ -4,9 +4,9 @@ use ai_message_core::ports::*;
 use std::sync::Arc;
 
 use ai_message_core::{
-    ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated, Message,
-    MessageContent, MessageId, Page, Pair, Position, PositionedMessage, QuestionState, Timestamp,
-    UserId, conversation_access, conversation_of,
+    ChannelMessageId, ConversationAccess, ConversationId, ConversationSummary, Delivered, Gated,
+    Message, MessageContent, MessageId, Page, Pair, Position, PositionedMessage, QuestionState,
+    Timestamp, UserId, conversation_access, conversation_of,
 };
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -147,19 +147,14 @@ impl MessageRepository for SqliteStore {
     async fn create_message_once(
         &self,
         origin: &ChannelOrigin,
+        delivery: Option<ChannelMessageId>,
         new: NewMessage,
     ) -> Result<Option<Delivered>, PortError> {
+        let receipts = origin.receipts(delivery);
         let origin = origin.clone();
         self.db
             .write(move |tx| {
-                let receipt = origin.receipt.as_str();
-                let taken = tx
-                    .execute_cached(
-                        sql::TAKE_CHANNEL_RECEIPT,
-                        params![receipt, time_text(new.created_at)],
-                    )
-                    .or_port()?;
-                if taken == 0 {
+                if !take_receipts(tx, &receipts, new.created_at).or_port()? {
                     return Ok(None);
                 }
                 let delivered = insert_message(tx, new).or_port()?;
@@ -167,13 +162,44 @@ impl MessageRepository for SqliteStore {
                     sql::KEEP_CHANNEL_ORIGIN,
                     params![
                         delivered.message.id.get(),
-                        receipt,
+                        origin.receipt.as_str(),
                         origin.route.to,
                         origin.route.from
                     ],
                 )
                 .or_port()?;
                 Ok(Some(delivered))
+            })
+            .await
+    }
+
+    async fn take_channel_receipts(
+        &self,
+        receipts: &[ChannelMessageId],
+        received_at: Timestamp,
+    ) -> Result<bool, PortError> {
+        let receipts = receipts.to_vec();
+        self.db
+            .write(move |tx| take_receipts(tx, &receipts, received_at).or_port())
+            .await
+    }
+
+    async fn take_fixed_reply(
+        &self,
+        address: &str,
+        now: Timestamp,
+        quiet_since: Timestamp,
+    ) -> Result<bool, PortError> {
+        let address = address.to_string();
+        self.db
+            .write(move |tx| {
+                let recorded = tx
+                    .execute_cached(
+                        sql::TAKE_FIXED_REPLY,
+                        params![address, time_text(now), time_text(quiet_since)],
+                    )
+                    .or_port()?;
+                Ok(recorded == 1)
             })
             .await
     }
@@ -516,4 +542,29 @@ pub(crate) fn summaries_of(
     conn.prepare_cached(sql::CONVERSATION_SUMMARIES)?
         .query_map([user_id.get()], rows::conversation_summary)?
         .collect()
+}
+
+/// Takes every receipt, or none (nothing written) when one was taken before. Writes are
+/// serialised, so nothing can take one between the check and the inserts.
+fn take_receipts(
+    tx: &Transaction<'_>,
+    receipts: &[ChannelMessageId],
+    received_at: Timestamp,
+) -> rusqlite::Result<bool> {
+    for receipt in receipts {
+        let taken = tx
+            .query_row_cached(sql::CHANNEL_RECEIPT_TAKEN, [receipt.as_str()], |_| Ok(()))
+            .optional()?;
+        if taken.is_some() {
+            return Ok(false);
+        }
+    }
+    let received_at = time_text(received_at);
+    for receipt in receipts {
+        tx.execute_cached(
+            sql::TAKE_CHANNEL_RECEIPT,
+            params![receipt.as_str(), received_at],
+        )?;
+    }
+    Ok(true)
 }

@@ -29,6 +29,11 @@ pub const USER_BY_PHONE: &str = concat!(
 /// Takes a channel's message id; no row when it was taken before.
 pub const TAKE_CHANNEL_RECEIPT: &str = "INSERT INTO channel_receipts (external_id, received_at) \
      VALUES (?1, ?2) ON CONFLICT (external_id) DO NOTHING";
+pub const CHANNEL_RECEIPT_TAKEN: &str = "SELECT 1 FROM channel_receipts WHERE external_id = ?1";
+/// Records a fixed reply to an address (?1) at ?2; no row when its last one is later than ?3.
+pub const TAKE_FIXED_REPLY: &str = "INSERT INTO channel_fixed_replies (address, replied_at) \
+     VALUES (?1, ?2) ON CONFLICT (address) DO UPDATE SET replied_at = excluded.replied_at \
+     WHERE channel_fixed_replies.replied_at <= ?3";
 pub const USER_BY_USERNAME_KEY: &str = concat!(
     "SELECT ",
     user_columns!("u."),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 pub use sender::{MAX_BODY_CHARS, SetupError, TwilioSender, split_for_twilio};
 pub use signature::{SIGNATURE_HEADER, signature};
-pub use webhook::{TwilioWebhook, webhook};
+pub use webhook::{IDEMPOTENCY_HEADER, TwilioWebhook, webhook};
 
 /// Texts that reached the webhook, by what became of them.
 pub const TEXTS: &str = "twilio_webhook_texts_total";
@@ -25,7 +25,8 @@ pub fn describe_metrics() {
     metrics::describe_counter!(
         TEXTS,
         "Twilio webhook requests by outcome (accepted, already_received, unregistered, \
-         no_text, bad_signature, bad_request, unavailable)"
+         unregistered_unanswered, no_text, bad_signature, other_account, bad_request, \
+         unavailable)"
     );
     metrics::describe_counter!(
         REPLIES,
@@ -41,7 +42,8 @@ pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
 /// The channel's settings (`TWILIO_*`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct TwilioSettings {
-    /// `TWILIO_ACCOUNT_SID`: whose Messages API sends the replies.
+    /// `TWILIO_ACCOUNT_SID`: whose Messages API sends the replies; set, a webhook request
+    /// naming another `AccountSid` is refused.
     pub account_sid: Option<String>,
     /// `TWILIO_AUTH_TOKEN`: signs the webhooks and authenticates the sends. Without it the
     /// channel is off unless `allow_unsigned`.
@@ -52,7 +54,8 @@ pub struct TwilioSettings {
     /// `TWILIO_API_BASE`.
     pub api_base: String,
     /// `TWILIO_WEBHOOK_URL`: the URL Twilio calls, as Twilio signs it (behind a proxy the
-    /// server cannot know it). Unset, the URL the request names (its `Host`).
+    /// server cannot know it). Required with a token: without it no signature is taken, as
+    /// the URL a request names (its `Host`) is the caller's to choose.
     pub webhook_url: Option<String>,
     /// `TWILIO_WEBHOOK_PATH`: a path to serve the webhook at besides the default.
     pub webhook_path: Option<String>,

@@ -114,8 +114,9 @@ impl PhoneRules {
 }
 
 string_value!(
-    /// A channel's own id of a message it delivered (Twilio's `MessageSid`): 1–64 printable
-    /// ASCII characters. Remembered so that a delivery the channel retries is taken once.
+    /// A channel's own id of a message it delivered (Twilio's `MessageSid`), or of one
+    /// delivery of it: 1–64 printable ASCII characters. Remembered so that a delivery the
+    /// channel retries is taken once.
     ChannelMessageId
 );
 

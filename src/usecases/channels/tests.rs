@@ -41,6 +41,7 @@ fn phone_chat(mocks: Mocks) -> (PhoneChat, Sent) {
 fn text_from(number: &str, id: &str) -> IncomingText {
     IncomingText {
         id: ChannelMessageId::parse(id).unwrap(),
+        delivery: None,
         sender: Some(PhoneNumber::parse(number).unwrap()),
         route: ReplyRoute {
             to: format!("whatsapp:{number}"),
@@ -58,6 +59,18 @@ fn user_with_phone(id: i64, number: &str, active: bool) -> User {
     }
 }
 
+/// Storage that takes every receipt and fixed reply asked for.
+fn taking_everything(mocks: &mut Mocks) {
+    mocks
+        .messages
+        .expect_take_channel_receipts()
+        .returning(|_, _| Ok(true));
+    mocks
+        .messages
+        .expect_take_fixed_reply()
+        .returning(|_, _, _| Ok(true));
+}
+
 #[tokio::test]
 async fn an_unknown_number_gets_the_fixed_reply_and_nothing_is_stored() {
     let mut mocks = Mocks::new();
@@ -65,6 +78,20 @@ async fn an_unknown_number_gets_the_fixed_reply_and_nothing_is_stored() {
         .users
         .expect_find_user_by_phone()
         .returning(|_| Ok(None));
+    mocks
+        .messages
+        .expect_take_channel_receipts()
+        .withf(|receipts, _| receipts.len() == 1 && receipts[0].as_str() == "SM1")
+        .times(1)
+        .returning(|_, _| Ok(true));
+    mocks
+        .messages
+        .expect_take_fixed_reply()
+        .withf(|address, now, quiet_since| {
+            address == "whatsapp:+60123456789" && *now - *quiet_since == UNREGISTERED_REPLY_EVERY
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(true));
     mocks.messages.expect_create_message_once().never();
     mocks.messages.expect_store_reply().never();
     let (chat, mut sent) = phone_chat(mocks);
@@ -74,7 +101,7 @@ async fn an_unknown_number_gets_the_fixed_reply_and_nothing_is_stored() {
         .await
         .unwrap();
 
-    assert_eq!(received, Received::Unregistered);
+    assert_eq!(received, Received::Unregistered { answered: true });
     let (route, text, reference) = sent.recv().await.unwrap();
     assert_eq!(route.to, "whatsapp:+60123456789");
     assert_eq!(text, ChannelSettings::default().unregistered_reply);
@@ -88,6 +115,7 @@ async fn a_disabled_user_is_answered_as_an_unknown_number() {
         .users
         .expect_find_user_by_phone()
         .returning(|phone| Ok(Some(user_with_phone(7, phone.as_str(), false))));
+    taking_everything(&mut mocks);
     mocks.messages.expect_create_message_once().never();
     let (chat, mut sent) = phone_chat(mocks);
 
@@ -96,7 +124,7 @@ async fn a_disabled_user_is_answered_as_an_unknown_number() {
         .await
         .unwrap();
 
-    assert_eq!(received, Received::Unregistered);
+    assert_eq!(received, Received::Unregistered { answered: true });
     assert_eq!(
         sent.recv().await.unwrap().1,
         ChannelSettings::default().unregistered_reply
@@ -114,15 +142,16 @@ async fn a_text_is_the_users_message_to_the_assistant_and_the_reply_goes_back_ou
     mocks
         .messages
         .expect_create_message_once()
-        .withf(|origin, new| {
+        .withf(|origin, delivery, new| {
             origin.receipt.as_str() == "SM3"
+                && delivery.is_none()
                 && origin.route.to == "whatsapp:+60123456789"
                 && new.sender_id == uid(7)
                 && new.recipient_id == UserId::ASSISTANT
                 && new.conversation_id.as_str() == "conv_-1_7"
         })
         .times(1)
-        .returning(|_, new| Ok(Some(delivered(20, new))));
+        .returning(|_, _, new| Ok(Some(delivered(20, new))));
     mocks.without_assistant_history();
     mocks
         .messages
@@ -173,7 +202,7 @@ async fn a_text_taken_before_is_not_stored_announced_or_answered_again() {
     mocks
         .messages
         .expect_create_message_once()
-        .returning(|_, _| Ok(None));
+        .returning(|_, _, _| Ok(None));
     mocks.messages.expect_store_reply().never();
     let events = mocks.events.clone();
     let (chat, mut sent) = phone_chat(mocks);
@@ -196,6 +225,7 @@ async fn a_text_without_words_gets_a_fixed_reply_and_nothing_is_stored() {
         .users
         .expect_find_user_by_phone()
         .returning(|phone| Ok(Some(user_with_phone(7, phone.as_str(), true))));
+    taking_everything(&mut mocks);
     mocks.messages.expect_create_message_once().never();
     let (chat, mut sent) = phone_chat(mocks);
 
@@ -212,6 +242,91 @@ async fn a_text_without_words_gets_a_fixed_reply_and_nothing_is_stored() {
         sent.recv().await.unwrap().1,
         ChannelSettings::default().no_text_reply
     );
+}
+
+#[tokio::test]
+async fn an_unknown_number_answered_within_the_day_gets_no_reply() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_user_by_phone()
+        .returning(|_| Ok(None));
+    mocks
+        .messages
+        .expect_take_channel_receipts()
+        .returning(|_, _| Ok(true));
+    mocks
+        .messages
+        .expect_take_fixed_reply()
+        .times(1)
+        .returning(|_, _, _| Ok(false));
+    let (chat, mut sent) = phone_chat(mocks);
+
+    let received = chat
+        .receive(text_from("+60123456789", "SM6"))
+        .await
+        .unwrap();
+
+    assert_eq!(received, Received::Unregistered { answered: false });
+    tokio::task::yield_now().await;
+    assert!(sent.try_recv().is_err(), "no reply goes out");
+}
+
+#[tokio::test]
+async fn a_text_from_an_unknown_number_taken_before_is_not_answered_again() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_user_by_phone()
+        .returning(|_| Ok(None));
+    mocks
+        .messages
+        .expect_take_channel_receipts()
+        .returning(|_, _| Ok(false));
+    mocks.messages.expect_take_fixed_reply().never();
+    let (chat, mut sent) = phone_chat(mocks);
+
+    let received = chat
+        .receive(text_from("+60123456789", "SM7"))
+        .await
+        .unwrap();
+
+    assert_eq!(received, Received::AlreadyReceived);
+    tokio::task::yield_now().await;
+    assert!(sent.try_recv().is_err(), "no reply goes out");
+}
+
+#[tokio::test]
+async fn the_delivery_id_is_taken_with_the_message_id() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_user_by_phone()
+        .returning(|phone| Ok(Some(user_with_phone(7, phone.as_str(), true))));
+    mocks
+        .messages
+        .expect_create_message_once()
+        .withf(|origin, delivery, _| {
+            let ids: Vec<String> = origin
+                .receipts(delivery.clone())
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect();
+            ids == ["SM8", "delivery-8"]
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(None));
+    let (chat, _) = phone_chat(mocks);
+
+    let received = chat
+        .receive(IncomingText {
+            delivery: Some(ChannelMessageId::parse("delivery-8").unwrap()),
+            ..text_from("+60123456789", "SM8")
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(received, Received::AlreadyReceived);
 }
 
 #[tokio::test]

@@ -185,6 +185,17 @@ pub fn form_body(params: &[(&str, &str)]) -> String {
         .finish()
 }
 
+/// A `MessageSid` of Twilio's shape (`SM` and 32 hex digits) that ends in `$digits` (four).
+#[macro_export]
+macro_rules! message_sid {
+    ($digits:literal) => {
+        concat!("SM0000000000000000000000000000", $digits)
+    };
+}
+
+/// The header Twilio sends with each webhook request, the same on its retries.
+pub const IDEMPOTENCY_HEADER: &str = "I-Twilio-Idempotency-Token";
+
 /// The fields Twilio posts for a text from `from` (`whatsapp:+60…` or `+60…`).
 pub fn incoming_text<'a>(
     message_sid: &'a str,

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::harness::{Body, Client, TestResponse, TestServer};
 use crate::fake_model::{Answer, FakeModel};
 use crate::fake_twilio::*;
+use crate::message_sid;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const ALICE_PHONE: &str = "+60123456789";
@@ -133,7 +134,7 @@ pub async fn a_whatsapp_text_is_answered_on_whatsapp_and_the_web_shows_both_turn
     let response = post_signed(
         &server,
         &incoming_text(
-            "SM1000",
+            message_sid!("1000"),
             "whatsapp:+60123456789",
             "The lift in block B is broken",
         ),
@@ -212,7 +213,11 @@ pub async fn an_sms_is_answered_by_sms_and_its_form_is_decoded(server: TestServe
     let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
     let text = "Room 4: tap leaks & 1+1=2 100% ☕";
 
-    let response = post_signed(&server, &incoming_text("SM2000", ALICE_PHONE, text)).await;
+    let response = post_signed(
+        &server,
+        &incoming_text(message_sid!("2000"), ALICE_PHONE, text),
+    )
+    .await;
 
     assert_empty_twiml(&response);
     let sent = twilio.wait_for_delivered(1).await;
@@ -234,10 +239,22 @@ pub async fn unsigned_forged_and_altered_webhooks_are_refused_and_store_nothing(
     let model = FakeModel::start().await;
     let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
     let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
-    let params = incoming_text("SM3000", "whatsapp:+60123456789", "List my reports");
+    let params = incoming_text(
+        message_sid!("3000"),
+        "whatsapp:+60123456789",
+        "List my reports",
+    );
     let good = twilio_signature(AUTH_TOKEN, WEBHOOK_URL, &params);
-    let altered = incoming_text("SM3000", "whatsapp:+60123456789", "Delete everything");
-    let other_number = incoming_text("SM3000", "whatsapp:+60199999999", "List my reports");
+    let altered = incoming_text(
+        message_sid!("3000"),
+        "whatsapp:+60123456789",
+        "Delete everything",
+    );
+    let other_number = incoming_text(
+        message_sid!("3000"),
+        "whatsapp:+60199999999",
+        "List my reports",
+    );
     let attempts = [
         ("no signature", params.clone(), None),
         ("empty", params.clone(), Some(String::new())),
@@ -294,7 +311,11 @@ pub async fn a_retried_message_sid_is_processed_once(server: TestServer) {
     model.script([Answer::Plain("Once.".into())]);
     let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
     let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
-    let params = incoming_text("SM4000", "whatsapp:+60123456789", "Is anyone there?");
+    let params = incoming_text(
+        message_sid!("4000"),
+        "whatsapp:+60123456789",
+        "Is anyone there?",
+    );
 
     // Twilio retries a webhook it did not see answered: the copies may arrive at once.
     let copies = (0..6).map(|_| post_signed(&server, &params));
@@ -332,11 +353,11 @@ pub async fn unknown_and_disabled_numbers_get_the_fixed_reply_and_nothing_is_sto
     disabled.assert_status(200);
 
     let senders = [
-        ("SM5001", "whatsapp:+60"),          // a prefix of every Malaysian number
-        ("SM5002", "whatsapp:+6012345678"),  // alice's number less a digit
-        ("SM5003", "+160123456789"),         // alice's number after another digit
-        ("SM5004", "whatsapp:+60198765432"), // bob, disabled
-        ("SM5005", "TWILIO"),                // not a phone number at all
+        (message_sid!("5001"), "whatsapp:+60"), // a prefix of every Malaysian number
+        (message_sid!("5002"), "whatsapp:+6012345678"), // alice's number less a digit
+        (message_sid!("5003"), "+160123456789"), // alice's number after another digit
+        (message_sid!("5004"), "whatsapp:+60198765432"), // bob, disabled
+        (message_sid!("5005"), "TWILIO"),       // not a phone number at all
     ];
     for (sid, from) in senders {
         assert_empty_twiml(&post_signed(&server, &incoming_text(sid, from, "hello")).await);
@@ -363,7 +384,11 @@ pub async fn a_long_reply_is_sent_in_parts_within_twilios_limit(server: TestServ
     let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
     let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
 
-    let params = incoming_text("SM6000", "whatsapp:+60123456789", "How do I reset it?");
+    let params = incoming_text(
+        message_sid!("6000"),
+        "whatsapp:+60123456789",
+        "How do I reset it?",
+    );
     assert_empty_twiml(&post_signed(&server, &params).await);
 
     let parts = long.chars().count().div_ceil(1_600);
@@ -397,7 +422,7 @@ pub async fn twilio_failures_are_retried_then_given_up_and_the_reply_stays_store
 
     // Down twice, then up: the third try goes through.
     twilio.fail_next([503, 500]);
-    let first = incoming_text("SM7001", "whatsapp:+60123456789", "one");
+    let first = incoming_text(message_sid!("7001"), "whatsapp:+60123456789", "one");
     assert_empty_twiml(&post_signed(&server, &first).await);
     let calls = twilio.wait_for_delivered(1).await;
     assert_eq!(twilio.calls().len(), 3, "{calls:?}");
@@ -405,7 +430,7 @@ pub async fn twilio_failures_are_retried_then_given_up_and_the_reply_stays_store
 
     // Failing on every try: given up after three.
     twilio.fail_next([500, 429, 503]);
-    let second = incoming_text("SM7002", "whatsapp:+60123456789", "two");
+    let second = incoming_text(message_sid!("7002"), "whatsapp:+60123456789", "two");
     assert_empty_twiml(&post_signed(&server, &second).await);
     twilio.wait_for_calls(6).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -424,7 +449,7 @@ pub async fn twilio_failures_are_retried_then_given_up_and_the_reply_stays_store
 }
 
 pub async fn without_a_token_the_webhook_is_not_served(server: TestServer) {
-    let params = incoming_text("SM8000", ALICE_PHONE, "hello");
+    let params = incoming_text(message_sid!("8000"), ALICE_PHONE, "hello");
     let signature = twilio_signature(AUTH_TOKEN, WEBHOOK_URL, &params);
     let response = post_webhook(&server, "/twilio_webhook", &params, Some(signature)).await;
     assert_eq!(response.status, 404, "{}", response.text);
@@ -439,18 +464,18 @@ pub async fn a_bad_webhook_body_is_a_clear_4xx(server: TestServer) {
             "MessageSid is required",
         ),
         (
-            &[("MessageSid", "SM9001"), ("Body", "hi")],
+            &[("MessageSid", message_sid!("9001")), ("Body", "hi")],
             "From is required",
         ),
         (
             &[("MessageSid", "SM 9002"), ("From", ALICE_PHONE)],
-            "MessageSid: must be printable ASCII without spaces",
+            "MessageSid: must be SM or MM followed by 32 hexadecimal digits",
         ),
     ];
     for (params, detail) in cases {
         post_signed(&server, params).await.assert_error(400, detail);
     }
-    let params = incoming_text("SM9003", ALICE_PHONE, "hi");
+    let params = incoming_text(message_sid!("9003"), ALICE_PHONE, "hi");
     // Signed, but not posted as a form.
     let signature = twilio_signature(AUTH_TOKEN, WEBHOOK_URL, &params);
     let json_body = server
@@ -480,11 +505,19 @@ pub async fn a_webhook_path_of_its_own_is_served_beside_the_default(server: Test
     let server = server.with_twilio(settings, Some(&model), no_limits());
     let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
 
-    let first = incoming_text("SM9101", "whatsapp:+60123456789", "on the custom path");
+    let first = incoming_text(
+        message_sid!("9101"),
+        "whatsapp:+60123456789",
+        "on the custom path",
+    );
     let signature = twilio_signature(AUTH_TOKEN, "https://school.example/hooks/twilio", &first);
     assert_empty_twiml(&post_webhook(&server, "/hooks/twilio", &first, Some(signature)).await);
     // The default path, signed for the URL Twilio would have called on the same host.
-    let second = incoming_text("SM9102", "whatsapp:+60123456789", "on the default path");
+    let second = incoming_text(
+        message_sid!("9102"),
+        "whatsapp:+60123456789",
+        "on the default path",
+    );
     let signature = twilio_signature(AUTH_TOKEN, "https://school.example/twilio_webhook", &second);
     assert_empty_twiml(&post_webhook(&server, "/twilio_webhook", &second, Some(signature)).await);
     assert_eq!(twilio.wait_for_delivered(2).await.len(), 2);
@@ -550,7 +583,11 @@ pub async fn national_numbers_need_a_default_region_and_are_stored_in_e164(serve
     );
 
     // The webhook matches the stored E.164 form.
-    let params = incoming_text("SM9201", "whatsapp:+60123456789", "Hi from my phone");
+    let params = incoming_text(
+        message_sid!("9201"),
+        "whatsapp:+60123456789",
+        "Hi from my phone",
+    );
     assert_empty_twiml(&post_signed(&server, &params).await);
     assert_eq!(twilio.wait_for_delivered(1).await[0].body, "Hello Malaysia");
     let turns: Vec<Value> = history_of_length(&server, &alice, 2)
@@ -559,4 +596,290 @@ pub async fn national_numbers_need_a_default_region_and_are_stored_in_e164(serve
         .map(|(role, content)| json!([role, content]))
         .collect();
     assert_eq!(turns[0], json!(["user", "Hi from my phone"]));
+}
+
+/// Posts `params` signed for [`WEBHOOK_URL`] with extra headers.
+async fn post_signed_with(
+    server: &TestServer,
+    params: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> TestResponse {
+    let signature = twilio_signature(AUTH_TOKEN, WEBHOOK_URL, params);
+    let mut all = vec![("X-Twilio-Signature", signature.as_str())];
+    all.extend_from_slice(headers);
+    server
+        .send(
+            Method::POST,
+            "/twilio_webhook",
+            None,
+            Body::Raw(FORM, form_body(params)),
+            &all,
+        )
+        .await
+}
+
+/// `params` without the fields named `drop`, with `set` written over (or added).
+fn recut<'a>(
+    params: &[(&'a str, &'a str)],
+    drop: &[&str],
+    set: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut recut: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(name, _)| !drop.contains(name) && !set.iter().any(|(n, _)| n == name))
+        .copied()
+        .collect();
+    recut.extend_from_slice(set);
+    recut
+}
+
+/// Twilio's signature runs names and values together, so a captured request can be re-cut
+/// (a field's name and value moved into its neighbour's value) and still carry a valid
+/// signature. Each such request is refused with a clear 4xx, and the genuine one is still
+/// taken once.
+pub async fn signed_requests_recut_or_padded_are_refused_and_store_nothing(server: TestServer) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    model.script([Answer::Plain("Once.".into())]);
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
+    let sid = message_sid!("1100");
+    let mut captured = incoming_text(sid, "whatsapp:+60123456789", "Is anyone there?");
+    captured.push(("MessageType", "text"));
+    assert_empty_twiml(&post_signed(&server, &captured).await);
+    assert_eq!(twilio.wait_for_delivered(1).await[0].body, "Once.");
+
+    let sid_with_type = format!("{sid}MessageTypetext");
+    let from_with_sid = format!("whatsapp:+60123456789MessageSid{sid}");
+    let other_account = "AC00000000000000000000000000000002";
+    /// What was done to the request, the request, and the status and detail it gets.
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "MessageType moved into MessageSid",
+            recut(
+                &captured,
+                &["MessageType"],
+                &[("MessageSid", &sid_with_type)],
+            ),
+            400,
+            "MessageSid: must be SM or MM followed by 32 hexadecimal digits",
+        ),
+        (
+            "MessageSid moved into From, SmsMessageSid left to stand in",
+            recut(&captured, &["MessageSid"], &[("From", &from_with_sid)]),
+            400,
+            "MessageSid is required",
+        ),
+        (
+            "SmsMessageSid other than MessageSid",
+            recut(&captured, &[], &[("SmsMessageSid", message_sid!("1101"))]),
+            400,
+            "SmsMessageSid must equal MessageSid",
+        ),
+        (
+            "a field given twice",
+            recut(
+                &captured,
+                &[],
+                &[
+                    ("MessageSid", message_sid!("1102")),
+                    ("SmsMessageSid", message_sid!("1102")),
+                    ("Body", "and again"),
+                ],
+            )
+            .into_iter()
+            .chain([("Body", "Is anyone there?")])
+            .collect(),
+            400,
+            "Body is given more than once",
+        ),
+        (
+            "another Twilio account",
+            recut(
+                &captured,
+                &[],
+                &[
+                    ("MessageSid", message_sid!("1103")),
+                    ("SmsMessageSid", message_sid!("1103")),
+                    ("AccountSid", other_account),
+                ],
+            ),
+            403,
+            "AccountSid is not this service's Twilio account",
+        ),
+        (
+            "no AccountSid",
+            recut(
+                &captured,
+                &["AccountSid"],
+                &[
+                    ("MessageSid", message_sid!("1104")),
+                    ("SmsMessageSid", message_sid!("1104")),
+                ],
+            ),
+            403,
+            "AccountSid is not this service's Twilio account",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (what, params, status, detail) in cases {
+        let response = post_signed(&server, &params).await;
+        if (response.status.as_u16(), response.detail()) != (status, detail) {
+            wrong.push(format!("{what}: {} {}", response.status, response.text));
+        }
+    }
+    // Signed for the URL with a query string the configured URL does not have.
+    let queried = incoming_text(message_sid!("1105"), "whatsapp:+60123456789", "hi");
+    let url = format!("{WEBHOOK_URL}?AccountSid=x");
+    let signature = twilio_signature(AUTH_TOKEN, &url, &queried);
+    let response = post_webhook(
+        &server,
+        "/twilio_webhook?AccountSid=x",
+        &queried,
+        Some(signature),
+    )
+    .await;
+    if (response.status.as_u16(), response.detail()) != (403, "Invalid Twilio signature") {
+        wrong.push(format!(
+            "another query: {} {}",
+            response.status, response.text
+        ));
+    }
+    assert!(wrong.is_empty(), "answered otherwise: {wrong:#?}");
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(twilio.calls().len(), 1, "one reply in all");
+    assert_eq!(model.recorded().len(), 1, "one model call in all");
+    assert_eq!(
+        history(&server, &alice).await,
+        turns(&[("user", "Is anyone there?"), ("assistant", "Once.")]),
+        "the question is stored once"
+    );
+}
+
+/// Without `TWILIO_WEBHOOK_URL` (start-up refuses it; a program that builds the settings
+/// itself may not), a signature for whatever host the request names is no proof.
+pub async fn without_a_public_url_a_signature_for_the_requests_host_is_refused(server: TestServer) {
+    let twilio = FakeTwilio::start().await;
+    let settings = TwilioSettings {
+        webhook_url: None,
+        ..twilio.settings()
+    };
+    let server = server.with_twilio(settings, None, no_limits());
+    let params = incoming_text(message_sid!("1200"), "whatsapp:+60123456789", "hi");
+    // Captured for another host, replayed with that host named.
+    let url = "http://elsewhere.example/twilio_webhook";
+    let signature = twilio_signature(AUTH_TOKEN, url, &params);
+    let headers = [
+        ("X-Twilio-Signature", signature.as_str()),
+        ("Host", "elsewhere.example"),
+    ];
+    let response = server
+        .send(
+            Method::POST,
+            "/twilio_webhook",
+            None,
+            Body::Raw(FORM, form_body(&params)),
+            &headers,
+        )
+        .await;
+    response.assert_error(403, "Invalid Twilio signature");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(twilio.calls().is_empty(), "nothing was answered");
+}
+
+/// Twilio sends `I-Twilio-Idempotency-Token` with each webhook request, the same on its
+/// retries: a request whose token was taken before is not taken again, whatever its
+/// `MessageSid`.
+pub async fn a_delivery_whose_idempotency_token_was_taken_is_not_taken_again(server: TestServer) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    model.script([
+        Answer::Plain("First.".into()),
+        Answer::Plain("Third.".into()),
+    ]);
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let alice = user_with_phone(&server, "alice", ALICE_PHONE).await;
+    let token = [(IDEMPOTENCY_HEADER, "idem-token-1")];
+
+    let first = incoming_text(message_sid!("1301"), "whatsapp:+60123456789", "first");
+    assert_empty_twiml(&post_signed_with(&server, &first, &token).await);
+    assert_eq!(twilio.wait_for_delivered(1).await[0].body, "First.");
+    let second = incoming_text(message_sid!("1302"), "whatsapp:+60123456789", "second");
+    assert_empty_twiml(&post_signed_with(&server, &second, &token).await);
+    let third = incoming_text(message_sid!("1303"), "whatsapp:+60123456789", "third");
+    let other_token = [(IDEMPOTENCY_HEADER, "idem-token-2")];
+    assert_empty_twiml(&post_signed_with(&server, &third, &other_token).await);
+
+    assert_eq!(twilio.wait_for_delivered(2).await[1].body, "Third.");
+    assert_eq!(
+        history_of_length(&server, &alice, 4).await,
+        turns(&[
+            ("user", "first"),
+            ("assistant", "First."),
+            ("user", "third"),
+            ("assistant", "Third."),
+        ])
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(twilio.calls().len(), 2, "no reply to the second");
+}
+
+/// A flood of texts from a number nobody has is answered once a day, and copies of one
+/// text (Twilio's retries, racing) once: the fixed reply costs a send each time.
+pub async fn an_unknown_number_gets_the_fixed_reply_once_a_day(server: TestServer) {
+    let twilio = FakeTwilio::start().await;
+    let server = server.with_twilio(twilio.settings(), None, no_limits());
+    let stranger = "whatsapp:+60111111111";
+
+    let first = incoming_text(message_sid!("1400"), stranger, "hello");
+    let copies = (0..5).map(|_| post_signed(&server, &first));
+    for response in futures_util::future::join_all(copies).await {
+        assert_empty_twiml(&response);
+    }
+    let sids: Vec<String> = (0..20).map(|n| format!("SM{:032x}", 0x1401 + n)).collect();
+    let flood = sids
+        .iter()
+        .map(|sid| incoming_text(sid, stranger, "hello?"))
+        .collect::<Vec<_>>();
+    let posts = flood.iter().map(|params| post_signed(&server, params));
+    for response in futures_util::future::join_all(posts).await {
+        assert_empty_twiml(&response);
+    }
+    let sent = twilio.wait_for_delivered(1).await;
+    assert_eq!(sent[0].to, stranger);
+    // Another number has its own day.
+    let other = incoming_text(message_sid!("1500"), "+60122222222", "hi");
+    assert_empty_twiml(&post_signed(&server, &other).await);
+    twilio.wait_for_delivered(2).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut answered: Vec<String> = twilio.calls().into_iter().map(|m| m.to).collect();
+    answered.sort_unstable();
+    assert_eq!(answered, ["+60122222222", stranger], "one reply a number");
+
+    // A day later the number is answered again, but not for a text taken before.
+    server.clock.advance(chrono::TimeDelta::hours(24));
+    assert_empty_twiml(&post_signed(&server, &first).await);
+    let next_day = incoming_text(message_sid!("1600"), stranger, "hello again");
+    assert_empty_twiml(&post_signed(&server, &next_day).await);
+    assert_eq!(twilio.wait_for_delivered(3).await[2].to, stranger);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(twilio.calls().len(), 3);
+}
+
+/// Copies of one text without words from a user (Twilio's retries) get one reply.
+pub async fn copies_of_a_text_without_words_are_answered_once(server: TestServer) {
+    let twilio = FakeTwilio::start().await;
+    let server = server.with_twilio(twilio.settings(), None, no_limits());
+    user_with_phone(&server, "alice", ALICE_PHONE).await;
+    let photo = incoming_text(message_sid!("1700"), "whatsapp:+60123456789", "");
+    let copies = (0..4).map(|_| post_signed(&server, &photo));
+    for response in futures_util::future::join_all(copies).await {
+        assert_empty_twiml(&response);
+    }
+    let sent = twilio.wait_for_delivered(1).await;
+    assert_eq!(sent[0].body, ChannelSettings::default().no_text_reply);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(twilio.calls().len(), 1, "one reply in all");
 }

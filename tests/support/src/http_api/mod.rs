@@ -138,6 +138,11 @@ macro_rules! http_api_tests {
             a_bad_webhook_body_is_a_clear_4xx,
             a_webhook_path_of_its_own_is_served_beside_the_default,
             national_numbers_need_a_default_region_and_are_stored_in_e164,
+            signed_requests_recut_or_padded_are_refused_and_store_nothing,
+            without_a_public_url_a_signature_for_the_requests_host_is_refused,
+            a_delivery_whose_idempotency_token_was_taken_is_not_taken_again,
+            an_unknown_number_gets_the_fixed_reply_once_a_day,
+            copies_of_a_text_without_words_are_answered_once,
         );
     };
     (@cases $factory:expr; $skip:expr; $($case:ident),* $(,)?) => {

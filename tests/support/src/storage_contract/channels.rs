@@ -59,7 +59,7 @@ pub async fn a_channel_message_is_stored_once_per_id(storage: Storage) {
     let alice = add_user(&storage, "alice").await.id;
     let first = storage
         .messages
-        .create_message_once(&receipt("SM0001"), question_from(alice, "hello", 1))
+        .create_message_once(&receipt("SM0001"), None, question_from(alice, "hello", 1))
         .await
         .unwrap()
         .expect("a new id is taken");
@@ -75,14 +75,14 @@ pub async fn a_channel_message_is_stored_once_per_id(storage: Storage) {
     assert_eq!(first.sender_position, Some(1));
     let again = storage
         .messages
-        .create_message_once(&receipt("SM0001"), question_from(alice, "hello", 2))
+        .create_message_once(&receipt("SM0001"), None, question_from(alice, "hello", 2))
         .await
         .unwrap();
     assert_eq!(again, None, "the same id again writes nothing");
     // Ids are compared exactly: another case is another id.
     let other = storage
         .messages
-        .create_message_once(&receipt("sm0001"), question_from(alice, "again", 3))
+        .create_message_once(&receipt("sm0001"), None, question_from(alice, "again", 3))
         .await
         .unwrap();
     assert!(other.is_some());
@@ -125,6 +125,7 @@ pub async fn racing_deliveries_of_one_channel_message_store_it_once(storage: Sto
                     .messages
                     .create_message_once(
                         &receipt(&format!("SM{round:04}")),
+                        None,
                         question_from(alice, &format!("text {round} copy {copy}"), round),
                     )
                     .await
@@ -157,4 +158,108 @@ pub async fn racing_deliveries_of_one_channel_message_store_it_once(storage: Sto
         20,
         "positions without gaps"
     );
+}
+
+pub async fn channel_receipts_are_taken_all_or_none(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let messages = &storage.messages;
+    let take = |ids: &'static [&'static str], seconds| async move {
+        let receipts: Vec<ChannelMessageId> = ids.iter().map(|id| receipt(id).receipt).collect();
+        messages
+            .take_channel_receipts(&receipts, at(seconds))
+            .await
+            .unwrap()
+    };
+    assert!(take(&["SM0001", "delivery-1"], 1).await);
+    assert!(
+        !take(&["SM0002", "delivery-1"], 2).await,
+        "one of them was taken"
+    );
+    assert!(take(&["SM0002"], 3).await, "so neither was");
+    assert!(!take(&["SM0001"], 4).await);
+
+    // A message comes in with its receipts all or none, too.
+    let refused = messages
+        .create_message_once(
+            &receipt("SM0003"),
+            Some(receipt("delivery-1").receipt),
+            question_from(alice, "refused", 5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused, None);
+    let stored = messages
+        .create_message_once(
+            &receipt("SM0003"),
+            Some(receipt("delivery-3").receipt),
+            question_from(alice, "stored", 6),
+        )
+        .await
+        .unwrap();
+    assert!(stored.is_some(), "SM0003 was left untaken");
+    assert!(!take(&["delivery-3"], 7).await);
+    let kept = messages
+        .messages_between(alice, UserId::ASSISTANT, MessageId::new(0), 10)
+        .await
+        .unwrap();
+    let texts: Vec<&str> = kept.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(texts, ["stored"]);
+}
+
+pub async fn racing_copies_of_a_text_answered_unstored_take_its_receipt_once(storage: Storage) {
+    let mut tasks = Vec::new();
+    for round in 0..20 {
+        for _ in 0..5 {
+            let storage = storage.clone();
+            tasks.push(tokio::spawn(async move {
+                storage
+                    .messages
+                    .take_channel_receipts(&[receipt(&format!("SM{round:04}")).receipt], at(round))
+                    .await
+                    .unwrap()
+            }));
+        }
+    }
+    let mut taken = 0;
+    for task in tasks {
+        taken += usize::from(task.await.unwrap());
+    }
+    assert_eq!(taken, 20, "one copy of each id takes it");
+}
+
+pub async fn a_fixed_reply_is_recorded_once_per_quiet_period(storage: Storage) {
+    const DAY: i64 = 86_400;
+    let messages = &storage.messages;
+    let take = |address: &'static str, seconds: i64, quiet_since: i64| async move {
+        messages
+            .take_fixed_reply(address, at(seconds), at(quiet_since))
+            .await
+            .unwrap()
+    };
+    let stranger = "whatsapp:+60111111111";
+    assert!(take(stranger, 10, 10 - DAY).await);
+    assert!(!take(stranger, 20, 20 - DAY).await, "within the day");
+    assert!(take("+60111111111", 20, 20 - DAY).await, "another address");
+    // Counted from the reply recorded at 10 s, not from the refusal.
+    assert!(!take(stranger, 10 + DAY - 1, 9).await);
+    assert!(take(stranger, 10 + DAY, 10).await, "a day later");
+    assert!(!take(stranger, 15 + DAY, 15).await);
+
+    let racing: Vec<_> = (0..10)
+        .map(|_| {
+            let storage = storage.clone();
+            tokio::spawn(async move {
+                storage
+                    .messages
+                    .take_fixed_reply("whatsapp:+60999999999", at(100), at(100 - DAY))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut recorded = 0;
+    for task in racing {
+        recorded += usize::from(task.await.unwrap());
+    }
+    assert_eq!(recorded, 1, "of racing calls for one address, one records");
 }

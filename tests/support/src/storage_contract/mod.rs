@@ -99,6 +99,9 @@ macro_rules! storage_contract_tests {
             a_user_is_found_by_their_exact_phone_number,
             a_channel_message_is_stored_once_per_id,
             racing_deliveries_of_one_channel_message_store_it_once,
+            channel_receipts_are_taken_all_or_none,
+            racing_copies_of_a_text_answered_unstored_take_its_receipt_once,
+            a_fixed_reply_is_recorded_once_per_quiet_period,
         );
     };
     (@cases $factory:expr; $skip:expr; $($case:ident),* $(,)?) => {

@@ -183,6 +183,7 @@ impl Instance {
         self.phone
             .receive(IncomingText {
                 id: ChannelMessageId::parse(id).unwrap(),
+                delivery: None,
                 sender: Some(PhoneNumber::parse(NUMBER).unwrap()),
                 route: ReplyRoute {
                     to: format!("whatsapp:{NUMBER}"),
@@ -354,6 +355,7 @@ pub async fn racing_replies_to_a_question_store_one_and_send_one(storage: Storag
         a.phone
             .receive(IncomingText {
                 id: ChannelMessageId::parse(format!("SMR{round:04}")).unwrap(),
+                delivery: None,
                 sender: Some(PhoneNumber::parse(&number).unwrap()),
                 route: ReplyRoute {
                     to: format!("whatsapp:{number}"),
