@@ -109,7 +109,61 @@ impl SessionGate {
     }
 }
 
-/// Proof that a [`SessionGate`] admitted its session; made only by [`SessionGate::check`].
+/// Who a write acts for, checked by the write's own transaction on the rows it reads (see
+/// the module doc), so that an actor disabled or deleted meanwhile writes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorGate {
+    /// A request: its session must still admit its claim ([`SessionGate`]).
+    Session(SessionGate),
+    /// The assistant's tools acting for a user who has no session in it (a reply written in
+    /// the background, a phone chat): the account must still exist and be active.
+    Account(UserId),
+}
+
+impl ActorGate {
+    /// The acting user, whose row the write reads (and, where storage locks, locks).
+    pub fn user_id(&self) -> UserId {
+        match self {
+            Self::Session(gate) => gate.user_id(),
+            Self::Account(user_id) => *user_id,
+        }
+    }
+
+    /// The session to read beside the user, for a request.
+    pub fn session_id(&self) -> Option<SessionId> {
+        match self {
+            Self::Session(gate) => Some(gate.session_id()),
+            Self::Account(_) => None,
+        }
+    }
+
+    /// Runs the rule on what the write read: the row of [`Self::user_id`], if any, with the
+    /// session of [`Self::session_id`] if it exists and belongs to that user. A refusal is
+    /// what the session check of a request would answer.
+    pub fn check(&self, found: Option<(User, Option<Session>)>) -> Result<Admitted, SessionRefusal> {
+        match self {
+            Self::Session(gate) => {
+                gate.check(found.and_then(|(user, session)| Some((session?, user))))
+            }
+            Self::Account(user_id) => {
+                let (user, _) = found
+                    .filter(|(user, _)| user.id == *user_id)
+                    .ok_or(SessionRefusal::InvalidCredentials)?;
+                if !user.is_active {
+                    return Err(SessionRefusal::UserDisabled);
+                }
+                let caller = Caller {
+                    user,
+                    session_id: SessionId::new(0),
+                };
+                Ok(Admitted { caller })
+            }
+        }
+    }
+}
+
+/// Proof that a [`SessionGate`] (or an [`ActorGate`]) admitted its claim; made only by their
+/// `check`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admitted {
     caller: Caller,

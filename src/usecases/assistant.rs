@@ -13,7 +13,7 @@ use super::reports::{ReportChanges, Reports};
 use super::{Caller, Ports};
 use crate::domain::{
     ChatRole, ChatTurn, ConversationId, DomainEvent, Message, MessageContent, MessageEvent,
-    MessageId, Page, ReportContent, ReportId, ReportStatus, ReportTitle, SessionGate, SessionId,
+    ActorGate, MessageId, Page, ReportContent, ReportId, ReportStatus, ReportTitle, SessionGate, SessionId,
     UserId,
 };
 use crate::ports::{
@@ -158,6 +158,12 @@ impl AssistantChat {
             freed: Arc::default(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// Tools that file reports under this quota and these ports (the composition's own).
+    pub fn with_reports(mut self, reports: Reports) -> Self {
+        self.reports = reports;
+        self
     }
 
     /// The server is shutting down: every model call under way (and any that starts) ends
@@ -415,7 +421,7 @@ impl AssistantChat {
                 match (ReportTitle::parse(title), ReportContent::parse(content)) {
                     (Ok(title), Ok(content)) => self
                         .reports
-                        .create(caller, title, content)
+                        .create_as(ActorGate::Account(caller.user.id), title, content)
                         .await
                         .map(ToolOutcome::Report)
                         .map_err(|e| e.to_string()),
@@ -436,7 +442,11 @@ impl AssistantChat {
                 match changes {
                     Ok(changes) => self
                         .reports
-                        .edit(caller, ReportId::new(report_id), changes)
+                        .edit_as(
+                            ActorGate::Account(caller.user.id),
+                            ReportId::new(report_id),
+                            changes,
+                        )
                         .await
                         .map(ToolOutcome::Report)
                         .map_err(|e| e.to_string()),
