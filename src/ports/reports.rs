@@ -175,8 +175,6 @@ pub trait ReportRepository: Send + Sync {
     /// given, and `updated_at`. Moving into `resolved` stamps `resolved_at` and
     /// `resolved_by` (the responder); moving out of it clears them; staying resolved keeps
     /// them. `NotFound` when there is no such report.
-    async fn answer_report(
-        &self,
-        answer: ReportAnswer,
-    ) -> Result<Gated<ReportAnswered>, PortError>;
+    async fn answer_report(&self, answer: ReportAnswer)
+    -> Result<Gated<ReportAnswered>, PortError>;
 }

@@ -12,9 +12,9 @@ use super::messages::{SendError, send_one};
 use super::reports::{ReportChanges, Reports};
 use super::{Caller, Ports};
 use crate::domain::{
-    ChatRole, ChatTurn, ConversationId, DomainEvent, Message, MessageContent, MessageEvent,
-    ActorGate, MessageId, Page, ReportContent, ReportId, ReportStatus, ReportTitle, SessionGate, SessionId,
-    UserId,
+    ActorGate, ChatRole, ChatTurn, ConversationId, DomainEvent, Message, MessageContent,
+    MessageEvent, MessageId, Page, ReportContent, ReportId, ReportStatus, ReportTitle, SessionGate,
+    SessionId, UserId,
 };
 use crate::ports::{
     Assistant, AssistantError, AssistantPrompt, Background, Clock, EventPublisher,

@@ -1,8 +1,8 @@
 //! Facility reports in memory.
 
 use ai_message_core::ports::{
-    NewReport, PortError, ReportAnswer, ReportAnswered, ReportEdit, ReportEditOutcome,
-    ReportFiled, ReportFilter, ReportRepository,
+    NewReport, PortError, ReportAnswer, ReportAnswered, ReportEdit, ReportEditOutcome, ReportFiled,
+    ReportFilter, ReportRepository,
 };
 use ai_message_core::{
     ActorGate, Admitted, Gated, Page, Report, ReportId, ReportStatus, ReportView, SessionRefusal,
@@ -50,7 +50,9 @@ impl Tables {
             .map(|r| r.created_at)
             .collect();
         times.sort_unstable_by(|a, b| b.cmp(a));
-        times.get(usize::try_from(rank).ok()?.checked_sub(1)?).copied()
+        times
+            .get(usize::try_from(rank).ok()?.checked_sub(1)?)
+            .copied()
     }
 }
 
@@ -61,9 +63,9 @@ impl ReportRepository for MemoryStore {
         let checked = t.admit(&new.gate);
         Gated::after(checked, |admitted| {
             let reporter_id = admitted.caller().user.id;
-            let deciding = new.deciding_rank().and_then(|rank| {
-                t.nth_newest_report_since(reporter_id, new.counted_since(), rank)
-            });
+            let deciding = new
+                .deciding_rank()
+                .and_then(|rank| t.nth_newest_report_since(reporter_id, new.counted_since(), rank));
             if let Some(refused) = new.over_quota(deciding) {
                 return Ok(refused);
             }

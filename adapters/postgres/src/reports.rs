@@ -1,8 +1,8 @@
 //! Facility reports.
 
 use ai_message_core::ports::{
-    NewReport, PortError, ReportAnswer, ReportAnswered, ReportEdit, ReportEditOutcome,
-    ReportFiled, ReportFilter, ReportRepository,
+    NewReport, PortError, ReportAnswer, ReportAnswered, ReportEdit, ReportEditOutcome, ReportFiled,
+    ReportFilter, ReportRepository,
 };
 use ai_message_core::{
     ActorGate, Admitted, Gated, Page, ReportId, ReportStatus, ReportView, Resolution,

@@ -1,8 +1,8 @@
 //! Facility reports.
 
 use ai_message_core::ports::{
-    NewReport, PortError, ReportAnswer, ReportAnswered, ReportEdit, ReportEditOutcome,
-    ReportFiled, ReportFilter, ReportRepository,
+    NewReport, PortError, ReportAnswer, ReportAnswered, ReportEdit, ReportEditOutcome, ReportFiled,
+    ReportFilter, ReportRepository,
 };
 use ai_message_core::{
     ActorGate, Admitted, Gated, Page, ReportId, ReportView, Resolution, SessionRefusal, UserId,
@@ -39,7 +39,10 @@ fn report_state(
 
 /// The gate's check on the actor's row and session as the write's transaction reads them
 /// (writes are serialised: nothing changes them before it commits).
-fn admit(tx: &Transaction<'_>, gate: &ActorGate) -> Result<Result<Admitted, SessionRefusal>, PortError> {
+fn admit(
+    tx: &Transaction<'_>,
+    gate: &ActorGate,
+) -> Result<Result<Admitted, SessionRefusal>, PortError> {
     let session_id = gate.session_id().map(|id| id.get());
     let found = tx
         .query_row_cached(
@@ -145,8 +148,7 @@ impl ReportRepository for SqliteStore {
                 let checked = admit(tx, &edit.gate)?;
                 Gated::after(checked, |admitted| {
                     let editor = admitted.caller().user.id;
-                    let Some((reporter, resolution)) = report_state(tx, edit.id).or_port()?
-                    else {
+                    let Some((reporter, resolution)) = report_state(tx, edit.id).or_port()? else {
                         return Ok(ReportEditOutcome::NotFound);
                     };
                     if let Some(refused) = edit.refusal(editor, reporter, resolution.status) {

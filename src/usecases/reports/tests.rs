@@ -225,7 +225,10 @@ async fn a_write_whose_actor_is_refused_in_storage_answers_as_the_session_check(
         let resolved = reports
             .resolve(&superuser_caller(9), ReportId::new(7), None)
             .await;
-        assert!(matches!(resolved, Err(AnswerReportError::Authentication(_))));
+        assert!(matches!(
+            resolved,
+            Err(AnswerReportError::Authentication(_))
+        ));
         assert!(events.published().is_empty(), "nothing changed");
     }
 }

@@ -172,7 +172,11 @@ async fn answer_with(answer: Answer) -> Response {
         Answer::ToolCalls(calls) => streamed_calls(&calls),
         Answer::Held(hold, answer) => {
             hold.reached.add_permits(1);
-            hold.released.acquire().await.expect("never closed").forget();
+            hold.released
+                .acquire()
+                .await
+                .expect("never closed")
+                .forget();
             Box::pin(answer_with(*answer)).await
         }
     }

@@ -43,7 +43,10 @@ fn report_text_len(view: &ReportView) -> usize {
     let report = &view.report;
     json_text_len(report.title.as_str())
         + json_text_len(report.content.as_str())
-        + report.comment.as_ref().map_or(0, |c| json_text_len(c.as_str()))
+        + report
+            .comment
+            .as_ref()
+            .map_or(0, |c| json_text_len(c.as_str()))
 }
 
 /// A page of reports (newest first), as many as fit in [`MAX_PAGE_CONTENT_BYTES`], as a page
@@ -96,7 +99,9 @@ impl ReportsApi {
     /// File a report
     ///
     /// Something broken, and where; it starts `open`. Superusers' live streams hear of it
-    /// (`report.created`).
+    /// (`report.created`). One user files at most `REPORTS_PER_HOUR` reports (20 by
+    /// default) in a sliding hour, here and through the assistant together; past it, 429
+    /// with `Retry-After`.
     #[oai(path = "/", method = "post", operation_id = "create_report")]
     async fn create(
         &self,
@@ -116,7 +121,9 @@ impl ReportsApi {
 
     /// My reports
     ///
-    /// The caller's reports, newest first, optionally in one status.
+    /// The caller's reports, newest first, optionally in one status. A page carries at most
+    /// 8 MiB of text (titles, contents, comments) as JSON writes it: when text fills it
+    /// first, it holds the newest that fit (page on with `skip` plus the number received).
     #[oai(path = "/", method = "get", operation_id = "list_my_reports")]
     async fn list_mine(
         &self,
@@ -140,7 +147,8 @@ impl ReportsApi {
 
     /// All reports
     ///
-    /// Everyone's reports, newest first, optionally in one status (superusers).
+    /// Everyone's reports, newest first, optionally in one status (superusers). Pages are
+    /// bounded as in `GET /reports`.
     #[oai(path = "/admin/all", method = "get", operation_id = "list_all_reports")]
     async fn list_all(
         &self,
@@ -312,7 +320,10 @@ mod tests {
             .map(|id| view(id, "short", Some(&control)))
             .collect();
         let JsonReply(kept) = reports_out(page);
-        assert_eq!(kept.len(), MAX_PAGE_CONTENT_BYTES / (control.len() * 6 + 20));
+        assert_eq!(
+            kept.len(),
+            MAX_PAGE_CONTENT_BYTES / (control.len() * 6 + 20)
+        );
         let small: Vec<ReportView> = (1..=3).map(|id| view(id, "hi", None)).collect();
         let JsonReply(all) = reports_out(small);
         assert_eq!(all.len(), 3, "a page of small reports is whole");

@@ -273,9 +273,7 @@ pub async fn a_user_disabled_while_the_assistant_thinks_files_no_report(server: 
     };
     let (reply, ()) = tokio::join!(asking, disabling);
     reply.assert_status(200);
-    let all = server
-        .get("/reports/admin/all", Some(&root.access))
-        .await;
+    let all = server.get("/reports/admin/all", Some(&root.access)).await;
     assert_eq!(
         all.assert_status(200).as_array().unwrap().len(),
         0,

@@ -377,9 +377,7 @@ pub async fn report_events_reach_the_reporter_and_superusers(server: TestServer)
 
 /// Each report write racing the deletion of the user who makes it answers what the session
 /// check would (401), never a 500; nothing is left of a deleted reporter.
-pub async fn report_writes_racing_their_actors_deletion_answer_401_never_500(
-    server: TestServer,
-) {
+pub async fn report_writes_racing_their_actors_deletion_answer_401_never_500(server: TestServer) {
     let server = std::sync::Arc::new(server);
     let root = server.superuser("root").await;
     for round in 0..12 {
@@ -542,7 +540,11 @@ pub async fn a_report_page_keeps_the_newest_reports_that_fit_in_8_mib(server: Te
     let newest_first: Vec<i64> = filed.iter().rev().copied().collect();
     assert_eq!(shown.len(), 21, "8 MiB holds 21 reports of 384 KiB");
     assert_eq!(shown, newest_first[..21], "the newest stay, newest first");
-    assert!(all.text.len() < 8 * 1024 * 1024 + 64 * 1024, "{}", all.text.len());
+    assert!(
+        all.text.len() < 8 * 1024 * 1024 + 64 * 1024,
+        "{}",
+        all.text.len()
+    );
     let alices = server.get("/reports?limit=500", Some(&alice.access)).await;
     assert_eq!(
         ids(alices.assert_status(200)).len(),

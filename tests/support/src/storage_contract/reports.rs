@@ -13,7 +13,10 @@ fn by(user: UserId) -> ActorGate {
 
 /// A request in `session` of `user`, at `seconds`.
 fn in_session(user: UserId, session: SessionId, seconds: i64) -> ActorGate {
-    ActorGate::Session(SessionGate::new(AccessClaim::new(user, session), at(seconds)))
+    ActorGate::Session(SessionGate::new(
+        AccessClaim::new(user, session),
+        at(seconds),
+    ))
 }
 
 fn filing(gate: ActorGate, title: &str, seconds: i64) -> NewReport {
@@ -119,7 +122,11 @@ pub async fn report_lists_are_newest_first_filtered_and_paged(storage: Storage) 
     // Filed in the same microsecond: the later id comes first.
     let a2 = file(&storage, alice.id, "a2", 3).await.report.id;
     let a3 = file(&storage, alice.id, "a3", 3).await.report.id;
-    answered_view(&storage, answer(a1, root.id, Some(ReportStatus::Resolved), 4)).await;
+    answered_view(
+        &storage,
+        answer(a1, root.id, Some(ReportStatus::Resolved), 4),
+    )
+    .await;
     let list = |reporter_id, status, page| {
         storage.reports.list_reports(
             ReportFilter {
@@ -170,7 +177,11 @@ pub async fn only_the_reporter_edits_an_open_report(storage: Storage) {
     assert_eq!(changed.report.title, "Lift", "what is not given stays");
     assert_eq!(changed.report.content, "edited at 3");
     assert_eq!(changed.report.updated_at, at(3));
-    answered_view(&storage, answer(id, bob.id, Some(ReportStatus::InProgress), 4)).await;
+    answered_view(
+        &storage,
+        answer(id, bob.id, Some(ReportStatus::InProgress), 4),
+    )
+    .await;
     assert_eq!(
         edited(&storage, edit(alice.id, 5)).await,
         ReportEditOutcome::NotOpen
@@ -238,7 +249,11 @@ pub async fn a_users_deletion_takes_their_reports_and_keeps_what_they_resolved(s
     add_superuser(&storage, "keeper").await;
     let alices = file(&storage, alice.id, "alice's", 1).await.report.id;
     let bobs = file(&storage, bob.id, "bob's", 2).await.report.id;
-    answered_view(&storage, answer(bobs, root.id, Some(ReportStatus::Resolved), 3)).await;
+    answered_view(
+        &storage,
+        answer(bobs, root.id, Some(ReportStatus::Resolved), 3),
+    )
+    .await;
     for user in [alice.id, root.id] {
         assert_eq!(
             storage.users.delete_user(user).await.unwrap(),
@@ -466,7 +481,10 @@ pub async fn report_writes_racing_their_actors_deletion_land_first_or_are_refuse
             .await
             .unwrap();
         for report in &all {
-            assert_eq!(report.report.reporter_id, root.id, "round {round}: {report:?}");
+            assert_eq!(
+                report.report.reporter_id, root.id,
+                "round {round}: {report:?}"
+            );
             assert_eq!(report.report.resolved_by, None, "round {round}: {report:?}");
         }
     }
@@ -533,7 +551,11 @@ pub async fn simultaneous_filings_never_pass_the_report_quota(storage: Storage) 
             ReportFiled::Filed(_) => filed += 1,
             ReportFiled::OverQuota { max, retry_after } => {
                 assert_eq!(max, 5);
-                assert_eq!(retry_after, TimeDelta::hours(1), "the oldest was filed at 10");
+                assert_eq!(
+                    retry_after,
+                    TimeDelta::hours(1),
+                    "the oldest was filed at 10"
+                );
             }
         }
     }
