@@ -109,7 +109,64 @@ impl SessionGate {
     }
 }
 
-/// Proof that a [`SessionGate`] admitted its session; made only by [`SessionGate::check`].
+/// Who a write acts for, checked by the write's own transaction on the rows it reads (see
+/// the module doc), so that an actor disabled or deleted meanwhile writes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorGate {
+    /// A request: its session must still admit its claim ([`SessionGate`]).
+    Session(SessionGate),
+    /// The assistant's tools acting for a user who has no session in it (a reply written in
+    /// the background, a phone chat): the account must still exist and be active.
+    Account(UserId),
+}
+
+impl ActorGate {
+    /// The acting user, whose row the write reads (and, where storage locks, locks).
+    pub fn user_id(&self) -> UserId {
+        match self {
+            Self::Session(gate) => gate.user_id(),
+            Self::Account(user_id) => *user_id,
+        }
+    }
+
+    /// The session to read beside the user, for a request.
+    pub fn session_id(&self) -> Option<SessionId> {
+        match self {
+            Self::Session(gate) => Some(gate.session_id()),
+            Self::Account(_) => None,
+        }
+    }
+
+    /// Runs the rule on what the write read: the row of [`Self::user_id`], if any, with the
+    /// session of [`Self::session_id`] if it exists and belongs to that user. A refusal is
+    /// what the session check of a request would answer.
+    pub fn check(
+        &self,
+        found: Option<(User, Option<Session>)>,
+    ) -> Result<Admitted, SessionRefusal> {
+        match self {
+            Self::Session(gate) => {
+                gate.check(found.and_then(|(user, session)| Some((session?, user))))
+            }
+            Self::Account(user_id) => {
+                let (user, _) = found
+                    .filter(|(user, _)| user.id == *user_id)
+                    .ok_or(SessionRefusal::InvalidCredentials)?;
+                if !user.is_active {
+                    return Err(SessionRefusal::UserDisabled);
+                }
+                let caller = Caller {
+                    user,
+                    session_id: SessionId::new(0),
+                };
+                Ok(Admitted { caller })
+            }
+        }
+    }
+}
+
+/// Proof that a [`SessionGate`] (or an [`ActorGate`]) admitted its claim; made only by their
+/// `check`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admitted {
     caller: Caller,
@@ -201,5 +258,76 @@ mod tests {
         assert_eq!(address_limit_key("203.0.113.7", 64), "203.0.113.7");
         assert_eq!(address_limit_key("::ffff:203.0.113.7", 64), "203.0.113.7");
         assert_eq!(address_limit_key("unknown", 64), "unknown");
+    }
+
+    fn user(id: i64, is_active: bool) -> User {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        User {
+            id: UserId::new(id),
+            username: super::super::Username::parse(format!("user{id}")).unwrap(),
+            email: super::super::Email::parse(format!("user{id}@example.com")).unwrap(),
+            hashed_password: super::super::PasswordHash::new("$2b$04$hash"),
+            is_active,
+            is_superuser: false,
+            full_name: None,
+            bio: None,
+            phone_number: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn session(id: i64, user_id: i64) -> Session {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        Session {
+            id: SessionId::new(id),
+            user_id: UserId::new(user_id),
+            session_token: super::super::SessionToken::new(format!("token-{id}")),
+            device_info: None,
+            ip_address: None,
+            is_active: true,
+            expires_at: at + chrono::TimeDelta::days(1),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn an_actor_gate_refuses_as_the_session_check_would() {
+        let now = chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::hours(1);
+        let request = ActorGate::Session(SessionGate::new(
+            AccessClaim::new(UserId::new(1), SessionId::new(10)),
+            now,
+        ));
+        let account = ActorGate::Account(UserId::new(1));
+        let gone = SessionRefusal::InvalidCredentials;
+        assert_eq!(request.check(None), Err(gone), "no user");
+        assert_eq!(
+            request.check(Some((user(1, true), None))),
+            Err(gone),
+            "no session"
+        );
+        assert_eq!(
+            request.check(Some((user(1, false), Some(session(10, 1))))),
+            Err(SessionRefusal::UserDisabled)
+        );
+        let admitted = request
+            .check(Some((user(1, true), Some(session(10, 1)))))
+            .unwrap();
+        assert_eq!(admitted.caller().session_id, SessionId::new(10));
+        assert_eq!(account.check(None), Err(gone), "no user");
+        assert_eq!(
+            account.check(Some((user(2, true), None))),
+            Err(gone),
+            "another user"
+        );
+        assert_eq!(
+            account.check(Some((user(1, false), None))),
+            Err(SessionRefusal::UserDisabled)
+        );
+        let admitted = account.check(Some((user(1, true), None))).unwrap();
+        assert_eq!(admitted.caller().user.id, UserId::new(1));
+        assert_eq!(account.session_id(), None);
+        assert_eq!(request.session_id(), Some(SessionId::new(10)));
     }
 }

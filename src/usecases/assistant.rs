@@ -12,7 +12,7 @@ use super::messages::{SendError, send_one};
 use super::reports::{ReportChanges, Reports};
 use super::{Caller, Ports};
 use crate::domain::{
-    ChatRole, ChatTurn, ConversationId, Delivered, DomainEvent, Message, MessageContent,
+    ActorGate, ChatRole, ChatTurn, ConversationId, Delivered, DomainEvent, Message, MessageContent,
     MessageEvent, MessageId, Page, ReportContent, ReportId, ReportStatus, ReportTitle, SessionGate,
     SessionId, Timestamp, UserId,
 };
@@ -162,6 +162,12 @@ impl AssistantChat {
             freed: Arc::default(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// Tools that file reports under this quota and these ports (the composition's own).
+    pub fn with_reports(mut self, reports: Reports) -> Self {
+        self.reports = reports;
+        self
     }
 
     /// The server is shutting down: every model call under way (and any that starts) ends
@@ -476,7 +482,7 @@ impl AssistantChat {
                 match (ReportTitle::parse(title), ReportContent::parse(content)) {
                     (Ok(title), Ok(content)) => self
                         .reports
-                        .create(caller, title, content)
+                        .create_as(ActorGate::Account(caller.user.id), title, content)
                         .await
                         .map(ToolOutcome::Report)
                         .map_err(|e| e.to_string()),
@@ -497,7 +503,11 @@ impl AssistantChat {
                 match changes {
                     Ok(changes) => self
                         .reports
-                        .edit(caller, ReportId::new(report_id), changes)
+                        .edit_as(
+                            ActorGate::Account(caller.user.id),
+                            ReportId::new(report_id),
+                            changes,
+                        )
                         .await
                         .map(ToolOutcome::Report)
                         .map_err(|e| e.to_string()),

@@ -98,6 +98,9 @@ pub struct Settings {
     pub phone_rules: crate::domain::PhoneRules,
     /// IPv6 clients are counted by the limits per this prefix (`IPV6_LIMIT_PREFIX`).
     pub ipv6_limit_prefix: u8,
+    /// Reports one user may file per hour, by hand or through the assistant
+    /// (`REPORTS_PER_HOUR`).
+    pub report_quota: Quota,
 }
 
 impl Default for Settings {
@@ -112,6 +115,7 @@ impl Default for Settings {
             password_rules: crate::domain::PasswordRules::default(),
             phone_rules: crate::domain::PhoneRules::default(),
             ipv6_limit_prefix: 64,
+            report_quota: reports::reports_per_hour(reports::DEFAULT_REPORTS_PER_HOUR),
         }
     }
 }
@@ -180,7 +184,9 @@ pub struct Services {
 impl Services {
     pub fn new(ports: Ports, settings: Settings) -> Self {
         let auth = auth::Auth::new(&ports, settings.clone());
-        let assistant = assistant::AssistantChat::new(&ports, settings.assistant.clone());
+        let reports = reports::Reports::with_quota(&ports, settings.report_quota);
+        let assistant = assistant::AssistantChat::new(&ports, settings.assistant.clone())
+            .with_reports(reports.clone());
         let messages = messages::Messages::new(&ports, assistant.clone());
         Self {
             accounts: accounts::Accounts::new(
@@ -198,7 +204,7 @@ impl Services {
             assistant,
             auth,
             admin: admin::Admin::new(&ports),
-            reports: reports::Reports::new(&ports),
+            reports,
             roles: roles::Roles::new(&ports),
             messages,
             health: ports.health,

@@ -4,16 +4,35 @@
 
 use std::sync::Arc;
 
+use chrono::TimeDelta;
+
 use super::admin::{NotSuperuser, require_superuser};
+use super::auth::AuthenticateError;
 use super::{Caller, Ports};
 use crate::domain::{
-    DomainEvent, Page, ReportComment, ReportContent, ReportEvent, ReportId, ReportStatus,
-    ReportTitle, ReportView,
+    ActorGate, DomainEvent, Page, ReportComment, ReportContent, ReportEvent, ReportId,
+    ReportStatus, ReportTitle, ReportView, SessionGate,
 };
 use crate::ports::{
-    Clock, EventPublisher, NewReport, PortError, ReportAnswer, ReportEdit, ReportEditOutcome,
-    ReportFilter, ReportRepository,
+    Clock, EventPublisher, NewReport, PortError, Quota, ReportAnswer, ReportAnswered, ReportEdit,
+    ReportEditOutcome, ReportFiled, ReportFilter, ReportRepository,
 };
+
+/// Why a report could not be filed.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateReportError {
+    /// The actor's session or account no longer admits them (checked in the write).
+    #[error(transparent)]
+    Authentication(#[from] AuthenticateError),
+    /// The reporter filed their quota of reports within the hour already.
+    #[error(
+        "at most {max} reports an hour may be filed; the next one in {} minutes",
+        (retry_after.num_seconds() + 59) / 60
+    )]
+    TooMany { max: u32, retry_after: TimeDelta },
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
 
 /// Why a report could not be shown.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +57,8 @@ pub enum EditReportError {
     #[error("the report is no longer open")]
     NotOpen,
     #[error(transparent)]
+    Authentication(#[from] AuthenticateError),
+    #[error(transparent)]
     Port(#[from] PortError),
 }
 
@@ -48,6 +69,8 @@ pub enum AnswerReportError {
     NotSuperuser(#[from] NotSuperuser),
     #[error("no such report")]
     NotFound,
+    #[error(transparent)]
+    Authentication(#[from] AuthenticateError),
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -68,20 +91,41 @@ pub struct ReportChanges {
     pub content: Option<ReportContent>,
 }
 
+/// How many reports one user may file per hour, by hand or through the assistant
+/// (`REPORTS_PER_HOUR`).
+pub const DEFAULT_REPORTS_PER_HOUR: u32 = 20;
+
+/// `max` reports an hour, as the quota a filing is held to.
+pub fn reports_per_hour(max: u32) -> Quota {
+    Quota::new(max, TimeDelta::hours(1))
+}
+
 #[derive(Clone)]
 pub struct Reports {
     reports: Arc<dyn ReportRepository>,
     events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
+    quota: Quota,
 }
 
 impl Reports {
+    /// With the default quota ([`DEFAULT_REPORTS_PER_HOUR`]).
     pub fn new(ports: &Ports) -> Self {
+        Self::with_quota(ports, reports_per_hour(DEFAULT_REPORTS_PER_HOUR))
+    }
+
+    pub fn with_quota(ports: &Ports, quota: Quota) -> Self {
         Self {
             reports: ports.reports.clone(),
             events: ports.events.clone(),
             clock: ports.clock.clone(),
+            quota,
         }
+    }
+
+    /// A request's caller, as its report writes check them again.
+    fn session_of(&self, caller: &Caller) -> ActorGate {
+        ActorGate::Session(SessionGate::new(caller.claim(), self.clock.now()))
     }
 
     /// Files a report as the caller; it starts `open`.
@@ -90,16 +134,36 @@ impl Reports {
         caller: &Caller,
         title: ReportTitle,
         content: ReportContent,
-    ) -> Result<ReportView, PortError> {
-        let report = self
+    ) -> Result<ReportView, CreateReportError> {
+        self.create_as(self.session_of(caller), title, content)
+            .await
+    }
+
+    /// [`Self::create`] for `actor` (the assistant's tools act for an account).
+    pub(crate) async fn create_as(
+        &self,
+        actor: ActorGate,
+        title: ReportTitle,
+        content: ReportContent,
+    ) -> Result<ReportView, CreateReportError> {
+        let (_, filed) = self
             .reports
             .create_report(NewReport {
-                reporter_id: caller.user.id,
+                gate: actor,
                 title,
                 content,
                 created_at: self.clock.now(),
+                quota: self.quota,
             })
-            .await?;
+            .await?
+            .into_result()
+            .map_err(AuthenticateError::from)?;
+        let report = match filed {
+            ReportFiled::Filed(report) => report,
+            ReportFiled::OverQuota { max, retry_after } => {
+                return Err(CreateReportError::TooMany { max, retry_after });
+            }
+        };
         self.tell(ReportEvent::created(&report)).await;
         Ok(report)
     }
@@ -153,16 +217,28 @@ impl Reports {
         id: ReportId,
         changes: ReportChanges,
     ) -> Result<ReportView, EditReportError> {
-        let outcome = self
+        self.edit_as(self.session_of(caller), id, changes).await
+    }
+
+    /// [`Self::edit`] for `actor` (the assistant's tools act for an account).
+    pub(crate) async fn edit_as(
+        &self,
+        actor: ActorGate,
+        id: ReportId,
+        changes: ReportChanges,
+    ) -> Result<ReportView, EditReportError> {
+        let (_, outcome) = self
             .reports
             .edit_open_report(ReportEdit {
                 id,
-                editor_id: caller.user.id,
+                gate: actor,
                 title: changes.title,
                 content: changes.content,
                 now: self.clock.now(),
             })
-            .await?;
+            .await?
+            .into_result()
+            .map_err(AuthenticateError::from)?;
         let report = match outcome {
             ReportEditOutcome::Edited(report) => report,
             ReportEditOutcome::NotFound => return Err(EditReportError::NotFound),
@@ -204,17 +280,23 @@ impl Reports {
         status: Option<ReportStatus>,
     ) -> Result<ReportView, AnswerReportError> {
         require_superuser(caller)?;
-        let report = self
+        let (_, answered) = self
             .reports
             .answer_report(ReportAnswer {
                 id,
-                responder_id: caller.user.id,
+                gate: self.session_of(caller),
                 comment,
                 status,
                 now: self.clock.now(),
             })
             .await?
-            .ok_or(AnswerReportError::NotFound)?;
+            .into_result()
+            .map_err(AuthenticateError::from)?;
+        let report = match answered {
+            ReportAnswered::Answered(report) => report,
+            ReportAnswered::NotSuperuser => return Err(NotSuperuser.into()),
+            ReportAnswered::NotFound => return Err(AnswerReportError::NotFound),
+        };
         self.tell(ReportEvent::updated(&report)).await;
         Ok(report)
     }

@@ -108,6 +108,9 @@ pub struct Config {
     pub http2_max_concurrent_streams: u32,
     /// Live streams one user may have open on one instance.
     pub stream_max_per_user: usize,
+    /// `REPORTS_PER_HOUR`: reports one user may file an hour, by hand or through the
+    /// assistant (0: no limit).
+    pub reports_per_hour: u32,
     /// Where the assistant's model is; `None`: the assistant answers 503.
     pub assistant_model: Option<ai_message_openai::ModelConfig>,
     pub assistant: ai_message_core::usecases::assistant::AssistantSettings,
@@ -453,6 +456,12 @@ impl Config {
             )?),
         };
         let stream_max_per_user = number(lookup, &["STREAM_MAX_PER_USER"], 10usize, 1..=10_000)?;
+        let reports_per_hour = number(
+            lookup,
+            &["REPORTS_PER_HOUR"],
+            ai_message_core::usecases::reports::DEFAULT_REPORTS_PER_HOUR,
+            0..=100_000,
+        )?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let bcrypt_max_queue = number(lookup, &["BCRYPT_MAX_QUEUE"], cores * 32, 0..=1_000_000)?;
         let idle_timeout =
@@ -522,6 +531,7 @@ impl Config {
             assistant_model,
             assistant,
             stream_max_per_user,
+            reports_per_hour,
             max_connections,
             header_read_timeout,
             write_timeout,

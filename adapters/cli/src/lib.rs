@@ -115,6 +115,9 @@ pub fn application(config: &Config, storage: Storage) -> Result<Application, Sta
             phone_rules: config.phone_rules,
             channels: config.channels.clone(),
             ipv6_limit_prefix: config.ipv6_limit_prefix,
+            report_quota: ai_message_core::usecases::reports::reports_per_hour(
+                config.reports_per_hour,
+            ),
         },
         twilio: config
             .twilio

@@ -1,17 +1,20 @@
 //! Facility reports.
 
 use ai_message_core::ports::{
-    NewReport, PortError, ReportAnswer, ReportEdit, ReportEditOutcome, ReportFilter,
-    ReportRepository,
+    NewReport, PortError, ReportAnswer, ReportAnswered, ReportEdit, ReportEditOutcome, ReportFiled,
+    ReportFilter, ReportRepository,
 };
-use ai_message_core::{Page, ReportId, ReportStatus, ReportView, Resolution, UserId};
+use ai_message_core::{
+    ActorGate, Admitted, Gated, Page, ReportId, ReportStatus, ReportView, Resolution,
+    SessionRefusal, UserId,
+};
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use deadpool_postgres::GenericClient;
 
 use crate::PostgresStore;
 use crate::helpers::OrPortError;
-use crate::rows::{self, naive, pg_id};
+use crate::rows::{self, SESSION_WIDTH, naive, pg_id};
 use crate::sql;
 
 async fn report_view(client: &impl GenericClient, id: i32) -> Result<ReportView, PortError> {
@@ -20,6 +23,54 @@ async fn report_view(client: &impl GenericClient, id: i32) -> Result<ReportView,
         .await
         .or_port()?;
     rows::report_view(&row)
+}
+
+/// The gate's check on the actor's row and session, the row locked to the end of the
+/// transaction ([`sql::REPORT_ACTOR`]).
+async fn admit(
+    client: &impl GenericClient,
+    gate: &ActorGate,
+) -> Result<Result<Admitted, SessionRefusal>, PortError> {
+    let Some(user) = pg_id(gate.user_id()) else {
+        return Ok(gate.check(None));
+    };
+    let session = gate.session_id().and_then(pg_id);
+    let row = client
+        .query_opt(sql::REPORT_ACTOR, &[&user, &session])
+        .await
+        .or_port()?;
+    let found = match row {
+        None => None,
+        Some(row) => {
+            let session_id: Option<i32> = row.try_get(0).or_port()?;
+            let session = match session_id {
+                Some(_) => Some(rows::session(&row).or_port()?),
+                None => None,
+            };
+            Some((rows::user_at(&row, SESSION_WIDTH).or_port()?, session))
+        }
+    };
+    Ok(gate.check(found))
+}
+
+/// When the reporter's `rank`-th newest report filed after `new.counted_since()` was filed.
+async fn nth_newest_report(
+    client: &impl GenericClient,
+    reporter: i32,
+    new: &NewReport,
+    rank: u32,
+) -> Result<Option<ai_message_core::Timestamp>, PortError> {
+    let offset = i64::from(rank.saturating_sub(1));
+    let row = client
+        .query_opt(
+            sql::NTH_NEWEST_REPORT_SINCE,
+            &[&reporter, &naive(new.counted_since()), &offset],
+        )
+        .await
+        .or_port()?;
+    row.map(|row| row.try_get::<_, NaiveDateTime>(0).map(|t| t.and_utc()))
+        .transpose()
+        .or_port()
 }
 
 /// The reporter and resolution of a report, locked for the transaction that changes it.
@@ -49,11 +100,22 @@ async fn locked_state(
 
 #[async_trait]
 impl ReportRepository for PostgresStore {
-    async fn create_report(&self, new: NewReport) -> Result<ReportView, PortError> {
-        let reporter = pg_id(new.reporter_id)
-            .ok_or_else(|| PortError::unexpected("reporter id out of range"))?;
+    async fn create_report(&self, new: NewReport) -> Result<Gated<ReportFiled>, PortError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.or_port()?;
+        let admitted = match admit(&tx, &new.gate).await? {
+            Ok(admitted) => admitted,
+            Err(refusal) => return Ok(Gated::Refused(refusal)),
+        };
+        let reporter = pg_id(admitted.caller().user.id)
+            .ok_or_else(|| PortError::unexpected("reporter id out of range"))?;
+        let deciding = match new.deciding_rank() {
+            Some(rank) => nth_newest_report(&tx, reporter, &new, rank).await?,
+            None => None,
+        };
+        if let Some(refused) = new.over_quota(deciding) {
+            return Ok(Gated::Admitted(admitted, refused));
+        }
         let row = tx
             .query_one(
                 sql::INSERT_REPORT,
@@ -69,7 +131,7 @@ impl ReportRepository for PostgresStore {
         let id: i32 = row.try_get(0).or_port()?;
         let view = report_view(&tx, id).await?;
         tx.commit().await.or_port()?;
-        Ok(view)
+        Ok(Gated::Admitted(admitted, ReportFiled::Filed(view)))
     }
 
     async fn get_report(&self, id: ReportId) -> Result<Option<ReportView>, PortError> {
@@ -118,17 +180,26 @@ impl ReportRepository for PostgresStore {
         found.iter().map(rows::report_view).collect()
     }
 
-    async fn edit_open_report(&self, edit: ReportEdit) -> Result<ReportEditOutcome, PortError> {
-        let Some(id) = pg_id(edit.id) else {
-            return Ok(ReportEditOutcome::NotFound);
-        };
+    async fn edit_open_report(
+        &self,
+        edit: ReportEdit,
+    ) -> Result<Gated<ReportEditOutcome>, PortError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.or_port()?;
-        let Some((reporter, resolution)) = locked_state(&tx, id).await? else {
-            return Ok(ReportEditOutcome::NotFound);
+        let admitted = match admit(&tx, &edit.gate).await? {
+            Ok(admitted) => admitted,
+            Err(refusal) => return Ok(Gated::Refused(refusal)),
         };
-        if let Some(refused) = edit.refusal(reporter, resolution.status) {
-            return Ok(refused);
+        let done = |outcome| Ok(Gated::Admitted(admitted.clone(), outcome));
+        let Some(id) = pg_id(edit.id) else {
+            return done(ReportEditOutcome::NotFound);
+        };
+        let Some((reporter, resolution)) = locked_state(&tx, id).await? else {
+            return done(ReportEditOutcome::NotFound);
+        };
+        let editor = admitted.caller().user.id;
+        if let Some(refused) = edit.refusal(editor, reporter, resolution.status) {
+            return done(refused);
         }
         tx.execute(
             sql::EDIT_REPORT,
@@ -143,19 +214,31 @@ impl ReportRepository for PostgresStore {
         .or_port()?;
         let view = report_view(&tx, id).await?;
         tx.commit().await.or_port()?;
-        Ok(ReportEditOutcome::Edited(view))
+        done(ReportEditOutcome::Edited(view))
     }
 
-    async fn answer_report(&self, answer: ReportAnswer) -> Result<Option<ReportView>, PortError> {
-        let Some(id) = pg_id(answer.id) else {
-            return Ok(None);
-        };
+    async fn answer_report(
+        &self,
+        answer: ReportAnswer,
+    ) -> Result<Gated<ReportAnswered>, PortError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.or_port()?;
-        let Some((_, resolution)) = locked_state(&tx, id).await? else {
-            return Ok(None);
+        let admitted = match admit(&tx, &answer.gate).await? {
+            Ok(admitted) => admitted,
+            Err(refusal) => return Ok(Gated::Refused(refusal)),
         };
-        let after = resolution.moved(answer.status, answer.responder_id, answer.now);
+        let done = |outcome| Ok(Gated::Admitted(admitted.clone(), outcome));
+        let responder = &admitted.caller().user;
+        if let Some(refused) = answer.refusal(responder) {
+            return done(refused);
+        }
+        let Some(id) = pg_id(answer.id) else {
+            return done(ReportAnswered::NotFound);
+        };
+        let Some((_, resolution)) = locked_state(&tx, id).await? else {
+            return done(ReportAnswered::NotFound);
+        };
+        let after = resolution.moved(answer.status, responder.id, answer.now);
         tx.execute(
             sql::ANSWER_REPORT,
             &[
@@ -171,6 +254,6 @@ impl ReportRepository for PostgresStore {
         .or_port()?;
         let view = report_view(&tx, id).await?;
         tx.commit().await.or_port()?;
-        Ok(Some(view))
+        done(ReportAnswered::Answered(view))
     }
 }

@@ -405,6 +405,23 @@ pub const LIST_ALL_REPORTS: &str = report_view_select!(
     "WHERE ($1::text IS NULL OR r.status = $1) \
      ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3"
 );
+/// The acting user ($1) of a report write, with session $2 (NULL for none) when it is
+/// theirs (the session's columns first, NULL when there is none of theirs). The user's row
+/// stays locked to the end of the write: their deletion or disabling waits for it (or wins,
+/// and then no row is found), and one user's report writes run one at a time, so their
+/// quota is counted exactly. `NO KEY UPDATE` leaves the foreign-key checks of other rows
+/// naming the user (their messages) free to run.
+pub const REPORT_ACTOR: &str = concat!(
+    "SELECT ",
+    session_columns!("s."),
+    ", ",
+    user_columns!("u."),
+    " FROM users u LEFT JOIN sessions s ON s.id = $2 AND s.user_id = u.id WHERE u.id = $1 \
+     FOR NO KEY UPDATE OF u"
+);
+/// When the reporter's ($1) ($3 + 1)-th newest report filed after $2 was filed.
+pub const NTH_NEWEST_REPORT_SINCE: &str = "SELECT created_at FROM reports \
+     WHERE reporter_id = $1 AND created_at > $2 ORDER BY created_at DESC LIMIT 1 OFFSET $3";
 /// Locks the report for the transaction that changes it.
 pub const REPORT_STATE_FOR_UPDATE: &str = "SELECT reporter_id, status, resolved_at, \
      resolved_by FROM reports WHERE id = $1 FOR UPDATE";

@@ -1,16 +1,18 @@
 //! Facility reports.
 
 use ai_message_core::ports::{
-    NewReport, PortError, ReportAnswer, ReportEdit, ReportEditOutcome, ReportFilter,
-    ReportRepository,
+    NewReport, PortError, ReportAnswer, ReportAnswered, ReportEdit, ReportEditOutcome, ReportFiled,
+    ReportFilter, ReportRepository,
 };
-use ai_message_core::{Page, ReportId, ReportView, Resolution, UserId};
+use ai_message_core::{
+    ActorGate, Admitted, Gated, Page, ReportId, ReportView, Resolution, SessionRefusal, UserId,
+};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::SqliteStore;
 use crate::helpers::{CachedStatements, OrPortError};
-use crate::rows::{self, time_text};
+use crate::rows::{self, SESSION_WIDTH, time_text};
 use crate::sql;
 
 /// The reporter and resolution of a report, read inside the transaction that changes it.
@@ -35,28 +37,70 @@ fn report_state(
     .optional()
 }
 
+/// The gate's check on the actor's row and session as the write's transaction reads them
+/// (writes are serialised: nothing changes them before it commits).
+fn admit(
+    tx: &Transaction<'_>,
+    gate: &ActorGate,
+) -> Result<Result<Admitted, SessionRefusal>, PortError> {
+    let session_id = gate.session_id().map(|id| id.get());
+    let found = tx
+        .query_row_cached(
+            sql::REPORT_ACTOR,
+            params![gate.user_id().get(), session_id],
+            |row| {
+                let session = match row.get_ref(0)? {
+                    rusqlite::types::ValueRef::Null => None,
+                    _ => Some(rows::session(row)?),
+                };
+                Ok((rows::user_at(row, SESSION_WIDTH)?, session))
+            },
+        )
+        .optional()
+        .or_port()?;
+    Ok(gate.check(found))
+}
+
 fn report_view(tx: &Transaction<'_>, id: i64) -> rusqlite::Result<ReportView> {
     tx.query_row_cached(sql::REPORT_VIEW_BY_ID, [id], rows::report_view)
 }
 
 #[async_trait]
 impl ReportRepository for SqliteStore {
-    async fn create_report(&self, new: NewReport) -> Result<ReportView, PortError> {
+    async fn create_report(&self, new: NewReport) -> Result<Gated<ReportFiled>, PortError> {
         self.db
             .write(move |tx| {
-                let id: i64 = tx
-                    .query_row_cached(
-                        sql::INSERT_REPORT,
-                        params![
-                            new.reporter_id.get(),
-                            new.title.as_str(),
-                            new.content.as_str(),
-                            time_text(new.created_at)
-                        ],
-                        |row| row.get(0),
-                    )
-                    .or_port()?;
-                report_view(tx, id).or_port()
+                let checked = admit(tx, &new.gate)?;
+                Gated::after(checked, |admitted| {
+                    let reporter = admitted.caller().user.id;
+                    let deciding = match new.deciding_rank() {
+                        Some(rank) => tx
+                            .query_row_cached(
+                                sql::NTH_NEWEST_REPORT_SINCE,
+                                params![reporter.get(), time_text(new.counted_since()), rank],
+                                |row| rows::time_at(row, 0),
+                            )
+                            .optional()
+                            .or_port()?,
+                        None => None,
+                    };
+                    if let Some(refused) = new.over_quota(deciding) {
+                        return Ok(refused);
+                    }
+                    let id: i64 = tx
+                        .query_row_cached(
+                            sql::INSERT_REPORT,
+                            params![
+                                reporter.get(),
+                                new.title.as_str(),
+                                new.content.as_str(),
+                                time_text(new.created_at)
+                            ],
+                            |row| row.get(0),
+                        )
+                        .or_port()?;
+                    Ok(ReportFiled::Filed(report_view(tx, id).or_port()?))
+                })
             })
             .await
     }
@@ -95,52 +139,71 @@ impl ReportRepository for SqliteStore {
             .await
     }
 
-    async fn edit_open_report(&self, edit: ReportEdit) -> Result<ReportEditOutcome, PortError> {
+    async fn edit_open_report(
+        &self,
+        edit: ReportEdit,
+    ) -> Result<Gated<ReportEditOutcome>, PortError> {
         self.db
             .write(move |tx| {
-                let Some((reporter, resolution)) = report_state(tx, edit.id).or_port()? else {
-                    return Ok(ReportEditOutcome::NotFound);
-                };
-                if let Some(refused) = edit.refusal(reporter, resolution.status) {
-                    return Ok(refused);
-                }
-                tx.execute_cached(
-                    sql::EDIT_REPORT,
-                    params![
-                        edit.id.get(),
-                        edit.title.as_ref().map(|t| t.as_str()),
-                        edit.content.as_ref().map(|c| c.as_str()),
-                        time_text(edit.now)
-                    ],
-                )
-                .or_port()?;
-                Ok(ReportEditOutcome::Edited(
-                    report_view(tx, edit.id.get()).or_port()?,
-                ))
+                let checked = admit(tx, &edit.gate)?;
+                Gated::after(checked, |admitted| {
+                    let editor = admitted.caller().user.id;
+                    let Some((reporter, resolution)) = report_state(tx, edit.id).or_port()? else {
+                        return Ok(ReportEditOutcome::NotFound);
+                    };
+                    if let Some(refused) = edit.refusal(editor, reporter, resolution.status) {
+                        return Ok(refused);
+                    }
+                    tx.execute_cached(
+                        sql::EDIT_REPORT,
+                        params![
+                            edit.id.get(),
+                            edit.title.as_ref().map(|t| t.as_str()),
+                            edit.content.as_ref().map(|c| c.as_str()),
+                            time_text(edit.now)
+                        ],
+                    )
+                    .or_port()?;
+                    Ok(ReportEditOutcome::Edited(
+                        report_view(tx, edit.id.get()).or_port()?,
+                    ))
+                })
             })
             .await
     }
 
-    async fn answer_report(&self, answer: ReportAnswer) -> Result<Option<ReportView>, PortError> {
+    async fn answer_report(
+        &self,
+        answer: ReportAnswer,
+    ) -> Result<Gated<ReportAnswered>, PortError> {
         self.db
             .write(move |tx| {
-                let Some((_, resolution)) = report_state(tx, answer.id).or_port()? else {
-                    return Ok(None);
-                };
-                let after = resolution.moved(answer.status, answer.responder_id, answer.now);
-                tx.execute_cached(
-                    sql::ANSWER_REPORT,
-                    params![
-                        answer.id.get(),
-                        answer.comment.as_ref().map(|c| c.as_str()),
-                        after.status.as_str(),
-                        after.resolved_at.map(time_text),
-                        after.resolved_by.map(UserId::get),
-                        time_text(answer.now)
-                    ],
-                )
-                .or_port()?;
-                Ok(Some(report_view(tx, answer.id.get()).or_port()?))
+                let checked = admit(tx, &answer.gate)?;
+                Gated::after(checked, |admitted| {
+                    let responder = &admitted.caller().user;
+                    if let Some(refused) = answer.refusal(responder) {
+                        return Ok(refused);
+                    }
+                    let Some((_, resolution)) = report_state(tx, answer.id).or_port()? else {
+                        return Ok(ReportAnswered::NotFound);
+                    };
+                    let after = resolution.moved(answer.status, responder.id, answer.now);
+                    tx.execute_cached(
+                        sql::ANSWER_REPORT,
+                        params![
+                            answer.id.get(),
+                            answer.comment.as_ref().map(|c| c.as_str()),
+                            after.status.as_str(),
+                            after.resolved_at.map(time_text),
+                            after.resolved_by.map(UserId::get),
+                            time_text(answer.now)
+                        ],
+                    )
+                    .or_port()?;
+                    Ok(ReportAnswered::Answered(
+                        report_view(tx, answer.id.get()).or_port()?,
+                    ))
+                })
             })
             .await
     }

@@ -310,6 +310,18 @@ pub const LIST_ALL_REPORTS: &str = report_view_select!(
     "WHERE (?1 IS NULL OR r.status = ?1) \
      ORDER BY r.created_at DESC, r.id DESC LIMIT ?2 OFFSET ?3"
 );
+/// The acting user (?1) of a report write, with session ?2 (NULL for none) when it is
+/// theirs: the session's columns first, NULL when there is no such session of theirs.
+pub const REPORT_ACTOR: &str = concat!(
+    "SELECT ",
+    session_columns!("s."),
+    ", ",
+    user_columns!("u."),
+    " FROM users u LEFT JOIN sessions s ON s.id = ?2 AND s.user_id = u.id WHERE u.id = ?1"
+);
+/// When the reporter's (?1) ?3-th newest report filed after ?2 was filed.
+pub const NTH_NEWEST_REPORT_SINCE: &str = "SELECT created_at FROM reports \
+     WHERE reporter_id = ?1 AND created_at > ?2 ORDER BY created_at DESC LIMIT 1 OFFSET ?3 - 1";
 pub const REPORT_STATE: &str = "SELECT reporter_id, status, resolved_at, resolved_by \
      FROM reports WHERE id = ?1";
 pub const EDIT_REPORT: &str = "UPDATE reports SET title = COALESCE(?2, title), \
@@ -341,6 +353,7 @@ pub const INDEXED_READS: &[(&str, &str)] = &[
     ("using up a user's tokens", USE_UP_TOKENS_OF_USER),
     ("a reporter's reports", LIST_REPORTS_OF),
     ("everyone's reports", LIST_ALL_REPORTS),
+    ("a reporter's recent reports", NTH_NEWEST_REPORT_SINCE),
 ];
 
 /// The versions of the applied migrations (refinery's history table).

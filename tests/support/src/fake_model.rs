@@ -24,6 +24,38 @@ pub enum Answer {
     /// Streamed tool calls, `(name, arguments as JSON text)`, each in pieces, as OpenAI
     /// streams them.
     ToolCalls(Vec<(String, String)>),
+    /// Answers as the inner answer once the test releases the hold (the model "thinks"
+    /// until then).
+    Held(Hold, Box<Answer>),
+}
+
+/// A pause in the fake's answer that the test ends: the request's arrival can be awaited,
+/// so a test acts while the model thinks, without timing.
+#[derive(Debug, Clone)]
+pub struct Hold {
+    reached: Arc<tokio::sync::Semaphore>,
+    released: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Hold {
+    fn default() -> Self {
+        Self {
+            reached: Arc::new(tokio::sync::Semaphore::new(0)),
+            released: Arc::new(tokio::sync::Semaphore::new(0)),
+        }
+    }
+}
+
+impl Hold {
+    /// Resolves once the held request has arrived.
+    pub async fn reached(&self) {
+        self.reached.acquire().await.expect("never closed").forget();
+    }
+
+    /// Lets the held answer go.
+    pub fn release(&self) {
+        self.released.add_permits(1);
+    }
 }
 
 impl Answer {
@@ -120,6 +152,10 @@ async fn completions(
         .unwrap()
         .pop_front()
         .unwrap_or_else(|| Answer::Streamed(format!("echo: {last_user}")));
+    answer_with(answer).await
+}
+
+async fn answer_with(answer: Answer) -> Response {
     match answer {
         Answer::Streamed(text) => streamed(&text),
         Answer::Plain(text) => Json(json!({
@@ -134,6 +170,15 @@ async fn completions(
             streamed(&text)
         }
         Answer::ToolCalls(calls) => streamed_calls(&calls),
+        Answer::Held(hold, answer) => {
+            hold.reached.add_permits(1);
+            hold.released
+                .acquire()
+                .await
+                .expect("never closed")
+                .forget();
+            Box::pin(answer_with(*answer)).await
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use ai_message_core::usecases::messages::{
     DeleteMessageError, EditMessageError, GetMessageError, MarkReadError, SendError,
 };
 use ai_message_core::usecases::reports::{
-    AnswerReportError, EditReportError, GetReportError, ListAllReportsError,
+    AnswerReportError, CreateReportError, EditReportError, GetReportError, ListAllReportsError,
 };
 use ai_message_core::usecases::roles::{AssignRolesError, CreateRoleError, DeleteRoleError};
 
@@ -360,12 +360,28 @@ impl From<GetReportError> for ApiError {
     }
 }
 
+impl From<CreateReportError> for ApiError {
+    fn from(error: CreateReportError) -> Self {
+        match error {
+            CreateReportError::Authentication(e) => e.into(),
+            CreateReportError::TooMany { max, retry_after } => Self::too_many(
+                format!("Report limit reached: at most {max} reports an hour, retry later"),
+                retry_after
+                    .to_std()
+                    .unwrap_or(std::time::Duration::from_secs(1)),
+            ),
+            CreateReportError::Port(e) => e.into(),
+        }
+    }
+}
+
 impl From<EditReportError> for ApiError {
     fn from(error: EditReportError) -> Self {
         match error {
             EditReportError::NotFound => Self::not_found(detail::REPORT_NOT_FOUND),
             EditReportError::NotAuthorized => Self::forbidden(detail::REPORT_NOT_EDITABLE),
             EditReportError::NotOpen => Self::bad_request(detail::REPORT_NOT_OPEN),
+            EditReportError::Authentication(e) => e.into(),
             EditReportError::Port(e) => e.into(),
         }
     }
@@ -376,6 +392,7 @@ impl From<AnswerReportError> for ApiError {
         match error {
             AnswerReportError::NotSuperuser(e) => e.into(),
             AnswerReportError::NotFound => Self::not_found(detail::REPORT_NOT_FOUND),
+            AnswerReportError::Authentication(e) => e.into(),
             AnswerReportError::Port(e) => e.into(),
         }
     }

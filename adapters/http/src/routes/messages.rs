@@ -47,7 +47,7 @@ impl MessagesApi {
 pub(crate) const MAX_PAGE_CONTENT_BYTES: usize = 8 * 1024 * 1024;
 
 /// How many bytes JSON takes to write `text` (escapes included).
-fn json_text_len(text: &str) -> usize {
+pub(crate) fn json_text_len(text: &str) -> usize {
     text.chars()
         .map(|c| match c {
             '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,

@@ -8,6 +8,7 @@ use ai_message_core::{
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
 
+use super::messages::{MAX_PAGE_CONTENT_BYTES, json_text_len};
 use super::{ApiTags, page};
 use crate::AppState;
 use crate::auth::Authenticated;
@@ -37,8 +38,39 @@ fn report_out(report: ReportView) -> JsonReply<ReportOut> {
     JsonReply(report.into())
 }
 
+/// The bytes of a report's text (title, content, comment) as JSON writes them.
+fn report_text_len(view: &ReportView) -> usize {
+    let report = &view.report;
+    json_text_len(report.title.as_str())
+        + json_text_len(report.content.as_str())
+        + report
+            .comment
+            .as_ref()
+            .map_or(0, |c| json_text_len(c.as_str()))
+}
+
+/// A page of reports (newest first), as many as fit in [`MAX_PAGE_CONTENT_BYTES`], as a page
+/// of messages: when text fills it first, the oldest of the page give way and the client
+/// pages on by the count it received. 70 reports of 65,536 emoji (or 500 of as many
+/// control characters) would otherwise be a page too large to send to any superuser.
 fn reports_out(reports: Vec<ReportView>) -> JsonReply<Vec<ReportOut>> {
-    JsonReply(reports.into_iter().map(ReportOut::from).collect())
+    let mut budget = MAX_PAGE_CONTENT_BYTES;
+    let fitting = reports
+        .iter()
+        .position(|report| {
+            let size = report_text_len(report);
+            let over = size > budget;
+            budget = budget.saturating_sub(size);
+            over
+        })
+        .unwrap_or(reports.len());
+    JsonReply(
+        reports
+            .into_iter()
+            .take(fitting)
+            .map(ReportOut::from)
+            .collect(),
+    )
 }
 
 /// A list's query: `status_filter` one of the three statuses, exactly (empty means none,
@@ -67,7 +99,9 @@ impl ReportsApi {
     /// File a report
     ///
     /// Something broken, and where; it starts `open`. Superusers' live streams hear of it
-    /// (`report.created`).
+    /// (`report.created`). One user files at most `REPORTS_PER_HOUR` reports (20 by
+    /// default) in a sliding hour, here and through the assistant together; past it, 429
+    /// with `Retry-After`.
     #[oai(path = "/", method = "post", operation_id = "create_report")]
     async fn create(
         &self,
@@ -87,7 +121,9 @@ impl ReportsApi {
 
     /// My reports
     ///
-    /// The caller's reports, newest first, optionally in one status.
+    /// The caller's reports, newest first, optionally in one status. A page carries at most
+    /// 8 MiB of text (titles, contents, comments) as JSON writes it: when text fills it
+    /// first, it holds the newest that fit (page on with `skip` plus the number received).
     #[oai(path = "/", method = "get", operation_id = "list_my_reports")]
     async fn list_mine(
         &self,
@@ -111,7 +147,8 @@ impl ReportsApi {
 
     /// All reports
     ///
-    /// Everyone's reports, newest first, optionally in one status (superusers).
+    /// Everyone's reports, newest first, optionally in one status (superusers). Pages are
+    /// bounded as in `GET /reports`.
     #[oai(path = "/admin/all", method = "get", operation_id = "list_all_reports")]
     async fn list_all(
         &self,
@@ -234,5 +271,61 @@ impl ReportsApi {
             .resolve(&auth.0, ReportId::new(id.0), comment)
             .await?;
         Ok(report_out(report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ai_message_core::{Report, UserId, Username};
+
+    use super::*;
+
+    fn view(id: i64, content: &str, comment: Option<&str>) -> ReportView {
+        ReportView {
+            report: Report {
+                id: ReportId::new(id),
+                reporter_id: UserId::new(1),
+                title: ReportTitle::parse(format!("report {id}")).unwrap(),
+                content: ReportContent::parse(content).unwrap(),
+                status: ReportStatus::Open,
+                comment: comment.map(|c| ReportComment::parse(c).unwrap()),
+                resolved_at: None,
+                resolved_by: None,
+                created_at: chrono::DateTime::UNIX_EPOCH,
+                updated_at: chrono::DateTime::UNIX_EPOCH,
+            },
+            reporter_username: Some(Username::from_storage("alice".to_string())),
+            resolver_username: None,
+        }
+    }
+
+    #[test]
+    fn a_page_of_large_reports_keeps_the_newest_that_fit() {
+        // 65,536 emoji are 256 KiB as JSON writes them: 70 were 18 MB.
+        let emoji = "\u{1f525}".repeat(ReportContent::MAX_CHARS);
+        let page: Vec<ReportView> = (1..=70).rev().map(|id| view(id, &emoji, None)).collect();
+        let JsonReply(kept) = reports_out(page);
+        let per_report = emoji.len() + "report 70".len();
+        assert_eq!(kept.len(), MAX_PAGE_CONTENT_BYTES / per_report);
+        assert_eq!(kept[0].id, 70, "the newest stay, newest first");
+        let bytes = serde_json::to_vec(&kept).unwrap().len();
+        assert!(bytes <= MAX_PAGE_CONTENT_BYTES + 70 * 400, "{bytes}");
+    }
+
+    #[test]
+    fn comments_count_toward_a_pages_bytes() {
+        let control = "\u{1}".repeat(ReportContent::MAX_CHARS);
+        let page: Vec<ReportView> = (1..=30)
+            .rev()
+            .map(|id| view(id, "short", Some(&control)))
+            .collect();
+        let JsonReply(kept) = reports_out(page);
+        assert_eq!(
+            kept.len(),
+            MAX_PAGE_CONTENT_BYTES / (control.len() * 6 + 20)
+        );
+        let small: Vec<ReportView> = (1..=3).map(|id| view(id, "hi", None)).collect();
+        let JsonReply(all) = reports_out(small);
+        assert_eq!(all.len(), 3, "a page of small reports is whole");
     }
 }

@@ -236,3 +236,55 @@ pub async fn a_model_without_tools_is_asked_plainly_once_it_refuses_them(server:
     assert!(asked[1].body.get("tools").is_none(), "asked again without");
     assert!(asked[2].body.get("tools").is_none(), "and from then on");
 }
+
+/// A user disabled while the model thinks: the tool call that comes after files nothing
+/// (the report's write checks the user in its own transaction) and the model is told why.
+pub async fn a_user_disabled_while_the_assistant_thinks_files_no_report(server: TestServer) {
+    let model = FakeModel::start().await;
+    let hold = crate::fake_model::Hold::default();
+    model.script([
+        Answer::Held(
+            hold.clone(),
+            Box::new(Answer::tool_call(
+                "create_report",
+                json!({"title": "Filed too late", "content": "by a disabled user"}),
+            )),
+        ),
+        Answer::Streamed("Done.".into()),
+    ]);
+    let server = server.with_assistant(&model, settings(5), Duration::from_secs(10));
+    let root = server.superuser("root").await;
+    let alice = server.user("alice").await;
+    let asking = server.post(
+        "/messages/ai",
+        Some(&alice.access),
+        json!({"content": "file a report"}),
+    );
+    let disabling = async {
+        hold.reached().await;
+        server
+            .put_empty(
+                &format!("/auth/users/{}/disable", alice.id),
+                Some(&root.access),
+            )
+            .await
+            .assert_status(200);
+        hold.release();
+    };
+    let (reply, ()) = tokio::join!(asking, disabling);
+    reply.assert_status(200);
+    let all = server.get("/reports/admin/all", Some(&root.access)).await;
+    assert_eq!(
+        all.assert_status(200).as_array().unwrap().len(),
+        0,
+        "nothing filed for a disabled user: {}",
+        all.text
+    );
+    let results = tool_results(&model, 1);
+    assert!(
+        results[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("disabled")),
+        "{results:?}"
+    );
+}

@@ -405,3 +405,181 @@ pub async fn a_demoted_superusers_stream_stops_hearing_of_others_reports(server:
     assert_eq!(next.event, "report.created");
     assert_eq!(next.data, own, "only his own report, not alice's");
 }
+
+/// Each report write racing the deletion of the user who makes it answers what the session
+/// check would (401), never a 500; nothing is left of a deleted reporter.
+pub async fn report_writes_racing_their_actors_deletion_answer_401_never_500(server: TestServer) {
+    let server = std::sync::Arc::new(server);
+    let root = server.superuser("root").await;
+    for round in 0..12 {
+        let filer = server.user(&format!("filer{round}")).await;
+        let editor = server.user(&format!("editor{round}")).await;
+        let helper = server.superuser(&format!("helper{round}")).await;
+        let editors = file(&server, &editor, "to edit").await["id"].clone();
+        let roots = file(&server, &root, "to resolve").await["id"].clone();
+        let writes = [
+            (
+                "POST",
+                "/reports".to_string(),
+                filer.clone(),
+                json!({"title": "racing", "content": "its reporter's deletion"}),
+            ),
+            (
+                "PUT",
+                format!("/reports/{editors}"),
+                editor.clone(),
+                json!({"title": "edited while deleted"}),
+            ),
+            (
+                "PUT",
+                format!("/reports/{roots}/resolve"),
+                helper.clone(),
+                json!({"comment": "resolved while deleted"}),
+            ),
+        ];
+        let mut tasks = Vec::new();
+        for (method, path, actor, body) in writes {
+            let (server, root) = (server.clone(), root.clone());
+            tasks.push(tokio::spawn(async move {
+                let deleting = {
+                    let server = server.clone();
+                    let path = format!("/auth/users/{}", actor.id);
+                    tokio::spawn(async move { server.delete(&path, Some(&root.access)).await })
+                };
+                let written = match method {
+                    "POST" => server.post(&path, Some(&actor.access), body).await,
+                    _ => server.put(&path, Some(&actor.access), body).await,
+                };
+                deleting.await.unwrap().assert_status(200);
+                (path, written)
+            }));
+        }
+        for task in tasks {
+            let (path, written) = task.await.unwrap();
+            match written.status.as_u16() {
+                200 | 201 => {}
+                401 => written.assert_error(401, "Could not validate credentials"),
+                other => panic!("round {round}, {path}: {other} {}", written.text),
+            }
+        }
+        let all = server.get("/reports/admin/all", Some(&root.access)).await;
+        for report in all.assert_status(200).as_array().unwrap() {
+            assert!(
+                report["reporter_id"] == root.id,
+                "round {round}: a deleted user's report outlived them: {report}"
+            );
+            assert_ne!(report["resolved_by"], helper.id, "round {round}");
+        }
+    }
+}
+
+/// One user files at most `REPORTS_PER_HOUR` reports (20 by default) an hour, by hand or
+/// through the assistant; an hour later they may file again.
+pub async fn reports_per_hour_are_limited_by_hand_and_by_the_assistant(server: TestServer) {
+    let model = crate::fake_model::FakeModel::start().await;
+    let server = server.with_assistant(
+        &model,
+        ai_message_core::usecases::assistant::AssistantSettings {
+            max_tool_rounds: 5,
+            ..Default::default()
+        },
+        Duration::from_secs(10),
+    );
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    for n in 0..20 {
+        file(&server, &alice, &format!("report {n}")).await;
+    }
+    let refused = server
+        .post(
+            "/reports",
+            Some(&alice.access),
+            json!({"title": "one more", "content": "broken"}),
+        )
+        .await;
+    refused.assert_error(
+        429,
+        "Report limit reached: at most 20 reports an hour, retry later",
+    );
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&wait), "Retry-After: {wait}");
+    file(&server, &bob, "another user's quota").await;
+
+    model.script([
+        crate::fake_model::Answer::tool_call(
+            "create_report",
+            json!({"title": "by the assistant", "content": "broken"}),
+        ),
+        crate::fake_model::Answer::Streamed("I could not file it.".into()),
+    ]);
+    let reply = server
+        .post(
+            "/messages/ai",
+            Some(&alice.access),
+            json!({"content": "file a report"}),
+        )
+        .await;
+    assert_eq!(reply.assert_status(200)["content"], "I could not file it.");
+    let told = &model.recorded()[1].body["messages"];
+    let result = told
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .expect("the tool's result is given to the model");
+    let result: Value = serde_json::from_str(result["content"].as_str().unwrap()).unwrap();
+    assert!(
+        result["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("at most 20 reports an hour")),
+        "{result}"
+    );
+    let mine = server.get("/reports?limit=500", Some(&alice.access)).await;
+    assert_eq!(mine.assert_status(200).as_array().unwrap().len(), 20);
+
+    server.clock.advance(chrono::TimeDelta::hours(1));
+    // Her access token expired meanwhile.
+    let alice = server.login("alice").await;
+    file(&server, &alice, "an hour later").await;
+}
+
+/// A page of reports carries at most 8 MiB of text as JSON writes it (titles, contents and
+/// comments), keeping the newest that fit: one user's large reports cannot make the list
+/// too big to send to every superuser.
+pub async fn a_report_page_keeps_the_newest_reports_that_fit_in_8_mib(server: TestServer) {
+    let root = server.superuser("root").await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    // U+0001 is six bytes as JSON writes it: 384 KiB a report.
+    let content = "\u{1}".repeat(65_536);
+    let mut filed = Vec::new();
+    for n in 0..24 {
+        let reporter = if n % 2 == 0 { &alice } else { &bob };
+        let response = server
+            .post(
+                "/reports",
+                Some(&reporter.access),
+                json!({"title": format!("r{n}"), "content": content}),
+            )
+            .await;
+        filed.push(response.assert_status(201)["id"].as_i64().unwrap());
+    }
+    let all = server
+        .get("/reports/admin/all?limit=500", Some(&root.access))
+        .await;
+    let shown = ids(all.assert_status(200));
+    let newest_first: Vec<i64> = filed.iter().rev().copied().collect();
+    assert_eq!(shown.len(), 21, "8 MiB holds 21 reports of 384 KiB");
+    assert_eq!(shown, newest_first[..21], "the newest stay, newest first");
+    assert!(
+        all.text.len() < 8 * 1024 * 1024 + 64 * 1024,
+        "{}",
+        all.text.len()
+    );
+    let alices = server.get("/reports?limit=500", Some(&alice.access)).await;
+    assert_eq!(
+        ids(alices.assert_status(200)).len(),
+        12,
+        "4.5 MiB fits whole"
+    );
+}
