@@ -214,6 +214,16 @@ pub trait MessageRepository: Send + Sync {
         reply: NewMessage,
     ) -> Result<Option<Delivered>, PortError>;
 
+    /// Stores `reply` as [`Self::create_message`] does, but only while the message
+    /// `question` is still stored, checked in the insert's transaction (a delete of the
+    /// question waits for the reply's commit, or the reply sees the question gone): a
+    /// question deleted while the model thought gets no reply. `None` when it is gone.
+    async fn reply_if_question_stored(
+        &self,
+        question: MessageId,
+        reply: NewMessage,
+    ) -> Result<Option<Delivered>, PortError>;
+
     /// Where the user last cleared their chat with the assistant: messages up to this id are
     /// no longer part of its history. `None` when never cleared.
     async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError>;

@@ -138,7 +138,9 @@ impl PhoneChat {
                 return;
             };
             match chat.assistant.answer(slot, &question).await {
-                Ok(reply) => chat.send(&incoming, reply.content.as_str()).await,
+                Ok(Some(reply)) => chat.send(&incoming, reply.content.as_str()).await,
+                // Deleted on the web meanwhile: nothing to send.
+                Ok(None) => {}
                 Err(error) => tracing::warn!(
                     reference = %incoming.id,
                     error = %error,

@@ -296,6 +296,18 @@ impl MessageRepository for MemoryStore {
         Ok(Some(t.insert_message(reply)))
     }
 
+    async fn reply_if_question_stored(
+        &self,
+        question: MessageId,
+        reply: NewMessage,
+    ) -> Result<Option<Delivered>, PortError> {
+        let mut t = self.tables.write();
+        if !t.messages.contains_key(&question) {
+            return Ok(None);
+        }
+        Ok(Some(t.insert_message(reply)))
+    }
+
     async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
         Ok(self.tables.read().assistant_clears.get(&user_id).copied())
     }

@@ -5,6 +5,8 @@
 
 mod tools;
 
+pub use tools::MAX_CALLS as MAX_TOOL_CALLS;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -158,6 +160,7 @@ impl OpenAiAssistant {
                 for (index, call) in calls.iter().enumerate() {
                     answer.calls.add(index, call);
                 }
+                answer.calls.check_size()?;
             }
             if let Some(content) = message["content"].as_str() {
                 let (piece, _) = take_within(&mut answer.text, &clean(content), max);

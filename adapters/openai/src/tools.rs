@@ -8,8 +8,10 @@ use ai_message_core::ports::{
 };
 use serde_json::{Value, json};
 
-/// A model's tool calls beyond this many in one answer are refused as malformed.
-const MAX_CALLS: usize = 16;
+/// A model's tool calls beyond this many in one answer are refused as malformed while they
+/// are read (a bound on memory; how many may run is the core's `AI_MAX_TOOL_CALLS`, at most
+/// this).
+pub const MAX_CALLS: usize = 64;
 /// The arguments of one call beyond this many bytes are refused as malformed.
 const MAX_ARGUMENT_BYTES: usize = 256 * 1024;
 
@@ -105,9 +107,11 @@ fn report(view: &ReportView) -> Value {
 
 fn outcome(result: &ToolOutcome) -> Value {
     match result {
-        ToolOutcome::Reports(views) => {
-            json!({"reports": views.iter().map(report).collect::<Vec<_>>()})
-        }
+        ToolOutcome::Reports { reports, omitted } => json!({
+            "reports": reports.iter().map(report).collect::<Vec<_>>(),
+            "shown": reports.len(),
+            "omitted": omitted,
+        }),
         ToolOutcome::Report(view) => json!({"report": report(view)}),
         ToolOutcome::Refused(reason) => json!({"error": reason}),
     }

@@ -259,6 +259,32 @@ async fn reply_in_transaction(
     insert_and_commit(client, reply).await.map(Some)
 }
 
+/// [`MessageRepository::reply_if_question_stored`] in one transaction: the question's row is
+/// locked against deletes first, so a delete either committed before (the row is not found)
+/// or waits until the reply has committed.
+async fn reply_to_stored_question(
+    client: &deadpool_postgres::Object,
+    question_id: i32,
+    reply: NewMessage,
+) -> Result<Option<Delivered>, PortError> {
+    client.batch_execute("BEGIN").await.or_port()?;
+    let stored = client
+        .query_opt(sql::LOCK_MESSAGE_AGAINST_DELETE, &[&question_id])
+        .await
+        .or_port();
+    match stored {
+        Ok(Some(_)) => insert_and_commit(client, reply).await.map(Some),
+        Ok(None) => {
+            client.batch_execute("ROLLBACK").await.or_port()?;
+            Ok(None)
+        }
+        Err(error) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(error)
+        }
+    }
+}
+
 /// [`MessageRepository::create_message_once`] in one transaction: of two instances taking
 /// one receipt at once, the second waits on the first's row and then finds it taken.
 async fn create_once_in_transaction(
@@ -511,6 +537,21 @@ impl MessageRepository for PostgresStore {
         )
         .await
         .map_err(|e| PortError::unexpected(format!("the reply task failed: {e}")))?
+    }
+
+    async fn reply_if_question_stored(
+        &self,
+        question: MessageId,
+        reply: NewMessage,
+    ) -> Result<Option<Delivered>, PortError> {
+        let Some(question_id) = pg_id(question) else {
+            return Ok(None);
+        };
+        let client = self.client().await?;
+        // Run to its end even if the caller goes away, as `send_message` does.
+        tokio::spawn(async move { reply_to_stored_question(&client, question_id, reply).await })
+            .await
+            .map_err(|e| PortError::unexpected(format!("the reply task failed: {e}")))?
     }
 
     async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {

@@ -202,6 +202,8 @@ pub const UPDATE_CONTENT: &str = concat!(
 pub const MARK_READ: &str = "UPDATE messages SET is_read = true, \
      updated_at = CASE WHEN is_read = true THEN updated_at ELSE $2 END WHERE id = $1";
 pub const DELETE_MESSAGE: &str = "DELETE FROM messages WHERE id = $1";
+/// Conflicts with a `DELETE` of the row (which takes `FOR UPDATE`), not with reads or edits.
+pub const LOCK_MESSAGE_AGAINST_DELETE: &str = "SELECT 1 FROM messages WHERE id = $1 FOR KEY SHARE";
 
 pub const LIST_SENT: &str = concat!(
     "SELECT ",

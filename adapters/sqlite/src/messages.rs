@@ -360,6 +360,28 @@ impl MessageRepository for SqliteStore {
             .await
     }
 
+    async fn reply_if_question_stored(
+        &self,
+        question: MessageId,
+        reply: NewMessage,
+    ) -> Result<Option<Delivered>, PortError> {
+        let question_id = question.get();
+        // The single writer runs one write at a time: no delete lands between check and
+        // insert.
+        self.db
+            .write(move |tx| {
+                let stored = tx
+                    .prepare_cached(sql::MESSAGE_EXISTS)
+                    .and_then(|mut stmt| stmt.exists([question_id]))
+                    .or_port()?;
+                if !stored {
+                    return Ok(None);
+                }
+                insert_message(tx, reply).or_port().map(Some)
+            })
+            .await
+    }
+
     async fn assistant_clear_point(&self, user_id: UserId) -> Result<Option<MessageId>, PortError> {
         self.db
             .read(move |conn| {

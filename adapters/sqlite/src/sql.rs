@@ -165,6 +165,7 @@ pub const UPDATE_CONTENT: &str = "UPDATE messages SET content = ?2, updated_at =
 pub const MARK_READ: &str =
     "UPDATE messages SET is_read = 1, updated_at = ?2 WHERE id = ?1 AND is_read = 0";
 pub const DELETE_MESSAGE: &str = "DELETE FROM messages WHERE id = ?1";
+pub const MESSAGE_EXISTS: &str = "SELECT 1 FROM messages WHERE id = ?1";
 
 /// The newest page (?2 limit, ?3 offset) of one user's (?1) sent messages.
 pub const LIST_SENT: &str = concat!(

@@ -125,10 +125,12 @@ async fn a_text_is_the_users_message_to_the_assistant_and_the_reply_goes_back_ou
     mocks.without_assistant_history();
     mocks
         .messages
-        .expect_create_message()
-        .withf(|new| new.sender_id == UserId::ASSISTANT && new.recipient_id == uid(7))
+        .expect_reply_if_question_stored()
+        .withf(|question, new| {
+            *question == mid(20) && new.sender_id == UserId::ASSISTANT && new.recipient_id == uid(7)
+        })
         .times(1)
-        .returning(|new| Ok(delivered(21, new)));
+        .returning(|_, new| Ok(Some(delivered(21, new))));
     let events = mocks.events.clone();
     let (chat, mut sent) = phone_chat(mocks);
 

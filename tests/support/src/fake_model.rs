@@ -24,6 +24,30 @@ pub enum Answer {
     /// Streamed tool calls, `(name, arguments as JSON text)`, each in pieces, as OpenAI
     /// streams them.
     ToolCalls(Vec<(String, String)>),
+    /// Tool calls in one JSON object, as a server that ignores `"stream": true` answers.
+    PlainToolCalls(Vec<(String, String)>),
+    /// Tells `hold` the request arrived, waits until the test releases it, then streams the
+    /// text: the test acts while the model is "thinking", with no timing involved.
+    Held(Hold, String),
+}
+
+/// A request held by the fake until the test releases it.
+#[derive(Debug, Clone, Default)]
+pub struct Hold {
+    arrived: Arc<tokio::sync::Notify>,
+    released: Arc<tokio::sync::Notify>,
+}
+
+impl Hold {
+    /// Resolves once the held request reached the fake.
+    pub async fn arrived(&self) {
+        self.arrived.notified().await;
+    }
+
+    /// Lets the held request be answered.
+    pub fn release(&self) {
+        self.released.notify_one();
+    }
 }
 
 impl Answer {
@@ -38,6 +62,8 @@ impl Answer {
 pub struct Recorded {
     pub authorization: Option<String>,
     pub body: Value,
+    /// The body's length in bytes, as it came.
+    pub bytes: usize,
 }
 
 impl Recorded {
@@ -96,9 +122,12 @@ impl FakeModel {
 #[handler]
 async fn completions(
     request: &poem::Request,
-    Json(body): Json<Value>,
+    raw: Vec<u8>,
     state: poem::web::Data<&Arc<State>>,
 ) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&raw) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
     let authorization = request
         .headers()
         .get("authorization")
@@ -113,6 +142,7 @@ async fn completions(
     state.recorded.lock().unwrap().push(Recorded {
         authorization,
         body,
+        bytes: raw.len(),
     });
     let answer = state
         .script
@@ -134,6 +164,26 @@ async fn completions(
             streamed(&text)
         }
         Answer::ToolCalls(calls) => streamed_calls(&calls),
+        Answer::PlainToolCalls(calls) => {
+            let calls: Vec<Value> = calls
+                .iter()
+                .enumerate()
+                .map(|(index, (name, arguments))| {
+                    json!({"id": format!("call_{index}"), "type": "function",
+                        "function": {"name": name, "arguments": arguments}})
+                })
+                .collect();
+            Json(json!({"choices": [{"index": 0, "message": {
+                "role": "assistant", "content": null, "tool_calls": calls
+            }}]}))
+            .into_response()
+        }
+        Answer::Held(hold, text) => {
+            // `notify_one` keeps its wake-up for a test that is not waiting yet.
+            hold.arrived.notify_one();
+            hold.released.notified().await;
+            streamed(&text)
+        }
     }
 }
 

@@ -83,6 +83,7 @@ macro_rules! storage_contract_tests {
             the_assistant_clear_point_is_kept_per_user,
             forgotten_questions_are_the_newest_unanswered_ones,
             a_forgotten_question_is_answered_once,
+            a_reply_is_stored_only_while_its_question_is,
             racing_replies_to_one_forgotten_question_store_one,
             a_report_is_stored_open_with_its_names,
             report_lists_are_newest_first_filtered_and_paged,
