@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 /// are read (a bound on memory; how many may run is the core's `AI_MAX_TOOL_CALLS`, at most
 /// this).
 pub const MAX_CALLS: usize = 64;
-/// The arguments of one call beyond this many bytes are refused as malformed.
+/// One call's arguments (with its id and name) beyond this many bytes are refused as
+/// malformed.
 const MAX_ARGUMENT_BYTES: usize = 256 * 1024;
 
 /// The JSON Schema of a tool's arguments.
@@ -190,11 +191,10 @@ impl CallsUnderWay {
                 "over {MAX_CALLS} tool calls in one answer"
             )));
         }
-        if self
-            .calls
-            .iter()
-            .any(|(_, _, arguments)| arguments.len() > MAX_ARGUMENT_BYTES)
-        {
+        // The id and name count too: they come in pieces like the arguments.
+        if self.calls.iter().any(|(id, name, arguments)| {
+            id.len() + name.len() + arguments.len() > MAX_ARGUMENT_BYTES
+        }) {
             return Err(AssistantError::Malformed(format!(
                 "tool call arguments over {MAX_ARGUMENT_BYTES} bytes"
             )));
