@@ -275,6 +275,20 @@ mod tests {
         );
     }
 
+    /// A non-streamed answer gives its calls in order, each at the next index: past the
+    /// bound they are refused, not gathered.
+    #[test]
+    fn calls_added_one_after_another_past_the_bound_are_refused() {
+        let mut calls = CallsUnderWay::default();
+        let call = json!({"id": "c", "function": {"name": "create_report", "arguments": "{}"}});
+        for index in 0..MAX_CALLS {
+            calls.add(index, &call);
+        }
+        assert!(calls.check_size().is_ok());
+        calls.add(MAX_CALLS, &call);
+        assert!(calls.check_size().is_err());
+    }
+
     #[test]
     fn every_tool_is_offered_with_an_object_schema() {
         let offered = offered(&Tool::ALL);
