@@ -16,6 +16,81 @@ pub struct AssistantPrompt {
     pub exchanges: Vec<ToolExchange>,
 }
 
+/// What an adapter may add around each piece of text it sends (a message's role and keys, a
+/// call's id and type, a result's or a report's field names, its numbers and dates).
+pub const FRAMING_BYTES: usize = 256;
+
+/// The bytes `text` takes at most in a request: each character at its longest escaped form,
+/// escaped twice (a tool's result is JSON carried inside a JSON string), so a control
+/// character counts 7 bytes (`\\u0001`) and a quote or backslash 4.
+pub fn text_size(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c {
+            c if (c as u32) < 0x20 => 7,
+            '"' | '\\' => 4,
+            c => c.len_utf8(),
+        })
+        .sum()
+}
+
+impl AssistantPrompt {
+    /// At most what the prompt takes in a request, framing included; an adapter's request is
+    /// at most this plus its own fixed parts (the tools it describes, the model's name). The
+    /// assistant bounds it (`AI_MAX_PROMPT_BYTES`).
+    pub fn size(&self) -> usize {
+        let turns: usize = self
+            .turns
+            .iter()
+            .map(|turn| FRAMING_BYTES + text_size(&turn.content))
+            .sum();
+        let exchanges: usize = self.exchanges.iter().map(ToolExchange::size).sum();
+        FRAMING_BYTES + text_size(&self.system) + turns + exchanges
+    }
+}
+
+impl ToolExchange {
+    /// At most what the round takes in a request: the calls given back, then their results.
+    pub fn size(&self) -> usize {
+        let calls: usize = self.calls.iter().map(ToolCall::size).sum();
+        let results: usize = self.results.iter().map(ToolOutcome::size).sum();
+        FRAMING_BYTES + calls + results
+    }
+}
+
+impl ToolCall {
+    /// At most what the call takes when given back to the model.
+    pub fn size(&self) -> usize {
+        FRAMING_BYTES + text_size(&self.id) + text_size(&self.name) + text_size(&self.arguments)
+    }
+}
+
+impl ToolOutcome {
+    /// At most what the result takes in a request (its call's id included).
+    pub fn size(&self) -> usize {
+        FRAMING_BYTES
+            + match self {
+                Self::Reports { reports, .. } => reports.iter().map(report_size).sum(),
+                Self::Report(view) => report_size(view),
+                Self::Refused(reason) => text_size(reason),
+            }
+    }
+}
+
+/// At most what one report takes in a tool's result.
+pub fn report_size(view: &ReportView) -> usize {
+    let report = &view.report;
+    let names = [&view.reporter_username, &view.resolver_username]
+        .into_iter()
+        .flatten()
+        .map(|name| text_size(name.as_str()))
+        .sum::<usize>();
+    FRAMING_BYTES
+        + text_size(report.title.as_str())
+        + text_size(report.content.as_str())
+        + report.comment.as_ref().map_or(0, |c| text_size(c.as_str()))
+        + names
+}
+
 /// What the model answered: its reply, or tools to call before it replies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelReply {
@@ -110,7 +185,12 @@ pub enum ToolRequest {
 /// The result of a tool call, given back to the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolOutcome {
-    Reports(Vec<ReportView>),
+    /// The user's reports, newest first, their texts maybe cut to keep the result within its
+    /// bound; `omitted` more were left off for it.
+    Reports {
+        reports: Vec<ReportView>,
+        omitted: usize,
+    },
     Report(ReportView),
     /// Not done, and why (the user may not, the report does not exist, bad arguments…).
     Refused(String),

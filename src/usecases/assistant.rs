@@ -18,8 +18,8 @@ use crate::domain::{
 };
 use crate::ports::{
     Assistant, AssistantError, AssistantPrompt, Background, ChannelReplies, Clock, EventPublisher,
-    MessageRepository, ModelReply, NewMessage, PendingQuestion, PortError, SendJob, Tool, ToolCall,
-    ToolExchange, ToolOutcome, ToolRequest, UserRepository,
+    FRAMING_BYTES, MessageRepository, ModelReply, NewMessage, PendingQuestion, PortError, SendJob,
+    Tool, ToolCall, ToolExchange, ToolOutcome, ToolRequest, UserRepository,
 };
 
 /// What the assistant answers when the model fails (the original's words).
@@ -42,6 +42,17 @@ pub struct AssistantSettings {
     /// Rounds of tool calls one answer may take (`AI_MAX_TOOL_ROUNDS`); a model still
     /// calling tools after them gets the fallback reply.
     pub max_tool_rounds: u32,
+    /// Tool calls one answer may make over all its rounds (`AI_MAX_TOOL_CALLS`): a model
+    /// answer that would go past them runs none of its calls, and the user gets the
+    /// fallback reply.
+    pub max_tool_calls: u32,
+    /// Bytes one tool's result may take in a request to the model
+    /// (`AI_MAX_TOOL_RESULT_BYTES`): a longer one is a page that says what it left off.
+    pub max_tool_result_bytes: usize,
+    /// Bytes the whole prompt may take in a request to the model (`AI_MAX_PROMPT_BYTES`),
+    /// as [`AssistantPrompt::size`] counts them: the oldest turns are left off to fit, and
+    /// half of it is kept for the rounds of tools.
+    pub max_prompt_bytes: usize,
     /// How long this instance may take to answer one question: all its model calls, the
     /// shutdown grace and a margin. An instance answering a question claims it for this long
     /// (others leave it alone meanwhile); a question nobody claimed is forgotten (the
@@ -61,6 +72,9 @@ impl Default for AssistantSettings {
             history_max: 50,
             max_concurrency: 8,
             max_tool_rounds: 5,
+            max_tool_calls: 16,
+            max_tool_result_bytes: 16 * 1024,
+            max_prompt_bytes: 1024 * 1024,
             // The default model timeout (60 s) for each of up to six calls (five rounds of
             // tools and the reply), the shutdown grace (10 s) and 5 s to store.
             forgotten_after: std::time::Duration::from_secs(6 * 60 + 15),
@@ -82,6 +96,9 @@ pub enum AskError {
     /// The message names a conversation that belongs to other users.
     #[error("the conversation belongs to other users")]
     NotAParticipant,
+    /// The caller deleted the question before it was answered: no reply was stored.
+    #[error("the question was deleted before it was answered")]
+    QuestionDeleted,
     /// The caller's session ended while the question was being stored.
     #[error(transparent)]
     Authentication(#[from] AuthenticateError),
@@ -256,8 +273,9 @@ impl AssistantChat {
 
     /// Asks the model about the user's history, stores its reply (the fallback reply when
     /// the model fails: the user always gets an answer) and returns it. `None` when another
-    /// instance is answering the question, or stored its reply first: that reply is the one
-    /// kept (and sent).
+    /// instance is answering the question or stored its reply first (that reply is the one
+    /// kept, and sent), or when the user deleted the question meanwhile (the reply is
+    /// dropped, not stored).
     pub async fn answer(
         &self,
         slot: ReplySlot,
@@ -268,7 +286,8 @@ impl AssistantChat {
     }
 
     /// [`Self::answer`]: claims the question until this instance's deadline, asks the model,
-    /// stores the reply unless another was stored first, and announces it.
+    /// stores the reply unless the question is gone or another reply was stored first, and
+    /// announces it.
     async fn answer_once(
         &self,
         slot: ReplySlot,
@@ -283,12 +302,17 @@ impl AssistantChat {
             tracing::info!(question_id = %question.id, "another instance answers this question");
             return Ok(None);
         }
-        let (content, conversation_id) = self.think(slot, question).await?;
+        let (content, conversation_id) = self.think(&slot, question).await?;
         let reply = self.reply_to(question, content, conversation_id);
-        let Some(delivered) = self.messages.store_reply(question.id, reply).await? else {
+        let stored = self.messages.store_reply(question.id, reply).await?;
+        // Given back once the reply is stored: the user's next question is asked with it in
+        // its history.
+        drop(slot);
+        let Some(delivered) = stored else {
             tracing::info!(
                 question_id = %question.id,
-                "another instance stored its answer first: this one is dropped"
+                "the question was deleted, or another instance stored its answer first: this \
+                 one is dropped"
             );
             return Ok(None);
         };
@@ -354,22 +378,25 @@ impl AssistantChat {
     /// it belongs to.
     async fn think(
         &self,
-        slot: ReplySlot,
+        slot: &ReplySlot,
         question: &Message,
     ) -> Result<(MessageContent, ConversationId), PortError> {
         let user_id = slot.user_id;
         let turns = self.history_of(user_id).await?;
-        let prompt = AssistantPrompt {
+        let with_tools = self.settings.max_tool_rounds > 0;
+        let mut prompt = AssistantPrompt {
             system: self.settings.system_prompt.clone(),
             turns,
             // No rounds of tools: plain chat.
-            tools: if self.settings.max_tool_rounds > 0 {
+            tools: if with_tools {
                 Tool::ALL.to_vec()
             } else {
                 Vec::new()
             },
             exchanges: Vec::new(),
         };
+        let max = self.settings.max_prompt_bytes;
+        bounds::fit_turns(&mut prompt, if with_tools { max / 2 } else { max });
         let text = match &self.assistant {
             Some(assistant) => match self.converse(assistant.as_ref(), prompt, question).await {
                 Ok(text) if !text.trim().is_empty() => text,
@@ -384,7 +411,6 @@ impl AssistantChat {
             },
             None => FALLBACK_REPLY.to_string(),
         };
-        drop(slot);
         let content = MessageContent::parse(text)
             .unwrap_or_else(|_| MessageContent::from_storage(FALLBACK_REPLY.to_string()));
         let conversation_id = question
@@ -403,6 +429,7 @@ impl AssistantChat {
         question: &Message,
     ) -> Result<String, AssistantError> {
         let mut caller = None;
+        let mut calls_made = 0usize;
         loop {
             let calls = match self.reply_live(assistant, prompt.clone(), question).await? {
                 ModelReply::Text(text) => return Ok(text),
@@ -414,13 +441,34 @@ impl AssistantChat {
                     self.settings.max_tool_rounds
                 )));
             }
+            // Checked here, whatever the adapter read: no model answer files a thousand
+            // reports.
+            calls_made = calls_made.saturating_add(calls.len());
+            if calls_made > self.settings.max_tool_calls as usize {
+                return Err(AssistantError::Malformed(format!(
+                    "over {} tool calls in one answer",
+                    self.settings.max_tool_calls
+                )));
+            }
             if caller.is_none() {
                 caller = Some(self.caller_of(question.sender_id).await?);
             }
             let caller = caller.as_ref().expect("set above");
+            // The round's results share what the prompt leaves of its bound, each within
+            // its own: a round that leaves too little for them is not run.
+            let max = self.settings.max_prompt_bytes;
+            let calls_size = FRAMING_BYTES + calls.iter().map(ToolCall::size).sum::<usize>();
+            let room = max.saturating_sub(prompt.size() + calls_size);
+            let share = (room / calls.len().max(1)).min(self.settings.max_tool_result_bytes);
+            if share < bounds::MIN_RESULT_BYTES {
+                return Err(AssistantError::Malformed(format!(
+                    "the tool calls and their results would take the prompt past {max} bytes"
+                )));
+            }
             let mut results = Vec::with_capacity(calls.len());
             for call in &calls {
-                results.push(self.run_tool(caller, call).await);
+                let outcome = self.run_tool(caller, call).await;
+                results.push(bounds::fit_outcome(outcome, share));
             }
             prompt.exchanges.push(ToolExchange { calls, results });
         }
@@ -469,7 +517,10 @@ impl AssistantChat {
                         Page::new(0, TOOL_LIST_MAX).unwrap_or_default(),
                     )
                     .await
-                    .map(ToolOutcome::Reports)
+                    .map(|reports| ToolOutcome::Reports {
+                        reports,
+                        omitted: 0,
+                    })
                     .map_err(|e| e.to_string())
             }
             ToolRequest::GetReport { report_id } => self
@@ -586,11 +637,15 @@ impl AssistantChat {
             created_at: now,
         };
         let (_, question) = send_one(self.messages.as_ref(), self.events.as_ref(), job).await?;
-        // Refused only when another instance took the question in the meantime (its clock
-        // ahead by more than an answer's time): its reply comes.
-        self.answer(slot, &question.message)
-            .await?
-            .ok_or(AskError::ReplyInFlight)
+        match self.answer(slot, &question.message).await? {
+            Some(reply) => Ok(reply),
+            // Deleted while the model thought; or, with another instance's clock ahead by more
+            // than an answer's time, taken by it: its reply comes.
+            None => match self.messages.get_message(question.message.id).await? {
+                None => Err(AskError::QuestionDeleted),
+                Some(_) => Err(AskError::ReplyInFlight),
+            },
+        }
     }
 
     /// The caller's turns with the assistant since their last clear, oldest first, at most
@@ -666,6 +721,8 @@ const TOOL_LIST_MAX: u32 = 20;
 
 /// Questions looked at per sweep for forgotten ones (the newest asked).
 const FORGOTTEN_SCAN: u32 = 200;
+
+mod bounds;
 
 #[cfg(test)]
 mod tests;

@@ -164,7 +164,8 @@ impl PhoneChat {
             };
             match chat.assistant.answer(slot, &question).await {
                 Ok(Some(reply)) => chat.send(&incoming, reply.content.as_str()).await,
-                // Another instance answered it (and sends its answer).
+                // Another instance answered it (and sends its answer), or it was deleted on
+                // the web meanwhile: nothing to send.
                 Ok(None) => {}
                 Err(error) => tracing::warn!(
                     reference = %incoming.id,

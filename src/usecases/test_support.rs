@@ -408,3 +408,24 @@ pub fn sample_message(id: i64, sender_id: i64, recipient_id: i64) -> Message {
         updated_at: fixed_now(),
     }
 }
+
+/// An open report of user 1, with short texts.
+pub fn sample_report_view(id: i64) -> crate::domain::ReportView {
+    use crate::domain::{Report, ReportContent, ReportId, ReportStatus, ReportTitle, Username};
+    crate::domain::ReportView {
+        report: Report {
+            id: ReportId::new(id),
+            reporter_id: uid(1),
+            title: ReportTitle::parse("Lift on level 3").unwrap(),
+            content: ReportContent::parse("It stops between floors.").unwrap(),
+            status: ReportStatus::Open,
+            comment: None,
+            resolved_at: None,
+            resolved_by: None,
+            created_at: fixed_now(),
+            updated_at: fixed_now(),
+        },
+        reporter_username: Some(Username::from_storage("user1".to_string())),
+        resolver_username: None,
+    }
+}

@@ -45,6 +45,24 @@ pub fn assistant_config(
             1..=10_000,
         )?,
         max_tool_rounds,
+        max_tool_calls: number(
+            lookup,
+            &["AI_MAX_TOOL_CALLS"],
+            defaults.max_tool_calls,
+            1..=ai_message_openai::MAX_TOOL_CALLS as u32,
+        )?,
+        max_tool_result_bytes: number(
+            lookup,
+            &["AI_MAX_TOOL_RESULT_BYTES"],
+            defaults.max_tool_result_bytes,
+            4 * 1024..=1024 * 1024,
+        )?,
+        max_prompt_bytes: number(
+            lookup,
+            &["AI_MAX_PROMPT_BYTES"],
+            defaults.max_prompt_bytes,
+            64 * 1024..=64 * 1024 * 1024,
+        )?,
         // Longer than an answer's model calls (one per round of tools, and the reply), the
         // grace at shutdown, and the reply's write after it.
         forgotten_after: timeout * (max_tool_rounds + 1) + crate::SHUTDOWN_GRACE + FORGOTTEN_MARGIN,
@@ -134,6 +152,29 @@ mod tests {
         assert_eq!(settings.forgotten_after, Duration::from_secs(3 * 10 + 15));
         let error = assistant_config(&lookup(&[("AI_MAX_TOOL_ROUNDS", "21")])).unwrap_err();
         assert_eq!(error.variable, "AI_MAX_TOOL_ROUNDS");
+    }
+
+    #[test]
+    fn tool_calls_results_and_the_prompt_are_bounded() {
+        let (_, settings) = assistant_config(&lookup(&[
+            ("AI_MAX_TOOL_CALLS", "4"),
+            ("AI_MAX_TOOL_RESULT_BYTES", "8192"),
+            ("AI_MAX_PROMPT_BYTES", "131072"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.max_tool_calls, 4);
+        assert_eq!(settings.max_tool_result_bytes, 8192);
+        assert_eq!(settings.max_prompt_bytes, 131_072);
+        for (name, value) in [
+            ("AI_MAX_TOOL_CALLS", "0"),
+            ("AI_MAX_TOOL_CALLS", "65"),
+            ("AI_MAX_TOOL_RESULT_BYTES", "100"),
+            ("AI_MAX_PROMPT_BYTES", "1000"),
+        ] {
+            let error =
+                assistant_config(&|n: &str| (n == name).then(|| value.to_string())).unwrap_err();
+            assert_eq!(error.variable, name);
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@
 
 mod tools;
 
+pub use tools::MAX_CALLS as MAX_TOOL_CALLS;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -158,6 +160,7 @@ impl OpenAiAssistant {
                 for (index, call) in calls.iter().enumerate() {
                     answer.calls.add(index, call);
                 }
+                answer.calls.check_size()?;
             }
             if let Some(content) = message["content"].as_str() {
                 let (piece, _) = take_within(&mut answer.text, &clean(content), max);
@@ -187,24 +190,7 @@ impl OpenAiAssistant {
         prompt: &AssistantPrompt,
         offer_tools: bool,
     ) -> Result<reqwest::Response, AssistantError> {
-        let mut messages = vec![json!({"role": "system", "content": prompt.system})];
-        messages.extend(
-            prompt
-                .turns
-                .iter()
-                .map(|turn| json!({"role": turn.role.as_str(), "content": turn.content})),
-        );
-        if offer_tools {
-            tools::add_exchanges(&mut messages, &prompt.exchanges);
-        }
-        let mut body = json!({
-            "model": endpoint_model(&self.config.model),
-            "messages": messages,
-            "stream": true,
-        });
-        if offer_tools {
-            body["tools"] = tools::offered(&prompt.tools);
-        }
+        let body = request_body(&self.config.model, prompt, offer_tools);
         let mut request = self.http.post(&self.endpoint).json(&body);
         if let Some(key) = &self.config.api_key {
             request = request.bearer_auth(key);
@@ -215,6 +201,31 @@ impl OpenAiAssistant {
             .await
             .map_err(|e| AssistantError::Unreachable(e.without_url().to_string()))
     }
+}
+
+/// The request's body: the prompt's messages (and, when `offer_tools`, its rounds of tool
+/// calls and the tools). It takes at most `prompt.size()` bytes beside the model's name and
+/// the tools' descriptions, the bound the assistant keeps prompts within.
+fn request_body(model: &str, prompt: &AssistantPrompt, offer_tools: bool) -> Value {
+    let mut messages = vec![json!({"role": "system", "content": prompt.system})];
+    messages.extend(
+        prompt
+            .turns
+            .iter()
+            .map(|turn| json!({"role": turn.role.as_str(), "content": turn.content})),
+    );
+    if offer_tools {
+        tools::add_exchanges(&mut messages, &prompt.exchanges);
+    }
+    let mut body = json!({
+        "model": endpoint_model(model),
+        "messages": messages,
+        "stream": true,
+    });
+    if offer_tools {
+        body["tools"] = tools::offered(&prompt.tools);
+    }
+    body
 }
 
 /// A completion as read: its text, and the tool calls it makes.
@@ -441,6 +452,84 @@ mod tests {
         assert_eq!(take_within(&mut text, "éé", 6), ("é".to_string(), true));
         assert_eq!(text, "abcdé");
         assert_eq!(take_within(&mut text, "x", 6), (String::new(), true));
+    }
+
+    fn nasty_report(nasty: &str) -> ai_message_core::ReportView {
+        use ai_message_core::*;
+        let now: Timestamp = "2026-12-08T01:01:47.043554Z".parse().unwrap();
+        ReportView {
+            report: Report {
+                id: ReportId::new(i64::MAX),
+                reporter_id: UserId::new(i64::MAX),
+                title: ReportTitle::from_storage(nasty.into()),
+                content: ReportContent::from_storage(nasty.into()),
+                status: ReportStatus::InProgress,
+                comment: Some(ReportComment::from_storage(nasty.into())),
+                resolved_at: Some(now),
+                resolved_by: Some(UserId::new(i64::MAX)),
+                created_at: now,
+                updated_at: now,
+            },
+            reporter_username: Some(Username::from_storage(nasty.into())),
+            resolver_username: Some(Username::from_storage(nasty.into())),
+        }
+    }
+
+    /// Text at its worst for escaping (control characters, quotes, backslashes) in every
+    /// place the prompt holds it: the body stays within the size the assistant bounds.
+    #[test]
+    fn a_request_body_takes_no_more_than_the_prompts_size_beside_its_fixed_parts() {
+        use ai_message_core::ports::{Tool, ToolCall, ToolExchange, ToolOutcome, ToolRequest};
+        use ai_message_core::{ChatRole, ChatTurn};
+        let nasty = "\u{1}\"\\\n".repeat(500);
+        let call = ToolCall {
+            id: nasty.clone(),
+            name: nasty.clone(),
+            arguments: nasty.clone(),
+            request: Ok(ToolRequest::GetMyReports { status: None }),
+        };
+        let prompt = AssistantPrompt {
+            system: nasty.clone(),
+            turns: vec![
+                ChatTurn {
+                    role: ChatRole::User,
+                    content: nasty.clone(),
+                },
+                ChatTurn {
+                    role: ChatRole::Assistant,
+                    content: String::new(),
+                },
+            ],
+            tools: Tool::ALL.to_vec(),
+            exchanges: vec![ToolExchange {
+                calls: vec![call.clone(), call],
+                results: vec![
+                    ToolOutcome::Refused(nasty.clone()),
+                    ToolOutcome::Reports {
+                        reports: vec![nasty_report(&nasty)],
+                        omitted: 19,
+                    },
+                ],
+            }],
+        };
+        let fixed = request_body(
+            "m",
+            &AssistantPrompt {
+                system: String::new(),
+                turns: Vec::new(),
+                tools: Tool::ALL.to_vec(),
+                exchanges: Vec::new(),
+            },
+            true,
+        )
+        .to_string()
+        .len();
+        let body = request_body("m", &prompt, true).to_string().len();
+        assert!(
+            body <= prompt.size() + fixed,
+            "{body} > {} + {fixed}",
+            prompt.size()
+        );
     }
 
     #[test]

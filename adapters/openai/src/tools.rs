@@ -8,9 +8,12 @@ use ai_message_core::ports::{
 };
 use serde_json::{Value, json};
 
-/// A model's tool calls beyond this many in one answer are refused as malformed.
-const MAX_CALLS: usize = 16;
-/// The arguments of one call beyond this many bytes are refused as malformed.
+/// A model's tool calls beyond this many in one answer are refused as malformed while they
+/// are read (a bound on memory; how many may run is the core's `AI_MAX_TOOL_CALLS`, at most
+/// this).
+pub const MAX_CALLS: usize = 64;
+/// One call's arguments (with its id and name) beyond this many bytes are refused as
+/// malformed.
 const MAX_ARGUMENT_BYTES: usize = 256 * 1024;
 
 /// The JSON Schema of a tool's arguments.
@@ -105,9 +108,11 @@ fn report(view: &ReportView) -> Value {
 
 fn outcome(result: &ToolOutcome) -> Value {
     match result {
-        ToolOutcome::Reports(views) => {
-            json!({"reports": views.iter().map(report).collect::<Vec<_>>()})
-        }
+        ToolOutcome::Reports { reports, omitted } => json!({
+            "reports": reports.iter().map(report).collect::<Vec<_>>(),
+            "shown": reports.len(),
+            "omitted": omitted,
+        }),
         ToolOutcome::Report(view) => json!({"report": report(view)}),
         ToolOutcome::Refused(reason) => json!({"error": reason}),
     }
@@ -186,11 +191,10 @@ impl CallsUnderWay {
                 "over {MAX_CALLS} tool calls in one answer"
             )));
         }
-        if self
-            .calls
-            .iter()
-            .any(|(_, _, arguments)| arguments.len() > MAX_ARGUMENT_BYTES)
-        {
+        // The id and name count too: they come in pieces like the arguments.
+        if self.calls.iter().any(|(id, name, arguments)| {
+            id.len() + name.len() + arguments.len() > MAX_ARGUMENT_BYTES
+        }) {
             return Err(AssistantError::Malformed(format!(
                 "tool call arguments over {MAX_ARGUMENT_BYTES} bytes"
             )));
@@ -269,6 +273,20 @@ mod tests {
                 .unwrap_err()
                 .starts_with("the arguments are not JSON")
         );
+    }
+
+    /// A non-streamed answer gives its calls in order, each at the next index: past the
+    /// bound they are refused, not gathered.
+    #[test]
+    fn calls_added_one_after_another_past_the_bound_are_refused() {
+        let mut calls = CallsUnderWay::default();
+        let call = json!({"id": "c", "function": {"name": "create_report", "arguments": "{}"}});
+        for index in 0..MAX_CALLS {
+            calls.add(index, &call);
+        }
+        assert!(calls.check_size().is_ok());
+        calls.add(MAX_CALLS, &call);
+        assert!(calls.check_size().is_err());
     }
 
     #[test]

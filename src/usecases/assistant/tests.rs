@@ -181,3 +181,151 @@ async fn a_reply_stored_second_is_dropped_unannounced() {
         "nothing is announced"
     );
 }
+
+#[tokio::test]
+async fn a_model_answer_past_the_tool_call_cap_runs_none_of_its_calls() {
+    let mut mocks = Mocks::new();
+    storage_echoing(&mut mocks);
+    mocks.reports.expect_create_report().never();
+    let calls: Vec<ToolCall> = (0..17)
+        .map(|i| ToolCall {
+            id: format!("call_{i}"),
+            name: "create_report".into(),
+            arguments: String::new(),
+            request: Ok(ToolRequest::CreateReport {
+                title: format!("Report {i}"),
+                content: "broken".into(),
+            }),
+        })
+        .collect();
+    let mut model = MockAssistant::new();
+    model
+        .expect_reply()
+        .times(1)
+        .returning(move |_, _| Ok(ModelReply::ToolCalls(calls.clone())));
+    let reply = chat(mocks, Some(model), 8)
+        .ask(&caller(1), MessageContent::parse("file 17").unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(reply.content, FALLBACK_REPLY);
+}
+
+#[tokio::test]
+async fn a_reply_to_a_question_deleted_meanwhile_is_dropped() {
+    let mut mocks = Mocks::new();
+    mocks.without_assistant_history();
+    mocks.sends_answer(|_| None);
+    mocks.messages.expect_create_message().never();
+    mocks
+        .messages
+        .expect_claim_question()
+        .returning(|_, _, _| Ok(true));
+    mocks.messages.expect_get_message().returning(|_| Ok(None));
+    mocks
+        .messages
+        .expect_store_reply()
+        .times(1)
+        .returning(|_, _| Ok(None));
+    let events = mocks.events.clone();
+    let mut model = MockAssistant::new();
+    model
+        .expect_reply()
+        .returning(|_, _| Ok(ModelReply::Text("too late".into())));
+    let chat = chat(mocks, Some(model), 8);
+    let err = chat
+        .ask(&caller(1), MessageContent::parse("hi").unwrap(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AskError::QuestionDeleted), "{err:?}");
+    assert!(
+        !events.published().iter().any(|event| matches!(
+            event,
+            DomainEvent::Message(MessageEvent::Created { sender_id, .. }) if sender_id.is_assistant()
+        )),
+        "no reply is announced"
+    );
+    assert!(
+        chat.reserve(uid(1)).is_ok(),
+        "the reply's place is given back"
+    );
+}
+
+/// Twenty reports of 65,536 control characters (7 bytes each in a request at worst) and
+/// rounds of `get_my_reports`: every prompt the model is given, held in memory and sent,
+/// stays within `max_prompt_bytes`, each result within `max_tool_result_bytes`.
+#[tokio::test]
+async fn tool_results_and_the_whole_prompt_stay_within_their_bounds() {
+    let mut mocks = Mocks::new();
+    storage_echoing(&mut mocks);
+    mocks
+        .users
+        .expect_get_user()
+        .returning(|id| Ok(Some(sample_user(id.get()))));
+    mocks.reports.expect_list_reports().returning(|_, _| {
+        Ok((0..20)
+            .map(|i| {
+                let mut view = sample_report_view(i);
+                view.report.content = ReportContent::from_storage("\u{1}".repeat(65_536));
+                view
+            })
+            .collect())
+    });
+    let list_calls = |n: usize| {
+        (0..n)
+            .map(|i| ToolCall {
+                id: format!("call_{i}"),
+                name: "get_my_reports".into(),
+                arguments: "{}".into(),
+                request: Ok(ToolRequest::GetMyReports { status: None }),
+            })
+            .collect::<Vec<_>>()
+    };
+    let settings = AssistantSettings {
+        max_tool_result_bytes: 16 * 1024,
+        max_prompt_bytes: 128 * 1024,
+        ..AssistantSettings::default()
+    };
+    let prompts = Arc::new(Mutex::new(Vec::<AssistantPrompt>::new()));
+    let seen = prompts.clone();
+    let mut model = MockAssistant::new();
+    model.expect_reply().times(3).returning(move |prompt, _| {
+        let mut seen = seen.lock().unwrap();
+        seen.push(prompt);
+        Ok(match seen.len() {
+            1 => ModelReply::ToolCalls(list_calls(4)),
+            2 => ModelReply::ToolCalls(list_calls(2)),
+            _ => ModelReply::Text("You have twenty reports.".into()),
+        })
+    });
+    let ports = Ports {
+        assistant: Some(Arc::new(model) as Arc<dyn Assistant>),
+        ..mocks.into_ports()
+    };
+    let reply = AssistantChat::new(&ports, settings.clone())
+        .ask(
+            &caller(1),
+            MessageContent::parse("my reports?").unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.content, "You have twenty reports.");
+    let prompts = prompts.lock().unwrap();
+    for prompt in prompts.iter() {
+        assert!(
+            prompt.size() <= settings.max_prompt_bytes,
+            "{} bytes",
+            prompt.size()
+        );
+    }
+    let last = prompts.last().unwrap();
+    assert_eq!(last.exchanges.len(), 2);
+    for result in last.exchanges.iter().flat_map(|e| &e.results) {
+        assert!(result.size() <= settings.max_tool_result_bytes);
+        let ToolOutcome::Reports { reports, omitted } = result else {
+            panic!("a page of reports: {result:?}");
+        };
+        assert_eq!(reports.len() + omitted, 20, "shown or counted");
+        assert!(!reports.is_empty(), "a page shows some");
+    }
+}

@@ -24,6 +24,8 @@ pub enum Answer {
     /// Streamed tool calls, `(name, arguments as JSON text)`, each in pieces, as OpenAI
     /// streams them.
     ToolCalls(Vec<(String, String)>),
+    /// Tool calls in one JSON object, as a server that ignores `"stream": true` answers.
+    PlainToolCalls(Vec<(String, String)>),
     /// Answers as the inner answer once the test releases the hold (the model "thinks"
     /// until then).
     Held(Hold, Box<Answer>),
@@ -70,6 +72,8 @@ impl Answer {
 pub struct Recorded {
     pub authorization: Option<String>,
     pub body: Value,
+    /// The body's length in bytes, as it came.
+    pub bytes: usize,
 }
 
 impl Recorded {
@@ -128,9 +132,12 @@ impl FakeModel {
 #[handler]
 async fn completions(
     request: &poem::Request,
-    Json(body): Json<Value>,
+    raw: Vec<u8>,
     state: poem::web::Data<&Arc<State>>,
 ) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&raw) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
     let authorization = request
         .headers()
         .get("authorization")
@@ -145,6 +152,7 @@ async fn completions(
     state.recorded.lock().unwrap().push(Recorded {
         authorization,
         body,
+        bytes: raw.len(),
     });
     let answer = state
         .script
@@ -170,6 +178,20 @@ async fn answer_with(answer: Answer) -> Response {
             streamed(&text)
         }
         Answer::ToolCalls(calls) => streamed_calls(&calls),
+        Answer::PlainToolCalls(calls) => {
+            let calls: Vec<Value> = calls
+                .iter()
+                .enumerate()
+                .map(|(index, (name, arguments))| {
+                    json!({"id": format!("call_{index}"), "type": "function",
+                        "function": {"name": name, "arguments": arguments}})
+                })
+                .collect();
+            Json(json!({"choices": [{"index": 0, "message": {
+                "role": "assistant", "content": null, "tool_calls": calls
+            }}]}))
+            .into_response()
+        }
         Answer::Held(hold, answer) => {
             hold.reached.add_permits(1);
             hold.released

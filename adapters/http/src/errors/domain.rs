@@ -328,6 +328,7 @@ impl From<AskError> for ApiError {
                 ASSISTANT_RETRY_SECONDS.to_string(),
             ),
             AskError::NotAParticipant => Self::forbidden(detail::NOT_A_PARTICIPANT),
+            AskError::QuestionDeleted => Self::not_found(detail::MESSAGE_NOT_FOUND),
             AskError::Authentication(e) => e.into(),
             AskError::Port(e) => e.into(),
         }

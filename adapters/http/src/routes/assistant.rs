@@ -29,7 +29,8 @@ impl AssistantApi {
     /// Stores your message to the assistant (user id -1), waits for the model and answers
     /// with the assistant's reply, also stored. When the model fails the reply says so (and
     /// the answer is still 200). One question at a time per user (429 while the previous one
-    /// is being answered); 503 when no model is configured or all model calls are taken.
+    /// is being answered); 503 when no model is configured or all model calls are taken;
+    /// 404 when you delete the question before the reply (none is stored).
     #[oai(path = "/ai", method = "post", operation_id = "ask_assistant")]
     async fn ask(
         &self,

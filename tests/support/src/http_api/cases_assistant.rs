@@ -6,7 +6,7 @@ use ai_message_core::usecases::assistant::{AssistantSettings, FALLBACK_REPLY};
 use serde_json::json;
 
 use super::harness::TestServer;
-use crate::fake_model::{Answer, FakeModel};
+use crate::fake_model::{Answer, FakeModel, Hold};
 
 const SYSTEM: &str = "You are the test assistant.";
 
@@ -424,4 +424,98 @@ pub async fn a_hostile_model_reply_is_bounded_and_cleaned(server: TestServer) {
     assert_eq!(streamed, stored, "the stream showed what was stored");
     assert!(stored.len() <= 64 * 1024);
     assert!(stored.starts_with("xyxy"), "{:.10}", stored);
+}
+
+/// A question the user deletes while the model thinks gets no reply: none is stored (no
+/// reply to a message that is gone), `POST /messages/ai` answers 404, a question sent to the
+/// assistant in the background is dropped the same way, and the next question is answered as
+/// usual.
+pub async fn a_question_deleted_while_the_assistant_thinks_gets_no_reply(server: TestServer) {
+    let model = FakeModel::start().await;
+    let (asked, sent) = (Hold::default(), Hold::default());
+    model.script([
+        Answer::Held(
+            asked.clone(),
+            Box::new(Answer::Streamed("to a deleted question".into())),
+        ),
+        Answer::Held(
+            sent.clone(),
+            Box::new(Answer::Streamed("to another deleted question".into())),
+        ),
+        Answer::Streamed("to a kept question".into()),
+    ]);
+    let server = server.with_assistant(&model, settings(50), Duration::from_secs(10));
+    let alice = server.user("alice").await;
+    let (mut stream, _) = server.stream_of(&alice).await;
+
+    let ask = server.post(
+        "/messages/ai",
+        Some(&alice.access),
+        json!({"content": "asked and deleted"}),
+    );
+    let delete_while_thinking = async {
+        let question = stream.next_event().await;
+        assert_eq!(question.event, "message.created");
+        asked.reached().await;
+        server
+            .delete(
+                &format!("/messages/{}", question.data["id"]),
+                Some(&alice.access),
+            )
+            .await
+            .assert_status(200);
+        asked.release();
+    };
+    let (answer, ()) = tokio::join!(ask, delete_while_thinking);
+    answer.assert_error(404, "Message not found");
+
+    let question = server
+        .post(
+            "/messages",
+            Some(&alice.access),
+            json!({"recipient_id": -1, "content": "sent and deleted"}),
+        )
+        .await;
+    let id = question.assert_status(201)["id"].clone();
+    sent.reached().await;
+    server
+        .delete(&format!("/messages/{id}"), Some(&alice.access))
+        .await
+        .assert_status(200);
+    sent.release();
+    // The next question waits (429) until that reply's place is given back, after its store.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let kept = loop {
+        let answer = server
+            .post(
+                "/messages/ai",
+                Some(&alice.access),
+                json!({"content": "kept"}),
+            )
+            .await;
+        if answer.status.as_u16() != 429 {
+            break answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still answering after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(kept.assert_status(200)["content"], "to a kept question");
+    let received = server.get("/messages/received", Some(&alice.access)).await;
+    let contents: Vec<&str> = received
+        .assert_status(200)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        contents,
+        ["to a kept question"],
+        "no reply to a deleted question"
+    );
+    let history = server.get("/messages/history", Some(&alice.access)).await;
+    assert_eq!(history.assert_status(200)["message_count"], 2);
 }

@@ -288,3 +288,118 @@ pub async fn a_user_disabled_while_the_assistant_thinks_files_no_report(server: 
         "{results:?}"
     );
 }
+
+/// `n` calls of `create_report`, each with its own title.
+fn reports_filed(n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| {
+            let arguments = json!({"title": format!("Report {i}"), "content": "broken"});
+            ("create_report".to_string(), arguments.to_string())
+        })
+        .collect()
+}
+
+async fn reports_of(server: &TestServer, user: &Client) -> usize {
+    let mine = server.get("/reports?limit=500", Some(&user.access)).await;
+    mine.assert_status(200).as_array().unwrap().len()
+}
+
+/// One answer runs at most `AI_MAX_TOOL_CALLS` tool calls over all its rounds, whether the
+/// model streams its calls or answers them in one JSON object: a model answer that would go
+/// past the cap runs none of its calls, and the user gets the fallback reply.
+pub async fn tool_calls_past_the_cap_are_not_run_on_any_path(server: TestServer) {
+    let model = FakeModel::start().await;
+    model.script([
+        // Far past the cap in one non-streamed answer.
+        Answer::PlainToolCalls(reports_filed(40)),
+        // Within the cap in each round, past it over two rounds.
+        Answer::ToolCalls(reports_filed(10)),
+        Answer::PlainToolCalls(reports_filed(10)),
+    ]);
+    // The default cap, 16.
+    let server = server.with_assistant(&model, settings(5), Duration::from_secs(10));
+    let alice = server.user("alice").await;
+
+    assert_eq!(
+        ask(&server, &alice, "file forty").await["content"],
+        FALLBACK_REPLY
+    );
+    assert_eq!(
+        reports_of(&server, &alice).await,
+        0,
+        "none of the forty ran"
+    );
+    assert_eq!(model.recorded().len(), 1, "the model is not asked again");
+
+    assert_eq!(
+        ask(&server, &alice, "file twenty").await["content"],
+        FALLBACK_REPLY
+    );
+    assert_eq!(
+        reports_of(&server, &alice).await,
+        10,
+        "the first round ran, the round that went past the cap did not"
+    );
+}
+
+/// A user's long reports cannot make the requests to the model grow: five reports of 65,536
+/// control characters (the longest a report holds, each character escaped in a request) and
+/// rounds of `get_my_reports` on either path give requests within `AI_MAX_PROMPT_BYTES`
+/// (beside the tools' fixed description), each result a page that says what it cut and what
+/// it left off.
+pub async fn requests_to_the_model_stay_within_their_byte_bound(server: TestServer) {
+    const MAX_PROMPT: usize = 64 * 1024;
+    // The tools' descriptions, the model's name and the request's own keys.
+    const FIXED_PART: usize = 8 * 1024;
+    let model = FakeModel::start().await;
+    let lists = |n: usize| vec![("get_my_reports".to_string(), "{}".to_string()); n];
+    model.script([
+        Answer::ToolCalls(lists(4)),
+        Answer::PlainToolCalls(lists(4)),
+        Answer::Streamed("You have five long reports.".into()),
+    ]);
+    let bounded = AssistantSettings {
+        max_tool_result_bytes: 8 * 1024,
+        max_prompt_bytes: MAX_PROMPT,
+        ..settings(5)
+    };
+    let server = server.with_assistant(&model, bounded, Duration::from_secs(30));
+    let alice = server.user("alice").await;
+    for i in 0..5 {
+        server
+            .post(
+                "/reports",
+                Some(&alice.access),
+                json!({"title": format!("Report {i}"), "content": "\u{1}".repeat(65_536)}),
+            )
+            .await
+            .assert_status(201);
+    }
+    let reply = ask(&server, &alice, "read me my reports, again and again").await;
+    assert_eq!(reply["content"], "You have five long reports.");
+
+    let asked = model.recorded();
+    assert_eq!(asked.len(), 3, "two rounds of tools, then the reply");
+    for (n, request) in asked.iter().enumerate() {
+        assert!(
+            request.bytes <= MAX_PROMPT + FIXED_PART,
+            "request {n} is {} bytes",
+            request.bytes
+        );
+    }
+    let results = tool_results(&model, 2);
+    assert_eq!(results.len(), 8);
+    for result in &results {
+        let shown = result["reports"].as_array().unwrap();
+        assert_eq!(result["shown"], shown.len());
+        assert_eq!(
+            shown.len() + result["omitted"].as_u64().unwrap() as usize,
+            5,
+            "each report shown or counted: {result}"
+        );
+        assert!(!shown.is_empty(), "a page shows some: {result}");
+        for report in shown {
+            assert!(report["content"].as_str().unwrap().ends_with(" […]"));
+        }
+    }
+}

@@ -937,6 +937,46 @@ pub async fn a_question_is_claimed_until_its_deadline_and_answered_once(storage:
     );
 }
 
+/// The assistant's reply is stored only while its question is: none to a question the user
+/// deleted while the model thought.
+pub async fn a_reply_is_stored_only_while_its_question_is(storage: Storage) {
+    let alice = add_user(&storage, "alice").await.id;
+    let kept = add_message(&storage, alice, UserId::ASSISTANT, "kept", at(1)).await;
+    let reply = storage
+        .messages
+        .store_reply(kept.id, reply_to(&kept, at(2)))
+        .await
+        .unwrap()
+        .expect("a reply to a stored question is stored");
+    assert_eq!(reply.message.recipient_id, alice);
+    assert_eq!(reply.recipient_position, Some(2), "Alice's next position");
+
+    let deleted = add_message(&storage, alice, UserId::ASSISTANT, "deleted", at(3)).await;
+    assert!(storage.messages.delete_message(deleted.id).await.unwrap());
+    let dropped = storage
+        .messages
+        .store_reply(deleted.id, reply_to(&deleted, at(4)))
+        .await
+        .unwrap();
+    assert!(dropped.is_none(), "no reply to a deleted question");
+    let between = storage
+        .messages
+        .messages_between(alice, UserId::ASSISTANT, MessageId::new(0), 10)
+        .await
+        .unwrap();
+    let ids: Vec<MessageId> = between.iter().map(|m| m.id).collect();
+    assert_eq!(
+        ids,
+        vec![kept.id, reply.message.id],
+        "nothing else was stored"
+    );
+    assert_eq!(
+        storage.messages.latest_position(alice).await.unwrap(),
+        3,
+        "the dropped reply took no position"
+    );
+}
+
 /// Sends of every outcome at once (a store may commit them together): each caller gets the
 /// answer of its own job, only the accepted ones are stored, each with its own content and
 /// sender, and every party's positions stay dense.

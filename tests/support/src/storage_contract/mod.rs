@@ -90,6 +90,7 @@ macro_rules! storage_contract_tests {
             an_expired_claim_is_taken_by_exactly_one_sweeper,
             racing_replies_to_a_question_store_one_and_send_one,
             a_swept_answer_to_a_text_goes_out_on_its_channel,
+            a_reply_is_stored_only_while_its_question_is,
             a_report_is_stored_open_with_its_names,
             report_lists_are_newest_first_filtered_and_paged,
             only_the_reporter_edits_an_open_report,
