@@ -560,3 +560,81 @@ pub async fn national_numbers_need_a_default_region_and_are_stored_in_e164(serve
         .collect();
     assert_eq!(turns[0], json!(["user", "Hi from my phone"]));
 }
+
+/// Issue 38: a number routes texts only once its holder has proven it from the phone. A
+/// squatter who puts another person's number in their profile first neither blocks the
+/// owner nor receives the owner's texts.
+pub async fn a_squatters_unverified_claim_neither_blocks_the_owner_nor_gets_their_texts(
+    server: TestServer,
+) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    model.script([Answer::Plain("Hello Alice".into())]);
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let mallory = server.user("mallory").await;
+    let squatted = server
+        .put(
+            "/auth/me/phone",
+            Some(&mallory.access),
+            json!({"phone_number": ALICE_PHONE}),
+        )
+        .await;
+    squatted.assert_status(200);
+
+    // Alice's texts reach nobody while the number is only claimed: Mallory sees none.
+    let before = incoming_text("SM9301", "whatsapp:+60123456789", "Is this thing on?");
+    assert_empty_twiml(&post_signed(&server, &before).await);
+    let sent = twilio.wait_for_delivered(1).await;
+    assert!(
+        history(&server, &mallory).await.is_empty(),
+        "the squatter gets none of the owner's texts"
+    );
+    assert_eq!(sent[0].body, ChannelSettings::default().unregistered_reply);
+    assert_eq!(squatted.assert_status(200)["phone_verified"], false);
+
+    // The claim does not block the owner: she claims the number too, and proves it.
+    let alice = server.user("alice").await;
+    let claim = server
+        .put(
+            "/auth/me/phone",
+            Some(&alice.access),
+            json!({"phone_number": "+60 12-345 6789"}),
+        )
+        .await;
+    let claim = claim.assert_status(200);
+    assert_eq!(claim["phone_number"], ALICE_PHONE);
+    assert_eq!(claim["phone_verified"], false);
+    let code = claim["verification"]["code"].as_str().unwrap().to_string();
+    assert_eq!(code.len(), 8, "{code}");
+    let proof = incoming_text("SM9302", "whatsapp:+60123456789", &code);
+    assert_empty_twiml(&post_signed(&server, &proof).await);
+    let sent = twilio.wait_for_delivered(2).await;
+    assert!(
+        sent[1].body.contains("verified") && sent[1].body.contains("alice"),
+        "{:?}",
+        sent[1].body
+    );
+    let me = server.get("/auth/me", Some(&alice.access)).await;
+    let me = me.assert_status(200);
+    assert_eq!(
+        (me["phone_number"].clone(), me["phone_verified"].clone()),
+        (json!(ALICE_PHONE), json!(true))
+    );
+    let squatter = server.get("/auth/me", Some(&mallory.access)).await;
+    assert_eq!(
+        squatter.assert_status(200)["phone_number"],
+        Value::Null,
+        "the proof removed the other claims on the number"
+    );
+
+    // From now on the number's texts are Alice's; the code itself was not stored.
+    let after = incoming_text("SM9303", "whatsapp:+60123456789", "Hi, it's me");
+    assert_empty_twiml(&post_signed(&server, &after).await);
+    assert_eq!(twilio.wait_for_delivered(3).await[2].body, "Hello Alice");
+    assert_eq!(
+        history_of_length(&server, &alice, 2).await,
+        turns(&[("user", "Hi, it's me"), ("assistant", "Hello Alice")])
+    );
+    assert!(history(&server, &mallory).await.is_empty());
+    assert_eq!(model.recorded().len(), 1, "only the real text asked the model");
+}
