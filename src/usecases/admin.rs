@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::accounts::{RegisterError, Registration, create_account};
+use super::accounts::{PhoneOrigin, RegisterError, Registration, create_account};
 use super::auth::tell_access_changed;
 use super::{Caller, Ports};
 use crate::domain::{Page, User, UserId};
@@ -224,6 +224,8 @@ impl Admin {
             self.clock.as_ref(),
             registration,
             superuser,
+            // A superuser's roster (or the operator's) counts as proof of the number.
+            PhoneOrigin::Proven,
         )
         .await
     }

@@ -112,6 +112,8 @@ impl Webhook {
                     Received::AlreadyReceived => "already_received",
                     Received::Unregistered => "unregistered",
                     Received::NoText => "no_text",
+                    Received::PhoneVerified { .. } => "phone_verified",
+                    Received::WrongCode => "wrong_code",
                 };
                 count(outcome);
                 tracing::info!(reference = %reference, outcome, "a text came in through Twilio");

@@ -137,6 +137,7 @@ macro_rules! http_api_tests {
             a_webhook_path_of_its_own_is_served_beside_the_default,
             national_numbers_need_a_default_region_and_are_stored_in_e164,
             a_squatters_unverified_claim_neither_blocks_the_owner_nor_gets_their_texts,
+            wrong_misplaced_and_retried_codes_prove_nothing_more,
         );
     };
     (@cases $factory:expr; $skip:expr; $($case:ident),* $(,)?) => {
