@@ -103,6 +103,7 @@ pub async fn register_returns_the_user_without_secrets(server: TestServer) {
     assert_eq!(user["full_name"], "Alice Liddell");
     assert_eq!(user["bio"], Value::Null);
     assert_eq!(user["phone_number"], Value::Null);
+    assert_eq!(user["phone_verified"], false);
     assert_eq!(user["is_active"], true);
     assert_eq!(user["is_superuser"], false);
     assert!(
@@ -112,7 +113,7 @@ pub async fn register_returns_the_user_without_secrets(server: TestServer) {
     );
     assert!(is_wire_timestamp(&user["updated_at"]));
     let keys: Vec<&String> = user.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 10, "exactly the User fields: {keys:?}");
+    assert_eq!(keys.len(), 11, "exactly the User fields: {keys:?}");
     assert!(!response.text.contains("hashed_password"));
     assert!(!response.text.contains("$2b$"));
 }
