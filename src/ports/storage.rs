@@ -71,7 +71,7 @@ pub enum ProofOutcome {
     /// The text's id was taken before: nothing changed.
     AlreadyReceived,
     /// The number is now this (active) user's proven number.
-    Proven(User),
+    Proven(Box<User>),
     /// No live code of the number matches. `counted`: the number had live codes, and each
     /// counted one failure.
     NotProven { counted: bool },

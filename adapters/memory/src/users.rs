@@ -225,7 +225,7 @@ impl UserRepository for MemoryStore {
         user.updated_at = now;
         let user = user.clone();
         t.channel_receipts.insert(proof.receipt);
-        Ok(ProofOutcome::Proven(user))
+        Ok(ProofOutcome::Proven(Box::new(user)))
     }
 
     async fn change_password(

@@ -264,7 +264,7 @@ impl UserRepository for PostgresStore {
             .await?
             .ok_or_else(|| PortError::unexpected("the proven user is gone"))?;
         tx.commit().await.or_port()?;
-        Ok(ProofOutcome::Proven(user))
+        Ok(ProofOutcome::Proven(Box::new(user)))
     }
 
     async fn change_password(

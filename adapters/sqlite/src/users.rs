@@ -261,7 +261,7 @@ impl UserRepository for SqliteStore {
                 .or_port()?;
                 let user = user_by_id(tx, UserId::new(claimant))?
                     .ok_or_else(|| PortError::unexpected("the proven user is gone"))?;
-                Ok(ProofOutcome::Proven(user))
+                Ok(ProofOutcome::Proven(Box::new(user)))
             })
             .await
     }

@@ -699,11 +699,10 @@ pub async fn wrong_misplaced_and_retried_codes_prove_nothing_more(server: TestSe
                     json!({ "phone_number": ALICE_PHONE }),
                 )
                 .await;
-            let code = claim.assert_status(200)["verification"]["code"]
+            claim.assert_status(200)["verification"]["code"]
                 .as_str()
                 .unwrap_or_else(|| panic!("{sid_note}: a code"))
-                .to_string();
-            code
+                .to_string()
         }
     };
     let code = claim("first").await;
