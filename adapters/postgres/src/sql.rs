@@ -83,6 +83,11 @@ pub const LIVE_PHONE_CLAIMS: &str = "SELECT c.user_id, c.code_hash, COALESCE(u.i
 pub const COUNT_PHONE_CODE_FAILURE: &str = "UPDATE phone_claims \
      SET failed_attempts = failed_attempts + 1 WHERE phone_number = $1 \
      AND code_hash IS NOT NULL AND code_expires_at > $2 AND failed_attempts < $3";
+/// Locks the claimant's row, as their own phone changes do first.
+pub const LOCK_USER_ROW: &str = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE";
+/// Whether user $1 still claims number $2 with code $3 (read after [`LOCK_USER_ROW`]).
+pub const STILL_CLAIMED: &str = "SELECT EXISTS (SELECT 1 FROM phone_claims \
+     WHERE user_id = $1 AND phone_number = $2 AND code_hash = $3)";
 pub const RECEIPT_TAKEN: &str =
     "SELECT EXISTS (SELECT 1 FROM channel_receipts WHERE external_id = $1)";
 pub const UPDATE_PASSWORD: &str =

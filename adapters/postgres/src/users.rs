@@ -245,6 +245,25 @@ impl UserRepository for PostgresStore {
                 counted: counted > 0,
             });
         };
+        // The claimant may be changing their number at this moment: such a change locks
+        // their row first, so taking the lock here and reading the claim again afterwards
+        // proves only the claim that is still there.
+        tx.execute(sql::LOCK_USER_ROW, &[&claimant])
+            .await
+            .or_port()?;
+        let still_claimed: bool = tx
+            .query_one(
+                sql::STILL_CLAIMED,
+                &[&claimant, &number, &proof.code_hash.expose()],
+            )
+            .await
+            .or_port()?
+            .try_get(0)
+            .or_port()?;
+        if !still_claimed {
+            tx.commit().await.or_port()?;
+            return Ok(ProofOutcome::NotProven { counted: false });
+        }
         tx.execute(sql::RELEASE_PROVEN_PHONE, &[&number, &now_naive])
             .await
             .or_port()?;
