@@ -192,13 +192,32 @@ async fn a_retried_twilio_message_is_taken_once_across_instances() {
     let a = a.with_twilio(twilio.settings(), Some(&model), settings.clone());
     let b = b.with_twilio(twilio.settings(), Some(&model), settings);
     let alice = a.user("alice").await;
-    a.put(
-        "/auth/me/phone",
-        Some(&alice.access),
-        serde_json::json!({"phone_number": "+60123456789"}),
-    )
-    .await
-    .assert_status(200);
+    let claim = a
+        .put(
+            "/auth/me/phone",
+            Some(&alice.access),
+            serde_json::json!({"phone_number": "+60123456789"}),
+        )
+        .await;
+    let code = claim.assert_status(200)["verification"]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The proving text, retried to both instances at once, proves the number once.
+    let proof_sid = format!("SM{:032x}", 0x900d);
+    let proof = incoming_text(&proof_sid, "whatsapp:+60123456789", &code);
+    let statuses = tokio::join!(
+        post_signed(&a, &proof),
+        post_signed(&b, &proof),
+        post_signed(&a, &proof),
+        post_signed(&b, &proof)
+    );
+    assert_eq!(statuses, (200, 200, 200, 200));
+    assert!(
+        twilio.wait_for_delivered(1).await[0]
+            .body
+            .contains("verified")
+    );
     let (mut on_b, _) = b.stream_of(&alice).await;
 
     for round in 0..5 {
@@ -213,9 +232,13 @@ async fn a_retried_twilio_message_is_taken_once_across_instances() {
         );
         assert_eq!(statuses, (200, 200, 200, 200));
     }
-    let sent = twilio.wait_for_delivered(5).await;
+    let sent = twilio.wait_for_delivered(6).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(twilio.calls().len(), 5, "one reply per message: {sent:?}");
+    assert_eq!(
+        twilio.calls().len(),
+        6,
+        "one confirmation, one reply per message: {sent:?}"
+    );
     assert_eq!(model.recorded().len(), 5, "one model call per message");
     let history = a.get("/messages/history", Some(&alice.access)).await;
     assert_eq!(history.assert_status(200)["message_count"], 10);

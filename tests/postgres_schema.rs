@@ -266,6 +266,8 @@ async fn foreign_keys_cascade() {
         ("assistant_questions", "question_id", "messages", "c"),
         // A deleted message takes its places in the delivery sequences with it.
         ("message_deliveries", "message_id", "messages", "c"),
+        // A deleted account's phone claim goes with it.
+        ("phone_claims", "user_id", "users", "c"),
         ("refresh_tokens", "session_id", "sessions", "c"),
         ("refresh_tokens", "user_id", "users", "c"),
         ("reports", "reporter_id", "users", "c"),

@@ -53,3 +53,9 @@ secret_text!(
     /// `stream_tickets.ticket_hash`.
     StreamTicketHash
 );
+
+secret_text!(
+    /// Hex SHA-256 of a one-time phone code bound to its number (see
+    /// [`PhoneCode::hash_for`](super::PhoneCode::hash_for)): column `phone_claims.code_hash`.
+    PhoneCodeHash
+);

@@ -24,8 +24,12 @@ pub struct User {
     pub is_superuser: bool,
     pub full_name: Option<FullName>,
     pub bio: Option<Bio>,
-    /// E.164, unique among users (the original's newest schema).
+    /// The proven number (E.164, unique among users; column `users.phone_number`): texts
+    /// from it are this user's.
     pub phone_number: Option<PhoneNumber>,
+    /// A number this user typed in but has not proven from the phone (table
+    /// `phone_claims`): it routes no texts and blocks nobody. At most one of the two is set.
+    pub unverified_phone_number: Option<PhoneNumber>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

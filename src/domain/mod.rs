@@ -25,6 +25,7 @@ mod entities;
 mod events;
 mod identity;
 mod ids;
+mod phone_proof;
 mod reports;
 mod values;
 
@@ -36,5 +37,6 @@ pub use entities::*;
 pub use events::*;
 pub use identity::{KeyCollision, assign_identity_keys, email_key, username_key};
 pub use ids::*;
+pub use phone_proof::*;
 pub use reports::*;
 pub use values::*;

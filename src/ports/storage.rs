@@ -10,9 +10,10 @@ use async_trait::async_trait;
 
 use super::{InsertError, PortError};
 use crate::domain::{
-    Bio, DeviceInfo, Email, FullName, IpAddress, Page, PasswordHash, PhoneNumber, RefreshToken,
-    RefreshTokenHash, RefreshTokenId, Role, RoleDescription, RoleId, RoleName, Session, SessionId,
-    SessionToken, StreamTicketHash, Timestamp, User, UserId, Username,
+    Bio, ChannelMessageId, DeviceInfo, Email, FullName, IpAddress, Page, PasswordHash,
+    PhoneCodeHash, PhoneNumber, RefreshToken, RefreshTokenHash, RefreshTokenId, Role,
+    RoleDescription, RoleId, RoleName, Session, SessionId, SessionToken, StreamTicketHash,
+    Timestamp, User, UserId, Username,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +23,10 @@ pub struct NewUser {
     pub hashed_password: PasswordHash,
     pub is_superuser: bool,
     pub full_name: Option<FullName>,
+    /// A proven number (a superuser's roster): unique among proven numbers.
     pub phone_number: Option<PhoneNumber>,
+    /// A claimed number, without a code yet (self-registration).
+    pub unverified_phone_number: Option<PhoneNumber>,
     /// Also the initial `updated_at`.
     pub created_at: Timestamp,
 }
@@ -32,7 +36,45 @@ pub struct NewUser {
 pub struct ProfileUpdate {
     pub full_name: Option<FullName>,
     pub bio: Option<Bio>,
+    /// Claimed, without a code, unless it is already the user's proven number or their
+    /// claim (both stay as they are, a claim with its code).
     pub phone_number: Option<PhoneNumber>,
+}
+
+/// A one-time code issued for a claimed number: only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedPhoneCode {
+    pub code_hash: PhoneCodeHash,
+    pub expires_at: Timestamp,
+}
+
+/// A number an account claims, with the code that will prove it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPhoneClaim {
+    pub phone_number: PhoneNumber,
+    pub code: IssuedPhoneCode,
+}
+
+/// A text that may prove a number: it came from `phone_number` and held a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneProof {
+    pub phone_number: PhoneNumber,
+    /// The texted code, hashed for this number.
+    pub code_hash: PhoneCodeHash,
+    /// The channel's id of the text, taken once.
+    pub receipt: ChannelMessageId,
+}
+
+/// Outcome of [`UserRepository::prove_phone_number`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProofOutcome {
+    /// The text's id was taken before: nothing changed.
+    AlreadyReceived,
+    /// The number is now this (active) user's proven number.
+    Proven(Box<User>),
+    /// No live code of the number matches. `counted`: the number had live codes, and each
+    /// counted one failure.
+    NotProven { counted: bool },
 }
 
 /// Outcome of a change that could take away the last active superuser.
@@ -64,7 +106,9 @@ impl AccountChange {
 pub trait UserRepository: Send + Sync {
     /// Inserts an active user with the keys of its username and email. `Err(Duplicate)` when
     /// the username, the email or one of their keys is already taken (also when another
-    /// insert won a race for it).
+    /// insert won a race for it). A proven `phone_number` is `Err(PhoneTaken)` when another
+    /// account has proven it, and otherwise deletes other accounts' claims of it; an
+    /// `unverified_phone_number` is stored as the user's claim, without a code.
     async fn create_user(&self, new: NewUser) -> Result<User, InsertError>;
 
     /// The user with this id, if any.
@@ -87,31 +131,48 @@ pub trait UserRepository: Send + Sync {
     /// [`email_key`]: crate::domain::email_key
     async fn find_user_by_email_key(&self, key: &str) -> Result<Option<User>, PortError>;
 
-    /// The user whose phone number is exactly `phone` (stored numbers are unique).
+    /// The user whose proven phone number is exactly `phone` (proven numbers are unique;
+    /// claims are never found).
     async fn find_user_by_phone(&self, phone: &PhoneNumber) -> Result<Option<User>, PortError>;
 
     /// Users ordered by id, `page.skip()` skipped, at most `page.limit()` returned.
     async fn list_users(&self, page: Page) -> Result<Vec<User>, PortError>;
 
     /// Applies the fields present in `update` and sets `updated_at = now`. `None` when the
-    /// user does not exist; `PhoneTaken` (nothing changed) when another account holds the
-    /// phone number.
+    /// user does not exist. A phone number is claimed (see [`ProfileUpdate::phone_number`]);
+    /// claiming another number than the proven one gives the proven one up.
     async fn update_profile(
         &self,
         id: UserId,
         update: ProfileUpdate,
         now: Timestamp,
-    ) -> Result<Option<User>, InsertError>;
+    ) -> Result<Option<User>, PortError>;
 
-    /// Sets (or with `None` removes) the user's phone number and `updated_at = now`. `None`
-    /// when the user does not exist; `PhoneTaken` (nothing changed) when another account
-    /// holds it.
-    async fn set_phone_number(
+    /// Sets the user's phone number and `updated_at = now`, in one transaction. `None`
+    /// removes both the proven number and any claim. A claim of the user's proven number
+    /// changes nothing; a claim of any other number gives the proven one up and replaces
+    /// the user's claim (its code and failure count too), whoever else claims or has
+    /// proven that number. `None` when the user does not exist.
+    async fn claim_phone_number(
         &self,
         id: UserId,
-        phone_number: Option<PhoneNumber>,
+        claim: Option<NewPhoneClaim>,
         now: Timestamp,
-    ) -> Result<Option<User>, InsertError>;
+    ) -> Result<Option<User>, PortError>;
+
+    /// In one transaction, serialised against other proofs of the number: when the
+    /// receipt was taken before, `AlreadyReceived`. Otherwise, when an active user's claim
+    /// of `proof.phone_number` has this code hash, unexpired at `now` and with fewer than
+    /// `max_failures` failures, the number becomes that user's proven number (taken from
+    /// whoever had proven it, `updated_at = now` on both), every claim of the number and
+    /// that user's claim are deleted, and the receipt is taken: `Proven`. Otherwise each
+    /// such live claim of the number counts one failure, nothing else changes: `NotProven`.
+    async fn prove_phone_number(
+        &self,
+        proof: PhoneProof,
+        now: Timestamp,
+        max_failures: u32,
+    ) -> Result<ProofOutcome, PortError>;
 
     /// In one transaction: stores the new password hash and ends every session of the user
     /// except `keep_session` (see [`SessionRepository::end_session`]). `false` when the user

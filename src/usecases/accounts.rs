@@ -1,13 +1,22 @@
-//! Registration and the caller's own account: profile and password.
+//! Registration and the caller's own account: profile, phone number and password.
+//!
+//! A phone number a user types in is a *claim* (see [`crate::domain::PhoneCode`]): it routes
+//! no texts and blocks nobody until it is proven from the phone. `PUT /auth/me/phone`
+//! answers with the one-time code to text; the channel use case takes the proof. A number
+//! a superuser gives an account it creates is proven from the start.
 
 use std::sync::Arc;
 
 use super::auth::tell_access_changed;
 use super::{Caller, LoginLimits, Ports};
-use crate::domain::{Email, FullName, Password, PhoneNumber, User, Username};
+use crate::domain::{
+    Email, FullName, PHONE_CODE_LIFETIME, Password, PhoneCode, PhoneNumber, Timestamp, User,
+    Username,
+};
 use crate::ports::{
-    Clock, EventPublisher, InsertError, LoginAttempts, NewUser, PasswordHasher, PortError,
-    ProfileUpdate, Reservation, SessionRepository, ThrottleKey, UserRepository,
+    Clock, EventPublisher, InsertError, IssuedPhoneCode, LoginAttempts, NewPhoneClaim, NewUser,
+    PasswordHasher, PortError, ProfileUpdate, Reservation, SecretSource, SessionRepository,
+    ThrottleKey, UserRepository,
 };
 
 /// What a new account is made of.
@@ -30,6 +39,7 @@ pub enum RegisterError {
     UsernameLookalike,
     #[error("the email is taken")]
     EmailTaken,
+    /// Another account has proven the number (only a proven number can be taken).
     #[error("the phone number is taken")]
     PhoneTaken,
     /// Both checks passed, then a concurrent registration took the username or the email.
@@ -45,21 +55,31 @@ pub enum UpdateProfileError {
     /// The caller's account was deleted while the request ran.
     #[error("the caller's account is gone")]
     AccountGone,
-    #[error("the phone number is taken")]
-    PhoneTaken,
     #[error(transparent)]
     Port(#[from] PortError),
 }
 
-impl From<InsertError> for UpdateProfileError {
-    fn from(error: InsertError) -> Self {
-        match error {
-            InsertError::PhoneTaken => Self::PhoneTaken,
-            // Only the phone number is unique among the fields a profile change writes.
-            InsertError::Duplicate => Self::PhoneTaken,
-            InsertError::Port(e) => Self::Port(e),
-        }
-    }
+/// Whether a registration's phone number is proven: a superuser's roster is, a user's own
+/// sign-up only claims it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PhoneOrigin {
+    Proven,
+    Claimed,
+}
+
+/// The caller's account after `PUT /auth/me/phone`, with the code to text when the number
+/// still has to be proven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneSet {
+    pub user: User,
+    pub verification: Option<PhoneVerification>,
+}
+
+/// What the user does to prove a number: text `code` from it before `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneVerification {
+    pub code: PhoneCode,
+    pub expires_at: Timestamp,
 }
 
 /// Why the caller's password could not be changed.
@@ -86,6 +106,7 @@ pub(crate) async fn create_account(
     clock: &dyn Clock,
     registration: Registration,
     is_superuser: bool,
+    phone: PhoneOrigin,
 ) -> Result<User, RegisterError> {
     if users
         .find_user_by_username(registration.username.as_str())
@@ -117,13 +138,18 @@ pub(crate) async fn create_account(
         return Err(RegisterError::EmailTaken);
     }
     let hashed_password = hasher.hash(&registration.password).await?;
+    let (phone_number, unverified_phone_number) = match phone {
+        PhoneOrigin::Proven => (registration.phone_number, None),
+        PhoneOrigin::Claimed => (None, registration.phone_number),
+    };
     let new_user = NewUser {
         username: registration.username,
         email: registration.email,
         hashed_password,
         is_superuser,
         full_name: registration.full_name,
-        phone_number: registration.phone_number,
+        phone_number,
+        unverified_phone_number,
         created_at: clock.now(),
     };
     users.create_user(new_user).await.map_err(|e| match e {
@@ -141,6 +167,7 @@ pub struct Accounts {
     attempts: Arc<dyn LoginAttempts>,
     events: Arc<dyn EventPublisher>,
     clock: Arc<dyn Clock>,
+    secrets: Arc<dyn SecretSource>,
     login_limits: LoginLimits,
     ipv6_limit_prefix: u8,
 }
@@ -154,6 +181,7 @@ impl Accounts {
             attempts: ports.login_attempts.clone(),
             events: ports.events.clone(),
             clock: ports.clock.clone(),
+            secrets: ports.secrets.clone(),
             login_limits,
             ipv6_limit_prefix,
         }
@@ -180,6 +208,7 @@ impl Accounts {
             self.clock.as_ref(),
             registration,
             false,
+            PhoneOrigin::Claimed,
         )
         .await
     }
@@ -192,22 +221,55 @@ impl Accounts {
     ) -> Result<User, UpdateProfileError> {
         self.users
             .update_profile(caller.user.id, update, self.clock.now())
-            .await
-            .map_err(UpdateProfileError::from)?
+            .await?
             .ok_or(UpdateProfileError::AccountGone)
     }
 
-    /// Sets the caller's phone number, or removes it with `None`.
+    /// Claims a phone number for the caller, with a fresh one-time code to text from it
+    /// (any earlier code of the caller's is void), or removes the caller's number with
+    /// `None`. The caller's proven number claimed again stays proven, without a code.
     pub async fn set_phone_number(
         &self,
         caller: &Caller,
         phone_number: Option<PhoneNumber>,
-    ) -> Result<User, UpdateProfileError> {
-        self.users
-            .set_phone_number(caller.user.id, phone_number, self.clock.now())
-            .await
-            .map_err(UpdateProfileError::from)?
-            .ok_or(UpdateProfileError::AccountGone)
+    ) -> Result<PhoneSet, UpdateProfileError> {
+        let now = self.clock.now();
+        let Some(number) = phone_number else {
+            let user = self
+                .users
+                .claim_phone_number(caller.user.id, None, now)
+                .await?;
+            let user = user.ok_or(UpdateProfileError::AccountGone)?;
+            return Ok(PhoneSet {
+                user,
+                verification: None,
+            });
+        };
+        if caller.user.phone_number.as_ref() == Some(&number) {
+            return Ok(PhoneSet {
+                user: caller.user.clone(),
+                verification: None,
+            });
+        }
+        let code = PhoneCode::from_secret(&self.secrets.secret()?);
+        let expires_at = now + PHONE_CODE_LIFETIME;
+        let claim = NewPhoneClaim {
+            code: IssuedPhoneCode {
+                code_hash: code.hash_for(&number),
+                expires_at,
+            },
+            phone_number: number,
+        };
+        let claimed = claim.phone_number.clone();
+        let user = self
+            .users
+            .claim_phone_number(caller.user.id, Some(claim), now)
+            .await?
+            .ok_or(UpdateProfileError::AccountGone)?;
+        // Proven meanwhile (another request of the caller's): the code is not needed.
+        let verification = (user.unverified_phone_number.as_ref() == Some(&claimed))
+            .then_some(PhoneVerification { code, expires_at });
+        Ok(PhoneSet { user, verification })
     }
 
     /// Checks the current password, stores the new one and ends every other session of the

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::accounts::{RegisterError, Registration, create_account};
+use super::accounts::{PhoneOrigin, RegisterError, Registration, create_account};
 use super::auth::tell_access_changed;
 use super::{Caller, Ports};
 use crate::domain::{Page, User, UserId};
@@ -259,6 +259,8 @@ impl Admin {
             self.clock.as_ref(),
             registration,
             superuser,
+            // A superuser's roster (or the operator's) counts as proof of the number.
+            PhoneOrigin::Proven,
         )
         .await
     }

@@ -1,6 +1,13 @@
 //! Talking to the assistant from a phone (WhatsApp, SMS): a text that came in on a channel
 //! is the sender's message to the assistant, stored once; the reply is stored too and goes
 //! back out on the channel. The same conversation continues on the web.
+//!
+//! Texts route by *proven* numbers only. A number typed into a profile is a claim; its
+//! holder proves it by texting the one-time code `PUT /auth/me/phone` showed (eight digits,
+//! bound to the number, valid 15 minutes, [`PHONE_CODE_MAX_FAILURES`] wrong codes from the
+//! number void it). The proof makes the number the claimant's and drops every other claim
+//! of it, so whoever typed someone else's number first neither blocks them nor reads their
+//! texts. A text that is not a live code is an ordinary text.
 
 use std::sync::Arc;
 
@@ -9,12 +16,12 @@ use chrono::TimeDelta;
 use super::Ports;
 use super::assistant::AssistantChat;
 use crate::domain::{
-    ChannelMessageId, ConversationId, DomainEvent, MessageContent, MessageEvent, PhoneNumber,
-    UserId,
+    ChannelMessageId, ConversationId, DomainEvent, MessageContent, MessageEvent,
+    PHONE_CODE_MAX_FAILURES, PhoneCode, PhoneNumber, UserId,
 };
 use crate::ports::{
     Background, ChannelOrigin, ChannelReplies, Clock, EventPublisher, MessageRepository,
-    NewMessage, PortError, ReplyRoute, UserRepository,
+    NewMessage, PhoneProof, PortError, ProofOutcome, ReplyRoute, UserRepository,
 };
 
 /// What a channel answers on its own.
@@ -30,7 +37,7 @@ impl Default for ChannelSettings {
     fn default() -> Self {
         Self {
             unregistered_reply: "This number is not registered with AI Message. Add it to your \
-                                 profile in the app, then write again."
+                                 profile in the app and text us the code it shows."
                 .to_string(),
             no_text_reply: "Only text messages can be read here. Please write your message."
                 .to_string(),
@@ -79,7 +86,17 @@ pub enum Received {
     Unregistered { answered: bool },
     /// The message holds no text to store: a fixed reply goes out.
     NoText,
+    /// The text was the live code of a claim: the number is now this user's; a
+    /// confirmation goes out, nothing is stored.
+    PhoneVerified { user_id: UserId },
+    /// The text looked like a code, the number had live codes, none matched (each counted a
+    /// failure), and no active user has proven the number: a fixed reply goes out.
+    WrongCode,
 }
+
+/// The reply to a wrong or expired code.
+const WRONG_CODE_REPLY: &str = "That code is not valid, or no longer. Ask for a new one in the \
+                                app (set your phone number again), then text it here.";
 
 #[derive(Clone)]
 pub struct PhoneChat {
@@ -111,12 +128,44 @@ impl PhoneChat {
     /// with exactly this number. Their message is stored and announced before this returns;
     /// the assistant's reply is made, stored and sent in the background.
     pub async fn receive(&self, incoming: IncomingText) -> Result<Received, PortError> {
+        let mut wrong_code = false;
+        if let (Some(number), Some(code)) = (&incoming.sender, PhoneCode::from_text(&incoming.text))
+        {
+            let proof = PhoneProof {
+                phone_number: number.clone(),
+                code_hash: code.hash_for(number),
+                receipt: incoming.id.clone(),
+            };
+            match self
+                .users
+                .prove_phone_number(proof, self.clock.now(), PHONE_CODE_MAX_FAILURES)
+                .await?
+            {
+                ProofOutcome::AlreadyReceived => return Ok(Received::AlreadyReceived),
+                ProofOutcome::Proven(user) => {
+                    tracing::info!(reference = %incoming.id, user_id = user.id.get(), "a phone number was proven");
+                    let confirmation = format!(
+                        "This number is now verified for the AI Message account {}. Your \
+                         texts here go to its assistant.",
+                        user.username
+                    );
+                    self.send_later(incoming, confirmation);
+                    return Ok(Received::PhoneVerified { user_id: user.id });
+                }
+                ProofOutcome::NotProven { counted } => wrong_code = counted,
+            }
+        }
         let user = match &incoming.sender {
             Some(number) => self.users.find_user_by_phone(number).await?,
             None => None,
         };
         let receipts = incoming.receipts();
         let Some(user) = user.filter(|user| user.is_active) else {
+            if wrong_code {
+                tracing::info!(reference = %incoming.id, "a wrong phone code");
+                self.send_later(incoming, WRONG_CODE_REPLY.to_string());
+                return Ok(Received::WrongCode);
+            }
             // A disabled account is answered as an unknown number: the reply tells nobody
             // which numbers have accounts.
             return self.answer_unregistered(incoming, &receipts).await;

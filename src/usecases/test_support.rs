@@ -284,6 +284,7 @@ pub fn sample_user(id: i64) -> User {
         created_at: fixed_now(),
         updated_at: fixed_now(),
         phone_number: None,
+        unverified_phone_number: None,
     }
 }
 
@@ -307,6 +308,7 @@ pub fn user_from(id: i64, new: &NewUser) -> User {
         created_at: new.created_at,
         updated_at: new.created_at,
         phone_number: new.phone_number.clone(),
+        unverified_phone_number: new.unverified_phone_number.clone(),
     }
 }
 

@@ -114,7 +114,8 @@ fn sqlite_url(path: &std::path::Path) -> String {
     format!("sqlite:///{}", path.display())
 }
 
-/// The original's newest version has `users.phone_number` (unique, indexed) already: the
+/// The original's newest version has `users.phone_number` (unique, indexed) already; its
+/// numbers were never proven, so V14 keeps each as its account's claim (issue 38): the
 /// migration adopts the column and its index instead of failing on them.
 #[tokio::test]
 async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers_and_reports() {
@@ -160,16 +161,20 @@ async fn a_database_of_the_originals_newest_version_keeps_its_phone_numbers_and_
         .await
         .unwrap();
     assert_eq!(login["user"]["phone_number"], "+60123456789");
+    assert_eq!(
+        login["user"]["phone_verified"], false,
+        "a claim until proven"
+    );
     let token = login["access_token"].as_str().unwrap();
     common::the_originals_reports_are_kept(&http, &server, token).await;
-    let taken = http
+    let claimed = http
         .post(server.url("/auth/register"))
         .json(&json!({"username": "newer", "email": "newer@example.com",
             "password": "newer-password", "phone_number": "+60123456789"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(taken.status(), 400, "the adopted index still holds");
+    assert_eq!(claimed.status(), 201, "an unproven number blocks nobody");
     let ready = http.get(server.url("/health/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200, "every migration is recorded");
     let (exit, _) = server.terminate();

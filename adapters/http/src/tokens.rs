@@ -124,6 +124,7 @@ mod tests {
             created_at: Utc::now(),
             updated_at: Utc::now(),
             phone_number: None,
+            unverified_phone_number: None,
         }
     }
 

@@ -21,6 +21,9 @@ pub(crate) type MessageKey = (Timestamp, MessageId);
 #[derive(Default)]
 pub(crate) struct Tables {
     pub users: BTreeMap<UserId, User>,
+    /// The one-time code of each user's phone claim (`User::unverified_phone_number`), if
+    /// one was issued.
+    pub phone_codes: HashMap<UserId, PhoneCodeState>,
     /// Ids of messages taken in from a channel (each once).
     pub channel_receipts: std::collections::HashSet<ai_message_core::ChannelMessageId>,
     /// When each channel address last got a fixed reply.
@@ -69,6 +72,13 @@ pub(crate) struct QuestionRecord {
     pub origin: Option<ai_message_core::ports::ChannelOrigin>,
 }
 
+/// A claim's code: its hash, when it expires, and the wrong codes texted against it.
+pub(crate) struct PhoneCodeState {
+    pub code_hash: ai_message_core::PhoneCodeHash,
+    pub expires_at: Timestamp,
+    pub failures: u32,
+}
+
 /// Auto-increment counters: like Postgres `SERIAL`, an id is never handed out twice.
 #[derive(Default)]
 pub(crate) struct Sequences {
@@ -115,6 +125,20 @@ impl Tables {
                 .values()
                 .any(|user| user.phone_number.as_ref() == Some(phone) && Some(user.id) != except)
         })
+    }
+
+    /// Drops the phone claims of `number` by every user but `except`, with their codes.
+    pub(crate) fn drop_phone_claims(
+        &mut self,
+        number: &ai_message_core::PhoneNumber,
+        except: Option<UserId>,
+    ) {
+        for user in self.users.values_mut() {
+            if user.unverified_phone_number.as_ref() == Some(number) && Some(user.id) != except {
+                user.unverified_phone_number = None;
+                self.phone_codes.remove(&user.id);
+            }
+        }
     }
 
     /// The session with this id and its user.
@@ -187,6 +211,7 @@ impl Tables {
         let Some(user) = self.users.remove(&user_id) else {
             return false;
         };
+        self.phone_codes.remove(&user_id);
         self.last_position.remove(&user_id);
         self.deliveries.remove(&user_id);
         self.user_by_username.remove(user.username.as_str());

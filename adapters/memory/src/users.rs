@@ -2,6 +2,8 @@
 
 use ai_message_core::ports::*;
 use ai_message_core::{Page, PasswordHash, PhoneNumber, SessionId, Timestamp, User, UserId};
+
+use crate::tables::PhoneCodeState;
 use async_trait::async_trait;
 
 use crate::MemoryStore;
@@ -22,6 +24,9 @@ impl UserRepository for MemoryStore {
         if t.phone_taken(new.phone_number.as_ref(), None) {
             return Err(InsertError::PhoneTaken);
         }
+        if let Some(proven) = &new.phone_number {
+            t.drop_phone_claims(proven, None);
+        }
         let user = User {
             id: t.sequences.next_user(),
             username: new.username,
@@ -32,6 +37,7 @@ impl UserRepository for MemoryStore {
             full_name: new.full_name,
             bio: None,
             phone_number: new.phone_number,
+            unverified_phone_number: new.unverified_phone_number,
             created_at: new.created_at,
             updated_at: new.created_at,
         };
@@ -98,11 +104,8 @@ impl UserRepository for MemoryStore {
         id: UserId,
         update: ProfileUpdate,
         now: Timestamp,
-    ) -> Result<Option<User>, InsertError> {
+    ) -> Result<Option<User>, PortError> {
         let mut t = self.tables.write();
-        if t.phone_taken(update.phone_number.as_ref(), Some(id)) {
-            return Err(InsertError::PhoneTaken);
-        }
         let Some(user) = t.users.get_mut(&id) else {
             return Ok(None);
         };
@@ -112,29 +115,117 @@ impl UserRepository for MemoryStore {
         if let Some(bio) = update.bio {
             user.bio = Some(bio);
         }
-        if let Some(phone_number) = update.phone_number {
-            user.phone_number = Some(phone_number);
+        let mut new_claim = false;
+        if let Some(number) = update.phone_number {
+            let kept = user.phone_number.as_ref() == Some(&number)
+                || user.unverified_phone_number.as_ref() == Some(&number);
+            if !kept {
+                user.phone_number = None;
+                user.unverified_phone_number = Some(number);
+                new_claim = true;
+            }
         }
         user.updated_at = now;
-        Ok(Some(user.clone()))
+        let user = user.clone();
+        if new_claim {
+            t.phone_codes.remove(&id);
+        }
+        Ok(Some(user))
     }
 
-    async fn set_phone_number(
+    async fn claim_phone_number(
         &self,
         id: UserId,
-        phone_number: Option<PhoneNumber>,
+        claim: Option<NewPhoneClaim>,
         now: Timestamp,
-    ) -> Result<Option<User>, InsertError> {
+    ) -> Result<Option<User>, PortError> {
         let mut t = self.tables.write();
-        if t.phone_taken(phone_number.as_ref(), Some(id)) {
-            return Err(InsertError::PhoneTaken);
-        }
         let Some(user) = t.users.get_mut(&id) else {
             return Ok(None);
         };
-        user.phone_number = phone_number;
+        let code = match claim {
+            None => {
+                user.phone_number = None;
+                user.unverified_phone_number = None;
+                None
+            }
+            Some(claim) if user.phone_number.as_ref() == Some(&claim.phone_number) => {
+                return Ok(Some(user.clone()));
+            }
+            Some(claim) => {
+                user.phone_number = None;
+                user.unverified_phone_number = Some(claim.phone_number);
+                Some(claim.code)
+            }
+        };
         user.updated_at = now;
-        Ok(Some(user.clone()))
+        let user = user.clone();
+        match code {
+            Some(code) => {
+                t.phone_codes.insert(
+                    id,
+                    PhoneCodeState {
+                        code_hash: code.code_hash,
+                        expires_at: code.expires_at,
+                        failures: 0,
+                    },
+                );
+            }
+            None => {
+                t.phone_codes.remove(&id);
+            }
+        }
+        Ok(Some(user))
+    }
+
+    async fn prove_phone_number(
+        &self,
+        proof: PhoneProof,
+        now: Timestamp,
+        max_failures: u32,
+    ) -> Result<ProofOutcome, PortError> {
+        let mut t = self.tables.write();
+        if t.channel_receipts.contains(&proof.receipt) {
+            return Ok(ProofOutcome::AlreadyReceived);
+        }
+        let live: Vec<UserId> = t
+            .users
+            .values()
+            .filter(|user| user.unverified_phone_number.as_ref() == Some(&proof.phone_number))
+            .filter(|user| {
+                t.phone_codes
+                    .get(&user.id)
+                    .is_some_and(|code| code.expires_at > now && code.failures < max_failures)
+            })
+            .map(|user| user.id)
+            .collect();
+        let claimant = live
+            .iter()
+            .copied()
+            .find(|id| t.users[id].is_active && t.phone_codes[id].code_hash == proof.code_hash);
+        let Some(claimant) = claimant else {
+            for id in &live {
+                if let Some(code) = t.phone_codes.get_mut(id) {
+                    code.failures += 1;
+                }
+            }
+            return Ok(ProofOutcome::NotProven {
+                counted: !live.is_empty(),
+            });
+        };
+        for user in t.users.values_mut() {
+            if user.phone_number.as_ref() == Some(&proof.phone_number) {
+                user.phone_number = None;
+                user.updated_at = now;
+            }
+        }
+        t.drop_phone_claims(&proof.phone_number, None);
+        let user = t.users.get_mut(&claimant).expect("found above");
+        user.phone_number = Some(proof.phone_number);
+        user.updated_at = now;
+        let user = user.clone();
+        t.channel_receipts.insert(proof.receipt);
+        Ok(ProofOutcome::Proven(Box::new(user)))
     }
 
     async fn change_password(

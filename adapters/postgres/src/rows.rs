@@ -82,6 +82,7 @@ pub(crate) fn user_at(row: &Row, o: usize) -> Result<User, tokio_postgres::Error
         created_at: utc(row, o + 8)?,
         updated_at: utc(row, o + 9)?,
         phone_number: optional_text(row, o + 10)?.map(PhoneNumber::from_storage),
+        unverified_phone_number: optional_text(row, o + 11)?.map(PhoneNumber::from_storage),
     })
 }
 

@@ -56,15 +56,46 @@ pub const LIST_USERS: &str = concat!(
     user_columns!(""),
     " FROM users ORDER BY id LIMIT $1 OFFSET $2"
 );
-pub const UPDATE_PROFILE: &str = concat!(
-    "UPDATE users SET full_name = COALESCE($2, full_name), bio = COALESCE($3, bio), \
-     phone_number = COALESCE($5, phone_number), updated_at = $4 WHERE id = $1 RETURNING ",
-    user_columns!("")
-);
-pub const SET_PHONE_NUMBER: &str = concat!(
-    "UPDATE users SET phone_number = $2, updated_at = $3 WHERE id = $1 RETURNING ",
-    user_columns!("")
-);
+pub const UPDATE_PROFILE: &str = "UPDATE users SET full_name = COALESCE($2, full_name), \
+     bio = COALESCE($3, bio), updated_at = $4 WHERE id = $1";
+/// Sets (or with `NULL` gives up) the user's proven number.
+pub const SET_PHONE_NUMBER: &str =
+    "UPDATE users SET phone_number = $2, updated_at = $3 WHERE id = $1";
+/// The user's proven number, locking the user's row against other phone changes of theirs.
+pub const PROVEN_PHONE_OF: &str = "SELECT phone_number FROM users WHERE id = $1 FOR UPDATE";
+/// Takes number $1 from whoever had proven it.
+pub const RELEASE_PROVEN_PHONE: &str =
+    "UPDATE users SET phone_number = NULL, updated_at = $2 WHERE phone_number = $1";
+/// The user's claim of $2, with code $3 expiring at $4 (`NULL`: no code yet), replacing their
+/// claim and its failures.
+pub const PUT_PHONE_CLAIM: &str = "INSERT INTO phone_claims (user_id, phone_number, code_hash, \
+     code_expires_at, failed_attempts) VALUES ($1, $2, $3, $4, 0) ON CONFLICT (user_id) DO UPDATE \
+     SET phone_number = excluded.phone_number, code_hash = excluded.code_hash, \
+     code_expires_at = excluded.code_expires_at, failed_attempts = 0";
+pub const CLAIMED_PHONE_OF: &str = "SELECT phone_number FROM phone_claims WHERE user_id = $1";
+pub const DELETE_PHONE_CLAIM: &str = "DELETE FROM phone_claims WHERE user_id = $1";
+/// Every claim of number $1 but user $2's (`NULL`: all of them).
+pub const DROP_PHONE_CLAIMS: &str =
+    "DELETE FROM phone_claims WHERE phone_number = $1 AND user_id IS DISTINCT FROM $2";
+/// Serialises the proofs of one number, on every instance.
+pub const LOCK_PHONE_NUMBER: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 38))";
+/// The claims of number $1 whose code is live at $2 with fewer than $3 failures, with
+/// whether their user is active.
+pub const LIVE_PHONE_CLAIMS: &str = "SELECT c.user_id, c.code_hash, COALESCE(u.is_active, true) \
+     FROM phone_claims c JOIN users u ON u.id = c.user_id WHERE c.phone_number = $1 \
+     AND c.code_hash IS NOT NULL AND c.code_expires_at > $2 AND c.failed_attempts < $3 \
+     ORDER BY c.user_id";
+/// One failure more on each claim [`LIVE_PHONE_CLAIMS`] finds.
+pub const COUNT_PHONE_CODE_FAILURE: &str = "UPDATE phone_claims \
+     SET failed_attempts = failed_attempts + 1 WHERE phone_number = $1 \
+     AND code_hash IS NOT NULL AND code_expires_at > $2 AND failed_attempts < $3";
+/// Locks the claimant's row, as their own phone changes do first.
+pub const LOCK_USER_ROW: &str = "SELECT 1 FROM users WHERE id = $1 FOR UPDATE";
+/// Whether user $1 still claims number $2 with code $3 (read after [`LOCK_USER_ROW`]).
+pub const STILL_CLAIMED: &str = "SELECT EXISTS (SELECT 1 FROM phone_claims \
+     WHERE user_id = $1 AND phone_number = $2 AND code_hash = $3)";
+pub const RECEIPT_TAKEN: &str =
+    "SELECT EXISTS (SELECT 1 FROM channel_receipts WHERE external_id = $1)";
 pub const UPDATE_PASSWORD: &str =
     "UPDATE users SET hashed_password = $2, updated_at = $3 WHERE id = $1";
 pub const UPGRADE_PASSWORD_HASH: &str =
@@ -430,4 +461,5 @@ pub const EDIT_REPORT: &str = "UPDATE reports SET title = COALESCE($2, title), \
 pub const ANSWER_REPORT: &str = "UPDATE reports SET comment = COALESCE($2, comment), \
      status = $3, resolved_at = $4, resolved_by = $5, updated_at = $6 WHERE id = $1";
 pub const DELETE_USER_REPORTS: &str = "DELETE FROM reports WHERE reporter_id = $1";
+pub const DELETE_USER_PHONE_CLAIM: &str = "DELETE FROM phone_claims WHERE user_id = $1";
 pub const FORGET_RESOLVER: &str = "UPDATE reports SET resolved_by = NULL WHERE resolved_by = $1";

@@ -35,21 +35,6 @@ impl PostgresStore {
     }
 }
 
-impl PostgresStore {
-    /// Runs an `UPDATE … RETURNING` of one user guarded by the unique phone number; `None`
-    /// when no such user.
-    async fn updated_user(
-        &self,
-        statement: &str,
-        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> Result<Option<User>, InsertError> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(statement).await.or_port()?;
-        let row = unique(client.query_opt(&stmt, params).await)?;
-        Ok(row.as_ref().map(rows::user).transpose().or_port()?)
-    }
-}
-
 #[async_trait]
 impl UserRepository for PostgresStore {
     async fn create_user(&self, new: NewUser) -> Result<User, InsertError> {
@@ -78,6 +63,24 @@ impl UserRepository for PostgresStore {
             )
             .await,
         )?;
+        if let Some(proven) = &new.phone_number {
+            tx.execute(sql::DROP_PHONE_CLAIMS, &[&proven.as_str(), &id])
+                .await
+                .or_port()?;
+        }
+        let user = match &new.unverified_phone_number {
+            None => user,
+            Some(claimed) => {
+                let no_code: (Option<&str>, Option<chrono::NaiveDateTime>) = (None, None);
+                tx.execute(
+                    sql::PUT_PHONE_CLAIM,
+                    &[&id, &claimed.as_str(), &no_code.0, &no_code.1],
+                )
+                .await
+                .or_port()?;
+                user_in(&tx, id).await?.unwrap_or(user)
+            }
+        };
         tx.commit().await.or_port()?;
         Ok(user)
     }
@@ -124,37 +127,163 @@ impl UserRepository for PostgresStore {
         id: UserId,
         update: ProfileUpdate,
         now: Timestamp,
-    ) -> Result<Option<User>, InsertError> {
+    ) -> Result<Option<User>, PortError> {
         let Some(id) = pg_id(id) else {
             return Ok(None);
         };
-        self.updated_user(
-            sql::UPDATE_PROFILE,
-            &[
-                &id,
-                &update.full_name.as_ref().map(|f| f.as_str()),
-                &update.bio.as_ref().map(|b| b.as_str()),
-                &naive(now),
-                &update.phone_number.as_ref().map(|p| p.as_str()),
-            ],
-        )
-        .await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.or_port()?;
+        let changed = tx
+            .execute(
+                sql::UPDATE_PROFILE,
+                &[
+                    &id,
+                    &update.full_name.as_ref().map(|f| f.as_str()),
+                    &update.bio.as_ref().map(|b| b.as_str()),
+                    &naive(now),
+                ],
+            )
+            .await
+            .or_port()?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        if let Some(number) = &update.phone_number {
+            let claimed: Option<String> = tx
+                .query_opt(sql::CLAIMED_PHONE_OF, &[&id])
+                .await
+                .or_port()?
+                .map(|row| row.try_get(0))
+                .transpose()
+                .or_port()?;
+            if claimed.as_deref() != Some(number.as_str()) {
+                claim(&tx, id, number, None, now).await?;
+            }
+        }
+        let user = user_in(&tx, id).await?;
+        tx.commit().await.or_port()?;
+        Ok(user)
     }
 
-    async fn set_phone_number(
+    async fn claim_phone_number(
         &self,
         id: UserId,
-        phone_number: Option<PhoneNumber>,
+        claim_of: Option<NewPhoneClaim>,
         now: Timestamp,
-    ) -> Result<Option<User>, InsertError> {
+    ) -> Result<Option<User>, PortError> {
         let Some(id) = pg_id(id) else {
             return Ok(None);
         };
-        self.updated_user(
-            sql::SET_PHONE_NUMBER,
-            &[&id, &phone_number.as_ref().map(|p| p.as_str()), &naive(now)],
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.or_port()?;
+        if tx
+            .query_opt(sql::PROVEN_PHONE_OF, &[&id])
+            .await
+            .or_port()?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        match &claim_of {
+            None => {
+                tx.execute(sql::SET_PHONE_NUMBER, &[&id, &None::<&str>, &naive(now)])
+                    .await
+                    .or_port()?;
+                tx.execute(sql::DELETE_PHONE_CLAIM, &[&id])
+                    .await
+                    .or_port()?;
+            }
+            Some(new) => claim(&tx, id, &new.phone_number, Some(&new.code), now).await?,
+        }
+        let user = user_in(&tx, id).await?;
+        tx.commit().await.or_port()?;
+        Ok(user)
+    }
+
+    async fn prove_phone_number(
+        &self,
+        proof: PhoneProof,
+        now: Timestamp,
+        max_failures: u32,
+    ) -> Result<ProofOutcome, PortError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.or_port()?;
+        let number = proof.phone_number.as_str();
+        tx.execute(sql::LOCK_PHONE_NUMBER, &[&number])
+            .await
+            .or_port()?;
+        let taken: bool = tx
+            .query_one(sql::RECEIPT_TAKEN, &[&proof.receipt.as_str()])
+            .await
+            .or_port()?
+            .try_get(0)
+            .or_port()?;
+        if taken {
+            return Ok(ProofOutcome::AlreadyReceived);
+        }
+        let now_naive = naive(now);
+        let max_failures = i32::try_from(max_failures).unwrap_or(i32::MAX);
+        let live: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&number, &now_naive, &max_failures];
+        let mut claimant = None;
+        for row in tx.query(sql::LIVE_PHONE_CLAIMS, &live).await.or_port()? {
+            let user_id: i32 = row.try_get(0).or_port()?;
+            let hash: String = row.try_get(1).or_port()?;
+            let active: bool = row.try_get(2).or_port()?;
+            if active && proof.code_hash == hash.as_str() {
+                claimant = Some(user_id);
+                break;
+            }
+        }
+        let Some(claimant) = claimant else {
+            let counted = tx
+                .execute(sql::COUNT_PHONE_CODE_FAILURE, &live)
+                .await
+                .or_port()?;
+            tx.commit().await.or_port()?;
+            return Ok(ProofOutcome::NotProven {
+                counted: counted > 0,
+            });
+        };
+        // The claimant may be changing their number at this moment: such a change locks
+        // their row first, so taking the lock here and reading the claim again afterwards
+        // proves only the claim that is still there.
+        tx.execute(sql::LOCK_USER_ROW, &[&claimant])
+            .await
+            .or_port()?;
+        let still_claimed: bool = tx
+            .query_one(
+                sql::STILL_CLAIMED,
+                &[&claimant, &number, &proof.code_hash.expose()],
+            )
+            .await
+            .or_port()?
+            .try_get(0)
+            .or_port()?;
+        if !still_claimed {
+            tx.commit().await.or_port()?;
+            return Ok(ProofOutcome::NotProven { counted: false });
+        }
+        tx.execute(sql::RELEASE_PROVEN_PHONE, &[&number, &now_naive])
+            .await
+            .or_port()?;
+        tx.execute(sql::DROP_PHONE_CLAIMS, &[&number, &None::<i32>])
+            .await
+            .or_port()?;
+        tx.execute(sql::SET_PHONE_NUMBER, &[&claimant, &number, &now_naive])
+            .await
+            .or_port()?;
+        tx.execute(
+            sql::TAKE_CHANNEL_RECEIPT,
+            &[&proof.receipt.as_str(), &now_naive],
         )
         .await
+        .or_port()?;
+        let user = user_in(&tx, claimant)
+            .await?
+            .ok_or_else(|| PortError::unexpected("the proven user is gone"))?;
+        tx.commit().await.or_port()?;
+        Ok(ProofOutcome::Proven(Box::new(user)))
     }
 
     async fn change_password(
@@ -276,6 +405,7 @@ impl UserRepository for PostgresStore {
             sql::DELETE_USER_DELIVERIES,
             sql::DELETE_USER_COUNTER,
             sql::DELETE_USER_REPORTS,
+            sql::DELETE_USER_PHONE_CLAIM,
             sql::FORGET_RESOLVER,
         ] {
             tx.execute(statement, &[&id]).await.or_port()?;
@@ -284,6 +414,47 @@ impl UserRepository for PostgresStore {
         tx.commit().await.or_port()?;
         Ok(AccountChange::from_affected_rows(deleted))
     }
+}
+
+/// The user by id, in the transaction.
+async fn user_in(tx: &Transaction<'_>, id: i32) -> Result<Option<User>, PortError> {
+    let row = tx.query_opt(sql::USER_BY_ID, &[&id]).await.or_port()?;
+    row.as_ref().map(rows::user).transpose().or_port()
+}
+
+/// Makes `number` the user's claim (with `code`, or none yet): unless it is their proven
+/// number, which then stays as it is, the proven number is given up.
+async fn claim(
+    tx: &Transaction<'_>,
+    id: i32,
+    number: &PhoneNumber,
+    code: Option<&IssuedPhoneCode>,
+    now: Timestamp,
+) -> Result<(), PortError> {
+    let proven: Option<String> = tx
+        .query_one(sql::PROVEN_PHONE_OF, &[&id])
+        .await
+        .or_port()?
+        .try_get(0)
+        .or_port()?;
+    if proven.as_deref() == Some(number.as_str()) {
+        return Ok(());
+    }
+    tx.execute(sql::SET_PHONE_NUMBER, &[&id, &None::<&str>, &naive(now)])
+        .await
+        .or_port()?;
+    tx.execute(
+        sql::PUT_PHONE_CLAIM,
+        &[
+            &id,
+            &number.as_str(),
+            &code.map(|c| c.code_hash.expose()),
+            &code.map(|c| naive(c.expires_at)),
+        ],
+    )
+    .await
+    .or_port()?;
+    Ok(())
 }
 
 pub(crate) async fn user_by_id(

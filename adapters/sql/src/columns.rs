@@ -13,12 +13,23 @@ macro_rules! prefixed_columns {
     };
 }
 
+/// The user's columns, then the number they claim without having proven it (a probe of
+/// `phone_claims` by its key; `NULL` when none). `user_columns!("")` reads table `users`
+/// (also in `RETURNING`), `user_columns!("u.")` the alias `u`.
 #[macro_export]
 macro_rules! user_columns {
     () => {
         $crate::user_columns!("")
     };
+    ("") => {
+        concat!($crate::user_columns!(@own ""),
+            ", (SELECT pc.phone_number FROM phone_claims pc WHERE pc.user_id = users.id)")
+    };
     ($p:literal) => {
+        concat!($crate::user_columns!(@own $p),
+            ", (SELECT pc.phone_number FROM phone_claims pc WHERE pc.user_id = ", $p, "id)")
+    };
+    (@own $p:literal) => {
         $crate::prefixed_columns!($p; "id", "username", "email", "hashed_password",
             "is_active", "is_superuser", "full_name", "bio", "created_at", "updated_at",
             "phone_number")

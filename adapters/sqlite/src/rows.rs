@@ -112,6 +112,9 @@ pub(crate) fn user_at(row: &Row<'_>, offset: usize) -> rusqlite::Result<User> {
         phone_number: row
             .get::<_, Option<String>>(offset + 10)?
             .map(PhoneNumber::from_storage),
+        unverified_phone_number: row
+            .get::<_, Option<String>>(offset + 11)?
+            .map(PhoneNumber::from_storage),
     })
 }
 

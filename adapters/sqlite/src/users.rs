@@ -69,7 +69,27 @@ impl UserRepository for SqliteStore {
                     sql::INSERT_IDENTITY_KEYS,
                     params![user.id.get(), new.username.key(), new.email.key()],
                 ))?;
-                Ok(user)
+                if let Some(proven) = &new.phone_number {
+                    tx.execute_cached(
+                        sql::DROP_PHONE_CLAIMS,
+                        params![proven.as_str(), user.id.get()],
+                    )
+                    .or_port()?;
+                }
+                let Some(claimed) = &new.unverified_phone_number else {
+                    return Ok(user);
+                };
+                tx.execute_cached(
+                    sql::PUT_PHONE_CLAIM,
+                    params![
+                        user.id.get(),
+                        claimed.as_str(),
+                        None::<String>,
+                        None::<String>
+                    ],
+                )
+                .or_port()?;
+                Ok(user_after_update(tx, 1, user.id)?.unwrap_or(user))
             })
             .await
     }
@@ -120,41 +140,128 @@ impl UserRepository for SqliteStore {
         id: UserId,
         update: ProfileUpdate,
         now: Timestamp,
-    ) -> Result<Option<User>, InsertError> {
+    ) -> Result<Option<User>, PortError> {
         self.db
             .write(move |tx| {
-                let changed = unique(tx.execute_cached(
-                    sql::UPDATE_PROFILE,
-                    params![
-                        id.get(),
-                        update.full_name.as_ref().map(|f| f.as_str()),
-                        update.bio.as_ref().map(|b| b.as_str()),
-                        time_text(now),
-                        update.phone_number.as_ref().map(|p| p.as_str()),
-                    ],
-                ))?;
-                user_after_update(tx, changed, id)
+                let changed = tx
+                    .execute_cached(
+                        sql::UPDATE_PROFILE,
+                        params![
+                            id.get(),
+                            update.full_name.as_ref().map(|f| f.as_str()),
+                            update.bio.as_ref().map(|b| b.as_str()),
+                            time_text(now),
+                        ],
+                    )
+                    .or_port()?;
+                if changed == 0 {
+                    return Ok(None);
+                }
+                if let Some(number) = &update.phone_number {
+                    let claimed: Option<String> = tx
+                        .query_row_cached(sql::CLAIMED_PHONE_OF, [id.get()], |row| row.get(0))
+                        .optional()
+                        .or_port()?;
+                    if claimed.as_deref() != Some(number.as_str()) {
+                        claim(tx, id, number, None, now).or_port()?;
+                    }
+                }
+                user_by_id(tx, id)
             })
             .await
     }
 
-    async fn set_phone_number(
+    async fn claim_phone_number(
         &self,
         id: UserId,
-        phone_number: Option<PhoneNumber>,
+        claim_of: Option<NewPhoneClaim>,
         now: Timestamp,
-    ) -> Result<Option<User>, InsertError> {
+    ) -> Result<Option<User>, PortError> {
         self.db
             .write(move |tx| {
-                let changed = unique(tx.execute_cached(
-                    sql::SET_PHONE_NUMBER,
-                    params![
-                        id.get(),
-                        phone_number.as_ref().map(|p| p.as_str()),
-                        time_text(now)
-                    ],
-                ))?;
-                user_after_update(tx, changed, id)
+                let exists = tx
+                    .query_row_cached(sql::PROVEN_PHONE_OF, [id.get()], |_| Ok(()))
+                    .optional()
+                    .or_port()?;
+                if exists.is_none() {
+                    return Ok(None);
+                }
+                match &claim_of {
+                    None => {
+                        tx.execute_cached(
+                            sql::SET_PHONE_NUMBER,
+                            params![id.get(), None::<String>, time_text(now)],
+                        )
+                        .or_port()?;
+                        tx.execute_cached(sql::DELETE_PHONE_CLAIM, [id.get()])
+                            .or_port()?;
+                    }
+                    Some(new) => {
+                        claim(tx, id, &new.phone_number, Some(&new.code), now).or_port()?;
+                    }
+                }
+                user_by_id(tx, id)
+            })
+            .await
+    }
+
+    async fn prove_phone_number(
+        &self,
+        proof: PhoneProof,
+        now: Timestamp,
+        max_failures: u32,
+    ) -> Result<ProofOutcome, PortError> {
+        self.db
+            .write(move |tx| {
+                let taken: bool = tx
+                    .query_row_cached(sql::RECEIPT_TAKEN, [proof.receipt.as_str()], |row| {
+                        row.get(0)
+                    })
+                    .or_port()?;
+                if taken {
+                    return Ok(ProofOutcome::AlreadyReceived);
+                }
+                let now_text = time_text(now);
+                let number = proof.phone_number.as_str();
+                let live = params![number, now_text, max_failures];
+                let claimant: Option<i64> = tx
+                    .prepare_cached(sql::LIVE_PHONE_CLAIMS)
+                    .or_port()?
+                    .query_map(live, |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, bool>(2)?,
+                        ))
+                    })
+                    .or_port()?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .or_port()?
+                    .into_iter()
+                    .find(|(_, hash, active)| *active && proof.code_hash == hash.as_str())
+                    .map(|(user_id, _, _)| user_id);
+                let Some(claimant) = claimant else {
+                    let counted = tx
+                        .execute_cached(sql::COUNT_PHONE_CODE_FAILURE, live)
+                        .or_port()?;
+                    return Ok(ProofOutcome::NotProven {
+                        counted: counted > 0,
+                    });
+                };
+                tx.execute_cached(sql::RELEASE_PROVEN_PHONE, params![number, now_text])
+                    .or_port()?;
+                tx.execute_cached(sql::DROP_PHONE_CLAIMS, params![number, None::<i64>])
+                    .or_port()?;
+                tx.execute_cached(sql::SET_PHONE_NUMBER, params![claimant, number, now_text])
+                    .or_port()?;
+                tx.execute_cached(
+                    sql::TAKE_CHANNEL_RECEIPT,
+                    params![proof.receipt.as_str(), now_text],
+                )
+                .or_port()?;
+                let user = user_by_id(tx, UserId::new(claimant))?
+                    .ok_or_else(|| PortError::unexpected("the proven user is gone"))?;
+                Ok(ProofOutcome::Proven(Box::new(user)))
             })
             .await
     }
@@ -270,6 +377,8 @@ impl UserRepository for SqliteStore {
                     .or_port()?;
                 tx.execute_cached(sql::DELETE_USER_REPORTS, [id.get()])
                     .or_port()?;
+                tx.execute_cached(sql::DELETE_USER_PHONE_CLAIM, [id.get()])
+                    .or_port()?;
                 tx.execute_cached(sql::FORGET_RESOLVER, [id.get()])
                     .or_port()?;
                 let deleted = tx.execute_cached(sql::DELETE_USER, [id.get()]).or_port()?;
@@ -277,6 +386,43 @@ impl UserRepository for SqliteStore {
             })
             .await
     }
+}
+
+/// The user by id, in the transaction.
+fn user_by_id(tx: &Transaction<'_>, id: UserId) -> Result<Option<User>, PortError> {
+    tx.query_row_cached(sql::USER_BY_ID, [id.get()], rows::user)
+        .optional()
+        .or_port()
+}
+
+/// Makes `number` the user's claim (with `code`, or none yet): unless it is their proven
+/// number, which then stays as it is, the proven number is given up.
+fn claim(
+    tx: &Transaction<'_>,
+    id: UserId,
+    number: &PhoneNumber,
+    code: Option<&IssuedPhoneCode>,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    let proven: Option<String> =
+        tx.query_row_cached(sql::PROVEN_PHONE_OF, [id.get()], |row| row.get(0))?;
+    if proven.as_deref() == Some(number.as_str()) {
+        return Ok(());
+    }
+    tx.execute_cached(
+        sql::SET_PHONE_NUMBER,
+        params![id.get(), None::<String>, time_text(now)],
+    )?;
+    tx.execute_cached(
+        sql::PUT_PHONE_CLAIM,
+        params![
+            id.get(),
+            number.as_str(),
+            code.map(|c| c.code_hash.expose()),
+            code.map(|c| time_text(c.expires_at))
+        ],
+    )?;
+    Ok(())
 }
 
 /// The user a unique key names (`statement` is one of the `USER_BY_…` lookups).

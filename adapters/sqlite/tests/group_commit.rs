@@ -14,6 +14,7 @@ fn new_user(name: &str) -> NewUser {
         full_name: None,
         created_at: chrono::Utc::now(),
         phone_number: None,
+        unverified_phone_number: None,
     }
 }
 

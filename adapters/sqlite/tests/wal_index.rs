@@ -23,6 +23,7 @@ async fn a_busy_database_has_a_wal_but_no_shared_memory_file() {
             full_name: None,
             created_at: chrono::Utc::now(),
             phone_number: None,
+            unverified_phone_number: None,
         })
         .await
         .unwrap();

@@ -145,6 +145,8 @@ impl Webhook {
                     Received::Unregistered { answered: true } => "unregistered",
                     Received::Unregistered { answered: false } => "unregistered_unanswered",
                     Received::NoText => "no_text",
+                    Received::PhoneVerified { .. } => "phone_verified",
+                    Received::WrongCode => "wrong_code",
                 };
                 count(outcome);
                 tracing::info!(reference = %reference, outcome, "a text came in through Twilio");

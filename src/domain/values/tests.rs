@@ -68,6 +68,7 @@ fn user_and_session_debug_hide_hash_and_token() {
         created_at: now,
         updated_at: now,
         phone_number: None,
+        unverified_phone_number: None,
     };
     assert!(!format!("{user:?}").contains("$2b$"));
     let session = crate::Session {

@@ -349,3 +349,113 @@ async fn a_question_from_a_phone_waits_for_the_users_reply_in_flight() {
         "and takes its place when it is done"
     );
 }
+
+fn code_from(number: &str, id: &str, code: &str) -> IncomingText {
+    IncomingText {
+        text: code.to_string(),
+        ..text_from(number, id)
+    }
+}
+
+#[tokio::test]
+async fn a_live_code_proves_the_number_and_is_not_stored() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_prove_phone_number()
+        .withf(|proof, _, max_failures| {
+            let code = PhoneCode::from_text("1234 5678").unwrap();
+            proof.code_hash == code.hash_for(&proof.phone_number)
+                && proof.receipt.as_str() == "SM10"
+                && *max_failures == PHONE_CODE_MAX_FAILURES
+        })
+        .returning(|proof, _, _| {
+            Ok(ProofOutcome::Proven(Box::new(user_with_phone(
+                7,
+                proof.phone_number.as_str(),
+                true,
+            ))))
+        });
+    mocks.users.expect_find_user_by_phone().never();
+    mocks.messages.expect_create_message_once().never();
+    let (chat, mut sent) = phone_chat(mocks);
+
+    let received = chat
+        .receive(code_from("+60123456789", "SM10", "1234 5678"))
+        .await
+        .unwrap();
+
+    assert_eq!(received, Received::PhoneVerified { user_id: uid(7) });
+    let confirmation = sent.recv().await.unwrap().1;
+    assert!(confirmation.contains("verified") && confirmation.contains("user7"));
+}
+
+#[tokio::test]
+async fn a_wrong_code_from_an_unproven_number_gets_the_wrong_code_reply() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_prove_phone_number()
+        .returning(|_, _, _| Ok(ProofOutcome::NotProven { counted: true }));
+    mocks
+        .users
+        .expect_find_user_by_phone()
+        .returning(|_| Ok(None));
+    mocks.messages.expect_create_message_once().never();
+    let (chat, mut sent) = phone_chat(mocks);
+
+    let received = chat
+        .receive(code_from("+60123456789", "SM11", "12345678"))
+        .await
+        .unwrap();
+
+    assert_eq!(received, Received::WrongCode);
+    assert_eq!(sent.recv().await.unwrap().1, WRONG_CODE_REPLY);
+}
+
+/// A squatter's live claim on a proven number does not change what its owner's digits are:
+/// a text of eight digits from the owner is their message like any other.
+#[tokio::test]
+async fn digits_from_a_proven_number_are_an_ordinary_text_when_they_prove_nothing() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_prove_phone_number()
+        .returning(|_, _, _| Ok(ProofOutcome::NotProven { counted: true }));
+    mocks
+        .users
+        .expect_find_user_by_phone()
+        .returning(|phone| Ok(Some(user_with_phone(7, phone.as_str(), true))));
+    mocks
+        .messages
+        .expect_create_message_once()
+        .times(1)
+        .returning(|_, _, _| Ok(None));
+    let (chat, _sent) = phone_chat(mocks);
+
+    let received = chat
+        .receive(code_from("+60123456789", "SM12", "12345678"))
+        .await
+        .unwrap();
+
+    assert_eq!(received, Received::AlreadyReceived);
+}
+
+#[tokio::test]
+async fn a_retried_proving_text_is_taken_once() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_prove_phone_number()
+        .returning(|_, _, _| Ok(ProofOutcome::AlreadyReceived));
+    mocks.users.expect_find_user_by_phone().never();
+    mocks.messages.expect_create_message_once().never();
+    let (chat, _sent) = phone_chat(mocks);
+
+    let received = chat
+        .receive(code_from("+60123456789", "SM13", "12345678"))
+        .await
+        .unwrap();
+
+    assert_eq!(received, Received::AlreadyReceived);
+}

@@ -20,7 +20,8 @@ pub struct RegisterRequest {
     pub full_name: Option<String>,
     /// International, such as `+60123456789` (spaces, hyphens, dots and parentheses are
     /// dropped), or national (`012-345 6789`) when the server has a default region; stored
-    /// in E.164 and unique among users. Empty means none.
+    /// in E.164, as a claim until proven from the phone (a superuser's `POST /auth/users`
+    /// counts as proof). Empty means none.
     #[serde(default)]
     pub phone_number: Option<String>,
 }
@@ -75,8 +76,8 @@ pub struct ProfileUpdateRequest {
     #[serde(default)]
     pub bio: Option<String>,
     /// International, such as `+60123456789`, or national when the server has a default
-    /// region; stored in E.164 and unique among users. To remove it, use
-    /// `PUT /auth/me/phone` with `null`.
+    /// region; stored in E.164 as an unverified claim (`PUT /auth/me/phone` gives the code
+    /// that proves it). To remove it, use `PUT /auth/me/phone` with `null`.
     #[serde(default)]
     pub phone_number: Option<String>,
 }
@@ -87,7 +88,7 @@ pub struct ProfileUpdateRequest {
 pub struct PhoneUpdateRequest {
     /// International, such as `+60123456789` (spaces, hyphens, dots and parentheses are
     /// dropped), or national (`012-345 6789`) when the server has a default region; stored
-    /// in E.164 and unique among users.
+    /// in E.164, as a claim until proven from the phone.
     pub phone_number: Option<String>,
 }
 

@@ -1,6 +1,7 @@
 //! Response bodies. Each turns a domain value into what the contract shows; the names the
 //! OpenAPI document uses are the original's (`User`, `Message`, …).
 
+use ai_message_core::usecases::accounts::PhoneSet;
 use ai_message_core::{ConversationSummary, Message, Role, Session, SessionId, User};
 use poem_openapi::Object;
 
@@ -20,8 +21,12 @@ pub struct UserOut {
     pub email: String,
     pub full_name: Option<String>,
     pub bio: Option<String>,
-    /// E.164 (`+60123456789`), unique among users.
+    /// E.164 (`+60123456789`): the account's number, proven or only claimed.
     pub phone_number: Option<String>,
+    /// `true` when `phone_number` is proven (texted from that phone, or given by a
+    /// superuser): only a proven number's WhatsApp and SMS texts reach the account, and
+    /// proven numbers are unique. A claim blocks nobody.
+    pub phone_verified: bool,
     pub is_active: bool,
     pub is_superuser: bool,
     pub created_at: UtcTime,
@@ -36,11 +41,44 @@ impl From<User> for UserOut {
             email: user.email.into_inner(),
             full_name: text(user.full_name),
             bio: text(user.bio),
-            phone_number: text(user.phone_number),
+            phone_verified: user.phone_number.is_some(),
+            phone_number: text(user.phone_number.or(user.unverified_phone_number)),
             is_active: user.is_active,
             is_superuser: user.is_superuser,
             created_at: user.created_at.into(),
             updated_at: user.updated_at.into(),
+        }
+    }
+}
+
+/// The caller's account after `PUT /auth/me/phone`.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "UserWithPhoneVerification")]
+pub struct PhoneSetOut {
+    #[oai(flatten)]
+    pub user: UserOut,
+    /// How to prove the number; `null` when it is proven already or was removed.
+    pub verification: Option<PhoneVerificationOut>,
+}
+
+/// Text `code` from the claimed phone, by WhatsApp or SMS, to the service's number before
+/// `expires_at`. Asking again voids the code; five wrong codes from the number void it too.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "PhoneVerification")]
+pub struct PhoneVerificationOut {
+    /// Eight digits, shown once (only a hash is stored).
+    pub code: String,
+    pub expires_at: UtcTime,
+}
+
+impl From<PhoneSet> for PhoneSetOut {
+    fn from(set: PhoneSet) -> Self {
+        Self {
+            user: set.user.into(),
+            verification: set.verification.map(|v| PhoneVerificationOut {
+                code: v.code.as_str().to_string(),
+                expires_at: v.expires_at.into(),
+            }),
         }
     }
 }

@@ -84,7 +84,6 @@ impl From<UpdateProfileError> for ApiError {
     fn from(error: UpdateProfileError) -> Self {
         match error {
             UpdateProfileError::AccountGone => Self::unauthorized(INVALID_CREDENTIALS),
-            UpdateProfileError::PhoneTaken => Self::bad_request(detail::PHONE_TAKEN),
             UpdateProfileError::Port(e) => e.into(),
         }
     }

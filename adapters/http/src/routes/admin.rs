@@ -146,7 +146,9 @@ impl AdminApi {
 
     /// Create a user
     ///
-    /// Same body and rules as registration.
+    /// Same body and rules as registration, but the phone number counts as proven (the
+    /// school's roster): 400 `Phone number already registered` when another account has
+    /// proven it; other accounts' claims of it are removed.
     #[oai(path = "/users", method = "post", operation_id = "create_user")]
     async fn create_user(
         &self,

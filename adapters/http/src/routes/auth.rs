@@ -97,7 +97,8 @@ impl LoginPayload {
 impl AuthApi {
     /// Register
     ///
-    /// Creates an active, ordinary account. Username and email must be free.
+    /// Creates an active, ordinary account. Username and email must be free. A phone
+    /// number is an unverified claim (see `PUT /auth/me/phone`).
     #[oai(path = "/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
@@ -242,7 +243,8 @@ impl AuthApi {
     /// Update my profile
     ///
     /// Changes `full_name`, `bio` and `phone_number`; absent or null fields stay as they
-    /// are (400 `Phone number already registered` when another account holds the number).
+    /// are. A new phone number is an unverified claim: `PUT /auth/me/phone` gives the code
+    /// that proves it.
     #[oai(path = "/me", method = "put", operation_id = "update_me")]
     async fn update_me(
         &self,
@@ -265,14 +267,18 @@ impl AuthApi {
 
     /// Set my phone number
     ///
-    /// Sets the caller's phone number (E.164, unique among users; 400 `Phone number already
-    /// registered` when another account holds it), or removes it with `null`.
+    /// Claims a phone number for the caller (E.164), or removes the caller's number with
+    /// `null`. A claim routes no texts until it is proven: the answer's `verification.code`
+    /// is to be texted from that phone (WhatsApp or SMS) to the service's number within 15
+    /// minutes. Anyone may claim any number, so a claim blocks nobody; the proof makes the
+    /// number the caller's (`phone_verified`) and removes every other claim of it. The
+    /// caller's proven number set again stays proven, without a code.
     #[oai(path = "/me/phone", method = "put", operation_id = "update_my_phone")]
     async fn update_phone(
         &self,
         auth: Authenticated,
         body: JsonBody<PhoneUpdateRequest>,
-    ) -> Result<Json<UserOut>, ApiError> {
+    ) -> Result<Json<PhoneSetOut>, ApiError> {
         let phone_number = phone(&self.state.services.phone_rules, body.0.phone_number)?;
         let user = self
             .state

@@ -142,6 +142,7 @@ pub async fn register_returns_the_user_without_secrets(server: TestServer) {
     assert_eq!(user["full_name"], "Alice Liddell");
     assert_eq!(user["bio"], Value::Null);
     assert_eq!(user["phone_number"], Value::Null);
+    assert_eq!(user["phone_verified"], false);
     assert_eq!(user["is_active"], true);
     assert_eq!(user["is_superuser"], false);
     assert!(
@@ -151,7 +152,7 @@ pub async fn register_returns_the_user_without_secrets(server: TestServer) {
     );
     assert!(is_wire_timestamp(&user["updated_at"]));
     let keys: Vec<&String> = user.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 10, "exactly the User fields: {keys:?}");
+    assert_eq!(keys.len(), 11, "exactly the User fields: {keys:?}");
     assert!(!response.text.contains("hashed_password"));
     assert!(!response.text.contains("$2b$"));
 }
@@ -595,8 +596,10 @@ pub async fn an_ended_session_is_refused_before_its_input(server: TestServer) {
     }
 }
 
-/// Phone numbers (the original's newest version): E.164, one stored form, unique among users
-/// on registration, profile updates, the admin's creation and `PUT /auth/me/phone`.
+/// Phone numbers (the original's newest version, proven since issue 38): E.164, one stored
+/// form. A number a user types in (registration, profile, `PUT /auth/me/phone`) is a claim
+/// that blocks nobody; a superuser's roster (`POST /auth/users`) proves it, and proven
+/// numbers are unique.
 pub async fn phone_numbers_are_e164_and_unique_everywhere(server: TestServer) {
     let register = |name: &str, phone: Value| {
         server.post(
@@ -611,10 +614,9 @@ pub async fn phone_numbers_are_e164_and_unique_everywhere(server: TestServer) {
         )
     };
     let alice = register("alice", json!("+60 12-345 6789")).await;
-    assert_eq!(alice.assert_status(201)["phone_number"], "+60123456789");
-    register("bob", json!("+60123456789"))
-        .await
-        .assert_error(400, "Phone number already registered");
+    let alice = alice.assert_status(201);
+    assert_eq!(alice["phone_number"], "+60123456789");
+    assert_eq!(alice["phone_verified"], false);
     let invalid = register("bob", json!("0123456789")).await;
     assert_eq!(invalid.status, 422);
     assert!(
@@ -622,37 +624,35 @@ pub async fn phone_numbers_are_e164_and_unique_everywhere(server: TestServer) {
         "{}",
         invalid.detail()
     );
-    let bob = register("bob", json!("")).await;
-    assert_eq!(bob.assert_status(201)["phone_number"], Value::Null);
+    let bob = register("bob", json!("+60123456789")).await;
+    assert_eq!(
+        bob.assert_status(201)["phone_number"],
+        "+60123456789",
+        "a claim blocks nobody"
+    );
     let carol = register("carol", Value::Null).await;
     assert_eq!(carol.assert_status(201)["phone_number"], Value::Null);
+    let erin = register("erin", json!("")).await;
+    assert_eq!(erin.assert_status(201)["phone_number"], Value::Null);
 
     let alice = server.login("alice").await;
     let bob = server.login("bob").await;
-    server
-        .put(
-            "/auth/me/phone",
-            Some(&bob.access),
-            json!({"phone_number": "+60123456789"}),
-        )
-        .await
-        .assert_error(400, "Phone number already registered");
-    server
-        .put(
-            "/auth/me",
-            Some(&bob.access),
-            json!({"phone_number": "+6012 345 6789"}),
-        )
-        .await
-        .assert_error(400, "Phone number already registered");
-    let set = server
+    let claimed = server
         .put(
             "/auth/me/phone",
             Some(&bob.access),
             json!({"phone_number": "+44 20 7946 0958"}),
         )
         .await;
-    assert_eq!(set.assert_status(200)["phone_number"], "+442079460958");
+    let claimed = claimed.assert_status(200);
+    assert_eq!(claimed["phone_number"], "+442079460958");
+    assert_eq!(claimed["phone_verified"], false);
+    let code = claimed["verification"]["code"].as_str().unwrap();
+    assert!(
+        code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit()),
+        "{code}"
+    );
+    assert!(claimed["verification"]["expires_at"].is_string());
     let renamed = server
         .put("/auth/me", Some(&bob.access), json!({"full_name": "Bob"}))
         .await;
@@ -662,7 +662,9 @@ pub async fn phone_numbers_are_e164_and_unique_everywhere(server: TestServer) {
         "absent fields stay"
     );
     let me = server.get("/auth/me", Some(&bob.access)).await;
-    assert_eq!(me.assert_status(200)["phone_number"], "+442079460958");
+    let me = me.assert_status(200);
+    assert_eq!(me["phone_number"], "+442079460958");
+    assert_eq!(me.get("verification"), None, "the code is shown once");
 
     let cleared = server
         .put(
@@ -671,33 +673,60 @@ pub async fn phone_numbers_are_e164_and_unique_everywhere(server: TestServer) {
             json!({"phone_number": null}),
         )
         .await;
-    assert_eq!(cleared.assert_status(200)["phone_number"], Value::Null);
-    let taken_over = server
+    let cleared = cleared.assert_status(200);
+    assert_eq!(cleared["phone_number"], Value::Null);
+    assert_eq!(cleared["verification"], Value::Null);
+
+    // A superuser's roster proves the number: unique among proven numbers, and it drops
+    // the claims of it.
+    let carol = server.login("carol").await;
+    server
         .put(
             "/auth/me",
-            Some(&bob.access),
+            Some(&carol.access),
             json!({"phone_number": "+60123456789"}),
         )
-        .await;
-    assert_eq!(
-        taken_over.assert_status(200)["phone_number"],
-        "+60123456789"
-    );
-
+        .await
+        .assert_status(200);
     let root = server.superuser("root").await;
-    let created = server
-        .post(
+    let roster = |name: &'static str| {
+        server.post(
             "/auth/users",
             Some(&root.access),
             json!({
-                "username": "dave",
-                "email": "dave@example.com",
-                "password": "dave-password",
+                "username": name,
+                "email": format!("{name}@example.com"),
+                "password": format!("{name}-password"),
                 "phone_number": "+60123456789",
             }),
         )
+    };
+    let dave = roster("dave").await;
+    let dave = dave.assert_status(201);
+    assert_eq!(
+        (dave["phone_number"].clone(), dave["phone_verified"].clone()),
+        (json!("+60123456789"), json!(true))
+    );
+    roster("frank")
+        .await
+        .assert_error(400, "Phone number already registered");
+    let carol_me = server.get("/auth/me", Some(&carol.access)).await;
+    assert_eq!(carol_me.assert_status(200)["phone_number"], Value::Null);
+    let dave = server.login("dave").await;
+    let again = server
+        .put(
+            "/auth/me/phone",
+            Some(&dave.access),
+            json!({"phone_number": "+60 12 345 6789"}),
+        )
         .await;
-    created.assert_error(400, "Phone number already registered");
+    let again = again.assert_status(200);
+    assert_eq!(
+        again["phone_verified"], true,
+        "a proven number stays proven"
+    );
+    assert_eq!(again["verification"], Value::Null);
+
     server
         .put(
             "/auth/me/phone",

@@ -10,7 +10,7 @@ use ai_message_twilio::TwilioSettings;
 use poem::http::Method;
 use serde_json::{Value, json};
 
-use super::harness::{Body, Client, TestResponse, TestServer};
+use super::harness::{Body, Client, TestResponse, TestServer, password_of};
 use crate::fake_model::{Answer, FakeModel};
 use crate::fake_twilio::*;
 use crate::message_sid;
@@ -59,18 +59,50 @@ fn assert_empty_twiml(response: &TestResponse) {
     );
 }
 
-/// A user whose profile holds `phone`.
+/// A user whose proven number is `phone`: created by a superuser, as a school's roster is
+/// (a number a user types in routes nothing until texted back, see the squatter case).
 async fn user_with_phone(server: &TestServer, name: &str, phone: &str) -> Client {
-    let client = server.user(name).await;
+    let known = server
+        .login_as("registrar", &password_of("registrar"))
+        .await
+        .status
+        .is_success();
+    let registrar = if known {
+        server.login("registrar").await
+    } else {
+        server.superuser("registrar").await
+    };
     server
+        .post(
+            "/auth/users",
+            Some(&registrar.access),
+            json!({
+                "username": name,
+                "email": format!("{name}@example.com"),
+                "password": password_of(name),
+                "phone_number": phone,
+            }),
+        )
+        .await
+        .assert_status(201);
+    server.login(name).await
+}
+
+/// Claims `phone` for `client` and proves it by texting the code from it (one reply goes
+/// out: the confirmation).
+async fn prove_phone(server: &TestServer, client: &Client, phone: &str, message_sid: &str) {
+    let claim = server
         .put(
             "/auth/me/phone",
             Some(&client.access),
             json!({ "phone_number": phone }),
         )
-        .await
-        .assert_status(200);
-    client
+        .await;
+    let code = claim.assert_status(200)["verification"]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_empty_twiml(&post_signed(server, &incoming_text(message_sid, phone, &code)).await);
 }
 
 async fn history(server: &TestServer, client: &Client) -> Vec<(String, String)> {
@@ -582,14 +614,20 @@ pub async fn national_numbers_need_a_default_region_and_are_stored_in_e164(serve
         "+60326158188"
     );
 
-    // The webhook matches the stored E.164 form.
+    // The webhook matches the stored E.164 form, once the number is proven.
+    prove_phone(&server, &alice, "+60123456789", message_sid!("9200")).await;
+    assert!(
+        twilio.wait_for_delivered(1).await[0]
+            .body
+            .contains("verified")
+    );
     let params = incoming_text(
         message_sid!("9201"),
         "whatsapp:+60123456789",
         "Hi from my phone",
     );
     assert_empty_twiml(&post_signed(&server, &params).await);
-    assert_eq!(twilio.wait_for_delivered(1).await[0].body, "Hello Malaysia");
+    assert_eq!(twilio.wait_for_delivered(2).await[1].body, "Hello Malaysia");
     let turns: Vec<Value> = history_of_length(&server, &alice, 2)
         .await
         .into_iter()
@@ -882,4 +920,164 @@ pub async fn copies_of_a_text_without_words_are_answered_once(server: TestServer
     assert_eq!(sent[0].body, ChannelSettings::default().no_text_reply);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(twilio.calls().len(), 1, "one reply in all");
+}
+
+/// Issue 38: a number routes texts only once its holder has proven it from the phone. A
+/// squatter who puts another person's number in their profile first neither blocks the
+/// owner nor receives the owner's texts.
+pub async fn a_squatters_unverified_claim_neither_blocks_the_owner_nor_gets_their_texts(
+    server: TestServer,
+) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    model.script([Answer::Plain("Hello Alice".into())]);
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let mallory = server.user("mallory").await;
+    let squatted = server
+        .put(
+            "/auth/me/phone",
+            Some(&mallory.access),
+            json!({"phone_number": ALICE_PHONE}),
+        )
+        .await;
+    squatted.assert_status(200);
+
+    // Alice's texts reach nobody while the number is only claimed: Mallory sees none.
+    let before = incoming_text(
+        message_sid!("9301"),
+        "whatsapp:+60123456789",
+        "Is this thing on?",
+    );
+    assert_empty_twiml(&post_signed(&server, &before).await);
+    let sent = twilio.wait_for_delivered(1).await;
+    assert!(
+        history(&server, &mallory).await.is_empty(),
+        "the squatter gets none of the owner's texts"
+    );
+    assert_eq!(sent[0].body, ChannelSettings::default().unregistered_reply);
+    assert_eq!(squatted.assert_status(200)["phone_verified"], false);
+
+    // The claim does not block the owner: she claims the number too, and proves it.
+    let alice = server.user("alice").await;
+    let claim = server
+        .put(
+            "/auth/me/phone",
+            Some(&alice.access),
+            json!({"phone_number": "+60 12-345 6789"}),
+        )
+        .await;
+    let claim = claim.assert_status(200);
+    assert_eq!(claim["phone_number"], ALICE_PHONE);
+    assert_eq!(claim["phone_verified"], false);
+    let code = claim["verification"]["code"].as_str().unwrap().to_string();
+    assert_eq!(code.len(), 8, "{code}");
+    let proof = incoming_text(message_sid!("9302"), "whatsapp:+60123456789", &code);
+    assert_empty_twiml(&post_signed(&server, &proof).await);
+    let sent = twilio.wait_for_delivered(2).await;
+    assert!(
+        sent[1].body.contains("verified") && sent[1].body.contains("alice"),
+        "{:?}",
+        sent[1].body
+    );
+    let me = server.get("/auth/me", Some(&alice.access)).await;
+    let me = me.assert_status(200);
+    assert_eq!(
+        (me["phone_number"].clone(), me["phone_verified"].clone()),
+        (json!(ALICE_PHONE), json!(true))
+    );
+    let squatter = server.get("/auth/me", Some(&mallory.access)).await;
+    assert_eq!(
+        squatter.assert_status(200)["phone_number"],
+        Value::Null,
+        "the proof removed the other claims on the number"
+    );
+
+    // From now on the number's texts are Alice's; the code itself was not stored.
+    let after = incoming_text(message_sid!("9303"), "whatsapp:+60123456789", "Hi, it's me");
+    assert_empty_twiml(&post_signed(&server, &after).await);
+    assert_eq!(twilio.wait_for_delivered(3).await[2].body, "Hello Alice");
+    assert_eq!(
+        history_of_length(&server, &alice, 2).await,
+        turns(&[("user", "Hi, it's me"), ("assistant", "Hello Alice")])
+    );
+    assert!(history(&server, &mallory).await.is_empty());
+    assert_eq!(
+        model.recorded().len(),
+        1,
+        "only the real text asked the model"
+    );
+}
+
+/// A code proves only the number it was given for, five wrong codes from that number use
+/// it up, and a code is never stored as a message, nor taken twice when Twilio retries.
+pub async fn wrong_misplaced_and_retried_codes_prove_nothing_more(server: TestServer) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let alice = server.user("alice").await;
+    let claim = |sid_note: &'static str| {
+        let server = &server;
+        let alice = &alice;
+        async move {
+            let claim = server
+                .put(
+                    "/auth/me/phone",
+                    Some(&alice.access),
+                    json!({ "phone_number": ALICE_PHONE }),
+                )
+                .await;
+            claim.assert_status(200)["verification"]["code"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{sid_note}: a code"))
+                .to_string()
+        }
+    };
+    let code = claim("first").await;
+    let unregistered = ChannelSettings::default().unregistered_reply;
+
+    // Her code texted from another phone proves nothing there.
+    let elsewhere = incoming_text(message_sid!("9401"), "+60198765432", &code);
+    assert_empty_twiml(&post_signed(&server, &elsewhere).await);
+    assert_eq!(twilio.wait_for_delivered(1).await[0].body, unregistered);
+
+    // Five wrong codes from her number use the code up.
+    let wrong = format!("{:08}", (code.parse::<u64>().unwrap() + 1) % 100_000_000);
+    for attempt in 0..5 {
+        let sid = format!("SM{:032x}", 0x9410 + attempt);
+        assert_empty_twiml(&post_signed(&server, &incoming_text(&sid, ALICE_PHONE, &wrong)).await);
+    }
+    let sent = twilio.wait_for_delivered(6).await;
+    assert!(
+        sent[1..]
+            .iter()
+            .all(|m| m.body.starts_with("That code is not valid")),
+        "{sent:?}"
+    );
+    let used_up = incoming_text(message_sid!("9420"), ALICE_PHONE, &code);
+    assert_empty_twiml(&post_signed(&server, &used_up).await);
+    assert_eq!(twilio.wait_for_delivered(7).await[6].body, unregistered);
+    let me = server.get("/auth/me", Some(&alice.access)).await;
+    assert_eq!(me.assert_status(200)["phone_verified"], false);
+
+    // A new code proves it; Twilio's retries of that text change nothing more.
+    let code = claim("second").await;
+    let proof = incoming_text(message_sid!("9430"), ALICE_PHONE, &code);
+    let copies = (0..3).map(|_| post_signed(&server, &proof));
+    for response in futures_util::future::join_all(copies).await {
+        assert_empty_twiml(&response);
+    }
+    assert!(
+        twilio.wait_for_delivered(8).await[7]
+            .body
+            .contains("verified")
+    );
+    let me = server.get("/auth/me", Some(&alice.access)).await;
+    assert_eq!(me.assert_status(200)["phone_verified"], true);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(twilio.calls().len(), 8, "one confirmation in all");
+    assert!(
+        history(&server, &alice).await.is_empty(),
+        "no code is stored"
+    );
+    assert!(model.recorded().is_empty(), "the model was never asked");
 }

@@ -150,6 +150,8 @@ macro_rules! http_api_tests {
             a_delivery_whose_idempotency_token_was_taken_is_not_taken_again,
             an_unknown_number_gets_the_fixed_reply_once_a_day,
             copies_of_a_text_without_words_are_answered_once,
+            a_squatters_unverified_claim_neither_blocks_the_owner_nor_gets_their_texts,
+            wrong_misplaced_and_retried_codes_prove_nothing_more,
         );
     };
     (@cases $factory:expr; $skip:expr; $($case:ident),* $(,)?) => {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use ai_message_core::ports::*;
 use ai_message_core::*;
 
-use super::{add_user, at};
+use super::{add_user, at, new_user, phone_claim};
 
 fn question_from(user: UserId, text: &str, seconds: i64) -> NewMessage {
     NewMessage {
@@ -30,15 +30,11 @@ fn receipt(id: &str) -> ChannelOrigin {
 }
 
 pub async fn a_user_is_found_by_their_exact_phone_number(storage: Storage) {
-    let alice = add_user(&storage, "alice").await;
     add_user(&storage, "bob").await;
     let number = PhoneNumber::parse("+60123456789").unwrap();
-    storage
-        .users
-        .set_phone_number(alice.id, Some(number.clone()), at(1))
-        .await
-        .unwrap()
-        .unwrap();
+    let mut new_alice = new_user("alice");
+    new_alice.phone_number = Some(number.clone());
+    let alice = storage.users.create_user(new_alice).await.unwrap();
     let found = storage.users.find_user_by_phone(&number).await.unwrap();
     assert_eq!(found.map(|u| u.id), Some(alice.id));
     // No prefix, suffix or substring match: "60" is in every Malaysian number.
@@ -262,4 +258,161 @@ pub async fn a_fixed_reply_is_recorded_once_per_quiet_period(storage: Storage) {
         recorded += usize::from(task.await.unwrap());
     }
     assert_eq!(recorded, 1, "of racing calls for one address, one records");
+}
+
+fn proof(number: &str, code: &str, receipt_id: &str) -> PhoneProof {
+    let phone_number = PhoneNumber::parse(number).unwrap();
+    PhoneProof {
+        code_hash: PhoneCode::from_text(code).unwrap().hash_for(&phone_number),
+        phone_number,
+        receipt: receipt(receipt_id).receipt,
+    }
+}
+
+/// Issue 38: the number becomes the claimant's only by the live code of their claim, texted
+/// from that number; the proof takes it from its former holder, drops every claim of it
+/// and takes the text's id, so a retry changes nothing.
+pub async fn a_number_is_proven_by_a_live_code_of_its_claim_only(storage: Storage) {
+    const NUMBER: &str = "+60123456789";
+    let number = PhoneNumber::parse(NUMBER).unwrap();
+    let mut new_holder = new_user("holder");
+    new_holder.phone_number = Some(number.clone());
+    let holder = storage.users.create_user(new_holder).await.unwrap();
+    let mallory = add_user(&storage, "mallory").await;
+    let alice = add_user(&storage, "alice").await;
+    for (user, code) in [(mallory.id, "11111111"), (alice.id, "22222222")] {
+        storage
+            .users
+            .claim_phone_number(user, Some(phone_claim(NUMBER, code, at(900))), at(1))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let outcome = |p: PhoneProof, seconds: i64| {
+        let users = storage.users.clone();
+        async move { users.prove_phone_number(p, at(seconds), 5).await.unwrap() }
+    };
+    // Alice's code from another number, or an unknown code: nothing proven.
+    assert_eq!(
+        outcome(proof("+60198765432", "22222222", "SM1"), 2).await,
+        ProofOutcome::NotProven { counted: false }
+    );
+    assert_eq!(
+        outcome(proof(NUMBER, "33333333", "SM2"), 2).await,
+        ProofOutcome::NotProven { counted: true }
+    );
+    // After its expiry a code proves nothing.
+    assert_eq!(
+        outcome(proof(NUMBER, "22222222", "SM3"), 900).await,
+        ProofOutcome::NotProven { counted: false }
+    );
+    let ProofOutcome::Proven(proven) = outcome(proof(NUMBER, "22222222", "SM4"), 3).await else {
+        panic!("alice's live code proves her claim");
+    };
+    assert_eq!(proven.id, alice.id);
+    assert_eq!(
+        (
+            proven.phone_number.clone(),
+            proven.unverified_phone_number.clone()
+        ),
+        (Some(number.clone()), None)
+    );
+    assert_eq!(proven.updated_at, at(3));
+    let found = storage.users.find_user_by_phone(&number).await.unwrap();
+    assert_eq!(found.map(|u| u.id), Some(alice.id));
+    let holder = storage.users.get_user(holder.id).await.unwrap().unwrap();
+    assert_eq!(holder.phone_number, None, "taken from its former holder");
+    let mallory = storage.users.get_user(mallory.id).await.unwrap().unwrap();
+    assert_eq!(
+        mallory.unverified_phone_number, None,
+        "other claims dropped"
+    );
+    assert_eq!(
+        outcome(proof(NUMBER, "11111111", "SM5"), 4).await,
+        ProofOutcome::NotProven { counted: false },
+        "a dropped claim's code is void"
+    );
+    assert_eq!(
+        outcome(proof(NUMBER, "22222222", "SM4"), 5).await,
+        ProofOutcome::AlreadyReceived,
+        "the proving text is taken once"
+    );
+    let again = storage
+        .messages
+        .create_message_once(
+            &receipt("SM4"),
+            None,
+            question_from(alice.id, "22222222", 6),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, None, "nor stored as a message on a retry");
+}
+
+/// A claim's code takes five wrong codes from its number, then proves nothing; a new
+/// claim has a new code and a clean count. A disabled account's claim proves nothing.
+pub async fn wrong_codes_use_up_a_claims_code(storage: Storage) {
+    const NUMBER: &str = "+60123456789";
+    let alice = add_user(&storage, "alice").await;
+    let claim_at = |seconds: i64| {
+        let users = storage.users.clone();
+        async move {
+            users
+                .claim_phone_number(
+                    alice.id,
+                    Some(phone_claim(NUMBER, "22222222", at(900))),
+                    at(seconds),
+                )
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    claim_at(1).await;
+    for attempt in 0..5 {
+        let wrong = proof(
+            NUMBER,
+            &format!("0000000{attempt}"),
+            &format!("SMW{attempt}"),
+        );
+        let outcome = storage.users.prove_phone_number(wrong, at(2), 5).await;
+        assert_eq!(outcome.unwrap(), ProofOutcome::NotProven { counted: true });
+    }
+    let right = storage
+        .users
+        .prove_phone_number(proof(NUMBER, "22222222", "SMR1"), at(3), 5)
+        .await;
+    assert_eq!(
+        right.unwrap(),
+        ProofOutcome::NotProven { counted: false },
+        "used up"
+    );
+    claim_at(4).await;
+    let right = storage
+        .users
+        .prove_phone_number(proof(NUMBER, "22222222", "SMR2"), at(5), 5)
+        .await;
+    assert!(matches!(right.unwrap(), ProofOutcome::Proven(user) if user.id == alice.id));
+
+    let bob = add_user(&storage, "bob").await;
+    storage
+        .users
+        .claim_phone_number(
+            bob.id,
+            Some(phone_claim("+60198765432", "33333333", at(900))),
+            at(6),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    storage
+        .users
+        .set_user_active(bob.id, false, at(7))
+        .await
+        .unwrap();
+    let disabled = storage
+        .users
+        .prove_phone_number(proof("+60198765432", "33333333", "SMD"), at(8), 5)
+        .await;
+    assert_eq!(disabled.unwrap(), ProofOutcome::NotProven { counted: true });
 }

@@ -102,6 +102,8 @@ macro_rules! storage_contract_tests {
             a_filing_racing_its_reporters_disabling_lands_first_or_is_refused,
             simultaneous_filings_never_pass_the_report_quota,
             a_user_is_found_by_their_exact_phone_number,
+            a_number_is_proven_by_a_live_code_of_its_claim_only,
+            wrong_codes_use_up_a_claims_code,
             a_channel_message_is_stored_once_per_id,
             racing_deliveries_of_one_channel_message_store_it_once,
             channel_receipts_are_taken_all_or_none,
@@ -141,6 +143,7 @@ pub fn new_user(name: &str) -> NewUser {
         full_name: None,
         created_at: t0(),
         phone_number: None,
+        unverified_phone_number: None,
     }
 }
 
@@ -354,14 +357,48 @@ pub async fn list_users_orders_by_id_and_pages(storage: Storage) {
     assert!(beyond.is_empty());
 }
 
-/// The unique `phone_number`: refused as `PhoneTaken` (nothing changed) on insert, profile
-/// update and set; any number of users have none; a cleared number is free again.
+/// A code for `number` that expires at `expires_at`.
+pub fn phone_claim(number: &str, code: &str, expires_at: Timestamp) -> NewPhoneClaim {
+    let phone_number = PhoneNumber::parse(number).unwrap();
+    NewPhoneClaim {
+        code: IssuedPhoneCode {
+            code_hash: PhoneCode::from_text(code).unwrap().hash_for(&phone_number),
+            expires_at,
+        },
+        phone_number,
+    }
+}
+
+/// Proven numbers (`users.phone_number`) are unique: `PhoneTaken` on insert, nothing
+/// stored. Claims block nobody, are never found by number, and a claim of another number
+/// gives the proven one up; a cleared number is free again.
 pub async fn phone_numbers_are_unique_and_can_be_set_and_cleared(storage: Storage) {
     let phone = |text: &str| PhoneNumber::parse(text).unwrap();
+    let mut new_mallory = new_user("mallory");
+    new_mallory.unverified_phone_number = Some(phone("+60123456789"));
+    let mallory = storage.users.create_user(new_mallory).await.unwrap();
+    assert_eq!(
+        (
+            mallory.phone_number.clone(),
+            mallory.unverified_phone_number.clone()
+        ),
+        (None, Some(phone("+60123456789")))
+    );
     let mut new_alice = new_user("alice");
     new_alice.phone_number = Some(phone("+60123456789"));
     let alice = storage.users.create_user(new_alice).await.unwrap();
     assert_eq!(alice.phone_number, Some(phone("+60123456789")));
+    assert_eq!(
+        storage
+            .users
+            .get_user(mallory.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .unverified_phone_number,
+        None,
+        "a proven number drops the other claims of it"
+    );
     let mut new_bob = new_user("bob");
     new_bob.phone_number = Some(phone("+60123456789"));
     assert!(matches!(
@@ -377,58 +414,95 @@ pub async fn phone_numbers_are_unique_and_can_be_set_and_cleared(storage: Storag
     let carol = storage.users.create_user(new_user("carol")).await.unwrap();
     assert_eq!((bob.phone_number.clone(), carol.phone_number), (None, None));
 
-    let taking = ProfileUpdate {
+    // A claim of a proven number blocks nobody and routes nothing.
+    let claiming = ProfileUpdate {
         full_name: Some(FullName::parse("Bob").unwrap()),
         bio: None,
         phone_number: Some(phone("+60123456789")),
     };
-    assert!(matches!(
-        storage.users.update_profile(bob.id, taking, at(1)).await,
-        Err(InsertError::PhoneTaken)
-    ));
-    let unchanged = storage.users.get_user(bob.id).await.unwrap().unwrap();
-    assert_eq!(unchanged, bob, "a refused update changes nothing");
-    assert!(matches!(
-        storage
-            .users
-            .set_phone_number(bob.id, Some(phone("+60123456789")), at(1))
-            .await,
-        Err(InsertError::PhoneTaken)
-    ));
-
-    let set = storage
+    let bob = storage
         .users
-        .set_phone_number(bob.id, Some(phone("+442079460958")), at(2))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(set.phone_number, Some(phone("+442079460958")));
-    assert_eq!(set.updated_at, at(2));
-    let cleared = storage
-        .users
-        .set_phone_number(alice.id, None, at(3))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(cleared.phone_number, None);
-    let moved = ProfileUpdate {
-        phone_number: Some(phone("+60123456789")),
-        ..ProfileUpdate::default()
-    };
-    let carol = storage
-        .users
-        .update_profile(carol.id, moved, at(4))
+        .update_profile(bob.id, claiming, at(1))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
-        carol.phone_number,
-        Some(phone("+60123456789")),
-        "free again"
+        (
+            bob.phone_number.clone(),
+            bob.unverified_phone_number.clone()
+        ),
+        (None, Some(phone("+60123456789")))
     );
+    let found = storage
+        .users
+        .find_user_by_phone(&phone("+60123456789"))
+        .await;
+    assert_eq!(found.unwrap().map(|u| u.id), Some(alice.id));
+
+    let set = storage
+        .users
+        .claim_phone_number(
+            bob.id,
+            Some(phone_claim("+442079460958", "12345678", at(900))),
+            at(2),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(set.unverified_phone_number, Some(phone("+442079460958")));
+    assert_eq!(set.updated_at, at(2));
+    // Her proven number claimed again stays proven; another claim gives it up.
+    let again = storage
+        .users
+        .claim_phone_number(
+            alice.id,
+            Some(phone_claim("+60123456789", "11112222", at(900))),
+            at(3),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            again.phone_number.clone(),
+            again.unverified_phone_number.clone()
+        ),
+        (Some(phone("+60123456789")), None)
+    );
+    let moved = storage
+        .users
+        .claim_phone_number(
+            alice.id,
+            Some(phone_claim("+60198765432", "11112222", at(900))),
+            at(3),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            moved.phone_number.clone(),
+            moved.unverified_phone_number.clone()
+        ),
+        (None, Some(phone("+60198765432")))
+    );
+    let cleared = storage
+        .users
+        .claim_phone_number(alice.id, None, at(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (cleared.phone_number, cleared.unverified_phone_number),
+        (None, None)
+    );
+    let mut new_dave = new_user("dave");
+    new_dave.phone_number = Some(phone("+60123456789"));
+    let dave = storage.users.create_user(new_dave).await.unwrap();
+    assert_eq!(dave.phone_number, Some(phone("+60123456789")), "free again");
     let kept = storage
         .users
-        .update_profile(carol.id, ProfileUpdate::default(), at(5))
+        .update_profile(dave.id, ProfileUpdate::default(), at(5))
         .await
         .unwrap()
         .unwrap();
@@ -437,10 +511,28 @@ pub async fn phone_numbers_are_unique_and_can_be_set_and_cleared(storage: Storag
         Some(phone("+60123456789")),
         "absent stays"
     );
+    let same = ProfileUpdate {
+        phone_number: Some(phone("+60123456789")),
+        ..ProfileUpdate::default()
+    };
+    let kept = storage.users.update_profile(dave.id, same, at(5)).await;
+    assert_eq!(
+        kept.unwrap().unwrap().phone_number,
+        Some(phone("+60123456789")),
+        "the proven number given again stays proven"
+    );
     assert_eq!(
         storage
             .users
-            .set_phone_number(UserId::new(9_999), None, at(6))
+            .claim_phone_number(UserId::new(9_999), None, at(6))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        storage
+            .users
+            .update_profile(UserId::new(9_999), ProfileUpdate::default(), at(6))
             .await
             .unwrap(),
         None

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 use tokio::sync::{Semaphore, watch};
 
-use super::{add_user, t0};
+use super::{new_user, t0};
 
 const NUMBER: &str = "+60123456789";
 
@@ -200,15 +200,16 @@ impl Instance {
     }
 }
 
+/// A user whose number is proven (as a superuser's roster gives it).
+async fn with_proven_phone(storage: &Storage, name: &str, number: &str) -> UserId {
+    let mut user = new_user(name);
+    user.phone_number = Some(PhoneNumber::parse(number).unwrap());
+    storage.users.create_user(user).await.unwrap().id
+}
+
 /// A user who writes from `NUMBER`, a frozen clock and a channel shared by every instance.
 async fn phone_user(storage: &Storage) -> (UserId, Arc<ManualClock>, Arc<CountingChannel>) {
-    let user = add_user(storage, "alice").await.id;
-    storage
-        .users
-        .set_phone_number(user, Some(PhoneNumber::parse(NUMBER).unwrap()), t0())
-        .await
-        .unwrap()
-        .unwrap();
+    let user = with_proven_phone(storage, "alice", NUMBER).await;
     let clock = Arc::new(ManualClock::frozen_at(t0()));
     (user, clock, Arc::new(CountingChannel::default()))
 }
@@ -331,14 +332,8 @@ pub async fn an_expired_claim_is_taken_by_exactly_one_sweeper(storage: Storage) 
 /// out.
 pub async fn racing_replies_to_a_question_store_one_and_send_one(storage: Storage) {
     for round in 0..10 {
-        let user = add_user(&storage, &format!("user{round}")).await.id;
         let number = format!("+6012345{round:04}");
-        storage
-            .users
-            .set_phone_number(user, Some(PhoneNumber::parse(&number).unwrap()), t0())
-            .await
-            .unwrap()
-            .unwrap();
+        let user = with_proven_phone(&storage, &format!("user{round}"), &number).await;
         let clock = Arc::new(ManualClock::frozen_at(t0()));
         let channel = Arc::new(CountingChannel::default());
         let late = HeldModel::new("A");
