@@ -428,7 +428,6 @@ impl AssistantChat {
         mut prompt: AssistantPrompt,
         question: &Message,
     ) -> Result<String, AssistantError> {
-        let mut caller = None;
         let mut calls_made = 0usize;
         loop {
             let calls = match self.reply_live(assistant, prompt.clone(), question).await? {
@@ -450,10 +449,9 @@ impl AssistantChat {
                     self.settings.max_tool_calls
                 )));
             }
-            if caller.is_none() {
-                caller = Some(self.caller_of(question.sender_id).await?);
-            }
-            let caller = caller.as_ref().expect("set above");
+            // Read each round: a demotion or a disabling while the model thought applies to
+            // the calls that come after it.
+            let caller = self.caller_of(question.sender_id).await?;
             // The round's results share what the prompt leaves of its bound, each within
             // its own: a round that leaves too little for them is not run.
             let max = self.settings.max_prompt_bytes;
@@ -467,7 +465,7 @@ impl AssistantChat {
             }
             let mut results = Vec::with_capacity(calls.len());
             for call in &calls {
-                let outcome = self.run_tool(caller, call).await;
+                let outcome = self.run_tool(&caller, call).await;
                 results.push(bounds::fit_outcome(outcome, share));
             }
             prompt.exchanges.push(ToolExchange { calls, results });

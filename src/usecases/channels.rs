@@ -94,6 +94,15 @@ pub enum Received {
     WrongCode,
 }
 
+/// The receipts of a text's attempt to prove its number: its receipts, set apart.
+fn proof_attempt(incoming: &IncomingText) -> Vec<ChannelMessageId> {
+    incoming
+        .receipts()
+        .iter()
+        .filter_map(|receipt| ChannelMessageId::parse(format!("proof:{}", receipt.as_str())).ok())
+        .collect()
+}
+
 /// The reply to a wrong or expired code.
 const WRONG_CODE_REPLY: &str = "That code is not valid, or no longer. Ask for a new one in the \
                                 app (set your phone number again), then text it here.";
@@ -131,6 +140,13 @@ impl PhoneChat {
         let mut wrong_code = false;
         if let (Some(number), Some(code)) = (&incoming.sender, PhoneCode::from_text(&incoming.text))
         {
+            // Twilio's retries of a text with a code are one attempt: counted once as a wrong
+            // code, answered once, and a delivery that proved a number is not taken again
+            // under another id. Its own receipts, apart from the message's, which a code
+            // from the number's proven owner still takes as an ordinary text below.
+            if !self.take_once(&incoming, &proof_attempt(&incoming)).await? {
+                return Ok(Received::AlreadyReceived);
+            }
             let proof = PhoneProof {
                 phone_number: number.clone(),
                 code_hash: code.hash_for(number),

@@ -329,3 +329,65 @@ async fn tool_results_and_the_whole_prompt_stay_within_their_bounds() {
         assert!(!reports.is_empty(), "a page shows some");
     }
 }
+
+/// The tools act with the user's rights as they are at each round: a superuser demoted while
+/// the model thinks reads another user's report in the round before and not in the round
+/// after (the account used to be read once per answer).
+#[tokio::test]
+async fn each_round_of_tools_acts_with_the_users_rights_as_they_are_then() {
+    let mut mocks = Mocks::new();
+    storage_echoing(&mut mocks);
+    let rounds_read = Arc::new(Mutex::new(0));
+    let reads = rounds_read.clone();
+    mocks.users.expect_get_user().returning(move |id| {
+        let mut reads = reads.lock().unwrap();
+        *reads += 1;
+        let mut user = sample_user(id.get());
+        user.is_superuser = *reads == 1;
+        Ok(Some(user))
+    });
+    mocks
+        .reports
+        .expect_get_report()
+        .returning(|id| Ok(Some(sample_report_view(id.get()))));
+    let read_report = || {
+        vec![ToolCall {
+            id: "call_0".into(),
+            name: "get_report".into(),
+            arguments: r#"{"report_id": 9}"#.into(),
+            request: Ok(ToolRequest::GetReport { report_id: 9 }),
+        }]
+    };
+    let prompts = Arc::new(Mutex::new(Vec::<AssistantPrompt>::new()));
+    let seen = prompts.clone();
+    let mut model = MockAssistant::new();
+    model.expect_reply().times(3).returning(move |prompt, _| {
+        let mut seen = seen.lock().unwrap();
+        seen.push(prompt);
+        Ok(match seen.len() {
+            1 | 2 => ModelReply::ToolCalls(read_report()),
+            _ => ModelReply::Text("Done.".into()),
+        })
+    });
+    let ports = Ports {
+        assistant: Some(Arc::new(model) as Arc<dyn Assistant>),
+        ..mocks.into_ports()
+    };
+    // User 2 asks; report 9 is user 1's.
+    AssistantChat::new(&ports, AssistantSettings::default())
+        .ask(&caller(2), MessageContent::parse("read #9").unwrap(), None)
+        .await
+        .unwrap();
+    let prompts = prompts.lock().unwrap();
+    let results: Vec<&ToolOutcome> = prompts[2]
+        .exchanges
+        .iter()
+        .flat_map(|e| &e.results)
+        .collect();
+    assert!(matches!(results[0], ToolOutcome::Report(_)), "{results:?}");
+    assert!(
+        matches!(results[1], ToolOutcome::Refused(_)),
+        "demoted before the second round: {results:?}"
+    );
+    assert_eq!(*rounds_read.lock().unwrap(), 2, "read once per round");
+}

@@ -361,6 +361,11 @@ fn code_from(number: &str, id: &str, code: &str) -> IncomingText {
 async fn a_live_code_proves_the_number_and_is_not_stored() {
     let mut mocks = Mocks::new();
     mocks
+        .messages
+        .expect_take_channel_receipts()
+        .withf(|receipts, _| receipts.iter().all(|r| r.as_str().starts_with("proof:")))
+        .returning(|_, _| Ok(true));
+    mocks
         .users
         .expect_prove_phone_number()
         .withf(|proof, _, max_failures| {
@@ -394,6 +399,11 @@ async fn a_live_code_proves_the_number_and_is_not_stored() {
 async fn a_wrong_code_from_an_unproven_number_gets_the_wrong_code_reply() {
     let mut mocks = Mocks::new();
     mocks
+        .messages
+        .expect_take_channel_receipts()
+        .withf(|receipts, _| receipts.iter().all(|r| r.as_str().starts_with("proof:")))
+        .returning(|_, _| Ok(true));
+    mocks
         .users
         .expect_prove_phone_number()
         .returning(|_, _, _| Ok(ProofOutcome::NotProven { counted: true }));
@@ -418,6 +428,11 @@ async fn a_wrong_code_from_an_unproven_number_gets_the_wrong_code_reply() {
 #[tokio::test]
 async fn digits_from_a_proven_number_are_an_ordinary_text_when_they_prove_nothing() {
     let mut mocks = Mocks::new();
+    mocks
+        .messages
+        .expect_take_channel_receipts()
+        .withf(|receipts, _| receipts.iter().all(|r| r.as_str().starts_with("proof:")))
+        .returning(|_, _| Ok(true));
     mocks
         .users
         .expect_prove_phone_number()
@@ -444,6 +459,11 @@ async fn digits_from_a_proven_number_are_an_ordinary_text_when_they_prove_nothin
 #[tokio::test]
 async fn a_retried_proving_text_is_taken_once() {
     let mut mocks = Mocks::new();
+    mocks
+        .messages
+        .expect_take_channel_receipts()
+        .withf(|receipts, _| receipts.iter().all(|r| r.as_str().starts_with("proof:")))
+        .returning(|_, _| Ok(true));
     mocks
         .users
         .expect_prove_phone_number()

@@ -1081,3 +1081,61 @@ pub async fn wrong_misplaced_and_retried_codes_prove_nothing_more(server: TestSe
     );
     assert!(model.recorded().is_empty(), "the model was never asked");
 }
+
+/// Twilio's retries of a text that carries a code are one attempt: a wrong code retried
+/// counts once and is answered once (retries used to use the claim's code up, a reply each),
+/// and a delivery whose idempotency token proved the number is not taken again under another
+/// `MessageSid` (it used to be stored as a question and answered).
+pub async fn retried_code_texts_are_one_attempt_and_answered_once(server: TestServer) {
+    let twilio = FakeTwilio::start().await;
+    let model = FakeModel::start().await;
+    model.script([Answer::Plain("Should never be asked.".into())]);
+    let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
+    let alice = server.user("alice").await;
+    let claim = server
+        .put(
+            "/auth/me/phone",
+            Some(&alice.access),
+            json!({ "phone_number": ALICE_PHONE }),
+        )
+        .await;
+    let code = claim.assert_status(200)["verification"]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let wrong = format!("{:08}", (code.parse::<u64>().unwrap() + 1) % 100_000_000);
+    let retried = incoming_text(message_sid!("9501"), ALICE_PHONE, &wrong);
+    for _ in 0..6 {
+        assert_empty_twiml(&post_signed(&server, &retried).await);
+    }
+    let sent = twilio.wait_for_delivered(1).await;
+    assert!(
+        sent[0].body.starts_with("That code is not valid"),
+        "{sent:?}"
+    );
+
+    let token = [(IDEMPOTENCY_HEADER, "delivery-of-the-proof")];
+    let proof = incoming_text(message_sid!("9502"), ALICE_PHONE, &code);
+    assert_empty_twiml(&post_signed_with(&server, &proof, &token).await);
+    assert!(
+        twilio.wait_for_delivered(2).await[1]
+            .body
+            .contains("verified"),
+        "the retries left the code usable"
+    );
+    let redelivered = incoming_text(message_sid!("9503"), ALICE_PHONE, &code);
+    assert_empty_twiml(&post_signed_with(&server, &redelivered, &token).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        twilio.calls().len(),
+        2,
+        "one reply each: {:?}",
+        twilio.calls()
+    );
+    assert!(
+        history(&server, &alice).await.is_empty(),
+        "no code is stored"
+    );
+    assert!(model.recorded().is_empty(), "the model was never asked");
+}

@@ -152,6 +152,7 @@ macro_rules! http_api_tests {
             copies_of_a_text_without_words_are_answered_once,
             a_squatters_unverified_claim_neither_blocks_the_owner_nor_gets_their_texts,
             wrong_misplaced_and_retried_codes_prove_nothing_more,
+            retried_code_texts_are_one_attempt_and_answered_once,
         );
     };
     (@cases $factory:expr; $skip:expr; $($case:ident),* $(,)?) => {
