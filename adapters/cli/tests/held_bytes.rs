@@ -13,7 +13,12 @@ use serde_json::{Value, json};
 
 fn port(server: &Server) -> u16 {
     let url = server.url("");
-    url.trim_end_matches('/').rsplit(':').next().unwrap().parse().unwrap()
+    url.trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn at(host: [u8; 4], port: u16) -> SocketAddr {
@@ -116,10 +121,7 @@ fn bodies_past_what_one_address_may_hold_are_answered_503() {
     assert!(refused.len() >= 4, "{} refused", refused.len());
     for answer in &refused {
         assert_retry_after(answer);
-        assert!(
-            detail_of(answer).contains("client address"),
-            "{answer}"
-        );
+        assert!(detail_of(answer).contains("client address"), "{answer}");
     }
     // Another address has its own share.
     let mut other = connect_from(at([127, 0, 0, 2], 0), at([127, 0, 0, 1], port));
@@ -260,7 +262,12 @@ fn a_connection_keeps_its_budget_when_another_with_the_same_peer_address_closes(
     let bearer = format!("Bearer {token}");
     for _ in 0..20 {
         attacker
-            .request("GET", "/messages?limit=50", &[("authorization", &bearer)], true)
+            .request(
+                "GET",
+                "/messages?limit=50",
+                &[("authorization", &bearer)],
+                true,
+            )
             .unwrap();
     }
     attacker.flush().unwrap();
@@ -310,7 +317,12 @@ fn memory_that_stalled_bodies_held_is_returned_once_they_end() {
         std::thread::sleep(Duration::from_millis(200));
         after = rss_mib(pid) - before;
     }
-    println!("200 stalled bodies of 999 kB: RSS +{during:.1} MiB while held, +{after:.1} MiB after");
+    println!(
+        "200 stalled bodies of 999 kB: RSS +{during:.1} MiB while held, +{after:.1} MiB after"
+    );
     assert!(during > 100.0, "the bodies were held: +{during:.1} MiB");
-    assert!(after <= 48.0, "still held after they ended: +{after:.1} MiB");
+    assert!(
+        after <= 48.0,
+        "still held after they ended: +{after:.1} MiB"
+    );
 }

@@ -592,27 +592,51 @@ mod tests {
             active_requests: 2,
             held_bytes,
             stall_timeout: Duration::from_millis(stall_ms),
+            ..ConnectionRules::default()
         }
     }
 
-    fn peer(port: u16) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], port))
+    fn budgets(rules: ConnectionRules) -> Arc<ConnectionBudgets> {
+        ConnectionBudgets::new(rules, 64, TrustedProxies::none())
+    }
+
+    /// A connection from 127.0.0.1 at `port` to the server's 127.0.0.1:8000.
+    fn peer(port: u16) -> ConnectionEnds {
+        ends([127, 0, 0, 1], port, [127, 0, 0, 1])
+    }
+
+    fn ends(peer: [u8; 4], port: u16, local: [u8; 4]) -> ConnectionEnds {
+        ConnectionEnds {
+            local: SocketAddr::from((local, 8000)),
+            peer: SocketAddr::from((peer, port)),
+        }
+    }
+
+    fn found(budgets: &ConnectionBudgets, ends: ConnectionEnds) -> Option<Arc<Budget>> {
+        budgets.of(
+            &LocalAddr(poem::Addr::SocketAddr(ends.local)),
+            &RemoteAddr(poem::Addr::SocketAddr(ends.peer)),
+        )
     }
 
     #[tokio::test]
     async fn a_paced_body_releases_its_budget_as_it_is_taken() {
-        let budgets = ConnectionBudgets::new(rules(100_000, 10_000));
-        let registration = budgets.open(peer(1));
+        let budgets = budgets(rules(100_000, 10_000));
+        let registration = budgets.open(peer(1)).unwrap();
         let budget = registration.budget().clone();
         let permit = budget.hold(60_000).unwrap();
-        assert!(budget.hold(50_000).is_none(), "the budget is spent");
+        assert_eq!(
+            budget.hold(50_000).err(),
+            Some(Refusal::Connection),
+            "the budget is spent"
+        );
         let body: http_body_util::combinators::BoxBody<bytes::Bytes, io::Error> =
             PacedBody::start(bytes::Bytes::from(vec![7u8; 60_000]), permit, &budget).into();
         let mut body = body;
         let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
         assert_eq!(first.len(), PACED_ABOVE);
         assert!(
-            budget.hold(40_000 + PACED_ABOVE).is_some(),
+            budget.hold(40_000 + PACED_ABOVE).is_ok(),
             "what was taken is free"
         );
         let mut taken = first.len();
@@ -620,16 +644,13 @@ mod tests {
             taken += frame.unwrap().into_data().unwrap().len();
         }
         assert_eq!(taken, 60_000);
-        assert!(
-            budget.hold(100_000).is_some(),
-            "all of it is free once sent"
-        );
+        assert!(budget.hold(100_000).is_ok(), "all of it is free once sent");
     }
 
     #[tokio::test]
     async fn a_response_never_taken_is_freed_and_ends_its_connection() {
-        let budgets = ConnectionBudgets::new(rules(100_000, 100));
-        let registration = budgets.open(peer(2));
+        let budgets = budgets(rules(100_000, 100));
+        let registration = budgets.open(peer(2)).unwrap();
         let budget = registration.budget().clone();
         let permit = budget.hold(80_000).unwrap();
         let body: http_body_util::combinators::BoxBody<bytes::Bytes, io::Error> =
@@ -643,15 +664,15 @@ mod tests {
             budget.poll_stalled(&mut cx),
             "the connection is told to end"
         );
-        assert!(budget.hold(100_000).is_some(), "what it held is free");
+        assert!(budget.hold(100_000).is_ok(), "what it held is free");
         let error = body.frame().await.unwrap().unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::TimedOut);
     }
 
     #[tokio::test]
     async fn a_steady_reader_keeps_its_response() {
-        let budgets = ConnectionBudgets::new(rules(100_000, 150));
-        let registration = budgets.open(peer(3));
+        let budgets = budgets(rules(100_000, 150));
+        let registration = budgets.open(peer(3)).unwrap();
         let budget = registration.budget().clone();
         let permit = budget.hold(5 * PACED_ABOVE).unwrap();
         let body: http_body_util::combinators::BoxBody<bytes::Bytes, io::Error> = PacedBody::start(
@@ -673,20 +694,146 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_connection_leaves_a_newer_one_on_its_port_alone() {
-        let budgets = ConnectionBudgets::new(ConnectionRules::default());
-        let old = budgets.open(peer(4));
-        let new = budgets.open(peer(4));
+    fn a_closed_connection_leaves_a_newer_one_with_the_same_ends_alone() {
+        let budgets = budgets(ConnectionRules::default());
+        let old = budgets.open(peer(4)).unwrap();
+        let new = budgets.open(peer(4)).unwrap();
         drop(old);
-        let found = budgets
-            .of(&RemoteAddr(poem::Addr::SocketAddr(peer(4))))
-            .unwrap();
-        assert!(Arc::ptr_eq(&found, new.budget()));
+        let now = found(&budgets, peer(4)).unwrap();
+        assert!(Arc::ptr_eq(&now, new.budget()));
+        drop(now);
         drop(new);
+        assert!(found(&budgets, peer(4)).is_none());
+    }
+
+    #[test]
+    fn two_connections_from_one_peer_address_to_two_server_addresses_keep_their_own_budgets() {
+        let budgets = budgets(ConnectionRules::default());
+        let to_first = ends([127, 0, 0, 9], 5000, [127, 0, 0, 1]);
+        let to_second = ends([127, 0, 0, 9], 5000, [127, 0, 0, 2]);
+        let first = budgets.open(to_first).unwrap();
+        let second = budgets.open(to_second).unwrap();
+        assert!(Arc::ptr_eq(
+            &found(&budgets, to_first).unwrap(),
+            first.budget()
+        ));
+        drop(second);
+        let still = found(&budgets, to_first).expect("the first keeps its budget");
+        assert!(Arc::ptr_eq(&still, first.budget()));
+        assert!(found(&budgets, to_second).is_none());
+    }
+
+    #[test]
+    fn bytes_are_charged_to_the_connection_its_address_and_the_process_until_dropped() {
+        let budgets = budgets(ConnectionRules {
+            held_bytes: 1_000,
+            address_held_bytes: 1_500,
+            process_held_bytes: 2_000,
+            ..ConnectionRules::default()
+        });
+        let a1 = budgets
+            .open(ends([10, 0, 0, 1], 1, [127, 0, 0, 1]))
+            .unwrap();
+        let a2 = budgets
+            .open(ends([10, 0, 0, 1], 2, [127, 0, 0, 1]))
+            .unwrap();
+        let b = budgets
+            .open(ends([10, 0, 0, 2], 1, [127, 0, 0, 1]))
+            .unwrap();
+        let held_a1 = a1.budget().hold(1_000).unwrap();
+        assert_eq!(a1.budget().hold(1).err(), Some(Refusal::Connection));
+        // The second connection of the address has room of its own, its address not.
+        let held_a2 = a2.budget().hold(500).unwrap();
+        assert_eq!(a2.budget().hold(1).err(), Some(Refusal::Address));
+        // Another address has room of its own, the process not.
+        assert_eq!(b.budget().hold(501).err(), Some(Refusal::Process));
+        let mut held_b = b.budget().hold(500).unwrap();
+        assert_eq!(budgets.process.bytes.held.load(Ordering::Acquire), 2_000);
+        // A refusal takes nothing: what was held stays exactly so.
+        assert_eq!(a2.budget().bytes.held.load(Ordering::Acquire), 500);
+        held_b.release(200);
+        assert_eq!(budgets.process.bytes.held.load(Ordering::Acquire), 1_800);
+        drop(held_a1);
+        assert!(
+            a2.budget().hold(500).is_ok(),
+            "the address's share is free again"
+        );
+        drop((held_a2, held_b));
+        assert_eq!(budgets.process.bytes.held.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn an_address_opens_only_so_many_connections_and_forgets_them_as_they_close() {
+        let budgets = budgets(ConnectionRules {
+            address_connections: 2,
+            ..ConnectionRules::default()
+        });
+        let first = budgets
+            .open(ends([10, 0, 0, 1], 1, [127, 0, 0, 1]))
+            .unwrap();
+        let second = budgets
+            .open(ends([10, 0, 0, 1], 2, [127, 0, 0, 1]))
+            .unwrap();
         assert!(
             budgets
-                .of(&RemoteAddr(poem::Addr::SocketAddr(peer(4))))
+                .open(ends([10, 0, 0, 1], 3, [127, 0, 0, 1]))
                 .is_none()
         );
+        assert!(
+            budgets
+                .open(ends([10, 0, 0, 2], 1, [127, 0, 0, 1]))
+                .is_some()
+        );
+        drop(first);
+        let third = budgets
+            .open(ends([10, 0, 0, 1], 3, [127, 0, 0, 1]))
+            .unwrap();
+        drop((second, third));
+        assert!(
+            budgets.addresses.lock().is_empty(),
+            "no address is remembered"
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_share_one_address_per_prefix() {
+        let budgets = budgets(ConnectionRules {
+            address_connections: 1,
+            ..ConnectionRules::default()
+        });
+        let v6 = |host: &str| ConnectionEnds {
+            local: "[::1]:8000".parse().unwrap(),
+            peer: format!("[{host}]:1000").parse().unwrap(),
+        };
+        let _first = budgets.open(v6("2001:db8:1:2::1")).unwrap();
+        assert!(budgets.open(v6("2001:db8:1:2::ffff")).is_none());
+        assert!(budgets.open(v6("2001:db8:1:3::1")).is_some());
+    }
+
+    #[test]
+    fn a_trusted_proxy_is_bounded_per_connection_and_in_all_but_not_as_one_address() {
+        let budgets = ConnectionBudgets::new(
+            ConnectionRules {
+                held_bytes: 1_000,
+                address_held_bytes: 1_000,
+                address_connections: 1,
+                process_held_bytes: 1_500,
+                ..ConnectionRules::default()
+            },
+            64,
+            TrustedProxies::parse("10.0.0.1").unwrap(),
+        );
+        let first = budgets
+            .open(ends([10, 0, 0, 1], 1, [127, 0, 0, 1]))
+            .unwrap();
+        let second = budgets
+            .open(ends([10, 0, 0, 1], 2, [127, 0, 0, 1]))
+            .unwrap();
+        let _held = first.budget().hold(1_000).unwrap();
+        let _also = second
+            .budget()
+            .hold(500)
+            .expect("no share of one address bounds it");
+        assert_eq!(second.budget().hold(1).err(), Some(Refusal::Process));
     }
 }
