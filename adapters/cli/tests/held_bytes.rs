@@ -326,3 +326,80 @@ fn memory_that_stalled_bodies_held_is_returned_once_they_end() {
         "still held after they ended: +{after:.1} MiB"
     );
 }
+
+/// Pages a client never takes, asked for on four connections from one address (three each,
+/// a window of 0): each connection's own budget (16 MiB) would hold its three 3 MB pages,
+/// the address's (16 MiB here) holds five of the twelve; the rest are answered 503.
+fn unread_pages_past_what_one_address_may_hold_are_answered_503(database_url: &str) {
+    let server = Server::start(&[
+        ("DATABASE_URL", database_url),
+        ("ADDRESS_MAX_HELD_BYTES", "16777216"),
+        ("FIRST_SUPERUSER_USERNAME", "root"),
+        ("FIRST_SUPERUSER_EMAIL", "root@example.com"),
+        ("FIRST_SUPERUSER_PASSWORD", "root-password"),
+    ]);
+    let port = port(&server);
+    let token = token(&server);
+    store_a_large_page(&server, &token);
+    let bearer = format!("Bearer {token}");
+    let authority = format!("127.0.0.1:{port}");
+    let mut attackers: Vec<RawH2<TcpStream>> = (0..4)
+        .map(|_| {
+            let socket = connect_from(at([127, 0, 0, 1], 0), at([127, 0, 0, 1], port));
+            socket
+                .set_read_timeout(Some(Duration::from_millis(2)))
+                .unwrap();
+            let mut attacker = RawH2::open(socket, &authority, false, 0).unwrap();
+            for _ in 0..3 {
+                attacker
+                    .request(
+                        "GET",
+                        "/messages?limit=50",
+                        &[("authorization", &bearer)],
+                        true,
+                    )
+                    .unwrap();
+            }
+            attacker.flush().unwrap();
+            attacker
+        })
+        .collect();
+    let answered = |attackers: &[RawH2<TcpStream>]| {
+        attackers
+            .iter()
+            .map(|a| a.heard.responses.len())
+            .sum::<usize>()
+    };
+    let until = Instant::now() + Duration::from_secs(25);
+    while answered(&attackers) < 12 && Instant::now() < until {
+        for attacker in attackers.iter_mut() {
+            attacker.listen(Duration::from_millis(20));
+        }
+    }
+    let ok: usize = attackers.iter().map(|a| a.heard.ok.len()).sum();
+    let answered = answered(&attackers);
+    println!("12 unread 3 MB pages from one address: {answered} answered, {ok} of them 200");
+    assert_eq!(answered, 12, "every page was answered");
+    assert!(
+        ok <= 5,
+        "the address's 16 MiB holds five pages: {ok} were taken"
+    );
+    assert!(ok >= 1, "a page within the bounds is served");
+}
+
+#[test]
+fn unread_pages_past_what_one_address_may_hold_are_answered_503_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:///{}", dir.path().join("pages.db").display());
+    unread_pages_past_what_one_address_may_hold_are_answered_503(&url);
+}
+
+#[test]
+fn unread_pages_past_what_one_address_may_hold_are_answered_503_on_postgres() {
+    if ai_message_testkit::postgres::skip() {
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let database = runtime.block_on(ai_message_testkit::postgres::ScratchDatabase::create());
+    unread_pages_past_what_one_address_may_hold_are_answered_503(&database.url);
+}
