@@ -178,6 +178,8 @@ async fn idle_streams(count: usize) -> (f64, f64, usize) {
         "memory://",
         &[
             ("MAX_CONNECTIONS", &max),
+            // Every stream comes from 127.0.0.1.
+            ("ADDRESS_MAX_CONNECTIONS", &max),
             ("STREAM_MAX_PER_USER", "100"),
             ("REGISTER_MAX_PER_HOUR", "0"),
         ],

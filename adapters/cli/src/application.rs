@@ -108,7 +108,7 @@ impl Application {
         let state = AppState {
             services: Services::new(ports, parts.settings),
             tokens: AccessTokens::new(&parts.signing_key, parts.access_token_ttl, parts.clock),
-            limits: Arc::new(Limits::new(parts.limits)),
+            limits: Arc::new(Limits::new(parts.limits, &parts.trusted_proxies)),
             trusted_proxies: Arc::new(parts.trusted_proxies),
         };
         Self {

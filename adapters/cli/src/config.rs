@@ -416,6 +416,25 @@ impl Config {
                     // 8 MiB) must fit, or it could never be sent.
                     defaults.connection.held_bytes..=1024 * 1024 * 1024,
                 )?,
+                address_held_bytes: number(
+                    lookup,
+                    &["ADDRESS_MAX_HELD_BYTES"],
+                    defaults.connection.address_held_bytes,
+                    // At least one connection's default, for the same reason.
+                    defaults.connection.held_bytes..=64 * 1024 * 1024 * 1024,
+                )?,
+                address_connections: number(
+                    lookup,
+                    &["ADDRESS_MAX_CONNECTIONS"],
+                    defaults.connection.address_connections,
+                    1..=1_000_000,
+                )?,
+                process_held_bytes: number(
+                    lookup,
+                    &["MAX_HELD_BYTES"],
+                    defaults.connection.process_held_bytes,
+                    defaults.connection.held_bytes..=64 * 1024 * 1024 * 1024,
+                )?,
                 stall_timeout: write_timeout,
             },
             refresh_per_address: Quota::new(

@@ -22,7 +22,7 @@ use ai_message_core::usecases::Settings;
 use ai_message_core::usecases::accounts::Registration;
 use ai_message_core::usecases::live::LiveSettings;
 use ai_message_core::{Email, PasswordRules, User, Username, ValidationError};
-use ai_message_http::connections::{ConnectionLimits, GuardedAcceptor};
+use ai_message_http::connections::{AcceptedOn, ConnectionLimits, GuardedAcceptor};
 use ai_message_memory::MemoryStore;
 use ai_message_postgres::{PostgresStore, PostgresUrl};
 use ai_message_sqlite::{Location, SqliteStore};
@@ -360,7 +360,7 @@ async fn answer_forgotten_questions(chat: ai_message_core::usecases::assistant::
 }
 
 /// Serves the application on `acceptor` (plain TCP or TLS) until a shutdown signal.
-async fn run_server<A: Acceptor + 'static>(
+async fn run_server<A: Acceptor<Io: AcceptedOn> + 'static>(
     config: &Config,
     app: &Application,
     acceptor: A,

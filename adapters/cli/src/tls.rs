@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use ai_message_http::connections::AcceptedOn;
 use poem::listener::{Acceptor, Listener};
 use poem::web::{LocalAddr, RemoteAddr};
 use rustls::ServerConfig;
@@ -196,6 +197,16 @@ pub enum TlsConnection<S> {
     Handshaking(Box<tokio_rustls::Accept<S>>),
     Ready(Box<TlsStream<S>>),
     Failed,
+}
+
+impl<S: AcceptedOn> AcceptedOn for TlsConnection<S> {
+    fn accepted_on(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Self::Handshaking(accept) => accept.get_ref()?.accepted_on(),
+            Self::Ready(stream) => stream.get_ref().0.accepted_on(),
+            Self::Failed => None,
+        }
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> TlsConnection<S> {

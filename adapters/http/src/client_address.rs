@@ -78,7 +78,8 @@ impl TrustedProxies {
         Ok(trusted)
     }
 
-    fn trusts(&self, address: Option<IpAddr>) -> bool {
+    /// Whether `address` is a trusted proxy's.
+    pub fn trusts(&self, address: Option<IpAddr>) -> bool {
         self.any
             || address.is_some_and(|ip| {
                 let ip = ip.to_canonical();

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -18,7 +19,21 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 
-use crate::connection_budget::{ConnectionBudgets, Registration};
+use crate::connection_budget::{ConnectionBudgets, ConnectionEnds, Registration};
+
+/// The server's address a connection was accepted on. With the server on `0.0.0.0` the
+/// listener's own address says nothing of which of the machine's addresses the client
+/// reached, and without it two connections from one client address and port would look the
+/// same (`connection_budget`).
+pub trait AcceptedOn {
+    fn accepted_on(&self) -> Option<SocketAddr>;
+}
+
+impl AcceptedOn for tokio::net::TcpStream {
+    fn accepted_on(&self) -> Option<SocketAddr> {
+        self.local_addr().ok()
+    }
+}
 
 /// How the connection layer is bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +76,7 @@ impl<A: Acceptor> GuardedAcceptor<A> {
     }
 }
 
-impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
+impl<A: Acceptor<Io: AcceptedOn>> Acceptor for GuardedAcceptor<A> {
     type Io = GuardedConnection<A::Io>;
 
     fn local_addr(&self) -> Vec<LocalAddr> {
@@ -80,13 +95,33 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
             match self.inner.accept().await {
                 Ok((io, local, remote, scheme)) => {
                     self.backoff = FIRST_BACKOFF;
+                    let local = io
+                        .accepted_on()
+                        .map_or(local, |address| LocalAddr(address.into()));
+                    let ends = match (local.as_socket_addr(), remote.as_socket_addr()) {
+                        (Some(local), Some(peer)) => Some(ConnectionEnds {
+                            local: *local,
+                            peer: *peer,
+                        }),
+                        _ => None,
+                    };
+                    let budget = match ends.map(|ends| self.budgets.open(ends)) {
+                        Some(None) => {
+                            // Its address has as many connections open as it may: closed
+                            // unanswered, and the slot serves the next one.
+                            tracing::debug!(peer = %remote, "refused a connection: too many from its address");
+                            continue;
+                        }
+                        Some(registration) => registration,
+                        None => None,
+                    };
                     let mut io = GuardedConnection::new(
                         io,
                         slot,
                         self.header_read_timeout,
                         self.write_timeout,
                     );
-                    io.budget = remote.as_socket_addr().map(|peer| self.budgets.open(*peer));
+                    io.budget = budget;
                     io.first_read = FirstRead::AheadOfSniff;
                     return Ok((io, local, remote, scheme));
                 }

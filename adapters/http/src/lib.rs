@@ -1,6 +1,7 @@
 //! The inbound HTTP adapter: every route of the API contract on poem + poem-openapi, with
 //! Swagger UI at `/docs`, ReDoc at `/redoc` and the document at `/openapi.json`.
 
+mod allocator;
 mod auth;
 pub mod backup_files;
 mod body;

@@ -136,7 +136,7 @@ pub struct LimitSettings {
     pub stream_heartbeat: Duration,
     /// IPv6 clients are counted per this prefix (see `ai_message_core::address_limit_key`).
     pub ipv6_limit_prefix: u8,
-    /// What one connection may hold at once (`connection_budget`).
+    /// What a connection, a client address and the process may hold (`connection_budget`).
     pub connection: crate::connection_budget::ConnectionRules,
 }
 
@@ -176,10 +176,16 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn new(settings: LimitSettings) -> Self {
+    /// `proxies` (trusted) speak for many clients: their connections are not bounded per
+    /// address.
+    pub fn new(settings: LimitSettings, proxies: &crate::TrustedProxies) -> Self {
         Self {
             settings,
-            connections: crate::connection_budget::ConnectionBudgets::new(settings.connection),
+            connections: crate::connection_budget::ConnectionBudgets::new(
+                settings.connection,
+                settings.ipv6_limit_prefix,
+                proxies.clone(),
+            ),
             refresh_by_address: SlidingWindow::new(settings.refresh_per_address),
             register_by_address: SlidingWindow::new(settings.register_per_address),
         }

@@ -214,3 +214,32 @@ fn guessable_secret_keys_are_refused_by_their_estimated_strength() {
         assert!(config(&[("SECRET_KEY", strong)]).is_ok(), "{strong}");
     }
 }
+
+#[test]
+fn what_an_address_and_the_process_may_hold_has_defaults_and_a_floor() {
+    let rules = config(&[]).unwrap().limits.connection;
+    assert_eq!(rules.address_held_bytes, 64 * 1024 * 1024);
+    assert_eq!(rules.address_connections, 256);
+    assert_eq!(rules.process_held_bytes, 256 * 1024 * 1024);
+    let rules = config(&[
+        ("ADDRESS_MAX_HELD_BYTES", "33554432"),
+        ("ADDRESS_MAX_CONNECTIONS", "8"),
+        ("MAX_HELD_BYTES", "1073741824"),
+    ])
+    .unwrap()
+    .limits
+    .connection;
+    assert_eq!(rules.address_held_bytes, 32 * 1024 * 1024);
+    assert_eq!(rules.address_connections, 8);
+    assert_eq!(rules.process_held_bytes, 1024 * 1024 * 1024);
+    // Below one connection's bound the largest page could never be sent.
+    for name in ["ADDRESS_MAX_HELD_BYTES", "MAX_HELD_BYTES"] {
+        assert_eq!(config(&[(name, "1048576")]).unwrap_err().variable, name);
+    }
+    assert_eq!(
+        config(&[("ADDRESS_MAX_CONNECTIONS", "0")])
+            .unwrap_err()
+            .variable,
+        "ADDRESS_MAX_CONNECTIONS"
+    );
+}

@@ -28,6 +28,9 @@ const OVERLOADED: &str = "Server is busy, please retry";
 const RETRY_AFTER_SECONDS: &str = "1";
 const CONNECTION_FULL: &str =
     "This connection holds too many bytes: read the responses already sent, then retry";
+const ADDRESS_FULL: &str = "This client address holds too many bytes over its connections: \
+                            read the responses already sent, then retry";
+const SERVER_FULL: &str = "The server holds too many bytes for its clients right now, please retry";
 
 #[derive(Debug, ApiResponse)]
 pub enum ApiError {
@@ -88,6 +91,14 @@ impl ApiError {
     /// The connection's budget of held bytes is spent (`connection_budget`).
     pub fn connection_full() -> Self {
         Self::Unavailable(body(CONNECTION_FULL), RETRY_AFTER_SECONDS.into())
+    }
+
+    pub fn address_full() -> Self {
+        Self::Unavailable(body(ADDRESS_FULL), RETRY_AFTER_SECONDS.into())
+    }
+
+    pub fn server_full() -> Self {
+        Self::Unavailable(body(SERVER_FULL), RETRY_AFTER_SECONDS.into())
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
