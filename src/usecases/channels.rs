@@ -253,12 +253,20 @@ impl PhoneChat {
             return Ok(Received::AlreadyReceived);
         }
         let now = self.clock.now();
-        let address = incoming.route.to.as_str();
-        // An address longer than storage keeps is no channel's: it gets no reply.
-        let answered = address.chars().count() <= ChannelMessageId::MAX_CHARS
+        // One reply a day per number, however the channel spells it (`WhatsApp:`, by SMS);
+        // an address that is no number counts as written, in one case.
+        let address = match &incoming.sender {
+            Some(number) => number.as_str().to_string(),
+            None => incoming.route.to.to_lowercase(),
+        };
+        // An address storage cannot keep (too long, control characters) is no channel's: it
+        // gets no reply.
+        let storable = address.chars().count() <= ChannelMessageId::MAX_CHARS
+            && !address.chars().any(char::is_control);
+        let answered = storable
             && self
                 .messages
-                .take_fixed_reply(address, now, now - UNREGISTERED_REPLY_EVERY)
+                .take_fixed_reply(&address, now, now - UNREGISTERED_REPLY_EVERY)
                 .await?;
         tracing::info!(
             reference = %incoming.id,

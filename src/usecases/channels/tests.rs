@@ -88,7 +88,7 @@ async fn an_unknown_number_gets_the_fixed_reply_and_nothing_is_stored() {
         .messages
         .expect_take_fixed_reply()
         .withf(|address, now, quiet_since| {
-            address == "whatsapp:+60123456789" && *now - *quiet_since == UNREGISTERED_REPLY_EVERY
+            address == "+60123456789" && *now - *quiet_since == UNREGISTERED_REPLY_EVERY
         })
         .times(1)
         .returning(|_, _, _| Ok(true));

@@ -72,9 +72,10 @@ mod tests {
         let reports = include_str!("storage_contract/reports.rs");
         let channels = include_str!("storage_contract/channels.rs");
         let summaries = include_str!("storage_contract/summaries.rs");
+        let sweeps = include_str!("storage_contract/sweeps.rs");
         assert_all_listed(
             module,
-            &[module, races, live, reports, channels, summaries],
+            &[module, races, live, reports, channels, summaries, sweeps],
             "storage: Storage",
         );
     }

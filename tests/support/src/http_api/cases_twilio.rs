@@ -885,6 +885,24 @@ pub async fn an_unknown_number_gets_the_fixed_reply_once_a_day(server: TestServe
     for response in futures_util::future::join_all(posts).await {
         assert_empty_twiml(&response);
     }
+    // The same number spelled otherwise (the channel's prefix in other cases, by SMS) is
+    // the same number: no more replies. An address storage cannot hold gets none, no 5xx.
+    let spellings = [
+        "WhatsApp:+60111111111",
+        "WHATSAPP:+60111111111",
+        "+60111111111",
+    ];
+    for (n, from) in spellings.into_iter().enumerate() {
+        let sid = format!("SM{:032x}", 0x1450 + n);
+        assert_empty_twiml(&post_signed(&server, &incoming_text(&sid, from, "hi")).await);
+    }
+    let nul = incoming_text(message_sid!("1460"), "whatsapp:+6011\u{0}1", "hi");
+    let refused = post_signed(&server, &nul).await;
+    assert!(
+        refused.status.is_success() || refused.status.is_client_error(),
+        "{}",
+        refused.status
+    );
     let sent = twilio.wait_for_delivered(1).await;
     assert_eq!(sent[0].to, stranger);
     // Another number has its own day.
