@@ -40,6 +40,13 @@ impl UserRepository for PostgresStore {
     async fn create_user(&self, new: NewUser) -> Result<User, InsertError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.or_port()?;
+        if let Some(proven) = &new.phone_number {
+            // A proof of the same number takes this lock first too: one after the other, in
+            // one order, instead of a deadlock over the number's index entry and its claims.
+            tx.execute(sql::LOCK_PHONE_NUMBER, &[&proven.as_str()])
+                .await
+                .or_port()?;
+        }
         let result = tx
             .query_one(
                 sql::INSERT_USER,

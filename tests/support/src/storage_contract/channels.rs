@@ -416,3 +416,47 @@ pub async fn wrong_codes_use_up_a_claims_code(storage: Storage) {
         .await;
     assert_eq!(disabled.unwrap(), ProofOutcome::NotProven { counted: true });
 }
+
+/// A superuser's roster giving a number (`create_user` with it proven) racing a claimant's
+/// proof of the same number: each ends cleanly (the creation may find it taken), and the
+/// number has one holder. On PostgreSQL the two used to deadlock (503 to either).
+pub async fn a_roster_number_racing_its_proof_leaves_one_holder(storage: Storage) {
+    for round in 0..12 {
+        let number = format!("+60130000{round:03}");
+        let claimant = add_user(&storage, &format!("claimant{round}")).await;
+        storage
+            .users
+            .claim_phone_number(
+                claimant.id,
+                Some(phone_claim(&number, "22222222", at(900))),
+                at(1),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let mut rostered = new_user(&format!("rostered{round}"));
+        rostered.phone_number = Some(PhoneNumber::parse(&number).unwrap());
+        let creating = {
+            let storage = storage.clone();
+            tokio::spawn(async move { storage.users.create_user(rostered).await })
+        };
+        let proving = {
+            let storage = storage.clone();
+            let proof = proof(&number, "22222222", &format!("SMR{round:04}"));
+            tokio::spawn(async move { storage.users.prove_phone_number(proof, at(2), 5).await })
+        };
+        let created = creating.await.unwrap();
+        let proven = proving.await.unwrap();
+        assert!(
+            matches!(created, Ok(_) | Err(InsertError::PhoneTaken)),
+            "round {round}: {created:?}"
+        );
+        assert!(proven.is_ok(), "round {round}: {proven:?}");
+        let holder = storage
+            .users
+            .find_user_by_phone(&PhoneNumber::parse(&number).unwrap())
+            .await
+            .unwrap();
+        assert!(holder.is_some(), "round {round}: the number has a holder");
+    }
+}

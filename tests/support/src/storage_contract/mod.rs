@@ -104,6 +104,7 @@ macro_rules! storage_contract_tests {
             a_user_is_found_by_their_exact_phone_number,
             a_number_is_proven_by_a_live_code_of_its_claim_only,
             wrong_codes_use_up_a_claims_code,
+            a_roster_number_racing_its_proof_leaves_one_holder,
             a_channel_message_is_stored_once_per_id,
             racing_deliveries_of_one_channel_message_store_it_once,
             channel_receipts_are_taken_all_or_none,
