@@ -90,7 +90,8 @@ async fn user_with_phone(server: &TestServer, name: &str, phone: &str) -> Client
 
 /// Claims `phone` for `client` and proves it by texting the code from it (one reply goes
 /// out: the confirmation).
-async fn prove_phone(server: &TestServer, client: &Client, phone: &str, message_sid: &str) {
+/// Claims `phone` for `client`; the one-time code to text from it.
+async fn claim_code(server: &TestServer, client: &Client, phone: &str) -> String {
     let claim = server
         .put(
             "/auth/me/phone",
@@ -98,10 +99,14 @@ async fn prove_phone(server: &TestServer, client: &Client, phone: &str, message_
             json!({ "phone_number": phone }),
         )
         .await;
-    let code = claim.assert_status(200)["verification"]["code"]
+    claim.assert_status(200)["verification"]["code"]
         .as_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+async fn prove_phone(server: &TestServer, client: &Client, phone: &str, message_sid: &str) {
+    let code = claim_code(server, client, phone).await;
     assert_empty_twiml(&post_signed(server, &incoming_text(message_sid, phone, &code)).await);
 }
 
@@ -1110,17 +1115,7 @@ pub async fn retried_code_texts_are_one_attempt_and_answered_once(server: TestSe
     model.script([Answer::Plain("Should never be asked.".into())]);
     let server = server.with_twilio(twilio.settings(), Some(&model), no_limits());
     let alice = server.user("alice").await;
-    let claim = server
-        .put(
-            "/auth/me/phone",
-            Some(&alice.access),
-            json!({ "phone_number": ALICE_PHONE }),
-        )
-        .await;
-    let code = claim.assert_status(200)["verification"]["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let code = claim_code(&server, &alice, ALICE_PHONE).await;
 
     let wrong = format!("{:08}", (code.parse::<u64>().unwrap() + 1) % 100_000_000);
     let retried = incoming_text(message_sid!("9501"), ALICE_PHONE, &wrong);
