@@ -350,6 +350,15 @@ async fn a_question_from_a_phone_waits_for_the_users_reply_in_flight() {
     );
 }
 
+/// Storage takes a text's first proof attempt (its receipts set apart as `proof:…`).
+fn taking_proof_attempts(mocks: &mut Mocks) {
+    mocks
+        .messages
+        .expect_take_channel_receipts()
+        .withf(|receipts, _| receipts.iter().all(|r| r.as_str().starts_with("proof:")))
+        .returning(|_, _| Ok(true));
+}
+
 fn code_from(number: &str, id: &str, code: &str) -> IncomingText {
     IncomingText {
         text: code.to_string(),
@@ -360,11 +369,7 @@ fn code_from(number: &str, id: &str, code: &str) -> IncomingText {
 #[tokio::test]
 async fn a_live_code_proves_the_number_and_is_not_stored() {
     let mut mocks = Mocks::new();
-    mocks
-        .messages
-        .expect_take_channel_receipts()
-        .withf(|receipts, _| receipts.iter().all(|r| r.as_str().starts_with("proof:")))
-        .returning(|_, _| Ok(true));
+    taking_proof_attempts(&mut mocks);
     mocks
         .users
         .expect_prove_phone_number()
@@ -398,11 +403,7 @@ async fn a_live_code_proves_the_number_and_is_not_stored() {
 #[tokio::test]
 async fn a_wrong_code_from_an_unproven_number_gets_the_wrong_code_reply() {
     let mut mocks = Mocks::new();
-    mocks
-        .messages
-        .expect_take_channel_receipts()
-        .withf(|receipts, _| receipts.iter().all(|r| r.as_str().starts_with("proof:")))
-        .returning(|_, _| Ok(true));
+    taking_proof_attempts(&mut mocks);
     mocks
         .users
         .expect_prove_phone_number()
@@ -428,11 +429,7 @@ async fn a_wrong_code_from_an_unproven_number_gets_the_wrong_code_reply() {
 #[tokio::test]
 async fn digits_from_a_proven_number_are_an_ordinary_text_when_they_prove_nothing() {
     let mut mocks = Mocks::new();
-    mocks
-        .messages
-        .expect_take_channel_receipts()
-        .withf(|receipts, _| receipts.iter().all(|r| r.as_str().starts_with("proof:")))
-        .returning(|_, _| Ok(true));
+    taking_proof_attempts(&mut mocks);
     mocks
         .users
         .expect_prove_phone_number()
@@ -459,11 +456,7 @@ async fn digits_from_a_proven_number_are_an_ordinary_text_when_they_prove_nothin
 #[tokio::test]
 async fn a_retried_proving_text_is_taken_once() {
     let mut mocks = Mocks::new();
-    mocks
-        .messages
-        .expect_take_channel_receipts()
-        .withf(|receipts, _| receipts.iter().all(|r| r.as_str().starts_with("proof:")))
-        .returning(|_, _| Ok(true));
+    taking_proof_attempts(&mut mocks);
     mocks
         .users
         .expect_prove_phone_number()
